@@ -1,0 +1,292 @@
+"""The `jingshao` command line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from jingshao.config import DEFAULT_CONFIG_NAME, EXAMPLE_CONFIG, Config, ConfigError, load_config
+from jingshao.storage.db import DatabaseError
+
+app = typer.Typer(help="竞哨 jingshao: watch competitors' prices, promos and stock, and your brand's "
+                       "public opinion.", no_args_is_help=True, pretty_exceptions_enable=False)
+crawl_app = typer.Typer(help="Run a crawl in the foreground.", no_args_is_help=True)
+app.add_typer(crawl_app, name="crawl")
+
+console = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config file (default: $JINGSHAO_CONFIG "
+                                                "or ./jingshao.toml).")]
+
+
+def _load(path: Path | None) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        err.print(f"[bold red]config error[/] {exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@app.command()
+def init(path: Annotated[Path, typer.Argument(help="Where to write the example config.")] = Path(DEFAULT_CONFIG_NAME),
+         force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False) -> None:
+    """Write a commented example config."""
+    if path.exists() and not force:
+        raise _fail(f"{path} exists; use --force to overwrite it")
+    path.write_text(EXAMPLE_CONFIG, encoding="utf-8")
+    console.print(f"wrote {path}: edit the competitors and products, then run `jingshao crawl products`")
+
+
+class RichProgress:
+    """Progress bar for a foreground crawl (see crawlers.runner.ProgressHook)."""
+
+    def __init__(self, label: str) -> None:
+        self.progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                 TextColumn("{task.description}"), console=err, transient=False)
+        self.task = None
+
+    def start(self, total: int) -> None:
+        self.progress.start()
+        self.task = self.progress.add_task("", total=total)
+
+    def advance(self, description: str) -> None:
+        self.progress.update(self.task, advance=1, description=description[-60:])
+
+    def stop(self) -> None:
+        self.progress.update(self.task, description="")
+        self.progress.stop()
+
+
+@crawl_app.command("products")
+def crawl_products_cmd(
+    config: ConfigOpt = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Scrapy log at INFO.")] = False,
+) -> None:
+    """Crawl every configured product page once and store what changed."""
+    cfg = _load(config)
+    from jingshao.crawlers.browser import BrowserNotFound
+    from jingshao.crawlers.runner import crawl_products
+
+    if not any(True for _ in cfg.iter_products()):
+        raise _fail(f"{cfg.source}: no [[competitors.products]] configured; nothing to crawl", 2)
+    hook = RichProgress("products") if progress and err.is_terminal else _LogProgress("products")
+    try:
+        summary = crawl_products(cfg, progress=hook, log_level="INFO" if verbose else "WARNING")
+    except (DatabaseError, BrowserNotFound) as exc:
+        raise _fail(str(exc)) from None
+    console.print(
+        f"crawl #{summary.run_id}: {summary.targets} products, {summary.pages} pages stored, "
+        f"{summary.changes} changed, {summary.unchanged} unchanged, {summary.failures} failed"
+    )
+    for e in summary.errors[:10]:
+        err.print(f"[red]error[/] {e}", highlight=False)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+class _LogProgress:
+    """Progress as log lines (for logs of a scheduled crawl, where there is no terminal)."""
+
+    def __init__(self, label: str, every: int = 50) -> None:
+        self.label, self.every, self.done, self.total = label, every, 0, 0
+
+    def start(self, total: int) -> None:
+        self.total = total
+        err.print(f"{self.label}: crawling {total} pages", highlight=False)
+
+    def advance(self, description: str) -> None:
+        self.done += 1
+        if self.done % self.every == 0:
+            err.print(f"{self.label}: {self.done}/{self.total} pages", highlight=False)
+
+    def stop(self) -> None:
+        pass
+
+
+def _money(v: Decimal | None) -> str:
+    return "—" if v is None else f"{v:,.2f}"
+
+
+def _stock(availability: str | None) -> str:
+    return {"InStock": "有货", "OutOfStock": "缺货", "PreOrder": "预售"}.get(availability or "", "未知")
+
+
+@app.command()
+def prices(
+    product: Annotated[str | None, typer.Option("--product", "-p", help="Product id, URL or part of its name.")]
+    = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Show the price history of one product or all products."""
+    cfg = _load(config)
+    from jingshao.storage.db import open_database
+    from jingshao.storage.repository import find_products, price_history
+
+    try:
+        db = open_database(cfg.database_url)
+    except DatabaseError as exc:
+        raise _fail(str(exc)) from None
+    with db.session() as s:
+        products = find_products(s, product)
+        if not products:
+            raise _fail(f"no product matches {product!r}" if product else "no products yet: run "
+                        "`jingshao crawl products` first")
+        rows = price_history(s, [p.id for p in products])
+    tz = cfg.tz
+    by_product: dict[int, list] = {}
+    for r in rows:
+        by_product.setdefault(r.product_id, []).append(r)
+    for p in products:
+        hist = by_product.get(p.id, [])
+        title = f"#{p.id} {p.name or p.url}"
+        table = Table(title=title, title_justify="left", caption=p.url, caption_justify="left")
+        for col in ("首次发现", "最近确认", "价格", "原价", "库存", "促销"):
+            table.add_column(col, no_wrap=col != "促销")
+        for r in hist:
+            cur = "" if r.currency in (None, "CNY") else f" {r.currency}"
+            table.add_row(r.first_seen_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                          r.last_seen_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                          _money(r.price) + cur, _money(r.original_price), _stock(r.availability), r.promo or "")
+        if not hist:
+            table.add_row("—", "—", "—", "—", "—", "尚无观测 (no observation yet)")
+        console.print(table)
+
+
+@app.command()
+def extract(
+    inputs: Annotated[list[str], typer.Argument(help="Saved HTML files (.html or .html.gz) or http(s) URLs.")],
+    url: Annotated[str | None, typer.Option("--url", help="The page URL, for saved files.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input, one per line.")] = False,
+) -> None:
+    """Extract title, price, stock, promo ... from pages, and say which layer found each."""
+    from jingshao.crawlers.extract.command import run
+
+    raise typer.Exit(run(inputs, [url] if url else [], as_json, sys.stdout))
+
+
+def _write_demo_config(base_url: str, workdir: Path, with_browser: bool) -> Path:
+    from jingshao.demo.catalog import demo_products
+
+    by_comp: dict[str, list] = {}
+    for p in demo_products(base_url):
+        if p.render and not with_browser:
+            continue
+        by_comp.setdefault(p.competitor, []).append(p)
+    lines = [
+        'timezone = "Asia/Shanghai"',
+        "[database]",
+        f'url = "sqlite:///{(workdir / "demo.db").as_posix()}"',
+        "[crawl]",
+        "download_delay = 0",
+        "concurrency_per_domain = 8",
+        "autothrottle = false",
+        "retry_times = 2",
+        "timeout = 20",
+    ]
+    for comp, prods in by_comp.items():
+        lines += ["[[competitors]]", f"name = {_toml_str(comp)}"]
+        for p in prods:
+            lines += ["  [[competitors.products]]", f"  url = {_toml_str(p.url)}", f"  name = {_toml_str(p.name)}"]
+            if p.render:
+                lines.append("  render = true")
+            if p.selectors:
+                lines.append("    [competitors.products.selectors]")
+                lines += [f"    {k} = {_toml_str(v)}" for k, v in p.selectors.items()]
+    path = workdir / "jingshao.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _toml_str(s: str) -> str:
+    import json
+
+    return json.dumps(s, ensure_ascii=False)
+
+
+def _run_child_crawl(config_path: Path) -> int:
+    """A crawl in a child process, as the scheduler runs it (the reactor cannot restart)."""
+    cmd = [sys.executable, "-m", "jingshao.cli", "crawl", "products", "--config", str(config_path)]
+    return subprocess.run(cmd, check=False).returncode
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path | None, typer.Option(help="Keep the demo database and config here "
+                                                 "(default: a temporary folder).")] = None,
+    browser: Annotated[bool, typer.Option(help="Include the JavaScript (render = true) pages.")] = True,
+) -> None:
+    """Run the whole job on the bundled demo shop (127.0.0.1 only, no network needed)."""
+    from jingshao.crawlers.browser import BrowserNotFound, resolve_chromium
+    from jingshao.demo.server import DemoServer
+    from jingshao.storage.db import open_database
+    from jingshao.storage.repository import changes_in_run
+
+    if browser:
+        try:
+            resolve_chromium(None)
+        except BrowserNotFound as exc:
+            err.print(f"[yellow]warning[/] {exc}; skipping the render = true demo pages", highlight=False)
+            browser = False
+    wd = workdir or Path(tempfile.mkdtemp(prefix="jingshao-demo-"))
+    wd.mkdir(parents=True, exist_ok=True)
+    with DemoServer() as shop:
+        cfg_path = _write_demo_config(shop.base_url, wd, browser)
+        console.rule(f"竞哨 demo — shop at {shop.base_url}, state {shop.state}")
+        console.print(f"config: {cfg_path}")
+        if _run_child_crawl(cfg_path) != 0:
+            raise _fail("first crawl failed")
+        shop.advance()
+        console.rule(f"the shop changed (state {shop.state}): crawling again")
+        if _run_child_crawl(cfg_path) != 0:
+            raise _fail("second crawl failed")
+    cfg = load_config(cfg_path)
+    db = open_database(cfg.database_url)
+    from sqlalchemy import func, select
+
+    from jingshao.storage.models import CrawlRun
+
+    with db.session() as s:
+        last_run = s.scalar(select(func.max(CrawlRun.id)).where(CrawlRun.spider == "products"))
+        changes = changes_in_run(s, last_run)
+    table = Table(title="第二次抓取发现的变化 (what changed)", title_justify="left")
+    for col in ("竞品店铺", "商品", "价格", "库存", "促销"):
+        table.add_column(col)
+    for c in changes:
+        b, a = c.before, c.after
+        price = f"{_money(b.price if b else None)} → {_money(a.price)}"
+        if b and b.price and a.price and b.price != a.price:
+            pct = (a.price - b.price) / b.price * 100
+            price += f" ({pct:+.1f}%)"
+        stock = f"{_stock(b.availability if b else None)} → {_stock(a.availability)}"
+        promo = (a.promo or "—") if not b or b.promo != a.promo else "未变"
+        table.add_row(c.competitor, c.product[:40], price, stock, promo[:60])
+    console.print(table)
+    console.print(f"{len(changes)} products changed; database: {cfg.database_url}")
+    console.print(f"price history: jingshao prices --config {cfg_path}")
+
+
+def main() -> None:
+    logging.basicConfig(level=os.environ.get("JINGSHAO_LOG_LEVEL", "WARNING"))
+    app()
+
+
+if __name__ == "__main__":
+    main()

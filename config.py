@@ -1,0 +1,270 @@
+"""Configuration: one TOML file, validated with pydantic.
+
+A bad config fails before any crawl with the file, the key path and what was expected
+(`ConfigError`). `${ENV_VAR}` anywhere in a string value is replaced by the environment
+variable (an unset variable is an error naming the key, never an empty secret).
+Secrets are typed `SecretStr` so they never print in reprs, logs or exceptions.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG_NAME = "jingshao.toml"
+DEFAULT_DATABASE_URL = "sqlite:///data/jingshao.db"
+DEFAULT_USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36"
+)
+SELECTOR_FIELDS = ("title", "price", "original_price", "currency", "availability", "promo", "sku", "brand")
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Selectors(_Strict):
+    """Per-site selectors: CSS (default or `css:`), XPath (`xpath:` or leading `/`),
+    or a path into embedded JSON (`json:__INITIAL_STATE__.product.price`)."""
+
+    title: str | None = None
+    price: str | None = None
+    original_price: str | None = None
+    currency: str | None = None
+    availability: str | None = None
+    promo: str | None = None
+    sku: str | None = None
+    brand: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in self.model_dump().items() if v}
+
+
+class ProductConfig(_Strict):
+    url: str
+    name: str | None = None
+    render: bool = False
+    selectors: Selectors | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        v = v.strip()
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("expected an http:// or https:// URL")
+        return v
+
+
+class CompetitorConfig(_Strict):
+    name: str = Field(min_length=1)
+    selectors: Selectors | None = None
+    products: list[ProductConfig] = Field(default_factory=list)
+
+    def selectors_for(self, product: ProductConfig) -> dict[str, str]:
+        """Competitor-wide selectors, overridden field by field by the product's own."""
+        merged = self.selectors.as_dict() if self.selectors else {}
+        if product.selectors:
+            merged.update(product.selectors.as_dict())
+        return merged
+
+
+class CrawlConfig(_Strict):
+    user_agent: str = DEFAULT_USER_AGENT
+    obey_robots_txt: bool = True
+    download_delay: float = Field(default=1.0, ge=0)
+    concurrency_per_domain: int = Field(default=2, ge=1, le=64)
+    concurrency: int = Field(default=16, ge=1, le=512)
+    autothrottle: bool = True
+    retry_times: int = Field(default=3, ge=0, le=20)
+    timeout: float = Field(default=30, gt=0)
+    max_page_mb: float = Field(default=20, gt=0)
+
+
+class BrowserConfig(_Strict):
+    executable_path: str | None = None
+    headless: bool = True
+    block_resources: list[Literal["image", "font", "media", "stylesheet"]] = Field(
+        default_factory=lambda: ["image", "font", "media"]
+    )
+    navigation_timeout: float = Field(default=30, gt=0)
+
+
+class DatabaseConfig(_Strict):
+    url: str = DEFAULT_DATABASE_URL
+
+
+class Config(_Strict):
+    timezone: str = "Asia/Shanghai"
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    crawl: CrawlConfig = Field(default_factory=CrawlConfig)
+    browser: BrowserConfig = Field(default_factory=BrowserConfig)
+    competitors: list[CompetitorConfig] = Field(default_factory=list)
+
+    # Where the file was read from; relative paths (the SQLite file) resolve against it.
+    source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}; expected an IANA name such as 'Asia/Shanghai'") from None
+        return v
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        seen: set[str] = set()
+        for c in self.competitors:
+            if c.name in seen:
+                raise ValueError(f"competitor name {c.name!r} appears twice")
+            seen.add(c.name)
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def database_url(self) -> str:
+        """The database URL: `JINGSHAO_DATABASE_URL` wins over the file.
+
+        A relative SQLite path resolves against the config file's folder, so a crawl started by
+        the scheduler from another working directory writes to the same database.
+        """
+        url = os.environ.get("JINGSHAO_DATABASE_URL") or self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
+            base = self.source.parent if self.source else Path.cwd()
+            url = prefix + str((base / url[len(prefix):]).resolve())
+        return url
+
+    def iter_products(self):
+        """Yield (competitor, product, merged selectors) for every configured product."""
+        for comp in self.competitors:
+            for prod in comp.products:
+                yield comp, prod, comp.selectors_for(prod)
+
+
+def _interpolate(value: Any, path: str, origin: str) -> Any:
+    if isinstance(value, str):
+        def repl(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in os.environ:
+                raise ConfigError(f"{origin}: {path}: environment variable ${{{name}}} is not set")
+            return os.environ[name]
+
+        return _ENV_REF.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: _interpolate(v, f"{path}.{k}" if path else k, origin) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, f"{path}[{i}]", origin) for i, v in enumerate(value)]
+    return value
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def parse_config(data: dict[str, Any], origin: str = "<config>") -> Config:
+    """Validate a parsed TOML mapping; errors name `origin` and the key path."""
+    data = _interpolate(data, "", origin)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (check the spelling; see `jingshao init` for every key)"
+            lines.append(f"{origin}: {_key_path(err['loc'])}: {msg}")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read and validate the TOML config. Path order: argument, $JINGSHAO_CONFIG, ./jingshao.toml."""
+    p = Path(path or os.environ.get("JINGSHAO_CONFIG") or DEFAULT_CONFIG_NAME)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found (create one with `jingshao init`)") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config file: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: config file is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    cfg = parse_config(data, str(p))
+    cfg.source = p.resolve()
+    return cfg
+
+
+EXAMPLE_CONFIG = """\
+# jingshao (竞哨) configuration. Every key is optional unless marked required.
+# Secrets: write ${ENV_VAR} and set the variable in the environment; it is never logged.
+
+# IANA time zone used for schedules and reports.
+timezone = "Asia/Shanghai"
+
+[database]
+# SQLite file (relative to this file) by default; PostgreSQL at scale:
+#   url = "postgresql+psycopg://jingshao:${PGPASSWORD}@db.internal/jingshao"
+# JINGSHAO_DATABASE_URL overrides this value.
+url = "sqlite:///data/jingshao.db"
+
+[crawl]
+# A real desktop user agent; shops block obvious bots.
+user_agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+obey_robots_txt = true        # honour robots.txt
+download_delay = 1.0          # seconds between requests to one domain (AutoThrottle adapts from here)
+concurrency_per_domain = 2    # parallel requests per domain
+concurrency = 16              # parallel requests overall
+autothrottle = true
+retry_times = 3               # retries on 5xx, 429 and network errors, with backoff
+timeout = 30                  # seconds per request
+max_page_mb = 20              # larger pages are refused and recorded as failures
+
+[browser]
+# Chromium for `render = true` products. Order: this path, $JINGSHAO_CHROMIUM, a system
+# chromium / chromium-browser / google-chrome, then Playwright's own download.
+# executable_path = "/usr/bin/chromium"
+headless = true
+block_resources = ["image", "font", "media"]   # also possible: "stylesheet"
+navigation_timeout = 30
+
+[[competitors]]
+name = "优品数码旗舰店"
+# Selectors for every product of this competitor (optional; zero-config extraction is the default).
+# CSS by default, "xpath:..." for XPath, "json:__INITIAL_STATE__.item.price" for embedded JSON.
+# [competitors.selectors]
+# price = ".p-price .price::text"
+
+  [[competitors.products]]
+  url = "https://shop.example.com/item/100012043978.html"
+  name = "iPhone 15 128GB 黑色"
+
+  [[competitors.products]]
+  url = "https://item.example.com/1000123.html"
+  name = "京东价由脚本填充的页面"
+  render = true                       # price appears only after JavaScript runs
+    [competitors.products.selectors]  # per-product selectors override the competitor's
+    price = "span.price.J-p-1000123::text"
+"""

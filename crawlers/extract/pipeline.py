@@ -1,0 +1,118 @@
+"""``extract_product``: run the layers, first hit wins per field.
+
+Layers: user selectors -> JSON-LD -> microdata -> RDFa -> OpenGraph -> embedded page state ->
+visible-text heuristics. Each field records ``{"layer", "via"}`` in ``sources``.
+
+Price semantics (a decision, documented here because shops show up to three numbers):
+``price`` is the main price the page displays for buying now (the big red number on JD/Tmall,
+``offers.price`` in structured data). A crossed-out/划线/原价/"was" number is ``original_price``.
+A conditional price (券后价, 到手价, after-coupon, member price) is NOT ``price``: it depends on the
+buyer claiming a coupon, so it goes into ``promo`` verbatim (e.g. "券后价 ¥159"), where changes
+still show up in monitoring.
+
+Bounded cost: pages above ``MAX_PARSE_CHARS`` are truncated before parsing (the product block of
+a real page is in its first megabytes; the rest is usually inlined scripts or data), and the
+truncation is reported in ``error``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from . import heuristics, promo, state, structured
+from .decode import decode_html
+from .model import FIELDS, ProductExtraction
+from .page import Page, parse_tree
+from .prices import currency_iso, page_country_currency
+from .selectors import apply_selectors
+
+log = logging.getLogger(__name__)
+
+MAX_PARSE_CHARS = 6_000_000
+
+
+def _merge(result: ProductExtraction, found: structured.Found, layer: str) -> None:
+    for name in FIELDS:
+        if getattr(result, name) is not None:
+            continue
+        value = found.values.get(name)
+        if value is None or value == "":
+            continue
+        if name in ("price", "original_price") and (not isinstance(value, Decimal) or value <= 0):
+            continue
+        setattr(result, name, value)
+        result.sources[name] = {"layer": layer, "via": found.via.get(name, "")}
+        if name == "price":
+            result.price_is_range = found.price_is_range
+
+
+def _extract(body: bytes | str, url: str, selectors: Mapping[str, str] | None,
+             encoding: str | None) -> ProductExtraction:
+    result = ProductExtraction()
+    if body is None or len(body) == 0 or (isinstance(body, (bytes, bytearray)) and not body.strip()) or (
+        isinstance(body, str) and not body.strip()
+    ):
+        result.error = "empty body"
+        return result
+    text, _enc = decode_html(bytes(body) if isinstance(body, bytearray) else body, encoding)
+    notes: list[str] = []
+    if len(text) > MAX_PARSE_CHARS:
+        size_mb = len(body) / 1_000_000
+        notes.append(f"page too large ({size_mb:.1f} MB), truncated to the first "
+                     f"{MAX_PARSE_CHARS / 1_000_000:.0f} M characters")
+        text = text[:MAX_PARSE_CHARS]
+    tree = parse_tree(text)
+    page = Page(text=text, url=url or "", tree=tree, notes=notes)
+
+    if selectors:
+        _merge(result, apply_selectors(page, selectors), "selector")
+    layers: list[tuple[str, Any]] = [
+        ("jsonld", lambda: structured.product_fields(structured.jsonld_items(tree), "", url, page.lang)),
+        ("microdata", lambda: structured.product_fields(structured.microdata_items(tree, url), "", url, page.lang)),
+        ("rdfa", lambda: structured.product_fields(structured.rdfa_items(tree, url), "", url, page.lang)),
+        ("opengraph", lambda: structured.opengraph_fields(tree, url, page.lang)),
+        ("state", lambda: state.state_fields(page)),
+        ("heuristic", lambda: heuristics.heuristic_fields(page, result)),
+    ]
+    for layer, run in layers:
+        if all(getattr(result, f) is not None for f in FIELDS if f not in ("promo", "original_price")):
+            break
+        try:
+            found = run()
+        except Exception as exc:  # noqa: BLE001 - a failing layer must not lose the others
+            log.debug("layer %s failed on %s", layer, url, exc_info=True)
+            notes.append(f"{layer} layer failed: {type(exc).__name__}")
+            continue
+        _merge(result, found, layer)
+
+    if result.promo is None:
+        try:
+            found = promo.promo_fields(page)
+            _merge(result, found, "heuristic")
+        except Exception as exc:  # noqa: BLE001
+            notes.append(f"promo detection failed: {type(exc).__name__}")
+    if result.price is not None and result.currency is None:
+        local = page_country_currency(url, page.lang) or heuristics.page_currency(page)
+        if local:
+            result.currency = currency_iso(local, url, page.lang) if len(local) != 3 else local
+            result.sources["currency"] = {"layer": "heuristic", "via": "page country/language"}
+    if result.original_price is not None and result.price is not None and result.original_price <= result.price:
+        result.original_price = None
+        result.sources.pop("original_price", None)
+    if result.price is None:
+        notes.insert(0, "no price found on page")
+    result.error = "; ".join(notes) or None
+    return result
+
+
+def extract_product(body: bytes | str, url: str = "", *, selectors: Mapping[str, str] | None = None,
+                    encoding: str | None = None) -> ProductExtraction:
+    """Extract product fields from one page. Never raises; problems are described in ``error``."""
+    try:
+        return _extract(body, url, selectors, encoding)
+    except Exception as exc:  # noqa: BLE001 - the contract is "never an exception escaping"
+        log.exception("extraction failed for %s", url)
+        return ProductExtraction(error=f"extraction failed: {type(exc).__name__}: {exc}")

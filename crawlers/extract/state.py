@@ -1,0 +1,259 @@
+"""Embedded page state: JSON (or JavaScript object literals) in script tags.
+
+Sources: ``<script type="application/json" id=...>`` (``__NEXT_DATA__``, ``__NUXT_DATA__``...) and
+assignments such as ``window.__INITIAL_STATE__ = {...}``, ``var pageConfig = {...}``,
+``window.rawData = {...}``. Object literals that are not strict JSON (unquoted keys, single quotes,
+trailing commas; JD's ``pageConfig``) go through a small converter written here because no
+installed library parses JavaScript literals (chompjs would, but is another dependency).
+
+A product-like object is a dict with a title-ish key and a price-ish key; to stay precise it must
+also share words with the page title (``<h1>``, ``og:title`` or ``<title>``), so prices of
+recommended items in the same state blob are not taken.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from . import availability as avail
+from .page import Page
+from .prices import currency_iso, parse_price, to_decimal
+from .structured import Found, walk
+
+_ASSIGN = re.compile(r"(?:^|[;\s,(])((?:window\.|var\s+|let\s+|const\s+|self\.)?([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*))"
+                     r"\s*=\s*(?=[{\[])")
+_JS_TOKEN = re.compile(
+    r"""("(?:[^"\\]|\\.)*")|('(?:[^'\\]|\\.)*')|(/\*.*?\*/|//[^\n]*)|([A-Za-z_$][\w$]*)|(,\s*(?=[}\]]))""",
+    re.S,
+)
+MAX_SCRIPT = 3_000_000
+
+TITLE_KEYS = ("title", "name", "skuName", "goodsName", "productName", "itemName", "displayName", "wareName")
+PRICE_KEYS = ("price", "salePrice", "sale_price", "currentPrice", "current_price", "finalPrice", "final_price",
+              "promotionPrice", "sellingPrice", "jdPrice", "minGroupPrice", "groupPrice", "priceValue",
+              "priceAmount", "minPrice", "offerPrice", "p")
+ORIGINAL_KEYS = ("originalPrice", "original_price", "marketPrice", "listPrice", "list_price", "linePrice",
+                 "oldPrice", "old_price", "wasPrice", "regularPrice", "regular_price", "normalPrice", "op", "m")
+SKU_KEYS = ("sku", "skuId", "skuid", "itemId", "goodsId", "productId", "product_id", "articleNumber")
+BRAND_KEYS = ("brand", "brandName", "brand_name")
+STOCK_KEYS = ("availability", "stockState", "stockStatus", "stock_status", "isSoldOut", "soldOut",
+              "inStock", "in_stock", "isInStock", "available", "isAvailable", "onSale")
+CURRENCY_KEYS = ("currency", "currencyCode", "priceCurrency", "currency_code")
+
+
+def _js_to_json(text: str) -> str:
+    """Rewrite a JavaScript object literal into JSON (quote keys, "-quote strings, drop comments)."""
+
+    def repl(m: re.Match[str]) -> str:
+        dq, sq, comment, ident, trailing = m.groups()
+        if dq:
+            return dq
+        if sq:
+            body = sq[1:-1].replace('\\"', '"').replace("\\'", "'").replace('"', '\\"')
+            return f'"{body}"'
+        if comment or trailing:
+            return ""
+        if ident in ("true", "false", "null"):
+            return ident
+        if ident == "undefined":
+            return "null"
+        return f'"{ident}"'
+
+    return _JS_TOKEN.sub(repl, text)
+
+
+def _balanced(text: str, start: int) -> str | None:
+    """The {...} / [...] literal starting at ``start``, respecting strings."""
+    opener = text[start]
+    closer = "}" if opener == "{" else "]"
+    depth = 0
+    i = start
+    n = len(text)
+    quote = ""
+    while i < n:
+        c = text[i]
+        if quote:
+            if c == "\\":
+                i += 2
+                continue
+            if c == quote:
+                quote = ""
+        elif c in "\"'`":
+            quote = c
+        elif c in "{[":
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+            if depth == 0:
+                return text[start:i + 1] if c == closer else None
+        i += 1
+    return None
+
+
+@lru_cache(maxsize=64)
+def _loads(literal: str) -> Any:
+    try:
+        return json.loads(literal)
+    except ValueError:
+        pass
+    try:
+        return json.loads(_js_to_json(literal))
+    except ValueError:
+        return None
+
+
+def iter_state(page: Page) -> list[tuple[str, Any]]:
+    """(name, data) for every JSON blob in the page's scripts (cached on the page)."""
+    cached = page.__dict__.get("_state_blobs")
+    if cached is not None:
+        return cached
+    out: list[tuple[str, Any]] = []
+    for i, script in enumerate(page.scripts):
+        kind = (script.get("type") or "").lower()
+        text = script.text or ""
+        if not text.strip() or len(text) > MAX_SCRIPT:
+            continue
+        if "ld+json" in kind:
+            continue
+        if "json" in kind:
+            try:
+                data = json.loads(text)
+            except ValueError:
+                continue
+            out.append((script.get("id") or f"script[{i}]", data))
+            continue
+        if kind and "javascript" not in kind and "ecmascript" not in kind and kind != "module":
+            continue
+        for m in _ASSIGN.finditer(text):
+            literal = _balanced(text, m.end())
+            if literal and len(literal) > 20:
+                data = _loads(literal)
+                if isinstance(data, (dict, list)):
+                    out.append((m.group(2), data))
+    page.__dict__["_state_blobs"] = out
+    return out
+
+
+def find_named_json(page: Page, name: str) -> Any:
+    """The blob called ``name`` (``window.X``, ``X`` or a script id)."""
+    short = name.removeprefix("window.").removeprefix("self.")
+    for blob_name, data in iter_state(page):
+        if blob_name in (name, short) or blob_name.removeprefix("window.") == short:
+            return data
+    return None
+
+
+_WORD = re.compile(r"\w+", re.U)
+
+
+def _words(text: str) -> set[str]:
+    text = text.lower()
+    words = {w for w in _WORD.findall(text) if len(w) > 1 or ord(w[0]) > 0x2E80}
+    # CJK has no spaces: use character bigrams.
+    cjk = re.sub(r"[^\u2e80-\u9fff\uac00-\ud7af]", "", text)
+    words |= {cjk[i:i + 2] for i in range(len(cjk) - 1)}
+    return words
+
+
+def page_titles(page: Page) -> list[str]:
+    t = page.tree
+    out = []
+    for xp in ("//h1", '//meta[@property="og:title"]/@content', "//title"):
+        for v in t.xpath(xp)[:2]:
+            s = v if isinstance(v, str) else v.text_content()
+            s = " ".join(s.split())
+            if s:
+                out.append(s)
+    return out
+
+
+def _title_match(candidate: str, titles: list[str]) -> float:
+    cw = _words(candidate)
+    if not cw:
+        return 0.0
+    best = 0.0
+    for t in titles:
+        tw = _words(t)
+        if tw:
+            best = max(best, len(cw & tw) / len(cw))
+    return best
+
+
+def _get(node: dict[str, Any], keys: tuple[str, ...]) -> tuple[str, Any] | None:
+    for k in keys:
+        if k in node and node[k] not in (None, "", [], {}):
+            return k, node[k]
+    return None
+
+
+def _price_value(value: Any) -> Decimal | None:
+    if isinstance(value, dict):
+        for k in ("value", "amount", "price", "current", "sale", "raw"):
+            if k in value:
+                return _price_value(value[k])
+        return None
+    if isinstance(value, str):
+        return to_decimal(value) or parse_price(value)[0]
+    return to_decimal(value)
+
+
+def state_fields(page: Page) -> Found:
+    found = Found()
+    titles = page_titles(page)
+    if not titles:
+        return found
+    best: tuple[float, str, dict[str, Any]] | None = None
+    for name, data in iter_state(page):
+        for node in walk(data):
+            title = _get(node, TITLE_KEYS)
+            price = _get(node, PRICE_KEYS)
+            if not title or not isinstance(title[1], str) or not price:
+                continue
+            amount = _price_value(price[1])
+            if amount is None:
+                continue
+            match = _title_match(title[1], titles)
+            if match < 0.6:
+                continue
+            score = match + (0.1 if _get(node, SKU_KEYS) else 0) + (0.1 if _get(node, STOCK_KEYS) else 0)
+            if best is None or score > best[0]:
+                best = (score, name, node)
+    if best is None:
+        return found
+    _, name, node = best
+    title_kv = _get(node, TITLE_KEYS)
+    price_kv = _get(node, PRICE_KEYS)
+    assert title_kv and price_kv
+    found.put("title", " ".join(str(title_kv[1]).split()), f"{name}..{title_kv[0]}")
+    found.put("price", _price_value(price_kv[1]), f"{name}..{price_kv[0]}")
+    orig = _get(node, ORIGINAL_KEYS)
+    if orig:
+        found.put("original_price", _price_value(orig[1]), f"{name}..{orig[0]}")
+    cur = _get(node, CURRENCY_KEYS)
+    if cur and isinstance(cur[1], str):
+        found.put("currency", currency_iso(cur[1], page.url, page.lang), f"{name}..{cur[0]}")
+    elif isinstance(price_kv[1], str):
+        raw = parse_price(price_kv[1])[1]
+        found.put("currency", currency_iso(raw, page.url, page.lang), f"{name}..{price_kv[0]}")
+    sku = _get(node, SKU_KEYS)
+    if sku and isinstance(sku[1], (str, int)) and not isinstance(sku[1], bool):
+        found.put("sku", str(sku[1]), f"{name}..{sku[0]}")
+    brand = _get(node, BRAND_KEYS)
+    if brand:
+        value = brand[1].get("name") if isinstance(brand[1], dict) else brand[1]
+        if isinstance(value, str):
+            found.put("brand", value.strip(), f"{name}..{brand[0]}")
+    stock = _get(node, STOCK_KEYS)
+    if stock is not None or "isSoldOut" in node or "soldOut" in node:
+        key, value = stock if stock else (("isSoldOut", node["isSoldOut"]) if "isSoldOut" in node
+                                           else ("soldOut", node["soldOut"]))
+        if key in ("isSoldOut", "soldOut") and isinstance(value, (bool, int)):
+            state = "OutOfStock" if value else "InStock"
+        else:
+            state = avail.from_schema(value)
+        found.put("availability", state, f"{name}..{key}")
+    return found

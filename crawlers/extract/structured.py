@@ -1,0 +1,269 @@
+"""Structured-data layer: JSON-LD, microdata, RDFa and OpenGraph via extruct.
+
+Every syntax is normalised to plain JSON-LD-like dicts (``{"@type": ..., "offers": ...}``) so one
+walker (:func:`product_fields`) reads them all. extruct is run on the already-parsed lxml tree (no
+second parse) and each syntax is guarded separately: a broken block loses that syntax only. RDFa
+(pyRdfa, slow) only runs when the page carries RDFa attributes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from lxml import html as lxml_html
+
+from . import availability as avail
+from .prices import currency_iso, parse_price, to_decimal
+
+log = logging.getLogger(__name__)
+
+PRODUCT_TYPES = {
+    "product", "productgroup", "individualproduct", "productmodel", "somproducts", "book", "vehicle", "car",
+    "softwareapplication", "offer", "aggregateoffer", "event",
+}
+
+
+@dataclass
+class Found:
+    """Field values found by one layer, with the key/path that produced each."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    via: dict[str, str] = field(default_factory=dict)
+    price_is_range: bool = False
+
+    def put(self, name: str, value: Any, via: str) -> None:
+        if value is None or value == "" or name in self.values:
+            return
+        self.values[name] = value
+        self.via[name] = via
+
+
+def _types(node: dict[str, Any]) -> set[str]:
+    raw = node.get("@type") or node.get("type") or []
+    if isinstance(raw, str):
+        raw = [raw]
+    out = set()
+    for t in raw:
+        if isinstance(t, str):
+            out.add(t.rsplit("/", 1)[-1].rsplit("#", 1)[-1].lower())
+    return out
+
+
+def _first(value: Any) -> Any:
+    while isinstance(value, list):
+        if not value:
+            return None
+        value = value[0]
+    return value
+
+
+def _text(value: Any) -> str | None:
+    value = _first(value)
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("@value") or value.get("@id")
+        value = _first(value)
+    if value is None or isinstance(value, (dict, list, bool)):
+        return None
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def walk(data: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
+    """Every dict in a JSON tree (including @graph members), parents first."""
+    if depth > 12:
+        return
+    if isinstance(data, dict):
+        yield data
+        for value in data.values():
+            if isinstance(value, (dict, list)):
+                yield from walk(value, depth + 1)
+    elif isinstance(data, list):
+        for value in data:
+            yield from walk(value, depth + 1)
+
+
+def _offers(node: dict[str, Any]) -> list[dict[str, Any]]:
+    raw = node.get("offers")
+    if raw is None and _types(node) & {"offer", "aggregateoffer"}:
+        raw = node
+    out: list[dict[str, Any]] = []
+    for item in raw if isinstance(raw, list) else [raw]:
+        if isinstance(item, dict):
+            out.append(item)
+            nested = item.get("offers")
+            if isinstance(nested, (list, dict)) and nested is not item:
+                out.extend(x for x in (nested if isinstance(nested, list) else [nested]) if isinstance(x, dict))
+    return out
+
+
+def _offer_price(offer: dict[str, Any]) -> tuple[Decimal | None, str | None, bool]:
+    """(price, currency token, is_range) of one Offer/AggregateOffer."""
+    cur = _text(offer.get("priceCurrency"))
+    for key in ("price", "lowPrice"):
+        amount = to_decimal(_first(offer.get(key)))
+        if amount is not None:
+            high = to_decimal(_first(offer.get("highPrice")))
+            return amount, cur, bool(key == "lowPrice" and high is not None and high != amount)
+    spec = offer.get("priceSpecification")
+    for s in spec if isinstance(spec, list) else [spec]:
+        if isinstance(s, dict):
+            amount = to_decimal(_first(s.get("price")))
+            if amount is not None:
+                return amount, cur or _text(s.get("priceCurrency")), False
+    return None, cur, False
+
+
+def product_fields(nodes: list[dict[str, Any]], prefix: str, url: str = "", lang: str = "") -> Found:
+    """Read product fields from normalised structured items (first product with a price wins)."""
+    found = Found()
+    products = [n for n in nodes if _types(n) & PRODUCT_TYPES and not (_types(n) & {"offer", "aggregateoffer"})]
+    # Bare Offer items (no Product) still carry price/availability.
+    offers_only = [n for n in nodes if _types(n) & {"offer", "aggregateoffer"}]
+    products.sort(key=lambda n: 0 if any(_offer_price(o)[0] for o in _offers(n)) else 1)
+    for node in products + offers_only:
+        kind = sorted(_types(node))[0] if _types(node) else "item"
+        base = f"{prefix}{kind.capitalize() if kind != 'product' else 'Product'}"
+        found.put("title", _text(node.get("name")), f"{base}.name")
+        found.put("sku", _text(node.get("sku")) or _text(node.get("productID")), f"{base}.sku")
+        found.put("brand", _text(node.get("brand")) or _text(node.get("manufacturer")), f"{base}.brand")
+        offers = _offers(node)
+        prices: list[tuple[Decimal, str | None, bool]] = []
+        for offer in offers:
+            amount, cur, rng = _offer_price(offer)
+            if amount is not None:
+                prices.append((amount, cur, rng))
+        if prices and "price" not in found.values:
+            low = min(prices, key=lambda p: p[0])
+            found.put("price", low[0], f"{base}.offers.price")
+            found.price_is_range = low[2] or len({p[0] for p in prices}) > 1
+            if low[1]:
+                found.put("currency", currency_iso(low[1], url, lang), f"{base}.offers.priceCurrency")
+        for offer in offers:
+            state = avail.from_schema(offer.get("availability"))
+            if state:
+                found.put("availability", state, f"{base}.offers.availability")
+                break
+        if "availability" not in found.values:
+            found.put("availability", avail.from_schema(node.get("availability")), f"{base}.availability")
+    return found
+
+
+# -- per-syntax normalisers ------------------------------------------------------------------------
+
+
+def _microdata_to_ld(item: Any) -> Any:
+    if isinstance(item, list):
+        return [_microdata_to_ld(i) for i in item]
+    if not isinstance(item, dict):
+        return item
+    if "properties" in item:
+        out = {"@type": item.get("type")}
+        for key, value in item["properties"].items():
+            out[key] = _microdata_to_ld(value)
+        return out
+    return item
+
+
+def _rdfa_to_ld(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Expanded RDFa JSON-LD -> compact dicts with local property names, ids resolved one level."""
+    by_id = {i.get("@id"): i for i in items if isinstance(i, dict)}
+
+    def compact(node: dict[str, Any], depth: int = 0) -> dict[str, Any]:
+        out: dict[str, Any] = {"@type": node.get("@type", [])}
+        for key, values in node.items():
+            if key.startswith("@"):
+                continue
+            name = key.rsplit("/", 1)[-1].rsplit("#", 1)[-1].rsplit(":", 1)[-1]
+            vals = []
+            for v in values if isinstance(values, list) else [values]:
+                if isinstance(v, dict) and "@value" in v:
+                    vals.append(v["@value"])
+                elif isinstance(v, dict) and "@id" in v and v["@id"] in by_id and depth < 3:
+                    vals.append(compact(by_id[v["@id"]], depth + 1))
+                else:
+                    vals.append(v)
+            out[name] = vals[0] if len(vals) == 1 else vals
+        return out
+
+    return [compact(i) for i in items if isinstance(i, dict)]
+
+
+def jsonld_items(tree: lxml_html.HtmlElement) -> list[dict[str, Any]]:
+    from extruct.jsonld import JsonLdExtractor
+
+    out: list[dict[str, Any]] = []
+    extractor = JsonLdExtractor()
+    for script in tree.xpath('//script[contains(translate(@type,"JSONLD","jsonld"),"ld+json")]'):
+        try:
+            items = list(extractor._extract_items(script))  # per block, so one bad block loses only itself
+        except Exception:  # noqa: BLE001
+            continue
+        out.extend(walk(items))
+    return out
+
+
+def microdata_items(tree: lxml_html.HtmlElement, url: str) -> list[dict[str, Any]]:
+    if not tree.xpath("//*[@itemscope][1]"):
+        return []
+    from extruct.w3cmicrodata import MicrodataExtractor
+
+    try:
+        items = MicrodataExtractor().extract_items(tree, url or None)
+    except Exception:  # noqa: BLE001
+        log.debug("microdata extraction failed", exc_info=True)
+        return []
+    return list(walk(_microdata_to_ld(items)))
+
+
+def rdfa_items(tree: lxml_html.HtmlElement, url: str) -> list[dict[str, Any]]:
+    # Only pages with typed RDFa (typeof=...) can carry a product; pyRdfa is slow on big pages.
+    if not tree.xpath("//*[@typeof][1]"):
+        return []
+    try:
+        from extruct.rdfa import RDFaExtractor
+
+        items = RDFaExtractor().extract_items(tree, base_url=url or None)
+    except Exception:  # noqa: BLE001
+        log.debug("RDFa extraction failed", exc_info=True)
+        return []
+    return _rdfa_to_ld(items)
+
+
+def opengraph_fields(tree: lxml_html.HtmlElement, url: str = "", lang: str = "") -> Found:
+    """OpenGraph / Facebook product meta (og:price:amount, product:price:amount, ...)."""
+    found = Found()
+    meta: dict[str, str] = {}
+    for el in tree.xpath("//meta[@property and @content] | //meta[@name and @content]"):
+        key = (el.get("property") or el.get("name") or "").strip().lower()
+        if key.startswith(("og:", "product:")) and key not in meta:
+            meta[key] = el.get("content", "").strip()
+    if not meta:
+        return found
+    is_product = meta.get("og:type", "").lower() in ("product", "og:product", "product.item", "product.group")
+    for key in ("product:sale_price:amount", "product:price:amount", "og:price:amount", "product:price"):
+        amount = to_decimal(meta.get(key)) if meta.get(key) else None
+        if amount is not None:
+            found.put("price", amount, key)
+            cur_key = key.replace("amount", "currency") if "amount" in key else "product:price:currency"
+            cur = meta.get(cur_key) or meta.get("og:price:currency") or meta.get("product:price:currency")
+            found.put("currency", currency_iso(cur, url, lang), cur_key)
+            break
+    for key in ("product:original_price:amount",):
+        amount = to_decimal(meta.get(key)) if meta.get(key) else None
+        found.put("original_price", amount, key)
+    for key in ("product:availability", "og:availability"):
+        if meta.get(key):
+            found.put("availability", avail.from_schema(meta[key]), key)
+    found.put("brand", meta.get("product:brand") or None, "product:brand")
+    found.put("sku", meta.get("product:retailer_item_id") or None, "product:retailer_item_id")
+    if is_product or found.values:
+        found.put("title", meta.get("og:title") or None, "og:title")
+    return found
+
+
+def text_price(value: str) -> Decimal | None:
+    return parse_price(value)[0]

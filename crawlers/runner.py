@@ -1,0 +1,121 @@
+"""Run one crawl in this process (Twisted's reactor cannot restart: one crawl per process).
+
+`crawl_products` is what `jingshao crawl products` runs in the foreground and what the
+scheduler's child process runs; it returns a `CrawlSummary`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+from scrapy import signals
+from scrapy.crawler import CrawlerProcess
+
+from jingshao.config import Config
+from jingshao.storage.db import open_database
+from jingshao.storage.repository import (
+    CatalogEntry,
+    finish_run,
+    mark_interrupted_runs,
+    start_run,
+    sync_catalog,
+)
+
+from .settings import build_settings
+from .spiders.products import ProductsSpider
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CrawlSummary:
+    run_id: int
+    spider: str
+    targets: int
+    pages: int = 0
+    changes: int = 0
+    unchanged: int = 0
+    failures: int = 0
+    errors: list[str] = field(default_factory=list)
+    finish_reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and self.finish_reason == "finished"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class ProgressHook:
+    """Receives per-page events; the CLI plugs a rich progress bar in here."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, description: str) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def crawl_products(config: Config, *, progress: ProgressHook | None = None, log_level: str = "WARNING",
+                   extra_settings: dict | None = None) -> CrawlSummary:
+    progress = progress or ProgressHook()
+    db = open_database(config.database_url)
+    entries = [CatalogEntry(c.name, p.url, p.name, p.render) for c, p, _ in config.iter_products()]
+    with db.session() as s:
+        mark_interrupted_runs(s, _pid_alive)
+        ids = sync_catalog(s, entries)
+        run_id = start_run(s, "products", os.getpid())
+    targets = [
+        {"url": p.url, "product_id": ids[p.url], "render": p.render, "selectors": sel}
+        for _, p, sel in config.iter_products()
+    ]
+    settings = build_settings(config, needs_browser=any(t["render"] for t in targets), log_level=log_level)
+    settings.update({"JINGSHAO_TARGETS": targets, "JINGSHAO_RUN_ID": run_id})
+    settings.update(extra_settings or {})
+    summary = CrawlSummary(run_id=run_id, spider="products", targets=len(targets))
+
+    process = CrawlerProcess(settings, install_root_handler=True)
+    crawler = process.create_crawler(ProductsSpider)
+
+    def on_item(item, response=None, spider=None):  # noqa: ANN001
+        progress.advance(getattr(item, "url", ""))
+
+    def on_item_error(item, response, spider, failure):  # noqa: ANN001
+        summary.errors.append(f"{getattr(item, 'url', '?')}: could not store: {failure.value}")
+        progress.advance(getattr(item, "url", ""))
+
+    def on_spider_error(failure, response, spider):  # noqa: ANN001
+        summary.errors.append(f"{response.url}: {type(failure.value).__name__}: {failure.value}")
+
+    crawler.signals.connect(on_item, signal=signals.item_scraped)
+    crawler.signals.connect(on_item_error, signal=signals.item_error)
+    crawler.signals.connect(on_spider_error, signal=signals.spider_error)
+    progress.start(len(targets))
+    status = "failed"
+    try:
+        process.crawl(crawler)
+        process.start()
+        stats = crawler.stats.get_stats() if crawler.stats else {}
+        summary.pages = stats.get("jingshao/pages", 0)
+        summary.changes = stats.get("jingshao/changes", 0)
+        summary.unchanged = stats.get("jingshao/unchanged", 0)
+        summary.failures = stats.get("jingshao/failures", 0)
+        summary.finish_reason = stats.get("finish_reason", "")
+        status = "finished" if summary.finish_reason == "finished" and not summary.errors else "failed"
+    finally:
+        progress.stop()
+        with db.session() as s:
+            finish_run(s, run_id, status=status, pages=summary.pages, changes=summary.changes,
+                       unchanged=summary.unchanged, failures=summary.failures, errors=summary.errors[:50])
+        db.dispose()
+    return summary

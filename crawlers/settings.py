@@ -1,0 +1,86 @@
+"""Scrapy settings built from the validated config.
+
+Behaviour is assembled from components named here (pipelines, middlewares, handlers), the
+Scrapy way: add a component rather than a branch in a spider.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jingshao.config import Config
+
+from .browser import CHROMIUM_ARGS, abort_blocked_resources, resolve_chromium
+
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+
+
+def build_settings(config: Config, *, needs_browser: bool, log_level: str = "WARNING") -> dict[str, Any]:
+    crawl = config.crawl
+    settings: dict[str, Any] = {
+        "BOT_NAME": "jingshao",
+        "USER_AGENT": crawl.user_agent,
+        "ROBOTSTXT_OBEY": crawl.obey_robots_txt,
+        "DOWNLOAD_DELAY": crawl.download_delay,
+        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "CONCURRENT_REQUESTS": crawl.concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
+        "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
+        "AUTOTHROTTLE_START_DELAY": max(crawl.download_delay, 0.1),
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(crawl.concurrency_per_domain),
+        "DOWNLOAD_TIMEOUT": crawl.timeout,
+        "DOWNLOAD_MAXSIZE": int(crawl.max_page_mb * 1024 * 1024),
+        "DOWNLOAD_WARNSIZE": 0,
+        "RETRY_ENABLED": crawl.retry_times > 0,
+        "RETRY_TIMES": crawl.retry_times,
+        "RETRY_HTTP_CODES": RETRY_HTTP_CODES,
+        "DEFAULT_REQUEST_HEADERS": {
+            "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.6",
+        },
+        "COOKIES_ENABLED": True,
+        "TELNETCONSOLE_ENABLED": False,
+        "LOG_LEVEL": log_level,
+        "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+        "DOWNLOADER_MIDDLEWARES": {
+            "jingshao.crawlers.middlewares.RetryBackoffMiddleware": 560,
+        },
+        "ITEM_PIPELINES": {
+            "jingshao.crawlers.pipelines.StoragePipeline": 500,
+        },
+        "JINGSHAO_DATABASE_URL": config.database_url,
+    }
+    if needs_browser:
+        settings.update(browser_settings(config))
+    return settings
+
+
+def browser_settings(config: Config, *, block: bool | None = None) -> dict[str, Any]:
+    """scrapy-playwright settings; the handler only acts on requests with meta playwright=True."""
+    browser = config.browser
+    launch: dict[str, Any] = {"headless": browser.headless, "args": CHROMIUM_ARGS}
+    path = resolve_chromium(browser.executable_path)
+    if path:
+        launch["executable_path"] = path
+    blocked = frozenset(browser.block_resources) if block is not False else frozenset()
+    settings: dict[str, Any] = {
+        "DOWNLOAD_HANDLERS": {
+            "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+            "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+        },
+        "PLAYWRIGHT_BROWSER_TYPE": "chromium",
+        "PLAYWRIGHT_LAUNCH_OPTIONS": launch,
+        "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": browser.navigation_timeout * 1000,
+        "PLAYWRIGHT_CONTEXTS": {
+            "default": {
+                "locale": "zh-CN",
+                "timezone_id": config.timezone,
+                "user_agent": config.crawl.user_agent,
+                "viewport": {"width": 1366, "height": 900},
+            }
+        },
+        "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": max(2, config.crawl.concurrency_per_domain * 2),
+    }
+    if blocked:
+        settings["PLAYWRIGHT_ABORT_REQUEST"] = abort_blocked_resources(blocked)
+    return settings

@@ -1,0 +1,69 @@
+"""The `products` spider: one request per configured product page, extraction, observation."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import scrapy
+from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from jingshao.crawlers.extract import extract_product
+from jingshao.crawlers.failures import describe_failure
+from jingshao.crawlers.items import FailedPageItem, ProductObservationItem
+
+FIELDS = ("title", "price", "original_price", "currency", "availability", "promo", "sku", "brand",
+          "price_is_range")
+
+
+class ProductsSpider(scrapy.Spider):
+    """Targets come from the settings (`JINGSHAO_TARGETS`): dicts with url, product_id, render, selectors."""
+
+    name = "products"
+
+    def __init__(self, targets: list[dict[str, Any]] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.targets = targets or []
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):  # noqa: ANN001, ANN206
+        kwargs.setdefault("targets", crawler.settings.getlist("JINGSHAO_TARGETS"))
+        return super().from_crawler(crawler, *args, **kwargs)
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for target in self.targets:
+            yield self.request_for(target)
+
+    def request_for(self, target: dict[str, Any]) -> scrapy.Request:
+        meta: dict[str, Any] = {"target": target}
+        if target.get("render"):
+            meta["playwright"] = True
+            # The price of a JavaScript page arrives by XHR after load; wait until the network is quiet.
+            meta["playwright_page_goto_kwargs"] = {"wait_until": "networkidle"}
+        return scrapy.Request(target["url"], callback=self.parse_product, errback=self.on_error, meta=meta,
+                              dont_filter=True)
+
+    def parse_product(self, response: Response):
+        target = response.meta["target"]
+        encoding = response.encoding if isinstance(response, TextResponse) else None
+        ext = extract_product(response.body, response.url, selectors=target.get("selectors") or None,
+                              encoding=encoding)
+        # An out-of-stock page often hides its price; the stock change still matters, so it is
+        # stored with price unknown. Any other page without a price is a failure, never price 0.
+        if ext.price is None and ext.availability != "OutOfStock":
+            yield FailedPageItem(url=target["url"], product_id=target["product_id"], http_status=response.status,
+                                 reason=ext.error or "no price found on page")
+            return
+        yield ProductObservationItem(
+            product_id=target["product_id"], url=target["url"],
+            fields={f: getattr(ext, f) for f in FIELDS}, sources=ext.sources,
+            rendered=bool(target.get("render")),
+        )
+
+    def on_error(self, failure: Failure):
+        target = failure.request.meta["target"]
+        status = failure.value.response.status if failure.check(HttpError) else None
+        yield FailedPageItem(url=target["url"], product_id=target["product_id"], http_status=status,
+                             reason=describe_failure(failure))

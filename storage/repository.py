@@ -1,0 +1,266 @@
+"""Writes and reads the crawlers and the CLI share.
+
+Every write function takes a `Session` already inside a transaction (see `Database.session`),
+so callers decide the unit of work: the crawl pipeline commits one page at a time, so a crash
+mid-crawl loses at most the page in flight and a re-run adds nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from .models import Competitor, CrawlRun, FailedObservation, Observation, Product, utcnow
+
+# The fields a buyer sees; a change in any of them appends an observation row.
+OBSERVED_FIELDS = (
+    "title", "price", "original_price", "currency", "availability", "promo", "sku", "brand", "price_is_range",
+)
+
+
+class ObservationOutcome(StrEnum):
+    NEW = "new"  # first observation of the product
+    CHANGED = "changed"  # differs from the latest one: a row was appended
+    UNCHANGED = "unchanged"  # equal to the latest one: only last_seen_at moved
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    competitor: str
+    url: str
+    name: str | None = None
+    render: bool = False
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        # 199 and 199.00 are the same price.
+        return format(value.quantize(Decimal("0.01")), "f")
+    if isinstance(value, str):
+        return " ".join(value.split())
+    return value
+
+
+def content_hash(fields: Mapping[str, Any]) -> str:
+    """Stable digest of the observed fields (prices compared as amounts, whitespace folded)."""
+    payload = {k: _norm(fields.get(k)) for k in OBSERVED_FIELDS}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def sync_catalog(session: Session, entries: Iterable[CatalogEntry]) -> dict[str, int]:
+    """Make sure every configured competitor and product exists; return url -> product id.
+
+    Names and the render flag follow the config; products are never deleted here (their
+    history stays), only created or updated.
+    """
+    entries = list(entries)
+    competitors = {c.name: c for c in session.scalars(select(Competitor))}
+    for name in {e.competitor for e in entries} - competitors.keys():
+        comp = Competitor(name=name)
+        session.add(comp)
+        competitors[name] = comp
+    session.flush()
+    urls = [e.url for e in entries]
+    existing: dict[str, Product] = {}
+    for chunk_start in range(0, len(urls), 500):
+        chunk = urls[chunk_start:chunk_start + 500]
+        existing.update({p.url: p for p in session.scalars(select(Product).where(Product.url.in_(chunk)))})
+    for e in entries:
+        comp = competitors[e.competitor]
+        prod = existing.get(e.url)
+        if prod is None:
+            prod = Product(url=e.url, name=e.name, render=e.render, competitor_id=comp.id)
+            session.add(prod)
+            existing[e.url] = prod
+        else:
+            prod.competitor_id = comp.id
+            prod.render = e.render
+            if e.name:
+                prod.name = e.name
+    session.flush()
+    return {url: p.id for url, p in existing.items()}
+
+
+def latest_observation(session: Session, product_id: int) -> Observation | None:
+    return session.scalars(
+        select(Observation)
+        .where(Observation.product_id == product_id)
+        .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
+        .limit(1)
+    ).first()
+
+
+def record_observation(
+    session: Session,
+    product_id: int,
+    fields: Mapping[str, Any],
+    *,
+    sources: Mapping[str, Any] | None = None,
+    crawl_run_id: int | None = None,
+    seen_at: datetime | None = None,
+) -> ObservationOutcome:
+    """Change-only write: append a row if the observed fields changed, else move last_seen_at.
+
+    The product row is locked first (`FOR UPDATE` on PostgreSQL; SQLite's BEGIN IMMEDIATE
+    already holds the write lock), so concurrent workers seeing the same product never both
+    append the same change.
+    """
+    seen_at = seen_at or utcnow()
+    session.execute(select(Product.id).where(Product.id == product_id).with_for_update())
+    digest = content_hash(fields)
+    latest = latest_observation(session, product_id)
+    if latest is not None and latest.content_hash == digest:
+        if seen_at > latest.last_seen_at:
+            session.execute(
+                update(Observation).where(Observation.id == latest.id).values(last_seen_at=seen_at)
+            )
+        return ObservationOutcome.UNCHANGED
+    availability = fields.get("availability")
+    in_stock = None if availability is None else availability in ("InStock", "PreOrder")
+    session.add(
+        Observation(
+            product_id=product_id,
+            crawl_run_id=crawl_run_id,
+            content_hash=digest,
+            first_seen_at=seen_at,
+            last_seen_at=seen_at,
+            in_stock=in_stock,
+            sources=dict(sources) if sources else None,
+            **{k: fields.get(k) for k in OBSERVED_FIELDS if k != "price_is_range"},
+            price_is_range=bool(fields.get("price_is_range")),
+        )
+    )
+    return ObservationOutcome.NEW if latest is None else ObservationOutcome.CHANGED
+
+
+def record_failure(
+    session: Session,
+    url: str,
+    reason: str,
+    *,
+    product_id: int | None = None,
+    http_status: int | None = None,
+    crawl_run_id: int | None = None,
+) -> None:
+    session.add(FailedObservation(url=url, reason=reason[:2000], product_id=product_id,
+                                  http_status=http_status, crawl_run_id=crawl_run_id))
+
+
+def start_run(session: Session, spider: str, pid: int | None = None) -> int:
+    run = CrawlRun(spider=spider, pid=pid, status="running")
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def finish_run(session: Session, run_id: int, *, status: str, pages: int, changes: int, unchanged: int,
+               failures: int, errors: list[str] | None = None) -> None:
+    session.execute(
+        update(CrawlRun).where(CrawlRun.id == run_id).values(
+            status=status, finished_at=utcnow(), pages=pages, changes=changes, unchanged=unchanged,
+            failures=failures, errors=(errors or None),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class PriceHistoryRow:
+    product_id: int
+    competitor: str
+    product: str
+    url: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+    price: Decimal | None
+    original_price: Decimal | None
+    currency: str | None
+    availability: str | None
+    promo: str | None
+
+
+def find_products(session: Session, key: str | None = None) -> list[Product]:
+    """Products matching an id, a URL, or (substring) a name; all products when key is None."""
+    q = select(Product).order_by(Product.id)
+    if key:
+        if key.isdigit():
+            q = q.where(Product.id == int(key))
+        elif key.startswith(("http://", "https://")):
+            q = q.where(Product.url == key)
+        else:
+            q = q.where(Product.name.contains(key))
+    return list(session.scalars(q))
+
+
+def price_history(session: Session, product_ids: list[int]) -> list[PriceHistoryRow]:
+    rows = session.execute(
+        select(Observation, Product, Competitor)
+        .join(Product, Observation.product_id == Product.id)
+        .join(Competitor, Product.competitor_id == Competitor.id)
+        .where(Observation.product_id.in_(product_ids))
+        .order_by(Product.id, Observation.first_seen_at, Observation.id)
+    ).all()
+    return [
+        PriceHistoryRow(
+            product_id=p.id, competitor=c.name, product=p.name or o.title or p.url, url=p.url,
+            first_seen_at=o.first_seen_at, last_seen_at=o.last_seen_at, price=o.price,
+            original_price=o.original_price, currency=o.currency, availability=o.availability, promo=o.promo,
+        )
+        for o, p, c in rows
+    ]
+
+
+def table_counts(session: Session) -> dict[str, int]:
+    out = {}
+    for model in (Competitor, Product, Observation, FailedObservation, CrawlRun):
+        out[model.__tablename__] = session.scalar(select(func.count()).select_from(model)) or 0
+    return out
+
+
+@dataclass(frozen=True)
+class ObservedChange:
+    product_id: int
+    product: str
+    competitor: str
+    before: Observation | None
+    after: Observation
+
+
+def changes_in_run(session: Session, run_id: int) -> list[ObservedChange]:
+    """Observations a crawl run appended, each with the one it replaced (None for a new product)."""
+    out = []
+    new_rows = session.execute(
+        select(Observation, Product, Competitor)
+        .join(Product, Observation.product_id == Product.id)
+        .join(Competitor, Product.competitor_id == Competitor.id)
+        .where(Observation.crawl_run_id == run_id)
+        .order_by(Product.id)
+    ).all()
+    for obs, prod, comp in new_rows:
+        before = session.scalars(
+            select(Observation)
+            .where(Observation.product_id == prod.id, Observation.id != obs.id,
+                   Observation.first_seen_at <= obs.first_seen_at)
+            .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
+            .limit(1)
+        ).first()
+        out.append(ObservedChange(prod.id, prod.name or obs.title or prod.url, comp.name, before, obs))
+    return out
+
+
+def mark_interrupted_runs(session: Session, is_alive) -> int:  # noqa: ANN001
+    """Runs left 'running' by a process that no longer exists become 'interrupted'."""
+    n = 0
+    for run in session.scalars(select(CrawlRun).where(CrawlRun.status == "running")):
+        if run.pid is None or not is_alive(run.pid):
+            run.status = "interrupted"
+            n += 1
+    return n
