@@ -182,18 +182,21 @@ def extract(
     raise typer.Exit(run(inputs, [url] if url else [], as_json, sys.stdout))
 
 
-def _write_demo_config(base_url: str, workdir: Path, with_browser: bool) -> Path:
+def write_demo_config(base_url: str, workdir: Path, with_browser: bool, *, products: list | None = None,
+                      database_url: str | None = None) -> Path:
+    """A config for the demo shop's catalog (or the given DemoProducts), crawling politely but fast."""
     from jingshao.demo.catalog import demo_products
 
     by_comp: dict[str, list] = {}
-    for p in demo_products(base_url):
+    for p in products if products is not None else demo_products(base_url):
         if p.render and not with_browser:
             continue
         by_comp.setdefault(p.competitor, []).append(p)
+    db_url = database_url or f"sqlite:///{(workdir / 'demo.db').as_posix()}"
     lines = [
         'timezone = "Asia/Shanghai"',
         "[database]",
-        f'url = "sqlite:///{(workdir / "demo.db").as_posix()}"',
+        f"url = {_toml_str(db_url)}",
         "[crawl]",
         "download_delay = 0",
         "concurrency_per_domain = 8",
@@ -248,7 +251,7 @@ def demo(
     wd = workdir or Path(tempfile.mkdtemp(prefix="jingshao-demo-"))
     wd.mkdir(parents=True, exist_ok=True)
     with DemoServer() as shop:
-        cfg_path = _write_demo_config(shop.base_url, wd, browser)
+        cfg_path = write_demo_config(shop.base_url, wd, browser)
         console.rule(f"竞哨 demo — shop at {shop.base_url}, state {shop.state}")
         console.print(f"config: {cfg_path}")
         if _run_child_crawl(cfg_path) != 0:
