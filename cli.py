@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import os
 import subprocess
 import sys
 import tempfile
@@ -12,12 +10,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from jingshao.config import DEFAULT_CONFIG_NAME, EXAMPLE_CONFIG, Config, ConfigError, load_config
+from jingshao.storage.db import DatabaseError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-
-from jingshao.config import DEFAULT_CONFIG_NAME, EXAMPLE_CONFIG, Config, ConfigError, load_config
-from jingshao.storage.db import DatabaseError
 
 app = typer.Typer(help="竞哨 jingshao: watch competitors' prices, promos and stock, and your brand's "
                        "public opinion.", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -192,6 +189,7 @@ def write_demo_config(base_url: str, workdir: Path, with_browser: bool, *, produ
         if p.render and not with_browser:
             continue
         by_comp.setdefault(p.competitor, []).append(p)
+    workdir.mkdir(parents=True, exist_ok=True)
     db_url = database_url or f"sqlite:///{(workdir / 'demo.db').as_posix()}"
     lines = [
         'timezone = "Asia/Shanghai"',
@@ -262,9 +260,8 @@ def demo(
             raise _fail("second crawl failed")
     cfg = load_config(cfg_path)
     db = open_database(cfg.database_url)
-    from sqlalchemy import func, select
-
     from jingshao.storage.models import CrawlRun
+    from sqlalchemy import func, select
 
     with db.session() as s:
         last_run = s.scalar(select(func.max(CrawlRun.id)).where(CrawlRun.spider == "products"))
@@ -287,7 +284,6 @@ def demo(
 
 
 def main() -> None:
-    logging.basicConfig(level=os.environ.get("JINGSHAO_LOG_LEVEL", "WARNING"))
     app()
 
 

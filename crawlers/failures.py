@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import scrapy.exceptions as scrapy_exc
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet.error import (
-    ConnectionRefusedError,
-    DNSLookupError,
-    TCPTimedOutError,
-    TimeoutError,
-)
+from twisted.internet import error as tw
 from twisted.python.failure import Failure
+
+
+def _classes(*names: str, module=scrapy_exc) -> tuple[type[BaseException], ...]:  # noqa: ANN001
+    # Newer Scrapy wraps Twisted's errors in its own classes; older releases raise Twisted's.
+    return tuple(c for c in (getattr(module, n, None) for n in names) if isinstance(c, type))
+
+
+REASONS: list[tuple[tuple[type[BaseException], ...], str]] = [
+    (_classes("DNSLookupError", module=tw) + _classes("CannotResolveHostError"), "DNS lookup failed"),
+    (_classes("TimeoutError", "TCPTimedOutError", module=tw) + _classes("DownloadTimeoutError"), "timed out"),
+    (_classes("ConnectionRefusedError", module=tw) + _classes("DownloadConnectionRefusedError"),
+     "connection refused"),
+    (_classes("ConnectionLost", "ConnectionDone", module=tw) + _classes("ResponseDataLossError"),
+     "connection lost before the page was complete"),
+]
 
 
 def describe_failure(failure: Failure) -> str:
@@ -19,16 +30,13 @@ def describe_failure(failure: Failure) -> str:
         return f"HTTP {exc.response.status} (after retries)"
     if failure.check(IgnoreRequest):
         text = str(exc)
-        if "robots.txt" in text.lower() or "robots" in type(exc).__name__.lower() or "Forbidden by robots" in text:
+        if "robots.txt" in text.lower():
             return "blocked by robots.txt"
         return f"request dropped: {text or type(exc).__name__}"
-    if failure.check(DNSLookupError):
-        return "DNS lookup failed"
-    if failure.check(TimeoutError, TCPTimedOutError):
-        return "timed out"
-    if failure.check(ConnectionRefusedError):
-        return "connection refused"
+    for classes, reason in REASONS:
+        if classes and isinstance(exc, classes):
+            return reason
     text = str(exc)
-    if "exceeded" in text.lower() and "size" in text.lower():
+    if "maxsize" in text.lower() or ("exceed" in text.lower() and "size" in text.lower()):
         return f"page too large: {text}"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -11,8 +11,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
-
 from jingshao.cli import write_demo_config
 from jingshao.demo.catalog import (
     FLAKY_URL_PATH,
@@ -25,6 +23,7 @@ from jingshao.demo.catalog import (
 )
 from jingshao.storage.db import open_database
 from jingshao.storage.models import CrawlRun, FailedObservation, Observation, Product
+from sqlalchemy import func, select
 
 from .conftest import REPO, run_cli, wait_for
 
@@ -49,10 +48,11 @@ def check_matches_shop(db, products: list[DemoProduct], state: int) -> None:
     latest = latest_by_url(db)
     for p in products:
         exp = expected(p.id, state)
-        if exp.price is None:
-            assert p.url not in latest, f"{p.id}: a page with no price must not become an observation"
-            continue
         obs = latest[p.url]
+        if exp.price is None:
+            # A delisted / sold-out page without a price: stored as out of stock, price unknown (never 0).
+            assert not exp.in_stock and obs.price is None and obs.availability == "OutOfStock", p.id
+            continue
         assert obs.price == exp.price, f"{p.id} state {state}: price {obs.price} != {exp.price}"
         assert obs.in_stock is exp.in_stock, f"{p.id} state {state}: stock"
         if exp.original_price is not None:
@@ -69,7 +69,9 @@ def http_products(shop) -> list[DemoProduct]:
 
 
 def test_crawl_stores_what_the_shop_shows_and_only_changes(shop, tmp_path, http_products):
-    cfg = write_demo_config(shop.base_url, tmp_path, with_browser=False)
+    # The shop's front page is no product page: it must become a failed observation, not a price.
+    not_a_product = DemoProduct("index", "优品数码旗舰店", "首页", shop.base_url + "/")
+    cfg = write_demo_config(shop.base_url, tmp_path, with_browser=False, products=[*http_products, not_a_product])
     out = crawl(cfg).stdout
     db = open_database(f"sqlite:///{tmp_path / 'demo.db'}")
     priced = [p for p in http_products if expected(p.id, 0).price is not None
@@ -78,12 +80,11 @@ def test_crawl_stores_what_the_shop_shows_and_only_changes(shop, tmp_path, http_
     check_matches_shop(db, http_products, 0)
     assert "failed" in out
 
-    # The removed product is a failed observation with a reason, never price 0.
+    # A page without a price is a failed observation with a reason, never price 0.
     with db.session() as s:
         failures = s.scalars(select(FailedObservation)).all()
-    removed = [p for p in http_products if expected(p.id, 0).price is None and expected(p.id, 0).in_stock]
-    assert {f.url for f in failures} == {p.url for p in removed}
-    assert all(f.reason and f.http_status == 200 for f in failures)
+    assert [(f.url, f.http_status) for f in failures] == [(not_a_product.url, 200)]
+    assert "price" in failures[0].reason
 
     # Re-crawl of an unchanged shop: no new observation rows.
     crawl(cfg)
