@@ -280,7 +280,10 @@ ITEMS: tuple[ShopItem, ...] = (
             _s("459.00", "599.00", True, "满299减50", "第2件半价"),
             _s("399.00", "599.00", True, "限时秒杀", "满299减30"),
         ),
-        options=(("颜色分类", ("标准白/荧光绿", "黑色/银色", "天蓝色")), ("尺码", ("39", "40", "41", "42", "43", "44"))),
+        options=(
+            ("颜色分类", ("标准白/荧光绿", "黑色/银色", "天蓝色")),
+            ("尺码", ("39", "40", "41", "42", "43", "44")),
+        ),
         specs=(("品牌", "LI-NING/李宁"), ("货号", "ARMT015"), ("鞋面材质", "网布"), ("适用场景", "竞速训练")),
         images=(40, 41, 42, 43),
     ),
@@ -391,7 +394,7 @@ def expected_bench_price(n: int) -> Decimal:
 def expected_bench_original_price(n: int) -> Decimal:
     """The 划线价 of bench page ``n``: 20 % above its price, rounded up to whole yuan."""
     price = expected_bench_price(n)
-    return (price * Decimal("1.2")).quantize(Decimal("1"), rounding=ROUND_CEILING) + Decimal("0.00")
+    return (price * Decimal("1.2")).quantize(Decimal(1), rounding=ROUND_CEILING) + Decimal("0.00")
 
 
 def bench_title(n: int) -> str:

@@ -1,0 +1,333 @@
+"""The bundled demo shop server on 127.0.0.1, used by tests, benchmarks and ``jingshao demo``.
+
+In process::
+
+    with DemoServer(port=0) as srv:           # port 0 picks a free port
+        srv.base_url                          # "http://127.0.0.1:PORT"
+        srv.advance()                         # next shop state: prices, promos and stock change
+
+As a process (benchmarks, manual use)::
+
+    python -m jingshao.demo.server --port 8765 [--state N]
+
+Another process switches the state over HTTP (these ``/_demo/`` requests are not counted in hits):
+``POST /_demo/advance``, ``POST /_demo/state?n=2``, ``GET /_demo/state``, ``GET /_demo/hits``,
+``POST /_demo/reset-hits``, ``POST /_demo/reset-flaky`` and ``GET /_demo/catalog`` (the products with
+what they should show in the current state).
+
+States cycle: :meth:`DemoServer.advance` after the last state returns to 0. :meth:`set_state`
+rejects numbers outside ``0 .. STATE_COUNT - 1`` with ``ValueError`` (HTTP: 400).
+
+A new demo site adds a *route provider*: ``def register(router: Router, shop: ShopState) -> None``,
+listed in :data:`ROUTE_PROVIDERS` or passed as ``DemoServer(routes=[...])``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import signal
+import socket
+import sys
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType, TracebackType
+from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
+
+from jingshao.demo import catalog
+from jingshao.demo.router import Request, Response, Router
+from jingshao.demo.shop import ShopState, register_shop_routes
+
+RouteProvider = Callable[[Router, ShopState], None]
+
+#: Every demo site served by default. Later sites (reviews API, mention sources) append here.
+ROUTE_PROVIDERS: list[RouteProvider] = [register_shop_routes]
+
+CONTROL_PREFIX = "/_demo/"
+
+
+class HitCounter:
+    """GET requests served per path (query string excluded), thread-safe."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def record(self, path: str) -> None:
+        with self._lock:
+            self._counts[path] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+class _DemoHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512
+
+    def __init__(self, address: tuple[str, int], router: Router, hits: HitCounter) -> None:
+        self.router = router
+        self.hits = hits
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _DemoRequestHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet when a client hangs up; report real bugs."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, OSError)):
+            return
+        super().handle_error(request, client_address)
+
+    def close_connections(self) -> None:
+        """Cut open keep-alive connections so that a stopped server really stops answering."""
+        with self.connections_lock:
+            open_sockets = list(self.connections)
+        for sock in open_sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _DemoRequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive; every response carries Content-Length
+    disable_nagle_algorithm = True
+    server: _DemoHTTPServer
+    server_version = "jingshao-demo/1.0"
+    sys_version = ""
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        target = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        request = Request(method, target.path, parse_qs(target.query), dict(self.headers.items()), body)
+        if method == "GET" and not target.path.startswith(CONTROL_PREFIX):
+            self.server.hits.record(target.path)
+        self._send(self.server.router.dispatch(request), with_body=method != "HEAD")
+
+    def _send(self, response: Response, *, with_body: bool) -> None:
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if with_body:
+            self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """No per-request logging."""
+
+
+class DemoServer:
+    """The demo shop on a background thread. ``port=0`` picks a free port."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state: int = 0,
+        *,
+        asset_latency: float = 0.0,
+        routes: Iterable[RouteProvider] = (),
+    ) -> None:
+        self.host = host
+        self.requested_port = port
+        self.shop = ShopState(state, asset_latency=asset_latency)
+        self._hits = HitCounter()
+        self.router = Router()
+        register_control_routes(self.router, self)
+        for provider in (*ROUTE_PROVIDERS, *routes):
+            provider(self.router, self.shop)
+        self._httpd: _DemoHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ---
+
+    def start(self) -> Self:
+        if self._httpd is not None:
+            raise RuntimeError("demo server already started")
+        self._httpd = _DemoHTTPServer((self.host, self.requested_port), self.router, self._hits)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"jingshao-demo-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.close_connections()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("demo server is not running; call start() first")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    # --- shop state ---
+
+    @property
+    def state(self) -> int:
+        return self.shop.state
+
+    def advance(self) -> int:
+        """Next state (cycling to 0 after the last); returns the new state."""
+        return self.shop.advance()
+
+    def set_state(self, n: int) -> int:
+        return self.shop.set_state(n)
+
+    def hits(self) -> dict[str, int]:
+        """GET requests served per path (no query string), control endpoints excluded."""
+        return self._hits.snapshot()
+
+    def reset_hits(self) -> None:
+        self._hits.reset()
+
+    def reset_flaky(self) -> None:
+        """Make every ``/flaky/`` page fail again for its next :data:`FLAKY_FAILURES` requests."""
+        self.shop.reset_flaky()
+
+    def products(self) -> list[catalog.DemoProduct]:
+        return catalog.demo_products(self.base_url)
+
+
+def _jsonable(value: object) -> object:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def catalog_json(server: DemoServer) -> dict[str, object]:
+    state = server.state
+    products = []
+    for product in server.products():
+        exp = catalog.expected(product.id, state)
+        expected_json = {k: _jsonable(v) for k, v in dataclasses.asdict(exp).items()}
+        products.append({**dataclasses.asdict(product), "expected": expected_json})
+    return {"state": state, "states": catalog.STATE_COUNT, "products": products}
+
+
+def register_control_routes(router: Router, server: DemoServer) -> None:
+    """``/_demo/...``: switch the shop state and read hit counts from another process."""
+
+    def state_json() -> Response:
+        return Response.json({"state": server.state, "states": catalog.STATE_COUNT})
+
+    @router.get(r"/_demo/state")
+    def get_state(request: Request) -> Response:
+        return state_json()
+
+    @router.post(r"/_demo/state")
+    def set_state(request: Request) -> Response:
+        raw = request.arg("n")
+        try:
+            server.set_state(int(raw if raw is not None else ""))
+        except ValueError:
+            return Response.error(400, f"n must be an integer in 0..{catalog.STATE_COUNT - 1}, got {raw!r}")
+        return state_json()
+
+    @router.post(r"/_demo/advance")
+    def advance(request: Request) -> Response:
+        server.advance()
+        return state_json()
+
+    @router.get(r"/_demo/hits")
+    def hits(request: Request) -> Response:
+        return Response.json(server.hits())
+
+    @router.post(r"/_demo/reset-hits")
+    def reset_hits(request: Request) -> Response:
+        server.reset_hits()
+        return Response.json({"ok": True})
+
+    @router.post(r"/_demo/reset-flaky")
+    def reset_flaky(request: Request) -> Response:
+        server.reset_flaky()
+        return Response.json({"ok": True})
+
+    @router.get(r"/_demo/catalog")
+    def products(request: Request) -> Response:
+        return Response.json(catalog_json(server))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m jingshao.demo.server",
+                                     description="Serve the jingshao demo shop until interrupted.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one; default: 8765)")
+    parser.add_argument("--state", type=int, default=0, help=f"initial shop state, 0..{catalog.STATE_COUNT - 1}")
+    parser.add_argument("--asset-latency", type=float, default=0.0,
+                        help="seconds to wait before serving each image or font (simulates a CDN)")
+    args = parser.parse_args(argv)
+    if not 0 <= args.state < catalog.STATE_COUNT:
+        parser.error(f"--state must be in 0..{catalog.STATE_COUNT - 1}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    server = DemoServer(args.host, args.port, args.state, asset_latency=args.asset_latency).start()
+    stopped = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(f"jingshao demo shop serving on {server.base_url} (state {server.state}); Ctrl-C stops", flush=True)
+    try:
+        stopped.wait()
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
