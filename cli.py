@@ -71,32 +71,44 @@ class RichProgress:
         self.progress.stop()
 
 
-@crawl_app.command("products")
-def crawl_products_cmd(
-    config: ConfigOpt = None,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Scrapy log at INFO.")] = False,
-) -> None:
-    """Crawl every configured product page once and store what changed."""
+ProgressOpt = Annotated[bool, typer.Option(help="Show a progress bar (log lines when not on a terminal).")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Scrapy log at INFO.")]
+
+
+def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool) -> None:
     cfg = _load(config)
     from jingshao.crawlers.browser import BrowserNotFound
-    from jingshao.crawlers.runner import crawl_products
+    from jingshao.crawlers.runner import crawl
 
     if not any(True for _ in cfg.iter_products()):
         raise _fail(f"{cfg.source}: no [[competitors.products]] configured; nothing to crawl", 2)
-    hook = RichProgress("products") if progress and err.is_terminal else _LogProgress("products")
+    hook = RichProgress(spider) if progress and err.is_terminal else _LogProgress(spider)
     try:
-        summary = crawl_products(cfg, progress=hook, log_level="INFO" if verbose else "WARNING")
+        summary = crawl(cfg, spider, progress=hook, log_level="INFO" if verbose else "WARNING")
     except (DatabaseError, BrowserNotFound) as exc:
         raise _fail(str(exc)) from None
-    console.print(
-        f"crawl #{summary.run_id}: {summary.targets} products, {summary.pages} pages stored, "
-        f"{summary.changes} changed, {summary.unchanged} unchanged, {summary.failures} failed"
-    )
+    if spider == "products":
+        console.print(f"crawl #{summary.run_id}: {summary.targets} products, {summary.pages} pages stored, "
+                      f"{summary.changes} changed, {summary.unchanged} unchanged, {summary.failures} failed")
+    else:
+        console.print(f"crawl #{summary.run_id}: reviews of {summary.targets} products, {summary.pages} reviews "
+                      f"read, {summary.changes} new, {summary.failures} failed pages")
     for e in summary.errors[:10]:
         err.print(f"[red]error[/] {e}", highlight=False)
     if not summary.ok:
         raise typer.Exit(1)
+
+
+@crawl_app.command("products")
+def crawl_products_cmd(config: ConfigOpt = None, progress: ProgressOpt = True, verbose: VerboseOpt = False) -> None:
+    """Crawl every configured product page once and store what changed."""
+    _run_crawl(config, "products", progress, verbose)
+
+
+@crawl_app.command("reviews")
+def crawl_reviews_cmd(config: ConfigOpt = None, progress: ProgressOpt = True, verbose: VerboseOpt = False) -> None:
+    """Crawl new reviews of every product with a [reviews] source; score and tag them."""
+    _run_crawl(config, "reviews", progress, verbose)
 
 
 class _LogProgress:

@@ -53,11 +53,54 @@ class Selectors(_Strict):
         return {k: v for k, v in self.model_dump().items() if v}
 
 
+class ReviewFields(_Strict):
+    """Where each review field is, relative to one review item: dotted JSON paths for json/jsonp
+    sources (`afterUserComment.content`), CSS selectors with ::text / ::attr(x) for html."""
+
+    id: str | None = None
+    text: str
+    rating: str | None = None
+    posted_at: str | None = None
+    variant: str | None = None
+    helpful: str | None = None
+    images: str | None = None
+    followup: str | None = None
+
+
+class ReviewSource(_Strict):
+    """How to fetch one product's reviews: a JSON/JSONP endpoint or an HTML list, paginated."""
+
+    kind: Literal["json", "jsonp", "html"]
+    url: str = Field(description="URL with {page}, {offset} and {limit} placeholders as the pagination needs")
+    pagination: Literal["page", "offset", "next"] = "page"
+    start: int = Field(default=1, ge=0)
+    page_size: int = Field(default=10, ge=1, le=1000)
+    items: str = Field(min_length=1, description="JSON path to the review list, or CSS selector of one review")
+    fields: ReviewFields
+    next: str | None = None
+    render: bool = False
+
+    @model_validator(mode="after")
+    def _pagination_needs(self) -> ReviewSource:
+        if self.pagination == "page" and "{page}" not in self.url:
+            raise ValueError("pagination = 'page' needs a {page} placeholder in url")
+        if self.pagination == "offset" and "{offset}" not in self.url:
+            raise ValueError("pagination = 'offset' needs an {offset} placeholder in url")
+        if self.pagination == "next" and not self.next:
+            raise ValueError("pagination = 'next' needs a `next` selector for the next-page link")
+        return self
+
+
+Category = Literal["apparel", "electronics", "food", "beauty", "home", "general"]
+
+
 class ProductConfig(_Strict):
     url: str
     name: str | None = None
     render: bool = False
+    category: Category | None = None
     selectors: Selectors | None = None
+    reviews: ReviewSource | None = None
 
     @field_validator("url")
     @classmethod
@@ -70,8 +113,12 @@ class ProductConfig(_Strict):
 
 class CompetitorConfig(_Strict):
     name: str = Field(min_length=1)
+    category: Category = "general"
     selectors: Selectors | None = None
     products: list[ProductConfig] = Field(default_factory=list)
+
+    def category_for(self, product: ProductConfig) -> str:
+        return product.category or self.category
 
     def selectors_for(self, product: ProductConfig) -> dict[str, str]:
         """Competitor-wide selectors, overridden field by field by the product's own."""
@@ -91,6 +138,7 @@ class CrawlConfig(_Strict):
     retry_times: int = Field(default=3, ge=0, le=20)
     timeout: float = Field(default=30, gt=0)
     max_page_mb: float = Field(default=20, gt=0)
+    review_max_pages: int = Field(default=20, ge=1, le=10_000)
 
 
 class BrowserConfig(_Strict):
@@ -102,6 +150,13 @@ class BrowserConfig(_Strict):
     navigation_timeout: float = Field(default=30, gt=0)
 
 
+class NlpConfig(_Strict):
+    scorer: Literal["linear", "snownlp"] = "linear"
+    model_path: str | None = Field(default=None, description="a retrained linear model; default: the bundled one")
+    adlaw_extra: list[str] = Field(default_factory=list, description="more forbidden words to flag")
+    adlaw_allow: list[str] = Field(default_factory=list, description="phrases never to flag (e.g. 最近)")
+
+
 class DatabaseConfig(_Strict):
     url: str = DEFAULT_DATABASE_URL
 
@@ -111,6 +166,7 @@ class Config(_Strict):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     crawl: CrawlConfig = Field(default_factory=CrawlConfig)
     browser: BrowserConfig = Field(default_factory=BrowserConfig)
+    nlp: NlpConfig = Field(default_factory=NlpConfig)
     competitors: list[CompetitorConfig] = Field(default_factory=list)
 
     # Where the file was read from; relative paths (the SQLite file) resolve against it.
@@ -241,6 +297,7 @@ autothrottle = true
 retry_times = 3               # retries on 5xx, 429 and network errors, with backoff
 timeout = 30                  # seconds per request
 max_page_mb = 20              # larger pages are refused and recorded as failures
+review_max_pages = 20         # review pages per product per run (crawls stop earlier at known reviews)
 
 [browser]
 # Chromium for `render = true` products. Order: this path, $JINGSHAO_CHROMIUM, a system
@@ -250,8 +307,15 @@ headless = true
 block_resources = ["image", "font", "media"]   # also possible: "stylesheet"
 navigation_timeout = 30
 
+[nlp]
+scorer = "linear"             # sentiment backend: linear (bundled, default) or snownlp
+# model_path = "models/my-sentiment"   # a model retrained with `jingshao nlp train`
+adlaw_extra = ["全网第一"]     # more absolute / forbidden advertising words to flag
+adlaw_allow = []              # phrases never to flag
+
 [[competitors]]
 name = "优品数码旗舰店"
+category = "electronics"      # review-tag lexicon: apparel, electronics, food, beauty, home, general
 # Selectors for every product of this competitor (optional; zero-config extraction is the default).
 # CSS by default, "xpath:..." for XPath, "json:__INITIAL_STATE__.item.price" for embedded JSON.
 # [competitors.selectors]
@@ -260,6 +324,21 @@ name = "优品数码旗舰店"
   [[competitors.products]]
   url = "https://shop.example.com/item/100012043978.html"
   name = "iPhone 15 128GB 黑色"
+    # Optional: where its reviews are. kind = json | jsonp | html; pagination = page | offset | next.
+    [competitors.products.reviews]
+    kind = "json"
+    url = "https://shop.example.com/api/comments?productId=100012043978&page={page}&pageSize=10"
+    pagination = "page"
+    items = "comments"                      # JSON path to the list (html: CSS selector of one review)
+    [competitors.products.reviews.fields]   # JSON paths (html: CSS selectors) inside one review
+    id = "id"
+    text = "content"
+    rating = "score"
+    posted_at = "creationTime"
+    variant = "productColor"
+    helpful = "usefulVoteCount"
+    images = "images"
+    followup = "afterUserComment.content"
 
   [[competitors.products]]
   url = "https://item.example.com/1000123.html"

@@ -23,3 +23,25 @@ class FailedPageItem:
     reason: str
     product_id: int | None = None
     http_status: int | None = None
+
+
+@dataclass
+class ReviewItem:
+    product_id: int
+    fingerprint: str
+    text: str
+    external_id: str | None = None
+    rating: int | None = None
+    posted_at: Any = None
+    variant: str | None = None
+    helpful: int | None = None
+    has_images: bool = False
+    followup: str | None = None
+    category: str = "general"
+
+
+@dataclass
+class ReviewsCompleteItem:
+    """The review list of a product was walked to its end (or to known reviews, or the page limit)."""
+
+    product_id: int

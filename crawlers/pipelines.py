@@ -3,33 +3,52 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 
+from jingshao.config import NlpConfig
+from jingshao.storage.db import Database, open_database
+from jingshao.storage.models import AdlawHit
+from jingshao.storage.repository import (
+    ObservationOutcome,
+    latest_observation,
+    mark_reviews_complete,
+    record_failure,
+    record_observation,
+    upsert_reviews,
+)
 from scrapy import Spider
 
-from jingshao.storage.db import Database, open_database
-from jingshao.storage.repository import ObservationOutcome, record_failure, record_observation
-
-from .items import FailedPageItem, ProductObservationItem
+from .enrichment import Enricher
+from .items import FailedPageItem, ProductObservationItem, ReviewItem, ReviewsCompleteItem
 
 log = logging.getLogger(__name__)
 
 
 class StoragePipeline:
-    """Writes each page in its own transaction, so a crash loses at most the page in flight.
+    """Writes what the spiders find, enriched by the nlp layer.
 
-    Counts go to the crawler stats under `jingshao/*` for the run summary.
+    Product pages are written one per transaction, so a crash loses at most the page in flight.
+    Reviews are buffered and scored in batches (scoring one at a time is far slower); a product's
+    "complete" mark is written only after its reviews, so a crash before it makes the next crawl
+    walk that product's list again (upserts make that harmless). Counts go to the crawler stats
+    under `jingshao/*` for the run summary.
     """
 
-    def __init__(self, database_url: str, run_id: int | None, stats) -> None:  # noqa: ANN001
+    review_batch = 256
+
+    def __init__(self, database_url: str, run_id: int | None, stats, nlp: NlpConfig) -> None:  # noqa: ANN001
         self.database_url = database_url
         self.run_id = run_id
         self.stats = stats
+        self.enricher = Enricher(nlp)
         self.db: Database | None = None
+        self.pending_reviews: list[ReviewItem] = []
 
     @classmethod
     def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
         s = crawler.settings
-        return cls(s.get("JINGSHAO_DATABASE_URL"), s.getint("JINGSHAO_RUN_ID") or None, crawler.stats)
+        nlp = s.get("JINGSHAO_NLP") or NlpConfig()
+        return cls(s.get("JINGSHAO_DATABASE_URL"), s.getint("JINGSHAO_RUN_ID") or None, crawler.stats, nlp)
 
     def open_spider(self, spider: Spider | None = None) -> None:
         # The CLI migrated the schema before the crawl started; don't repeat it per process.
@@ -37,21 +56,54 @@ class StoragePipeline:
 
     def close_spider(self, spider: Spider | None = None) -> None:
         if self.db:
+            self.flush_reviews()
             self.db.dispose()
 
     def process_item(self, item, spider: Spider | None = None):  # noqa: ANN001, ANN201
         assert self.db is not None
         if isinstance(item, ProductObservationItem):
+            self.store_observation(item)
+        elif isinstance(item, ReviewItem):
+            self.pending_reviews.append(item)
+            if len(self.pending_reviews) >= self.review_batch:
+                self.flush_reviews()
+        elif isinstance(item, ReviewsCompleteItem):
+            self.flush_reviews()
             with self.db.session() as s:
-                outcome = record_observation(s, item.product_id, item.fields, sources=item.sources,
-                                             crawl_run_id=self.run_id)
-            self.stats.inc_value("jingshao/pages")
-            key = "unchanged" if outcome is ObservationOutcome.UNCHANGED else "changes"
-            self.stats.inc_value(f"jingshao/{key}")
+                mark_reviews_complete(s, item.product_id)
         elif isinstance(item, FailedPageItem):
             with self.db.session() as s:
                 record_failure(s, item.url, item.reason, product_id=item.product_id,
                                http_status=item.http_status, crawl_run_id=self.run_id)
             self.stats.inc_value("jingshao/failures")
-            log.warning("no observation for %s: %s", item.url, item.reason)
+            log.warning("no data from %s: %s", item.url, item.reason)
         return item
+
+    def store_observation(self, item: ProductObservationItem) -> None:
+        with self.db.session() as s:
+            outcome = record_observation(s, item.product_id, item.fields, sources=item.sources,
+                                         crawl_run_id=self.run_id)
+            if outcome is not ObservationOutcome.UNCHANGED:
+                obs = latest_observation(s, item.product_id)
+                hits = self.enricher.adlaw_hits({"title": obs.title, "promo": obs.promo})
+                s.add_all(AdlawHit(observation_id=obs.id, product_id=obs.product_id, **h) for h in hits)
+                self.stats.inc_value("jingshao/adlaw_hits", len(hits))
+        self.stats.inc_value("jingshao/pages")
+        key = "unchanged" if outcome is ObservationOutcome.UNCHANGED else "changes"
+        self.stats.inc_value(f"jingshao/{key}")
+
+    def flush_reviews(self) -> None:
+        batch, self.pending_reviews = self.pending_reviews, []
+        if not batch:
+            return
+        columns = self.enricher.review_columns([r.text for r in batch], [r.category for r in batch])
+        rows = []
+        for r, extra in zip(batch, columns, strict=True):
+            row = asdict(r)
+            row.pop("category")
+            rows.append({**row, **extra, "crawl_run_id": self.run_id})
+        with self.db.session() as s:
+            new = upsert_reviews(s, rows)
+        self.stats.inc_value("jingshao/pages", len(batch))
+        self.stats.inc_value("jingshao/changes", new)
+        self.stats.inc_value("jingshao/unchanged", len(batch) - new)

@@ -10,21 +10,23 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-from scrapy import signals
-from scrapy.crawler import CrawlerProcess
-
 from jingshao.config import Config
 from jingshao.storage.db import open_database
 from jingshao.storage.repository import (
     CatalogEntry,
     finish_run,
+    known_review_fingerprints,
     mark_interrupted_runs,
     start_run,
     sync_catalog,
 )
+from scrapy import signals
+from scrapy.crawler import CrawlerProcess
 
+from .items import FailedPageItem, ProductObservationItem, ReviewsCompleteItem
 from .settings import build_settings
 from .spiders.products import ProductsSpider
+from .spiders.reviews import ReviewsSpider
 
 log = logging.getLogger(__name__)
 
@@ -66,29 +68,52 @@ class ProgressHook:
     def stop(self) -> None: ...
 
 
-def crawl_products(config: Config, *, progress: ProgressHook | None = None, log_level: str = "WARNING",
-                   extra_settings: dict | None = None) -> CrawlSummary:
+def _targets(config: Config, spider: str, ids: dict[str, int], db) -> list[dict]:  # noqa: ANN001
+    if spider == "products":
+        return [{"url": p.url, "product_id": ids[p.url], "render": p.render, "selectors": sel}
+                for _, p, sel in config.iter_products()]
+    targets = []
+    with db.session() as s:
+        for comp, p, _ in config.iter_products():
+            if p.reviews is None:
+                continue
+            targets.append({
+                "product_id": ids[p.url], "source": p.reviews.model_dump(), "category": comp.category_for(p),
+                "known": known_review_fingerprints(s, ids[p.url]), "max_pages": config.crawl.review_max_pages,
+            })
+    return targets
+
+
+SPIDERS = {"products": ProductsSpider, "reviews": ReviewsSpider}
+
+
+def crawl(config: Config, spider: str = "products", *, progress: ProgressHook | None = None,
+          log_level: str = "WARNING", extra_settings: dict | None = None) -> CrawlSummary:
+    """Run one crawl of `spider` ("products" or "reviews") over the configured products."""
     progress = progress or ProgressHook()
+    spider_cls = SPIDERS[spider]
     db = open_database(config.database_url)
-    entries = [CatalogEntry(c.name, p.url, p.name, p.render) for c, p, _ in config.iter_products()]
+    entries = [CatalogEntry(c.name, p.url, p.name, p.render, c.category_for(p)) for c, p, _ in config.iter_products()]
     with db.session() as s:
         mark_interrupted_runs(s, _pid_alive)
         ids = sync_catalog(s, entries)
-        run_id = start_run(s, "products", os.getpid())
-    targets = [
-        {"url": p.url, "product_id": ids[p.url], "render": p.render, "selectors": sel}
-        for _, p, sel in config.iter_products()
-    ]
-    settings = build_settings(config, needs_browser=any(t["render"] for t in targets), log_level=log_level)
-    settings.update({"JINGSHAO_TARGETS": targets, "JINGSHAO_RUN_ID": run_id})
+        run_id = start_run(s, spider, os.getpid())
+    targets = _targets(config, spider, ids, db)
+    needs_browser = any(t.get("render") or t.get("source", {}).get("render") for t in targets)
+    settings = build_settings(config, needs_browser=needs_browser, log_level=log_level)
+    settings.update({"JINGSHAO_TARGETS": targets, "JINGSHAO_RUN_ID": run_id, "JINGSHAO_NLP": config.nlp,
+                     "JINGSHAO_TIMEZONE": config.timezone})
     settings.update(extra_settings or {})
-    summary = CrawlSummary(run_id=run_id, spider="products", targets=len(targets))
+    summary = CrawlSummary(run_id=run_id, spider=spider, targets=len(targets))
 
     process = CrawlerProcess(settings, install_root_handler=True)
-    crawler = process.create_crawler(ProductsSpider)
+    crawler = process.create_crawler(spider_cls)
+    # Progress counts products: a product page (or its failure), or a product's review list done.
+    progress_items = (ProductObservationItem, FailedPageItem) if spider == "products" else (ReviewsCompleteItem,)
 
     def on_item(item, response=None, spider=None):  # noqa: ANN001
-        progress.advance(getattr(item, "url", ""))
+        if isinstance(item, progress_items):
+            progress.advance(getattr(item, "url", "") or f"product #{getattr(item, 'product_id', '')}")
 
     def on_item_error(item, response, spider, failure):  # noqa: ANN001
         summary.errors.append(f"{getattr(item, 'url', '?')}: could not store: {failure.value}")
@@ -119,3 +144,7 @@ def crawl_products(config: Config, *, progress: ProgressHook | None = None, log_
                        unchanged=summary.unchanged, failures=summary.failures, errors=summary.errors[:50])
         db.dispose()
     return summary
+
+
+def crawl_products(config: Config, **kwargs) -> CrawlSummary:  # noqa: ANN003
+    return crawl(config, "products", **kwargs)

@@ -90,7 +90,12 @@ class Product(Base):
     name: Mapped[str | None] = mapped_column(String(500))
     render: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    category: Mapped[str] = mapped_column(String(20), default="general")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When a review crawl of this product last walked its list to the end (or to reviews it already
+    # had, or to the page limit). Only reviews stored before this count as "known" for stopping
+    # early, so a crawl killed halfway is walked again past what it stored, and nothing is skipped.
+    reviews_complete_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     competitor: Mapped[Competitor] = relationship(back_populates="products")
     observations: Mapped[list[Observation]] = relationship(
@@ -153,3 +158,49 @@ class FailedObservation(Base):
     reason: Mapped[str] = mapped_column(Text)
     http_status: Mapped[int | None] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Review(Base):
+    """A competitor product review, keyed by a stable fingerprint so re-crawls never duplicate.
+
+    `fingerprint` is the digest of (product, external id) when the site gives an id, else of
+    (product, normalised text, posted_at). Sentiment and tags are filled at ingest (nlp) and can
+    be recomputed with `jingshao analyze --rescore`.
+    """
+
+    __tablename__ = "reviews"
+    __table_args__ = (Index("ix_reviews_product_posted", "product_id", "posted_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    rating: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    variant: Mapped[str | None] = mapped_column(String(500))
+    helpful: Mapped[int | None] = mapped_column(Integer)
+    has_images: Mapped[bool] = mapped_column(Boolean, default=False)
+    followup: Mapped[str | None] = mapped_column(Text)
+    sentiment: Mapped[float | None] = mapped_column()
+    label: Mapped[str | None] = mapped_column(String(10))
+    tags: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    scorer: Mapped[str | None] = mapped_column(String(50))
+    crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AdlawHit(Base):
+    """An absolute or forbidden advertising claim found in a competitor's title or promo copy."""
+
+    __tablename__ = "adlaw_hits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    observation_id: Mapped[int] = mapped_column(ForeignKey("observations.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(20))
+    word: Mapped[str] = mapped_column(String(50))
+    category: Mapped[str | None] = mapped_column(String(50))
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    context: Mapped[str] = mapped_column(Text)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from .models import Competitor, CrawlRun, FailedObservation, Observation, Product, utcnow
+from .models import Competitor, CrawlRun, FailedObservation, Observation, Product, Review, utcnow
 
 # The fields a buyer sees; a change in any of them appends an observation row.
 OBSERVED_FIELDS = (
@@ -39,6 +39,7 @@ class CatalogEntry:
     url: str
     name: str | None = None
     render: bool = False
+    category: str = "general"
 
 
 def _norm(value: Any) -> Any:
@@ -78,12 +79,13 @@ def sync_catalog(session: Session, entries: Iterable[CatalogEntry]) -> dict[str,
         comp = competitors[e.competitor]
         prod = existing.get(e.url)
         if prod is None:
-            prod = Product(url=e.url, name=e.name, render=e.render, competitor_id=comp.id)
+            prod = Product(url=e.url, name=e.name, render=e.render, competitor_id=comp.id, category=e.category)
             session.add(prod)
             existing[e.url] = prod
         else:
             prod.competitor_id = comp.id
             prod.render = e.render
+            prod.category = e.category
             if e.name:
                 prod.name = e.name
     session.flush()
@@ -264,3 +266,46 @@ def mark_interrupted_runs(session: Session, is_alive) -> int:  # noqa: ANN001
             run.status = "interrupted"
             n += 1
     return n
+
+
+# ---------------------------------------------------------------- reviews
+
+REVIEW_MUTABLE = ("rating", "helpful", "has_images", "followup", "variant")
+
+
+def known_review_fingerprints(session: Session, product_id: int) -> set[str]:
+    """Fingerprints of reviews stored before the product's last complete review crawl."""
+    complete_at = session.scalar(select(Product.reviews_complete_at).where(Product.id == product_id))
+    if complete_at is None:
+        return set()
+    return set(session.scalars(select(Review.fingerprint).where(
+        Review.product_id == product_id, Review.first_seen_at <= complete_at)))
+
+
+def mark_reviews_complete(session: Session, product_id: int, at: datetime | None = None) -> None:
+    session.execute(update(Product).where(Product.id == product_id).values(reviews_complete_at=at or utcnow()))
+
+
+def upsert_reviews(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert reviews by fingerprint; a review seen again only refreshes what can change on a site
+    (a 追评 added, helpful votes, images). Returns how many rows were new."""
+    if not rows:
+        return 0
+    fps = [r["fingerprint"] for r in rows]
+    existing = set(session.scalars(select(Review.fingerprint).where(Review.fingerprint.in_(fps))))
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise ValueError(f"unsupported database engine {dialect!r}: jingshao stores to SQLite or PostgreSQL")
+    # One row per fingerprint per statement (ON CONFLICT cannot touch a row twice).
+    unique = {r["fingerprint"]: r for r in rows}
+    stmt = insert(Review).values(list(unique.values()))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Review.fingerprint],
+        set_={c: func.coalesce(getattr(stmt.excluded, c), getattr(Review, c)) for c in REVIEW_MUTABLE},
+    )
+    session.execute(stmt)
+    return len(set(unique) - existing)

@@ -2,9 +2,8 @@
 `sqlalchemy.url` when used from the alembic command line."""
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
-
 from jingshao.storage.models import Base
+from sqlalchemy import engine_from_config, pool
 
 config = context.config
 target_metadata = Base.metadata

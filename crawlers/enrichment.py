@@ -1,0 +1,50 @@
+"""NLP enrichment at ingest: sentiment and preference tags for reviews, ad-law words for copy.
+
+The nlp package is pure (texts in, results out); this module is the glue that turns its
+results into column values. Models load once per process, lazily.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+from jingshao.config import NlpConfig
+
+
+class Enricher:
+    def __init__(self, config: NlpConfig | None = None) -> None:
+        self.config = config or NlpConfig()
+
+    @cached_property
+    def scorer(self):  # noqa: ANN201
+        from jingshao.nlp import get_scorer
+
+        return get_scorer(self.config.scorer, self.config.model_path)
+
+    def review_columns(self, texts: Sequence[str], categories: Sequence[str]) -> list[dict[str, Any]]:
+        """sentiment, label, tags and scorer name for each review text (batched scoring)."""
+        from jingshao.nlp import extract_tags, label_for
+
+        if not texts:
+            return []
+        scores = self.scorer.score(list(texts))
+        return [
+            {"sentiment": float(p), "label": label_for(float(p)), "scorer": self.scorer.name,
+             "tags": [t.to_dict() for t in extract_tags(text, category)] or None}
+            for text, category, p in zip(texts, categories, scores, strict=True)
+        ]
+
+    def adlaw_hits(self, field_texts: dict[str, str | None]) -> list[dict[str, Any]]:
+        """Ad-law hits per copy field (title, promo) with position and context."""
+        from jingshao.nlp import scan_adlaw
+
+        out = []
+        for field, text in field_texts.items():
+            if not text:
+                continue
+            for h in scan_adlaw(text, extra_words=self.config.adlaw_extra, allow=self.config.adlaw_allow):
+                out.append({"field": field, "word": h.word, "category": h.category, "start": h.start,
+                            "end": h.end, "context": h.context})
+        return out

@@ -1,0 +1,89 @@
+"""The `reviews` spider: pages through each product's review source, newest first, and stops
+at reviews it already has (incremental) or at the page limit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import scrapy
+from jingshao.config import ReviewSource
+from jingshao.crawlers.failures import describe_failure
+from jingshao.crawlers.items import FailedPageItem, ReviewItem, ReviewsCompleteItem
+from jingshao.crawlers.reviewparse import ReviewParseError, page_url, parse_review_page
+from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
+
+
+class ReviewsSpider(scrapy.Spider):
+    """Targets (`JINGSHAO_TARGETS`): dicts with product_id, source (a ReviewSource as a dict),
+    known (fingerprints already stored), category, max_pages."""
+
+    name = "reviews"
+
+    def __init__(self, targets: list[dict[str, Any]] | None = None, timezone: str = "Asia/Shanghai",
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.targets = targets or []
+        self.tz = ZoneInfo(timezone)
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):  # noqa: ANN001, ANN206
+        kwargs.setdefault("targets", crawler.settings.getlist("JINGSHAO_TARGETS"))
+        kwargs.setdefault("timezone", crawler.settings.get("JINGSHAO_TIMEZONE", "Asia/Shanghai"))
+        return super().from_crawler(crawler, *args, **kwargs)
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for target in self.targets:
+            target["src"] = ReviewSource.model_validate(target["source"])
+            yield self.page_request(target, 0, page_url(target["src"], 0))
+
+    def page_request(self, target: dict[str, Any], index: int, url: str) -> scrapy.Request:
+        meta: dict[str, Any] = {"target": target, "index": index}
+        if target["src"].render:
+            meta["playwright"] = True
+            meta["playwright_page_goto_kwargs"] = {"wait_until": "networkidle"}
+        return scrapy.Request(url, callback=self.parse_page, errback=self.on_error, meta=meta, dont_filter=True)
+
+    def parse_page(self, response: Response):
+        target, index = response.meta["target"], response.meta["index"]
+        src: ReviewSource = target["src"]
+        pid = target["product_id"]
+        text = response.text if isinstance(response, TextResponse) else response.body.decode("utf-8", "replace")
+        try:
+            page = parse_review_page(text, src, tz=self.tz, page_url=response.url)
+        except ReviewParseError as exc:
+            yield FailedPageItem(url=response.url, product_id=pid, http_status=response.status,
+                                 reason=f"review page: {exc}")
+            return
+        reached_known = False
+        for r in page.reviews:
+            fp = r.fingerprint(pid)
+            if fp in target["known"]:
+                reached_known = True
+                continue
+            yield ReviewItem(product_id=pid, fingerprint=fp, category=target.get("category", "general"),
+                             **{k: getattr(r, k) for k in ("text", "external_id", "rating", "posted_at", "variant",
+                                                           "helpful", "has_images", "followup")})
+        next_url = self.next_page(src, index, page, response.url)
+        if reached_known or not page.reviews or next_url is None or index + 1 >= target["max_pages"]:
+            yield ReviewsCompleteItem(product_id=pid)
+            return
+        yield self.page_request(target, index + 1, next_url)
+
+    @staticmethod
+    def next_page(src: ReviewSource, index: int, page, url: str) -> str | None:  # noqa: ANN001
+        if src.pagination == "next":
+            return page.next_url if page.next_url and page.next_url != url else None
+        if src.pagination == "offset" and len(page.reviews) + page.skipped < src.page_size:
+            return None  # a short page is the last one
+        return page_url(src, index + 1)
+
+    def on_error(self, failure: Failure):
+        target = failure.request.meta["target"]
+        from scrapy.spidermiddlewares.httperror import HttpError
+
+        status = failure.value.response.status if failure.check(HttpError) else None
+        yield FailedPageItem(url=failure.request.url, product_id=target["product_id"], http_status=status,
+                             reason=f"review page: {describe_failure(failure)}")
