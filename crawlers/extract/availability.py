@@ -20,10 +20,10 @@ _OUT_TEXT = re.compile(
     r"不可購買|已售完|售完|缺貨|無庫存|품절",
     re.I,
 )
-_PRE_TEXT = re.compile(r"预售|預售|预定|預定|预约|預約|pre-?order|vorbestellen|précommande|reserva", re.I)
+_PRE_TEXT = re.compile(r"预售|預售|预定|預定|支付定金|pre-?order|vorbestellen|précommande|reserva", re.I)
 _IN_TEXT = re.compile(
     r"加入购物车|加入購物車|立即购买|立即購買|马上抢|立即抢购|现货|有货|库存充足|去购买|"
-    r"add\s+to\s+(cart|basket|bag|trolley)|buy\s+(it\s+)?now|in\s+stock|available|ships\s+in|"
+    r"add\s+to\s+(cart|basket|bag|trolley)|buy\s+(it\s+)?now|in\s+stock|(?<!un)(?<!not\s)\bavailable|ships\s+in|"
     r"in\s+den\s+warenkorb|auf\s+lager|lieferbar|sofort|ajouter\s+au\s+panier|en\s+stock|"
     r"aggiungi\s+al\s+carrello|disponibile|añadir\s+a\s+la\s+cesta|agregar\s+al\s+carro|comprar|"
     r"do\s+koszyka|dodaj|köp|lisää\s+ostoskoriin|in\s+winkelwagen|na\s+zalogi|skladem|"
@@ -77,3 +77,8 @@ def is_pre_text(text: str) -> bool:
 
 def is_buy_text(text: str) -> bool:
     return bool(_IN_TEXT.search(text))
+
+
+def is_mixed_text(text: str) -> bool:
+    """Both a buy label and a separate sold-out label ("Add to cart Out of stock"): a state widget."""
+    return bool(_OUT_TEXT.search(text)) and bool(_IN_TEXT.search(_OUT_TEXT.sub(" ", text)))

@@ -94,6 +94,10 @@ def _extract(body: bytes | str, url: str, selectors: Mapping[str, str] | None,
             _merge(result, found, "heuristic")
         except Exception as exc:  # noqa: BLE001
             notes.append(f"promo detection failed: {type(exc).__name__}")
+    if result.availability is None and result.price is not None:
+        # A product page that shows a price and no sold-out/unavailable label sells the product.
+        result.availability = "InStock"
+        result.sources["availability"] = {"layer": "heuristic", "via": "price shown, no out-of-stock label"}
     if result.price is not None and result.currency is None:
         local = page_country_currency(url, page.lang) or heuristics.page_currency(page)
         if local:

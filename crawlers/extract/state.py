@@ -24,8 +24,10 @@ from .page import Page
 from .prices import currency_iso, parse_price, to_decimal
 from .structured import Found, walk
 
-_ASSIGN = re.compile(r"(?:^|[;\s,(])((?:window\.|var\s+|let\s+|const\s+|self\.)?([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*))"
-                     r"\s*=\s*(?=[{\[])")
+_ASSIGN = re.compile(
+    r"(?:^|[;\s,(])((?:window\.|var\s+|let\s+|const\s+|self\.)?([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*))"
+    r"\s*=\s*(?=[{\[])"
+)
 _JS_TOKEN = re.compile(
     r"""("(?:[^"\\]|\\.)*")|('(?:[^'\\]|\\.)*')|(/\*.*?\*/|//[^\n]*)|([A-Za-z_$][\w$]*)|(,\s*(?=[}\]]))""",
     re.S,
@@ -38,7 +40,7 @@ PRICE_KEYS = ("price", "salePrice", "sale_price", "currentPrice", "current_price
               "priceAmount", "minPrice", "offerPrice", "p")
 ORIGINAL_KEYS = ("originalPrice", "original_price", "marketPrice", "listPrice", "list_price", "linePrice",
                  "oldPrice", "old_price", "wasPrice", "regularPrice", "regular_price", "normalPrice", "op", "m")
-SKU_KEYS = ("sku", "skuId", "skuid", "itemId", "goodsId", "productId", "product_id", "articleNumber")
+SKU_KEYS = ("sku", "skuId", "skuid", "goodsID", "itemId", "goodsId", "productId", "product_id", "articleNumber")
 BRAND_KEYS = ("brand", "brandName", "brand_name")
 STOCK_KEYS = ("availability", "stockState", "stockStatus", "stock_status", "isSoldOut", "soldOut",
               "inStock", "in_stock", "isInStock", "available", "isAvailable", "onSale")
@@ -159,10 +161,11 @@ def _words(text: str) -> set[str]:
     return words
 
 
-def page_titles(page: Page) -> list[str]:
+def page_titles(page: Page, with_h1: bool = True) -> list[str]:
     t = page.tree
     out = []
-    for xp in ("//h1", '//meta[@property="og:title"]/@content', "//title"):
+    xps = ("//h1", '//meta[@property="og:title"]/@content', "//title")
+    for xp in xps if with_h1 else xps[1:]:
         for v in t.xpath(xp)[:2]:
             s = v if isinstance(v, str) else v.text_content()
             s = " ".join(s.split())
@@ -207,6 +210,8 @@ def state_fields(page: Page) -> Found:
     if not titles:
         return found
     best: tuple[float, str, dict[str, Any]] | None = None
+    body = page.tree.find("body")
+    body_text = " ".join(body.text_content().split())[:200_000] if body is not None else ""
     for name, data in iter_state(page):
         for node in walk(data):
             title = _get(node, TITLE_KEYS)
@@ -217,6 +222,8 @@ def state_fields(page: Page) -> Found:
             if amount is None:
                 continue
             match = _title_match(title[1], titles)
+            if match < 0.6 and len(title[1]) >= 6 and title[1].strip() in body_text:
+                match = 0.9  # the name is shown on the page verbatim
             if match < 0.6:
                 continue
             score = match + (0.1 if _get(node, SKU_KEYS) else 0) + (0.1 if _get(node, STOCK_KEYS) else 0)

@@ -142,10 +142,11 @@ def product_fields(nodes: list[dict[str, Any]], prefix: str, url: str = "", lang
             found.price_is_range = low[2] or len({p[0] for p in prices}) > 1
             if low[1]:
                 found.put("currency", currency_iso(low[1], url, lang), f"{base}.offers.priceCurrency")
-        for offer in offers:
-            state = avail.from_schema(offer.get("availability"))
-            if state:
-                found.put("availability", state, f"{base}.offers.availability")
+        # Variants: the product is in stock when any offer is (size M sold out, size L not).
+        states = [avail.from_schema(o.get("availability")) for o in offers]
+        for wanted in ("InStock", "PreOrder", "OutOfStock"):
+            if wanted in states:
+                found.put("availability", wanted, f"{base}.offers.availability")
                 break
         if "availability" not in found.values:
             found.put("availability", avail.from_schema(node.get("availability")), f"{base}.availability")

@@ -1,0 +1,115 @@
+"""Product-extraction benchmark on ../shared/fixtures/product-pages.
+
+Prints precision/recall/F1 per field for jingshao's extractor and, measured in the same run, for a
+baseline that only reads JSON-LD and microdata with extruct, plus pages/s for both and the ratios.
+
+    /tmp/venv/bin/python bench/extraction.py [--shared PATH] [--failures FIELD]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+try:
+    from jingshao.crawlers.extract import extract_product, scoring
+    from jingshao.crawlers.extract.prices import currency_iso, to_decimal
+except ImportError:  # running from a checkout that is not pip-installed
+    sys.path.insert(0, str(REPO.parent))
+    from jingshao.crawlers.extract import extract_product, scoring
+    from jingshao.crawlers.extract.prices import currency_iso, to_decimal
+
+
+def ours(body: bytes, url: str) -> Mapping[str, Any]:
+    r = extract_product(body, url)
+    return {"price": r.price, "currency": r.currency, "availability": r.availability, "sku": r.sku,
+            "brand": r.brand}
+
+
+def baseline(body: bytes, url: str) -> Mapping[str, Any]:
+    """Plain extruct: first schema.org Product in JSON-LD or microdata, nothing else."""
+    import extruct
+
+    try:
+        data = extruct.extract(body, base_url=url, syntaxes=["json-ld", "microdata"], uniform=True, errors="ignore")
+    except Exception:  # noqa: BLE001
+        return {}
+    out: dict[str, Any] = {}
+    items: list[Any] = []
+    for syntax in ("json-ld", "microdata"):
+        for item in data.get(syntax, []):
+            items.extend(item.get("@graph", [item]) if isinstance(item, dict) else [])
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        types = item.get("@type")
+        types = types if isinstance(types, list) else [types]
+        if not any(str(t).endswith("Product") for t in types):
+            continue
+        offers = item.get("offers")
+        offer = offers[0] if isinstance(offers, list) and offers else offers
+        if isinstance(offer, dict):
+            out.setdefault("price", to_decimal(offer.get("price") or offer.get("lowPrice")))
+            out.setdefault("currency", currency_iso(offer.get("priceCurrency")))
+            av = str(offer.get("availability") or "")
+            out.setdefault("availability", av.rsplit("/", 1)[-1] if av else None)
+        out.setdefault("sku", item.get("sku"))
+        brand = item.get("brand")
+        out.setdefault("brand", brand.get("name") if isinstance(brand, dict) else brand)
+        break
+    return out
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", help="path to the shared folder (default $JINGSHAO_SHARED or ../shared)")
+    ap.add_argument("--failures", metavar="FIELD", help="also list the pages where FIELD is wrong")
+    args = ap.parse_args(argv)
+    folder = scoring.benchmark_dir(scoring.shared_dir(REPO, args.shared))
+    if not (folder / "ground-truth.json").exists():
+        print(f"benchmark pages not found under {folder}", file=sys.stderr)
+        return 2
+    pages = scoring.load_pages(folder)
+    bodies = [(p, p.read()) for p in pages]  # decompress up front: time extraction only
+
+    def run(fn: Any) -> tuple[dict[str, dict[str, Any]], float]:
+        t0 = time.perf_counter()
+        preds = {p.page_id: dict(fn(body, p.url)) for p, body in bodies}
+        return preds, time.perf_counter() - t0
+
+    base_preds, base_t = run(baseline)
+    our_preds, our_t = run(ours)
+    base = scoring.score(base_preds, pages)
+    mine = scoring.score(our_preds, pages)
+    rows = [["field", "P", "R", "F1", "baseline P", "baseline R", "baseline F1", "F1 ratio"]]
+    for f in scoring.SCORED_FIELDS:
+        m, b = mine[f], base[f]
+        ratio = f"{m.f1 / b.f1:.2f}x" if b.f1 else "n/a"
+        rows.append([f, f"{m.precision:.3f}", f"{m.recall:.3f}", f"{m.f1:.3f}", f"{b.precision:.3f}",
+                     f"{b.recall:.3f}", f"{b.f1:.3f}", ratio])
+    print(f"{len(pages)} pages from {folder}")
+    print(_table(rows))
+    n = len(pages)
+    print(f"\npages/s: jingshao {n / our_t:.1f} ({our_t:.2f} s), baseline {n / base_t:.1f} ({base_t:.2f} s), "
+          f"speed ratio {base_t / our_t:.2f}x")
+    if args.failures:
+        print(f"\nfailures for {args.failures}:")
+        for page_id, got, want in scoring.failures(our_preds, pages, args.failures):
+            url = next(p.url for p in pages if p.page_id == page_id)
+            print(f"  {page_id[:10]} got={got!s:<12} want={want}  {url[:70]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
