@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
 from decimal import Decimal
@@ -234,10 +233,12 @@ def _toml_str(s: str) -> str:
     return json.dumps(s, ensure_ascii=False)
 
 
-def _run_child_crawl(config_path: Path) -> int:
+def _run_child_crawl(config_path: Path, spider: str = "products") -> int:
     """A crawl in a child process, as the scheduler runs it (the reactor cannot restart)."""
-    cmd = [sys.executable, "-m", "jingshao.cli", "crawl", "products", "--config", str(config_path)]
-    return subprocess.run(cmd, check=False).returncode
+    from jingshao.scheduler import run_crawl_child
+
+    result = run_crawl_child(spider, config_path, timeout=600, capture=False)
+    return 1 if result.returncode is None else result.returncode
 
 
 @app.command()
