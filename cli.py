@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from jingshao.config import DEFAULT_CONFIG_NAME, EXAMPLE_CONFIG, Config, ConfigError, load_config
-from jingshao.storage.db import DatabaseError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from jingshao.config import DEFAULT_CONFIG_NAME, EXAMPLE_CONFIG, Config, ConfigError, load_config
+from jingshao.storage.db import DatabaseError
 
 app = typer.Typer(help="竞哨 jingshao: watch competitors' prices, promos and stock, and your brand's "
                        "public opinion.", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -273,8 +274,9 @@ def demo(
             raise _fail("second crawl failed")
     cfg = load_config(cfg_path)
     db = open_database(cfg.database_url)
-    from jingshao.storage.models import CrawlRun
     from sqlalchemy import func, select
+
+    from jingshao.storage.models import CrawlRun
 
     with db.session() as s:
         last_run = s.scalar(select(func.max(CrawlRun.id)).where(CrawlRun.spider == "products"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 
+from scrapy import Spider
+
 from jingshao.config import NlpConfig
 from jingshao.storage.db import Database, open_database
 from jingshao.storage.models import AdlawHit
@@ -16,7 +18,6 @@ from jingshao.storage.repository import (
     record_observation,
     upsert_reviews,
 )
-from scrapy import Spider
 
 from .enrichment import Enricher
 from .items import FailedPageItem, ProductObservationItem, ReviewItem, ReviewsCompleteItem

@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jingshao.config import ReviewSource
 from parsel import Selector
+
+from jingshao.config import ReviewSource
 
 _JSONP = re.compile(r"^\s*[\w$.]+\s*\(\s*(.*?)\s*\)\s*;?\s*$", re.S)
 _INT = re.compile(r"-?\d+")

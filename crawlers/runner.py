@@ -10,6 +10,9 @@ import logging
 import os
 from dataclasses import dataclass, field
 
+from scrapy import signals
+from scrapy.crawler import CrawlerProcess
+
 from jingshao.config import Config
 from jingshao.storage.db import open_database
 from jingshao.storage.repository import (
@@ -20,8 +23,6 @@ from jingshao.storage.repository import (
     start_run,
     sync_catalog,
 )
-from scrapy import signals
-from scrapy.crawler import CrawlerProcess
 
 from .items import FailedPageItem, ProductObservationItem, ReviewsCompleteItem
 from .settings import build_settings

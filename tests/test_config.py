@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from jingshao.config import EXAMPLE_CONFIG, ConfigError, load_config
 
 

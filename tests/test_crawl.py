@@ -11,6 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
+
 from jingshao.cli import write_demo_config
 from jingshao.demo.catalog import (
     FLAKY_URL_PATH,
@@ -23,7 +25,6 @@ from jingshao.demo.catalog import (
 )
 from jingshao.storage.db import open_database
 from jingshao.storage.models import CrawlRun, FailedObservation, Observation, Product
-from sqlalchemy import func, select
 
 from .conftest import REPO, run_cli, wait_for
 

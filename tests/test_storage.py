@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import func, inspect, select
+
 from jingshao.storage.db import open_database
 from jingshao.storage.models import Base, Observation
 from jingshao.storage.repository import (
@@ -20,7 +22,6 @@ from jingshao.storage.repository import (
     sync_catalog,
     table_counts,
 )
-from sqlalchemy import func, inspect, select
 
 FIELDS = {"title": "李宁 赤兔6 男子跑步鞋", "price": Decimal("399.00"), "original_price": Decimal("499.00"),
           "currency": "CNY", "availability": "InStock", "promo": "满299减30", "sku": "ARMT013",

@@ -8,12 +8,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import scrapy
+from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
+
 from jingshao.config import ReviewSource
 from jingshao.crawlers.failures import describe_failure
 from jingshao.crawlers.items import FailedPageItem, ReviewItem, ReviewsCompleteItem
 from jingshao.crawlers.reviewparse import ReviewParseError, page_url, parse_review_page
-from scrapy.http import Response, TextResponse
-from twisted.python.failure import Failure
 
 
 class ReviewsSpider(scrapy.Spider):

@@ -2,8 +2,9 @@
 `sqlalchemy.url` when used from the alembic command line."""
 
 from alembic import context
-from jingshao.storage.models import Base
 from sqlalchemy import engine_from_config, pool
+
+from jingshao.storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata
