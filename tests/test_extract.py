@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from jingshao.crawlers.extract import ProductExtraction, extract_product
 from jingshao.crawlers.extract.command import run
 
@@ -206,3 +207,84 @@ def test_command_many_files_are_fast(tmp_path: Path) -> None:
     t0 = time.perf_counter()
     assert run(paths, [], True, io.StringIO()) == 0
     assert time.perf_counter() - t0 < 20
+
+
+def test_list_price_specification_is_original_price() -> None:
+    html = """<html><head><script type="application/ld+json">{"@type":"Product","name":"iPad Air",
+    "offers":{"@type":"Offer","price":"4799.00","priceCurrency":"CNY","availability":"https://schema.org/InStock",
+    "priceSpecification":{"@type":"UnitPriceSpecification","priceType":"https://schema.org/ListPrice",
+    "price":"4999.00","priceCurrency":"CNY"}}}</script></head><body><h1>iPad Air</h1></body></html>"""
+    r = extract_product(html, URL)
+    assert (r.price, r.original_price) == (Decimal("4799.00"), Decimal("4999.00"))
+    assert r.sources["original_price"]["layer"] == "jsonld"
+
+
+def test_state_original_and_range_keys() -> None:
+    html = """<html><head><title>测试商品 超级好用</title></head><body><h1>测试商品 超级好用</h1><script>
+    window.__INITIAL_STATE__={"item":{"title":"测试商品 超级好用","price":"59.00","highPrice":"99.00",
+    "marketPrice":"129.00","skuId":"77"}};</script></body></html>"""
+    r = extract_product(html, URL)
+    assert (r.price, r.original_price, r.price_is_range) == (Decimal("59.00"), Decimal("129.00"), True)
+
+
+def test_conditional_price_is_price_only_when_alone() -> None:
+    alone = """<html><body><h1>每日坚果 750g</h1><div class="price-box"><span class="label">到手价</span>
+    <span class="price-now"><i>¥</i>129.90</span><del class="price-orig">¥169.00</del></div>
+    <ul class="promo"><li>满299减30</li><li>领券立减10元</li><li>以旧换新至高补贴800元</li></ul>
+    <a class="btn-buy">立即购买</a></body></html>"""
+    r = extract_product(alone, URL)
+    assert (r.price, r.original_price) == (Decimal("129.90"), Decimal("169.00"))
+    assert r.promo == "满299减30 | 领券立减10元 | 以旧换新至高补贴800元"
+    # promo amounts alone never become the price
+    only_promos = alone.replace('<span class="price-now"><i>¥</i>129.90</span>', "")
+    only_promos = only_promos.replace('<del class="price-orig">¥169.00</del>', "")
+    assert extract_product(only_promos, URL).price is None
+
+
+def test_promo_leaves_out_service_and_delivery_lines() -> None:
+    html = """<html><body><h1>商品</h1><div class="price-area"><span class="price-label">促销价</span>
+    <span class="price-current">￥459.00</span></div><div class="promo-block"><span class="promo-title">促销</span>
+    <ul><li class="promo-tag">限时秒杀</li><li class="promo-tag">12期免息</li>
+    <li class="promo-tag">12期免息</li></ul></div>
+    <div id="summary-stock">北京朝阳区三环以内 <strong>有货</strong> 支持 99元免基础运费 | 京准达 | 211限时达</div>
+    <div class="service">服务承诺：正品保障 · 七天无理由退货 · 顺丰包邮 · 闪电退款 · 价格保护</div></body></html>"""
+    r = extract_product(html, URL)
+    assert r.price == Decimal("459.00")
+    assert r.promo == "限时秒杀 | 12期免息"
+
+
+def test_price_labels_discount_rates_and_points() -> None:
+    html = """<html><body><h1>不鏽鋼碗籃組</h1><table><tr><td><strong>建議售價</strong> <del>$3200</del> 元</td></tr>
+    <tr><td class="t13"><strong>一次付清特價</strong><b><font color="RED">72</font> 折</b>
+    <span style="font:bold 27px Verdana;color:#ff0000">2320</span><span> 元 </span></td></tr></table>
+    <span style="font-size:12px">獲得現金積點：<span style="font:18px arial">24</span> 點<span> (1點=1元)</span></span>
+    <a class="buy">立即購買</a></body></html>"""
+    r = extract_product(html, "https://www.example.com.tw/p/1.htm")
+    assert (r.price, r.original_price) == (Decimal("2320"), Decimal("3200"))
+
+
+def test_other_sellers_line_and_unit_price_do_not_win() -> None:
+    html = """<html><body><h1>Kräutersalz Bio 230g</h1><table><tr><td>Preis:</td><td>
+    <span id="priceblock_ourprice" class="a-color-price">8,33 €</span> <span>(36,22 € / kg)</span>
+    <span>GRATIS-Lieferung</span></td></tr></table>
+    <div><span>Neu (4) ab</span><span class="a-color-base">8,32 €</span></div>
+    <input type="submit" value="In den Einkaufswagen"></body></html>"""
+    assert extract_product(html, "https://www.amazon.de/dp/X").price == Decimal("8.33")
+
+
+def test_image_unavailable_is_not_out_of_stock_and_variants_in_stock() -> None:
+    html = """<html><body><div id="img">Image Unavailable Image not available for Colour:</div>
+    <h1>Cable</h1><span class="price">£9.99</span><span>In stock.</span><button>Add to Basket</button></body></html>"""
+    assert extract_product(html, "https://www.amazon.co.uk/dp/X").availability == "InStock"
+    variants = """<html><head><script type="application/ld+json">[
+    {"@type":"Product","name":"Boots","sku":"b-35","offers":{"price":"69.95","availability":"http://schema.org/OutOfStock"}},
+    {"@type":"Product","name":"Boots","sku":"b-36","offers":{"price":"69.95","availability":"http://schema.org/InStock"}}
+    ]</script></head><body><h1>Boots</h1></body></html>"""
+    assert extract_product(variants, URL).availability == "InStock"
+
+
+def test_og_price_shorthand_and_from_price() -> None:
+    html = """<html><head><meta property="og:type" content="product"><meta property="og:title" content="빅사이즈 브라">
+    <meta property="og:price" content="2,900원~"></head><body><h1>빅사이즈 브라</h1></body></html>"""
+    r = extract_product(html, "http://www.example.co.kr/deal/1")
+    assert (r.price, r.currency, r.price_is_range) == (Decimal("2900"), "KRW", True)

@@ -6,13 +6,14 @@ import os
 from pathlib import Path
 
 import pytest
+
 from jingshao.crawlers.extract import extract_product, scoring
 
 REPO = Path(__file__).resolve().parents[1]
 FOLDER = scoring.benchmark_dir(scoring.shared_dir(REPO))
 
-PRICE_F1_FLOOR = 0.88
-AVAILABILITY_F1_FLOOR = 0.95
+PRICE_F1_FLOOR = 0.92
+AVAILABILITY_F1_FLOOR = 0.97
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,18 @@ _IN_TEXT = re.compile(
 )
 
 
+# "Image not available", "Video unavailable", "图片暂无": a missing picture, not a stock statement.
+_MEDIA_UNAVAILABLE = re.compile(
+    r"(image|picture|photo|video|preview|bild|foto|imagen|immagine|图片|圖片)s?\s*"
+    r"(is\s+)?(currently\s+)?(not\s+available|unavailable|nicht\s+verfügbar|non\s+disponibile|no\s+disponible)",
+    re.I,
+)
+
+
+def _strip_media(text: str) -> str:
+    return _MEDIA_UNAVAILABLE.sub(" ", text) if "vail" in text or "verf" in text or "dispon" in text else text
+
+
 def from_schema(value: object) -> str | None:
     """``"http://schema.org/InStock"``, ``"InStock"``, ``"in stock"``, ``"oos"`` ... -> our value."""
     if isinstance(value, list):
@@ -58,6 +70,7 @@ def from_text(text: str | None) -> str | None:
     """Availability stated by a short label or button text."""
     if not text:
         return None
+    text = _strip_media(text)
     if _OUT_TEXT.search(text):
         return "OutOfStock"
     if _PRE_TEXT.search(text):
@@ -68,7 +81,7 @@ def from_text(text: str | None) -> str | None:
 
 
 def is_out_text(text: str) -> bool:
-    return bool(_OUT_TEXT.search(text))
+    return bool(_OUT_TEXT.search(_strip_media(text)))
 
 
 def is_pre_text(text: str) -> bool:
@@ -81,4 +94,5 @@ def is_buy_text(text: str) -> bool:
 
 def is_mixed_text(text: str) -> bool:
     """Both a buy label and a separate sold-out label ("Add to cart Out of stock"): a state widget."""
+    text = _strip_media(text)
     return bool(_OUT_TEXT.search(text)) and bool(_IN_TEXT.search(_OUT_TEXT.sub(" ", text)))

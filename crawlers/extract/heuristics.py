@@ -17,17 +17,23 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from . import availability as avail
 from .model import ProductExtraction
-from .page import Page
+from .page import Page, text_content
 from .prices import currency_iso, parse_price
 from .structured import Found
 
 MAX_ELEMENTS = 60_000
-_SKIP_TAGS = {"script", "style", "noscript", "template", "svg", "head", "title", "meta", "link", "option",
-              "select", "textarea", "iframe", "path"}
+_SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "head", "title", "meta", "link",
+                        "option", "select", "textarea", "iframe", "path", "canvas", "video", "audio", "picture",
+                        "source", "map", "object"})
+_EXCLUDE_TAGS = frozenset({"footer", "nav", "header", "aside"})
+_HEAD_TAGS = frozenset({"h2", "h3", "h4"})
+# Elements up to this many visible characters keep their text (labels, prices, buttons, promo tags).
+_SMALL_TEXT = 200
 
 _EXCLUDE_ATTR = re.compile(
     r"recommend|related|similar|also[-_]?(bought|viewed|like)|you[-_]?may|upsell|cross[-_]?sell|carousel|"
@@ -58,19 +64,41 @@ _OLD_ATTR = re.compile(r"\bold|was|original|strike|regular|before|\bdel\b|crosse
 _OLD_TEXT = re.compile(r"划线|原价|市场价|参考价|专柜价|吊牌价|was\b|\brrp\b|\buvp\b|list price|"
                        r"statt|au lieu de|\bprev|before|regular price|retail|msrp|prezzo consigliato|"
                        r"precio anterior|tidligere|originally|typical price", re.I)
-_BAD_TEXT = re.compile(
+# In a candidate's own text: instalments, per-unit prices, percentages, discount rates.
+_BAD_OWN = re.compile(
     r"/\s*(mo|month|mes|monat|mois|week)|per month|x\s*\d+\s*(cuotas|meses|rate)|\d+\s*x\s|cuotas|"
-    r"installment|rate da|raten|shipping|delivery|versand|livraison|spedizione|envío|运费|邮费|運\s*費|宅配|取貨|"
-    r"save\b|you save|sparen|économisez|risparmi|ahorra|节省|省\d|-\s*\d+\s*%|\d+\s*%|off\b|"
-    r"/\s*(kg|l|m|100\s*g|100\s*ml|stk|piece|unit|m²|m2)\b|per\s+(kg|unit|item)|"
-    r"\d\s*折|\bvat\b|tax|mwst|tva|iva|积分|coupon|优惠券|满\d+|券后|到手|gift card|reward|points",
+    r"-\s*\d+\s*%|\d+\s*%|\d\s*折|/\s*(kg|l|m|100\s*g|100\s*ml|stk|piece|unit|m²|m2)\b|per\s+(kg|unit|item)",
     re.I,
 )
-_CONDITIONAL = re.compile(r"券后|到手价|用券|coupon price|after coupon|会员价|plus价|定金", re.I)
+# In the label around a candidate: shipping, savings, instalments, tax notes, coupons, points.
+_BAD_LABEL = re.compile(
+    r"/\s*(mo|month|mes|monat|mois|week)|per month|cuotas|每期|分期|"
+    r"installment|rate da|raten|shipping|delivery|versand|lieferung|livraison|spedizione|envío|运费|邮费|運\s*費|"
+    r"宅配|取貨|免基础运费|包邮|"
+    r"save\b|you save|sparen|économisez|risparmi|ahorra|节省|省\d|現省|现省|off\b|"
+    r"/\s*(kg|l|m|100\s*g|100\s*ml|stk|piece|unit|m²|m2)\b|per\s+(kg|unit|item)|"
+    r"\bvat\b|tax|mwst|tva|iva|积分|積分|coupon|优惠券|满\d+|gift card|reward|points",
+    re.I,
+)
+# Amounts of a promotion (立减10元, 满299减30, 补贴800元, 省50, 返20, 券50, 定金): never a price.
+_PROMO_AMOUNT = re.compile(
+    r"立减|直减|满\s*\d+(?:\.\d+)?\s*[元件]?\s*[减享]|每满|减\s*[¥￥]?\s*\d|补贴|[省返]\s*[¥￥$]?\s*\d|"
+    r"[省返]\s*$|券\s*[¥￥]?\s*\d|\d\s*元?\s*券|定金|订金|红包",
+)
+# A price label that announces the lowest price of a range.
+_FROM_PRICE = re.compile(r"最低|起$|^\S*\s*起|\bfrom\b|\bab\b|starting at|as low as|à partir de|desde", re.I)
+_RATE_AFTER = re.compile(r"\s*(折|%|％|pct\b|percent)", re.I)
+_POINTS = re.compile(r"[點点]数?$|^\D*[點点]|积分|積分|\bpoints?\b|\bpts\b", re.I)
+# A conditional price wins only when it beats every unconditional candidate by this much
+# (that is, when no other main price is shown).
+_MAIN_PRICE_MARGIN = 2.0
+_CONDITIONAL = re.compile(r"券后|到手价?|用券|coupon price|after coupon|会员价|plus价", re.I)
 # Other sellers' / used offers shown next to the main offer.
 _OTHER_OFFER = re.compile(
     r"occasion|\bused\b|gebraucht|usato|usado|refurbished|reconditionn|other sellers|autres vendeurs|"
-    r"weitere angebote|altre offerte|new\s*&\s*used|neufs|nuevos|二手|其他卖家",
+    r"weitere angebote|altre offerte|new\s*&\s*used|neufs|nuevos|二手|其他卖家|"
+    # "New (4) from 8,32 €", "Neu (4) ab", "Nuevos (3) desde": a count of other offers, then "from"
+    r"\(\d+\)\s*(ab|from|desde|à partir de|a partir de|da)\b",
     re.I,
 )
 _CURRENCY_TOKEN = re.compile(
@@ -90,13 +118,37 @@ def _attrs(el: Any) -> str:
                                   el.get("data-test"), el.get("data-qa"), el.get("aria-label"))))
 
 
+@lru_cache(maxsize=32768)
+def _attr_kind(attrs: str) -> int:
+    """1: an excluded block (recommendations, nav ...); 2: maybe a block heading; 0: neither.
+    Cached: pages repeat the same class strings thousands of times."""
+    if not attrs:
+        return 0
+    if _EXCLUDE_ATTR.search(attrs):
+        return 1
+    low = attrs.lower()
+    return 2 if "title" in low or "hd" in low else 0
+
+
+@lru_cache(maxsize=32768)
+def _hidden_attrs(style: str, cls: str) -> bool:
+    return bool((style and _HIDDEN.search(style)) or (cls and _HIDDEN_CLASS.search(cls)))
+
+
 def _is_hidden(el: Any) -> bool:
-    return bool(el.get("hidden") is not None or _HIDDEN.search(el.get("style") or "") or
-                _HIDDEN_CLASS.search(el.get("class") or "") or el.get("aria-hidden") == "true")
+    get = el.get
+    return (get("hidden") is not None or get("aria-hidden") == "true"
+            or _hidden_attrs(get("style") or "", get("class") or ""))
 
 
 class _Doc:
-    """Document-order index of visible, non-excluded elements."""
+    """Document-order index of the visible, non-excluded part of the body, built once per page.
+
+    One iterative walk prunes whole subtrees that cannot hold the product's visible text (script,
+    style, svg, templates ...), marks excluded blocks (recommendations, nav, footers ...) and hidden
+    subtrees, and computes bottom-up the visible text length of every element and the text itself
+    of small elements, so later passes never call ``text_content()`` on big containers.
+    """
 
     def __init__(self, page: Page) -> None:
         body = page.tree.find("body")
@@ -109,49 +161,132 @@ class _Doc:
         self.excluded: set[Any] = set()
         self.hidden: set[Any] = set()
         self.elements: list[Any] = []
+        self.text_len: dict[Any, int] = {}
+        self._raw: dict[Any, str] = {}
+        self._text: dict[Any, str] = {}
+        self._buys: list[Any] | None = None
         self._walk(root)
 
     def _walk(self, root: Any) -> None:
-        # Iterative DFS that prunes skipped subtrees and propagates exclusion/hiddenness.
-        stack: list[tuple[Any, bool, bool]] = [(root, False, False)]
+        # lxml's C iterator visits every node; a node whose parent was skipped (script, style,
+        # svg ...) is skipped too, and exclusion/hiddenness is inherited from the parent. This is
+        # several times faster than a Python-level DFS with an explicit stack.
+        immune = self.immune
+        excluded = self.excluded
+        hidden = self.hidden
+        elements = self.elements
+        order = self.order
+        skipped: set[Any] = set()
         n = 0
-        while stack and n < MAX_ELEMENTS:
-            el, excl, hid = stack.pop()
-            tag = el.tag if isinstance(el.tag, str) else ""
-            if not tag or tag.lower() in _SKIP_TAGS:
+        for el in root.iter():
+            tag = el.tag
+            if not isinstance(tag, str):
+                continue
+            parent = el.getparent()
+            if parent in skipped:
+                skipped.add(el)
                 continue
             tag = tag.lower()
-            attrs = _attrs(el)
-            if not excl and el not in self.immune:
-                if tag in ("footer", "nav", "header", "aside") or (attrs and _EXCLUDE_ATTR.search(attrs)):
-                    excl = True
-                elif tag in ("h2", "h3", "h4") or "title" in attrs.lower() or "hd" in attrs.lower():
-                    head = " ".join((el.text_content() or "").split())[:80]
-                    if head and _EXCLUDE_TEXT.search(head):
-                        parent = el.getparent()
-                        if parent is not None and parent not in self.immune:
-                            self.excluded.add(parent)
-                            # mark already-visited descendants of the parent (siblings before el)
-                            for d in parent.iter():
-                                self.excluded.add(d)
+            if tag in _SKIP_TAGS:
+                skipped.add(el)
+                continue
+            if n >= MAX_ELEMENTS:
+                break
+            excl = parent in excluded
+            hid = parent in hidden
+            if el.attrib:
+                if not excl and el not in immune:
+                    kind = _attr_kind(_attrs(el))
+                    if tag in _EXCLUDE_TAGS or kind == 1:
                         excl = True
-            hid = hid or _is_hidden(el)
-            self.order[el] = n
+                    elif tag in _HEAD_TAGS or kind == 2:
+                        excl = self._exclude_by_heading(el)
+                if not hid:
+                    hid = _is_hidden(el)
+            elif not excl and el not in immune:
+                if tag in _EXCLUDE_TAGS:
+                    excl = True
+                elif tag in _HEAD_TAGS:
+                    excl = self._exclude_by_heading(el)
+            order[el] = n
             n += 1
-            self.elements.append(el)
+            elements.append(el)
             if excl:
-                self.excluded.add(el)
+                excluded.add(el)
             if hid:
-                self.hidden.add(el)
-            stack.extend((c, excl, hid) for c in reversed(el))
-        # Text length of every visited element, bottom-up in one pass (text_content() per element
-        # would be quadratic on deep pages).
-        self.text_len: dict[Any, int] = {}
-        for el in reversed(self.elements):
-            total = len((el.text or "").strip())
+                hidden.add(el)
+        # Visible text length of every visited element (and the raw text of small ones),
+        # bottom-up in one pass: text_content() per element would be quadratic on deep pages.
+        text_len = self.text_len
+        raw = self._raw
+        for el in reversed(elements):
+            own = el.text or ""
+            total = len(own.strip())
+            parts = [own]
+            small = True
             for child in el:
-                total += self.text_len.get(child, 0) + len((child.tail or "").strip())
-            self.text_len[el] = total
+                tail = child.tail or ""
+                clen = text_len.get(child, 0)
+                total += clen + len(tail.strip())
+                if small:
+                    if clen:
+                        ctext = raw.get(child)
+                        if ctext is None:
+                            small = False
+                        else:
+                            parts.append(ctext)
+                    parts.append(tail)
+            text_len[el] = total
+            if small and total <= _SMALL_TEXT:
+                raw[el] = "".join(parts)
+
+    def _exclude_by_heading(self, el: Any) -> bool:
+        head = _limited_text(el, 80)
+        if head and _EXCLUDE_TEXT.search(head):
+            parent = el.getparent()
+            if parent is not None and parent not in self.immune:
+                # mark the parent and its already-visited descendants (siblings before el)
+                for d in parent.iter():
+                    self.excluded.add(d)
+            return True
+        return False
+
+    def text(self, el: Any) -> str:
+        """Visible text of an element, whitespace collapsed (script/style contents left out)."""
+        got = self._text.get(el)
+        if got is None:
+            raw = self._raw.get(el)
+            got = " ".join(raw.split()) if raw is not None else _own_text(el)
+            self._text[el] = got
+        return got
+
+    def usable(self, el: Any) -> bool:
+        return el not in self.excluded and el not in self.hidden
+
+    def buy_elements(self) -> list[Any]:
+        if self._buys is None:
+            self._buys = _buy_elements(self)
+        return self._buys
+
+
+def get_doc(page: Page) -> _Doc:
+    """The page's :class:`_Doc`, built on first use and shared by price, stock and promo passes."""
+    doc = page.__dict__.get("_doc")
+    if doc is None:
+        doc = page.__dict__["_doc"] = _Doc(page)
+    return doc
+
+
+def _limited_text(el: Any, limit: int) -> str:
+    """The first ``limit`` characters of an element's text, without walking all of a big subtree."""
+    out: list[str] = []
+    size = 0
+    for piece in el.itertext():
+        out.append(piece)
+        size += len(piece)
+        if size >= limit * 3:
+            break
+    return " ".join("".join(out).split())[:limit]
 
 
 def _own_text(el: Any) -> str:
@@ -159,7 +294,7 @@ def _own_text(el: Any) -> str:
     if el.find(".//script") is not None or el.find(".//style") is not None:
         parts = el.xpath(".//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]")
         return " ".join(" ".join(parts).split())
-    return " ".join((el.text_content() or "").split())
+    return " ".join(text_content(el).split())
 
 
 def _px(value: str, unit: str) -> float:
@@ -252,21 +387,31 @@ def _title_anchor(page: Page, doc: _Doc) -> int | None:
     return None
 
 
+_BUY_TAGS = frozenset({"button", "a", "input", "span", "div", "em", "b", "strong"})
+_BUY_ATTR = re.compile(r"add[-_]?to[-_]?(cart|basket|bag)|buy[-_]?now|btn[-_]?buy|InitCartUrl|append", re.I)
+
+
 def _buy_elements(doc: _Doc) -> list[Any]:
     out = []
+    text_len = doc.text_len
     for el in doc.elements:
-        if el in doc.excluded or el in doc.hidden:
-            continue
         tag = el.tag.lower()
-        if tag in ("button", "a", "input", "span", "div", "em", "b", "strong"):
-            text = (el.get("value") if tag == "input" else _own_text(el)) or ""
-            if 2 <= len(text) <= 40 or (tag == "input" and text):
-                attrs = _attrs(el)
-                if avail.is_out_text(text):
-                    continue
-                if avail.is_buy_text(text) or re.search(r"add[-_]?to[-_]?(cart|basket|bag)|buy[-_]?now|btn[-_]?buy|"
-                                                         r"InitCartUrl|append", attrs, re.I):
-                    out.append(el)
+        if tag not in _BUY_TAGS or el in doc.excluded or el in doc.hidden:
+            continue
+        if tag == "input":
+            text = el.get("value") or ""
+            if not text:
+                continue
+        else:
+            if not 2 <= text_len.get(el, 0) <= 40:
+                continue
+            text = doc.text(el)
+            if not 2 <= len(text) <= 40:
+                continue
+        if avail.is_out_text(text):
+            continue
+        if avail.is_buy_text(text) or (el.attrib and _BUY_ATTR.search(_attrs(el))):
+            out.append(el)
     return out
 
 
@@ -305,6 +450,10 @@ def _fragments(el: Any) -> list[tuple[str, bool]]:
     return out
 
 
+_NO_CANDIDATE_TAGS = frozenset({"body", "html", "form", "table", "ul", "ol", "section", "main", "article", "tbody",
+                                "tr"})
+
+
 def _candidate_text(el: Any) -> tuple[str, bool] | None:
     """The price text of an element and whether its number is crossed out.
 
@@ -312,14 +461,15 @@ def _candidate_text(el: Any) -> tuple[str, bool] | None:
     fragment with letters follows the number (``$400`` + ``5 bids`` stops before the bids).
     """
     tag = el.tag.lower()
-    content = el.get("content") if el.get("itemprop") in ("price", "lowPrice") else None
-    if content and _NUMBER.search(content):
-        return content, False
-    for attr in ("data-price", "data-price-amount", "data-value"):
-        v = el.get(attr)
-        if v and re.fullmatch(r"\s*\d+(?:[.,]\d+)?\s*", v):
-            return v, False
-    if tag in ("body", "html", "form", "table", "ul", "ol", "section", "main", "article", "tbody", "tr"):
+    if el.attrib:
+        content = el.get("content") if el.get("itemprop") in ("price", "lowPrice") else None
+        if content and _NUMBER.search(content):
+            return content, False
+        for attr in ("data-price", "data-price-amount", "data-value"):
+            v = el.get(attr)
+            if v and re.fullmatch(r"\s*\d+(?:[.,]\d+)?\s*", v):
+                return v, False
+    if tag in _NO_CANDIDATE_TAGS:
         return None
     parts: list[str] = []
     struck = False
@@ -331,6 +481,8 @@ def _candidate_text(el: Any) -> tuple[str, bool] | None:
             return None
         if seen_digit and (_LETTER.search(_CURRENCY_TOKEN.sub("", text)) or _CURRENCY_TOKEN.search(text)
                            or "[" in text or "(" in text or "/" in text):
+            if _RATE_AFTER.match(text):
+                return None  # "72 折", "20 %": the number is a discount rate
             break  # letters or a second price after the number: the price text ended
         parts.append(text)
         if _NUMBER.search(text):
@@ -343,19 +495,82 @@ def _candidate_text(el: Any) -> tuple[str, bool] | None:
     return text, struck
 
 
+def _text_before(el: Any, doc: _Doc, limit: int = 24) -> str:
+    """The visible text right before ``el`` inside its parent (and grandparent when that is empty):
+    the label of a price ("到手价", "Preis:", "Neu (4) ab", "运费", "You save")."""
+    out = ""
+    node = el
+    for _ in range(2):
+        parent = node.getparent()
+        if parent is None:
+            break
+        pieces: list[str] = []
+        size = 0
+        sib = node.getprevious()
+        while sib is not None and size < limit:
+            tail = sib.tail or ""
+            pieces.append(tail)
+            size += len(tail.strip())
+            if isinstance(sib.tag, str) and sib.tag.lower() not in _SKIP_TAGS:
+                if doc.text_len.get(sib, 0) <= _SMALL_TEXT:
+                    t = doc.text(sib)
+                    pieces.append(t)
+                    size += len(t)
+                else:
+                    size = limit  # a big block before: the label cannot be further away
+            sib = sib.getprevious()
+        if size < limit:
+            pieces.append(parent.text or "")
+        out = " ".join("".join(reversed(pieces)).split()) + (" " + out if out else "")
+        if len(out.strip()) >= 2 or size >= limit:
+            break
+        node = parent
+    return out.strip()[-limit:]
+
+
+def _text_after(el: Any, doc: _Doc, limit: int = 10) -> str:
+    tail = " ".join((el.tail or "").split())
+    if not tail:
+        nxt = el.getnext()
+        if nxt is not None and isinstance(nxt.tag, str) and doc.text_len.get(nxt, 0) <= _SMALL_TEXT:
+            tail = doc.text(nxt)
+    return tail[:limit]
+
+
+class _Candidate:
+    __slots__ = ("score", "amount", "currency", "via", "sig", "conditional", "kind")
+
+    def __init__(self, score: float, amount: Decimal, currency: str | None, via: str, sig: tuple[str, ...],
+                 conditional: bool, kind: str) -> None:
+        self.score, self.amount, self.currency, self.via = score, amount, currency, via
+        self.sig, self.conditional, self.kind = sig, conditional, kind
+
+
 def _score_prices(page: Page, doc: _Doc) -> tuple[list[tuple[float, Decimal, str | None, str]],
-                                                  list[tuple[float, Decimal, str]]]:
+                                                  list[tuple[float, Decimal, str]],
+                                                  list[tuple[float, Decimal, str | None, str]]]:
+    """(prices, crossed-out prices, conditional prices), each scored; higher is better."""
+    cached = page.__dict__.get("_scored_prices")
+    if cached is not None:
+        return cached
     title_pos = _title_anchor(page, doc)
-    buys = _buy_elements(doc)
-    buy_pos = [doc.order[b] for b in buys]
+    buy_pos = [doc.order[b] for b in doc.buy_elements()]
     sizes = css_font_sizes(page)
     sigs: dict[tuple[str, ...], int] = {}
-    prices: list[Any] = []
-    olds: list[Any] = []
+    cands: list[_Candidate] = []
     # element -> digits of its price text; children holding part of those digits are skipped
     seen_parents: dict[Any, str] = {}
+    text_len = doc.text_len
+    from_vias: set[str] = page.__dict__.setdefault("_from_vias", set())
     for el in doc.elements:
-        if el in doc.excluded or el in doc.hidden or doc.text_len.get(el, 0) > 60:
+        tl = text_len.get(el, 0)
+        if tl > 60:
+            continue
+        raw = doc._raw.get(el, "")
+        if not _NUMBER.search(raw) and not (el.attrib and (el.get("itemprop") in ("price", "lowPrice")
+                                                           or el.get("data-price") or el.get("data-price-amount"))):
+            continue
+        if el in doc.excluded or el in doc.hidden:
             continue
         cand = _candidate_text(el)
         if cand is None:
@@ -367,11 +582,24 @@ def _score_prices(page: Page, doc: _Doc) -> tuple[list[tuple[float, Decimal, str
         digits = re.sub(r"\D", "", text)
         if parent is not None and parent in seen_parents and (
             digits in seen_parents[parent]
-            or (len(_own_text(parent)) <= 40 and _font_size_of(el, sizes) <= _font_size_of(parent, sizes)
+            or (text_len.get(parent, 0) <= 40 and _font_size_of(el, sizes) <= _font_size_of(parent, sizes)
                 and not struck and not _OLD_ATTR.search(_attrs(el)) and not _OLD_TEXT.search(text))
         ):
             # the parent already holds this price (split spans, "$" + "12.99", "12.99 + VAT" labels)
             seen_parents[el] = seen_parents[parent]
+            continue
+        # Conversion notes ("1點=1元", "1 EUR = 7.8 CNY") and point balances are not prices.
+        after = _text_after(el, doc)
+        if "=" in text or _POINTS.search(text) or after[:1] in ("點", "点"):
+            continue
+        if _RATE_AFTER.match(after):
+            continue  # "72 折", "20 %", "30% off": a discount rate, not an amount
+        before = _text_before(el, doc)
+        label = before[-8:]
+        own_and_label = f"{label} {text}"
+        # Amounts in promo phrases (立减10元, 满299减30, 补贴800元, 省50, 返20, 券50, 定金) describe
+        # a discount or a deposit, never what the product costs: not price candidates at all.
+        if _PROMO_AMOUNT.search(own_and_label):
             continue
         amount, cur = parse_price(text)
         if amount is None:
@@ -380,25 +608,21 @@ def _score_prices(page: Page, doc: _Doc) -> tuple[list[tuple[float, Decimal, str
         has_cur = bool(_CURRENCY_TOKEN.search(text))
         if not has_cur:
             # a currency word right next to the number (<span>2320</span><span>元</span>)
-            nxt = el.getnext()
-            nxt_text = nxt.text_content()[:6] if nxt is not None and isinstance(nxt.tag, str) else ""
-            around = ((el.tail or "") + ("" if (el.tail or "").strip() else nxt_text)).strip()[:6]
-            prev = el.getprevious()
-            before = (prev.text_content()[-6:] if prev is not None and isinstance(prev.tag, str) else "").strip()
-            has_cur = bool(_CURRENCY_TOKEN.match(around)) or bool(before and _CURRENCY_TOKEN.search(before[-2:]))
+            has_cur = bool(_CURRENCY_TOKEN.match(after[:6])) or bool(before and _CURRENCY_TOKEN.search(before[-2:]))
         hinted = bool(_PRICE_ATTR.search(attrs))
         itemprop = el.get("itemprop") in ("price", "lowPrice")
         size = _font_size(el, sizes)
         if not (has_cur or hinted or itemprop or size >= 20):
             continue
-        if _CONDITIONAL.search(text) or (parent is not None and _CONDITIONAL.search(_own_text(parent)[:12])):
-            continue  # 券后价/到手价: what a buyer pays only with a coupon -> promo, not price (see pipeline)
-        if len(text) * 2 < doc.text_len.get(el, 0) and doc.text_len.get(el, 0) > 25:
+        if len(text) * 2 < tl and tl > 25:
             continue  # a container whose text merely starts with a price
         # Text that is mostly something else (a sentence containing a number) is not a price.
         digits_etc = re.sub(r"[\d\s.,'’\-]", "", text)
         if len(digits_etc) > 12 and not itemprop:
             continue
+        conditional = bool(_CONDITIONAL.search(own_and_label))
+        if _FROM_PRICE.search(f"{label} {text} {after[:4]}"):
+            from_vias.add(_describe(el))
         seen_parents[el] = digits
         score = 0.0
         score += 3.0 if itemprop else 0.0
@@ -407,12 +631,11 @@ def _score_prices(page: Page, doc: _Doc) -> tuple[list[tuple[float, Decimal, str
         score += 1.5 if has_cur else 0.0
         if size:
             score += min(size, 40) / 20
-        context = text
-        if parent is not None:
-            context = _own_text(parent)[:80]
-        if _BAD_TEXT.search(context):
+        # What the number is, judged from its own text and its label (not from the whole
+        # parent: a "(36 €/kg)" or "72 折" next to the price says nothing about the price itself).
+        if _BAD_OWN.search(text) or _BAD_LABEL.search(f"{before[-16:]} {text} {after}"):
             score -= 2.5
-        if _OTHER_OFFER.search(context):
+        if _OTHER_OFFER.search(f"{before} {text}"):
             score -= 1.5
         pos = doc.order[el]
         if title_pos is not None:
@@ -423,19 +646,49 @@ def _score_prices(page: Page, doc: _Doc) -> tuple[list[tuple[float, Decimal, str
             score -= math.log1p(bd) * 0.25
         else:
             score -= math.log1p(pos) * 0.1
-        is_old = struck or _in_struck(el) or bool(_OLD_ATTR.search(attrs)) or bool(_OLD_TEXT.search(context[:30]))
-        via = _describe(el)
+        is_old = (struck or _in_struck(el) or bool(_OLD_ATTR.search(attrs))
+                  or bool(_OLD_TEXT.search(f"{label} {text}")))
         sig = _signature(el)
         sigs[sig] = sigs.get(sig, 0) + 1
-        if is_old:
-            olds.append((score, amount, via, sig))
-        else:
-            prices.append((score, amount, cur, via, sig))
+        cands.append(_Candidate(score, amount, cur, _describe(el), sig, conditional,
+                                "old" if is_old else "price"))
     # Repeated structures (the same class path holding 3+ prices) are listings: recommendations,
     # "customers also bought", variant grids. They lose to a one-off price block.
-    prices = [(sc - (2.0 if sigs[sig] >= 3 else 0.0), a, c, v) for sc, a, c, v, sig in prices]
-    olds = [(sc - (2.0 if sigs[sig] >= 3 else 0.0), a, v) for sc, a, v, sig in olds]
-    return prices, olds
+    prices, olds, conds = [], [], []
+    for c in cands:
+        sc = c.score - (2.0 if sigs[c.sig] >= 3 else 0.0)
+        if c.kind == "old":
+            olds.append((sc, c.amount, c.via))
+        elif c.conditional:
+            conds.append((sc, c.amount, c.currency, c.via))
+        else:
+            prices.append((sc, c.amount, c.currency, c.via))
+    result = (prices, olds, conds)
+    page.__dict__["_scored_prices"] = result
+    return result
+
+
+def best_price(page: Page) -> tuple[float, Decimal, str | None, str] | None:
+    """The best-scored visible price candidate.
+
+    券后价/到手价 (conditional prices) are not ``price`` when another main price is shown; when the
+    page's only main displayed price carries such a label, it IS the price (see ``pipeline``).
+    """
+    prices, _olds, conds = _score_prices(page, get_doc(page))
+    best = max(prices, key=lambda p: p[0]) if prices else None
+    best_cond = max(conds, key=lambda p: p[0]) if conds else None
+    if best_cond is not None and (best is None or best_cond[0] - best[0] > _MAIN_PRICE_MARGIN):
+        return best_cond
+    return best
+
+
+def visible_from_price(page: Page) -> tuple[Decimal, str] | None:
+    """(amount, via) when the page's best visible price is a "from" price (最低价 ¥99 起, from $9,
+    ab 8 €): the lowest price of a range of variants or pack sizes."""
+    best = best_price(page)
+    if best is None or best[3] not in page.__dict__.get("_from_vias", ()):
+        return None
+    return best[1], best[3]
 
 
 def _signature(el: Any) -> tuple[str, ...]:
@@ -466,11 +719,15 @@ def _availability(page: Page, doc: _Doc, title_pos: int | None) -> tuple[str | N
     """Out-of-stock labels near the title beat buy buttons; buy buttons beat far-away labels."""
     best_out: tuple[int, str] | None = None
     best_pre: tuple[int, str] | None = None
+    text_len = doc.text_len
     for el in doc.elements:
+        tl = text_len.get(el, 0)
+        if tl > 60 or (tl == 0 and el.tag.lower() != "input"):
+            continue
         if el in doc.excluded or el in doc.hidden:
             continue
         tag = el.tag.lower()
-        if tag in ("body", "html", "main", "form") or el is doc.title_el or doc.text_len.get(el, 0) > 60:
+        if tag in ("body", "html", "main", "form") or el is doc.title_el:
             continue
         if tag == "input":
             text = el.get("value") or ""
@@ -479,7 +736,7 @@ def _availability(page: Page, doc: _Doc, title_pos: int | None) -> tuple[str | N
             text = (el.text or "") + " ".join((c.tail or "") for c in el)
             if not text.strip() and len(el) == 1 and isinstance(el[0].tag, str) \
                     and el[0].tag.lower() not in _SKIP_TAGS:
-                text = _own_text(el)
+                text = doc.text(el)
         text = " ".join(text.split())
         if not text:
             continue
@@ -492,7 +749,7 @@ def _availability(page: Page, doc: _Doc, title_pos: int | None) -> tuple[str | N
         elif (avail.is_pre_text(text) and tag in ("button", "a", "input", "span", "em", "strong", "b", "label")
               and (best_pre is None or dist < best_pre[0])):
             best_pre = (dist, _describe(el))
-    buys = [b for b in _buy_elements(doc) if not b.get("disabled")]
+    buys = [b for b in doc.buy_elements() if not b.get("disabled")]
     buy_dist = min((abs(doc.order[b] - title_pos) if title_pos is not None else doc.order[b]) for b in buys) \
         if buys else None
     if best_pre is not None and (buy_dist is None or best_pre[0] <= buy_dist + 30):
@@ -518,9 +775,10 @@ def page_currency(page: Page) -> str | None:
 
 def heuristic_fields(page: Page, so_far: ProductExtraction) -> Found:
     found = Found()
-    doc = _Doc(page)
-    title_pos = _title_anchor(page, doc)
-    if so_far.title is None:
+    need_doc = so_far.title is None or so_far.price is None or so_far.original_price is None \
+        or so_far.availability is None
+    doc = get_doc(page) if need_doc else None
+    if so_far.title is None and doc is not None:
         named = page.tree.xpath(
             '//*[contains(@class,"sku-name") or contains(@class,"product-name") or contains(@class,"product-title")'
             ' or contains(@class,"goods-name") or contains(@class,"item-name") or contains(@class,"goods-title")]')
@@ -533,10 +791,11 @@ def heuristic_fields(page: Page, so_far: ProductExtraction) -> Found:
             titles = page.tree.xpath("//title")
             if titles and _own_text(titles[0]):
                 found.put("title", _own_text(titles[0])[:300], "title")
-    if so_far.price is None or so_far.original_price is None:
-        prices, olds = _score_prices(page, doc)
-        if prices and so_far.price is None:
-            best = max(prices, key=lambda p: p[0])
+    if doc is not None and (so_far.price is None or so_far.original_price is None) \
+            and not page.__dict__.get("price_selector_empty"):
+        _prices, olds, _conds = _score_prices(page, doc)
+        best = best_price(page) if so_far.price is None else None
+        if best is not None:
             found.put("price", best[1], best[3])
             if best[2]:
                 found.put("currency", currency_iso(best[2], page.url, page.lang), best[3])
@@ -546,8 +805,8 @@ def heuristic_fields(page: Page, so_far: ProductExtraction) -> Found:
             if higher:
                 best_old = max(higher, key=lambda o: o[0])
                 found.put("original_price", best_old[1], best_old[2])
-    if so_far.availability is None:
-        state, via = _availability(page, doc, title_pos)
+    if so_far.availability is None and doc is not None:
+        state, via = _availability(page, doc, _title_anchor(page, doc))
         found.put("availability", state, via)
     if so_far.sku is None:
         for el in page.tree.xpath('//*[@itemprop="sku" or @itemprop="productID"]')[:1]:
@@ -556,4 +815,3 @@ def heuristic_fields(page: Page, so_far: ProductExtraction) -> Found:
         for el in page.tree.xpath('//*[@itemprop="brand"]')[:1]:
             found.put("brand", (el.get("content") or _own_text(el))[:100] or None, '[itemprop="brand"]')
     return found
-

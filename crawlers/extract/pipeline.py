@@ -6,9 +6,14 @@ visible-text heuristics. Each field records ``{"layer", "via"}`` in ``sources``.
 Price semantics (a decision, documented here because shops show up to three numbers):
 ``price`` is the main price the page displays for buying now (the big red number on JD/Tmall,
 ``offers.price`` in structured data). A crossed-out/划线/原价/"was" number is ``original_price``.
-A conditional price (券后价, 到手价, after-coupon, member price) is NOT ``price``: it depends on the
-buyer claiming a coupon, so it goes into ``promo`` verbatim (e.g. "券后价 ¥159"), where changes
-still show up in monitoring.
+A conditional price (券后价, 到手价, after-coupon, member price) is NOT ``price`` when another main
+price is shown: it depends on the buyer claiming a coupon, so it goes into ``promo`` verbatim (e.g.
+"券后价 ¥159"), where changes still show up in monitoring. When it is the only main price the page
+displays, it IS the price. Amounts inside promo phrases (立减10元, 满299减30, 补贴800元, 省50, 返20,
+券50, 定金) are never price candidates. When the user's price selector matches only an empty element
+(a price filled in by JavaScript), no price is guessed from the visible text and ``error`` says
+so (set ``render = true``). A "from" price on the page (最低价 $99 起) lower than the embedded
+state's price gives the lowest price of a range.
 
 Bounded cost: pages above ``MAX_PARSE_CHARS`` are truncated before parsing (the product block of
 a real page is in its first megabytes; the rest is usually inlined scripts or data), and the
@@ -32,6 +37,7 @@ from .selectors import apply_selectors
 log = logging.getLogger(__name__)
 
 MAX_PARSE_CHARS = 6_000_000
+PRICE_SELECTOR_EMPTY = "price selector matched an empty element (page needs JavaScript? set render = true)"
 
 
 def _merge(result: ProductExtraction, found: structured.Found, layer: str) -> None:
@@ -68,11 +74,19 @@ def _extract(body: bytes | str, url: str, selectors: Mapping[str, str] | None,
     page = Page(text=text, url=url or "", tree=tree, notes=notes)
 
     if selectors:
-        _merge(result, apply_selectors(page, selectors), "selector")
+        chosen = apply_selectors(page, selectors)
+        _merge(result, chosen, "selector")
+        if "price" in chosen.empty:
+            page.__dict__["price_selector_empty"] = True
+            notes.append(PRICE_SELECTOR_EMPTY)
     layers: list[tuple[str, Any]] = [
         ("jsonld", lambda: structured.product_fields(structured.jsonld_items(tree), "", url, page.lang)),
-        ("microdata", lambda: structured.product_fields(structured.microdata_items(tree, url), "", url, page.lang)),
-        ("rdfa", lambda: structured.product_fields(structured.rdfa_items(tree, url), "", url, page.lang)),
+        # extruct's microdata/RDFa need lxml.html elements: the page is parsed a second time for
+        # them, and only when the raw text can contain that syntax at all.
+        ("microdata", lambda: structured.product_fields(
+            structured.microdata_items(page.html_tree, url) if "itemscope" in text else [], "", url, page.lang)),
+        ("rdfa", lambda: structured.product_fields(
+            structured.rdfa_items(page.html_tree, url) if "typeof=" in text else [], "", url, page.lang)),
         ("opengraph", lambda: structured.opengraph_fields(tree, url, page.lang)),
         ("state", lambda: state.state_fields(page)),
         ("heuristic", lambda: heuristics.heuristic_fields(page, result)),
@@ -88,6 +102,17 @@ def _extract(body: bytes | str, url: str, selectors: Mapping[str, str] | None,
             continue
         _merge(result, found, layer)
 
+    if result.sources.get("price", {}).get("layer") == "state":
+        # Embedded state often holds one variant or pack (a 10-pack at 990) while the page
+        # advertises the range's lowest price ("最低价 $99 元起"). Ranges give their lowest price.
+        try:
+            low = heuristics.visible_from_price(page)
+        except Exception:  # noqa: BLE001
+            low = None
+        if low is not None and result.price is not None and low[0] < result.price:
+            result.price = low[0]
+            result.price_is_range = True
+            result.sources["price"] = {"layer": "heuristic", "via": f"{low[1]} (lowest of a range)"}
     if result.promo is None:
         try:
             found = promo.promo_fields(page)

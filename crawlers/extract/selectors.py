@@ -43,12 +43,17 @@ def _json_path(page: Page, spec: str) -> Any:
 
 def select(page: Page, spec: str) -> str | None:
     """The first non-empty text a selector yields."""
+    return select_detail(page, spec)[0]
+
+
+def select_detail(page: Page, spec: str) -> tuple[str | None, bool]:
+    """(first non-empty text, whether the selector matched something that was empty)."""
     spec = spec.strip()
     if spec.startswith("json:"):
         value = _json_path(page, spec[5:])
         if value is None or isinstance(value, (dict, list)):
-            return None
-        return str(value)
+            return None, False
+        return str(value), False
     sel = Selector(root=page.tree, type="html")
     if spec.startswith("xpath:"):
         results = sel.xpath(spec[6:].strip())
@@ -57,16 +62,18 @@ def select(page: Page, spec: str) -> str | None:
     else:
         css = spec[4:].strip() if spec.startswith("css:") else spec
         results = sel.css(css)
+    matched = False
     for node in results:
         value = node.get()
         if value is None:
             continue
+        matched = True
         if hasattr(node.root, "tag"):  # an element: its visible text
             value = " ".join(node.xpath("string()").get("").split())
         value = " ".join(str(value).split())
         if value:
-            return value
-    return None
+            return value, False
+    return None, matched
 
 
 def apply_selectors(page: Page, selectors: Mapping[str, str]) -> Found:
@@ -75,10 +82,15 @@ def apply_selectors(page: Page, selectors: Mapping[str, str]) -> Found:
         if not spec:
             continue
         try:
-            raw = select(page, spec)
+            raw, empty = select_detail(page, spec)
         except Exception:  # noqa: BLE001 - a bad user selector must not break the other fields
-            raw = None
+            raw, empty = None, False
         if raw is None:
+            if empty and name == "price":
+                # The user told us where the price is and that element is empty: the page fills
+                # it with JavaScript. Guessing another number from the page would be wrong (the
+                # heuristics would find a promo or a recommendation), so say so instead.
+                found.empty.add(name)
             continue
         if name in ("price", "original_price"):
             amount, cur = parse_price(raw) if not raw.replace(".", "", 1).isdigit() else (to_decimal(raw), None)

@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from . import availability as avail
-from .page import Page
+from .page import Page, text_content
 from .prices import currency_iso, parse_price, to_decimal
 from .structured import Found, walk
 
@@ -38,8 +38,11 @@ TITLE_KEYS = ("title", "name", "skuName", "goodsName", "productName", "itemName"
 PRICE_KEYS = ("price", "salePrice", "sale_price", "currentPrice", "current_price", "finalPrice", "final_price",
               "promotionPrice", "sellingPrice", "jdPrice", "minGroupPrice", "groupPrice", "priceValue",
               "priceAmount", "minPrice", "offerPrice", "p")
-ORIGINAL_KEYS = ("originalPrice", "original_price", "marketPrice", "listPrice", "list_price", "linePrice",
-                 "oldPrice", "old_price", "wasPrice", "regularPrice", "regular_price", "normalPrice", "op", "m")
+ORIGINAL_KEYS = ("originalPrice", "original_price", "marketPrice", "market_price", "listPrice", "list_price",
+                 "linePrice", "line_price", "oldPrice", "old_price", "wasPrice", "regularPrice", "regular_price",
+                 "normalPrice", "tagPrice", "op", "m")
+#: The top of a price range (variants): the product's price is the low end and a range.
+HIGH_KEYS = ("highPrice", "maxPrice", "max_price", "maxGroupPrice", "priceMax")
 SKU_KEYS = ("sku", "skuId", "skuid", "goodsID", "itemId", "goodsId", "productId", "product_id", "articleNumber")
 BRAND_KEYS = ("brand", "brandName", "brand_name")
 STOCK_KEYS = ("availability", "stockState", "stockStatus", "stock_status", "isSoldOut", "soldOut",
@@ -167,7 +170,7 @@ def page_titles(page: Page, with_h1: bool = True) -> list[str]:
     xps = ("//h1", '//meta[@property="og:title"]/@content', "//title")
     for xp in xps if with_h1 else xps[1:]:
         for v in t.xpath(xp)[:2]:
-            s = v if isinstance(v, str) else v.text_content()
+            s = v if isinstance(v, str) else text_content(v)
             s = " ".join(s.split())
             if s:
                 out.append(s)
@@ -211,7 +214,7 @@ def state_fields(page: Page) -> Found:
         return found
     best: tuple[float, str, dict[str, Any]] | None = None
     body = page.tree.find("body")
-    body_text = " ".join(body.text_content().split())[:200_000] if body is not None else ""
+    body_text = " ".join(text_content(body).split())[:200_000] if body is not None else ""
     for name, data in iter_state(page):
         for node in walk(data):
             title = _get(node, TITLE_KEYS)
@@ -237,9 +240,15 @@ def state_fields(page: Page) -> Found:
     assert title_kv and price_kv
     found.put("title", " ".join(str(title_kv[1]).split()), f"{name}..{title_kv[0]}")
     found.put("price", _price_value(price_kv[1]), f"{name}..{price_kv[0]}")
+    amount = _price_value(price_kv[1])
     orig = _get(node, ORIGINAL_KEYS)
     if orig:
         found.put("original_price", _price_value(orig[1]), f"{name}..{orig[0]}")
+    high = _get(node, HIGH_KEYS)
+    if high:
+        top = _price_value(high[1])
+        if top is not None and amount is not None and top > amount:
+            found.price_is_range = True
     cur = _get(node, CURRENCY_KEYS)
     if cur and isinstance(cur[1], str):
         found.put("currency", currency_iso(cur[1], page.url, page.lang), f"{name}..{cur[0]}")

@@ -9,12 +9,11 @@ second parse) and each syntax is guarded separately: a broken block loses that s
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
-
-from lxml import html as lxml_html
 
 from . import availability as avail
 from .prices import currency_iso, parse_price, to_decimal
@@ -34,6 +33,8 @@ class Found:
     values: dict[str, Any] = field(default_factory=dict)
     via: dict[str, str] = field(default_factory=dict)
     price_is_range: bool = False
+    #: fields whose user selector matched only empty elements
+    empty: set[str] = field(default_factory=set)
 
     def put(self, name: str, value: Any, via: str) -> None:
         if value is None or value == "" or name in self.values:
@@ -100,6 +101,21 @@ def _offers(node: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+_LIST_PRICE_TYPES = {"listprice", "srp", "msrp", "strikethroughprice", "originalprice", "regularprice"}
+# Non-standard offer keys some shops put next to ``price`` for the crossed-out price.
+_ORIGINAL_OFFER_KEYS = ("listPrice", "originalPrice", "marketPrice", "regularPrice", "wasPrice")
+
+
+def _specs(offer: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = offer.get("priceSpecification")
+    return [s for s in (spec if isinstance(spec, list) else [spec]) if isinstance(s, dict)]
+
+
+def _is_list_price_spec(spec: dict[str, Any]) -> bool:
+    kind = _text(spec.get("priceType"))
+    return bool(kind) and kind.rsplit("/", 1)[-1].rsplit("#", 1)[-1].lower() in _LIST_PRICE_TYPES
+
+
 def _offer_price(offer: dict[str, Any]) -> tuple[Decimal | None, str | None, bool]:
     """(price, currency token, is_range) of one Offer/AggregateOffer."""
     cur = _text(offer.get("priceCurrency"))
@@ -108,13 +124,28 @@ def _offer_price(offer: dict[str, Any]) -> tuple[Decimal | None, str | None, boo
         if amount is not None:
             high = to_decimal(_first(offer.get("highPrice")))
             return amount, cur, bool(key == "lowPrice" and high is not None and high != amount)
-    spec = offer.get("priceSpecification")
-    for s in spec if isinstance(spec, list) else [spec]:
-        if isinstance(s, dict):
+    for s in _specs(offer):
+        if _is_list_price_spec(s):
+            continue  # a list price (UnitPriceSpecification priceType ListPrice) is the 划线价
+        amount = to_decimal(_first(s.get("price")))
+        if amount is not None:
+            return amount, cur or _text(s.get("priceCurrency")), False
+    return None, cur, False
+
+
+def _offer_original(offer: dict[str, Any]) -> tuple[Decimal | None, str]:
+    """The list/was price an offer states: ``priceSpecification`` with ``priceType`` ListPrice
+    (schema.org's way, also SRP/MSRP/StrikethroughPrice), or a listPrice/originalPrice key."""
+    for s in _specs(offer):
+        if _is_list_price_spec(s):
             amount = to_decimal(_first(s.get("price")))
             if amount is not None:
-                return amount, cur or _text(s.get("priceCurrency")), False
-    return None, cur, False
+                return amount, "priceSpecification[priceType=ListPrice].price"
+    for key in _ORIGINAL_OFFER_KEYS:
+        amount = to_decimal(_first(offer.get(key)))
+        if amount is not None:
+            return amount, key
+    return None, ""
 
 
 def product_fields(nodes: list[dict[str, Any]], prefix: str, url: str = "", lang: str = "") -> Found:
@@ -124,6 +155,15 @@ def product_fields(nodes: list[dict[str, Any]], prefix: str, url: str = "", lang
     # Bare Offer items (no Product) still carry price/availability.
     offers_only = [n for n in nodes if _types(n) & {"offer", "aggregateoffer"}]
     products.sort(key=lambda n: 0 if any(_offer_price(o)[0] for o in _offers(n)) else 1)
+    # Several Product items with the chosen product's name are its variants (one per size or
+    # colour, each with its own sku): the product is in stock when any variant is.
+    variant_states: list[str | None] = []
+    if len(products) > 1:
+        name = _text(products[0].get("name"))
+        if name:
+            for n in products:
+                if _text(n.get("name")) == name:
+                    variant_states.extend(avail.from_schema(o.get("availability")) for o in _offers(n))
     for node in products + offers_only:
         kind = sorted(_types(node))[0] if _types(node) else "item"
         base = f"{prefix}{kind.capitalize() if kind != 'product' else 'Product'}"
@@ -131,19 +171,22 @@ def product_fields(nodes: list[dict[str, Any]], prefix: str, url: str = "", lang
         found.put("sku", _text(node.get("sku")) or _text(node.get("productID")), f"{base}.sku")
         found.put("brand", _text(node.get("brand")) or _text(node.get("manufacturer")), f"{base}.brand")
         offers = _offers(node)
-        prices: list[tuple[Decimal, str | None, bool]] = []
+        prices: list[tuple[Decimal, str | None, bool, dict[str, Any]]] = []
         for offer in offers:
             amount, cur, rng = _offer_price(offer)
             if amount is not None:
-                prices.append((amount, cur, rng))
+                prices.append((amount, cur, rng, offer))
         if prices and "price" not in found.values:
             low = min(prices, key=lambda p: p[0])
             found.put("price", low[0], f"{base}.offers.price")
             found.price_is_range = low[2] or len({p[0] for p in prices}) > 1
             if low[1]:
                 found.put("currency", currency_iso(low[1], url, lang), f"{base}.offers.priceCurrency")
+            original, key = _offer_original(low[3])
+            if original is not None and original > low[0]:
+                found.put("original_price", original, f"{base}.offers.{key}")
         # Variants: the product is in stock when any offer is (size M sold out, size L not).
-        states = [avail.from_schema(o.get("availability")) for o in offers]
+        states = [avail.from_schema(o.get("availability")) for o in offers] + variant_states
         for wanted in ("InStock", "PreOrder", "OutOfStock"):
             if wanted in states:
                 found.put("availability", wanted, f"{base}.offers.availability")
@@ -193,7 +236,7 @@ def _rdfa_to_ld(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [compact(i) for i in items if isinstance(i, dict)]
 
 
-def jsonld_items(tree: lxml_html.HtmlElement) -> list[dict[str, Any]]:
+def jsonld_items(tree: Any) -> list[dict[str, Any]]:
     from extruct.jsonld import JsonLdExtractor
 
     out: list[dict[str, Any]] = []
@@ -207,7 +250,7 @@ def jsonld_items(tree: lxml_html.HtmlElement) -> list[dict[str, Any]]:
     return out
 
 
-def microdata_items(tree: lxml_html.HtmlElement, url: str) -> list[dict[str, Any]]:
+def microdata_items(tree: Any, url: str) -> list[dict[str, Any]]:
     if not tree.xpath("//*[@itemscope][1]"):
         return []
     from extruct.w3cmicrodata import MicrodataExtractor
@@ -220,7 +263,7 @@ def microdata_items(tree: lxml_html.HtmlElement, url: str) -> list[dict[str, Any
     return list(walk(_microdata_to_ld(items)))
 
 
-def rdfa_items(tree: lxml_html.HtmlElement, url: str) -> list[dict[str, Any]]:
+def rdfa_items(tree: Any, url: str) -> list[dict[str, Any]]:
     # Only pages with typed RDFa (typeof=...) can carry a product; pyRdfa is slow on big pages.
     if not tree.xpath("//*[@typeof][1]"):
         return []
@@ -234,7 +277,7 @@ def rdfa_items(tree: lxml_html.HtmlElement, url: str) -> list[dict[str, Any]]:
     return _rdfa_to_ld(items)
 
 
-def opengraph_fields(tree: lxml_html.HtmlElement, url: str = "", lang: str = "") -> Found:
+def opengraph_fields(tree: Any, url: str = "", lang: str = "") -> Found:
     """OpenGraph / Facebook product meta (og:price:amount, product:price:amount, ...)."""
     found = Found()
     meta: dict[str, str] = {}
@@ -245,13 +288,19 @@ def opengraph_fields(tree: lxml_html.HtmlElement, url: str = "", lang: str = "")
     if not meta:
         return found
     is_product = meta.get("og:type", "").lower() in ("product", "og:product", "product.item", "product.group")
-    for key in ("product:sale_price:amount", "product:price:amount", "og:price:amount", "product:price"):
+    # "og:price" (no ":amount") is a common shorthand, often with the currency in the text ("2,900원~").
+    for key in ("product:sale_price:amount", "product:price:amount", "og:price:amount", "product:price", "og:price"):
         amount = to_decimal(meta.get(key)) if meta.get(key) else None
         if amount is not None:
             found.put("price", amount, key)
             cur_key = key.replace("amount", "currency") if "amount" in key else "product:price:currency"
             cur = meta.get(cur_key) or meta.get("og:price:currency") or meta.get("product:price:currency")
+            if not cur:
+                cur = parse_price(meta[key])[1]
+                cur_key = key
             found.put("currency", currency_iso(cur, url, lang), cur_key)
+            # "2,900원~" / "¥99起": the lowest price of a range
+            found.price_is_range = bool(re.search(r"[~～起]|\bfrom\b", meta[key]))
             break
     for key in ("product:original_price:amount",):
         amount = to_decimal(meta.get(key)) if meta.get(key) else None
