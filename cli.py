@@ -119,12 +119,12 @@ class _LogProgress:
 
     def start(self, total: int) -> None:
         self.total = total
-        err.print(f"{self.label}: crawling {total} pages", highlight=False)
+        err.print(f"{self.label}: crawling {total} products", highlight=False)
 
     def advance(self, description: str) -> None:
         self.done += 1
         if self.done % self.every == 0:
-            err.print(f"{self.label}: {self.done}/{self.total} pages", highlight=False)
+            err.print(f"{self.label}: {self.done}/{self.total} products", highlight=False)
 
     def stop(self) -> None:
         pass
@@ -191,6 +191,10 @@ def extract(
     raise typer.Exit(run(inputs, [url] if url else [], as_json, sys.stdout))
 
 
+# Review-tag lexicon per demo shop (the demo sells shoes and snacks besides electronics).
+DEMO_CATEGORIES = {"李宁官方旗舰店": "apparel", "三只松鼠官方旗舰店": "food"}
+
+
 def write_demo_config(base_url: str, workdir: Path, with_browser: bool, *, products: list | None = None,
                       database_url: str | None = None) -> Path:
     """A config for the demo shop's catalog (or the given DemoProducts), crawling politely but fast."""
@@ -215,11 +219,14 @@ def write_demo_config(base_url: str, workdir: Path, with_browser: bool, *, produ
         "timeout = 20",
     ]
     for comp, prods in by_comp.items():
-        lines += ["[[competitors]]", f"name = {_toml_str(comp)}"]
+        lines += ["[[competitors]]", f"name = {_toml_str(comp)}",
+                  f"category = {_toml_str(DEMO_CATEGORIES.get(comp, 'electronics'))}"]
         for p in prods:
             lines += ["  [[competitors.products]]", f"  url = {_toml_str(p.url)}", f"  name = {_toml_str(p.name)}"]
             if p.render:
                 lines.append("  render = true")
+            if getattr(p, "reviews", None):
+                lines.append(f"  reviews = {_toml_inline(p.reviews)}")
             if p.selectors:
                 lines.append("    [competitors.products.selectors]")
                 lines += [f"    {k} = {_toml_str(v)}" for k, v in p.selectors.items()]
@@ -232,6 +239,19 @@ def _toml_str(s: str) -> str:
     import json
 
     return json.dumps(s, ensure_ascii=False)
+
+
+def _toml_inline(value: object) -> str:
+    """A TOML inline value (tables as `{k = v}`), enough for the demo's generated config."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_inline(v)}" for k, v in value.items() if v is not None) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_inline(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return _toml_str(str(value))
 
 
 def _run_child_crawl(config_path: Path, spider: str = "products") -> int:

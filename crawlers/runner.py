@@ -107,7 +107,7 @@ def crawl(config: Config, spider: str = "products", *, progress: ProgressHook | 
     settings.update(extra_settings or {})
     summary = CrawlSummary(run_id=run_id, spider=spider, targets=len(targets))
 
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(spider_cls)
     # Progress counts products: a product page (or its failure), or a product's review list done.
     progress_items = (ProductObservationItem, FailedPageItem) if spider == "products" else (ReviewsCompleteItem,)

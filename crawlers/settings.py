@@ -22,7 +22,6 @@ def build_settings(config: Config, *, needs_browser: bool, log_level: str = "WAR
         "USER_AGENT": crawl.user_agent,
         "ROBOTSTXT_OBEY": crawl.obey_robots_txt,
         "DOWNLOAD_DELAY": crawl.download_delay,
-        "RANDOMIZE_DOWNLOAD_DELAY": True,
         "CONCURRENT_REQUESTS": crawl.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
         "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
