@@ -191,6 +191,187 @@ def extract(
     raise typer.Exit(run(inputs, [url] if url else [], as_json, sys.stdout))
 
 
+nlp_app = typer.Typer(help="Sentiment model and text tools (no database needed).", no_args_is_help=True)
+app.add_typer(nlp_app, name="nlp")
+
+
+@nlp_app.command("train")
+def nlp_train(
+    data: Annotated[list[Path], typer.Option("--data", help="Labelled CSV (columns label 1/0, review); repeat.")],
+    out: Annotated[Path, typer.Option("--out", help="Model path to write (.npz plus .json beside it).")],
+    holdout: Annotated[bool, typer.Option(help="Keep the fixed 10% split out of training and report on it.")]
+    = True,
+) -> None:
+    """Train the linear sentiment model on labelled reviews (use it with [nlp] model_path)."""
+    from jingshao.nlp import train_main
+
+    raise typer.Exit(train_main(data, out, holdout=holdout))
+
+
+def _read_texts(csv_path: Path | None, column: str | None) -> list[str]:
+    if csv_path is None:
+        return [line.rstrip("\n") for line in sys.stdin]
+    import csv
+
+    try:
+        with csv_path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            if not column or column not in (reader.fieldnames or []):
+                raise _fail(f"{csv_path}: no column {column!r}; columns are: {', '.join(reader.fieldnames or [])}", 2)
+            return [row[column] or "" for row in reader]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(f"{csv_path}: cannot read CSV: {exc}", 2) from None
+
+
+@nlp_app.command("score")
+def nlp_score(
+    backend: Annotated[str, typer.Option(help="linear (default) or snownlp.")] = "linear",
+    csv_path: Annotated[Path | None, typer.Option("--csv", help="Read texts from this CSV ...")] = None,
+    column: Annotated[str | None, typer.Option(help="... from this column.")] = None,
+    model: Annotated[Path | None, typer.Option(help="A retrained linear model.")] = None,
+) -> None:
+    """Score texts (one per line on stdin, or a CSV column): one JSON object per line.
+
+    label is "pos" at P >= 0.65, "neg" at P <= 0.35, else "neutral".
+    """
+    import json
+
+    from jingshao.nlp import get_scorer, label_for
+
+    texts = _read_texts(csv_path, column)
+    try:
+        scorer = get_scorer(backend, model)
+    except (ValueError, OSError) as exc:
+        raise _fail(str(exc), 2) from None
+    for start in range(0, len(texts), 1000):
+        chunk = texts[start:start + 1000]
+        for text, p in zip(chunk, scorer.score(chunk), strict=True):
+            print(json.dumps({"text": text, "positive": round(float(p), 4), "label": label_for(float(p))},
+                             ensure_ascii=False))
+
+
+@nlp_app.command("tags")
+def nlp_tags(category: Annotated[str, typer.Option(help="Lexicon: apparel, electronics, food, beauty, home, "
+                                                   "general.")] = "general") -> None:
+    """Preference tags of texts (one per line on stdin): one JSON object per line."""
+    import json
+
+    from jingshao.nlp import CATEGORIES, extract_tags
+
+    if category not in CATEGORIES:
+        raise _fail(f"unknown category {category!r}; choose one of {', '.join(CATEGORIES)}", 2)
+    for line in sys.stdin:
+        text = line.rstrip("\n")
+        print(json.dumps({"text": text, "tags": [t.to_dict() for t in extract_tags(text, category)]},
+                         ensure_ascii=False))
+
+
+@app.command()
+def adlaw(
+    text: Annotated[list[str], typer.Argument(help="Copy to check (- reads stdin).")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Find absolute and forbidden advertising claims (广告法极限词) in copy."""
+    import json
+
+    from jingshao.nlp import scan_adlaw
+
+    body = sys.stdin.read() if text == ["-"] else " ".join(text)
+    hits = scan_adlaw(body)
+    if as_json:
+        print(json.dumps([{"word": h.word, "category": h.category, "start": h.start, "end": h.end,
+                           "context": h.context} for h in hits], ensure_ascii=False))
+        return
+    if not hits:
+        console.print("未发现广告法违禁词 (no ad-law words found)")
+        return
+    table = Table(title=f"广告法违禁词 {len(hits)} 处")
+    for col in ("词", "类别", "位置", "上下文"):
+        table.add_column(col)
+    for h in hits:
+        table.add_row(h.word, h.category or "", f"{h.start}-{h.end}", h.context)
+    console.print(table)
+
+
+@app.command()
+def tags(
+    competitor: Annotated[str | None, typer.Option(help="Only this competitor.")] = None,
+    product: Annotated[str | None, typer.Option(help="Only this product (id, URL or part of its name).")] = None,
+    top: Annotated[int, typer.Option(help="Pros and cons to show per product.")] = 5,
+    config: ConfigOpt = None,
+) -> None:
+    """What buyers love and hate: top pros and cons per product, from stored reviews."""
+    cfg = _load(config)
+    from jingshao.crawlers.enrichment import tag_from_row
+    from jingshao.nlp import aggregate_tags
+    from jingshao.storage.db import open_database
+    from jingshao.storage.repository import reviews_for
+
+    db = open_database(cfg.database_url)
+    with db.session() as s:
+        rows = reviews_for(s, competitor=competitor, product=product)
+    if not rows:
+        raise _fail("no reviews stored for that selection: run `jingshao crawl reviews` first")
+    groups: dict[tuple[str, str], list] = {}
+    for r in rows:
+        groups.setdefault((r.competitor, f"#{r.product_id} {r.product}"), []).append(r)
+    if product is None:  # also one line per competitor across its products
+        for comp in sorted({r.competitor for r in rows}):
+            groups[(comp, "全部商品 (all products)")] = [r for r in rows if r.competitor == comp]
+    for (comp, name), items in groups.items():
+        summary = aggregate_tags((r.text, [tag_from_row(t) for t in (r.tags or [])],
+                                  0.5 if r.sentiment is None else r.sentiment) for r in items)
+        scored = [r.sentiment for r in items if r.sentiment is not None]
+        mean = sum(scored) / len(scored) if scored else float("nan")
+        table = Table(title=f"{comp} · {name} — {len(items)} 条评价, 平均好评概率 {mean:.2f}", title_justify="left")
+        for col in ("", "标签", "评价数", "占比", "平均情感", "例句"):
+            table.add_column(col)
+        for label, pol in (("优点", "pos"), ("缺点", "neg")):
+            for t in [t for t in summary if t.polarity == pol][:top]:
+                table.add_row(label, f"{t.aspect}-{t.opinion}", str(t.reviews), f"{t.share:.1%}",
+                              f"{t.mean_sentiment:.2f}", " / ".join(t.examples))
+        console.print(table)
+
+
+@app.command()
+def analyze(
+    rescore: Annotated[bool, typer.Option(help="Re-score every review and re-scan all copy (after a model or "
+                                          "word-list change); default: only what was never scored.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Back-fill sentiment, tags and ad-law hits for stored reviews and observations."""
+    cfg = _load(config)
+    from sqlalchemy import select
+
+    from jingshao.crawlers.enrichment import Enricher
+    from jingshao.storage.db import open_database
+    from jingshao.storage.models import Observation
+    from jingshao.storage.repository import replace_adlaw_hits, reviews_for, update_review_scores
+
+    db = open_database(cfg.database_url)
+    enricher = Enricher(cfg.nlp)
+    with db.session() as s:
+        rows = reviews_for(s, only_unscored=not rescore)
+    with Progress(TextColumn("reviews"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err) as bar:
+        task = bar.add_task("", total=len(rows))
+        for start in range(0, len(rows), 1000):
+            chunk = rows[start:start + 1000]
+            cols = enricher.review_columns([r.text for r in chunk], [r.category for r in chunk])
+            with db.session() as s:
+                update_review_scores(s, [{"id": r.id, **c} for r, c in zip(chunk, cols, strict=True)])
+            bar.update(task, advance=len(chunk))
+    scanned = hits = 0
+    if rescore:
+        with db.session() as s:
+            for obs in s.scalars(select(Observation)):
+                found = enricher.adlaw_hits({"title": obs.title, "promo": obs.promo})
+                replace_adlaw_hits(s, obs.id, obs.product_id, found)
+                scanned += 1
+                hits += len(found)
+    console.print(f"analyzed {len(rows)} reviews" + (f"; re-scanned {scanned} observations, {hits} ad-law hits"
+                                                     if rescore else ""))
+
+
 # Review-tag lexicon per demo shop (the demo sells shoes and snacks besides electronics).
 DEMO_CATEGORIES = {"李宁官方旗舰店": "apparel", "三只松鼠官方旗舰店": "food"}
 

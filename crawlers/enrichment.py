@@ -13,6 +13,18 @@ from typing import Any
 from jingshao.config import NlpConfig
 
 
+def tag_to_row(tag) -> dict[str, str]:  # noqa: ANN001 - nlp.Tag
+    """A tag as stored in the reviews.tags JSON column (with the normalised opinion for grouping)."""
+    return {**tag.to_dict(), "opinion_norm": tag.opinion_norm}
+
+
+def tag_from_row(row: dict[str, str]):  # noqa: ANN201
+    from jingshao.nlp import Tag
+
+    return Tag(aspect=row["aspect"], aspect_text=row.get("aspect_text", row["aspect"]), opinion=row["opinion"],
+               polarity=row["polarity"], opinion_norm=row.get("opinion_norm", ""))
+
+
 class Enricher:
     def __init__(self, config: NlpConfig | None = None) -> None:
         self.config = config or NlpConfig()
@@ -32,7 +44,7 @@ class Enricher:
         scores = self.scorer.score(list(texts))
         return [
             {"sentiment": float(p), "label": label_for(float(p)), "scorer": self.scorer.name,
-             "tags": [t.to_dict() for t in extract_tags(text, category)] or None}
+             "tags": [tag_to_row(t) for t in extract_tags(text, category)] or None}
             for text, category, p in zip(texts, categories, scores, strict=True)
         ]
 

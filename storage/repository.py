@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from .models import Competitor, CrawlRun, FailedObservation, Observation, Product, Review, utcnow
+from .models import AdlawHit, Competitor, CrawlRun, FailedObservation, Observation, Product, Review, utcnow
 
 # The fields a buyer sees; a change in any of them appends an observation row.
 OBSERVED_FIELDS = (
@@ -309,3 +309,41 @@ def upsert_reviews(session: Session, rows: list[dict[str, Any]]) -> int:
     )
     session.execute(stmt)
     return len(set(unique) - existing)
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    id: int
+    product_id: int
+    product: str
+    competitor: str
+    text: str
+    sentiment: float | None
+    tags: list[dict[str, Any]] | None
+    category: str
+
+
+def reviews_for(session: Session, *, competitor: str | None = None, product: str | None = None,
+                only_unscored: bool = False) -> list[ReviewRow]:
+    q = (select(Review, Product, Competitor).join(Product, Review.product_id == Product.id)
+         .join(Competitor, Product.competitor_id == Competitor.id).order_by(Review.id))
+    if competitor:
+        q = q.where(Competitor.name == competitor)
+    if product:
+        q = q.where(Product.id.in_([p.id for p in find_products(session, product)] or [-1]))
+    if only_unscored:
+        q = q.where(Review.sentiment.is_(None))
+    return [ReviewRow(r.id, p.id, p.name or p.url, c.name, r.text, r.sentiment, r.tags, p.category)
+            for r, p, c in session.execute(q)]
+
+
+def update_review_scores(session: Session, rows: list[dict[str, Any]]) -> None:
+    """rows: {"id", "sentiment", "label", "tags", "scorer"}."""
+    for row in rows:
+        session.execute(update(Review).where(Review.id == row["id"]).values(
+            **{k: row[k] for k in ("sentiment", "label", "tags", "scorer")}))
+
+
+def replace_adlaw_hits(session: Session, observation_id: int, product_id: int, hits: list[dict[str, Any]]) -> None:
+    session.execute(AdlawHit.__table__.delete().where(AdlawHit.observation_id == observation_id))
+    session.add_all(AdlawHit(observation_id=observation_id, product_id=product_id, **h) for h in hits)
