@@ -78,7 +78,7 @@ def hash_ngrams(texts: Sequence[str], n_buckets: int, ngram_max: int = 3) -> Bat
         keep = ~bad
         # The n-gram order is mixed in so a 1-gram and a 2-gram with equal polynomial value differ.
         buckets = _mix(h[keep] + np.uint64((n * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF)) & mask_bits
-        doc_parts.append(doc_of[: length][keep])
+        doc_parts.append(doc_of[:length][keep])
         bucket_parts.append(buckets.astype(np.int64))
     docs = np.concatenate(doc_parts)
     buckets = np.concatenate(bucket_parts)

@@ -72,7 +72,7 @@ class LinearModel:
             "version": FORMAT_VERSION,
             "n_buckets": self.n_buckets,
             "ngram_max": self.ngram_max,
-            "features": "hashed char 1-%d-grams, sublinear tf x idf, l2-normalised" % self.ngram_max,
+            "features": f"hashed char 1-{self.ngram_max}-grams, sublinear tf x idf, l2-normalised",
             **{k: v for k, v in self.meta.items() if k not in ("format", "version", "n_buckets", "ngram_max")},
         }
         meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

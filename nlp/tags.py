@@ -1,0 +1,425 @@
+"""Preference tags: (aspect, opinion, polarity) from a review, and their aggregation per product.
+
+How a review is read (all words come from ``data/tags_lexicon.json``; users extend it):
+
+1. :func:`~jingshao.nlp.text.normalize` (simplified characters, ASCII punctuation, lower case).
+2. Split into clauses on punctuation, whitespace and contrast words (但是, 不过 ...).
+3. Tokenise each clause by longest match against the lexicon: aspect words (物流, 快递, 做工 ...),
+   problem words (色差, 起球: complaints by themselves), opinion words, negators, degree words and
+   fillers. Other characters are skipped.
+4. An *opinion phrase* is an opinion word with the negators, degree words and fillers right before it
+   (也很快, 一点都不快, 不太好). A word that can be both a prefix and an opinion (好, 不够, 太) is a prefix when
+   an opinion follows it (好快 = very fast) and an opinion otherwise. An odd number of negators flips the
+   polarity; degree words keep it (超级快 -> pos, 有点慢 -> neg).
+5. Each aspect takes the first opinion phrase after it in the same clause whose word has a polarity for
+   that aspect (物流和包装都很好 gives both), else the nearest one before it (很快的物流). Polarity is
+   looked up per aspect surface (性价比高), then per aspect (快 for 物流, 偏小 for 尺码), then in the
+   general list, so 快 says nothing about 质量.
+6. A problem word is negative unless negated (没有色差 -> pos); a magnitude word after it decides
+   instead when present (色差很大 -> neg, 色差很小 / 色差不大 -> pos).
+
+Deliberately a lexicon and rules, not jieba.posseg: the result is explainable, editable by the users
+who know their category, identical run to run, and about 10x faster than jieba.posseg alone (~6,600
+short food-delivery reviews/s against ~700 on one core).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from .text import normalize
+
+Polarity = Literal["pos", "neg"]
+CATEGORIES = ("general", "apparel", "electronics", "food", "beauty", "home")
+
+# Clause ends. Not 、 (an enumeration: 物流、包装都很好) and not ~ inside words; NFKC has already
+# turned full-width punctuation into ASCII, the full-width forms are listed for raw callers.
+_CLAUSE_PUNCT = re.compile(r"[,.!?;:~…\s\"'()\[\]{}<>|/\\，。！？；：～]+")
+
+
+@dataclass(frozen=True)
+class Tag:
+    aspect: str  # normalised aspect, e.g. 物流
+    aspect_text: str  # as written (after normalisation), e.g. 快递
+    opinion: str  # opinion phrase as written, e.g. 一点都不快
+    polarity: Polarity
+    opinion_norm: str = field(default="", compare=False, repr=False)  # degree words dropped: 不快
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "aspect": self.aspect,
+            "aspect_text": self.aspect_text,
+            "opinion": self.opinion,
+            "polarity": self.polarity,
+        }
+
+
+class LexiconError(ValueError):
+    """An extra lexicon file that cannot be read; the message names the file."""
+
+
+def _flip(p: Polarity) -> Polarity:
+    return "neg" if p == "pos" else "pos"
+
+
+@dataclass
+class Lexicon:
+    """The tag lexicon for one category, with everything merged into lookup tables."""
+
+    category: str
+    aspects: dict[str, str]  # surface -> canonical aspect
+    problems: dict[str, str]  # surface -> canonical aspect
+    implied: dict[str, str]  # opinion word -> canonical aspect it names by itself (偏大 -> 尺码)
+    general: dict[str, Polarity]  # opinion word -> polarity
+    per_aspect: dict[str, dict[str, Polarity]]
+    per_surface: dict[str, dict[str, Polarity]]
+    magnitude: dict[str, Polarity]
+    negators: frozenset[str]
+    degree: frozenset[str]
+    fillers: frozenset[str]
+    breaks: tuple[str, ...]
+    attributes: frozenset[str] = frozenset()  # 态度, 速度: after another aspect word they belong to it
+    opinion_words: frozenset[str] = frozenset()
+    max_len: int = 1
+
+    def __post_init__(self) -> None:
+        words = set(self.general)
+        for table in (*self.per_aspect.values(), *self.per_surface.values()):
+            words |= set(table)
+        self.opinion_words = frozenset(words)
+        every = set(self.aspects) | set(self.problems) | words | set(self.magnitude)
+        every |= self.negators | self.degree | self.fillers
+        self.max_len = max(map(len, every))
+
+    def polarity(self, aspect: str, surface: str, word: str) -> Polarity | None:
+        for table in (self.per_surface.get(surface, {}), self.per_aspect.get(aspect, {}), self.general):
+            if word in table:
+                return table[word]
+        return None
+
+    @classmethod
+    def load(cls, category: str = "general", extra: Sequence[str | Path] = ()) -> Lexicon:
+        """The shipped lexicon for ``category``, extended by JSON files of the same shape."""
+        if category not in CATEGORIES:
+            raise ValueError(f"unknown product category {category!r}; choose one of {', '.join(CATEGORIES)}")
+        raws = [_shipped_raw()] + [_read_extra(Path(p)) for p in extra]
+        return cls._build(category, raws)
+
+    @classmethod
+    def _build(cls, category: str, raws: list[dict[str, Any]]) -> Lexicon:
+        aspects: dict[str, str] = {}
+        problems: dict[str, str] = {}
+        implied: dict[str, str] = {}
+        general: dict[str, Polarity] = {}
+        per_aspect: dict[str, dict[str, Polarity]] = defaultdict(dict)
+        per_surface: dict[str, dict[str, Polarity]] = defaultdict(dict)
+        magnitude: dict[str, Polarity] = {}
+        negators: set[str] = set()
+        degree: set[str] = set()
+        fillers: set[str] = set()
+        breaks: set[str] = set()
+        attributes: set[str] = set()
+        for raw in raws:
+            for cat in ("general", category) if category != "general" else ("general",):
+                for canon, words in raw.get("aspects", {}).get(cat, {}).items():
+                    aspects.update({normalize(w): canon for w in words})
+                for canon, words in raw.get("problems", {}).get(cat, {}).items():
+                    problems.update({normalize(w): canon for w in words})
+                for canon, words in raw.get("implied", {}).get(cat, {}).items():
+                    implied.update({normalize(w): canon for w in words})
+            for pol in ("pos", "neg"):
+                general.update({normalize(w): pol for w in raw.get("opinions", {}).get(pol, [])})
+                magnitude.update({normalize(w): pol for w in raw.get("magnitude", {}).get(pol, [])})
+                for canon, table in raw.get("aspect_opinions", {}).items():
+                    per_aspect[canon].update({normalize(w): pol for w in table.get(pol, [])})
+                for surface, table in raw.get("surface_opinions", {}).items():
+                    per_surface[normalize(surface)].update({normalize(w): pol for w in table.get(pol, [])})
+            negators |= {normalize(w) for w in raw.get("negators", [])}
+            degree |= {normalize(w) for w in raw.get("degree", [])}
+            fillers |= {normalize(w) for w in raw.get("fillers", [])}
+            breaks |= {normalize(w) for w in raw.get("clause_breaks", [])}
+            attributes |= {normalize(w) for w in raw.get("attributes", [])}
+        return cls(
+            category,
+            aspects,
+            problems,
+            implied,
+            general,
+            dict(per_aspect),
+            dict(per_surface),
+            magnitude,
+            frozenset(negators),
+            frozenset(degree),
+            frozenset(fillers),
+            tuple(sorted(breaks, key=len, reverse=True)),
+            frozenset(attributes),
+        )
+
+
+@lru_cache(maxsize=1)
+def _shipped_raw() -> dict[str, Any]:
+    text = resources.files("jingshao.nlp").joinpath("data", "tags_lexicon.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def _read_extra(path: Path) -> dict[str, Any]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise LexiconError(f"{path}: cannot read tag lexicon ({exc.strerror or exc})") from exc
+    except json.JSONDecodeError as exc:
+        raise LexiconError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    if not isinstance(raw, dict):
+        raise LexiconError(f"{path}: expected a JSON object like nlp/data/tags_lexicon.json")
+    return raw
+
+
+@lru_cache(maxsize=16)
+def get_lexicon(category: str = "general", extra: tuple[str, ...] = ()) -> Lexicon:
+    return Lexicon.load(category, extra)
+
+
+# --- tokenising -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Tok:
+    text: str
+    roles: frozenset[str]  # subset of aspect, problem, opinion, negator, degree, filler
+    aspect: str = ""  # canonical aspect when "aspect" in roles
+
+
+def _roles(lex: Lexicon, word: str) -> frozenset[str]:
+    roles = set()
+    if word in lex.aspects:
+        roles.add("aspect")
+    if word in lex.problems:
+        roles.add("problem")
+    if word in lex.opinion_words or word in lex.magnitude:
+        roles.add("opinion")
+    if word in lex.negators:
+        roles.add("negator")
+    if word in lex.degree:
+        roles.add("degree")
+    if word in lex.fillers:
+        roles.add("filler")
+    return frozenset(roles)
+
+
+def _tokenize(lex: Lexicon, clause: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    i = 0
+    while i < len(clause):
+        for n in range(min(lex.max_len, len(clause) - i), 0, -1):
+            word = clause[i : i + n]
+            roles = _roles(lex, word)
+            if roles:
+                aspect = lex.aspects.get(word, "")
+                # An aspect word right after another (optionally with 的 between) is one mention:
+                # 客服+态度, 电池+续航 (same aspect); 快递员+态度, 送餐人员的态度 (attribute of the first).
+                back = 2 if len(toks) >= 2 and toks[-1].text == "的" else 1
+                prev = toks[-back] if len(toks) >= back else None
+                if (
+                    prev
+                    and roles == {"aspect"}
+                    and prev.roles == {"aspect"}
+                    and (prev.aspect == aspect or word in lex.attributes)
+                ):
+                    joined = "".join(t.text for t in toks[-back:]) + word
+                    del toks[-back:]
+                    toks.append(_Tok(joined, roles, prev.aspect))
+                else:
+                    toks.append(_Tok(word, roles, aspect))
+                i += n
+                break
+        else:
+            toks.append(_Tok(clause[i], frozenset()))  # unknown character: breaks prefix runs
+            i += 1
+    return toks
+
+
+def _clauses(lex: Lexicon, text: str) -> list[str]:
+    parts = _CLAUSE_PUNCT.split(text)
+    out: list[str] = []
+    for part in parts:
+        for brk in lex.breaks:
+            part = part.replace(brk, "\n")
+        out.extend(p for p in part.split("\n") if p)
+    return out
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    start: int  # token index of the first prefix token
+    end: int  # token index of the opinion word
+    word: str
+    text: str
+    negated: bool
+    norm: str
+
+
+def _phrases(toks: list[_Tok]) -> list[_Phrase]:
+    """Opinion phrases: an opinion word and the prefix run before it (see module docstring, step 4)."""
+    is_op = [("opinion" in t.roles) for t in toks]
+    as_prefix = [False] * len(toks)
+    # A token that can be a prefix is one when the next non-filler token is an opinion (or a prefix).
+    # A word that is itself an opinion (好, 不够) is a prefix only right before an opinion word (好快), so
+    # 很好很快 stays two phrases.
+    for i in range(len(toks) - 2, -1, -1):
+        roles = toks[i].roles
+        if not roles & {"negator", "degree", "filler"} or roles & {"aspect", "problem"}:
+            continue
+        nxt = i + 1
+        if is_op[i]:
+            as_prefix[i] = is_op[nxt] and not as_prefix[nxt]
+        else:
+            as_prefix[i] = is_op[nxt] or as_prefix[nxt]
+    phrases: list[_Phrase] = []
+    for k, tok in enumerate(toks):
+        if not is_op[k] or as_prefix[k]:
+            continue
+        start = k
+        while start > 0 and as_prefix[start - 1]:
+            start -= 1
+        while start < k and toks[start].roles == frozenset({"filler"}):  # drop leading fillers (也, 都)
+            start += 1
+        negs = [toks[j].text for j in range(start, k) if "negator" in toks[j].roles]
+        negated = len(negs) % 2 == 1
+        neg_short = ("没" if ("没" in negs[-1] or "无" in negs[-1]) else "不") if negated else ""
+        phrases.append(
+            _Phrase(start, k, tok.text, "".join(t.text for t in toks[start : k + 1]), negated, neg_short + tok.text)
+        )
+    return phrases
+
+
+def extract_tags(text: str, category: str = "general", *, extra_lexicons: Sequence[str | Path] = ()) -> list[Tag]:
+    """Preference tags of one review, in order of appearance, without exact duplicates."""
+    lex = get_lexicon(category, tuple(str(p) for p in extra_lexicons))
+    tags: list[Tag] = []
+    for clause in _clauses(lex, normalize(text)):
+        toks = _tokenize(lex, clause)
+        phrases = _phrases(toks)
+        found: list[Tag] = []
+        for k, tok in enumerate(toks):
+            if "aspect" in tok.roles and not _inside_phrase(phrases, k):
+                tag = _aspect_tag(lex, tok, k, phrases)
+            elif "problem" in tok.roles:
+                if "opinion" in tok.roles and any("aspect" in t.roles for t in toks[:k]):
+                    continue  # 包装破损: the opinion of the aspect before it, not a problem of its own
+                tag = _problem_tag(lex, toks, k, phrases)
+            else:
+                continue
+            if tag is not None:
+                found.append(tag)
+        if not found:  # no aspect word in the clause: opinions that name their aspect (偏大 -> 尺码)
+            found = [_implied_tag(lex, p) for p in phrases if p.word in lex.implied]
+        tags.extend(t for t in found if t not in tags)
+    return tags
+
+
+def _implied_tag(lex: Lexicon, phrase: _Phrase) -> Tag:
+    aspect = lex.implied[phrase.word]
+    pol = lex.polarity(aspect, phrase.word, phrase.word) or "pos"
+    return Tag(aspect, phrase.word, phrase.text, _flip(pol) if phrase.negated else pol, phrase.norm)
+
+
+def _inside_phrase(phrases: list[_Phrase], k: int) -> bool:
+    return any(p.start <= k <= p.end for p in phrases)
+
+
+def _aspect_tag(lex: Lexicon, tok: _Tok, k: int, phrases: list[_Phrase]) -> Tag | None:
+    aspect, surface = tok.aspect, tok.text
+    after = [p for p in phrases if p.start > k]
+    before = [p for p in reversed(phrases) if p.end < k]
+    for phrase in after + before:
+        pol = lex.polarity(aspect, surface, phrase.word)
+        if pol is not None:
+            if phrase.negated:
+                pol = _flip(pol)
+            return Tag(aspect, surface, phrase.text, pol, phrase.norm)
+    return None
+
+
+def _problem_tag(lex: Lexicon, toks: list[_Tok], k: int, phrases: list[_Phrase]) -> Tag:
+    surface = toks[k].text
+    aspect = lex.problems[surface]
+    for phrase in phrases:
+        if phrase.start > k and phrase.word in lex.magnitude:  # 色差很大 / 色差不大
+            pol = lex.magnitude[phrase.word]
+            pol = _flip(pol) if phrase.negated else pol
+            return Tag(aspect, surface, surface + phrase.text, pol, surface + phrase.norm)
+    # negators right before the problem word: 没有色差, 无异味
+    j, negs = k - 1, []
+    while j >= 0 and toks[j].roles & {"negator", "degree", "filler"} and "aspect" not in toks[j].roles:
+        if "negator" in toks[j].roles:
+            negs.append(toks[j].text)
+        j -= 1
+    prefix = "".join(t.text for t in toks[j + 1 : k])
+    if len(negs) % 2 == 1:
+        short = "没" if any(n.startswith(("没", "无")) for n in negs) else "不"
+        return Tag(aspect, surface, prefix + surface, "pos", short + surface)
+    return Tag(aspect, surface, surface, "neg", surface)
+
+
+# --- aggregation ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TagSummary:
+    aspect: str
+    polarity: Polarity
+    opinion: str  # normalised opinion (degree words dropped): 快, 不快, 偏小, 没色差
+    count: int  # tag occurrences
+    reviews: int  # distinct reviews with this tag
+    share: float  # reviews / all reviews given
+    mean_sentiment: float  # mean P(positive) of those reviews
+    examples: tuple[str, ...]  # up to two short quotes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "examples": list(self.examples)}
+
+
+def aggregate_tags(reviews: Iterable[tuple[str, list[Tag], float]], *, quote_chars: int = 60) -> list[TagSummary]:
+    """Summarise tags over reviews given as (text, tags, P(positive)).
+
+    Grouped by (aspect, polarity, normalised opinion) and sorted by number of reviews, most first.
+    Example quotes prefer short reviews (they read best in a report) and are cut to ``quote_chars``.
+    """
+    total = 0
+    counts: dict[tuple[str, str, str], int] = defaultdict(int)
+    members: dict[tuple[str, str, str], list[tuple[str, float]]] = defaultdict(list)
+    for text, tags, score in reviews:
+        total += 1
+        seen: set[tuple[str, str, str]] = set()
+        for tag in tags:
+            key = (tag.aspect, tag.polarity, tag.opinion_norm or tag.opinion)
+            counts[key] += 1
+            if key not in seen:
+                seen.add(key)
+                members[key].append((text, float(score)))
+    out: list[TagSummary] = []
+    for key, items in members.items():
+        quotes = sorted({t.strip() for t, _ in items if t.strip()}, key=lambda t: (len(t), t))[:2]
+        quotes = [q if len(q) <= quote_chars else q[: quote_chars - 1] + "…" for q in quotes]
+        out.append(
+            TagSummary(
+                aspect=key[0],
+                polarity=key[1],  # type: ignore[arg-type]
+                opinion=key[2],
+                count=counts[key],
+                reviews=len(items),
+                share=round(len(items) / total, 4) if total else 0.0,
+                mean_sentiment=round(sum(s for _, s in items) / len(items), 4),
+                examples=tuple(quotes),
+            )
+        )
+    out.sort(key=lambda s: (-s.reviews, -s.count, s.aspect, s.polarity, s.opinion))
+    return out
