@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -204,3 +205,123 @@ class AdlawHit(Base):
     start: Mapped[int] = mapped_column(Integer)
     end: Mapped[int] = mapped_column(Integer)
     context: Mapped[str] = mapped_column(Text)
+
+
+class Mention(Base):
+    """A post, article or thread that mentions one of the user's brands.
+
+    Deduplicated per brand by URL (`url_key`) and by normalised content (`content_key`, so a
+    repost with another URL is one mention); both are unique, written with insert-or-ignore.
+    """
+
+    __tablename__ = "mentions"
+    __table_args__ = (
+        UniqueConstraint("brand", "url_key", name="uq_mentions_brand_url"),
+        UniqueConstraint("brand", "content_key", name="uq_mentions_brand_content"),
+        Index("ix_mentions_brand_posted", "brand", "posted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    brand: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(200))
+    authority: Mapped[int] = mapped_column(Integer, default=1)
+    url: Mapped[str] = mapped_column(String(2000))
+    url_key: Mapped[str] = mapped_column(String(64))
+    content_key: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(200))
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sentiment: Mapped[float | None] = mapped_column()
+    label: Mapped[str | None] = mapped_column(String(10))
+    crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Alert(Base):
+    """One ongoing situation (a brand crisis, a competitor's price drop ...), keyed by a stable
+    fingerprint. State machine: firing (at a level, escalating) -> resolved after clear windows."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    family: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(500))
+    subject_key: Mapped[str] = mapped_column(String(200), index=True)
+    level: Mapped[str] = mapped_column(String(10))
+    max_level: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(12), default="firing")  # firing | resolved
+    rule: Mapped[str] = mapped_column(String(80))
+    summary: Mapped[str] = mapped_column(Text)
+    facts: Mapped[list[Any] | None] = mapped_column(JSON)
+    evidence: Mapped[list[Any] | None] = mapped_column(JSON)
+    is_crisis: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    level_since: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_active_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    clear_windows: Mapped[int] = mapped_column(Integer, default=0)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acked_by: Mapped[str | None] = mapped_column(String(200))
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AlertEvent(Base):
+    """History of an alert: opened, escalated, deescalated, repeated, resolved, acked, silenced."""
+
+    __tablename__ = "alert_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    level: Mapped[str] = mapped_column(String(10))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class Silence(Base):
+    __tablename__ = "silences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    matcher: Mapped[str] = mapped_column(String(300))  # fingerprint, subject_key ("brand:蜜橙") or family
+    author: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Notification(Base):
+    """The outbox: written in the same transaction as the alert state that caused it; the
+    dispatcher sends it with retries. `status`: pending -> sent | merged | dead."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"), index=True)
+    channel: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    level: Mapped[str] = mapped_column(String(10))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    platform_code: Mapped[str | None] = mapped_column(String(50))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    merged_into: Mapped[int | None] = mapped_column(Integer)
+
+
+class ChannelState(Base):
+    """A channel's health: 'broken' after a permanent error (bad signature, keyword, token)."""
+
+    __tablename__ = "channel_states"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[str] = mapped_column(String(10), default="ok")  # ok | broken
+    reason: Mapped[str | None] = mapped_column(Text)
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
