@@ -42,6 +42,8 @@ class DemoProduct:
     url: str
     render: bool = False
     selectors: dict[str, str] | None = None
+    #: How to crawl the product's reviews (see :func:`jingshao.demo.reviews.review_source`), or None.
+    reviews: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -328,6 +330,8 @@ PRIVATE_ITEM = ShopItem(
 
 def demo_products(base_url: str) -> list[DemoProduct]:
     """The demo shop's catalog as products a user would configure (absolute URLs under ``base_url``)."""
+    from jingshao.demo.reviews import review_source  # reviews build on this module's items
+
     root = base_url.rstrip("/")
     return [
         DemoProduct(
@@ -337,6 +341,7 @@ def demo_products(base_url: str) -> list[DemoProduct]:
             url=root + item.path,
             render=item.render,
             selectors=dict(item.selectors) if item.selectors else None,
+            reviews=review_source(item.id, root),
         )
         for item in ITEMS
     ]

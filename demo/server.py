@@ -15,6 +15,12 @@ Another process switches the state over HTTP (these ``/_demo/`` requests are not
 ``POST /_demo/reset-hits``, ``POST /_demo/reset-flaky`` and ``GET /_demo/catalog`` (the products with
 what they should show in the current state).
 
+Mention sources (:mod:`jingshao.demo.mentions`) follow a demo clock (``DemoServer(clock=DemoClock(...))``,
+``srv.now()``) and a crisis switch: :meth:`DemoServer.start_crisis`, :meth:`DemoServer.crisis_phase`,
+:meth:`DemoServer.stop_crisis`; over HTTP ``POST /_demo/crisis?on=1|0`` or ``?phase=N``, ``GET /_demo/crisis``,
+``POST /_demo/clock?shift=SECONDS|freeze=now|unfreeze=1``. Review sources (:mod:`jingshao.demo.reviews`)
+follow the shop state.
+
 States cycle: :meth:`DemoServer.advance` after the last state returns to 0. :meth:`set_state`
 rejects numbers outside ``0 .. STATE_COUNT - 1`` with ``ValueError`` (HTTP: 400).
 
@@ -33,6 +39,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
@@ -40,13 +47,16 @@ from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from jingshao.demo import catalog
+from jingshao.demo.crisis import CrisisSegment, CrisisState, DemoClock
+from jingshao.demo.mentions import register_mention_routes
+from jingshao.demo.reviews import register_review_routes
 from jingshao.demo.router import Request, Response, Router
 from jingshao.demo.shop import ShopState, register_shop_routes
 
 RouteProvider = Callable[[Router, ShopState], None]
 
-#: Every demo site served by default. Later sites (reviews API, mention sources) append here.
-ROUTE_PROVIDERS: list[RouteProvider] = [register_shop_routes]
+#: Every demo site served by default. Later sites append here.
+ROUTE_PROVIDERS: list[RouteProvider] = [register_shop_routes, register_review_routes, register_mention_routes]
 
 CONTROL_PREFIX = "/_demo/"
 
@@ -158,10 +168,11 @@ class DemoServer:
         *,
         asset_latency: float = 0.0,
         routes: Iterable[RouteProvider] = (),
+        clock: DemoClock | None = None,
     ) -> None:
         self.host = host
         self.requested_port = port
-        self.shop = ShopState(state, asset_latency=asset_latency)
+        self.shop = ShopState(state, asset_latency=asset_latency, clock=clock)
         self._hits = HitCounter()
         self.router = Router()
         register_control_routes(self.router, self)
@@ -238,6 +249,35 @@ class DemoServer:
 
     def products(self) -> list[catalog.DemoProduct]:
         return catalog.demo_products(self.base_url)
+
+    # --- mention sources: clock and crisis switch (see jingshao.demo.crisis / mentions_data) ---
+
+    @property
+    def clock(self) -> DemoClock:
+        return self.shop.clock
+
+    @property
+    def crisis(self) -> CrisisState:
+        return self.shop.crisis
+
+    def now(self) -> datetime:
+        """The demo clock's time: what "now" means to every mention source."""
+        return self.shop.clock.now()
+
+    def start_crisis(self) -> int:
+        """Phase 1 (a few negatives, one with 投诉) unless a crisis is already running."""
+        return self.shop.crisis.start()
+
+    def stop_crisis(self) -> int:
+        """No new negatives from now on; the ones already posted stay."""
+        return self.shop.crisis.stop()
+
+    def crisis_phase(self, n: int) -> int:
+        """Enter crisis phase ``n`` (1 blue, 2 yellow, 3 red; 0 stops)."""
+        return self.shop.crisis.set_phase(n)
+
+    def crisis_timeline(self) -> tuple[CrisisSegment, ...]:
+        return self.shop.crisis.timeline()
 
 
 def _jsonable(value: object) -> object:

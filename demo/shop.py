@@ -14,17 +14,23 @@ import time
 from collections import Counter
 
 from jingshao.demo import assets, catalog, pages
+from jingshao.demo.crisis import CrisisState, DemoClock
 from jingshao.demo.router import Request, Response, Router
 
 
 class ShopState:
-    """Thread-safe shop state number plus per-path failure counters of the flaky pages."""
+    """Thread-safe shop state number plus per-path failure counters of the flaky pages.
 
-    def __init__(self, state: int = 0, *, asset_latency: float = 0.0) -> None:
+    Also holds the demo clock and the crisis switch that the mention sources follow.
+    """
+
+    def __init__(self, state: int = 0, *, asset_latency: float = 0.0, clock: DemoClock | None = None) -> None:
         self._state = catalog.check_state(state)
         self._lock = threading.Lock()
         self._flaky: Counter[str] = Counter()
         self.asset_latency = asset_latency
+        self.clock = clock if clock is not None else DemoClock()
+        self.crisis = CrisisState(self.clock)
 
     @property
     def state(self) -> int:
