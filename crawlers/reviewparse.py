@@ -118,10 +118,12 @@ def _text(value: Any) -> str | None:
 
 
 def _has_images(value: Any) -> bool:
+    """A list of pictures, a picture URL, or a count."""
     if isinstance(value, list | dict):
         return bool(value)
-    n = _to_int(value)
-    return bool(n) if n is not None else bool(value)
+    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
+        return int(float(value)) > 0
+    return bool(value and str(value).strip())
 
 
 def _review(get, tz: ZoneInfo, src: ReviewSource) -> ParsedReview | None:  # noqa: ANN001
