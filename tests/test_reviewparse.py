@@ -34,6 +34,8 @@ def test_json_page_fields():
         ("11", "物流很快，质量不错", 5, "黑色", 3, True, "用了一周，电池不太行")
     assert a.posted_at == datetime(2026, 11, 20, 12, 30, tzinfo=TZ)
     assert b.rating == 3 and b.has_images is False
+    assert b.posted_at == datetime.fromtimestamp(1763613000, TZ)
+    assert a.fingerprint(1) != a.fingerprint(2)  # the same id on another product is another review
 
 
 @pytest.mark.parametrize(("value", "expected"), [
@@ -44,8 +46,6 @@ def test_has_images_from_lists_urls_and_counts(value, expected):
     from jingshao.crawlers.reviewparse import _has_images
 
     assert _has_images(value) is expected
-    assert b.posted_at == datetime.fromtimestamp(1763613000, TZ)
-    assert a.fingerprint(1) != a.fingerprint(2)  # the same id on another product is another review
 
 
 def test_jsonp_and_errors():
