@@ -80,7 +80,9 @@ def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool) 
     from jingshao.crawlers.browser import BrowserNotFound
     from jingshao.crawlers.runner import crawl
 
-    if not any(True for _ in cfg.iter_products()):
+    if spider == "mentions" and not (cfg.brands and cfg.mention_sources):
+        raise _fail(f"{cfg.source}: mentions need [[brands]] and [[mention_sources]]; nothing to crawl", 2)
+    if spider != "mentions" and not any(True for _ in cfg.iter_products()):
         raise _fail(f"{cfg.source}: no [[competitors.products]] configured; nothing to crawl", 2)
     hook = RichProgress(spider) if progress and err.is_terminal else _LogProgress(spider)
     try:
@@ -90,9 +92,12 @@ def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool) 
     if spider == "products":
         console.print(f"crawl #{summary.run_id}: {summary.targets} products, {summary.pages} pages stored, "
                       f"{summary.changes} changed, {summary.unchanged} unchanged, {summary.failures} failed")
-    else:
+    elif spider == "reviews":
         console.print(f"crawl #{summary.run_id}: reviews of {summary.targets} products, {summary.pages} reviews "
                       f"read, {summary.changes} new, {summary.failures} failed pages")
+    else:
+        console.print(f"crawl #{summary.run_id}: {summary.targets} sources, {summary.pages} brand mentions read, "
+                      f"{summary.changes} new, {summary.failures} failed pages")
     for e in summary.errors[:10]:
         err.print(f"[red]error[/] {e}", highlight=False)
     if not summary.ok:
@@ -189,6 +194,75 @@ def extract(
     from jingshao.crawlers.extract.command import run
 
     raise typer.Exit(run(inputs, [url] if url else [], as_json, sys.stdout))
+
+
+@crawl_app.command("mentions")
+def crawl_mentions_cmd(config: ConfigOpt = None, progress: ProgressOpt = True, verbose: VerboseOpt = False) -> None:
+    """Crawl every [[mention_sources]] for every brand; dedup, score and store new mentions."""
+    _run_crawl(config, "mentions", progress, verbose)
+
+
+ingest_app = typer.Typer(help="Import data gathered elsewhere.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+
+
+@ingest_app.command("mentions")
+def ingest_mentions(
+    path: Annotated[Path, typer.Argument(help="JSON Lines: url, text (or title), and optionally brand, source, "
+                                         "authority (1-3), title, author, posted_at (ISO).")],
+    config: ConfigOpt = None,
+) -> None:
+    """Import brand mentions from a JSONL file (dedup by URL and content, scored like crawled ones).
+
+    Lines that cannot be read are reported with their line number and skipped; the rest are kept.
+    """
+    cfg = _load(config)
+    from datetime import UTC, datetime
+
+    from jingshao.crawlers.enrichment import Enricher
+    from jingshao.crawlers.mentionparse import content_key, jsonl_record, match_brand, url_key
+    from jingshao.crawlers.reviewparse import parse_time
+    from jingshao.storage.db import open_database
+    from jingshao.storage.repository import insert_mentions
+
+    if not cfg.brands:
+        raise _fail(f"{cfg.source}: no [[brands]] configured", 2)
+    brands = {b.name: b for b in cfg.brands}
+    rows, bad = [], 0
+    now = datetime.now(UTC)
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(f"{path}: cannot read: {exc}", 2) from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = jsonl_record(line)
+            posted = parse_time(rec.get("posted_at"), cfg.tz) if rec.get("posted_at") else now
+            if rec.get("posted_at") and posted is None:
+                raise ValueError(f"unreadable posted_at {rec['posted_at']!r}")
+            if rec.get("brand") and rec["brand"] not in brands:
+                raise ValueError(f"unknown brand {rec['brand']!r} (configured: {', '.join(brands)})")
+        except ValueError as exc:
+            bad += 1
+            err.print(f"{path}:{n}: skipped: {exc}", highlight=False)
+            continue
+        text = rec.get("text") or rec.get("title")
+        targets = [rec["brand"]] if rec.get("brand") else [
+            b.name for b in cfg.brands if match_brand(f"{rec.get('title') or ''} {text}", b)]
+        for brand in targets:
+            rows.append({"brand": brand, "source": rec.get("source") or "import", "authority": rec.get("authority", 1),
+                         "url": rec["url"], "url_key": url_key(rec["url"]),
+                         "content_key": content_key(rec.get("title"), text), "title": rec.get("title"),
+                         "text": text, "author": rec.get("author"), "posted_at": posted.astimezone(UTC)})
+    cols = Enricher(cfg.nlp).sentiment_columns([f"{r['title'] or ''} {r['text']}".strip() for r in rows])
+    db = open_database(cfg.database_url)
+    with db.session() as s:
+        new = insert_mentions(s, [{**r, **c} for r, c in zip(rows, cols, strict=True)])
+    console.print(f"{path}: {len(rows)} mentions read, {new} new, {len(rows) - new} duplicates, {bad} lines skipped")
+    if bad:
+        raise typer.Exit(1)
 
 
 nlp_app = typer.Typer(help="Sentiment model and text tools (no database needed).", no_args_is_help=True)
@@ -377,7 +451,7 @@ DEMO_CATEGORIES = {"李宁官方旗舰店": "apparel", "三只松鼠官方旗舰
 
 
 def write_demo_config(base_url: str, workdir: Path, with_browser: bool, *, products: list | None = None,
-                      database_url: str | None = None) -> Path:
+                      database_url: str | None = None, mentions: bool = True) -> Path:
     """A config for the demo shop's catalog (or the given DemoProducts), crawling politely but fast."""
     from jingshao.demo.catalog import demo_products
 
@@ -411,6 +485,15 @@ def write_demo_config(base_url: str, workdir: Path, with_browser: bool, *, produ
             if p.selectors:
                 lines.append("    [competitors.products.selectors]")
                 lines += [f"    {k} = {_toml_str(v)}" for k, v in p.selectors.items()]
+    if mentions:
+        from jingshao.demo.mentions import demo_mention_sources
+        from jingshao.demo.mentions_data import DEMO_BRAND
+
+        lines += ["[[brands]]", *(f"{k} = {_toml_inline(v)}" for k, v in DEMO_BRAND.items())]
+        for src in demo_mention_sources(base_url):
+            if src["kind"] == "render" and not with_browser:
+                continue
+            lines += ["[[mention_sources]]", *(f"{k} = {_toml_inline(v)}" for k, v in src.items() if v is not None)]
     path = workdir / "jingshao.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -150,6 +150,57 @@ class BrowserConfig(_Strict):
     navigation_timeout: float = Field(default=30, gt=0)
 
 
+class BrandConfig(_Strict):
+    """One of the user's own brands: what names it, and what shows a mention is about something else."""
+
+    name: str = Field(min_length=1)
+    keywords: list[str] = Field(default_factory=list, description="search words; default: the name")
+    aliases: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list, description="words that mark another meaning (水果, 好吃 ...)")
+    crisis: dict[str, float] = Field(default_factory=dict, description="per-brand crisis threshold overrides")
+
+    @model_validator(mode="after")
+    def _default_keyword(self) -> BrandConfig:
+        if not self.keywords:
+            self.keywords = [self.name]
+        return self
+
+
+class MentionSourceConfig(_Strict):
+    """A place where brand mentions appear. `{keyword}` in url searches each brand keyword."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["rss", "html", "json", "render"]
+    url: str
+    authority: int = Field(default=1, ge=1, le=3,
+                           description="1 ordinary, 2 industry media / big account / regulator, 3 national media / hot list")
+    item: str | None = Field(default=None, description="CSS selector of one item (html/render) or JSON path to the list")
+    title: str | None = None
+    link: str | None = None
+    snippet: str | None = None
+    time: str | None = None
+    author: str | None = None
+    pagination: Literal["none", "next", "cursor"] = "none"
+    next: str | None = None
+    cursor: str | None = Field(default=None, description="JSON path of the next cursor (pagination = cursor)")
+    start: str = Field(default="", description="the first {cursor} value")
+    max_pages: int = Field(default=3, ge=1, le=100)
+    brands: list[str] | None = Field(default=None, description="only these brands (default: all)")
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> MentionSourceConfig:
+        if self.kind != "rss":
+            if not self.item:
+                raise ValueError(f"kind = {self.kind!r} needs `item` (where one mention is)")
+            if not self.link or not (self.snippet or self.title):
+                raise ValueError(f"kind = {self.kind!r} needs `link` and `snippet` or `title`")
+        if self.pagination == "next" and not self.next:
+            raise ValueError("pagination = 'next' needs a `next` selector")
+        if self.pagination == "cursor" and not (self.cursor and "{cursor}" in self.url):
+            raise ValueError("pagination = 'cursor' needs `cursor` and a {cursor} placeholder in url")
+        return self
+
+
 class NlpConfig(_Strict):
     scorer: Literal["linear", "snownlp"] = "linear"
     model_path: str | None = Field(default=None, description="a retrained linear model; default: the bundled one")
@@ -168,6 +219,8 @@ class Config(_Strict):
     browser: BrowserConfig = Field(default_factory=BrowserConfig)
     nlp: NlpConfig = Field(default_factory=NlpConfig)
     competitors: list[CompetitorConfig] = Field(default_factory=list)
+    brands: list[BrandConfig] = Field(default_factory=list)
+    mention_sources: list[MentionSourceConfig] = Field(default_factory=list)
 
     # Where the file was read from; relative paths (the SQLite file) resolve against it.
     source: Path | None = Field(default=None, exclude=True)
@@ -188,6 +241,15 @@ class Config(_Strict):
             if c.name in seen:
                 raise ValueError(f"competitor name {c.name!r} appears twice")
             seen.add(c.name)
+        return self
+
+    @model_validator(mode="after")
+    def _source_brands_exist(self) -> Config:
+        names = {b.name for b in self.brands}
+        for src in self.mention_sources:
+            unknown = sorted(set(src.brands or []) - names)
+            if unknown:
+                raise ValueError(f"mention source {src.name!r} names unknown brands {unknown}")
         return self
 
     @property

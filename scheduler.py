@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-SPIDERS = ("products", "reviews")
+SPIDERS = ("products", "reviews", "mentions")
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,14 @@ class Enricher:
             for text, category, p in zip(texts, categories, scores, strict=True)
         ]
 
+    def sentiment_columns(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        """sentiment and label for each text (batched)."""
+        from jingshao.nlp import label_for
+
+        if not texts:
+            return []
+        return [{"sentiment": float(p), "label": label_for(float(p))} for p in self.scorer.score(list(texts))]
+
     def adlaw_hits(self, field_texts: dict[str, str | None]) -> list[dict[str, Any]]:
         """Ad-law hits per copy field (title, promo) with position and context."""
         from jingshao.nlp import scan_adlaw

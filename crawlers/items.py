@@ -45,3 +45,17 @@ class ReviewsCompleteItem:
     """The review list of a product was walked to its end (or to known reviews, or the page limit)."""
 
     product_id: int
+
+
+@dataclass
+class MentionItem:
+    brand: str
+    source: str
+    authority: int
+    url: str
+    url_key: str
+    content_key: str
+    title: str | None
+    text: str
+    author: str | None
+    posted_at: Any

@@ -12,6 +12,7 @@ from jingshao.storage.db import Database, open_database
 from jingshao.storage.models import AdlawHit
 from jingshao.storage.repository import (
     ObservationOutcome,
+    insert_mentions,
     latest_observation,
     mark_reviews_complete,
     record_failure,
@@ -20,7 +21,7 @@ from jingshao.storage.repository import (
 )
 
 from .enrichment import Enricher
-from .items import FailedPageItem, ProductObservationItem, ReviewItem, ReviewsCompleteItem
+from .items import FailedPageItem, MentionItem, ProductObservationItem, ReviewItem, ReviewsCompleteItem
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class StoragePipeline:
         self.enricher = Enricher(nlp)
         self.db: Database | None = None
         self.pending_reviews: list[ReviewItem] = []
+        self.pending_mentions: list[MentionItem] = []
 
     @classmethod
     def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
@@ -58,6 +60,7 @@ class StoragePipeline:
     def close_spider(self, spider: Spider | None = None) -> None:
         if self.db:
             self.flush_reviews()
+            self.flush_mentions()
             self.db.dispose()
 
     def process_item(self, item, spider: Spider | None = None):  # noqa: ANN001, ANN201
@@ -68,6 +71,10 @@ class StoragePipeline:
             self.pending_reviews.append(item)
             if len(self.pending_reviews) >= self.review_batch:
                 self.flush_reviews()
+        elif isinstance(item, MentionItem):
+            self.pending_mentions.append(item)
+            if len(self.pending_mentions) >= self.review_batch:
+                self.flush_mentions()
         elif isinstance(item, ReviewsCompleteItem):
             self.flush_reviews()
             with self.db.session() as s:
@@ -105,6 +112,19 @@ class StoragePipeline:
             rows.append({**row, **extra, "crawl_run_id": self.run_id})
         with self.db.session() as s:
             new = upsert_reviews(s, rows)
+        self.stats.inc_value("jingshao/pages", len(batch))
+        self.stats.inc_value("jingshao/changes", new)
+        self.stats.inc_value("jingshao/unchanged", len(batch) - new)
+
+    def flush_mentions(self) -> None:
+        """Score a batch of mentions and insert the ones not seen before (by URL or by content)."""
+        batch, self.pending_mentions = self.pending_mentions, []
+        if not batch:
+            return
+        cols = self.enricher.sentiment_columns([f"{m.title or ''} {m.text}".strip() for m in batch])
+        rows = [{**asdict(m), **c, "crawl_run_id": self.run_id} for m, c in zip(batch, cols, strict=True)]
+        with self.db.session() as s:
+            new = insert_mentions(s, rows)
         self.stats.inc_value("jingshao/pages", len(batch))
         self.stats.inc_value("jingshao/changes", new)
         self.stats.inc_value("jingshao/unchanged", len(batch) - new)

@@ -26,6 +26,7 @@ from jingshao.storage.repository import (
 
 from .items import FailedPageItem, ProductObservationItem, ReviewsCompleteItem
 from .settings import build_settings
+from .spiders.mentions import MentionsSpider
 from .spiders.products import ProductsSpider
 from .spiders.reviews import ReviewsSpider
 
@@ -73,6 +74,11 @@ def _targets(config: Config, spider: str, ids: dict[str, int], db) -> list[dict]
     if spider == "products":
         return [{"url": p.url, "product_id": ids[p.url], "render": p.render, "selectors": sel}
                 for _, p, sel in config.iter_products()]
+    if spider == "mentions":
+        brands = {b.name: b for b in config.brands}
+        return [{"source": src.model_dump(), "render": src.kind == "render",
+                 "brands": [b.model_dump() for n, b in brands.items() if src.brands is None or n in src.brands]}
+                for src in config.mention_sources]
     targets = []
     with db.session() as s:
         for comp, p, _ in config.iter_products():
@@ -85,7 +91,7 @@ def _targets(config: Config, spider: str, ids: dict[str, int], db) -> list[dict]
     return targets
 
 
-SPIDERS = {"products": ProductsSpider, "reviews": ReviewsSpider}
+SPIDERS = {"products": ProductsSpider, "reviews": ReviewsSpider, "mentions": MentionsSpider}
 
 
 def crawl(config: Config, spider: str = "products", *, progress: ProgressHook | None = None,
@@ -110,7 +116,8 @@ def crawl(config: Config, spider: str = "products", *, progress: ProgressHook | 
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(spider_cls)
     # Progress counts products: a product page (or its failure), or a product's review list done.
-    progress_items = (ProductObservationItem, FailedPageItem) if spider == "products" else (ReviewsCompleteItem,)
+    progress_items = {"products": (ProductObservationItem, FailedPageItem), "reviews": (ReviewsCompleteItem,),
+                      "mentions": ()}[spider]
 
     def on_item(item, response=None, spider=None):  # noqa: ANN001
         if isinstance(item, progress_items):

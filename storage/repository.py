@@ -19,7 +19,17 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from .models import AdlawHit, Competitor, CrawlRun, FailedObservation, Observation, Product, Review, utcnow
+from .models import (
+    AdlawHit,
+    Competitor,
+    CrawlRun,
+    FailedObservation,
+    Mention,
+    Observation,
+    Product,
+    Review,
+    utcnow,
+)
 
 # The fields a buyer sees; a change in any of them appends an observation row.
 OBSERVED_FIELDS = (
@@ -347,3 +357,30 @@ def update_review_scores(session: Session, rows: list[dict[str, Any]]) -> None:
 def replace_adlaw_hits(session: Session, observation_id: int, product_id: int, hits: list[dict[str, Any]]) -> None:
     session.execute(AdlawHit.__table__.delete().where(AdlawHit.observation_id == observation_id))
     session.add_all(AdlawHit(observation_id=observation_id, product_id=product_id, **h) for h in hits)
+
+
+# ---------------------------------------------------------------- mentions
+
+def insert_mentions(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert-or-ignore by (brand, url_key) and (brand, content_key); returns how many were new.
+
+    A repost (same content, other URL) or the same URL seen in two sources is one mention."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise ValueError(f"unsupported database engine {dialect!r}: jingshao stores to SQLite or PostgreSQL")
+    new = 0
+    seen: set[tuple[str, str]] = set()
+    for row in rows:  # one statement per row: ON CONFLICT DO NOTHING covers both unique keys
+        keys = {(row["brand"], "u" + row["url_key"]), (row["brand"], "c" + row["content_key"])}
+        if keys & seen:
+            continue
+        seen |= keys
+        result = session.execute(insert(Mention).values(**row).on_conflict_do_nothing())
+        new += result.rowcount or 0
+    return new

@@ -1,0 +1,104 @@
+"""The `mentions` spider: every configured source, searched for every brand keyword where its
+URL has a `{keyword}` placeholder, paginated; each item kept for the brands it names."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import scrapy
+from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
+
+from jingshao.config import BrandConfig, MentionSourceConfig
+from jingshao.crawlers.failures import describe_failure
+from jingshao.crawlers.items import FailedPageItem, MentionItem
+from jingshao.crawlers.mentionparse import (
+    MentionParseError,
+    content_key,
+    match_brand,
+    parse_mention_page,
+    url_key,
+)
+
+
+class MentionsSpider(scrapy.Spider):
+    """Targets (`JINGSHAO_TARGETS`): {"source": MentionSourceConfig dict, "brands": [BrandConfig dicts]}."""
+
+    name = "mentions"
+
+    def __init__(self, targets: list[dict[str, Any]] | None = None, timezone: str = "Asia/Shanghai",
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.targets = targets or []
+        self.tz = ZoneInfo(timezone)
+        self.started = datetime.now(UTC)
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):  # noqa: ANN001, ANN206
+        kwargs.setdefault("targets", crawler.settings.getlist("JINGSHAO_TARGETS"))
+        kwargs.setdefault("timezone", crawler.settings.get("JINGSHAO_TIMEZONE", "Asia/Shanghai"))
+        return super().from_crawler(crawler, *args, **kwargs)
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for target in self.targets:
+            src = MentionSourceConfig.model_validate(target["source"])
+            brands = [BrandConfig.model_validate(b) for b in target["brands"]]
+            if "{keyword}" in src.url:
+                keywords = dict.fromkeys(k for b in brands for k in [*b.keywords, *b.aliases])
+                for kw in keywords:
+                    yield self.page_request(src, brands, 0, self.fill(src.url, kw, src.start), kw)
+            else:
+                yield self.page_request(src, brands, 0, self.fill(src.url, "", src.start), "")
+
+    @staticmethod
+    def fill(url: str, keyword: str, cursor: str) -> str:
+        return url.replace("{keyword}", quote(keyword)).replace("{cursor}", quote(cursor))
+
+    def page_request(self, src: MentionSourceConfig, brands: list[BrandConfig], index: int, url: str,
+                     keyword: str) -> scrapy.Request:
+        meta: dict[str, Any] = {"src": src, "brands": brands, "index": index, "keyword": keyword}
+        if src.kind == "render":
+            meta["playwright"] = True
+            meta["playwright_page_goto_kwargs"] = {"wait_until": "networkidle"}
+        return scrapy.Request(url, callback=self.parse_page, errback=self.on_error, meta=meta, dont_filter=True)
+
+    def parse_page(self, response: Response):
+        src: MentionSourceConfig = response.meta["src"]
+        brands: list[BrandConfig] = response.meta["brands"]
+        text = response.text if isinstance(response, TextResponse) else response.body.decode("utf-8", "replace")
+        try:
+            page = parse_mention_page(text, src, tz=self.tz, page_url=response.url)
+        except MentionParseError as exc:
+            yield FailedPageItem(url=response.url, reason=f"mention source {src.name}: {exc}",
+                                 http_status=response.status)
+            return
+        for m in page.items:
+            full = f"{m.title or ''} {m.text}"
+            for brand in brands:
+                if match_brand(full, brand):
+                    yield MentionItem(brand=brand.name, source=src.name, authority=src.authority, url=m.url,
+                                      url_key=url_key(m.url), content_key=content_key(m.title, m.text),
+                                      title=m.title, text=m.text, author=m.author,
+                                      posted_at=(m.posted_at or self.started).astimezone(UTC))
+        index = response.meta["index"]
+        if index + 1 >= src.max_pages or not page.items:
+            return
+        nxt = None
+        if src.pagination == "next":
+            nxt = page.next_url if page.next_url != response.url else None
+        elif src.pagination == "cursor" and page.next_cursor:
+            nxt = self.fill(src.url, response.meta["keyword"], page.next_cursor)
+        if nxt:
+            yield self.page_request(src, brands, index + 1, nxt, response.meta["keyword"])
+
+    def on_error(self, failure: Failure):
+        src: MentionSourceConfig = failure.request.meta["src"]
+        from scrapy.spidermiddlewares.httperror import HttpError
+
+        status = failure.value.response.status if failure.check(HttpError) else None
+        yield FailedPageItem(url=failure.request.url, http_status=status,
+                             reason=f"mention source {src.name}: {describe_failure(failure)}")
