@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from jingshao.config import DEFAULT_CONFIG_NAME, EXAMPLE_CONFIG, Config, ConfigError, load_config
+from jingshao.reports.text import money, stock_label
 from jingshao.storage.db import DatabaseError
 
 app = typer.Typer(help="竞哨 jingshao: watch competitors' prices, promos and stock, and your brand's "
@@ -135,14 +135,6 @@ class _LogProgress:
         pass
 
 
-def _money(v: Decimal | None) -> str:
-    return "—" if v is None else f"{v:,.2f}"
-
-
-def _stock(availability: str | None) -> str:
-    return {"InStock": "有货", "OutOfStock": "缺货", "PreOrder": "预售"}.get(availability or "", "未知")
-
-
 @app.command()
 def prices(
     product: Annotated[str | None, typer.Option("--product", "-p", help="Product id, URL or part of its name.")]
@@ -178,7 +170,7 @@ def prices(
             cur = "" if r.currency in (None, "CNY") else f" {r.currency}"
             table.add_row(r.first_seen_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
                           r.last_seen_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-                          _money(r.price) + cur, _money(r.original_price), _stock(r.availability), r.promo or "")
+                          money(r.price) + cur, money(r.original_price), stock_label(r.availability), r.promo or "")
         if not hist:
             table.add_row("—", "—", "—", "—", "—", "尚无观测 (no observation yet)")
         console.print(table)
@@ -446,86 +438,6 @@ def analyze(
                                                      if rescore else ""))
 
 
-# Review-tag lexicon per demo shop (the demo sells shoes and snacks besides electronics).
-DEMO_CATEGORIES = {"李宁官方旗舰店": "apparel", "三只松鼠官方旗舰店": "food"}
-
-
-def write_demo_config(base_url: str, workdir: Path, with_browser: bool, *, products: list | None = None,
-                      database_url: str | None = None, mentions: bool = True) -> Path:
-    """A config for the demo shop's catalog (or the given DemoProducts), crawling politely but fast."""
-    from jingshao.demo.catalog import demo_products
-
-    by_comp: dict[str, list] = {}
-    for p in products if products is not None else demo_products(base_url):
-        if p.render and not with_browser:
-            continue
-        by_comp.setdefault(p.competitor, []).append(p)
-    workdir.mkdir(parents=True, exist_ok=True)
-    db_url = database_url or f"sqlite:///{(workdir / 'demo.db').as_posix()}"
-    lines = [
-        'timezone = "Asia/Shanghai"',
-        "[database]",
-        f"url = {_toml_str(db_url)}",
-        "[crawl]",
-        "download_delay = 0",
-        "concurrency_per_domain = 8",
-        "autothrottle = false",
-        "retry_times = 2",
-        "timeout = 20",
-    ]
-    for comp, prods in by_comp.items():
-        lines += ["[[competitors]]", f"name = {_toml_str(comp)}",
-                  f"category = {_toml_str(DEMO_CATEGORIES.get(comp, 'electronics'))}"]
-        for p in prods:
-            lines += ["  [[competitors.products]]", f"  url = {_toml_str(p.url)}", f"  name = {_toml_str(p.name)}"]
-            if p.render:
-                lines.append("  render = true")
-            if getattr(p, "reviews", None):
-                lines.append(f"  reviews = {_toml_inline(p.reviews)}")
-            if p.selectors:
-                lines.append("    [competitors.products.selectors]")
-                lines += [f"    {k} = {_toml_str(v)}" for k, v in p.selectors.items()]
-    if mentions:
-        from jingshao.demo.mentions import demo_mention_sources
-        from jingshao.demo.mentions_data import DEMO_BRAND
-
-        lines += ["[[brands]]", *(f"{k} = {_toml_inline(v)}" for k, v in DEMO_BRAND.items())]
-        for src in demo_mention_sources(base_url):
-            if src["kind"] == "render" and not with_browser:
-                continue
-            lines += ["[[mention_sources]]", *(f"{k} = {_toml_inline(v)}" for k, v in src.items() if v is not None)]
-    path = workdir / "jingshao.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def _toml_str(s: str) -> str:
-    import json
-
-    return json.dumps(s, ensure_ascii=False)
-
-
-def _toml_inline(value: object) -> str:
-    """A TOML inline value (tables as `{k = v}`), enough for the demo's generated config."""
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_toml_inline(v)}" for k, v in value.items() if v is not None) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_inline(v) for v in value) + "]"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return _toml_str(str(value))
-
-
-def _run_child_crawl(config_path: Path, spider: str = "products") -> int:
-    """A crawl in a child process, as the scheduler runs it (the reactor cannot restart)."""
-    from jingshao.scheduler import run_crawl_child
-
-    result = run_crawl_child(spider, config_path, timeout=600, capture=False)
-    return 1 if result.returncode is None else result.returncode
-
-
 @app.command()
 def demo(
     workdir: Annotated[Path | None, typer.Option(help="Keep the demo database and config here "
@@ -533,53 +445,13 @@ def demo(
     browser: Annotated[bool, typer.Option(help="Include the JavaScript (render = true) pages.")] = True,
 ) -> None:
     """Run the whole job on the bundled demo shop (127.0.0.1 only, no network needed)."""
-    from jingshao.crawlers.browser import BrowserNotFound, resolve_chromium
-    from jingshao.demo.server import DemoServer
-    from jingshao.storage.db import open_database
-    from jingshao.storage.repository import changes_in_run
+    from jingshao.demo.runner import DemoFailed, run_demo
 
-    if browser:
-        try:
-            resolve_chromium(None)
-        except BrowserNotFound as exc:
-            err.print(f"[yellow]warning[/] {exc}; skipping the render = true demo pages", highlight=False)
-            browser = False
-    wd = workdir or Path(tempfile.mkdtemp(prefix="jingshao-demo-"))
-    wd.mkdir(parents=True, exist_ok=True)
-    with DemoServer() as shop:
-        cfg_path = write_demo_config(shop.base_url, wd, browser)
-        console.rule(f"竞哨 demo — shop at {shop.base_url}, state {shop.state}")
-        console.print(f"config: {cfg_path}")
-        if _run_child_crawl(cfg_path) != 0:
-            raise _fail("first crawl failed")
-        shop.advance()
-        console.rule(f"the shop changed (state {shop.state}): crawling again")
-        if _run_child_crawl(cfg_path) != 0:
-            raise _fail("second crawl failed")
-    cfg = load_config(cfg_path)
-    db = open_database(cfg.database_url)
-    from sqlalchemy import func, select
-
-    from jingshao.storage.models import CrawlRun
-
-    with db.session() as s:
-        last_run = s.scalar(select(func.max(CrawlRun.id)).where(CrawlRun.spider == "products"))
-        changes = changes_in_run(s, last_run)
-    table = Table(title="第二次抓取发现的变化 (what changed)", title_justify="left")
-    for col in ("竞品店铺", "商品", "价格", "库存", "促销"):
-        table.add_column(col)
-    for c in changes:
-        b, a = c.before, c.after
-        price = f"{_money(b.price if b else None)} → {_money(a.price)}"
-        if b and b.price and a.price and b.price != a.price:
-            pct = (a.price - b.price) / b.price * 100
-            price += f" ({pct:+.1f}%)"
-        stock = f"{_stock(b.availability if b else None)} → {_stock(a.availability)}"
-        promo = (a.promo or "—") if not b or b.promo != a.promo else "未变"
-        table.add_row(c.competitor, c.product[:40], price, stock, promo[:60])
-    console.print(table)
-    console.print(f"{len(changes)} products changed; database: {cfg.database_url}")
-    console.print(f"price history: jingshao prices --config {cfg_path}")
+    try:
+        run_demo(workdir or Path(tempfile.mkdtemp(prefix="jingshao-demo-")), browser=browser, console=console,
+                 err=err)
+    except DemoFailed as exc:
+        raise _fail(str(exc)) from None
 
 
 def main() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from jingshao.cli import write_demo_config
 from jingshao.config import load_config
 from jingshao.crawlers.browser import find_chromium
 from jingshao.demo.catalog import DemoProduct, bench_render_urls, demo_products, expected, expected_bench
+from jingshao.demo.runner import write_demo_config
 from jingshao.storage.db import open_database
 from jingshao.storage.models import Observation, Product
 

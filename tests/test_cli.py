@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from jingshao.cli import write_demo_config
 from jingshao.config import load_config
 from jingshao.demo.catalog import demo_products
+from jingshao.demo.runner import write_demo_config
 
 from .conftest import REPO, run_cli
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from jingshao.cli import write_demo_config
 from jingshao.demo.catalog import (
     FLAKY_URL_PATH,
     PRIVATE_URL_PATH,
@@ -23,6 +22,7 @@ from jingshao.demo.catalog import (
     expected_bench,
     slow_product_url,
 )
+from jingshao.demo.runner import write_demo_config
 from jingshao.storage.db import open_database
 from jingshao.storage.models import CrawlRun, FailedObservation, Observation, Product
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from jingshao.demo import catalog
 from jingshao.demo.catalog import (
     FLAKY_FAILURES,

@@ -7,9 +7,9 @@ import json
 
 from sqlalchemy import func, select
 
-from jingshao.cli import write_demo_config
 from jingshao.crawlers.mentionparse import content_key
 from jingshao.demo.mentions_data import DEMO_BRAND, expected_mentions, normalise_content
+from jingshao.demo.runner import write_demo_config
 from jingshao.storage.db import open_database
 from jingshao.storage.models import Mention
 

@@ -67,7 +67,8 @@ def test_html_page_with_next_link():
                    "posted_at": ".date::text", "followup": ".append-content::text"},
     })
     body = """<div class="rate-item" data-id="r1" data-star="4"><p class="content">尺码偏小，建议拍大一码</p>
-      <span class="date">2026年11月02日</span><div class="append"><p class="append-content">洗了不<br>掉色</p></div></div>
+      <span class="date">2026年11月02日</span>
+      <div class="append"><p class="append-content">洗了不<br>掉色</p></div></div>
       <div class="rate-item" data-id="r2" data-star="5"><p class="content">很舒服</p></div>
       <a class="next" href="r.htm?page=2">下一页</a>"""
     page = parse_review_page(body, src, tz=TZ, page_url="http://x/shop/r.htm?page=1")

@@ -10,9 +10,9 @@ import sys
 
 from sqlalchemy import func, select
 
-from jingshao.cli import write_demo_config
 from jingshao.demo.catalog import demo_products
 from jingshao.demo.reviews_data import demo_reviews
+from jingshao.demo.runner import write_demo_config
 from jingshao.storage.db import open_database
 from jingshao.storage.models import CrawlRun, Product, Review
 
