@@ -439,6 +439,78 @@ def analyze(
 
 
 @app.command()
+def run(config: ConfigOpt = None) -> None:
+    """Run the scheduler in the foreground: crawls, alert evaluation, notifications, the daily report.
+
+    Stop it with Ctrl-C or SIGTERM: running jobs finish, running crawls stop cleanly.
+    """
+    cfg = _load(config)
+    import logging
+
+    from jingshao.scheduler import planned_jobs, run_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        from jingshao.storage.db import open_database
+
+        open_database(cfg.database_url).dispose()  # migrate before the job store touches the database
+    except DatabaseError as exc:
+        raise _fail(str(exc)) from None
+    plan = planned_jobs(cfg)
+    console.print("jobs: " + ", ".join(f"{k} ({v})" for k, v in plan.items()))
+    run_scheduler(cfg, str(cfg.source))
+
+
+@app.command()
+def status(config: ConfigOpt = None) -> None:
+    """Next run of each job, last outcomes, failing sources, broken channels, outbox depth."""
+    cfg = _load(config)
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, select
+
+    from jingshao.scheduler import next_runs, planned_jobs
+    from jingshao.storage.db import open_database
+    from jingshao.storage.models import ChannelState, FailedObservation, JobRun, Notification
+
+    db = open_database(cfg.database_url)
+    tz = cfg.tz
+    nxt = next_runs(cfg)
+    with db.session() as s:
+        last = {}
+        for job in set(planned_jobs(cfg)) | set(nxt):
+            last[job] = s.scalars(select(JobRun).where(JobRun.job == job).order_by(JobRun.id.desc()).limit(1)).first()
+        since = datetime.now(UTC) - timedelta(hours=24)
+        failing = s.execute(select(FailedObservation.url, FailedObservation.reason, func.count())
+                            .where(FailedObservation.at >= since)
+                            .group_by(FailedObservation.url, FailedObservation.reason)
+                            .order_by(func.count().desc()).limit(10)).all()
+        broken = s.scalars(select(ChannelState).where(ChannelState.state == "broken")).all()
+        outbox = s.execute(select(Notification.channel, Notification.status, func.count())
+                           .where(Notification.status.in_(["pending", "dead"]))
+                           .group_by(Notification.channel, Notification.status)).all()
+    table = Table(title="jobs", title_justify="left")
+    for col in ("job", "schedule", "next run", "last run", "outcome", "detail"):
+        table.add_column(col)
+    plan = planned_jobs(cfg)
+    for job in sorted(set(plan) | set(nxt)):
+        r = last.get(job)
+        n = nxt.get(job)
+        table.add_row(job, plan.get(job, "(not in config)"), n.astimezone(tz).strftime("%m-%d %H:%M:%S") if n else "—",
+                      r.started_at.astimezone(tz).strftime("%m-%d %H:%M:%S") if r else "—", r.outcome if r else "—",
+                      (r.error or (str(r.counts) if r.counts else ""))[:60] if r else "")
+    console.print(table)
+    if not nxt:
+        console.print("the scheduler has not run yet (start it with `jingshao run`)")
+    console.print(f"failing sources (24 h): {len(failing)}" + "".join(f"\n  {c}× {u} — {why}" for u, why, c in failing))
+    console.print(f"broken channels: {len(broken)}" + "".join(f"\n  {b.name}: {b.reason}" for b in broken))
+    depth = sum(c for _, st, c in outbox if st == "pending")
+    console.print(f"outbox: {depth} pending" + "".join(f"\n  {ch}: {c} {st}" for ch, st, c in outbox))
+    if broken:
+        raise typer.Exit(1)
+
+
+@app.command()
 def demo(
     workdir: Annotated[Path | None, typer.Option(help="Keep the demo database and config here "
                                                  "(default: a temporary folder).")] = None,

@@ -208,6 +208,34 @@ class NlpConfig(_Strict):
     adlaw_allow: list[str] = Field(default_factory=list, description="phrases never to flag (e.g. 最近)")
 
 
+class ScheduleConfig(_Strict):
+    """When each job runs: 'every 15m' (s, m, h, d), a crontab ('0 8 * * *'), or 'off'."""
+
+    products: str = "every 4h"
+    reviews: str = "0 6 * * *"
+    mentions: str = "every 15m"
+    evaluate: str = "every 5m"
+    dispatch: str = "every 15s"
+    report: str = "0 8 * * *"
+    crawl_timeout_minutes: float = Field(default=60, gt=0)
+    misfire_grace_minutes: float = Field(default=10, gt=0)
+
+    @model_validator(mode="after")
+    def _valid_triggers(self) -> ScheduleConfig:
+        from zoneinfo import ZoneInfo
+
+        from jingshao.scheduler import parse_trigger
+
+        for name in ("products", "reviews", "mentions", "evaluate", "dispatch", "report"):
+            spec = getattr(self, name)
+            if spec.strip().lower() != "off":
+                try:
+                    parse_trigger(spec, ZoneInfo("UTC"))
+                except ValueError as exc:
+                    raise ValueError(f"{name}: {exc}") from None
+        return self
+
+
 class DatabaseConfig(_Strict):
     url: str = DEFAULT_DATABASE_URL
 
@@ -218,6 +246,7 @@ class Config(_Strict):
     crawl: CrawlConfig = Field(default_factory=CrawlConfig)
     browser: BrowserConfig = Field(default_factory=BrowserConfig)
     nlp: NlpConfig = Field(default_factory=NlpConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     competitors: list[CompetitorConfig] = Field(default_factory=list)
     brands: list[BrandConfig] = Field(default_factory=list)
     mention_sources: list[MentionSourceConfig] = Field(default_factory=list)
@@ -368,6 +397,17 @@ review_max_pages = 20         # review pages per product per run (crawls stop ea
 headless = true
 block_resources = ["image", "font", "media"]   # also possible: "stylesheet"
 navigation_timeout = 30
+
+[schedule]
+# 'every 15m' (s, m, h, d), a crontab in the time zone above ('0 8 * * *'), or 'off'.
+products = "every 4h"         # crawl competitor product pages
+reviews = "0 6 * * *"         # crawl new competitor reviews
+mentions = "every 15m"        # crawl brand mentions (alerts are evaluated right after)
+evaluate = "every 5m"         # evaluate alert rules
+dispatch = "every 15s"        # send pending notifications
+report = "0 8 * * *"          # daily report for the day before
+crawl_timeout_minutes = 60
+misfire_grace_minutes = 10    # a job missed while the scheduler was down still runs within this
 
 [nlp]
 scorer = "linear"             # sentiment backend: linear (bundled, default) or snownlp

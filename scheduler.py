@@ -1,25 +1,42 @@
-"""Scheduling. Each crawl runs in a child process (`jingshao crawl SPIDER`): Twisted's reactor
-cannot restart, and a browser's memory is returned to the system when the child exits, so the
-long-lived scheduler stays small.
+"""Scheduling: which job runs when (APScheduler 3, jobs persisted in the product's database).
+
+Each crawl runs in a child process (`jingshao crawl SPIDER`): Twisted's reactor cannot restart,
+and a browser's memory is returned to the system when the child exits, so the long-lived
+scheduler stays small. Jobs are module-level functions taking the config path, so the
+SQLAlchemy job store can persist them; every run is recorded in `job_runs`.
+
+`coalesce=True`, `max_instances=1` and a misfire grace time of minutes (APScheduler's default is
+one second) mean a scheduler that was down runs each missed job once when it comes back, and a
+slow crawl never overlaps itself. A restart keeps the schedule; nothing already sent is sent
+again (the notification outbox and the report ledger know what went out).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("jingshao.scheduler")
 
 SPIDERS = ("products", "reviews", "mentions")
 
 
+# ---------------------------------------------------------------- crawls as child processes
+
 @dataclass(frozen=True)
 class ChildResult:
     spider: str
-    returncode: int | None  # None: killed after the timeout
+    returncode: int | None  # None: stopped after the timeout or at shutdown
     seconds: float
     output_tail: str
 
@@ -28,14 +45,29 @@ class ChildResult:
         return self.returncode == 0
 
 
+_children: set[subprocess.Popen] = set()
+_children_lock = threading.Lock()
+
+
 def crawl_command(spider: str, config_path: Path) -> list[str]:
     if spider not in SPIDERS:
         raise ValueError(f"unknown spider {spider!r}; expected one of {', '.join(SPIDERS)}")
     return [sys.executable, "-m", "jingshao.cli", "crawl", spider, "--config", str(config_path), "--no-progress"]
 
 
+def _stop_child(proc: subprocess.Popen, grace: float = 30) -> None:
+    """SIGTERM (Scrapy closes the spider; every page already stored stays), then SIGKILL."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def run_crawl_child(spider: str, config_path: Path, *, timeout: float = 3600, capture: bool = True) -> ChildResult:
-    """Run one crawl as a child process; past `timeout` it gets SIGTERM, then SIGKILL.
+    """Run one crawl as a child process; past `timeout` it is stopped.
 
     The crawl writes each page in its own transaction, so a child stopped at any point leaves a
     consistent database; its run row is marked interrupted by the next crawl.
@@ -44,15 +76,231 @@ def run_crawl_child(spider: str, config_path: Path, *, timeout: float = 3600, ca
     proc = subprocess.Popen(crawl_command(spider, config_path), stdout=subprocess.PIPE if capture else None,
                             stderr=subprocess.STDOUT if capture else None, text=True, env={**os.environ},
                             start_new_session=True)
+    with _children_lock:
+        _children.add(proc)
     try:
         out, _ = proc.communicate(timeout=timeout)
         code: int | None = proc.returncode
+        if code is not None and code < 0:  # killed by a signal (our shutdown)
+            code = None
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            out, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            out, _ = proc.communicate()
+        _stop_child(proc)
+        out, _ = proc.communicate()
         code = None
+    finally:
+        with _children_lock:
+            _children.discard(proc)
     return ChildResult(spider, code, time.monotonic() - start, (out or "")[-4000:])
+
+
+def stop_children() -> None:
+    with _children_lock:
+        procs = list(_children)
+    for proc in procs:
+        _stop_child(proc)
+
+
+# ---------------------------------------------------------------- jobs
+
+def _config(config_path: str):  # noqa: ANN202
+    from jingshao.config import load_config
+
+    return load_config(config_path)
+
+
+def _database(cfg):  # noqa: ANN001, ANN202
+    from jingshao.storage.db import open_database
+
+    return open_database(cfg.database_url)
+
+
+def record_job(job: str, config_path: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run fn, recording start, end, outcome, counts and error in job_runs."""
+    from sqlalchemy import update
+
+    from jingshao.storage.models import JobRun, utcnow
+
+    db = _database(_config(config_path))
+    with db.session() as s:
+        run = JobRun(job=job, outcome="running")
+        s.add(run)
+        s.flush()
+        run_id = run.id
+    outcome, counts, error = "failed", None, None
+    try:
+        counts = fn()
+        outcome = counts.pop("_outcome", "ok") if isinstance(counts, dict) else "ok"
+        return counts or {}
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        log.exception("job %s failed", job)
+        raise
+    finally:
+        with db.session() as s:
+            s.execute(update(JobRun).where(JobRun.id == run_id).values(
+                finished_at=utcnow(), outcome=outcome, counts=counts, error=error))
+        db.dispose()
+
+
+def crawl_job(config_path: str, spider: str) -> dict[str, Any]:
+    cfg = _config(config_path)
+
+    def run() -> dict[str, Any]:
+        res = run_crawl_child(spider, Path(config_path), timeout=cfg.schedule.crawl_timeout_minutes * 60)
+        out: dict[str, Any] = {"seconds": round(res.seconds, 1), "exit": res.returncode}
+        if res.returncode is None:
+            out["_outcome"] = "timeout"
+        elif res.returncode != 0:
+            raise RuntimeError(f"crawl {spider} exited {res.returncode}: {res.output_tail[-500:]}")
+        return out
+
+    counts = record_job(f"crawl_{spider}", config_path, run)
+    if spider == "mentions":  # a crisis should not wait for the next evaluation tick
+        evaluate_job(config_path)
+    return counts
+
+
+def evaluate_job(config_path: str) -> dict[str, Any]:
+    from jingshao.alerts.service import evaluate_alerts
+
+    cfg = _config(config_path)
+    return record_job("evaluate", config_path, lambda: evaluate_alerts(cfg))
+
+
+def dispatch_job(config_path: str) -> dict[str, Any]:
+    from jingshao.alerts.service import dispatch_notifications
+
+    cfg = _config(config_path)
+    return record_job("dispatch", config_path, lambda: dispatch_notifications(cfg))
+
+
+def report_job(config_path: str) -> dict[str, Any]:
+    from jingshao.reports.service import daily_report
+
+    cfg = _config(config_path)
+    return record_job("report", config_path, lambda: daily_report(cfg, send=True))
+
+
+# ---------------------------------------------------------------- triggers and the scheduler
+
+def parse_trigger(spec: str, tz):  # noqa: ANN001, ANN201
+    """'every 15m' / 'every 30s' / 'every 4h' / 'every 1d' or a 5-field crontab ('0 8 * * *')."""
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    text = spec.strip()
+    if text.startswith("every "):
+        amount, unit = text[6:].strip()[:-1], text.strip()[-1]
+        units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+        if unit not in units or not amount.strip().isdigit() or int(amount) <= 0:
+            raise ValueError(f"bad interval {spec!r}: expected e.g. 'every 15m' (s, m, h or d)")
+        return IntervalTrigger(**{units[unit]: int(amount)}, timezone=tz)
+    try:
+        return CronTrigger.from_crontab(text, timezone=tz)
+    except ValueError as exc:
+        raise ValueError(f"bad schedule {spec!r}: expected 'every N[smhd]' or a crontab like '0 8 * * *' ({exc})") \
+            from None
+
+
+JOB_FUNCS: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
+    "crawl_products": (crawl_job, ("products",)),
+    "crawl_reviews": (crawl_job, ("reviews",)),
+    "crawl_mentions": (crawl_job, ("mentions",)),
+    "evaluate": (evaluate_job, ()),
+    "dispatch": (dispatch_job, ()),
+    "report": (report_job, ()),
+}
+
+
+def planned_jobs(cfg) -> dict[str, str]:  # noqa: ANN001
+    """Job id -> trigger spec from config (jobs set to 'off' or with nothing to do are left out)."""
+    sch = cfg.schedule
+    plan = {"crawl_products": sch.products, "crawl_reviews": sch.reviews, "crawl_mentions": sch.mentions,
+            "evaluate": sch.evaluate, "dispatch": sch.dispatch, "report": sch.report}
+    if not any(True for _ in cfg.iter_products()):
+        plan.pop("crawl_products")
+    if not any(p.reviews for _, p, _ in cfg.iter_products()):
+        plan.pop("crawl_reviews")
+    if not (cfg.brands and cfg.mention_sources):
+        plan.pop("crawl_mentions")
+    return {k: v for k, v in plan.items() if v and v.strip().lower() != "off"}
+
+
+def build_scheduler(cfg, config_path: str, *, blocking: bool = True):  # noqa: ANN001, ANN201
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    cls = BlockingScheduler if blocking else BackgroundScheduler
+    return cls(
+        timezone=cfg.tz,
+        jobstores={"default": SQLAlchemyJobStore(url=cfg.database_url, tablename="apscheduler_jobs")},
+        executors={"default": ThreadPoolExecutor(6)},
+        job_defaults={"coalesce": True, "max_instances": 1,
+                      "misfire_grace_time": int(cfg.schedule.misfire_grace_minutes * 60)},
+    )
+
+
+def sync_jobs(scheduler, cfg, config_path: str) -> dict[str, str]:  # noqa: ANN001
+    """Make the stored jobs match the config. A job whose trigger and arguments did not change is
+    kept as stored (with its next run time), so a restart keeps the schedule."""
+    plan = planned_jobs(cfg)
+    actions = {}
+    for job in scheduler.get_jobs():
+        if job.id not in plan:
+            scheduler.remove_job(job.id)
+            actions[job.id] = "removed"
+    for job_id, spec in plan.items():
+        func, extra = JOB_FUNCS[job_id]
+        trigger = parse_trigger(spec, cfg.tz)
+        args = (config_path, *extra)
+        existing = scheduler.get_job(job_id)
+        if existing and str(existing.trigger) == str(trigger) and tuple(existing.args) == args:
+            actions[job_id] = "kept"
+            continue
+        scheduler.add_job(func, trigger, args=args, id=job_id, name=job_id, replace_existing=True)
+        actions[job_id] = "added" if existing is None else "updated"
+    return actions
+
+
+def run_scheduler(cfg, config_path: str, *, stop_event: threading.Event | None = None) -> None:  # noqa: ANN001
+    """Run until SIGTERM/SIGINT (or stop_event): running jobs finish, running crawls are asked
+    to stop (each page already stored stays), nothing is left half-written."""
+    scheduler = build_scheduler(cfg, config_path, blocking=False)
+    scheduler.start(paused=True)
+    actions = sync_jobs(scheduler, cfg, config_path)
+    for job_id, action in actions.items():
+        log.info("job %s: %s", job_id, action)
+    scheduler.resume()
+    stop = stop_event or threading.Event()
+
+    def on_signal(signum, _frame):  # noqa: ANN001
+        log.warning("received %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    try:
+        while not stop.wait(1):
+            pass
+    finally:
+        scheduler.pause()
+        stop_children()
+        scheduler.shutdown(wait=True)
+
+
+def next_runs(cfg) -> dict[str, datetime | None]:  # noqa: ANN001
+    """Next run time per stored job (read from the job store without starting a scheduler)."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    store = SQLAlchemyJobStore(url=cfg.database_url, tablename="apscheduler_jobs")
+    store.start(None, "default")
+    try:
+        return {job.id: job.next_run_time for job in store.get_all_jobs()}
+    except Exception:  # noqa: BLE001 - a missing table means the scheduler never ran
+        return {}
+    finally:
+        store.shutdown()
+
