@@ -242,6 +242,7 @@ class DatabaseConfig(_Strict):
 
 class Config(_Strict):
     timezone: str = "Asia/Shanghai"
+    redis_url: str | None = Field(default=None, description="scale out: crawls go to Redis for `jingshao worker`s")
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     crawl: CrawlConfig = Field(default_factory=CrawlConfig)
     browser: BrowserConfig = Field(default_factory=BrowserConfig)
@@ -370,6 +371,10 @@ EXAMPLE_CONFIG = """\
 
 # IANA time zone used for schedules and reports.
 timezone = "Asia/Shanghai"
+
+# Scale out (optional): with a Redis URL the scheduler queues each crawl's requests in Redis and
+# `jingshao worker` processes on any number of machines crawl them (use PostgreSQL then).
+# redis_url = "redis://:${REDIS_PASSWORD}@redis.internal:6379/0"
 
 [database]
 # SQLite file (relative to this file) by default; PostgreSQL at scale:
