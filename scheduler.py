@@ -39,6 +39,7 @@ class ChildResult:
     returncode: int | None  # None: stopped after the timeout or at shutdown
     seconds: float
     output_tail: str
+    stopped: bool = False  # stopped by the scheduler's shutdown (not a failure of the crawl)
 
     @property
     def ok(self) -> bool:
@@ -46,6 +47,7 @@ class ChildResult:
 
 
 _children: set[subprocess.Popen] = set()
+_stopping: set[int] = set()  # pids the scheduler asked to stop
 _children_lock = threading.Lock()
 
 
@@ -90,12 +92,15 @@ def run_crawl_child(spider: str, config_path: Path, *, timeout: float = 3600, ca
     finally:
         with _children_lock:
             _children.discard(proc)
-    return ChildResult(spider, code, time.monotonic() - start, (out or "")[-4000:])
+            stopped = proc.pid in _stopping
+            _stopping.discard(proc.pid)
+    return ChildResult(spider, None if stopped else code, time.monotonic() - start, (out or "")[-4000:], stopped)
 
 
 def stop_children() -> None:
     with _children_lock:
         procs = list(_children)
+        _stopping.update(p.pid for p in procs)
     for proc in procs:
         _stop_child(proc)
 
@@ -148,7 +153,9 @@ def crawl_job(config_path: str, spider: str) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         res = run_crawl_child(spider, Path(config_path), timeout=cfg.schedule.crawl_timeout_minutes * 60)
         out: dict[str, Any] = {"seconds": round(res.seconds, 1), "exit": res.returncode}
-        if res.returncode is None:
+        if res.stopped:
+            out["_outcome"] = "stopped"
+        elif res.returncode is None:
             out["_outcome"] = "timeout"
         elif res.returncode != 0:
             raise RuntimeError(f"crawl {spider} exited {res.returncode}: {res.output_tail[-500:]}")
