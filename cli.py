@@ -213,7 +213,7 @@ def ingest_mentions(
 
     from jingshao.crawlers.enrichment import Enricher
     from jingshao.crawlers.mentionparse import content_key, jsonl_record, match_brand, url_key
-    from jingshao.crawlers.reviewparse import parse_time
+    from jingshao.crawlers.pageparse import parse_time
     from jingshao.storage.db import open_database
     from jingshao.storage.repository import insert_mentions
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from parsel import Selector
 
-from jingshao.crawlers.reviewparse import _css, _path, _text, parse_time
+from jingshao.crawlers.pageparse import clean_text, css_value, json_path, next_link, parse_time
 
 
 class MentionParseError(ValueError):
@@ -83,12 +83,12 @@ def _parse_feed(body: str, tz: ZoneInfo, page_url: str) -> MentionPage:
                 when = datetime(*e[key][:6], tzinfo=UTC)
                 break
         summary = _strip_html(e.get("summary") or "")
-        title = _text(e.get("title"))
+        title = clean_text(e.get("title"))
         link = e.get("link") or e.get("id") or ""
         text = summary or title or ""
         if not text or not link:
             continue
-        page.items.append(RawMention(urljoin(page_url, link), title, text, when, _text(e.get("author"))))
+        page.items.append(RawMention(urljoin(page_url, link), title, text, when, clean_text(e.get("author"))))
     return page
 
 
@@ -103,17 +103,17 @@ def _parse_json(body: str, src: SourceLike, tz: ZoneInfo, page_url: str) -> Ment
         data = json.loads(body)
     except json.JSONDecodeError as exc:
         raise MentionParseError(f"not valid JSON: {exc.msg} at {exc.pos}") from None
-    items = _path(data, src.item or "")
+    items = json_path(data, src.item or "")
     if not isinstance(items, list):
         raise MentionParseError(f"no list at JSON path {src.item!r}")
     page = MentionPage()
     for it in items:
         if isinstance(it, dict):
-            m = _mention(lambda p, it=it: _path(it, p), src, tz, page_url)
+            m = _mention(lambda p, it=it: json_path(it, p), src, tz, page_url)
             if m:
                 page.items.append(m)
     if src.pagination == "cursor" and src.cursor:
-        cur = _path(data, src.cursor)
+        cur = json_path(data, src.cursor)
         page.next_cursor = None if cur in (None, "", 0, "0") else str(cur)
     return page
 
@@ -122,25 +122,23 @@ def _parse_html(body: str, src: SourceLike, tz: ZoneInfo, page_url: str) -> Ment
     doc = Selector(text=body)
     page = MentionPage()
     for node in doc.css(src.item or "body"):
-        m = _mention(lambda q, node=node: _css(node, q), src, tz, page_url)
+        m = _mention(lambda q, node=node: css_value(node, q), src, tz, page_url)
         if m:
             page.items.append(m)
-    if src.pagination == "next" and src.next:
-        href = doc.css(src.next).get()
-        if href and not href.strip().lower().startswith("javascript:"):
-            page.next_url = urljoin(page_url, href.strip())
+    if src.pagination == "next":
+        page.next_url = next_link(doc, src.next, page_url)
     return page
 
 
 def _mention(get, src: SourceLike, tz: ZoneInfo, page_url: str) -> RawMention | None:  # noqa: ANN001
-    title = _text(get(src.title)) if src.title else None
-    snippet = _text(get(src.snippet)) if src.snippet else None
-    link = _text(get(src.link)) if src.link else None
+    title = clean_text(get(src.title)) if src.title else None
+    snippet = clean_text(get(src.snippet)) if src.snippet else None
+    link = clean_text(get(src.link)) if src.link else None
     text = snippet or title
     if not text or not link:
         return None
     when = parse_time(get(src.time), tz) if src.time else None
-    return RawMention(urljoin(page_url, link), title, text, when, _text(get(src.author)) if src.author else None)
+    return RawMention(urljoin(page_url, link), title, text, when, clean_text(get(src.author)) if src.author else None)
 
 
 # ---------------------------------------------------------------- brands and dedup keys

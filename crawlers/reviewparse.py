@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,9 +15,7 @@ from zoneinfo import ZoneInfo
 from parsel import Selector
 
 from jingshao.config import ReviewSource
-
-_JSONP = re.compile(r"^\s*[\w$.]+\s*\(\s*(.*?)\s*\)\s*;?\s*$", re.S)
-_INT = re.compile(r"-?\d+")
+from jingshao.crawlers.pageparse import clean_text, css_value, json_path, next_link, parse_time, to_int, unwrap_jsonp
 
 
 class ReviewParseError(ValueError):
@@ -53,70 +50,6 @@ class ReviewPage:
     skipped: int = 0  # items without text
 
 
-def _path(data: Any, path: str) -> Any:
-    cur = data
-    for part in path.split("."):
-        if cur is None:
-            return None
-        if isinstance(cur, list):
-            if not part.lstrip("-").isdigit() or not -len(cur) <= int(part) < len(cur):
-                return None
-            cur = cur[int(part)]
-        elif isinstance(cur, dict):
-            cur = cur.get(part)
-        else:
-            return None
-    return cur
-
-
-def _to_int(value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return int(value)
-    m = _INT.search(str(value))
-    return int(m.group()) if m else None
-
-
-_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d",
-                 "%Y年%m月%d日 %H:%M", "%Y年%m月%d日", "%Y.%m.%d")
-
-
-def parse_time(value: Any, tz: ZoneInfo) -> datetime | None:
-    """Review times as sites write them: ISO, 'YYYY-mm-dd HH:MM:SS', 2026年11月20日, epoch s/ms.
-    Naive values are in the shop's time zone."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
-        n = float(value)
-        if n > 1e11:
-            n /= 1000
-        return datetime.fromtimestamp(n, tz)
-    text = str(value).strip()
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        dt = None
-        for fmt in _DATE_FORMATS:
-            try:
-                dt = datetime.strptime(text, fmt)
-                break
-            except ValueError:
-                continue
-    if dt is None:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=tz)
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, list):
-        value = " ".join(str(v) for v in value if v)
-    s = " ".join(str(value).split())
-    return s or None
-
-
 def _has_images(value: Any) -> bool:
     """A list of pictures, a picture URL, or a count."""
     if isinstance(value, list | dict):
@@ -128,18 +61,18 @@ def _has_images(value: Any) -> bool:
 
 def _review(get, tz: ZoneInfo, src: ReviewSource) -> ParsedReview | None:  # noqa: ANN001
     f = src.fields
-    text = _text(get(f.text))
+    text = clean_text(get(f.text))
     if not text:
         return None
     return ParsedReview(
         text=text,
-        external_id=_text(get(f.id)) if f.id else None,
-        rating=_to_int(get(f.rating)) if f.rating else None,
+        external_id=clean_text(get(f.id)) if f.id else None,
+        rating=to_int(get(f.rating)) if f.rating else None,
         posted_at=parse_time(get(f.posted_at), tz) if f.posted_at else None,
-        variant=_text(get(f.variant)) if f.variant else None,
-        helpful=_to_int(get(f.helpful)) if f.helpful else None,
+        variant=clean_text(get(f.variant)) if f.variant else None,
+        helpful=to_int(get(f.helpful)) if f.helpful else None,
         has_images=_has_images(get(f.images)) if f.images else False,
-        followup=_text(get(f.followup)) if f.followup else None,
+        followup=clean_text(get(f.followup)) if f.followup else None,
     )
 
 
@@ -152,21 +85,19 @@ def parse_review_page(body: str, src: ReviewSource, *, tz: ZoneInfo, page_url: s
 def _parse_json(body: str, src: ReviewSource, tz: ZoneInfo) -> ReviewPage:
     raw = body.strip()
     if src.kind == "jsonp" or not raw.startswith(("{", "[")):
-        m = _JSONP.match(raw)
-        if m:
-            raw = m.group(1)
+        raw = unwrap_jsonp(raw)
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ReviewParseError(f"not valid JSON{'P' if src.kind == 'jsonp' else ''}: {exc.msg} at {exc.pos}") from None
-    items = _path(data, src.items)
+    items = json_path(data, src.items)
     if items is None:
         raise ReviewParseError(f"no list at JSON path {src.items!r}")
     if not isinstance(items, list):
         raise ReviewParseError(f"JSON path {src.items!r} is a {type(items).__name__}, expected a list")
     page = ReviewPage()
     for item in items:
-        r = _review(lambda p, item=item: _path(item, p), tz, src) if isinstance(item, dict) else None
+        r = _review(lambda p, item=item: json_path(item, p), tz, src) if isinstance(item, dict) else None
         if r is None:
             page.skipped += 1
         else:
@@ -174,28 +105,17 @@ def _parse_json(body: str, src: ReviewSource, tz: ZoneInfo) -> ReviewPage:
     return page
 
 
-def _css(sel: Selector, query: str) -> str | list[str] | None:
-    values = [v for v in sel.css(query).getall() if v and v.strip()]
-    if not values:
-        return None
-    return values[0] if len(values) == 1 else values
-
-
 def _parse_html(body: str, src: ReviewSource, tz: ZoneInfo, page_url: str) -> ReviewPage:
     doc = Selector(text=body)
     page = ReviewPage()
     for node in doc.css(src.items):
-        r = _review(lambda q, node=node: _css(node, q), tz, src)
+        r = _review(lambda q, node=node: css_value(node, q), tz, src)
         if r is None:
             page.skipped += 1
         else:
             page.reviews.append(r)
-    if src.pagination == "next" and src.next:
-        href = doc.css(src.next).get()
-        if href and not href.strip().lower().startswith("javascript:"):
-            from urllib.parse import urljoin
-
-            page.next_url = urljoin(page_url, href.strip())
+    if src.pagination == "next":
+        page.next_url = next_link(doc, src.next, page_url)
     return page
 
 

@@ -283,6 +283,18 @@ def mark_interrupted_runs(session: Session, is_alive) -> int:  # noqa: ANN001
 REVIEW_MUTABLE = ("rating", "helpful", "has_images", "followup", "variant")
 
 
+def _upsert_insert(session: Session):  # noqa: ANN202
+    """The dialect's INSERT (with ON CONFLICT support) for the session's engine."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise ValueError(f"unsupported database engine {dialect!r}: jingshao stores to SQLite or PostgreSQL")
+    return insert
+
+
 def known_review_fingerprints(session: Session, product_id: int) -> set[str]:
     """Fingerprints of reviews stored before the product's last complete review crawl."""
     complete_at = session.scalar(select(Product.reviews_complete_at).where(Product.id == product_id))
@@ -303,13 +315,7 @@ def upsert_reviews(session: Session, rows: list[dict[str, Any]]) -> int:
         return 0
     fps = [r["fingerprint"] for r in rows]
     existing = set(session.scalars(select(Review.fingerprint).where(Review.fingerprint.in_(fps))))
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        raise ValueError(f"unsupported database engine {dialect!r}: jingshao stores to SQLite or PostgreSQL")
+    insert = _upsert_insert(session)
     # One row per fingerprint per statement (ON CONFLICT cannot touch a row twice).
     unique = {r["fingerprint"]: r for r in rows}
     stmt = insert(Review).values(list(unique.values()))
@@ -367,13 +373,7 @@ def insert_mentions(session: Session, rows: list[dict[str, Any]]) -> int:
     A repost (same content, other URL) or the same URL seen in two sources is one mention."""
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        raise ValueError(f"unsupported database engine {dialect!r}: jingshao stores to SQLite or PostgreSQL")
+    insert = _upsert_insert(session)
     new = 0
     seen: set[tuple[str, str]] = set()
     for row in rows:  # one statement per row: ON CONFLICT DO NOTHING covers both unique keys

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from jingshao.config import ReviewSource
-from jingshao.crawlers.reviewparse import ReviewParseError, page_url, parse_review_page, parse_time
+from jingshao.crawlers.pageparse import parse_time
+from jingshao.crawlers.reviewparse import ReviewParseError, page_url, parse_review_page
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -7,14 +7,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from jingshao.config import BrandConfig, MentionSourceConfig
-from jingshao.crawlers.failures import describe_failure
 from jingshao.crawlers.items import FailedPageItem, MentionItem
 from jingshao.crawlers.mentionparse import (
     MentionParseError,
@@ -23,25 +21,17 @@ from jingshao.crawlers.mentionparse import (
     parse_mention_page,
     url_key,
 )
+from jingshao.crawlers.spiders.base import TargetsSpider
 
 
-class MentionsSpider(scrapy.Spider):
+class MentionsSpider(TargetsSpider):
     """Targets (`JINGSHAO_TARGETS`): {"source": MentionSourceConfig dict, "brands": [BrandConfig dicts]}."""
 
     name = "mentions"
 
-    def __init__(self, targets: list[dict[str, Any]] | None = None, timezone: str = "Asia/Shanghai",
-                 **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.targets = targets or []
-        self.tz = ZoneInfo(timezone)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.started = datetime.now(UTC)
-
-    @classmethod
-    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):  # noqa: ANN001, ANN206
-        kwargs.setdefault("targets", crawler.settings.getlist("JINGSHAO_TARGETS"))
-        kwargs.setdefault("timezone", crawler.settings.get("JINGSHAO_TIMEZONE", "Asia/Shanghai"))
-        return super().from_crawler(crawler, *args, **kwargs)
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for target in self.targets:
@@ -60,10 +50,8 @@ class MentionsSpider(scrapy.Spider):
 
     def page_request(self, src: MentionSourceConfig, brands: list[BrandConfig], index: int, url: str,
                      keyword: str) -> scrapy.Request:
-        meta: dict[str, Any] = {"src": src, "brands": brands, "index": index, "keyword": keyword}
-        if src.kind == "render":
-            meta["playwright"] = True
-            meta["playwright_page_goto_kwargs"] = {"wait_until": "networkidle"}
+        meta: dict[str, Any] = {"src": src, "brands": brands, "index": index, "keyword": keyword,
+                                **self.browser_meta(src.kind == "render")}
         return scrapy.Request(url, callback=self.parse_page, errback=self.on_error, meta=meta, dont_filter=True)
 
     def parse_page(self, response: Response):
@@ -96,9 +84,4 @@ class MentionsSpider(scrapy.Spider):
             yield self.page_request(src, brands, index + 1, nxt, response.meta["keyword"])
 
     def on_error(self, failure: Failure):
-        src: MentionSourceConfig = failure.request.meta["src"]
-        from scrapy.spidermiddlewares.httperror import HttpError
-
-        status = failure.value.response.status if failure.check(HttpError) else None
-        yield FailedPageItem(url=failure.request.url, http_status=status,
-                             reason=f"mention source {src.name}: {describe_failure(failure)}")
+        yield self.failed_request(failure, f"mention source {failure.request.meta['src'].name}")

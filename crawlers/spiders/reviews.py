@@ -5,35 +5,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from jingshao.config import ReviewSource
-from jingshao.crawlers.failures import describe_failure
 from jingshao.crawlers.items import FailedPageItem, ReviewItem, ReviewsCompleteItem
 from jingshao.crawlers.reviewparse import ReviewParseError, page_url, parse_review_page
+from jingshao.crawlers.spiders.base import TargetsSpider
 
 
-class ReviewsSpider(scrapy.Spider):
+class ReviewsSpider(TargetsSpider):
     """Targets (`JINGSHAO_TARGETS`): dicts with product_id, source (a ReviewSource as a dict),
     known (fingerprints already stored), category, max_pages."""
 
     name = "reviews"
-
-    def __init__(self, targets: list[dict[str, Any]] | None = None, timezone: str = "Asia/Shanghai",
-                 **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.targets = targets or []
-        self.tz = ZoneInfo(timezone)
-
-    @classmethod
-    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):  # noqa: ANN001, ANN206
-        kwargs.setdefault("targets", crawler.settings.getlist("JINGSHAO_TARGETS"))
-        kwargs.setdefault("timezone", crawler.settings.get("JINGSHAO_TIMEZONE", "Asia/Shanghai"))
-        return super().from_crawler(crawler, *args, **kwargs)
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for target in self.targets:
@@ -41,10 +28,7 @@ class ReviewsSpider(scrapy.Spider):
             yield self.page_request(target, 0, page_url(target["src"], 0))
 
     def page_request(self, target: dict[str, Any], index: int, url: str) -> scrapy.Request:
-        meta: dict[str, Any] = {"target": target, "index": index}
-        if target["src"].render:
-            meta["playwright"] = True
-            meta["playwright_page_goto_kwargs"] = {"wait_until": "networkidle"}
+        meta: dict[str, Any] = {"target": target, "index": index, **self.browser_meta(target["src"].render)}
         return scrapy.Request(url, callback=self.parse_page, errback=self.on_error, meta=meta, dont_filter=True)
 
     def parse_page(self, response: Response):
@@ -82,9 +66,4 @@ class ReviewsSpider(scrapy.Spider):
         return page_url(src, index + 1)
 
     def on_error(self, failure: Failure):
-        target = failure.request.meta["target"]
-        from scrapy.spidermiddlewares.httperror import HttpError
-
-        status = failure.value.response.status if failure.check(HttpError) else None
-        yield FailedPageItem(url=failure.request.url, product_id=target["product_id"], http_status=status,
-                             reason=f"review page: {describe_failure(failure)}")
+        yield self.failed_request(failure, "review page", failure.request.meta["target"]["product_id"])

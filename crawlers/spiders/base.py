@@ -1,0 +1,43 @@
+"""What the list spiders (reviews, mentions) share: targets from settings, the shop's time zone,
+browser meta for render = true sources, failed-page items."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import scrapy
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from jingshao.crawlers.failures import describe_failure
+from jingshao.crawlers.items import FailedPageItem
+
+
+class TargetsSpider(scrapy.Spider):
+    """Targets come from the settings (`JINGSHAO_TARGETS`, built by crawlers.runner)."""
+
+    def __init__(self, targets: list[dict[str, Any]] | None = None, timezone: str = "Asia/Shanghai",
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.targets = targets or []
+        self.tz = ZoneInfo(timezone)
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):  # noqa: ANN001, ANN206
+        kwargs.setdefault("targets", crawler.settings.getlist("JINGSHAO_TARGETS"))
+        kwargs.setdefault("timezone", crawler.settings.get("JINGSHAO_TIMEZONE", "Asia/Shanghai"))
+        return super().from_crawler(crawler, *args, **kwargs)
+
+    @staticmethod
+    def browser_meta(render: bool) -> dict[str, Any]:
+        """scrapy-playwright meta; content filled by XHR arrives after load, so wait for a quiet network."""
+        if not render:
+            return {}
+        return {"playwright": True, "playwright_page_goto_kwargs": {"wait_until": "networkidle"}}
+
+    @staticmethod
+    def failed_request(failure: Failure, what: str, product_id: int | None = None) -> FailedPageItem:
+        status = failure.value.response.status if failure.check(HttpError) else None
+        return FailedPageItem(url=failure.request.url, product_id=product_id, http_status=status,
+                              reason=f"{what}: {describe_failure(failure)}")
