@@ -1,0 +1,484 @@
+"""The alert engine: rules -> state machine per fingerprint -> notify pipeline -> outbox, in ONE transaction.
+
+One call of :func:`evaluate` (the scheduler's job every few minutes, ``jingshao alerts evaluate``):
+
+1. Rule sources read facts and run the pure rules (:class:`CrisisSource` per configured brand,
+   :class:`CompetitorSource` per active product), producing :class:`AlertInstance` values.
+2. The state machine (:class:`StateMachine`) updates ``alerts`` rows by fingerprint:
+
+   - new fingerprint (or a resolved one firing again) -> firing, event ``opened``, notice ``firing``;
+   - level above the episode's highest (``max_level``) -> event ``escalated``, notice at once
+     (repeat interval ignored, acknowledgement cleared);
+   - level down -> event ``deescalated``, no notice. Like Alertmanager, a de-escalation does not notify:
+     the alert keeps its highest level (``max_level``) for notices, routing, inhibition and repeats until
+     it resolves, so a crisis cooling from red to yellow is still repeated hourly as red; ``level`` holds
+     the current level (what the crisis rules' time-based history needs);
+   - still firing -> notice ``repeat`` (the pipeline drops it unless its level's interval has passed);
+   - a firing alert its source did not produce -> ``clear_windows + 1``; at ``clear_windows`` (default 2)
+     -> resolved, event ``resolved``, notice ``resolved`` (a red crisis's carries the 复盘 reminder).
+     Only alerts of families a source evaluated are counted clear: dropping the competitor source for a
+     run does not resolve every competitor alert.
+
+3. The candidates go through the stages (:mod:`jingshao.alerts.stages`) and the survivors become
+   ``notifications`` rows, one per routed channel, grouped per subject and channel.
+
+Everything (alert rows, events, notifications) is written in the same transaction: if anything fails,
+nothing is written (the outbox pattern); the dispatcher sends what was committed.
+
+Crisis history for the time-based rules (blue 6 h -> yellow, yellow 2 h and rising -> red) comes from the
+alert row (``level``, ``level_since``, ``started_at``) and a small memo kept per alert as one
+``alert_events`` row of kind ``memo`` (JSON: the previous 1-hour negative count and when the alert
+first reached yellow), updated in place each evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jingshao.alerts import facts as facts_mod
+from jingshao.alerts.render import notification_from_dict, payload_parts, render_alert, render_group
+from jingshao.alerts.render import to_payload as payload_of
+from jingshao.alerts.rules.competitor import evaluate_competitor
+from jingshao.alerts.rules.crisis import CrisisHistory, crisis_fingerprint, evaluate_crisis
+from jingshao.alerts.rules.model import FAMILIES, LEVEL_RANK, AlertInstance
+from jingshao.alerts.settings import AlertsConfig, BrandConfig
+from jingshao.alerts.stages import DEFAULT_PIPELINE, Candidate, Routable, Stage, StageContext, run_pipeline
+from jingshao.storage.db import Database
+from jingshao.storage.models import Alert, AlertEvent, Silence
+from jingshao.storage.models import Notification as OutboxRow
+
+log = logging.getLogger(__name__)
+
+MEMO = "memo"
+
+
+# ---------------------------------------------------------------- rule sources
+
+
+@dataclass
+class AlertBook:
+    """The firing alerts at the start of an evaluation, by fingerprint, with their memos."""
+
+    firing: dict[str, Alert]
+    memos: dict[int, dict[str, Any]]
+
+    def memo(self, alert: Alert | None) -> dict[str, Any]:
+        return self.memos.get(alert.id, {}) if alert is not None else {}
+
+
+@dataclass
+class SourceResult:
+    """What a source produced: instances, the families it speaks for, memo updates by fingerprint."""
+
+    instances: list[AlertInstance]
+    families: frozenset[str]
+    memos: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class RuleSource(Protocol):
+    def evaluate(self, session: Session, now: datetime, book: AlertBook) -> SourceResult: ...
+
+
+class CrisisSource:
+    """Blue / yellow / red crisis per configured brand, from its stored mentions."""
+
+    def __init__(self, brands: Sequence[BrandConfig], config: AlertsConfig) -> None:
+        self.brands = list(brands)
+        self.config = config
+
+    def evaluate(self, session: Session, now: datetime, book: AlertBook) -> SourceResult:
+        instances: list[AlertInstance] = []
+        memos: dict[str, dict[str, Any]] = {}
+        for brand in self.brands:
+            thresholds = self.config.crisis_thresholds(brand)
+            mentions = facts_mod.brand_mentions(session, brand.name, now, thresholds)
+            fp = crisis_fingerprint(brand.name)
+            alert = book.firing.get(fp)
+            instances += evaluate_crisis(brand.name, mentions, now, thresholds, self.history(alert, book))
+            memos[fp] = {"negatives_1h": facts_mod.negatives_last_hour(mentions, now)}
+        return SourceResult(instances, frozenset({"crisis"}), memos)
+
+    @staticmethod
+    def history(alert: Alert | None, book: AlertBook) -> CrisisHistory | None:
+        if alert is None:
+            return None
+        memo = book.memo(alert)
+        yellow = memo.get("yellow_since")
+        return CrisisHistory(
+            level=alert.level,  # type: ignore[arg-type]
+            since=alert.level_since,
+            previous_negatives_1h=memo.get("negatives_1h"),
+            started_at=alert.started_at,
+            yellow_since=datetime.fromisoformat(yellow) if yellow else None,
+        )
+
+
+class CompetitorSource:
+    """Price, stock, promo, 划线价, ad-law and review alerts per active competitor product."""
+
+    families = frozenset(FAMILIES) - {"crisis"}
+
+    def __init__(self, config: AlertsConfig) -> None:
+        self.config = config
+
+    def evaluate(self, session: Session, now: datetime, book: AlertBook) -> SourceResult:
+        thresholds = self.config.competitor_thresholds()
+        instances: list[AlertInstance] = []
+        for p in facts_mod.product_inputs(session, now, thresholds):
+            instances += evaluate_competitor(p.product, p.observations, p.reviews, now, thresholds, p.adlaw_hits)
+        return SourceResult(instances, self.families)
+
+
+def default_sources(brands: Sequence[BrandConfig], config: AlertsConfig) -> list[RuleSource]:
+    return [CrisisSource(brands, config), CompetitorSource(config)]
+
+
+# ---------------------------------------------------------------- report
+
+
+@dataclass(frozen=True)
+class Change:
+    """One state change of one alert in an evaluation, and what became of its notice."""
+
+    alert_id: int
+    subject: str
+    family: str
+    event: str  # opened | escalated | deescalated | repeated | resolved
+    level: str
+    notified: list[str]  # channels a notification was written for
+    muted: str | None = None
+
+
+@dataclass
+class EvaluationReport:
+    now: datetime
+    instances: int = 0
+    firing: int = 0
+    changes: list[Change] = field(default_factory=list)
+    notifications: int = 0  # outbox rows written (before grouping)
+    merged: int = 0  # of which merged into group messages
+
+    def count(self, event: str) -> int:
+        return sum(1 for c in self.changes if c.event == event)
+
+    def lines(self) -> list[str]:
+        head = (f"evaluated at {self.now.isoformat(timespec='seconds')}: {self.instances} active, "
+                f"{self.firing} firing; {self.notifications} notifications queued ({self.merged} merged)")
+        out = [head]
+        for c in self.changes:
+            tail = f"muted: {c.muted}" if c.muted else (f"-> {', '.join(c.notified)}" if c.notified else "not sent")
+            out.append(f"  #{c.alert_id} {c.event:<11} {c.level:<6} {c.family:<20} {c.subject}  ({tail})")
+        return out
+
+
+# ---------------------------------------------------------------- state machine
+
+
+def _pairs(items: Iterable[tuple[str, str]]) -> list[list[str]]:
+    return [[str(a), str(b)] for a, b in items]
+
+
+def _event(session: Session, alert: Alert, kind: str, now: datetime, detail: str | None = None,
+           level: str | None = None) -> None:
+    session.add(AlertEvent(alert_id=alert.id, kind=kind, level=level or alert.level, at=now, detail=detail))
+
+
+class StateMachine:
+    """Applies one evaluation's instances to the ``alerts`` rows; returns the candidate notices."""
+
+    def __init__(self, config: AlertsConfig) -> None:
+        self.config = config
+
+    def apply(self, session: Session, instances: Sequence[AlertInstance], families: frozenset[str],
+              book: AlertBook, now: datetime) -> tuple[list[Candidate], list[tuple[Alert, str, str | None]]]:
+        """Returns candidates and ``(alert, event, detail)`` for changes that have no notice."""
+        candidates: list[Candidate] = []
+        quiet: list[tuple[Alert, str, str | None]] = []
+        active = _highest_per_fingerprint(instances)
+        others = {a.fingerprint: a for a in session.scalars(
+            select(Alert).where(Alert.fingerprint.in_(list(active)), Alert.state != "firing"))} if active else {}
+        for fp, inst in active.items():
+            alert = book.firing.get(fp)
+            if alert is None:
+                alert = self._open(session, others.get(fp), inst, now)
+                book.memos.pop(alert.id, None)
+                candidates.append(Candidate(alert, "firing"))
+                continue
+            candidates += self._update(session, alert, inst, now, quiet)
+        for fp, alert in book.firing.items():
+            if fp in active or alert.family not in families:
+                continue
+            alert.clear_windows += 1
+            if alert.clear_windows >= self.config.clear_windows:
+                alert.state, alert.resolved_at = "resolved", now
+                _event(session, alert, "resolved", now, f"连续 {alert.clear_windows} 次评估未触发", alert.max_level)
+                if alert.last_notified_at is not None:
+                    candidates.append(Candidate(alert, "resolved"))
+        return candidates, quiet
+
+    def _open(self, session: Session, alert: Alert | None, inst: AlertInstance, now: datetime) -> Alert:
+        reopened = alert is not None
+        if alert is None:
+            alert = Alert(fingerprint=inst.fingerprint)
+            session.add(alert)
+        alert.family, alert.state, alert.is_crisis = inst.family, "firing", inst.is_crisis
+        alert.level = alert.max_level = inst.level
+        alert.started_at = alert.level_since = alert.last_active_at = now
+        alert.clear_windows, alert.resolved_at, alert.last_notified_at = 0, None, None
+        alert.acked_by = alert.acked_at = None
+        self._describe(alert, inst)
+        session.flush()
+        _event(session, alert, "opened", now, "再次触发" if reopened else None)
+        return alert
+
+    @staticmethod
+    def _describe(alert: Alert, inst: AlertInstance) -> None:
+        alert.subject, alert.subject_key = inst.subject, inst.subject_key
+        alert.rule, alert.summary = inst.rule, inst.summary
+        alert.facts, alert.evidence = _pairs(inst.facts), _pairs(inst.evidence)
+
+    def _update(self, session: Session, alert: Alert, inst: AlertInstance, now: datetime,
+                quiet: list[tuple[Alert, str, str | None]]) -> list[Candidate]:
+        old_level, old_max = alert.level, alert.max_level
+        self._describe(alert, inst)
+        alert.last_active_at, alert.clear_windows = now, 0
+        if inst.level != old_level:
+            alert.level, alert.level_since = inst.level, now
+        if LEVEL_RANK[inst.level] > LEVEL_RANK[old_max]:
+            alert.max_level = inst.level
+            detail = f"{old_max} -> {inst.level}（{inst.rule}）"
+            if alert.acked_at is not None:
+                detail += f"；清除 {alert.acked_by} 的确认"
+                alert.acked_by = alert.acked_at = None
+            _event(session, alert, "escalated", now, detail)
+            return [Candidate(alert, "escalated", previous_level=old_max)]
+        if LEVEL_RANK[inst.level] < LEVEL_RANK[old_level]:
+            _event(session, alert, "deescalated", now, f"{old_level} -> {inst.level}（按 {old_max} 处理直至恢复）")
+            quiet.append((alert, "deescalated", None))
+        elif LEVEL_RANK[inst.level] > LEVEL_RANK[old_level]:
+            detail = f"{old_level} -> {inst.level}（未超过已通知的 {old_max}，不另行通知）"
+            _event(session, alert, "escalated", now, detail)
+            quiet.append((alert, "escalated", None))
+        if alert.last_notified_at is None:  # its first notice never got out (muted): try it again, quietly
+            return [Candidate(alert, "firing", news=False)]
+        return [Candidate(alert, "repeat", news=False)]
+
+
+def _highest_per_fingerprint(instances: Iterable[AlertInstance]) -> dict[str, AlertInstance]:
+    out: dict[str, AlertInstance] = {}
+    for inst in instances:
+        have = out.get(inst.fingerprint)
+        if have is None or LEVEL_RANK[inst.level] > LEVEL_RANK[have.level]:
+            out[inst.fingerprint] = inst
+    return out
+
+
+# ---------------------------------------------------------------- outbox
+
+
+class OutboxWriter:
+    """Writes one ``notifications`` row per live candidate and routed channel, then merges each group
+    (same channel and subject) into one message, including rows of earlier evaluations that are still
+    pending, never tried and younger than ``group_interval``. Merged rows get ``status = merged`` and
+    ``merged_into`` = the message that carries them."""
+
+    def __init__(self, config: AlertsConfig) -> None:
+        self.config = config
+
+    def write(self, session: Session, candidates: Sequence[Candidate], now: datetime) -> tuple[int, int]:
+        groups: dict[tuple[str, str], list[OutboxRow]] = defaultdict(list)
+        written = 0
+        for c in candidates:
+            if not c.live or not c.channels:
+                continue
+            n = render_alert(c.alert, c.kind, now, previous_level=c.previous_level)
+            for channel in c.channels:
+                row = OutboxRow(alert_id=c.alert.id, channel=channel, kind=c.kind, level=c.level, status="pending",
+                                attempts=0, next_attempt_at=now, created_at=now,
+                                payload=payload_of(n, group=c.group, alert_ids=[c.alert.id]))
+                session.add(row)
+                written += 1
+                if c.group:
+                    groups[(channel, c.group)].append(row)
+        session.flush()
+        if not groups:
+            return written, 0
+        self._add_earlier(session, groups, now)
+        merged = 0
+        for (channel, group), members in groups.items():
+            if len(members) > 1:
+                merged += self._merge(session, channel, group, sorted(members, key=lambda r: r.id), now)
+        return written, merged
+
+    def _add_earlier(self, session: Session, groups: dict[tuple[str, str], list[OutboxRow]], now: datetime) -> None:
+        fresh = {r.id for rows in groups.values() for r in rows}
+        earlier = session.scalars(
+            select(OutboxRow)
+            .where(OutboxRow.status == "pending", OutboxRow.attempts == 0,
+                   OutboxRow.created_at >= now - self.config.group_interval,
+                   OutboxRow.channel.in_({ch for ch, _ in groups}))
+            .order_by(OutboxRow.id)
+            .with_for_update()
+        ).all()
+        for row in earlier:
+            key = (row.channel, (row.payload or {}).get("group"))
+            if row.id not in fresh and key in groups:
+                groups[key].append(row)
+
+    @staticmethod
+    def _merge(session: Session, channel: str, group: str, members: list[OutboxRow], now: datetime) -> int:
+        parts = [p for m in members for p in payload_parts(m.payload)]
+        message = render_group([notification_from_dict(p) for p in parts], now)
+        alert_ids = sorted({a for m in members for a in (m.payload.get("alert_ids") or [])})
+        row = OutboxRow(alert_id=alert_ids[0] if len(alert_ids) == 1 else None, channel=channel, kind=message.kind,
+                        level=message.level, status="pending", attempts=0, next_attempt_at=now, created_at=now,
+                        payload=payload_of(message, group=group, alert_ids=alert_ids, parts=parts))
+        session.add(row)
+        session.flush()
+        for m in members:
+            m.status, m.merged_into = "merged", row.id
+        return len(members)
+
+
+# ---------------------------------------------------------------- evaluate
+
+
+class Engine:
+    """Sources, state machine, pipeline and outbox writer, assembled; :func:`evaluate` uses the defaults."""
+
+    def __init__(self, config: AlertsConfig, sources: Sequence[RuleSource], channels: Iterable[Routable],
+                 pipeline: Sequence[Stage] = DEFAULT_PIPELINE) -> None:
+        self.config = config
+        self.sources = list(sources)
+        self.channels = list(channels)
+        self.pipeline = list(pipeline)
+        self.machine = StateMachine(config)
+        self.outbox = OutboxWriter(config)
+
+    def evaluate(self, db: Database, now: datetime | None = None) -> EvaluationReport:
+        now = now or datetime.now(UTC)
+        if now.tzinfo is None:
+            raise ValueError("evaluate(now=...) needs a timezone-aware datetime")
+        with db.session() as session:
+            return self.evaluate_in(session, now)
+
+    def evaluate_in(self, session: Session, now: datetime) -> EvaluationReport:
+        """The whole evaluation inside the caller's transaction (tests use it to inject a failure)."""
+        book = load_book(session)
+        instances: list[AlertInstance] = []
+        families: set[str] = set()
+        memos: dict[str, dict[str, Any]] = {}
+        for source in self.sources:
+            result = source.evaluate(session, now, book)
+            instances += result.instances
+            families |= result.families
+            memos.update(result.memos)
+        candidates, quiet = self.machine.apply(session, instances, frozenset(families), book, now)
+        ctx = StageContext(now=now, config=self.config, channels=self.channels,
+                           silences=session.scalars(select(Silence).where(Silence.ended_at.is_(None),
+                                                                           Silence.expires_at > now)).all(),
+                           red_subjects=_red_crises(book, candidates))
+        candidates = run_pipeline(candidates, ctx, self.pipeline)
+        written, merged = self.outbox.write(session, candidates, now)
+        report = EvaluationReport(now=now, instances=len(_highest_per_fingerprint(instances)),
+                                  notifications=written, merged=merged)
+        for c in candidates:
+            self._record(session, c, now, report)
+        for alert, event, detail in quiet:
+            report.changes.append(Change(alert.id, alert.subject, alert.family, event, alert.level, [], detail))
+        firing = [c.alert for c in candidates if c.alert.state == "firing"]
+        firing_ids = {a.id for a in firing}
+        firing += [a for a in book.firing.values() if a.state == "firing" and a.id not in firing_ids]
+        _save_memos(session, firing, book, memos, now)
+        report.firing = len({a.id for a in firing})
+        return report
+
+    @staticmethod
+    def _record(session: Session, c: Candidate, now: datetime, report: EvaluationReport) -> None:
+        event = {"firing": "opened", "repeat": "repeated"}.get(c.kind, c.kind)
+        if c.dropped is not None:
+            return
+        if c.muted is not None:
+            if c.news:  # a muted open/escalation/resolution is recorded; a muted repeat is not news
+                _event(session, c.alert, c.muted_by or "muted", now, f"{c.kind}：{c.muted}", c.level)
+            report.changes.append(Change(c.alert.id, c.alert.subject, c.alert.family, event, c.level, [], c.muted))
+            return
+        c.alert.last_notified_at = now
+        if c.kind == "repeat":
+            _event(session, c.alert, "repeated", now, None, c.level)
+        report.changes.append(Change(c.alert.id, c.alert.subject, c.alert.family, event, c.level, list(c.channels)))
+
+
+def _red_crises(book: AlertBook, candidates: Sequence[Candidate]) -> dict[str, Alert]:
+    """Firing red crisis alerts by subject key, after this evaluation's state changes."""
+    alerts = {a.id: a for a in book.firing.values()} | {c.alert.id: c.alert for c in candidates}
+    return {a.subject_key: a for a in alerts.values() if a.state == "firing" and a.is_crisis and a.max_level == "red"}
+
+
+def load_book(session: Session) -> AlertBook:
+    firing = {a.fingerprint: a for a in session.scalars(select(Alert).where(Alert.state == "firing"))}
+    memos: dict[int, dict[str, Any]] = {}
+    if firing:
+        ids = [a.id for a in firing.values()]
+        for i in range(0, len(ids), 500):
+            for ev in session.scalars(select(AlertEvent).where(AlertEvent.kind == MEMO,
+                                                               AlertEvent.alert_id.in_(ids[i:i + 500]))):
+                memos[ev.alert_id] = json.loads(ev.detail or "{}")
+    return AlertBook(firing, memos)
+
+
+def _save_memos(session: Session, firing: Sequence[Alert], book: AlertBook, fresh: dict[str, dict[str, Any]],
+                now: datetime) -> None:
+    """One ``memo`` event per firing alert, updated in place: what the next evaluation needs to remember."""
+    if not firing:
+        return
+    ids = [a.id for a in firing]
+    existing = {ev.alert_id: ev for ev in session.scalars(
+        select(AlertEvent).where(AlertEvent.kind == MEMO, AlertEvent.alert_id.in_(ids)))}
+    for alert in firing:
+        memo = dict(book.memos.get(alert.id, {}))
+        memo.update(fresh.get(alert.fingerprint, {}))
+        if alert.is_crisis and LEVEL_RANK[alert.level] >= LEVEL_RANK["yellow"] and not memo.get("yellow_since"):
+            memo["yellow_since"] = now.isoformat()
+        if not memo:
+            continue
+        detail = json.dumps(memo, ensure_ascii=False, sort_keys=True)
+        ev = existing.get(alert.id)
+        if ev is None:
+            session.add(AlertEvent(alert_id=alert.id, kind=MEMO, level=alert.level, at=now, detail=detail))
+        else:
+            ev.detail, ev.at, ev.level = detail, now, alert.level
+
+
+def evaluate(
+    db: Database,
+    config: AlertsConfig,
+    brands: Sequence[BrandConfig],
+    channels: Iterable[Routable],
+    now: datetime | None = None,
+    *,
+    sources: Sequence[RuleSource] | None = None,
+    pipeline: Sequence[Stage] = DEFAULT_PIPELINE,
+) -> EvaluationReport:
+    """Run every rule, move the alert states and queue notifications, all in one transaction.
+
+    ``channels``: the configured channels (``Channel`` objects or their configs: anything with ``name``
+    and ``accepts(level)``), in configuration order. ``now`` defaults to the current UTC time.
+    """
+    engine = Engine(config, sources if sources is not None else default_sources(brands, config), channels, pipeline)
+    return engine.evaluate(db, now)
+
+
+__all__ = [
+    "AlertBook", "Change", "CompetitorSource", "CrisisSource", "Engine", "EvaluationReport", "OutboxWriter",
+    "RuleSource", "SourceResult", "StateMachine", "evaluate",
+]

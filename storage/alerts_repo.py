@@ -1,0 +1,258 @@
+"""Alert queries and commands for the CLI (`jingshao alerts ...`, `jingshao channels ...`) and the report.
+
+Every function takes a `Session` already inside a transaction (see `Database.session`). Reads return
+plain dataclasses, so the CLI prints them without touching ORM objects after the session closes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .models import Alert, AlertEvent, ChannelState, Notification, Silence, utcnow
+
+LEVEL_ORDER = {"red": 0, "yellow": 1, "blue": 2}
+HIDDEN_EVENTS = ("memo",)  # the engine's own bookkeeping row, not history
+
+
+class AlertNotFound(LookupError):
+    """No alert (or silence) with that id."""
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    id: int
+    state: str
+    level: str
+    max_level: str
+    since: datetime  # started_at while firing, resolved_at once resolved
+    subject: str
+    family: str
+    rule: str
+    summary: str
+    acked_by: str | None
+    last_notified_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EventRow:
+    at: datetime
+    kind: str
+    level: str
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class NotificationRow:
+    id: int
+    channel: str
+    kind: str
+    level: str
+    status: str
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None
+    next_attempt_at: datetime
+    last_error: str | None
+    platform_code: str | None
+    merged_into: int | None
+
+
+@dataclass(frozen=True)
+class AlertDetail:
+    alert: AlertRow
+    fingerprint: str
+    subject_key: str
+    started_at: datetime
+    level_since: datetime
+    resolved_at: datetime | None
+    acked_at: datetime | None
+    facts: list[tuple[str, str]]
+    evidence: list[tuple[str, str]]
+    events: list[EventRow]
+    notifications: list[NotificationRow]
+
+
+@dataclass(frozen=True)
+class SilenceRow:
+    id: int
+    matcher: str
+    author: str
+    reason: str
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+
+    def active(self, now: datetime) -> bool:
+        return self.ended_at is None and self.created_at <= now < self.expires_at
+
+
+@dataclass(frozen=True)
+class OutboxDepth:
+    channel: str
+    status: str
+    count: int
+    oldest: datetime | None  # oldest created_at among them
+
+
+@dataclass(frozen=True)
+class ChannelHealth:
+    name: str
+    state: str  # ok | failing (a notification went dead) | broken (permanent error)
+    reason: str | None
+    since: datetime
+    last_sent_at: datetime | None
+    pending: int
+
+
+def _row(a: Alert) -> AlertRow:
+    since = a.resolved_at if a.state == "resolved" and a.resolved_at else a.started_at
+    return AlertRow(a.id, a.state, a.level, a.max_level, since, a.subject, a.family, a.rule, a.summary, a.acked_by,
+                    a.last_notified_at)
+
+
+def list_alerts(session: Session, *, state: str | None = "firing", level: str | None = None,
+                family: str | None = None, limit: int = 200) -> list[AlertRow]:
+    """Alerts, most severe and most recent first. ``state=None``: firing and resolved."""
+    q = select(Alert)
+    if state:
+        q = q.where(Alert.state == state)
+    if level:
+        q = q.where(Alert.max_level == level)
+    if family:
+        q = q.where(Alert.family == family)
+    rows = session.scalars(q.order_by(Alert.started_at.desc(), Alert.id.desc()).limit(limit)).all()
+    return sorted((_row(a) for a in rows), key=lambda r: (r.state != "firing", LEVEL_ORDER.get(r.max_level, 9)))
+
+
+def _pairs(value: Any) -> list[tuple[str, str]]:
+    return [(str(a), str(b)) for a, b in (value or [])]
+
+
+def _notification(n: Notification) -> NotificationRow:
+    return NotificationRow(n.id, n.channel, n.kind, n.level, n.status, n.attempts, n.created_at, n.sent_at,
+                           n.next_attempt_at, n.last_error, n.platform_code, n.merged_into)
+
+
+def alert_notifications(session: Session, alert_id: int) -> list[Notification]:
+    """The alert's own notifications plus the merged messages that carried them."""
+    own = list(session.scalars(select(Notification).where(Notification.alert_id == alert_id)
+                               .order_by(Notification.id)))
+    carriers: set[int] = {n.merged_into for n in own if n.merged_into}
+    seen = {n.id for n in own}
+    while carriers - seen:  # a merge may itself be merged (group message, then an overflow summary)
+        fetched = list(session.scalars(select(Notification).where(Notification.id.in_(carriers - seen))))
+        seen |= {n.id for n in fetched}
+        own += fetched
+        carriers |= {n.merged_into for n in fetched if n.merged_into}
+    return sorted(own, key=lambda n: n.id)
+
+
+def get_alert(session: Session, alert_id: int) -> AlertDetail:
+    a = session.get(Alert, alert_id)
+    if a is None:
+        raise AlertNotFound(f"no alert #{alert_id}; see `jingshao alerts list --all`")
+    events = session.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert_id,
+                                                      AlertEvent.kind.not_in(HIDDEN_EVENTS))
+                             .order_by(AlertEvent.at, AlertEvent.id)).all()
+    return AlertDetail(
+        alert=_row(a), fingerprint=a.fingerprint, subject_key=a.subject_key, started_at=a.started_at,
+        level_since=a.level_since, resolved_at=a.resolved_at, acked_at=a.acked_at, facts=_pairs(a.facts),
+        evidence=_pairs(a.evidence), events=[EventRow(e.at, e.kind, e.level, e.detail) for e in events],
+        notifications=[_notification(n) for n in alert_notifications(session, alert_id)],
+    )
+
+
+def ack(session: Session, alert_id: int, author: str, now: datetime | None = None) -> AlertRow:
+    """Acknowledge: no more repeats until the alert escalates (escalation clears the acknowledgement)."""
+    if not author.strip():
+        raise ValueError("ack needs an author (who takes care of it)")
+    now = now or utcnow()
+    a = session.get(Alert, alert_id)
+    if a is None:
+        raise AlertNotFound(f"no alert #{alert_id}; see `jingshao alerts list`")
+    if a.state != "firing":
+        raise ValueError(f"alert #{alert_id} is {a.state}; only a firing alert can be acknowledged")
+    a.acked_by, a.acked_at = author.strip(), now
+    session.add(AlertEvent(alert_id=a.id, kind="acked", level=a.level, at=now, detail=author.strip()))
+    return _row(a)
+
+
+def add_silence(session: Session, matcher: str, author: str, reason: str, expires_at: datetime,
+                now: datetime | None = None) -> SilenceRow:
+    """Silence every alert whose fingerprint, subject key (``brand:蜜橙``, ``product:12``) or family
+    (``price_drop``) equals ``matcher`` until ``expires_at``. Notices are recorded, not sent."""
+    now = now or utcnow()
+    matcher, author, reason = matcher.strip(), author.strip(), reason.strip()
+    if not matcher:
+        raise ValueError("a silence needs a matcher: an alert fingerprint, a subject key (brand:NAME) or a family")
+    if not author or not reason:
+        raise ValueError("a silence needs an author and a reason")
+    if expires_at.tzinfo is None:
+        raise ValueError("expires_at must be timezone-aware")
+    if expires_at <= now:
+        raise ValueError(f"expires_at {expires_at.isoformat()} is not in the future")
+    s = Silence(matcher=matcher, author=author, reason=reason, created_at=now, expires_at=expires_at)
+    session.add(s)
+    session.flush()
+    return _silence(s)
+
+
+def _silence(s: Silence) -> SilenceRow:
+    return SilenceRow(s.id, s.matcher, s.author, s.reason, s.created_at, s.expires_at, s.ended_at)
+
+
+def unsilence(session: Session, silence_id: int, now: datetime | None = None) -> SilenceRow:
+    s = session.get(Silence, silence_id)
+    if s is None:
+        raise AlertNotFound(f"no silence #{silence_id}")
+    if s.ended_at is None:
+        s.ended_at = now or utcnow()
+    return _silence(s)
+
+
+def list_silences(session: Session, *, active_only: bool = True, now: datetime | None = None) -> list[SilenceRow]:
+    now = now or utcnow()
+    q = select(Silence).order_by(Silence.id)
+    if active_only:
+        q = q.where(Silence.ended_at.is_(None), Silence.expires_at > now)
+    return [_silence(s) for s in session.scalars(q)]
+
+
+def outbox_depth(session: Session) -> list[OutboxDepth]:
+    """Notifications per channel and status (pending, sent, merged, dead)."""
+    rows = session.execute(
+        select(Notification.channel, Notification.status, func.count(), func.min(Notification.created_at))
+        .group_by(Notification.channel, Notification.status)
+        .order_by(Notification.channel, Notification.status)
+    ).all()
+    return [OutboxDepth(ch, st, n, oldest) for ch, st, n, oldest in rows]
+
+
+def channel_health(session: Session, names: list[str] | None = None) -> list[ChannelHealth]:
+    """Every known channel's state (``names`` adds configured channels never used yet, as ok)."""
+    states = {c.name: c for c in session.scalars(select(ChannelState))}
+    pending = dict(session.execute(select(Notification.channel, func.count())
+                                   .where(Notification.status == "pending").group_by(Notification.channel)).all())
+    out = []
+    for name in sorted(set(states) | set(names or []) | set(pending)):
+        st = states.get(name)
+        out.append(ChannelHealth(name, st.state if st else "ok", st.reason if st else None,
+                                 st.since if st else utcnow(), st.last_sent_at if st else None, pending.get(name, 0)))
+    return out
+
+
+def broken_channels(session: Session) -> list[ChannelHealth]:
+    """Channels that need someone: ``broken`` (permanent error) and ``failing`` (a notification went dead)."""
+    return [c for c in channel_health(session) if c.state != "ok"]
+
+
+def memo_of(session: Session, alert_id: int) -> dict[str, Any]:
+    """The engine's memo for an alert (tests and debugging)."""
+    ev = session.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert_id, AlertEvent.kind == "memo")).first()
+    return json.loads(ev.detail) if ev and ev.detail else {}
