@@ -257,6 +257,201 @@ def ingest_mentions(
         raise typer.Exit(1)
 
 
+alerts_app = typer.Typer(help="Alerts: list, inspect, acknowledge, silence, evaluate.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+channels_app = typer.Typer(help="Chat channels (DingTalk, WeCom, Feishu/Lark, Slack, webhook).", no_args_is_help=True)
+app.add_typer(channels_app, name="channels")
+
+LEVEL_NAMES = {"blue": "蓝色", "yellow": "黄色", "red": "红色"}
+
+
+def _when(cfg: Config, dt) -> str:  # noqa: ANN001
+    return "—" if dt is None else dt.astimezone(cfg.tz).strftime("%m-%d %H:%M")
+
+
+def _db(cfg: Config):  # noqa: ANN202
+    from jingshao.storage.db import open_database
+
+    try:
+        return open_database(cfg.database_url)
+    except DatabaseError as exc:
+        raise _fail(str(exc)) from None
+
+
+@alerts_app.command("list")
+def alerts_list(
+    all_: Annotated[bool, typer.Option("--all", help="Resolved alerts too.")] = False,
+    level: Annotated[str | None, typer.Option(help="blue, yellow or red.")] = None,
+    family: Annotated[str | None, typer.Option(help="crisis, price_drop, stock_out, ...")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Firing alerts (most severe first)."""
+    cfg = _load(config)
+    from jingshao.storage.alerts_repo import list_alerts
+
+    with _db(cfg).session() as s:
+        rows = list_alerts(s, state=None if all_ else "firing", level=level, family=family)
+    table = Table(title=f"{'all' if all_ else 'firing'} alerts: {len(rows)}", title_justify="left")
+    for col in ("id", "级别", "状态", "自", "对象", "规则", "摘要", "确认"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r.id), LEVEL_NAMES.get(r.max_level, r.max_level), r.state, _when(cfg, r.since), r.subject,
+                      r.rule, r.summary, r.acked_by or "")
+    console.print(table)
+
+
+@alerts_app.command("show")
+def alerts_show(alert_id: int, config: ConfigOpt = None) -> None:
+    """One alert: the numbers behind it, its history and its notifications."""
+    cfg = _load(config)
+    from jingshao.storage.alerts_repo import AlertNotFound, get_alert
+
+    try:
+        with _db(cfg).session() as s:
+            d = get_alert(s, alert_id)
+    except AlertNotFound as exc:
+        raise _fail(str(exc)) from None
+    a = d.alert
+    console.print(f"[bold]#{a.id} {LEVEL_NAMES.get(a.max_level, a.max_level)}预警 {a.subject}[/] — {a.state}, "
+                  f"rule {a.rule}, since {_when(cfg, d.started_at)}"
+                  + (f", acked by {a.acked_by}" if a.acked_by else ""))
+    console.print(a.summary)
+    for k, v in d.facts:
+        console.print(f"  {k}: {v}", highlight=False)
+    for quote, url in d.evidence:
+        console.print(f"  「{quote}」 {url}", highlight=False)
+    events = Table(title="history", title_justify="left")
+    for col in ("时间", "事件", "级别", "说明"):
+        events.add_column(col)
+    for e in d.events:
+        events.add_row(_when(cfg, e.at), e.kind, e.level, e.detail or "")
+    console.print(events)
+    notes = Table(title="notifications", title_justify="left")
+    for col in ("id", "通道", "类型", "状态", "尝试", "发送于", "错误"):
+        notes.add_column(col)
+    for n in d.notifications:
+        notes.add_row(str(n.id), n.channel, n.kind, n.status, str(n.attempts), _when(cfg, n.sent_at),
+                      n.last_error or "")
+    console.print(notes)
+
+
+@alerts_app.command("ack")
+def alerts_ack(alert_id: int, author: Annotated[str, typer.Option("--by", help="Who takes care of it.")],
+               config: ConfigOpt = None) -> None:
+    """Acknowledge an alert: no repeats until it escalates."""
+    cfg = _load(config)
+    from jingshao.storage.alerts_repo import AlertNotFound, ack
+
+    try:
+        with _db(cfg).session() as s:
+            row = ack(s, alert_id, author)
+    except (AlertNotFound, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"#{row.id} acknowledged by {row.acked_by}")
+
+
+@alerts_app.command("silence")
+def alerts_silence(
+    matcher: Annotated[str, typer.Argument(help="An alert fingerprint, a subject (brand:蜜橙, product:12) or a "
+                                           "family (price_drop).")],
+    duration: Annotated[str, typer.Option("--for", help="How long: 30m, 2h, 1d.")],
+    author: Annotated[str, typer.Option("--by", help="Who silences it.")],
+    reason: Annotated[str, typer.Option(help="Why.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Silence matching alerts until the silence expires (they are recorded, not sent)."""
+    cfg = _load(config)
+    from datetime import UTC, datetime, timedelta
+
+    from jingshao.alerts.settings import parse_duration
+    from jingshao.storage.alerts_repo import add_silence
+
+    try:
+        span = parse_duration(duration)
+        if not isinstance(span, timedelta) or span.total_seconds() <= 0:
+            raise ValueError(f"--for {duration!r}: expected a duration such as 30m, 2h or 1d")
+        expires = datetime.now(UTC) + span
+        with _db(cfg).session() as s:
+            row = add_silence(s, matcher, author, reason, expires)
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from None
+    console.print(f"silence #{row.id} on {row.matcher} until {_when(cfg, row.expires_at)} ({row.reason})")
+
+
+@alerts_app.command("unsilence")
+def alerts_unsilence(silence_id: int, config: ConfigOpt = None) -> None:
+    """End a silence now."""
+    cfg = _load(config)
+    from jingshao.storage.alerts_repo import AlertNotFound, unsilence
+
+    try:
+        with _db(cfg).session() as s:
+            row = unsilence(s, silence_id)
+    except AlertNotFound as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"silence #{row.id} on {row.matcher} ended")
+
+
+@alerts_app.command("silences")
+def alerts_silences(config: ConfigOpt = None) -> None:
+    """Active silences."""
+    cfg = _load(config)
+    from jingshao.storage.alerts_repo import list_silences
+
+    with _db(cfg).session() as s:
+        rows = list_silences(s)
+    for r in rows:
+        console.print(f"#{r.id} {r.matcher} until {_when(cfg, r.expires_at)} by {r.author}: {r.reason}")
+    if not rows:
+        console.print("no active silences")
+
+
+@alerts_app.command("evaluate")
+def alerts_evaluate(
+    dispatch: Annotated[bool, typer.Option(help="Also send what is due now.")] = True,
+    config: ConfigOpt = None,
+) -> None:
+    """Evaluate every alert rule now (and send the notifications it queues)."""
+    cfg = _load(config)
+    from jingshao.alerts.service import dispatch_notifications, run_evaluation
+
+    report = run_evaluation(cfg)
+    for line in report.lines():
+        console.print(line, highlight=False)
+    if dispatch and cfg.channels:
+        console.print(f"dispatch: {dispatch_notifications(cfg) or 'nothing due'}")
+
+
+@channels_app.command("test")
+def channels_test(name: str, config: ConfigOpt = None) -> None:
+    """Send a test message and report the platform's answer (a success un-breaks the channel)."""
+    cfg = _load(config)
+    from jingshao.alerts.service import send_test_message
+
+    try:
+        result = send_test_message(cfg, name)
+    except KeyError as exc:
+        raise _fail(str(exc.args[0]), 2) from None
+    console.print(f"{name}: {result.status} (code {result.code}) {result.detail}", highlight=False)
+    if result.status != "sent":
+        raise typer.Exit(1)
+
+
+@channels_app.command("list")
+def channels_list(config: ConfigOpt = None) -> None:
+    """Configured channels with their health and pending notifications."""
+    cfg = _load(config)
+    from jingshao.storage.alerts_repo import channel_health
+
+    with _db(cfg).session() as s:
+        health = {h.name: h for h in channel_health(s, [c.name for c in cfg.channels])}
+    for c in cfg.channels:
+        h = health.get(c.name)
+        console.print(f"{c.name} ({c.type}, levels {', '.join(c.levels)}): {h.state if h else 'ok'}"
+                      + (f" — {h.reason}" if h and h.reason else "") + (f", {h.pending} pending" if h else ""),
+                      highlight=False)
+
+
 nlp_app = typer.Typer(help="Sentiment model and text tools (no database needed).", no_args_is_help=True)
 app.add_typer(nlp_app, name="nlp")
 

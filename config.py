@@ -17,6 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from jingshao.alerts.channels.config import ChannelConfig
+from jingshao.alerts.settings import AlertsConfig, BrandConfig
+
 DEFAULT_CONFIG_NAME = "jingshao.toml"
 DEFAULT_DATABASE_URL = "sqlite:///data/jingshao.db"
 DEFAULT_USER_AGENT = (
@@ -150,22 +153,6 @@ class BrowserConfig(_Strict):
     navigation_timeout: float = Field(default=30, gt=0)
 
 
-class BrandConfig(_Strict):
-    """One of the user's own brands: what names it, and what shows a mention is about something else."""
-
-    name: str = Field(min_length=1)
-    keywords: list[str] = Field(default_factory=list, description="search words; default: the name")
-    aliases: list[str] = Field(default_factory=list)
-    exclude: list[str] = Field(default_factory=list, description="words that mark another meaning (水果, 好吃 ...)")
-    crisis: dict[str, float] = Field(default_factory=dict, description="per-brand crisis threshold overrides")
-
-    @model_validator(mode="after")
-    def _default_keyword(self) -> BrandConfig:
-        if not self.keywords:
-            self.keywords = [self.name]
-        return self
-
-
 class MentionSourceConfig(_Strict):
     """A place where brand mentions appear. `{keyword}` in url searches each brand keyword."""
 
@@ -251,6 +238,8 @@ class Config(_Strict):
     competitors: list[CompetitorConfig] = Field(default_factory=list)
     brands: list[BrandConfig] = Field(default_factory=list)
     mention_sources: list[MentionSourceConfig] = Field(default_factory=list)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    channels: list[ChannelConfig] = Field(default_factory=list)
 
     # Where the file was read from; relative paths (the SQLite file) resolve against it.
     source: Path | None = Field(default=None, exclude=True)
@@ -271,6 +260,14 @@ class Config(_Strict):
             if c.name in seen:
                 raise ValueError(f"competitor name {c.name!r} appears twice")
             seen.add(c.name)
+        return self
+
+    @model_validator(mode="after")
+    def _unique_channel_names(self) -> Config:
+        names = [c.name for c in self.channels]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"channel names must be unique; repeated: {dupes}")
         return self
 
     @model_validator(mode="after")
