@@ -1,0 +1,168 @@
+"""Small PNG charts for the report: price trend steps and brand mention volume.
+
+Matplotlib with the Agg canvas and `Figure` objects (no pyplot: no global figure state, safe in a
+scheduler thread). Charts are small (600x180 CSS pixels, drawn at 1.5x so they stay sharp on a
+phone) and carry little text: the product or brand name is in the HTML beside each chart.
+
+Chinese needs a CJK font, which most servers lack. `cjk_font()` looks for one by family name among
+the fonts matplotlib knows, then by file name in the system font folders (a font installed after
+matplotlib built its cache is found that way). Without one, charts use ASCII labels only, and that
+is logged once, so a missing font costs readability of two words, never tofu boxes.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta, tzinfo
+from functools import lru_cache
+from pathlib import Path
+
+from .data import BrandMentions, PricePoint
+
+log = logging.getLogger(__name__)
+
+WIDTH_IN, HEIGHT_IN, DPI = 6.0, 1.8, 150
+CJK_FAMILIES = (
+    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei", "Sarasa Gothic SC", "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC",
+    "Hiragino Sans GB", "Droid Sans Fallback", "AR PL UMing CN", "AR PL UKai CN",
+)
+CJK_FILE_HINTS = ("notosanscjk", "notoserifcjk", "sourcehansans", "wqy-microhei", "wqy-zenhei", "simhei",
+                  "msyh", "droidsansfallback", "sarasa", "uming", "ukai")
+
+COLORS = {"down": "#0a8a3a", "up": "#c62828", "line": "#1f5fbf", "pos": "#2e7d32", "neutral": "#b0b7c3",
+          "neg": "#c62828", "grid": "#e6e8eb", "text": "#555b66"}
+
+
+@lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """Family name of an installed CJK font that matplotlib can use, or None (logged once)."""
+    from matplotlib import font_manager
+
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    for family in CJK_FAMILIES:
+        if family in known:
+            return family
+    for path in font_manager.findSystemFonts():
+        if any(h in Path(path).name.lower().replace(" ", "") for h in CJK_FILE_HINTS):
+            try:
+                font_manager.fontManager.addfont(path)
+                return font_manager.FontProperties(fname=path).get_name()
+            except Exception:  # an unreadable font file: keep looking
+                continue
+    log.warning("no CJK font found (install fonts-noto-cjk or fonts-wqy-microhei): report charts use "
+                "English labels")
+    return None
+
+
+def _labels(cjk: bool) -> dict[str, str]:
+    if cjk:
+        return {"pos": "正面", "neutral": "中性", "neg": "负面", "price": "近{n}天价格", "volume": "每日声量"}
+    return {"pos": "pos", "neutral": "neutral", "neg": "neg", "price": "price, last {n} days", "volume": "mentions/day"}
+
+
+def _figure(font: str | None):  # noqa: ANN202 - matplotlib types
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.08, 0.17, 0.85, 0.7))
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_color(COLORS["grid"])
+    ax.tick_params(colors=COLORS["text"], labelsize=7, length=2)
+    ax.grid(axis="y", color=COLORS["grid"], linewidth=0.6)
+    ax.set_axisbelow(True)
+    return fig, ax
+
+
+def _font_kw(font: str | None) -> dict[str, object]:
+    return {"fontfamily": font} if font else {}
+
+
+def _png(fig) -> bytes:  # noqa: ANN001
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
+    return _shrink(buf.getvalue())
+
+
+def _shrink(png: bytes) -> bytes:
+    """Quantise to a 64-colour palette: a flat chart loses nothing visible and the PNG shrinks ~3x."""
+    try:
+        from PIL import Image
+    except ImportError:  # pillow comes with matplotlib; keep the RGBA PNG if it is missing
+        return png
+    img = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT)
+    out = io.BytesIO()
+    img.save(out, format="PNG", optimize=True)
+    return out.getvalue() if out.tell() < len(png) else png
+
+
+def price_chart(points: Sequence[PricePoint], *, days: int, start: datetime, end: datetime,
+                tz: tzinfo | None = None) -> bytes:
+    """A step line of one product's price over the trend window (dates in `tz`), the last move coloured
+    by direction."""
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    font = cjk_font()
+    labels = _labels(font is not None)
+    fig, ax = _figure(font)
+    xs = [p.at for p in points]
+    ys = [float(p.price) for p in points]
+    if xs and xs[-1] < end:
+        xs.append(min(end, max(xs[-1], end - timedelta(seconds=1))))
+        ys.append(ys[-1])
+    ax.step(xs, ys, where="post", color=COLORS["line"], linewidth=1.4)
+    if len(set(ys)) > 1:
+        colour = COLORS["down"] if ys[-1] < ys[0] else COLORS["up"]
+        ax.plot([xs[-1]], [ys[-1]], marker="o", markersize=3.5, color=colour)
+        ax.annotate(f"{ys[-1]:,.2f}", (xs[-1], ys[-1]), xytext=(-4, 5), textcoords="offset points", ha="right",
+                    fontsize=7, color=colour)
+    lo, hi = min(ys, default=0), max(ys, default=1)
+    pad = (hi - lo) * 0.15 or max(hi * 0.05, 1)
+    ax.set_ylim(lo - pad, hi + pad)
+    # From the window start, or from the first price known when the product is newer than the window.
+    ax.set_xlim(max(start, end - timedelta(days=days), xs[0] if xs else start), end)
+    locator = AutoDateLocator(minticks=3, maxticks=7, tz=tz or end.tzinfo)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=tz or end.tzinfo, show_offset=False))
+    ax.set_title(labels["price"].format(n=days), loc="left", fontsize=8, color=COLORS["text"], **_font_kw(font))
+    return _png(fig)
+
+
+def mention_chart(brand: BrandMentions) -> bytes:
+    """Stacked daily bars (negative, neutral, positive) with the day's mean sentiment as a line."""
+    font = cjk_font()
+    labels = _labels(font is not None)
+    fig, ax = _figure(font)
+    xs = list(range(len(brand.days)))
+    neg = [d.neg for d in brand.days]
+    neu = [d.neutral for d in brand.days]
+    pos = [d.pos for d in brand.days]
+    other = [d.total - d.neg - d.neutral - d.pos for d in brand.days]  # unscored mentions
+    bottom = [0] * len(xs)
+    for key, values in (("neg", neg), ("neutral", [a + b for a, b in zip(neu, other, strict=True)]), ("pos", pos)):
+        ax.bar(xs, values, bottom=bottom, color=COLORS[key], width=0.7, label=labels[key])
+        bottom = [a + b for a, b in zip(bottom, values, strict=True)]
+    ax.set_xticks(xs[::2] if len(xs) > 8 else xs,
+                  [d.day.strftime("%m-%d") for d in brand.days][:: 2 if len(xs) > 8 else 1])
+    ax.set_ylim(0, max(max(bottom, default=0) * 1.15, 1))
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    twin = ax.twinx()
+    means = [(x, d.mean) for x, d in zip(xs, brand.days, strict=True) if d.mean is not None]
+    if means:
+        twin.plot([x for x, _ in means], [m for _, m in means], color=COLORS["line"], linewidth=1.2, marker="o",
+                  markersize=2.5)
+    twin.set_ylim(0, 1)
+    twin.set_yticks([0, 0.5, 1], ["0", ".5", "1"])
+    twin.tick_params(colors=COLORS["text"], labelsize=7, length=2)
+    for side in ("top", "left", "bottom"):
+        twin.spines[side].set_visible(False)
+    twin.spines["right"].set_color(COLORS["grid"])
+    ax.legend(loc="upper left", fontsize=7, frameon=False, ncols=3, prop={"family": font, "size": 7} if font else None)
+    ax.set_title(labels["volume"], loc="right", fontsize=8, color=COLORS["text"], **_font_kw(font))
+    return _png(fig)
