@@ -634,6 +634,35 @@ def analyze(
 
 
 @app.command()
+def report(
+    date_: Annotated[str | None, typer.Option("--date", help="Report day YYYY-MM-DD (default: yesterday).")] = None,
+    to: Annotated[str | None, typer.Option(help="Last day of a range (inclusive).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for the HTML (default: [report] out_dir).")] = None,
+    send: Annotated[bool, typer.Option(help="Mail it (once per day and recipient list).")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Build the daily competitor report (HTML saved to disk), and mail it with --send."""
+    cfg = _load(config)
+    from datetime import date
+
+    from jingshao.reports.service import daily_report
+
+    try:
+        d_from = date.fromisoformat(date_) if date_ else None
+        d_to = date.fromisoformat(to) if to else None
+    except ValueError as exc:
+        raise _fail(f"bad date: {exc} (expected YYYY-MM-DD)", 2) from None
+    try:
+        res = daily_report(cfg, send=send, date_from=d_from, date_to=d_to, out_dir=out)
+    except (ValueError, DatabaseError) as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"report: {res['html']} ({res['kb']} KB)" + (f"; mail: {res['send']}" if "send" in res else ""))
+    if res.get("_outcome") == "failed":
+        err.print(f"[red]error[/] {res.get('error')}", highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command()
 def run(config: ConfigOpt = None) -> None:
     """Run the scheduler in the foreground: crawls, alert evaluation, notifications, the daily report.
 

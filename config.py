@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from jingshao.alerts.channels.config import ChannelConfig
 from jingshao.alerts.settings import AlertsConfig, BrandConfig
+from jingshao.reports.settings import ReportConfig
 
 DEFAULT_CONFIG_NAME = "jingshao.toml"
 DEFAULT_DATABASE_URL = "sqlite:///data/jingshao.db"
@@ -240,6 +241,7 @@ class Config(_Strict):
     mention_sources: list[MentionSourceConfig] = Field(default_factory=list)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     channels: list[ChannelConfig] = Field(default_factory=list)
+    report: ReportConfig = Field(default_factory=ReportConfig)
 
     # Where the file was read from; relative paths (the SQLite file) resolve against it.
     source: Path | None = Field(default=None, exclude=True)

@@ -8,6 +8,7 @@ crawls run again; then what changed is shown, with what buyers say about each co
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -188,4 +189,9 @@ def show_results(cfg_path: Path, console: Console) -> None:
     console.print(f"品牌声量 (brand mentions): {sum(counts.values())} 条 — 正面 {counts.get('pos', 0)}, "
                   f"中性 {counts.get('neutral', 0)}, 负面 {counts.get('neg', 0)}")
     console.print(f"database: {cfg.database_url}")
+    from jingshao.reports.service import daily_report
+
+    today = datetime.now(cfg.tz).date()
+    built = daily_report(cfg, send=False, date_from=today, date_to=today, out_dir=cfg_path.parent / "reports")
+    console.print(f"竞品日报 (daily report): {built['html']} ({built['kb']} KB)")
     console.print(f"next: jingshao prices --config {cfg_path}   |   jingshao tags --config {cfg_path}")

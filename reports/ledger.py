@@ -108,3 +108,61 @@ class FileSendLedger:
 
     def records(self) -> list[SendRecord]:
         return [_from_json(v) for _, v in sorted(self._load().items())]
+
+
+class DbSendLedger:
+    """Records in the product database (`report_sends`), so several machines share one ledger.
+
+    `lock()` is one transaction holding the database's write lock (SQLite: BEGIN IMMEDIATE;
+    PostgreSQL: a transaction-scoped advisory lock), so check, send and record cannot interleave
+    with another sender. It is held for the length of one send, once a day.
+    """
+
+    ADVISORY_KEY = 0x6A696E67  # "jing"
+
+    def __init__(self, db) -> None:  # noqa: ANN001 - jingshao.storage.db.Database
+        self.db = db
+        self._session = None
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        from sqlalchemy import text
+
+        with self.db.session() as s:
+            if s.get_bind().dialect.name == "postgresql":
+                s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.ADVISORY_KEY})
+            self._session = s
+            try:
+                yield
+            finally:
+                self._session = None
+
+    def _row(self, report_key: str, recipients_hash: str):  # noqa: ANN202
+        from sqlalchemy import select
+
+        from jingshao.storage.models import ReportSend
+
+        assert self._session is not None, "use the ledger inside lock()"
+        return self._session.scalars(select(ReportSend).where(
+            ReportSend.report_date == report_key, ReportSend.recipients_hash == recipients_hash)).first()
+
+    def get(self, report_key: str, recipients_hash: str) -> SendRecord | None:
+        row = self._row(report_key, recipients_hash)
+        if row is None:
+            return None
+        return SendRecord(row.report_date, row.recipients_hash, row.message_id, row.status, row.attempts,
+                          row.last_error, row.sent_at, None)
+
+    def put(self, record: SendRecord) -> None:
+        from jingshao.storage.models import ReportSend
+
+        row = self._row(record.report_key, record.recipients_hash)
+        if row is None:
+            row = ReportSend(report_date=record.report_key, recipients_hash=record.recipients_hash)
+            self._session.add(row)
+        row.message_id = record.message_id
+        row.status = record.status
+        row.attempts = record.attempts
+        row.last_error = record.last_error
+        row.sent_at = record.sent_at
+        self._session.flush()

@@ -27,6 +27,11 @@ else
   "$venv/bin/playwright" install chromium
 fi
 
+# A CJK font so report charts (and screenshots) render Chinese; without one they fall back to English labels.
+if ! fc-list 2>/dev/null | grep -qiE 'wqy|noto.*cjk|source han|simhei'; then
+  if can_apt; then echo "installing fonts-wqy-microhei (apt)"; apt_install fonts-wqy-microhei fontconfig; fi
+fi
+
 if [ "$what" = test ]; then
   if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! have initdb; then
     if can_apt; then echo "installing postgresql (apt)"; apt_install postgresql; fi

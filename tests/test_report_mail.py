@@ -234,3 +234,40 @@ def test_smtp_config_validation() -> None:
     with pytest.raises(ValidationError, match="both"):
         SmtpConfig(host="h", from_addr="r@x.com", to=["a@x.com"], username="u")
     assert SmtpConfig(host="h", security="ssl", from_addr="r@x.com", to=["a@x.com"]).effective_port == 465
+
+
+def test_report_command_sends_once_with_the_database_ledger(tmp_path) -> None:  # noqa: ANN001
+    """`jingshao report --send` twice (a retry tick, a user): one mail; the password comes from ${ENV}."""
+    import os
+
+    from .conftest import run_cli
+
+    inbox = Inbox(fail_first=1)
+    port = free_port()
+    controller = start_server(inbox, port, "none", None)
+    try:
+        cfg = tmp_path / "jingshao.toml"
+        cfg.write_text(f"""
+[report]
+out_dir = "out"
+[report.smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+username = "{USER}"
+password = "${{JINGSHAO_TEST_SMTP_PASSWORD}}"
+from_addr = "jingshao@example.com"
+to = ["ops@example.com"]
+timeout = 5
+retry_backoff = 0.05
+""", encoding="utf-8")
+        env = {"JINGSHAO_TEST_SMTP_PASSWORD": PASSWORD}
+        first = run_cli("report", "--date", "2026-11-24", "--send", "--config", str(cfg), env=env)
+        second = run_cli("report", "--date", "2026-11-24", "--send", "--config", str(cfg), env=env)
+    finally:
+        controller.stop()
+    assert "mail: sent" in first.stdout and "mail: already_sent" in second.stdout
+    assert len(inbox.messages) == 1
+    assert (tmp_path / "out" / "jingshao-report-2026-11-24.html").exists()
+    assert PASSWORD not in first.stdout + first.stderr + second.stdout + second.stderr
+    assert os.environ.get("JINGSHAO_TEST_SMTP_PASSWORD") is None
