@@ -28,7 +28,7 @@ DEMO_CATEGORIES = {"李宁官方旗舰店": "apparel", "三只松鼠官方旗舰
 
 
 def write_demo_config(base_url: str, workdir: Path, with_browser: bool, *, products: list | None = None,
-                      database_url: str | None = None, mentions: bool = True) -> Path:
+                      database_url: str | None = None, mentions: bool = True, chat=None) -> Path:  # noqa: ANN001
     """A config for the demo shop's catalog (or the given DemoProducts), crawling politely but fast."""
     from jingshao.demo.catalog import demo_products
 
@@ -66,11 +66,16 @@ def write_demo_config(base_url: str, workdir: Path, with_browser: bool, *, produ
         from jingshao.demo.mentions import demo_mention_sources
         from jingshao.demo.mentions_data import DEMO_BRAND
 
-        lines += ["[[brands]]", *(f"{k} = {toml_inline(v)}" for k, v in DEMO_BRAND.items())]
+        lines += ["[[brands]]", *(f"{k} = {toml_inline(v)}" for k, v in DEMO_BRAND.items()),
+                  # The demo's crisis resolves within hours: its 24-hour windows are shortened.
+                  "  [brands.crisis]", "  red_growth_hours = 2", "  blue_share_hours = 2"]
         for src in demo_mention_sources(base_url):
             if src["kind"] == "render" and not with_browser:
                 continue
-            lines += ["[[mention_sources]]", *(f"{k} = {toml_inline(v)}" for k, v in src.items() if v is not None)]
+            lines += ["[[mention_sources]]", "max_pages = 100",  # backfill the demo's 7 days at once
+                      *(f"{k} = {toml_inline(v)}" for k, v in src.items() if v is not None)]
+    for name in ("dingtalk", "feishu") if chat is not None else ():
+        lines += ["[[channels]]", *(f"{k} = {toml_inline(v)}" for k, v in chat.channel_settings(name).items())]
     path = workdir / "jingshao.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -103,10 +108,10 @@ def _run_child_crawl(config_path: Path, spider: str = "products") -> int:
 
 
 
-def _crawl(config_path: Path, spider: str) -> None:
+def _crawl(config_path: Path, spider: str, *, quiet: bool = False) -> None:
     from jingshao.scheduler import run_crawl_child
 
-    result = run_crawl_child(spider, config_path, timeout=600, capture=False)
+    result = run_crawl_child(spider, config_path, timeout=600, capture=quiet)
     if not result.ok:
         raise DemoFailed(f"the {spider} crawl failed (exit {result.returncode})")
 
@@ -122,8 +127,10 @@ def run_demo(workdir: Path, *, browser: bool, console: Console, err: Console) ->
             err.print(f"[yellow]warning[/] {exc}; skipping the render = true demo pages", highlight=False)
             browser = False
     workdir.mkdir(parents=True, exist_ok=True)
-    with DemoServer() as shop:
-        cfg_path = write_demo_config(shop.base_url, workdir, browser)
+    from jingshao.demo.webhooks import ChatReceivers
+
+    with DemoServer() as shop, ChatReceivers() as chat:
+        cfg_path = write_demo_config(shop.base_url, workdir, browser, chat=chat)
         console.rule(f"竞哨 demo — shop at {shop.base_url}, state {shop.state}")
         console.print(f"config: {cfg_path}")
         for spider in ("products", "reviews", "mentions"):
@@ -132,7 +139,9 @@ def run_demo(workdir: Path, *, browser: bool, console: Console, err: Console) ->
         console.rule(f"the shop changed (state {shop.state}): crawling again")
         for spider in ("products", "reviews"):
             _crawl(cfg_path, spider)
-    show_results(cfg_path, console)
+        show_results(cfg_path, console)
+        run_crisis(cfg_path, shop, chat, console)
+    build_demo_report(cfg_path, console)
 
 
 def show_results(cfg_path: Path, console: Console) -> None:
@@ -189,9 +198,43 @@ def show_results(cfg_path: Path, console: Console) -> None:
     console.print(f"品牌声量 (brand mentions): {sum(counts.values())} 条 — 正面 {counts.get('pos', 0)}, "
                   f"中性 {counts.get('neutral', 0)}, 负面 {counts.get('neg', 0)}")
     console.print(f"database: {cfg.database_url}")
+
+
+def run_crisis(cfg_path: Path, shop, chat, console: Console) -> None:  # noqa: ANN001
+    """Flip the demo's crisis switch phase by phase; crawl, evaluate and dispatch after each, and
+    show what the DingTalk-like robot received."""
+    from datetime import timedelta
+
+    from jingshao.alerts.service import dispatch_notifications, run_evaluation
+
+    cfg = load_config(cfg_path)
+    console.rule("舆情危机演练 (crisis drill): the demo brand 蜜橙 gets a burst of complaints")
+    steps = [("平时 (ordinary day)", None), ("阶段1: 零星投诉", 1), ("阶段2: 行业媒体跟进", 2),
+             ("阶段3: 央媒报道、热搜", 3), ("危机平息 3小时后", "stop"), ("再10分钟", "later")]
+    for label, action in steps:
+        if action == "stop":
+            shop.stop_crisis()
+            shop.clock.shift(timedelta(hours=3))
+        elif action == "later":
+            shop.clock.shift(timedelta(minutes=10))
+        elif action:
+            shop.crisis_phase(action)
+        _crawl(cfg_path, "mentions", quiet=True)
+        report = run_evaluation(cfg, now=shop.now())
+        dispatch_notifications(cfg, now=shop.now())
+        events = [f"{c.event} {c.level}" for c in report.changes if c.family == "crisis"] or ["—"]
+        console.print(f"  {label}: {', '.join(events)}")
+    console.print("钉钉群收到 (what the DingTalk group received):")
+    for d in chat.accepted("dingtalk"):
+        console.print(f"  {d.payload['markdown']['title']}", highlight=False)
+
+
+def build_demo_report(cfg_path: Path, console: Console) -> None:
     from jingshao.reports.service import daily_report
 
+    cfg = load_config(cfg_path)
     today = datetime.now(cfg.tz).date()
     built = daily_report(cfg, send=False, date_from=today, date_to=today, out_dir=cfg_path.parent / "reports")
     console.print(f"竞品日报 (daily report): {built['html']} ({built['kb']} KB)")
-    console.print(f"next: jingshao prices --config {cfg_path}   |   jingshao tags --config {cfg_path}")
+    console.print(f"next: jingshao prices --config {cfg_path}   |   jingshao tags --config {cfg_path}   |   "
+                  f"jingshao alerts list --all --config {cfg_path}")

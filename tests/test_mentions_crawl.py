@@ -17,10 +17,8 @@ from .conftest import run_cli
 
 
 def demo_cfg(shop, tmp_path, *, browser: bool = False):
-    cfg = write_demo_config(shop.base_url, tmp_path, with_browser=browser, products=[])
-    # Backfill the demo's 7 days of history in one crawl (a real deployment accumulates it).
-    cfg.write_text(cfg.read_text().replace("[[mention_sources]]", "[[mention_sources]]\nmax_pages = 100"))
-    return cfg
+    # The demo config backfills the demo's 7 days of history in one crawl (max_pages = 100).
+    return write_demo_config(shop.base_url, tmp_path, with_browser=browser, products=[])
 
 
 def stored(db) -> list[Mention]:
