@@ -1,9 +1,11 @@
-"""The ``linear`` sentiment backend: hashed char n-gram TF-IDF + logistic regression, numpy only.
+"""The ``linear`` sentiment backend: hashed char n-gram TF-IDF (NB-scaled) + logistic regression, numpy only.
 
 A model is two plain files side by side, never a pickle:
 
 - ``NAME.npz`` (loaded with ``allow_pickle=False``): ``weights`` (float16, one per hash bucket),
-  ``idf`` (float16, one per bucket) and ``bias`` (float64, shape ``(1,)``);
+  ``idf`` (float16, one per bucket: the feature scale, idf x |naive-Bayes log-count ratio| for models
+  trained with NB scaling, plain idf otherwise; scoring is the same either way) and ``bias`` (float64,
+  shape ``(1,)``);
 - ``NAME.json``: format version, hashing parameters, training sources and held-out figures.
 """
 
@@ -72,7 +74,9 @@ class LinearModel:
             "version": FORMAT_VERSION,
             "n_buckets": self.n_buckets,
             "ngram_max": self.ngram_max,
-            "features": f"hashed char 1-{self.ngram_max}-grams, sublinear tf x idf, l2-normalised",
+            "features": f"hashed char 1-{self.ngram_max}-grams, sublinear tf x idf"
+            + (" x |nb ratio|" if self.meta.get("nb_alpha") is not None else "")
+            + ", l2-normalised",
             **{k: v for k, v in self.meta.items() if k not in ("format", "version", "n_buckets", "ngram_max")},
         }
         meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -63,6 +63,7 @@ def test_shipped_model_is_plain_small_data() -> None:
         assert set(data.files) == {"weights", "idf", "bias"}
     meta = json.loads(npz.with_suffix(".json").read_text(encoding="utf-8"))
     assert meta["format"] == "jingshao-sentiment-linear"
+    assert meta["nb_alpha"] == 1.0 and "nb ratio" in meta["features"]
     assert {t["file"] for t in meta["trained_on"]} == {
         "online_shopping_10_cats.train.csv",
         "waimai_10k.train.csv",
@@ -131,7 +132,7 @@ def test_label_for_band() -> None:
 
 def test_heldout_accuracy_floor(linear: Scorer) -> None:
     shared = need_shared()
-    floors = {"online_shopping_10_cats": 0.90, "waimai_10k": 0.87, "ChnSentiCorp_htl_all": 0.86}
+    floors = {"online_shopping_10_cats": 0.90, "waimai_10k": 0.87, "ChnSentiCorp_htl_all": 0.87}
     for name, floor in floors.items():
         _, held = split(read_labelled_csv(shared / "data" / "sentiment" / f"{name}.train.csv"))
         p = linear.score([r.text for r in held])
@@ -185,6 +186,23 @@ def test_train_tiny_csv_gives_loadable_model(tmp_path: Path) -> None:
     p = scorer.score(["喜欢，好评", "差评，退货"])
     assert p[0] > 0.5 > p[1]
     assert LinearModel.load(tmp_path / "out" / "model").n_buckets == 2**12  # suffix optional
+
+
+def test_nb_ratio_favours_polar_buckets() -> None:
+    from jingshao.nlp.train import nb_ratio
+
+    counts = features.hash_ngrams(["好", "好", "差", "差", "的好", "的差"], 2**12, 1)
+    r = nb_ratio(counts, np.array([1.0, 1, 0, 0, 1, 0]), 2**12)
+    good, bad, de = (int(features.hash_ngrams([c], 2**12, 1).bucket[0]) for c in "好差的")
+    assert r[good] == pytest.approx(r[bad]) and r[good] > 0.5 and r[de] == pytest.approx(0.0)
+
+
+def test_train_without_nb_scaling(tmp_path: Path) -> None:
+    report = train([tiny_csv(tmp_path / "mine.csv")], tmp_path / "m.npz", holdout=False, n_buckets=2**12, nb_alpha=None)
+    meta = json.loads(report.out_path.with_suffix(".json").read_text(encoding="utf-8"))
+    assert meta["nb_alpha"] is None and "nb ratio" not in meta["features"]
+    p = get_scorer("linear", model_path=report.out_path).score(["喜欢，好评", "差评，退货"])
+    assert p[0] > 0.5 > p[1]
 
 
 def test_train_main_reports_progress_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
