@@ -16,7 +16,9 @@ from importlib import resources
 from .jieba_setup import get_jieba
 from .text import normalize
 
-_NOISE = re.compile(r"^[\d.%]+[a-z]*$|^[a-z]$")
+# Numbers with units (128gb, 5.5l, 65w), bare units and short Latin fragments (gb, mm) say nothing
+# about a product on their own.
+_NOISE = re.compile(r"^[\d.%+]+[a-z]*$|^[a-z]{1,3}$")
 #: Parts of speech kept: nouns (n, nz, nr, ns, vn...), adjectives, verbs, English; the rest are
 #: function words or numbers.
 ALLOW_POS = ("n", "nz", "vn", "an", "a", "v", "eng", "nr", "ns", "nt", "l", "i")
