@@ -94,18 +94,28 @@ def _targets(config: Config, spider: str, ids: dict[str, int], db) -> list[dict]
 SPIDERS = {"products": ProductsSpider, "reviews": ReviewsSpider, "mentions": MentionsSpider}
 
 
+def build_targets(config: Config, spider: str, db) -> list[dict]:  # noqa: ANN001
+    """Sync the configured catalog into the database and return the spider's targets.
+
+    Shared by a crawl in this process and by a scaled-out crawl queued in Redis, so both
+    crawl exactly the same things."""
+    entries = [CatalogEntry(c.name, p.url, p.name, p.render, c.category_for(p)) for c, p, _ in config.iter_products()]
+    with db.session() as s:
+        ids = sync_catalog(s, entries)
+    return _targets(config, spider, ids, db)
+
+
 def crawl(config: Config, spider: str = "products", *, progress: ProgressHook | None = None,
           log_level: str = "WARNING", extra_settings: dict | None = None) -> CrawlSummary:
     """Run one crawl of `spider` ("products" or "reviews") over the configured products."""
     progress = progress or ProgressHook()
     spider_cls = SPIDERS[spider]
     db = open_database(config.database_url)
-    entries = [CatalogEntry(c.name, p.url, p.name, p.render, c.category_for(p)) for c, p, _ in config.iter_products()]
     with db.session() as s:
         mark_interrupted_runs(s, _pid_alive)
-        ids = sync_catalog(s, entries)
+    targets = build_targets(config, spider, db)
+    with db.session() as s:
         run_id = start_run(s, spider, os.getpid())
-    targets = _targets(config, spider, ids, db)
     needs_browser = any(t.get("render") or t.get("source", {}).get("render") for t in targets)
     settings = build_settings(config, needs_browser=needs_browser, log_level=log_level)
     settings.update({"JINGSHAO_TARGETS": targets, "JINGSHAO_RUN_ID": run_id, "JINGSHAO_NLP": config.nlp,

@@ -35,14 +35,24 @@ class MentionsSpider(TargetsSpider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for target in self.targets:
-            src = MentionSourceConfig.model_validate(target["source"])
-            brands = [BrandConfig.model_validate(b) for b in target["brands"]]
-            if "{keyword}" in src.url:
-                keywords = dict.fromkeys(k for b in brands for k in [*b.keywords, *b.aliases])
-                for kw in keywords:
-                    yield self.page_request(src, brands, 0, self.fill(src.url, kw, src.start), kw)
-            else:
-                yield self.page_request(src, brands, 0, self.fill(src.url, "", src.start), "")
+            for payload in self.start_payloads(target):
+                yield self.request_from_payload(payload)
+
+    @classmethod
+    def start_payloads(cls, target: dict[str, Any]) -> list[dict[str, Any]]:
+        """One JSON-safe payload per start request: per brand keyword where the URL has `{keyword}`."""
+        src = MentionSourceConfig.model_validate(target["source"])
+        brands = [BrandConfig.model_validate(b) for b in target["brands"]]
+        keywords = list(dict.fromkeys(k for b in brands for k in [*b.keywords, *b.aliases])) \
+            if "{keyword}" in src.url else [""]
+        source, brand_dicts = src.model_dump(mode="json"), [b.model_dump(mode="json") for b in brands]
+        return [{"source": source, "brands": brand_dicts, "keyword": kw} for kw in keywords]
+
+    def request_from_payload(self, payload: dict[str, Any]) -> scrapy.Request:
+        src = MentionSourceConfig.model_validate(payload["source"])
+        brands = [BrandConfig.model_validate(b) for b in payload["brands"]]
+        kw = payload["keyword"]
+        return self.page_request(src, brands, 0, self.fill(src.url, kw, src.start), kw)
 
     @staticmethod
     def fill(url: str, keyword: str, cursor: str) -> str:

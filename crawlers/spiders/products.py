@@ -36,6 +36,14 @@ class ProductsSpider(scrapy.Spider):
         for target in self.targets:
             yield self.request_for(target)
 
+    @classmethod
+    def start_payloads(cls, target: dict[str, Any]) -> list[dict[str, Any]]:
+        """JSON-safe payloads, one per start request of `target` (queued in Redis by a scaled-out crawl)."""
+        return [dict(target)]
+
+    def request_from_payload(self, payload: dict[str, Any]) -> scrapy.Request:
+        return self.request_for(payload)
+
     def request_for(self, target: dict[str, Any]) -> scrapy.Request:
         meta: dict[str, Any] = {"target": target}
         if target.get("render"):

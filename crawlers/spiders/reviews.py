@@ -27,6 +27,17 @@ class ReviewsSpider(TargetsSpider):
             target["src"] = ReviewSource.model_validate(target["source"])
             yield self.page_request(target, 0, page_url(target["src"], 0))
 
+    @classmethod
+    def start_payloads(cls, target: dict[str, Any]) -> list[dict[str, Any]]:
+        """JSON-safe payloads, one per start request of `target` (queued in Redis by a scaled-out crawl)."""
+        source = ReviewSource.model_validate(target["source"]).model_dump(mode="json")
+        return [{**target, "source": source, "known": sorted(target.get("known") or ())}]
+
+    def request_from_payload(self, payload: dict[str, Any]) -> scrapy.Request:
+        target = {**payload, "known": set(payload.get("known") or ())}
+        target["src"] = ReviewSource.model_validate(target["source"])
+        return self.page_request(target, 0, page_url(target["src"], 0))
+
     def page_request(self, target: dict[str, Any], index: int, url: str) -> scrapy.Request:
         meta: dict[str, Any] = {"target": target, "index": index, **self.browser_meta(target["src"].render)}
         return scrapy.Request(url, callback=self.parse_page, errback=self.on_error, meta=meta, dont_filter=True)

@@ -1,0 +1,295 @@
+"""Scaled-out crawls: a real redis-server, a throwaway PostgreSQL, worker processes and the demo shop.
+
+Every page is crawled exactly once by two workers; a worker killed with SIGKILL loses nothing
+(its taken requests are re-queued: at-least-once fetches, rows exactly once); Redis killed and
+restarted with its append-only file loses no queued work.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from jingshao.demo.catalog import DemoProduct, expected_bench, slow_product_url
+from jingshao.demo.runner import write_demo_config
+from jingshao.storage.db import open_database
+from jingshao.storage.models import CrawlRun, Observation, Product
+
+from .conftest import REPO, free_port, skip_or_fail, wait_for
+
+pytestmark = pytest.mark.postgres
+
+HEARTBEAT = "2"  # seconds: a killed worker's requests are re-queued this long after its death
+
+
+class RedisServer:
+    """redis-server on a free port in a temp dir, with an fsync-always append-only file."""
+
+    def __init__(self) -> None:
+        self.binary = shutil.which("redis-server") or ("/usr/bin/redis-server"
+                                                       if os.path.exists("/usr/bin/redis-server") else None)
+        if self.binary is None:
+            raise FileNotFoundError("redis-server not found")
+        self.dir = Path(tempfile.mkdtemp(prefix="jingshao-redis-"))
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+             "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self.ping, timeout=15)
+
+    def ping(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping())
+        except redis.RedisError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: nothing is flushed at exit; only what the append-only file already holds survives."""
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def stop(self) -> None:
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    try:
+        server = RedisServer()
+        server.start()
+    except (FileNotFoundError, TimeoutError) as exc:
+        skip_or_fail(f"cannot start a throwaway redis-server: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def client(redis_server):  # noqa: ANN001, ANN201
+    from jingshao.crawlers.distributed import redis_client
+
+    return redis_client(redis_server.url)
+
+
+def scale_config(shop, tmp_path: Path, db_url: str, redis_url: str, pages: list[str],
+                 concurrency_per_domain: int = 4, concurrency: int = 16) -> Path:
+    products = [DemoProduct(f"b{i}", "压测店", f"压测商品{i}", url) for i, url in enumerate(pages)]
+    cfg = write_demo_config(shop.base_url, tmp_path, with_browser=False, products=products, database_url=db_url,
+                            mentions=False)
+    text = cfg.read_text(encoding="utf-8")
+    text = text.replace('timezone = "Asia/Shanghai"\n', f'timezone = "Asia/Shanghai"\nredis_url = "{redis_url}"\n')
+    text = text.replace("concurrency_per_domain = 8", f"concurrency_per_domain = {concurrency_per_domain}\n"
+                                                      f"concurrency = {concurrency}")
+    cfg.write_text(text, encoding="utf-8")
+    return cfg
+
+
+class Worker:
+    def __init__(self, cfg: Path, log: Path, spiders: str = "products") -> None:
+        self.log = log
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "jingshao.crawlers.worker", "--config", str(cfg), "--spiders", spiders],
+            cwd=str(REPO), stdout=subprocess.DEVNULL, stderr=log.open("wb"), start_new_session=True,
+            env={**os.environ, "JINGSHAO_WORKER_HEARTBEAT": HEARTBEAT})
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def pages_stored(self) -> int:
+        """From the stats Scrapy logs when the spider closes."""
+        m = re.search(r"'jingshao/pages': (\d+)", self.log.read_text(errors="replace"))
+        return int(m.group(1)) if m else 0
+
+
+def enqueue(cfg: Path, spider: str = "products") -> int:
+    from jingshao.config import load_config
+    from jingshao.crawlers.distributed import enqueue_crawl
+
+    return enqueue_crawl(load_config(cfg), spider)
+
+
+def observations(db) -> dict[str, list[Observation]]:  # noqa: ANN001
+    with db.session() as s:
+        rows = s.execute(select(Product.url, Observation).join(Observation.product)).all()
+    out: dict[str, list[Observation]] = {}
+    for url, obs in rows:
+        out.setdefault(url, []).append(obs)
+    return out
+
+
+def stored_count(db) -> int:  # noqa: ANN001
+    with db.session() as s:
+        return s.scalar(select(func.count(func.distinct(Observation.product_id))))
+
+
+def check_every_page_once(db, pages: list[str]) -> None:  # noqa: ANN001
+    obs = observations(db)
+    assert sorted(obs) == sorted(pages)
+    doubled = {u: len(rows) for u, rows in obs.items() if len(rows) != 1}
+    assert not doubled, f"pages stored more than once: {doubled}"
+    for i, url in enumerate(pages):
+        assert obs[url][0].price == expected_bench(i).price, url
+
+
+def runs(db) -> list[CrawlRun]:  # noqa: ANN001
+    with db.session() as s:
+        return list(s.scalars(select(CrawlRun).order_by(CrawlRun.id)))
+
+
+def wait_until_done(db, client, n: int, timeout: float = 60) -> None:  # noqa: ANN001
+    wait_for(lambda: stored_count(db) >= n and client.llen("jingshao:products:requests") == 0
+             and all(r.status == "finished" for r in runs(db)), timeout=timeout, interval=0.2)
+
+
+def slow_pages(shop, n: int, delay: float) -> list[str]:  # noqa: ANN001
+    return [slow_product_url(shop.base_url, i, delay) for i in range(n)]
+
+
+def path_of(url: str) -> str:
+    return "/" + url.split("/", 3)[3].split("?")[0]
+
+
+# ---------------------------------------------------------------- tests
+
+def test_two_workers_crawl_every_page_exactly_once(shop, tmp_path, postgres_server, redis_server, client):
+    db_url = postgres_server.new_database()
+    pages = slow_pages(shop, 60, 0.05)
+    cfg = scale_config(shop, tmp_path, db_url, redis_server.url, pages)
+    assert enqueue(cfg) == 60
+    db = open_database(db_url)
+    assert [r.status for r in runs(db)] == ["queued"]
+    workers = [Worker(cfg, tmp_path / f"w{i}.log") for i in range(2)]
+    try:
+        wait_until_done(db, client, 60)
+    finally:
+        codes = [w.stop() for w in workers]
+    assert codes == [0, 0]  # SIGTERM is a clean stop
+    hits = shop.hits()
+    assert {p: hits.get(path_of(p), 0) for p in pages} == {p: 1 for p in pages}
+    check_every_page_once(db, pages)
+    [run] = runs(db)
+    assert (run.status, run.pages, run.changes, run.unchanged, run.failures) == ("finished", 60, 60, 0, 0)
+    assert all(w.pages_stored() > 0 for w in workers), "both workers should have taken work"
+    assert client.llen("jingshao:products:requests") == 0
+    assert not client.smembers("jingshao:processing")  # clean stops leave no processing lists
+
+
+def test_same_product_seen_by_two_workers_is_stored_once(shop, tmp_path, postgres_server, redis_server, client):
+    """The same crawl queued twice: both workers fetch the same pages at the same time; the row lock
+    keeps one observation per product (change-only) and each run counts what it saw."""
+    db_url = postgres_server.new_database()
+    pages = slow_pages(shop, 40, 0.05)
+    cfg = scale_config(shop, tmp_path, db_url, redis_server.url, pages)
+    assert enqueue(cfg) == 40 and enqueue(cfg) == 40
+    db = open_database(db_url)
+    workers = [Worker(cfg, tmp_path / f"w{i}.log") for i in range(2)]
+    try:
+        wait_until_done(db, client, 40)
+    finally:
+        for w in workers:
+            w.stop()
+    hits = shop.hits()
+    assert all(hits.get(path_of(p)) == 2 for p in pages)
+    check_every_page_once(db, pages)
+    done = runs(db)
+    assert [r.status for r in done] == ["finished", "finished"]
+    assert sum(r.changes for r in done) == 40 and sum(r.unchanged for r in done) == 40
+
+
+def test_worker_killed_mid_crawl_loses_nothing(shop, tmp_path, postgres_server, redis_server, client):
+    db_url = postgres_server.new_database()
+    pages = slow_pages(shop, 60, 0.3)
+    cfg = scale_config(shop, tmp_path, db_url, redis_server.url, pages, concurrency_per_domain=2)
+    enqueue(cfg)
+    db = open_database(db_url)
+    doomed, survivor = Worker(cfg, tmp_path / "doomed.log"), Worker(cfg, tmp_path / "survivor.log")
+    try:
+        wait_for(lambda: stored_count(db) >= 10, timeout=60)
+        taken = {k.decode(): client.llen(k) for k in client.smembers("jingshao:processing")
+                 if client.get(k.decode() + ":alive") == str(doomed.proc.pid).encode()}
+        doomed.kill()
+        assert sum(taken.values()) > 0, "the killed worker held no requests: nothing was tested"
+        assert stored_count(db) < 60
+        wait_until_done(db, client, 60)
+    finally:
+        survivor.stop()
+        if doomed.proc.poll() is None:
+            doomed.kill()
+    hits = shop.hits()
+    assert all(hits.get(path_of(p), 0) >= 1 for p in pages)  # at-least-once fetches
+    check_every_page_once(db, pages)  # exactly-once rows
+    [run] = runs(db)
+    # A worker killed between storing a page and counting it leaves that page to be counted as
+    # unchanged on its re-fetch: the run's counts cover every page, the rows are exact.
+    assert run.status == "finished" and run.changes + run.unchanged >= 60 and run.changes <= 60
+    assert not client.smembers("jingshao:processing")
+
+
+def test_redis_restarted_mid_crawl_loses_no_queued_work(shop, tmp_path, postgres_server, redis_server, client):
+    db_url = postgres_server.new_database()
+    pages = slow_pages(shop, 60, 0.25)
+    # Two requests in flight per worker: most of the crawl waits in Redis when it dies.
+    cfg = scale_config(shop, tmp_path, db_url, redis_server.url, pages, concurrency_per_domain=2, concurrency=2)
+    enqueue(cfg)
+    db = open_database(db_url)
+    workers = [Worker(cfg, tmp_path / f"w{i}.log") for i in range(2)]
+    try:
+        wait_for(lambda: stored_count(db) >= 10, timeout=60)
+        queued = client.llen("jingshao:products:requests")
+        redis_server.kill()
+        assert queued >= 20, "too little queued work: nothing was tested"
+        time.sleep(1.5)
+        assert stored_count(db) < 60
+        redis_server.start()  # same port and directory: replays the append-only file
+        wait_until_done(db, client, 60, timeout=90)
+    finally:
+        for w in workers:
+            w.stop()
+    assert all(shop.hits().get(path_of(p), 0) >= 1 for p in pages)
+    check_every_page_once(db, pages)
+    [run] = runs(db)
+    assert run.status == "finished"
+
+
+def test_enqueue_needs_redis_and_nothing_changes_without_it(shop, tmp_path, postgres_server):
+    from jingshao.config import load_config
+    from jingshao.crawlers.distributed import RedisNotConfigured, enqueue_crawl, redis_url_of
+
+    pages = slow_pages(shop, 2, 0)
+    cfg = write_demo_config(shop.base_url, tmp_path, with_browser=False, mentions=False,
+                            products=[DemoProduct(f"b{i}", "店", f"商品{i}", u) for i, u in enumerate(pages)])
+    config = load_config(cfg)
+    assert redis_url_of(config) is None or os.environ.get("JINGSHAO_REDIS_URL")
+    if not os.environ.get("JINGSHAO_REDIS_URL"):
+        with pytest.raises(RedisNotConfigured):
+            enqueue_crawl(config, "products")
+    assert shop.hits() == {}
