@@ -663,6 +663,20 @@ def report(
 
 
 @app.command()
+def worker(
+    spiders: Annotated[str, typer.Option(help="Comma-separated: products, reviews, mentions.")]
+    = "products,reviews,mentions",
+    config: ConfigOpt = None,
+) -> None:
+    """A crawl worker: takes queued crawl requests from Redis (redis_url) and stores to the shared
+    database; run any number on any number of machines (see README "Scaling out")."""
+    cfg = _load(config)
+    from jingshao.crawlers.worker import worker_main
+
+    raise typer.Exit(worker_main(cfg, [s.strip() for s in spiders.split(",") if s.strip()]))
+
+
+@app.command()
 def run(config: ConfigOpt = None) -> None:
     """Run the scheduler in the foreground: crawls, alert evaluation, notifications, the daily report.
 
@@ -730,6 +744,15 @@ def status(config: ConfigOpt = None) -> None:
     console.print(f"broken channels: {len(broken)}" + "".join(f"\n  {b.name}: {b.reason}" for b in broken))
     depth = sum(c for _, st, c in outbox if st == "pending")
     console.print(f"outbox: {depth} pending" + "".join(f"\n  {ch}: {c} {st}" for ch, st, c in outbox))
+    from jingshao.crawlers.distributed import redis_url_of
+
+    if redis_url_of(cfg):
+        from jingshao.crawlers.distributed import queue_status, redis_client
+
+        try:
+            console.print(f"redis queue: {queue_status(redis_client(redis_url_of(cfg)))}", highlight=False)
+        except Exception as exc:  # noqa: BLE001 - status must still print the rest
+            console.print(f"redis queue: unreachable ({type(exc).__name__})")
     if broken:
         raise typer.Exit(1)
 

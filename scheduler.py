@@ -148,7 +148,12 @@ def record_job(job: str, config_path: str, fn: Callable[[], dict[str, Any]]) -> 
 
 
 def crawl_job(config_path: str, spider: str) -> dict[str, Any]:
+    """Run a crawl in a child process, or, with redis_url set, queue its requests for the workers."""
     cfg = _config(config_path)
+    from jingshao.crawlers.distributed import enqueue_crawl, redis_url_of
+
+    if redis_url_of(cfg):
+        return record_job(f"crawl_{spider}", config_path, lambda: {"queued": enqueue_crawl(cfg, spider)})
 
     def run() -> dict[str, Any]:
         res = run_crawl_child(spider, Path(config_path), timeout=cfg.schedule.crawl_timeout_minutes * 60)

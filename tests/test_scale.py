@@ -111,7 +111,7 @@ class Worker:
     def __init__(self, cfg: Path, log: Path, spiders: str = "products") -> None:
         self.log = log
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jingshao.crawlers.worker", "--config", str(cfg), "--spiders", spiders],
+            [sys.executable, "-m", "jingshao.cli", "worker", "--config", str(cfg), "--spiders", spiders],
             cwd=str(REPO), stdout=subprocess.DEVNULL, stderr=log.open("wb"), start_new_session=True,
             env={**os.environ, "JINGSHAO_WORKER_HEARTBEAT": HEARTBEAT})
 
@@ -184,7 +184,10 @@ def test_two_workers_crawl_every_page_exactly_once(shop, tmp_path, postgres_serv
     db_url = postgres_server.new_database()
     pages = slow_pages(shop, 60, 0.05)
     cfg = scale_config(shop, tmp_path, db_url, redis_server.url, pages)
-    assert enqueue(cfg) == 60
+    # The scheduler's crawl job queues the crawl instead of running it when redis_url is set.
+    from jingshao.scheduler import crawl_job
+
+    assert crawl_job(str(cfg), "products") == {"queued": 60}
     db = open_database(db_url)
     assert [r.status for r in runs(db)] == ["queued"]
     workers = [Worker(cfg, tmp_path / f"w{i}.log") for i in range(2)]
