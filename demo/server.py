@@ -66,11 +66,19 @@ class HitCounter:
 
     def __init__(self) -> None:
         self._counts: Counter[str] = Counter()
+        self._headers: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
 
-    def record(self, path: str) -> None:
+    def record(self, path: str, headers: dict[str, str] | None = None) -> None:
         with self._lock:
             self._counts[path] += 1
+            if headers is not None:
+                self._headers[path] = headers
+
+    def last_headers(self, path: str) -> dict[str, str]:
+        """The request headers of the latest GET of ``path`` (what a crawler announced itself as)."""
+        with self._lock:
+            return dict(self._headers.get(path, {}))
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:
@@ -79,6 +87,7 @@ class HitCounter:
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._headers.clear()
 
 
 class _DemoHTTPServer(ThreadingHTTPServer):
@@ -140,7 +149,7 @@ class _DemoRequestHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length > 0 else b""
         request = Request(method, target.path, parse_qs(target.query), dict(self.headers.items()), body)
         if method == "GET" and not target.path.startswith(CONTROL_PREFIX):
-            self.server.hits.record(target.path)
+            self.server.hits.record(target.path, dict(self.headers.items()))
         self._send(self.server.router.dispatch(request), with_body=method != "HEAD")
 
     def _send(self, response: Response, *, with_body: bool) -> None:
@@ -242,6 +251,10 @@ class DemoServer:
 
     def reset_hits(self) -> None:
         self._hits.reset()
+
+    def last_headers(self, path_or_url: str) -> dict[str, str]:
+        """Headers of the latest GET of a path (or a full URL on this server)."""
+        return self._hits.last_headers(urlsplit(path_or_url).path)
 
     def reset_flaky(self) -> None:
         """Make every ``/flaky/`` page fail again for its next :data:`FLAKY_FAILURES` requests."""

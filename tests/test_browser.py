@@ -50,9 +50,10 @@ def test_resource_blocking_and_browser_identity(shop, tmp_path, chromium):
     assert not [p for p in hits if p.startswith("/static/img/") or p.startswith("/static/font/")], hits
     obs = stored(tmp_path)
     assert [obs[u].price for u in urls] == [expected_bench(i).price for i in range(3)]
-    ua = shop.last_headers(urls[0]).get("User-Agent", "") if hasattr(shop, "last_headers") else ""
-    if ua:
-        assert "HeadlessChrome" not in ua
+    headers = shop.last_headers(urls[0])
+    assert headers["User-Agent"] == load_config(cfg).crawl.user_agent  # a desktop UA, not HeadlessChrome
+    assert "HeadlessChrome" not in headers["User-Agent"]
+    assert headers.get("Accept-Language", "").startswith("zh-CN")
 
     # Blocking off: the images and the font are fetched.
     shop.reset_hits()
