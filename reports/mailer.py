@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import formataddr, formatdate
+from email.utils import formataddr, formatdate, make_msgid
 from typing import TYPE_CHECKING, Literal
 
 from .ledger import SendLedger, SendRecord
@@ -205,3 +205,25 @@ def send_report(built: BuiltReport, smtp: SmtpConfig, ledger: SendLedger, *,
             return SendOutcome("sent", msg_id, attempt, refused=refused)
     assert error is not None
     return SendOutcome("failed", msg_id, attempt, str(error), permanent=not error.temporary)
+
+
+def send_plain_mail(smtp: SmtpConfig, to: Sequence[str], subject: str, body: str, *,
+                    sleep: Callable[[float], None] = time.sleep) -> None:
+    """A short plain-text mail (the admin notice of a broken channel) through the report's SMTP
+    settings, to other recipients; temporary errors are retried. Raises SendError."""
+    target = smtp.model_copy(update={"to": list(to)})
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = smtp.from_addr
+    msg["To"] = ", ".join(to)
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = make_msgid(domain=smtp.from_addr.rpartition("@")[2] or "jingshao")
+    msg.set_content(body)
+    for attempt in range(1, smtp.retries + 1):
+        try:
+            deliver(msg, target)
+            return
+        except SendError as exc:
+            if not exc.temporary or attempt == smtp.retries:
+                raise
+            sleep(smtp.retry_backoff * 2 ** (attempt - 1))

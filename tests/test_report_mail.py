@@ -271,3 +271,46 @@ retry_backoff = 0.05
     assert (tmp_path / "out" / "jingshao-report-2026-11-24.html").exists()
     assert PASSWORD not in first.stdout + first.stderr + second.stdout + second.stderr
     assert os.environ.get("JINGSHAO_TEST_SMTP_PASSWORD") is None
+
+
+def test_broken_channel_emails_the_admin(tmp_path) -> None:  # noqa: ANN001
+    """A permanent platform error (a wrong signing secret) breaks the channel, keeps its notices,
+    and mails alerts.admin_email through the report's SMTP settings."""
+    from datetime import UTC, datetime
+
+    from jingshao.alerts.channels import Notification as AlertNotice
+    from jingshao.alerts.render import to_payload
+    from jingshao.alerts.service import dispatch_notifications
+    from jingshao.config import parse_config
+    from jingshao.demo.webhooks import ChatReceivers
+    from jingshao.storage.models import Notification
+
+    inbox = Inbox()
+    port = free_port()
+    controller = start_server(inbox, port, "none", None)
+    try:
+        with ChatReceivers() as chat:
+            channel = chat.channel_settings("dingtalk") | {"secret": "SECwrong"}
+            cfg = parse_config({
+                "database": {"url": f"sqlite:///{tmp_path / 'a.db'}"},
+                "alerts": {"admin_email": "admin@example.com"},
+                "channels": [channel],
+                "report": {"smtp": {"host": "127.0.0.1", "port": port, "security": "none", "username": USER,
+                                    "password": PASSWORD, "from_addr": "jingshao@example.com",
+                                    "to": ["team@example.com"], "timeout": 5}},
+            })
+            db = open_database(cfg.database_url)
+            note = AlertNotice(level="red", kind="firing", title="测试告警", subject="蜜橙", fingerprint="f",
+                               created_at=datetime.now(UTC))
+            with db.session() as s:
+                s.add(Notification(channel=channel["name"], kind="firing", level="red", payload=to_payload(note)))
+            out = dispatch_notifications(cfg)
+        assert out.get("broken") == [channel["name"]]
+    finally:
+        controller.stop()
+    [(sender, rcpts, raw)] = inbox.messages
+    msg = parse(raw)
+    assert rcpts == ["admin@example.com"] and "告警通道故障" in str(msg["Subject"])
+    assert "SECwrong" not in raw.decode(errors="replace")
+    with db.session() as s:
+        assert s.query(Notification).filter_by(status="pending").count() == 1  # kept until the channel is fixed
