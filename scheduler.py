@@ -190,7 +190,21 @@ def report_job(config_path: str) -> dict[str, Any]:
     from jingshao.reports.service import daily_report
 
     cfg = _config(config_path)
-    return record_job("report", config_path, lambda: daily_report(cfg, send=True))
+    return record_job("report", config_path, lambda: daily_report(cfg, send=cfg.report.smtp is not None))
+
+
+def report_catchup_job(config_path: str) -> dict[str, Any]:
+    """Every few minutes: send the latest due report if it has not gone out (SMTP or the scheduler
+    was down at report time). Recorded in job_runs only when there is something to send; the
+    ledger makes a second send impossible."""
+    from jingshao.reports.service import daily_report, unsent_report_date
+
+    cfg = _config(config_path)
+    day = unsent_report_date(cfg)
+    if day is None:
+        return {}
+    return record_job("report_catchup", config_path,
+                      lambda: daily_report(cfg, send=True, date_from=day, date_to=day))
 
 
 # ---------------------------------------------------------------- triggers and the scheduler
@@ -221,6 +235,7 @@ JOB_FUNCS: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
     "evaluate": (evaluate_job, ()),
     "dispatch": (dispatch_job, ()),
     "report": (report_job, ()),
+    "report_catchup": (report_catchup_job, ()),
 }
 
 
@@ -228,7 +243,9 @@ def planned_jobs(cfg) -> dict[str, str]:  # noqa: ANN001
     """Job id -> trigger spec from config (jobs set to 'off' or with nothing to do are left out)."""
     sch = cfg.schedule
     plan = {"crawl_products": sch.products, "crawl_reviews": sch.reviews, "crawl_mentions": sch.mentions,
-            "evaluate": sch.evaluate, "dispatch": sch.dispatch, "report": sch.report}
+            "evaluate": sch.evaluate, "dispatch": sch.dispatch, "report": sch.report,
+            "report_catchup": "every 10m" if cfg.report.smtp is not None and sch.report.strip().lower() != "off"
+            else "off"}
     if not any(True for _ in cfg.iter_products()):
         plan.pop("crawl_products")
     if not any(p.reviews for _, p, _ in cfg.iter_products()):

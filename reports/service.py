@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +41,45 @@ def daily_report(cfg, *, send: bool, date_from: date | None = None, date_to: dat
         return out
     finally:
         db.dispose()
+
+
+MAX_CATCHUP_ATTEMPTS = 60  # SMTP attempts (3 per try) before a day is given up: about 3 h of retries
+
+
+def last_due_report_date(cfg, now: datetime) -> date | None:  # noqa: ANN001
+    """The report day of the latest scheduled report time at or before `now` (the day before it)."""
+    from jingshao.scheduler import parse_trigger
+
+    spec = cfg.schedule.report
+    if not spec or spec.strip().lower() == "off":
+        return None
+    trigger = parse_trigger(spec, cfg.tz)
+    fire = trigger.get_next_fire_time(None, now - timedelta(days=2))
+    last = None
+    while fire is not None and fire <= now:
+        last = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return (last.astimezone(cfg.tz).date() - timedelta(days=1)) if last else None
+
+
+def unsent_report_date(cfg, now: datetime | None = None) -> date | None:  # noqa: ANN001
+    """The latest due report day if it has not gone out yet (SMTP or the scheduler was down at
+    report time), else None. Gives up on a day after MAX_CATCHUP_ATTEMPTS failed attempts."""
+    from jingshao.reports.mailer import recipients_hash
+
+    smtp = cfg.report.smtp
+    if smtp is None or not cfg.report.enabled:
+        return None
+    day = last_due_report_date(cfg, now or datetime.now(UTC))
+    if day is None:
+        return None
+    db = open_database(cfg.database_url)
+    try:
+        ledger = DbSendLedger(db)
+        with ledger.lock():
+            record = ledger.get(day.isoformat(), recipients_hash(smtp.to))
+    finally:
+        db.dispose()
+    if record is not None and (record.status == "sent" or record.attempts >= MAX_CATCHUP_ATTEMPTS):
+        return None
+    return day

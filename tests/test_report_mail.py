@@ -314,3 +314,44 @@ def test_broken_channel_emails_the_admin(tmp_path) -> None:  # noqa: ANN001
     assert "SECwrong" not in raw.decode(errors="replace")
     with db.session() as s:
         assert s.query(Notification).filter_by(status="pending").count() == 1  # kept until the channel is fixed
+
+
+def test_report_missed_at_report_time_is_caught_up_once(tmp_path) -> None:  # noqa: ANN001
+    """SMTP down at 08:00: the report job fails; the catch-up job sends it once SMTP is back, and
+    never again."""
+    from jingshao.config import load_config
+    from jingshao.reports.service import unsent_report_date
+    from jingshao.scheduler import report_catchup_job, report_job
+    from jingshao.storage.models import JobRun
+
+    port = free_port()
+    cfg_path = tmp_path / "jingshao.toml"
+    cfg_path.write_text(f"""
+[schedule]
+report = "0 8 * * *"
+[report.smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+from_addr = "jingshao@example.com"
+to = ["ops@example.com"]
+timeout = 2
+retries = 1
+""", encoding="utf-8")
+    cfg = load_config(cfg_path)
+    day = unsent_report_date(cfg)
+    assert day is not None  # some 08:00 has passed in the last two days
+    assert report_job(str(cfg_path)).get("send") == "failed"  # nobody listens on the port yet
+    inbox = Inbox()
+    controller = start_server(inbox, port, "none", None)
+    try:
+        first = report_catchup_job(str(cfg_path))
+        second = report_catchup_job(str(cfg_path))
+    finally:
+        controller.stop()
+    assert first.get("send") == "sent" and second == {}
+    assert len(inbox.messages) == 1
+    assert day.isoformat() in str(parse(inbox.messages[0][2])["Subject"])
+    assert unsent_report_date(cfg) is None
+    with open_database(cfg.database_url).session() as s:
+        assert [r.outcome for r in s.query(JobRun).order_by(JobRun.id)] == ["failed", "ok"]
