@@ -261,10 +261,15 @@ def build_scheduler(cfg, config_path: str, *, blocking: bool = True):  # noqa: A
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.schedulers.blocking import BlockingScheduler
 
+    from jingshao.storage.db import make_engine
+
     cls = BlockingScheduler if blocking else BackgroundScheduler
+    # The job store gets the product's engine settings (WAL, a 60 s busy timeout): with pysqlite's
+    # default 5 s, one long write elsewhere makes APScheduler's next-run-time update fail, and its
+    # thread dies silently.
     return cls(
         timezone=cfg.tz,
-        jobstores={"default": SQLAlchemyJobStore(url=cfg.database_url, tablename="apscheduler_jobs")},
+        jobstores={"default": SQLAlchemyJobStore(engine=make_engine(cfg.database_url), tablename="apscheduler_jobs")},
         executors={"default": ThreadPoolExecutor(6)},
         job_defaults={"coalesce": True, "max_instances": 1,
                       "misfire_grace_time": int(cfg.schedule.misfire_grace_minutes * 60)},
@@ -313,18 +318,29 @@ def run_scheduler(cfg, config_path: str, *, stop_event: threading.Event | None =
         signal.signal(signal.SIGINT, on_signal)
     try:
         while not stop.wait(1):
-            pass
+            thread = getattr(scheduler, "_thread", None)
+            if thread is not None and not thread.is_alive():
+                # APScheduler's own thread died (e.g. its job store failed): no job would ever run
+                # again while this process looked healthy. Exit non-zero so a supervisor restarts it.
+                log.error("the scheduler thread died; exiting so the service manager restarts jingshao run")
+                raise SchedulerDied("the scheduler thread died")
     finally:
         scheduler.pause()
         stop_children()
         scheduler.shutdown(wait=True)
 
 
+class SchedulerDied(RuntimeError):
+    pass
+
+
 def next_runs(cfg) -> dict[str, datetime | None]:  # noqa: ANN001
     """Next run time per stored job (read from the job store without starting a scheduler)."""
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
-    store = SQLAlchemyJobStore(url=cfg.database_url, tablename="apscheduler_jobs")
+    from jingshao.storage.db import make_engine
+
+    store = SQLAlchemyJobStore(engine=make_engine(cfg.database_url), tablename="apscheduler_jobs")
     store.start(None, "default")
     try:
         return {job.id: job.next_run_time for job in store.get_all_jobs()}

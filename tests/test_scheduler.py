@@ -150,3 +150,48 @@ def test_status_command(shop, tmp_path):
     cfg_path = config_for(shop, tmp_path)
     out = run_cli("status", "--config", str(cfg_path)).stdout
     assert "crawl_products" in out and "every 3s" in out and "outbox: 0 pending" in out
+
+
+def test_a_long_write_elsewhere_does_not_kill_the_scheduler(shop, tmp_path):
+    """The job store waits for SQLite's write lock like the rest of the product (it used pysqlite's
+    5 s default, and one failed next-run-time update killed APScheduler's thread silently)."""
+    from sqlalchemy import text
+
+    cfg_path = config_for(shop, tmp_path)
+    cfg_path.write_text(cfg_path.read_text().replace('products = "every 3s"', 'products = "every 1s"'))
+    cfg = load_config(cfg_path)
+    db = open_database(cfg.database_url)
+    stop = threading.Event()
+    t = threading.Thread(target=run_scheduler, args=(cfg, str(cfg_path)), kwargs={"stop_event": stop})
+    t.start()
+    try:
+        wait_for(lambda: len(job_runs(db, "crawl_products")) >= 1, timeout=60)
+        with db.engine.connect() as conn:  # BEGIN IMMEDIATE: hold the write lock for 7 s
+            conn.execute(text("UPDATE products SET name = name"))
+            threading.Event().wait(7)
+            conn.commit()
+        before = len(job_runs(db, "crawl_products"))
+        wait_for(lambda: len(job_runs(db, "crawl_products")) >= before + 2, timeout=60)
+        assert t.is_alive()
+    finally:
+        stop.set()
+        t.join(timeout=60)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_scheduler_exits_when_its_thread_dies(tmp_path, monkeypatch):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from jingshao.scheduler import SchedulerDied
+
+    cfg_path = tmp_path / "jingshao.toml"
+    cfg_path.write_text(f"[database]\nurl = 'sqlite:///{tmp_path / 'x.db'}'\n", encoding="utf-8")
+    cfg = load_config(cfg_path)
+    open_database(cfg.database_url).dispose()
+
+    def broken_loop(self):  # noqa: ANN001
+        raise RuntimeError("job store failed")
+
+    monkeypatch.setattr(BackgroundScheduler, "_main_loop", broken_loop)
+    with pytest.raises(SchedulerDied):
+        run_scheduler(cfg, str(cfg_path), stop_event=threading.Event())
