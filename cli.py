@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -21,7 +22,9 @@ app = typer.Typer(help="竞哨 jingshao: watch competitors' prices, promos and s
 crawl_app = typer.Typer(help="Run a crawl in the foreground.", no_args_is_help=True)
 app.add_typer(crawl_app, name="crawl")
 
-console = Console()
+# Output shows crawled text (titles, promo copy, quotes): markup is off so "[...]" in a page is
+# printed as written, never interpreted. Messages on stderr escape what they quote.
+console = Console(markup=False)
 err = Console(stderr=True)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config file (default: $JINGSHAO_CONFIG "
@@ -32,13 +35,23 @@ def _load(path: Path | None) -> Config:
     try:
         return load_config(path)
     except ConfigError as exc:
-        err.print(f"[bold red]config error[/] {exc}", markup=True, highlight=False)
+        err.print(f"[bold red]config error[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error[/] {message}", highlight=False)
+    err.print(f"[bold red]error[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
+
+
+def _db(cfg: Config):  # noqa: ANN202
+    """Open (and migrate) the database, or exit with a clear message instead of a traceback."""
+    from jingshao.storage.db import open_database
+
+    try:
+        return open_database(cfg.database_url)
+    except DatabaseError as exc:
+        raise _fail(str(exc)) from None
 
 
 @app.command()
@@ -99,7 +112,7 @@ def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool) 
         console.print(f"crawl #{summary.run_id}: {summary.targets} sources, {summary.pages} brand mentions read, "
                       f"{summary.changes} new, {summary.failures} failed pages")
     for e in summary.errors[:10]:
-        err.print(f"[red]error[/] {e}", highlight=False)
+        err.print(f"[red]error[/] {escape(e)}", highlight=False)
     if not summary.ok:
         raise typer.Exit(1)
 
@@ -143,13 +156,9 @@ def prices(
 ) -> None:
     """Show the price history of one product or all products."""
     cfg = _load(config)
-    from jingshao.storage.db import open_database
     from jingshao.storage.repository import find_products, price_history
 
-    try:
-        db = open_database(cfg.database_url)
-    except DatabaseError as exc:
-        raise _fail(str(exc)) from None
+    db = _db(cfg)
     with db.session() as s:
         products = find_products(s, product)
         if not products:
@@ -214,7 +223,6 @@ def ingest_mentions(
     from jingshao.crawlers.enrichment import Enricher
     from jingshao.crawlers.mentionparse import content_key, jsonl_record, match_brand, url_key
     from jingshao.crawlers.pageparse import parse_time
-    from jingshao.storage.db import open_database
     from jingshao.storage.repository import insert_mentions
 
     if not cfg.brands:
@@ -238,7 +246,7 @@ def ingest_mentions(
                 raise ValueError(f"unknown brand {rec['brand']!r} (configured: {', '.join(brands)})")
         except ValueError as exc:
             bad += 1
-            err.print(f"{path}:{n}: skipped: {exc}", highlight=False)
+            err.print(f"{path}:{n}: skipped: {escape(str(exc))}", highlight=False)
             continue
         text = rec.get("text") or rec.get("title")
         targets = [rec["brand"]] if rec.get("brand") else [
@@ -249,7 +257,7 @@ def ingest_mentions(
                          "content_key": content_key(rec.get("title"), text), "title": rec.get("title"),
                          "text": text, "author": rec.get("author"), "posted_at": posted.astimezone(UTC)})
     cols = Enricher(cfg.nlp).sentiment_columns([f"{r['title'] or ''} {r['text']}".strip() for r in rows])
-    db = open_database(cfg.database_url)
+    db = _db(cfg)
     with db.session() as s:
         new = insert_mentions(s, [{**r, **c} for r, c in zip(rows, cols, strict=True)])
     console.print(f"{path}: {len(rows)} mentions read, {new} new, {len(rows) - new} duplicates, {bad} lines skipped")
@@ -267,15 +275,6 @@ LEVEL_NAMES = {"blue": "蓝色", "yellow": "黄色", "red": "红色"}
 
 def _when(cfg: Config, dt) -> str:  # noqa: ANN001
     return "—" if dt is None else dt.astimezone(cfg.tz).strftime("%m-%d %H:%M")
-
-
-def _db(cfg: Config):  # noqa: ANN202
-    from jingshao.storage.db import open_database
-
-    try:
-        return open_database(cfg.database_url)
-    except DatabaseError as exc:
-        raise _fail(str(exc)) from None
 
 
 @alerts_app.command("list")
@@ -312,7 +311,7 @@ def alerts_show(alert_id: int, config: ConfigOpt = None) -> None:
     except AlertNotFound as exc:
         raise _fail(str(exc)) from None
     a = d.alert
-    console.print(f"[bold]#{a.id} {LEVEL_NAMES.get(a.max_level, a.max_level)}预警 {a.subject}[/] — {a.state}, "
+    console.print(f"#{a.id} {LEVEL_NAMES.get(a.max_level, a.max_level)}预警 {a.subject} — {a.state}, "
                   f"rule {a.rule}, since {_when(cfg, d.started_at)}"
                   + (f", acked by {a.acked_by}" if a.acked_by else ""))
     console.print(a.summary)
@@ -415,6 +414,7 @@ def alerts_evaluate(
     cfg = _load(config)
     from jingshao.alerts.service import dispatch_notifications, run_evaluation
 
+    _db(cfg).dispose()  # a clear error, not a traceback, when the database is unreachable
     report = run_evaluation(cfg)
     for line in report.lines():
         console.print(line, highlight=False)
@@ -565,10 +565,9 @@ def tags(
     cfg = _load(config)
     from jingshao.crawlers.enrichment import tag_from_row
     from jingshao.nlp import aggregate_tags
-    from jingshao.storage.db import open_database
     from jingshao.storage.repository import reviews_for
 
-    db = open_database(cfg.database_url)
+    db = _db(cfg)
     with db.session() as s:
         rows = reviews_for(s, competitor=competitor, product=product)
     if not rows:
@@ -605,11 +604,10 @@ def analyze(
     from sqlalchemy import select
 
     from jingshao.crawlers.enrichment import Enricher
-    from jingshao.storage.db import open_database
     from jingshao.storage.models import Observation
     from jingshao.storage.repository import replace_adlaw_hits, reviews_for, update_review_scores
 
-    db = open_database(cfg.database_url)
+    db = _db(cfg)
     enricher = Enricher(cfg.nlp)
     with db.session() as s:
         rows = reviews_for(s, only_unscored=not rescore)
@@ -658,7 +656,7 @@ def report(
         raise _fail(str(exc)) from None
     console.print(f"report: {res['html']} ({res['kb']} KB)" + (f"; mail: {res['send']}" if "send" in res else ""))
     if res.get("_outcome") == "failed":
-        err.print(f"[red]error[/] {res.get('error')}", highlight=False)
+        err.print(f"[red]error[/] {escape(str(res.get('error')))}", highlight=False)
         raise typer.Exit(1)
 
 
@@ -673,6 +671,7 @@ def worker(
     cfg = _load(config)
     from jingshao.crawlers.worker import worker_main
 
+    _db(cfg).dispose()  # a clear error, not a traceback, when the database is unreachable
     raise typer.Exit(worker_main(cfg, [s.strip() for s in spiders.split(",") if s.strip()]))
 
 
@@ -688,12 +687,7 @@ def run(config: ConfigOpt = None) -> None:
     from jingshao.scheduler import planned_jobs, run_scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        from jingshao.storage.db import open_database
-
-        open_database(cfg.database_url).dispose()  # migrate before the job store touches the database
-    except DatabaseError as exc:
-        raise _fail(str(exc)) from None
+    _db(cfg).dispose()  # migrate before the job store touches the database
     plan = planned_jobs(cfg)
     console.print("jobs: " + ", ".join(f"{k} ({v})" for k, v in plan.items()))
     run_scheduler(cfg, str(cfg.source))
@@ -708,10 +702,9 @@ def status(config: ConfigOpt = None) -> None:
     from sqlalchemy import func, select
 
     from jingshao.scheduler import next_runs, planned_jobs
-    from jingshao.storage.db import open_database
     from jingshao.storage.models import ChannelState, FailedObservation, JobRun, Notification
 
-    db = open_database(cfg.database_url)
+    db = _db(cfg)
     tz = cfg.tz
     nxt = next_runs(cfg)
     with db.session() as s:
