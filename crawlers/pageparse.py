@@ -4,7 +4,7 @@ text cleanup, numbers, times as sites write them, next-page links. Pure function
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
@@ -60,11 +60,27 @@ _DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d %H
                  "%Y年%m月%d日 %H:%M", "%Y年%m月%d日", "%Y.%m.%d")
 
 
+# Times outside this span are junk (a placeholder year, a mangled epoch), not when something was posted.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+
+
 def parse_time(value: Any, tz: ZoneInfo) -> datetime | None:
-    """Review times as sites write them: ISO, 'YYYY-mm-dd HH:MM:SS', 2026年11月20日, epoch s/ms.
-    Naive values are in the shop's time zone."""
-    if value is None or value == "":
+    """Times as sites write them: ISO, 'YYYY-mm-dd HH:MM:SS', 2026年11月20日, epoch s/ms.
+    Naive values are in the shop's time zone. Unreadable or implausible values (before 2000, more
+    than a day in the future, NaN, overflow) give None, never an exception."""
+    if value is None or value == "" or isinstance(value, bool):
         return None
+    try:
+        dt = _parse_time(value, tz)
+    except (ValueError, OverflowError, OSError):
+        return None
+    if dt is None or not EARLIEST <= dt <= datetime.now(UTC) + FUTURE_SLACK:
+        return None
+    return dt
+
+
+def _parse_time(value: Any, tz: ZoneInfo) -> datetime | None:
     if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
         n = float(value)
         if n > 1e11:

@@ -68,6 +68,7 @@ def test_ingest_mentions_jsonl(shop, tmp_path):
         "not json",
         {"url": "https://x.example.com/4", "text": "蜜橙", "authority": 5},
         {"url": "https://x.example.com/5", "text": "蜜橙新品发布", "brand": "别的品牌"},
+        {"url": "https://x.example.com/6", "text": "蜜橙新品", "posted_at": "99999999999999999999"},
     ]
     path = tmp_path / "m.jsonl"
     path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines),
@@ -77,6 +78,7 @@ def test_ingest_mentions_jsonl(shop, tmp_path):
     assert f"{path}:5: skipped: not valid JSON" in proc.stderr
     assert f"{path}:6: skipped: 'authority' must be 1, 2 or 3" in proc.stderr
     assert f"{path}:7: skipped: unknown brand '别的品牌'" in proc.stderr
+    assert f"{path}:8: skipped: unreadable posted_at" in proc.stderr
     db = open_database(f"sqlite:///{tmp_path / 'demo.db'}")
     rows = stored(db)
     assert [r.url for r in rows] == ["https://bbs.example.com/t/1"]  # URL dup, repost and fruit dropped

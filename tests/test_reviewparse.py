@@ -105,6 +105,11 @@ def test_page_urls_and_config_validation():
     ("1763613000", datetime.fromtimestamp(1763613000, TZ)),
     ("昨天", None),
     ("", None),
+    ("99999999999999999999", None),  # overflow
+    (float("nan"), None),
+    ("2099-01-01", None),  # the future
+    ("1970-01-01", None),  # a placeholder
+    (True, None),
 ])
 def test_parse_time(raw, expected):
     assert parse_time(raw, TZ) == expected
