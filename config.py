@@ -13,6 +13,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -306,15 +307,24 @@ class Config(_Strict):
                 yield comp, prod, comp.selectors_for(prod)
 
 
+_URL_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^@/?#]*)@")
+
+
 def _interpolate(value: Any, path: str, origin: str) -> Any:
     if isinstance(value, str):
-        def repl(m: re.Match[str]) -> str:
+        def lookup(m: re.Match[str]) -> str:
             name = m.group(1)
             if name not in os.environ:
                 raise ConfigError(f"{origin}: {path}: environment variable ${{{name}}} is not set")
             return os.environ[name]
 
-        return _ENV_REF.sub(repl, value)
+        userinfo = _URL_USERINFO.match(value)
+        if userinfo:
+            # A password put into a URL's user:password@ part is percent-encoded, so "p@ss:w/rd"
+            # stays a password instead of moving the host (and leaking its tail into error text).
+            creds = _ENV_REF.sub(lambda m: quote(lookup(m), safe=""), userinfo.group(2))
+            return userinfo.group(1) + creds + "@" + _ENV_REF.sub(lookup, value[userinfo.end():])
+        return _ENV_REF.sub(lookup, value)
     if isinstance(value, dict):
         return {k: _interpolate(v, f"{path}.{k}" if path else k, origin) for k, v in value.items()}
     if isinstance(value, list):

@@ -93,3 +93,18 @@ def test_secret_never_in_error(tmp_path, monkeypatch):
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert "s3cr3t-value" not in str(info.value)
+
+
+def test_secrets_in_url_credentials_are_percent_encoded(tmp_path, monkeypatch):
+    from sqlalchemy.engine import make_url
+
+    from jingshao.storage.db import safe_url
+
+    monkeypatch.setenv("PGPASSWORD", "S3cret@PW:/x")
+    monkeypatch.setenv("JINGSHAO_DATABASE_URL", "")
+    cfg = load_config(write(tmp_path, "redis_url = 'redis://:${PGPASSWORD}@redis.internal:6379/0'\n[database]\n"
+                                      "url = 'postgresql+psycopg://jingshao:${PGPASSWORD}@db.internal/js'\n"))
+    url = make_url(cfg.database_url)
+    assert (url.host, url.password, url.database) == ("db.internal", "S3cret@PW:/x", "js")
+    assert "S3cret" not in safe_url(cfg.database_url) and "PW" not in safe_url(cfg.database_url)
+    assert cfg.redis_url == "redis://:S3cret%40PW%3A%2Fx@redis.internal:6379/0"
