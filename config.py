@@ -371,7 +371,21 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
     cfg = parse_config(data, str(p))
     cfg.source = p.resolve()
+    _resolve_paths(cfg, str(p))
     return cfg
+
+
+def _resolve_paths(cfg: Config, origin: str) -> None:
+    """Relative file paths in the config mean 'next to the config file' (like the SQLite file), so
+    a crawl started by the scheduler from another working directory finds them."""
+    if cfg.nlp.model_path:
+        model = Path(cfg.nlp.model_path)
+        if not model.is_absolute():
+            model = cfg.source.parent / model
+        npz = (model.with_suffix("") if model.suffix in (".npz", ".json") else model).with_suffix(".npz")
+        if not npz.exists():
+            raise ConfigError(f"{origin}: nlp.model_path: no model at {npz} (train one with `jingshao nlp train`)")
+        cfg.nlp.model_path = str(model)
 
 
 EXAMPLE_CONFIG = """\

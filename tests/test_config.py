@@ -108,3 +108,13 @@ def test_secrets_in_url_credentials_are_percent_encoded(tmp_path, monkeypatch):
     assert (url.host, url.password, url.database) == ("db.internal", "S3cret@PW:/x", "js")
     assert "S3cret" not in safe_url(cfg.database_url) and "PW" not in safe_url(cfg.database_url)
     assert cfg.redis_url == "redis://:S3cret%40PW%3A%2Fx@redis.internal:6379/0"
+
+
+def test_model_path_is_relative_to_the_config_and_must_exist(tmp_path, monkeypatch):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "mine.npz").write_bytes(b"")
+    monkeypatch.chdir("/")
+    cfg = load_config(write(tmp_path, "[nlp]\nmodel_path = 'models/mine.npz'\n"))
+    assert cfg.nlp.model_path == str(tmp_path.resolve() / "models" / "mine.npz")
+    with pytest.raises(ConfigError, match=r"nlp.model_path: no model at .*absent.npz"):
+        load_config(write(tmp_path, "[nlp]\nmodel_path = 'models/absent.npz'\n"))
