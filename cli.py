@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -531,14 +532,23 @@ def nlp_tags(category: Annotated[str, typer.Option(help="Lexicon: apparel, elect
 def adlaw(
     text: Annotated[list[str], typer.Argument(help="Copy to check (- reads stdin).")],
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    config: ConfigOpt = None,
 ) -> None:
-    """Find absolute and forbidden advertising claims (广告法极限词) in copy."""
+    """Find absolute and forbidden advertising claims (广告法极限词) in copy.
+
+    With --config (or $JINGSHAO_CONFIG), the config's [nlp] adlaw_extra and adlaw_allow apply too.
+    """
     import json
 
     from jingshao.nlp import scan_adlaw
 
+    extra: list[str] = []
+    allow: list[str] = []
+    if config or os.environ.get("JINGSHAO_CONFIG"):
+        nlp_cfg = _load(config).nlp
+        extra, allow = nlp_cfg.adlaw_extra, nlp_cfg.adlaw_allow
     body = sys.stdin.read() if text == ["-"] else " ".join(text)
-    hits = scan_adlaw(body)
+    hits = scan_adlaw(body, extra_words=extra, allow=allow)
     if as_json:
         print(json.dumps([{"word": h.word, "category": h.category, "start": h.start, "end": h.end,
                            "context": h.context} for h in hits], ensure_ascii=False))
@@ -595,40 +605,57 @@ def tags(
 
 @app.command()
 def analyze(
-    rescore: Annotated[bool, typer.Option(help="Re-score every review and re-scan all copy (after a model or "
-                                          "word-list change); default: only what was never scored.")] = False,
+    rescore: Annotated[bool, typer.Option(help="Re-score every review and mention and re-scan all copy (after a "
+                                          "model or word-list change); default: only what was never scored.")]
+    = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Back-fill sentiment, tags and ad-law hits for stored reviews and observations."""
+    """Back-fill sentiment, tags and ad-law hits for stored reviews, mentions and observations."""
     cfg = _load(config)
-    from sqlalchemy import select
+    from sqlalchemy import select, update
 
     from jingshao.crawlers.enrichment import Enricher
-    from jingshao.storage.models import Observation
+    from jingshao.storage.models import Mention, Observation
     from jingshao.storage.repository import replace_adlaw_hits, reviews_for, update_review_scores
 
     db = _db(cfg)
     enricher = Enricher(cfg.nlp)
+    chunk_size = 500  # one short transaction per chunk: crawls keep writing meanwhile
     with db.session() as s:
         rows = reviews_for(s, only_unscored=not rescore)
-    with Progress(TextColumn("reviews"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err) as bar:
-        task = bar.add_task("", total=len(rows))
-        for start in range(0, len(rows), 1000):
-            chunk = rows[start:start + 1000]
+        q = select(Mention.id, Mention.title, Mention.text)
+        mentions = s.execute(q if rescore else q.where(Mention.sentiment.is_(None))).all()
+        observation_ids = list(s.scalars(select(Observation.id).order_by(Observation.id))) if rescore else []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    scanned = hits = 0
+    with Progress(*columns, console=err) as bar:
+        task = bar.add_task("reviews", total=len(rows))
+        for start in range(0, len(rows), chunk_size):
+            chunk = rows[start:start + chunk_size]
             cols = enricher.review_columns([r.text for r in chunk], [r.category for r in chunk])
             with db.session() as s:
                 update_review_scores(s, [{"id": r.id, **c} for r, c in zip(chunk, cols, strict=True)])
             bar.update(task, advance=len(chunk))
-    scanned = hits = 0
-    if rescore:
-        with db.session() as s:
-            for obs in s.scalars(select(Observation)):
-                found = enricher.adlaw_hits({"title": obs.title, "promo": obs.promo})
-                replace_adlaw_hits(s, obs.id, obs.product_id, found)
-                scanned += 1
-                hits += len(found)
-    console.print(f"analyzed {len(rows)} reviews" + (f"; re-scanned {scanned} observations, {hits} ad-law hits"
-                                                     if rescore else ""))
+        task = bar.add_task("mentions", total=len(mentions))
+        for start in range(0, len(mentions), chunk_size):
+            chunk = mentions[start:start + chunk_size]
+            cols = enricher.sentiment_columns([f"{m.title or ''} {m.text}".strip() for m in chunk])
+            with db.session() as s:
+                for m, c in zip(chunk, cols, strict=True):
+                    s.execute(update(Mention).where(Mention.id == m.id).values(**c))
+            bar.update(task, advance=len(chunk))
+        task = bar.add_task("copy (ad-law)", total=len(observation_ids))
+        for start in range(0, len(observation_ids), chunk_size):
+            with db.session() as s:
+                for obs in s.scalars(select(Observation).where(
+                        Observation.id.in_(observation_ids[start:start + chunk_size]))):
+                    found = enricher.adlaw_hits({"title": obs.title, "promo": obs.promo})
+                    replace_adlaw_hits(s, obs.id, obs.product_id, found)
+                    scanned += 1
+                    hits += len(found)
+            bar.update(task, advance=min(chunk_size, len(observation_ids) - start))
+    console.print(f"analyzed {len(rows)} reviews and {len(mentions)} mentions"
+                  + (f"; re-scanned {scanned} observations, {hits} ad-law hits" if rescore else ""))
 
 
 @app.command()

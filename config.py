@@ -416,7 +416,8 @@ autothrottle = true
 retry_times = 3               # retries on 5xx, 429 and network errors, with backoff
 timeout = 30                  # seconds per request
 max_page_mb = 20              # larger pages are refused and recorded as failures
-review_max_pages = 20         # review pages per product per run (crawls stop earlier at known reviews)
+review_max_pages = 20         # review pages per product per run; crawls stop earlier at known reviews,
+                              # and pages beyond the limit on a first crawl are not fetched later
 
 [browser]
 # Chromium for `render = true` products. Order: this path, $JINGSHAO_CHROMIUM, a system

@@ -33,13 +33,17 @@ def test_nlp_score_stdin_and_csv(tmp_path):
     assert bad.returncode == 2 and "no column 'review'" in bad.stderr and "评论" in bad.stderr
 
 
-def test_nlp_tags_and_adlaw():
+def test_nlp_tags_and_adlaw(tmp_path):
     proc = run_cli_input(["nlp", "tags", "--category", "apparel"], "尺码偏小，物流一点都不快\n")
     tags = json.loads(proc.stdout)["tags"]
     assert {(t["aspect"], t["polarity"]) for t in tags} == {("尺码", "neg"), ("物流", "neg")}
     out = json.loads(run_cli("adlaw", "--json", "全网最低价，国家级品质").stdout)
     assert {h["word"] for h in out} >= {"国家级"}
     assert all(0 <= h["start"] < h["end"] for h in out)
+    cfg = tmp_path / "jingshao.toml"
+    cfg.write_text('[nlp]\nadlaw_extra = ["秒杀全网"]\n', encoding="utf-8")
+    hits = json.loads(run_cli("adlaw", "--json", "秒杀全网的好货", "--config", str(cfg)).stdout)
+    assert "秒杀全网" in {h["word"] for h in hits}  # the config's extra words apply
 
 
 def test_extract_json_on_saved_pages():
@@ -66,7 +70,7 @@ def test_reviews_then_tags_and_analyze(shop, tmp_path):
     assert db.execute("select count(*) from reviews where sentiment is null").fetchone()[0] == 0
     assert db.execute("select count(*) from reviews where tags is not null").fetchone()[0] > 0
     res = run_cli("analyze", "--rescore", "--config", str(cfg)).stdout
-    assert "re-scanned" in res
+    assert "re-scanned" in res and "reviews and 0 mentions" in res
 
 
 def test_demo_command_runs_the_whole_job(tmp_path):
