@@ -8,6 +8,7 @@ the same change is new. PostgreSQL gets row locks (`SELECT ... FOR UPDATE`) for 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -90,11 +91,20 @@ class Database:
         self.engine.dispose()
 
 
+# URLs this process has already brought to the head revision: a long-running scheduler opens the
+# database for every job (every 15 s for dispatch) and need not re-run Alembic each time.
+_migrated: set[str] = set()
+_migrated_lock = threading.Lock()
+
+
 def open_database(url: str, *, upgrade: bool = True) -> Database:
     try:
         engine = make_engine(url)
     except Exception as exc:
         raise DatabaseError(f"cannot open database {safe_url(url)}: {exc}") from None
     if upgrade:
-        migrate(engine)
+        with _migrated_lock:
+            if url not in _migrated:
+                migrate(engine)
+                _migrated.add(url)
     return Database(engine)
