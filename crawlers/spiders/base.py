@@ -37,7 +37,9 @@ class TargetsSpider(scrapy.Spider):
         return {"playwright": True, "playwright_page_goto_kwargs": {"wait_until": "networkidle"}}
 
     @staticmethod
-    def failed_request(failure: Failure, what: str, product_id: int | None = None) -> FailedPageItem:
+    def failed_request(failure: Failure, what: str | None = None, product_id: int | None = None,
+                       url: str | None = None) -> FailedPageItem:
         status = failure.value.response.status if failure.check(HttpError) else None
-        return FailedPageItem(url=failure.request.url, product_id=product_id, http_status=status,
-                              reason=f"{what}: {describe_failure(failure)}")
+        reason = describe_failure(failure)
+        return FailedPageItem(url=url or failure.request.url, product_id=product_id, http_status=status,
+                              reason=f"{what}: {reason}" if what else reason)

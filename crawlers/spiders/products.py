@@ -7,30 +7,20 @@ from typing import Any
 
 import scrapy
 from scrapy.http import Response, TextResponse
-from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from jingshao.crawlers.extract import extract_product
-from jingshao.crawlers.failures import describe_failure
 from jingshao.crawlers.items import FailedPageItem, ProductObservationItem
+from jingshao.crawlers.spiders.base import TargetsSpider
 
 FIELDS = ("title", "price", "original_price", "currency", "availability", "promo", "sku", "brand",
           "price_is_range")
 
 
-class ProductsSpider(scrapy.Spider):
-    """Targets come from the settings (`JINGSHAO_TARGETS`): dicts with url, product_id, render, selectors."""
+class ProductsSpider(TargetsSpider):
+    """Targets (`JINGSHAO_TARGETS`): dicts with url, product_id, render, selectors."""
 
     name = "products"
-
-    def __init__(self, targets: list[dict[str, Any]] | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.targets = targets or []
-
-    @classmethod
-    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):  # noqa: ANN001, ANN206
-        kwargs.setdefault("targets", crawler.settings.getlist("JINGSHAO_TARGETS"))
-        return super().from_crawler(crawler, *args, **kwargs)
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for target in self.targets:
@@ -45,11 +35,7 @@ class ProductsSpider(scrapy.Spider):
         return self.request_for(payload)
 
     def request_for(self, target: dict[str, Any]) -> scrapy.Request:
-        meta: dict[str, Any] = {"target": target}
-        if target.get("render"):
-            meta["playwright"] = True
-            # The price of a JavaScript page arrives by XHR after load; wait until the network is quiet.
-            meta["playwright_page_goto_kwargs"] = {"wait_until": "networkidle"}
+        meta: dict[str, Any] = {"target": target, **self.browser_meta(bool(target.get("render")))}
         return scrapy.Request(target["url"], callback=self.parse_product, errback=self.on_error, meta=meta,
                               dont_filter=True)
 
@@ -72,6 +58,4 @@ class ProductsSpider(scrapy.Spider):
 
     def on_error(self, failure: Failure):
         target = failure.request.meta["target"]
-        status = failure.value.response.status if failure.check(HttpError) else None
-        yield FailedPageItem(url=target["url"], product_id=target["product_id"], http_status=status,
-                             reason=describe_failure(failure))
+        yield self.failed_request(failure, product_id=target["product_id"], url=target["url"])
