@@ -271,7 +271,12 @@ app.add_typer(alerts_app, name="alerts")
 channels_app = typer.Typer(help="Chat channels (DingTalk, WeCom, Feishu/Lark, Slack, webhook).", no_args_is_help=True)
 app.add_typer(channels_app, name="channels")
 
-LEVEL_NAMES = {"blue": "蓝色", "yellow": "黄色", "red": "红色"}
+
+
+def level_name(level: str) -> str:
+    from jingshao.alerts.channels.base import LEVEL_EMOJI, LEVEL_NAMES
+
+    return f"{LEVEL_EMOJI.get(level, '')}{LEVEL_NAMES.get(level, level)}"
 
 
 def _when(cfg: Config, dt) -> str:  # noqa: ANN001
@@ -295,7 +300,7 @@ def alerts_list(
     for col in ("id", "级别", "状态", "自", "对象", "规则", "摘要", "确认"):
         table.add_column(col)
     for r in rows:
-        table.add_row(str(r.id), LEVEL_NAMES.get(r.max_level, r.max_level), r.state, _when(cfg, r.since), r.subject,
+        table.add_row(str(r.id), level_name(r.max_level), r.state, _when(cfg, r.since), r.subject,
                       r.rule, r.summary, r.acked_by or "")
     console.print(table)
 
@@ -312,7 +317,7 @@ def alerts_show(alert_id: int, config: ConfigOpt = None) -> None:
     except AlertNotFound as exc:
         raise _fail(str(exc)) from None
     a = d.alert
-    console.print(f"#{a.id} {LEVEL_NAMES.get(a.max_level, a.max_level)}预警 {a.subject} — {a.state}, "
+    console.print(f"#{a.id} {level_name(a.max_level)} {a.subject} — {a.state}, "
                   f"rule {a.rule}, since {_when(cfg, d.started_at)}"
                   + (f", acked by {a.acked_by}" if a.acked_by else ""))
     console.print(a.summary)
