@@ -15,9 +15,11 @@ Sending: SSL (SMTPS) or STARTTLS, then login, with retries and exponential backo
 failures (connection refused or dropped, timeouts, 4xx replies). 5xx replies and bad credentials are
 permanent: retrying cannot help, so the outcome says so at once. The Message-ID is derived from the
 report period and the recipient list, and every outcome is written to the `SendLedger`, so the
-scheduler can call `send_report` on every tick: a report already sent is not sent again. (If the
-process dies after the server accepted the message but before the ledger was written, the next tick
-sends it again with the same Message-ID, which most clients fold into one message.)
+scheduler can call `send_report` on every tick: a report already sent is not sent again. The
+"sending" record is written (committed) before each attempt: if the process dies after the server
+accepted the message but before "sent" was written, the next tick sends it again with the same
+Message-ID, which most clients fold into one message. A permanent failure is recorded as "failed"
+with last_error starting "permanent: ", so the scheduler's catch-up stops retrying that report.
 
 The password only ever leaves `SecretStr` inside `smtplib.login`; error texts are scrubbed of it.
 """
@@ -39,7 +41,7 @@ from email.policy import SMTP
 from email.utils import formataddr, formatdate, make_msgid
 from typing import TYPE_CHECKING, Literal
 
-from .ledger import SendLedger, SendRecord
+from .ledger import PERMANENT, SendLedger, SendRecord
 from .settings import SmtpConfig
 
 if TYPE_CHECKING:
@@ -191,7 +193,8 @@ def send_report(built: BuiltReport, smtp: SmtpConfig, ledger: SendLedger, *,
             except SendError as exc:
                 error = exc
                 log.warning("report %s: send attempt %d/%d failed: %s", built.report_key, attempt, smtp.retries, exc)
-                record = record.but(status="failed", last_error=str(exc)[:2000])
+                mark = "" if exc.temporary else PERMANENT  # the catch-up leaves such a day to a person
+                record = record.but(status="failed", last_error=(mark + str(exc))[:2000])
                 ledger.put(record)
                 if not exc.temporary:
                     break

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +46,41 @@ def daily_report(cfg, *, send: bool, date_from: date | None = None, date_to: dat
 MAX_CATCHUP_ATTEMPTS = 60  # SMTP attempts (3 per try) before a day is given up: about 3 h of retries
 
 
+def report_enabled(cfg) -> bool:  # noqa: ANN001
+    """Whether the scheduled daily report exists at all: `[report] enabled` and a `schedule.report`
+    other than "off". (`jingshao report` from the command line works either way.)"""
+    spec = (cfg.schedule.report or "").strip().lower()
+    return bool(cfg.report.enabled) and spec not in ("", "off")
+
+
 def last_due_report_date(cfg, now: datetime) -> date | None:  # noqa: ANN001
-    """The report day of the latest scheduled report time at or before `now` (the day before it)."""
+    """The report day of the latest report that should have gone out by `now` (reports cover the
+    day before they are sent), or None.
+
+    Crontab schedules: the day before the latest fire time at or before `now` (looking back two days).
+
+    Interval schedules ("every 6h", "every 1d"): their fire times depend on when the scheduler
+    started, so this only uses what is certain: an interval of at most one day fires exactly once in
+    any stretch of that length, so day D's report is due once one full interval has passed since D
+    ended (local midnight). "every 1h": yesterday's report is due from 01:00; "every 1d": the day
+    before yesterday's is due (yesterday's may legitimately still be pending until midnight).
+    Longer intervals ("every 2d") skip days by design and have no due day here (None).
+    """
+    from apscheduler.triggers.interval import IntervalTrigger
+
     from jingshao.scheduler import parse_trigger
 
     spec = cfg.schedule.report
     if not spec or spec.strip().lower() == "off":
         return None
     trigger = parse_trigger(spec, cfg.tz)
+    if isinstance(trigger, IntervalTrigger):
+        interval = trigger.interval
+        if interval > timedelta(days=1):
+            return None
+        today = now.astimezone(cfg.tz).date()
+        midnight = datetime.combine(today, time(), cfg.tz).astimezone(UTC)
+        return today - timedelta(days=1 if midnight + interval <= now else 2)
     fire = trigger.get_next_fire_time(None, now - timedelta(days=2))
     last = None
     while fire is not None and fire <= now:
@@ -64,22 +91,28 @@ def last_due_report_date(cfg, now: datetime) -> date | None:  # noqa: ANN001
 
 def unsent_report_date(cfg, now: datetime | None = None) -> date | None:  # noqa: ANN001
     """The latest due report day if it has not gone out yet (SMTP or the scheduler was down at
-    report time), else None. Gives up on a day after MAX_CATCHUP_ATTEMPTS failed attempts."""
+    report time), else None. Gives up on a day after MAX_CATCHUP_ATTEMPTS failed attempts, and at
+    once after a permanent failure (bad login, untrusted certificate, 5xx): retrying cannot fix those
+    and every try rebuilds the whole report. After fixing the cause, send it with
+    `jingshao report --date DAY --send`."""
     from jingshao.reports.mailer import recipients_hash
 
     smtp = cfg.report.smtp
-    if smtp is None or not cfg.report.enabled:
+    if smtp is None or not report_enabled(cfg):
         return None
     day = last_due_report_date(cfg, now or datetime.now(UTC))
     if day is None:
         return None
     db = open_database(cfg.database_url)
     try:
-        ledger = DbSendLedger(db)
-        with ledger.lock():
-            record = ledger.get(day.isoformat(), recipients_hash(smtp.to))
+        record = DbSendLedger(db).get(day.isoformat(), recipients_hash(smtp.to))  # a read needs no claim
     finally:
         db.dispose()
-    if record is not None and (record.status == "sent" or record.attempts >= MAX_CATCHUP_ATTEMPTS):
+    if record is None:
+        return day
+    if record.status == "sent" or record.attempts >= MAX_CATCHUP_ATTEMPTS:
+        return None
+    if record.permanent:
+        log.debug("report %s: not retried after a permanent failure: %s", day, record.last_error)
         return None
     return day

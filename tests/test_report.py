@@ -237,3 +237,46 @@ def test_phone_render_in_chromium(built, chromium, tmp_path: Path) -> None:  # n
         finally:
             browser.close()
     assert shot.stat().st_size > 10_000
+
+
+# ---------------------------------------------------------------- when a report is due
+
+
+def schedule_cfg(report: str, db: Path | None = None, **report_section):  # noqa: ANN003, ANN201
+    from jingshao.config import parse_config
+
+    return parse_config({"timezone": "Asia/Shanghai", "schedule": {"report": report}, "report": report_section,
+                         "database": {"url": f"sqlite:///{db}"} if db else {}})
+
+
+@pytest.mark.parametrize(("spec", "local_now", "due"), [
+    ("0 8 * * *", "2026-11-25 07:59", "2026-11-23"),  # today's 08:00 not yet: the last one was yesterday's
+    ("0 8 * * *", "2026-11-25 08:00", "2026-11-24"),
+    ("every 1h", "2026-11-25 00:59", "2026-11-23"),  # fires once in any hour: by 01:00 it has for yesterday
+    ("every 1h", "2026-11-25 01:00", "2026-11-24"),
+    ("every 6h", "2026-11-25 05:59", "2026-11-23"),
+    ("every 6h", "2026-11-25 06:00", "2026-11-24"),
+    ("every 1d", "2026-11-25 23:59", "2026-11-23"),  # yesterday's may still be pending until midnight
+    ("every 1d", "2026-11-26 00:00", "2026-11-24"),
+    ("every 2d", "2026-11-25 12:00", None),  # skips days by design; its phase is unknown
+    ("off", "2026-11-25 12:00", None),
+])
+def test_last_due_report_date_for_crontab_and_interval_schedules(spec: str, local_now: str, due: str | None) -> None:
+    from jingshao.reports.service import last_due_report_date
+
+    now = datetime.fromisoformat(local_now).replace(tzinfo=TZ).astimezone(UTC)
+    got = last_due_report_date(schedule_cfg(spec), now)
+    assert got == (date.fromisoformat(due) if due else None)
+
+
+def test_report_enabled_and_a_disabled_report_is_never_caught_up(tmp_path: Path) -> None:
+    from jingshao.reports.service import report_enabled, unsent_report_date
+
+    smtp = {"host": "127.0.0.1", "port": 9, "from_addr": "r@example.com", "to": ["ops@example.com"]}
+    assert report_enabled(schedule_cfg("0 8 * * *"))
+    assert not report_enabled(schedule_cfg("0 8 * * *", enabled=False))
+    assert not report_enabled(schedule_cfg("off"))
+    assert unsent_report_date(schedule_cfg("0 8 * * *", tmp_path / "r.db", enabled=False, smtp=smtp)) is None
+    assert unsent_report_date(schedule_cfg("off", tmp_path / "r.db", smtp=smtp)) is None
+    enabled = schedule_cfg("0 8 * * *", tmp_path / "r.db", smtp=smtp)
+    assert unsent_report_date(enabled) is not None  # nothing sent yet

@@ -4,18 +4,23 @@ delivery across failures and retries."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email
 import ipaddress
 import logging
 import re
+import sqlite3
 import ssl
+import threading
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import lxml.html
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 aiosmtpd = pytest.importorskip("aiosmtpd")
 from aiosmtpd.controller import Controller  # noqa: E402
@@ -355,3 +360,177 @@ retries = 1
     assert unsent_report_date(cfg) is None
     with open_database(cfg.database_url).session() as s:
         assert [r.outcome for r in s.query(JobRun).order_by(JobRun.id)] == ["failed", "ok"]
+
+
+# ---------------------------------------------------------------- the database ledger during a send
+
+
+class SlowInbox(Inbox):
+    """DATA takes `delay` seconds (a slow relay); `entered` is set when the first DATA arrives."""
+
+    def __init__(self, delay: float = 2.0) -> None:
+        super().__init__()
+        self.delay = delay
+        self.entered = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201
+        self.entered.set()
+        await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def write_with_short_timeout(url: str) -> None:
+    """What a crawl does while a report is being mailed: a write transaction, here with a 1 s
+    busy/lock timeout instead of the crawl's 60 s."""
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(make_url(url).database, timeout=1, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("CREATE TABLE IF NOT EXISTS crawl_probe (x INTEGER)")
+            conn.execute("INSERT INTO crawl_probe VALUES (1)")
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        return
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("SET LOCAL lock_timeout = '1s'"))
+            conn.execute(text("CREATE TABLE IF NOT EXISTS crawl_probe (x INTEGER)"))
+            conn.execute(text("INSERT INTO crawl_probe VALUES (1)"))
+    finally:
+        engine.dispose()
+
+
+def test_db_ledger_holds_no_transaction_while_sending(built, database_url) -> None:  # noqa: ANN001
+    """A slow SMTP exchange: the database stays writable (SQLite's write lock is not held), the
+    "sending" record is already committed, and a second sender waits for the claim, then finds the
+    report sent: one mail."""
+    from jingshao.reports.ledger import DbSendLedger
+    from jingshao.reports.mailer import recipients_hash
+
+    inbox, port = SlowInbox(delay=2.0), free_port()
+    server = start_server(inbox, port, "none", None)
+    cfg = smtp_config(port, "none", None)
+    first_db, second_db, reader_db = (open_database(database_url) for _ in range(3))
+    outcomes: dict[str, object] = {}
+
+    def send(name: str, db) -> None:  # noqa: ANN001
+        outcomes[name] = send_report(built, cfg, DbSendLedger(db))
+
+    first = threading.Thread(target=send, args=("first", first_db))
+    second = threading.Thread(target=send, args=("second", second_db))
+    try:
+        first.start()
+        assert inbox.entered.wait(10), "the first sender never reached DATA"
+        second.start()  # a user's `jingshao report --send` meanwhile
+        write_with_short_timeout(database_url)  # raised "database is locked" while a send held BEGIN IMMEDIATE
+        record = DbSendLedger(reader_db).get(built.report_key, recipients_hash(cfg.to))
+        assert record is not None and record.status == "sending" and record.attempts == 1, record
+        assert first.is_alive(), "the probe must run while the first send is still in DATA"
+        first.join(30)
+        second.join(30)
+    finally:
+        server.stop()
+        for db in (first_db, second_db, reader_db):
+            db.dispose()
+    assert outcomes["first"].status == "sent" and outcomes["second"].status == "already_sent", outcomes
+    assert len(inbox.messages) == 1
+
+
+class Crash(BaseException):
+    """The process dying (kill -9, power cut) at a chosen point."""
+
+
+class CrashBeforeSentLedger:
+    """A DbSendLedger whose process dies after the server accepted the mail, before "sent" is written."""
+
+    def __init__(self, db) -> None:  # noqa: ANN001
+        from jingshao.reports.ledger import DbSendLedger
+
+        self.inner = DbSendLedger(db)
+        self.lock, self.get = self.inner.lock, self.inner.get
+
+    def put(self, record) -> None:  # noqa: ANN001
+        if record.status == "sent":
+            raise Crash
+        self.inner.put(record)
+
+
+def test_crash_between_acceptance_and_record_resends_with_the_same_message_id(built, database_url) -> None:  # noqa: ANN001
+    from jingshao.reports.ledger import DbSendLedger
+    from jingshao.reports.mailer import recipients_hash
+
+    inbox, port = Inbox(), free_port()
+    server = start_server(inbox, port, "none", None)
+    cfg = smtp_config(port, "none", None)
+    try:
+        dying = open_database(database_url)
+        with pytest.raises(Crash):
+            send_report(built, cfg, CrashBeforeSentLedger(dying))
+        dying.dispose()
+        assert len(inbox.messages) == 1
+
+        restarted = open_database(database_url)  # the next process
+        ledger = DbSendLedger(restarted)
+        record = ledger.get(built.report_key, recipients_hash(cfg.to))
+        assert record is not None and record.status == "sending" and record.attempts == 1, record  # committed
+        outcome = send_report(built, cfg, ledger)
+        again = send_report(built, cfg, ledger)
+    finally:
+        server.stop()
+    assert outcome.status == "sent" and again.status == "already_sent"
+    ids = [parse(raw)["Message-ID"] for _, _, raw in inbox.messages]
+    assert ids == [outcome.message_id, outcome.message_id]  # a resend a mail client folds into one
+    record = ledger.get(built.report_key, recipients_hash(cfg.to))
+    assert record.status == "sent" and record.attempts == 2
+    restarted.dispose()
+
+
+def test_permanent_failure_stops_the_catch_up(tmp_path) -> None:  # noqa: ANN001
+    """A wrong password at report time: the ledger says the failure is permanent, so the catch-up
+    does not rebuild and resend the report every 10 minutes; a manual send after the fix works."""
+    from jingshao.config import load_config
+    from jingshao.reports.ledger import DbSendLedger
+    from jingshao.reports.mailer import recipients_hash
+    from jingshao.reports.service import daily_report, unsent_report_date
+    from jingshao.scheduler import report_catchup_job
+
+    inbox, port = Inbox(), free_port()
+    server = start_server(inbox, port, "none", None)
+    cfg_path = tmp_path / "jingshao.toml"
+    toml = f"""
+[schedule]
+report = "0 8 * * *"
+[report.smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+username = "{USER}"
+password = "PASSWORD"
+from_addr = "jingshao@example.com"
+to = ["ops@example.com"]
+timeout = 5
+retry_backoff = 0.05
+"""
+    cfg_path.write_text(toml.replace("PASSWORD", "wrong-" + PASSWORD), encoding="utf-8")
+    try:
+        cfg = load_config(cfg_path)
+        day = unsent_report_date(cfg)
+        assert day is not None
+        assert report_catchup_job(str(cfg_path)).get("send") == "failed"  # (the report job's day may differ)
+        db = open_database(cfg.database_url)
+        record = DbSendLedger(db).get(day.isoformat(), recipients_hash(cfg.report.smtp.to))
+        db.dispose()
+        assert record is not None and record.status == "failed" and record.permanent and record.attempts == 1
+        assert PASSWORD not in (record.last_error or "")
+        assert unsent_report_date(cfg) is None
+        assert report_catchup_job(str(cfg_path)) == {}
+        assert not inbox.messages
+
+        cfg_path.write_text(toml.replace("PASSWORD", PASSWORD), encoding="utf-8")  # a person fixes it
+        fixed = load_config(cfg_path)
+        assert daily_report(fixed, send=True, date_from=day, date_to=day)["send"] == "sent"
+    finally:
+        server.stop()
+    assert len(inbox.messages) == 1 and unsent_report_date(fixed) is None
