@@ -244,14 +244,18 @@ def planned_jobs(cfg) -> dict[str, str]:  # noqa: ANN001
     sch = cfg.schedule
     plan = {"crawl_products": sch.products, "crawl_reviews": sch.reviews, "crawl_mentions": sch.mentions,
             "evaluate": sch.evaluate, "dispatch": sch.dispatch, "report": sch.report,
-            "report_catchup": "every 10m" if cfg.report.smtp is not None and sch.report.strip().lower() != "off"
-            else "off"}
+            "report_catchup": "every 10m" if cfg.report.smtp is not None else "off"}
     if not any(True for _ in cfg.iter_products()):
         plan.pop("crawl_products")
     if not any(p.reviews for _, p, _ in cfg.iter_products()):
         plan.pop("crawl_reviews")
     if not (cfg.brands and cfg.mention_sources):
         plan.pop("crawl_mentions")
+    from jingshao.reports.service import report_enabled
+
+    if not report_enabled(cfg):  # [report] enabled = false, or schedule.report = "off"
+        plan.pop("report")
+        plan.pop("report_catchup")
     return {k: v for k, v in plan.items() if v and v.strip().lower() != "off"}
 
 

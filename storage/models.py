@@ -353,7 +353,7 @@ class ReportSend(Base):
     report_date: Mapped[str] = mapped_column(String(30))
     recipients_hash: Mapped[str] = mapped_column(String(64))
     message_id: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sent | failed
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # sending | sent | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     html_path: Mapped[str | None] = mapped_column(String(1000))

@@ -195,3 +195,12 @@ def test_scheduler_exits_when_its_thread_dies(tmp_path, monkeypatch):
     monkeypatch.setattr(BackgroundScheduler, "_main_loop", broken_loop)
     with pytest.raises(SchedulerDied):
         run_scheduler(cfg, str(cfg_path), stop_event=threading.Event())
+
+
+def test_report_jobs_follow_report_enabled(tmp_path):
+    base = f"[database]\nurl = 'sqlite:///{tmp_path / 'x.db'}'\n"
+    smtp = "[report.smtp]\nhost = 'smtp.example.com'\nfrom_addr = 'a@example.com'\nto = ['b@example.com']\n"
+    (tmp_path / "on.toml").write_text(base + smtp, encoding="utf-8")
+    (tmp_path / "off.toml").write_text(base + "[report]\nenabled = false\n" + smtp, encoding="utf-8")
+    assert {"report", "report_catchup"} <= set(planned_jobs(load_config(tmp_path / "on.toml")))
+    assert not {"report", "report_catchup"} & set(planned_jobs(load_config(tmp_path / "off.toml")))
