@@ -235,6 +235,24 @@ class Dispatcher:
 
     def _record(self, name: str, notification_id: int, result: SendResult, now: datetime,
                 report: DispatchReport) -> bool:
+        broken: list[tuple[str, str]] = []
+        go_on = self._record_tx(name, notification_id, result, now, report, broken)
+        # After the commit: on_broken may mail the admin (SMTP with retries) and must neither hold the
+        # database's write lock meanwhile nor, by failing, undo the recorded state.
+        for channel_name, reason in broken:
+            self._notify_broken(channel_name, reason)
+        return go_on
+
+    def _notify_broken(self, name: str, reason: str) -> None:
+        if self.on_broken is None:
+            return
+        try:
+            self.on_broken(name, reason)
+        except Exception:
+            log.exception("channel %r: on_broken callback failed", name)
+
+    def _record_tx(self, name: str, notification_id: int, result: SendResult, now: datetime,
+                   report: DispatchReport, broken: list[tuple[str, str]]) -> bool:
         with self.db.session() as s:
             row = s.get(OutboxRow, notification_id, with_for_update=True)
             if row is None:
@@ -257,8 +275,7 @@ class Dispatcher:
                     report.broken[name] = reason
                     log.error("channel %r is BROKEN (%s); its notifications stay queued until it is fixed and "
                               "reset (jingshao channels test %s)", name, reason, name)
-                    if self.on_broken is not None:
-                        self.on_broken(name, reason)
+                    broken.append((name, reason))  # on_broken is called after the commit
                 return False
             if row.attempts >= self.config.retry.max_attempts:
                 row.status = "dead"

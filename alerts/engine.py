@@ -25,6 +25,12 @@ One call of :func:`evaluate` (the scheduler's job every few minutes, ``jingshao 
 Everything (alert rows, events, notifications) is written in the same transaction: if anything fails,
 nothing is written (the outbox pattern); the dispatcher sends what was committed.
 
+Evaluations are serialised: the scheduler's job, the one right after a mention crawl and a manual
+``jingshao alerts evaluate`` may overlap. On SQLite the transaction's ``BEGIN IMMEDIATE`` already does it;
+on PostgreSQL the transaction first takes ``pg_advisory_xact_lock(EVALUATION_LOCK_KEY)`` (released at commit
+or rollback), so the second evaluation reads the state the first one committed instead of opening the same
+alert twice (duplicate notices, ``clear_windows`` counted twice, a unique violation on the fingerprint).
+
 Crisis history for the time-based rules (blue 6 h -> yellow, yellow 2 h and rising -> red) comes from the
 alert row (``level``, ``level_since``, ``started_at``) and a small memo kept per alert as one
 ``alert_events`` row of kind ``memo`` (JSON: the previous 1-hour negative count and when the alert
@@ -41,7 +47,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from jingshao.alerts import facts as facts_mod
@@ -59,6 +65,9 @@ from jingshao.storage.models import Notification as OutboxRow
 log = logging.getLogger(__name__)
 
 MEMO = "memo"
+
+# pg_advisory_xact_lock key serialising evaluations on PostgreSQL ("jsev"; the report ledger uses "jing").
+EVALUATION_LOCK_KEY = 0x6A736576
 
 
 # ---------------------------------------------------------------- rule sources
@@ -372,7 +381,12 @@ class Engine:
             return self.evaluate_in(session, now)
 
     def evaluate_in(self, session: Session, now: datetime) -> EvaluationReport:
-        """The whole evaluation inside the caller's transaction (tests use it to inject a failure)."""
+        """The whole evaluation inside the caller's transaction (tests use it to inject a failure).
+
+        On PostgreSQL it first waits for the evaluation advisory lock, held until the transaction ends: call
+        it at the start of the transaction so that every read comes after the previous evaluation's commit.
+        """
+        lock_evaluations(session)
         book = load_book(session)
         instances: list[AlertInstance] = []
         families: set[str] = set()
@@ -416,6 +430,13 @@ class Engine:
         if c.kind == "repeat":
             _event(session, c.alert, "repeated", now, None, c.level)
         report.changes.append(Change(c.alert.id, c.alert.subject, c.alert.family, event, c.level, list(c.channels)))
+
+
+def lock_evaluations(session: Session) -> None:
+    """Serialise evaluations on PostgreSQL (a transaction-scoped advisory lock); SQLite's ``BEGIN IMMEDIATE``
+    already holds the database's write lock for the whole transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVALUATION_LOCK_KEY})
 
 
 def _red_crises(book: AlertBook, candidates: Sequence[Candidate]) -> dict[str, Alert]:

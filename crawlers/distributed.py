@@ -31,13 +31,16 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 from scrapy import Request
 from scrapy_redis.queue import Base
 
 from jingshao.config import Config
+
+if TYPE_CHECKING:
+    from jingshao.storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -97,25 +100,30 @@ def run_key(run_id: int) -> str:
 # ---------------------------------------------------------------- atomic steps (Lua: one round trip, no races)
 
 # Acknowledge: drop the entry from the processing list; only if it was still there (a reaper may
-# have re-queued it already: then the repeat will be counted) the run has one request less.
+# have re-queued it already: then the repeat will be counted) the run has one request less
+# (and, with ARGV[3] = '1', one failure more: an entry dropped undecodable).
 _ACK = """
 local removed = redis.call('LREM', KEYS[1], 1, ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[2])
 if removed == 0 or KEYS[2] == '' then return {removed, -1} end
+if ARGV[3] == '1' then redis.call('HINCRBY', KEYS[2], 'failures', 1) end
 return {removed, redis.call('HINCRBY', KEYS[2], 'pending', -1)}
 """
 
 # Give back after a storage failure: to the consumer end of the queue, at most MAX_ATTEMPTS times.
+# Given up, the request is done for its run: one failure more, one pending request less.
 _NACK = """
 local removed = redis.call('LREM', KEYS[1], 1, ARGV[1])
-if removed == 0 then return 0 end
+if removed == 0 then return {0, -1} end
 local attempts = redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
 if attempts >= tonumber(ARGV[3]) then
   redis.call('HDEL', KEYS[3], ARGV[2])
-  return -1
+  if KEYS[4] == '' then return {-1, -1} end
+  redis.call('HINCRBY', KEYS[4], 'failures', 1)
+  return {-1, redis.call('HINCRBY', KEYS[4], 'pending', -1)}
 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
-return attempts
+return {attempts, -1}
 """
 
 # A retry or redirect replaces the request it came from: push it only while the parent is still
@@ -145,17 +153,39 @@ def entry_id(raw: bytes) -> str:
     return hashlib.sha1(raw).hexdigest()
 
 
-def acknowledge(server: redis.Redis, keys: QueueKeys, token: bytes, run_id: int | None) -> int | None:
-    """Remove a finished request; returns the run's pending count after it (None: not counted)."""
+def acknowledge(server: redis.Redis, keys: QueueKeys, token: bytes, run_id: int | None, *,
+                failed: bool = False) -> int | None:
+    """Remove a finished request; returns the run's pending count after it (None: not counted).
+
+    ``failed``: the request is dropped without a result (undecodable): counted as a failure of its run.
+    """
     removed, pending = server.eval(_ACK, 3, keys.processing, run_key(run_id) if run_id else "", keys.attempts,
-                                   token, entry_id(token))
+                                   token, entry_id(token), "1" if failed else "0")
     return int(pending) if removed and pending >= 0 else None
 
 
-def give_back(server: redis.Redis, keys: QueueKeys, token: bytes) -> int:
-    """Re-queue after a storage failure; -1 when the request was given up after MAX_ATTEMPTS."""
-    return int(server.eval(_NACK, 3, keys.processing, keys.queue, keys.attempts, token, entry_id(token),
-                           MAX_ATTEMPTS))
+def give_back(server: redis.Redis, keys: QueueKeys, token: bytes, run_id: int | None = None) -> tuple[int, int | None]:
+    """Re-queue after a storage failure: ``(attempt, None)``; 0 if it was no longer ours.
+
+    After MAX_ATTEMPTS the request is given up: ``(-1, pending)``, with the run's pending count after it
+    (None without a run): it counts as a failure of the run, which is finished when pending reaches 0.
+    """
+    outcome, pending = server.eval(_NACK, 4, keys.processing, keys.queue, keys.attempts,
+                                   run_key(run_id) if run_id else "", token, entry_id(token), MAX_ATTEMPTS)
+    return int(outcome), (int(pending) if int(outcome) < 0 and int(pending) >= 0 else None)
+
+
+def finish_queued_run(server: redis.Redis, db: Database, run_id: int) -> dict[str, int]:
+    """The last request of a queued run is done: write the run's totals, drop its Redis ledger."""
+    from jingshao.storage.repository import finish_run
+
+    counts = {k.decode(): int(v) for k, v in server.hgetall(run_key(run_id)).items() if v.isdigit()}
+    with db.session() as s:
+        finish_run(s, run_id, status="finished", pages=counts.get("pages", 0), changes=counts.get("changes", 0),
+                   unchanged=counts.get("unchanged", 0), failures=counts.get("failures", 0))
+    server.delete(run_key(run_id))
+    log.info("crawl run %d finished: %s", run_id, counts)
+    return counts
 
 
 def reap(server: redis.Redis, processing_key: str) -> int:
@@ -228,10 +258,37 @@ class ReliableQueue(Base):
             request = self.decode(raw)
         except Exception:
             log.exception("dropping an undecodable queue entry %r", raw[:200])
-            acknowledge(self.server, self.keys, raw, None)
+            self._drop(raw)
             return None
         request.meta[TOKEN] = raw
         return request
+
+    def _drop(self, raw: bytes) -> None:
+        """Acknowledge an entry that cannot be crawled, as a failure of its run (finished if it was the last)."""
+        run_id = self._run_of(raw)
+        try:
+            pending = acknowledge(self.server, self.keys, raw, run_id, failed=True)
+            if pending == 0 and run_id is not None:
+                from jingshao.storage.db import open_database
+
+                db = open_database(self.spider.settings.get("JINGSHAO_DATABASE_URL"), upgrade=False)
+                try:
+                    finish_queued_run(self.server, db, run_id)
+                finally:
+                    db.dispose()
+        except Exception:  # noqa: BLE001 - never kill the reactor over it; a reaper re-queues the entry
+            log.exception("could not drop the undecodable queue entry %r", raw[:200])
+
+    def _run_of(self, raw: bytes) -> int | None:
+        """The crawl run an entry belongs to, as far as it can be read."""
+        try:
+            if raw[:1] == b"{":
+                run = json.loads(raw).get("run")
+            else:
+                run = (self.serializer.loads(raw).get("meta") or {}).get(RUN)
+            return int(run) if run is not None else None
+        except Exception:  # noqa: BLE001 - unreadable: it counts for no run
+            return None
 
     def decode(self, raw: bytes) -> Request:
         if raw[:1] == b"{":
@@ -273,13 +330,19 @@ def worker_settings(redis_url: str, worker_id: str, *, heartbeat: float = 30.0) 
 
 # ---------------------------------------------------------------- the scheduler side
 
-def enqueue_crawl(config: Config, spider: str) -> int:
+def enqueue_crawl(config: Config, spider: str, *, force: bool = False) -> int:
     """Queue one crawl of `spider` for the workers; returns the number of requests pushed.
 
     The same targets as a crawl in this process (the catalog is synced first); a CrawlRun is
     recorded as `queued` and marked finished by the worker that completes its last request.
+
+    Nothing is queued (0 is returned, with a warning in the log) while an earlier run of the same
+    spider is still `queued` and its requests are still in Redis (its `jingshao:run:{id}` ledger
+    exists): with the workers down, each scheduler tick would otherwise add a full crawl and the
+    queue and `crawl_runs` would grow without bound. A `queued` run whose ledger is gone from Redis
+    (Redis lost its data) does not block. `force=True` queues regardless.
     """
-    from sqlalchemy import update
+    from sqlalchemy import select, update
 
     from jingshao.storage.db import open_database
     from jingshao.storage.models import CrawlRun
@@ -297,19 +360,33 @@ def enqueue_crawl(config: Config, spider: str) -> int:
         if not payloads:
             return 0
         server = redis_client(url)
-        server.ping()  # fail before recording a run nobody will crawl
-        with db.session() as s:
-            run_id = start_run(s, spider, None)
-            s.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(status="queued"))
-        keys = QueueKeys(spider)
-        with server.pipeline(transaction=True) as pipe:
-            pipe.hset(run_key(run_id), mapping={"pending": len(payloads), "spider": spider})
-            for start in range(0, len(payloads), 500):
-                pipe.lpush(keys.queue, *(encode_payload(spider, p, run_id)
-                                         for p in payloads[start:start + 500]))
-            pipe.execute()
-        log.info("queued crawl run %d: %d %s request(s)", run_id, len(payloads), spider)
-        return len(payloads)
+        try:
+            server.ping()  # fail before recording a run nobody will crawl
+            if not force:
+                with db.session() as s:
+                    queued = s.scalars(select(CrawlRun.id).where(CrawlRun.spider == spider,
+                                                                 CrawlRun.status == "queued")
+                                       .order_by(CrawlRun.id)).all()
+                waiting = [r for r in queued if server.exists(run_key(r))]
+                if waiting:
+                    log.warning("not queueing another %s crawl: run %s is still queued (%s request(s) pending); "
+                                "are the workers running?", spider, waiting[0],
+                                (server.hget(run_key(waiting[0]), "pending") or b"?").decode())
+                    return 0
+            with db.session() as s:
+                run_id = start_run(s, spider, None)
+                s.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(status="queued"))
+            keys = QueueKeys(spider)
+            with server.pipeline(transaction=True) as pipe:
+                pipe.hset(run_key(run_id), mapping={"pending": len(payloads), "spider": spider})
+                for start in range(0, len(payloads), 500):
+                    pipe.lpush(keys.queue, *(encode_payload(spider, p, run_id)
+                                             for p in payloads[start:start + 500]))
+                pipe.execute()
+            log.info("queued crawl run %d: %d %s request(s)", run_id, len(payloads), spider)
+            return len(payloads)
+        finally:
+            server.close()
     finally:
         db.dispose()
 

@@ -12,6 +12,9 @@ queued request safe to lose a worker over:
   back to the queue instead (at most `MAX_ATTEMPTS` times).
 - :class:`WorkerPresence` beats the worker's heartbeat, reaps the work of dead workers, keeps the
   spider open while idle, and on a clean stop hands whatever is still taken back to the queue.
+
+All of them, for every served spider, talk to Redis through ONE client (one connection pool) per
+worker process: :func:`shared_client`. (scrapy-redis's Scheduler keeps its own for the queue.)
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import logging
 import os
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -37,10 +41,12 @@ from jingshao.config import Config
 from jingshao.crawlers.distributed import (
     CALLBACK,
     ERRBACK,
+    MAX_ATTEMPTS,
     RUN,
     TOKEN,
     QueueKeys,
     acknowledge,
+    finish_queued_run,
     give_back,
     reap,
     reap_dead_workers,
@@ -55,6 +61,28 @@ log = logging.getLogger(__name__)
 
 ITEM_TOKEN = "_jingshao_token"  # set on items: which queue entry they came from
 ITEM_RUN = "_jingshao_run"
+
+_clients: dict[str, redis.Redis] = {}
+_clients_lock = threading.Lock()
+
+
+def shared_client(url: str) -> redis.Redis:
+    """The worker process's Redis client for ``url``, shared by the tracking spiders, the storage pipelines
+    and the presence extensions of every served spider (one connection pool instead of three per spider)."""
+    with _clients_lock:
+        client = _clients.get(url)
+        if client is None:
+            client = _clients[url] = redis_client(url)
+        return client
+
+
+def close_shared_clients() -> None:
+    """Close the shared clients (the worker is stopping)."""
+    with _clients_lock:
+        clients = list(_clients.values())
+        _clients.clear()
+    for client in clients:
+        client.close()
 
 
 @dataclass
@@ -118,7 +146,7 @@ class QueuedSpiderMixin:
 
     def _redis(self) -> redis.Redis:
         if self.server is None:
-            self.server = redis_client(self.settings.get("REDIS_URL"))  # type: ignore[attr-defined]
+            self.server = shared_client(self.settings.get("REDIS_URL"))  # type: ignore[attr-defined]
         return self.server
 
 
@@ -172,7 +200,7 @@ class ReliableStoragePipeline(StoragePipeline):
 
         s = crawler.settings
         return cls(s.get("JINGSHAO_DATABASE_URL"), None, crawler.stats, s.get("JINGSHAO_NLP") or NlpConfig(),
-                   server=redis_client(s.get("REDIS_URL")), spider_name=crawler.spidercls.name,
+                   server=shared_client(s.get("REDIS_URL")), spider_name=crawler.spidercls.name,
                    worker_id=s.get("JINGSHAO_WORKER_ID"))
 
     def open_spider(self, spider=None) -> None:  # noqa: ANN001
@@ -233,11 +261,15 @@ class ReliableStoragePipeline(StoragePipeline):
             ack = self.unsettled[0]
             try:
                 if ack.token in self.failed:
-                    outcome = give_back(self.server, self.keys, ack.token)
+                    outcome, pending = give_back(self.server, self.keys, ack.token, ack.run_id)
                     if outcome < 0:
-                        log.error("giving up on %s: storing it failed %d times", ack.url, outcome)
-                    else:
+                        log.error("giving up on %s: storing it failed %d times", ack.url, MAX_ATTEMPTS)
+                        if pending == 0 and ack.run_id is not None:
+                            self.finish_run(ack.run_id)
+                    elif outcome > 0:
                         log.warning("storing %s failed: re-queued (attempt %d)", ack.url, outcome)
+                    else:
+                        log.info("storing %s failed; a reaper had re-queued it already", ack.url)
                 else:
                     pending = acknowledge(self.server, self.keys, ack.token, ack.run_id)
                     if pending == 0 and ack.run_id is not None:
@@ -249,16 +281,8 @@ class ReliableStoragePipeline(StoragePipeline):
             self.unsettled.pop(0)
 
     def finish_run(self, run_id: int) -> None:
-        """The last request of a queued run is done: write the run's totals."""
-        from jingshao.storage.repository import finish_run
-
-        counts = {k.decode(): int(v) for k, v in self.server.hgetall(run_key(run_id)).items() if v.isdigit()}
-        with self.db.session() as s:
-            finish_run(s, run_id, status="finished", pages=counts.get("pages", 0),
-                       changes=counts.get("changes", 0), unchanged=counts.get("unchanged", 0),
-                       failures=counts.get("failures", 0))
-        self.server.delete(run_key(run_id))
-        log.info("crawl run %d finished: %s", run_id, counts)
+        """The last request of a queued run is done (stored, or given up): write the run's totals."""
+        finish_queued_run(self.server, self.db, run_id)
 
 
 # ---------------------------------------------------------------- the worker's presence
@@ -277,7 +301,7 @@ class WorkerPresence:
         self.heartbeat = s.getfloat("JINGSHAO_HEARTBEAT_SECONDS", 30.0)
         self.idle_timeout = s.getfloat("JINGSHAO_IDLE_TIMEOUT", 0.0)
         self.keys = QueueKeys(crawler.spidercls.name, s.get("JINGSHAO_WORKER_ID"))
-        self.server = redis_client(s.get("REDIS_URL"))
+        self.server = shared_client(s.get("REDIS_URL"))
         self.loop: task.LoopingCall | None = None
         self.idle_since: float | None = None
 
@@ -365,9 +389,10 @@ def worker_main(config: Config, spiders: list[str], *, idle_timeout: float | Non
         log.error("no Redis: set redis_url in the config or JINGSHAO_REDIS_URL")
         return 2
     try:
-        redis_client(url).ping()
+        shared_client(url).ping()
     except redis.RedisError as exc:
         log.error("cannot reach Redis at %s: %s", redis.connection.parse_url(url).get("host", url), exc)
+        close_shared_clients()
         return 2
     if config.database_url.startswith("sqlite"):
         log.warning("workers share one database: use PostgreSQL (JINGSHAO_DATABASE_URL) when they run "
@@ -383,7 +408,10 @@ def worker_main(config: Config, spiders: list[str], *, idle_timeout: float | Non
     for name in spiders:
         process.crawl(worker_spider(name))
     log.warning("worker %s serving %s", worker_id, ", ".join(spiders))
-    process.start()  # Scrapy stops gracefully on SIGTERM/SIGINT (a second one forces)
+    try:
+        process.start()  # Scrapy stops gracefully on SIGTERM/SIGINT (a second one forces)
+    finally:
+        close_shared_clients()
     return 0
 
 

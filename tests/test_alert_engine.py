@@ -439,3 +439,49 @@ def test_competitor_source_reads_observations_reviews_and_adlaw_hits(database_ur
         drop = s.scalars(select(Alert).where(Alert.family == "price_drop")).one()
         assert drop.level == "red" and drop.subject_key == f"product:{pid}"  # 30% >= 25%
     db.dispose()
+
+
+def test_concurrent_evaluations_are_serialised(database_url, chat):
+    """The scheduler's job, the evaluation after a mention crawl and a manual one may overlap: over the same
+    facts they must open ONE alert and queue ONE notification per channel (PostgreSQL: an advisory lock)."""
+    import threading
+    import time
+
+    open_database(database_url).dispose()  # migrate once, before the threads race
+
+    class Slow(Scripted):
+        def evaluate(self, session, now, book: AlertBook) -> SourceResult:  # noqa: ANN001
+            time.sleep(0.3)  # both transactions would read an empty alert book without serialisation
+            return super().evaluate(session, now, book)
+
+    channels = [make_channel(chat, "dingtalk", "钉钉群"), make_channel(chat, "webhook", "webhook")]
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+    reports = []
+
+    def run() -> None:
+        db = open_database(database_url)  # one engine each, like separate processes
+        source = Slow()
+        source.instances = [crisis("A", "red")]
+        try:
+            start.wait()
+            reports.append(Engine(AlertsConfig(), [source], channels).evaluate(db, T0))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            db.dispose()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == [] and len(reports) == 2
+    db = open_database(database_url)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Alert)) == 1
+        assert s.scalar(select(func.count()).select_from(AlertEvent).where(AlertEvent.kind == "opened")) == 1
+        rows = s.scalars(select(OutboxRow).where(OutboxRow.status == "pending")).all()
+        assert sorted(r.channel for r in rows) == ["webhook", "钉钉群"]
+    assert sorted(r.notifications for r in reports) == [0, 2]
+    db.dispose()

@@ -95,7 +95,7 @@ def test_sends_in_order_and_records_the_platform_answer(database_url, chat):
         report = d.run_once(T0)
     assert report.sent == ids
     texts = [str(d.payload) for d in chat.accepted("feishu")]
-    assert [t.index("通知00") >= 0 for t in texts] and all(f"通知{i:03d}" in texts[i] for i in range(3))
+    assert len(texts) == 3 and all(f"通知{i:03d}" in texts[i] for i in range(3))
     with db.session() as s:
         rows = s.scalars(select(OutboxRow).order_by(OutboxRow.id)).all()
         assert [(r.status, r.attempts, r.sent_at, r.platform_code) for r in rows] == [("sent", 1, T0, "0")] * 3
@@ -218,6 +218,38 @@ def test_permanent_error_marks_the_channel_broken_and_keeps_its_notifications(db
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name == "jingshao.alerts.dispatcher"]
     assert len(errors) == 1 and "BROKEN" in errors[0].getMessage()
     assert delivered_titles(chat, "dingtalk") == ["通知000", "通知001", "通知002"]
+
+
+def test_on_broken_runs_after_the_commit_without_holding_the_write_lock(db, chat, tmp_path):
+    """on_broken may take long (an admin email with SMTP retries): the database must stay writable meanwhile,
+    the broken state must already be committed, and a failing callback must not undo it."""
+    import sqlite3
+
+    channel = make_channel(chat, "dingtalk", "钉钉群")
+    enqueue(db, "钉钉群", 2)
+    chat.fail_next("dingtalk", 1, 310000)
+    seen: list[tuple[str, str | None]] = []
+
+    def on_broken(name: str, reason: str) -> None:
+        other = sqlite3.connect(str(tmp_path / "outbox.db"), timeout=0.2, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # would raise "database is locked" inside _record's transaction
+            other.execute("UPDATE notifications SET last_error = 'touched' WHERE id = (SELECT MAX(id) FROM "
+                          "notifications)")
+            state = other.execute("SELECT state FROM channel_states WHERE name = ?", (name,)).fetchone()
+            other.execute("COMMIT")
+        finally:
+            other.close()
+        seen.append((name, state[0] if state else None))
+        raise RuntimeError("SMTP down")
+
+    with Dispatcher(db, {"钉钉群": channel}, config(), on_broken=on_broken) as d:
+        report = d.run_once(T0)
+    assert seen == [("钉钉群", "broken")]  # the callback ran, could write, and saw the committed state
+    assert "钉钉群" in report.broken
+    with db.session() as s:
+        assert s.get(ChannelState, "钉钉群").state == "broken"  # the callback's error did not undo it
+        assert [r.last_error for r in s.scalars(select(OutboxRow).order_by(OutboxRow.id))][-1] == "touched"
 
 
 def test_throttling_honours_retry_after_and_gives_up_loudly_after_max_attempts(db, chat, caplog):

@@ -130,11 +130,11 @@ class Worker:
         return int(m.group(1)) if m else 0
 
 
-def enqueue(cfg: Path, spider: str = "products") -> int:
+def enqueue(cfg: Path, spider: str = "products", *, force: bool = False) -> int:
     from jingshao.config import load_config
     from jingshao.crawlers.distributed import enqueue_crawl
 
-    return enqueue_crawl(load_config(cfg), spider)
+    return enqueue_crawl(load_config(cfg), spider, force=True) if force else enqueue_crawl(load_config(cfg), spider)
 
 
 def observations(db) -> dict[str, list[Observation]]:  # noqa: ANN001
@@ -212,7 +212,7 @@ def test_same_product_seen_by_two_workers_is_stored_once(shop, tmp_path, postgre
     db_url = postgres_server.new_database()
     pages = slow_pages(shop, 40, 0.05)
     cfg = scale_config(shop, tmp_path, db_url, redis_server.url, pages)
-    assert enqueue(cfg) == 40 and enqueue(cfg) == 40
+    assert enqueue(cfg) == 40 and enqueue(cfg, force=True) == 40  # forced: the first is still queued
     db = open_database(db_url)
     workers = [Worker(cfg, tmp_path / f"w{i}.log") for i in range(2)]
     try:
@@ -283,7 +283,7 @@ def test_redis_restarted_mid_crawl_loses_no_queued_work(shop, tmp_path, postgres
     assert run.status == "finished"
 
 
-def test_enqueue_needs_redis_and_nothing_changes_without_it(shop, tmp_path, postgres_server):
+def test_enqueue_needs_redis_and_nothing_changes_without_it(shop, tmp_path, postgres_server, monkeypatch):
     from jingshao.config import load_config
     from jingshao.crawlers.distributed import RedisNotConfigured, enqueue_crawl, redis_url_of
 
@@ -291,8 +291,149 @@ def test_enqueue_needs_redis_and_nothing_changes_without_it(shop, tmp_path, post
     cfg = write_demo_config(shop.base_url, tmp_path, with_browser=False, mentions=False,
                             products=[DemoProduct(f"b{i}", "店", f"商品{i}", u) for i, u in enumerate(pages)])
     config = load_config(cfg)
-    assert redis_url_of(config) is None or os.environ.get("JINGSHAO_REDIS_URL")
-    if not os.environ.get("JINGSHAO_REDIS_URL"):
-        with pytest.raises(RedisNotConfigured):
-            enqueue_crawl(config, "products")
+    monkeypatch.delenv("JINGSHAO_REDIS_URL", raising=False)
+    assert redis_url_of(config) is None
+    with pytest.raises(RedisNotConfigured):
+        enqueue_crawl(config, "products")
     assert shop.hits() == {}
+
+
+# ---------------------------------------------------------------- the run ledger, without worker processes
+
+class _Stats:
+    def inc_value(self, key: str, count: int = 1, start: int = 0) -> None:
+        pass
+
+
+def queued_run(db, client, pending: int, **counts: int) -> int:  # noqa: ANN001
+    from sqlalchemy import update
+
+    from jingshao.crawlers.distributed import run_key
+    from jingshao.storage.repository import start_run
+
+    with db.session() as s:
+        run_id = start_run(s, "products", None)
+        s.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(status="queued"))
+    client.hset(run_key(run_id), mapping={"pending": pending, "spider": "products", **counts})
+    return run_id
+
+
+def test_a_request_given_up_after_max_attempts_still_finishes_its_run(tmp_path, client):
+    from jingshao.config import NlpConfig
+    from jingshao.crawlers.distributed import MAX_ATTEMPTS, QueueKeys, run_key
+    from jingshao.crawlers.worker import AckItem, ReliableStoragePipeline
+
+    db_url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    db = open_database(db_url)
+    run_id = queued_run(db, client, 2, pages=1, changes=1)
+    keys = QueueKeys("products", "w1")
+    good, bad = b"stored-entry", b"failing-entry"
+    client.lpush(keys.processing, good, bad)
+    pipeline = ReliableStoragePipeline(db_url, None, _Stats(), NlpConfig(), server=client, spider_name="products",
+                                       worker_id="w1")
+    pipeline.db = db
+    pipeline.finish_request(AckItem(good, run_id, "https://shop.example/ok"))
+    assert int(client.hget(run_key(run_id), "pending")) == 1
+    for attempt in range(1, MAX_ATTEMPTS + 1):  # storing fails every time; a worker takes it again each time
+        pipeline.failed.add(bad)
+        pipeline.finish_request(AckItem(bad, run_id, "https://shop.example/broken"))
+        if attempt < MAX_ATTEMPTS:
+            assert client.rpoplpush(keys.queue, keys.processing) == bad
+    assert client.llen(keys.queue) == 0 and client.llen(keys.processing) == 0
+    assert not client.exists(run_key(run_id))
+    [run] = runs(db)
+    assert (run.status, run.pages, run.changes, run.failures) == ("finished", 1, 1, 1)
+    db.dispose()
+
+
+def test_an_undecodable_entry_is_dropped_as_a_failure_of_its_run(tmp_path, client):
+    from scrapy.settings import Settings
+
+    from jingshao.crawlers.distributed import QueueKeys, ReliableQueue, encode_payload, run_key
+
+    db_url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    db = open_database(db_url)
+    run_id = queued_run(db, client, 1)
+
+    class Spider:
+        name = "products"
+        settings = Settings({"JINGSHAO_WORKER_ID": "w1", "JINGSHAO_DATABASE_URL": db_url})
+
+        def request_from_payload(self, data):  # noqa: ANN001, ANN201
+            raise KeyError("url")  # e.g. a payload from an older version
+
+    queue = ReliableQueue(client, Spider(), "jingshao:%(spider)s:requests")
+    client.lpush(queue.key, b"\x80 not a request")  # no run to count it for: just dropped
+    assert queue.pop() is None and client.llen(queue.keys.processing) == 0
+    client.lpush(queue.key, encode_payload("products", {"broken": True}, run_id))
+    assert queue.pop() is None
+    assert client.llen(queue.key) == 0 and client.llen(QueueKeys("products", "w1").processing) == 0
+    assert not client.exists(run_key(run_id))
+    [run] = runs(db)
+    assert (run.status, run.failures) == ("finished", 1)
+    db.dispose()
+
+
+def test_enqueue_skips_while_the_previous_run_is_still_queued(shop, tmp_path, redis_server, client, monkeypatch):
+    from jingshao.crawlers import distributed
+
+    db_url = f"sqlite:///{tmp_path / 'skip.db'}"
+    cfg = scale_config(shop, tmp_path, db_url, redis_server.url, slow_pages(shop, 3, 0))
+    made: list = []
+    closed: list = []
+
+    def tracking_client(url: str):  # noqa: ANN202
+        c = real_client(url)
+        made.append(c)
+        original = c.close
+        c.close = lambda: (closed.append(c), original())
+        return c
+
+    real_client = distributed.redis_client
+    monkeypatch.setattr(distributed, "redis_client", tracking_client)
+    assert enqueue(cfg) == 3
+    assert enqueue(cfg) == 0  # workers down: the first run is still queued, its requests still in Redis
+    assert enqueue(cfg) == 0
+    db = open_database(db_url)
+    [first] = runs(db)
+    assert first.status == "queued" and client.llen("jingshao:products:requests") == 3
+    assert len(made) == 3 and [id(c) for c in closed] == [id(c) for c in made]  # every client made is closed
+    assert enqueue(cfg, force=True) == 3
+    assert len(runs(db)) == 2 and client.llen("jingshao:products:requests") == 6
+    client.flushall()  # Redis lost its data: the queued runs' ledgers are gone and no longer block
+    assert enqueue(cfg) == 3
+    assert len(runs(db)) == 3
+    assert len(closed) == len(made) == 5
+    db.dispose()
+
+
+def test_worker_components_share_one_redis_client(redis_server):
+    from types import SimpleNamespace
+
+    from scrapy.settings import Settings
+
+    from jingshao.crawlers.worker import (
+        QueuedSpiderMixin,
+        ReliableStoragePipeline,
+        WorkerPresence,
+        close_shared_clients,
+        shared_client,
+        worker_spider,
+    )
+
+    settings = Settings({"REDIS_URL": redis_server.url, "JINGSHAO_WORKER_ID": "w1",
+                         "JINGSHAO_DATABASE_URL": "sqlite://"})
+    try:
+        clients = []
+        for name in ("products", "reviews", "mentions"):
+            crawler = SimpleNamespace(settings=settings, spidercls=worker_spider(name), stats=_Stats())
+            spider = QueuedSpiderMixin()
+            spider.settings = settings
+            clients += [ReliableStoragePipeline.from_crawler(crawler).server, WorkerPresence(crawler).server,
+                        spider._redis()]
+        assert all(c is clients[0] for c in clients) and clients[0] is shared_client(redis_server.url)
+        assert clients[0].ping()
+    finally:
+        close_shared_clients()
+    assert shared_client(redis_server.url) is not clients[0]  # closed and forgotten: a new one
+    close_shared_clients()
