@@ -124,6 +124,26 @@ def shop():
         yield srv
 
 
+# ---------------------------------------------------------------- chat robots
+
+@pytest.fixture(scope="module")
+def receivers():
+    """Local robots that behave like DingTalk, WeCom, Feishu, Slack and a signed webhook."""
+    from jingshao.demo.webhooks import ChatReceivers
+
+    with ChatReceivers() as chat:
+        yield chat
+
+
+@pytest.fixture
+def chat(receivers):
+    """The robots, emptied and without rate limits (tests that need limits set their own)."""
+    receivers.reset()
+    for r in receivers:
+        receivers.set_limits(r.name, [])
+    return receivers
+
+
 # ---------------------------------------------------------------- browser
 
 @pytest.fixture(scope="session")

@@ -34,20 +34,6 @@ PREFIX = "【竞哨】"
 # ---------------------------------------------------------------- fixtures and helpers
 
 
-@pytest.fixture(scope="module")
-def receivers() -> Iterator[ChatReceivers]:
-    with ChatReceivers() as chat:
-        yield chat
-
-
-@pytest.fixture
-def chat(receivers: ChatReceivers) -> ChatReceivers:
-    receivers.reset()
-    for r in receivers:
-        receivers.set_limits(r.name, [])
-    return receivers
-
-
 @pytest.fixture
 def db(tmp_path) -> Iterator[Database]:
     database = open_database(f"sqlite:///{tmp_path / 'alerts.db'}")

@@ -36,12 +36,6 @@ PREFIX = "【竞哨】"
 WHEN = datetime(2024, 5, 1, 4, 0, tzinfo=UTC)  # 12:00 Beijing time
 
 
-@pytest.fixture(scope="module")
-def receivers() -> Iterator[ChatReceivers]:
-    with ChatReceivers() as chat:
-        yield chat
-
-
 @pytest.fixture
 def chat(receivers: ChatReceivers) -> ChatReceivers:
     receivers.reset()

@@ -31,20 +31,6 @@ SEC = timedelta(seconds=1)
 TITLE = re.compile(r"通知\d{3}")
 
 
-@pytest.fixture(scope="module")
-def receivers() -> Iterator[ChatReceivers]:
-    with ChatReceivers() as chat:
-        yield chat
-
-
-@pytest.fixture
-def chat(receivers: ChatReceivers) -> ChatReceivers:
-    receivers.reset()
-    for r in receivers:
-        receivers.set_limits(r.name, [])
-    return receivers
-
-
 @pytest.fixture
 def db(tmp_path) -> Iterator[Database]:
     database = open_database(f"sqlite:///{tmp_path / 'outbox.db'}")
