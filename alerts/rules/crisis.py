@@ -376,18 +376,24 @@ def _above_sigma(s: CrisisStats, k: float, minimum: int) -> bool:
     return s.negatives_1h >= minimum and s.negatives_1h >= s.baseline_mean + k * s.sigma
 
 
-def red_authority_rule(s: CrisisStats, t: CrisisThresholds) -> RuleHit | None:
-    """A negative mention from an authority-3 source (national media, a hot list)."""
-    hits = [m for m in s.authority_negatives if m.authority >= t.red_authority]
+def _authority_hit(hits: list, rule: str, level: str, what: str, count_label: str) -> RuleHit | None:
+    """A rule hit for negative mentions from sources of some authority: the first one names it."""
     if not hits:
         return None
     first = hits[0]
     return RuleHit(
-        "red.authority3", "red", f"{t.red_authority}级权威来源负面：{_mention_label(first)}",
+        rule, level, f"{what}：{_mention_label(first)}",
         [("来源", f"{first.source}（权威度 {first.authority}）"), ("发布时间", clock(first.posted_at)),
-         ("负面概率", f"{1 - first.sentiment:.2f}"), (f"{t.event_hours}小时内权威负面", f"{len(hits)} 条")],
+         ("负面概率", f"{1 - first.sentiment:.2f}"), (count_label, f"{len(hits)} 条")],
         hits,
     )
+
+
+def red_authority_rule(s: CrisisStats, t: CrisisThresholds) -> RuleHit | None:
+    """A negative mention from an authority-3 source (national media, a hot list)."""
+    hits = [m for m in s.authority_negatives if m.authority >= t.red_authority]
+    return _authority_hit(hits, "red.authority3", "red", f"{t.red_authority}级权威来源负面",
+                          f"{t.event_hours}小时内权威负面")
 
 
 def red_sigma_rule(s: CrisisStats, t: CrisisThresholds) -> RuleHit | None:
@@ -451,15 +457,8 @@ def yellow_share_rule(s: CrisisStats, t: CrisisThresholds) -> RuleHit | None:
 def yellow_authority_rule(s: CrisisStats, t: CrisisThresholds) -> RuleHit | None:
     """A negative mention from an authority-2 source (industry media, a big account, a regulator)."""
     hits = [m for m in s.authority_negatives if m.authority == t.yellow_authority]
-    if not hits:
-        return None
-    first = hits[0]
-    return RuleHit(
-        "yellow.authority2", "yellow", f"{t.yellow_authority}级来源负面：{_mention_label(first)}",
-        [("来源", f"{first.source}（权威度 {first.authority}）"), ("发布时间", clock(first.posted_at)),
-         ("负面概率", f"{1 - first.sentiment:.2f}"), (f"{t.event_hours}小时内该级负面", f"{len(hits)} 条")],
-        hits,
-    )
+    return _authority_hit(hits, "yellow.authority2", "yellow", f"{t.yellow_authority}级来源负面",
+                          f"{t.event_hours}小时内该级负面")
 
 
 def blue_sigma_rule(s: CrisisStats, t: CrisisThresholds) -> RuleHit | None:
