@@ -45,7 +45,9 @@ def brand_mentions(session: Session, brand: str, now: datetime, thresholds: Cris
     """Every mention of ``brand`` the crisis rules can see at ``now`` (oldest first).
 
     Unscored mentions (no sentiment yet) count as neutral: they add to volume, not to negatives.
+    A mention is negative when P(positive) <= thresholds.negative_below (see CrisisThresholds).
     """
+    cut = thresholds.negative_below
     start = now - timedelta(hours=thresholds.horizon_hours)
     event_start = now - timedelta(hours=max(thresholds.event_hours, 1))
     conn = session.connection()  # Core rows: no ORM result machinery per row (a third of the time)
@@ -53,24 +55,24 @@ def brand_mentions(session: Session, brand: str, now: datetime, thresholds: Cris
     # the query itself at 100,000 rows).
     raw_posted = type_coerce(Mention.posted_at, String)
     light = conn.execute(
-        select(raw_posted, Mention.label, Mention.sentiment, Mention.authority)
+        select(raw_posted, Mention.sentiment, Mention.authority)
         .where(Mention.brand == brand, Mention.posted_at > start, Mention.posted_at <= event_start)
     ).all()
     facts = [
-        MentionFact(posted_at=_utc(at), sentiment=0.5 if s is None else s, is_negative=label == NEGATIVE,
+        MentionFact(posted_at=_utc(at), sentiment=0.5 if s is None else s, is_negative=s is not None and s <= cut,
                     authority=a if a in (1, 2, 3) else _authority(a), has_crisis_word=False)
-        for at, label, s, a in light
+        for at, s, a in light
     ]
     recent = conn.execute(
-        select(Mention.posted_at, Mention.label, Mention.sentiment, Mention.authority, Mention.source, Mention.url,
+        select(Mention.posted_at, Mention.sentiment, Mention.authority, Mention.source, Mention.url,
                Mention.title, Mention.text)
         .where(Mention.brand == brand, Mention.posted_at > event_start, Mention.posted_at <= now)
         .order_by(Mention.posted_at)
     ).all()
     facts += [
-        MentionFact(posted_at=at, sentiment=0.5 if s is None else s, is_negative=label == NEGATIVE,
+        MentionFact(posted_at=at, sentiment=0.5 if s is None else s, is_negative=s is not None and s <= cut,
                     authority=_authority(a), source=source or "", url=url or "", title=title or "", text=text or "")
-        for at, label, s, a, source, url, title, text in recent
+        for at, s, a, source, url, title, text in recent
     ]
     return facts
 
