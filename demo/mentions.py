@@ -19,6 +19,7 @@ Routes (every answer is computed from the demo clock, see :mod:`jingshao.demo.cr
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 from html import escape
@@ -243,8 +244,13 @@ def item_page(p: Post) -> str:
 # --- routes ---------------------------------------------------------------------------------------
 
 
-def _page_arg(request: Request) -> int:
-    return int(request.arg("page", "1") or "1")
+def _search_page(request: Request, keyword_arg: str, render: Callable[[str, int], str]) -> Response:
+    """An HTML search result page: the keyword from `keyword_arg`, the page number from `page`."""
+    try:
+        page = int(request.arg("page", "1") or "1")
+    except ValueError:
+        return Response.error(400, "page must be an integer")
+    return Response.html(render(request.arg(keyword_arg, "") or "", page))
 
 
 def register_mention_routes(router: Router, shop: ShopState) -> None:
@@ -269,21 +275,11 @@ def register_mention_routes(router: Router, shop: ShopState) -> None:
 
     @router.get(r"/news/search")
     def news_search(request: Request) -> Response:
-        keyword = request.arg("q", "") or ""
-        try:
-            page = _page_arg(request)
-        except ValueError:
-            return Response.error(400, "page must be an integer")
-        return Response.html(news_search_page(snap().search(NEWS, keyword), keyword, page))
+        return _search_page(request, "q", lambda kw, page: news_search_page(snap().search(NEWS, kw), kw, page))
 
     @router.get(r"/forum/search")
     def forum_search(request: Request) -> Response:
-        keyword = request.arg("kw", "") or ""
-        try:
-            page = _page_arg(request)
-        except ValueError:
-            return Response.error(400, "page must be an integer")
-        return Response.html(forum_search_page(snap().search(FORUM, keyword), keyword, page))
+        return _search_page(request, "kw", lambda kw, page: forum_search_page(snap().search(FORUM, kw), kw, page))
 
     @router.get(r"/social/api/search")
     def social_api(request: Request) -> Response:

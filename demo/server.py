@@ -34,20 +34,20 @@ import argparse
 import contextlib
 import dataclasses
 import signal
-import socket
 import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import FrameType, TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from jingshao.demo import catalog
 from jingshao.demo.crisis import CrisisSegment, CrisisState, DemoClock
+from jingshao.demo.httpserver import TrackingHTTPServer, serve_in_background, stop_serving
 from jingshao.demo.mentions import register_mention_routes
 from jingshao.demo.reviews import register_review_routes
 from jingshao.demo.router import Request, Response, Router
@@ -90,15 +90,12 @@ class HitCounter:
             self._headers.clear()
 
 
-class _DemoHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
+class _DemoHTTPServer(TrackingHTTPServer):
     request_queue_size = 512
 
     def __init__(self, address: tuple[str, int], router: Router, hits: HitCounter) -> None:
         self.router = router
         self.hits = hits
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
         super().__init__(address, _DemoRequestHandler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -106,14 +103,6 @@ class _DemoHTTPServer(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, OSError)):
             return
         super().handle_error(request, client_address)
-
-    def close_connections(self) -> None:
-        """Cut open keep-alive connections so that a stopped server really stops answering."""
-        with self.connections_lock:
-            open_sockets = list(self.connections)
-        for sock in open_sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
 
 
 class _DemoRequestHandler(BaseHTTPRequestHandler):
@@ -123,14 +112,7 @@ class _DemoRequestHandler(BaseHTTPRequestHandler):
     server_version = "jingshao-demo/1.0"
     sys_version = ""
 
-    def setup(self) -> None:
-        super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
     def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
         with contextlib.suppress(OSError):
             super().finish()
 
@@ -196,21 +178,15 @@ class DemoServer:
         if self._httpd is not None:
             raise RuntimeError("demo server already started")
         self._httpd = _DemoHTTPServer((self.host, self.requested_port), self.router, self._hits)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"jingshao-demo-{self.port}", daemon=True)
-        self._thread.start()
+        self._thread = serve_in_background(self._httpd, f"jingshao-demo-{self.port}")
         return self
 
     def stop(self) -> None:
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
-        httpd.shutdown()
-        httpd.close_connections()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        stop_serving(httpd, self._thread)
+        self._thread = None
 
     def __enter__(self) -> Self:
         return self.start()

@@ -33,7 +33,6 @@ import hmac
 import json
 import logging
 import secrets
-import socket
 import threading
 import time
 import uuid
@@ -42,10 +41,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, urlsplit
+
+from jingshao.demo.httpserver import TrackingHTTPServer, serve_in_background, stop_serving
 
 log = logging.getLogger(__name__)
 
@@ -496,9 +497,7 @@ class ChatReceivers:
             return self
         self._server = _Server((self.host, self.port), self)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"chat-receivers:{self.port}", daemon=True)
-        self._thread.start()
+        self._thread = serve_in_background(self._server, f"chat-receivers:{self.port}", poll_interval=0.05)
         return self
 
     def stop(self) -> None:
@@ -506,11 +505,7 @@ class ChatReceivers:
         server, self._server = self._server, None
         if server is None:
             return
-        server.shutdown()
-        server.server_close()
-        server.drop_connections()
-        if self._thread:
-            self._thread.join(timeout=5)
+        stop_serving(server, self._thread)
 
     def __enter__(self) -> Self:
         return self.start()
@@ -578,34 +573,12 @@ class ChatReceivers:
         return Reply.text("Not Found", 404)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(TrackingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], owner: ChatReceivers) -> None:
         self.owner = owner
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def drop_connections(self) -> None:
-        with self._open_lock:
-            sockets, self._open = list(self._open), set()
-        for sock in sockets:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("chat receivers: error serving %s", client_address, exc_info=True)
