@@ -183,6 +183,9 @@ class Review(Base):
     helpful: Mapped[int | None] = mapped_column(Integer)
     has_images: Mapped[bool] = mapped_column(Boolean, default=False)
     followup: Mapped[str | None] = mapped_column(Text)
+    #: The time as the site wrote it, kept when it could not be read (posted_at is then NULL);
+    #: such reviews are counted as "unreadable time" in status, never given the crawl time.
+    time_raw: Mapped[str | None] = mapped_column(String(200))
     sentiment: Mapped[float | None] = mapped_column()
     label: Mapped[str | None] = mapped_column(String(10))
     tags: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
@@ -231,8 +234,14 @@ class Mention(Base):
     title: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
     author: Mapped[str | None] = mapped_column(String(200))
-    posted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: NULL when the source's time could not be read (``time_raw`` keeps what it said): such a mention
+    #: is stored and counted in status but stays out of every hourly crisis window.
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    time_raw: Mapped[str | None] = mapped_column(String(200))
+    #: P(positive) and P(negative) from the mention model; ``label`` is its decision (pos / neu / neg),
+    #: exactly what the crisis rules count as negative.
     sentiment: Mapped[float | None] = mapped_column()
+    negative_prob: Mapped[float | None] = mapped_column()
     label: Mapped[str | None] = mapped_column(String(10))
     crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
