@@ -32,7 +32,12 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config f
                                                 "or ./jingshao.toml).")]
 
 
-def _load(path: Path | None) -> Config:
+def _load(path: Path | None, *, crawl: bool = False) -> Config:
+    """The config, with its secrets registered: from here on stdout, stderr and every log line show
+    them as ``***``. A crawl's output is non-blocking too (a reader that stops never hangs it)."""
+    from jingshao.core import redaction
+
+    redaction.install(nonblocking_output=crawl)
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -90,9 +95,11 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Scrapy log at
 
 
 def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool) -> None:
-    cfg = _load(config)
+    cfg = _load(config, crawl=True)
     from jingshao.crawlers.browser import BrowserNotFound
-    from jingshao.crawlers.runner import crawl
+    from jingshao.crawlers.runner import crawl, watch_parent
+
+    watch_parent()  # a scheduler's child ($JINGSHAO_PARENT_PID) stops when the scheduler dies
 
     if spider == "mentions" and not (cfg.brands and cfg.mention_sources):
         raise _fail(f"{cfg.source}: mentions need [[brands]] and [[mention_sources]]; nothing to crawl", 2)
@@ -734,7 +741,9 @@ def status(config: ConfigOpt = None) -> None:
     from sqlalchemy import func, select
 
     from jingshao.scheduler import next_runs, planned_jobs
-    from jingshao.storage.models import ChannelState, FailedObservation, JobRun, Notification
+    from jingshao.storage.alerts_repo import parked_notifications
+    from jingshao.storage.models import ChannelState, JobRun, Notification
+    from jingshao.storage.repository import current_failures
 
     db = _db(cfg)
     tz = cfg.tz
@@ -744,13 +753,11 @@ def status(config: ConfigOpt = None) -> None:
         for job in set(planned_jobs(cfg)) | set(nxt):
             last[job] = s.scalars(select(JobRun).where(JobRun.job == job).order_by(JobRun.id.desc()).limit(1)).first()
         since = datetime.now(UTC) - timedelta(hours=24)
-        failing = s.execute(select(FailedObservation.url, FailedObservation.reason, func.count())
-                            .where(FailedObservation.at >= since)
-                            .group_by(FailedObservation.url, FailedObservation.reason)
-                            .order_by(func.count().desc()).limit(10)).all()
+        failing = current_failures(s, since)  # only sources that have not succeeded since
         broken = s.scalars(select(ChannelState).where(ChannelState.state == "broken")).all()
+        parked = parked_notifications(s)
         outbox = s.execute(select(Notification.channel, Notification.status, func.count())
-                           .where(Notification.status.in_(["pending", "dead"]))
+                           .where(Notification.status == "pending")
                            .group_by(Notification.channel, Notification.status)).all()
     table = Table(title="jobs", title_justify="left")
     for col in ("job", "schedule", "next run", "last run", "outcome", "detail"):
@@ -765,10 +772,14 @@ def status(config: ConfigOpt = None) -> None:
     console.print(table)
     if not nxt:
         console.print("the scheduler has not run yet (start it with `jingshao run`)")
-    console.print(f"failing sources (24 h): {len(failing)}" + "".join(f"\n  {c}× {u} — {why}" for u, why, c in failing))
+    console.print(f"failing sources (24 h, still failing): {len(failing)}"
+                  + "".join(f"\n  {f.count}× {f.url} — {f.reason}" for f in failing))
     console.print(f"broken channels: {len(broken)}" + "".join(f"\n  {b.name}: {b.reason}" for b in broken))
     depth = sum(c for _, st, c in outbox if st == "pending")
     console.print(f"outbox: {depth} pending" + "".join(f"\n  {ch}: {c} {st}" for ch, st, c in outbox))
+    console.print(f"parked notifications: {sum(p.count for p in parked)}" + "".join(
+        f"\n  {p.channel}: {p.count} 条暂存，最早生成于 {p.since.astimezone(tz).strftime('%Y-%m-%d %H:%M')}"
+        f"（通道恢复后按顺序补发；`jingshao channels test {p.channel}`）" for p in parked))
     from jingshao.crawlers.distributed import redis_url_of
 
     if redis_url_of(cfg):
@@ -778,7 +789,7 @@ def status(config: ConfigOpt = None) -> None:
             console.print(f"redis queue: {queue_status(redis_client(redis_url_of(cfg)))}", highlight=False)
         except Exception as exc:  # noqa: BLE001 - status must still print the rest
             console.print(f"redis queue: unreachable ({type(exc).__name__})")
-    if broken:
+    if broken or parked:  # exit codes: see README "jingshao status"
         raise typer.Exit(1)
 
 

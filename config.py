@@ -16,10 +16,11 @@ from typing import Any, Literal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from jingshao.alerts.channels.config import ChannelConfig
 from jingshao.alerts.settings import AlertsConfig, BrandConfig
+from jingshao.core.redaction import install_log_filter, register_secret, register_secrets
 from jingshao.reports.settings import ReportConfig
 
 DEFAULT_CONFIG_NAME = "jingshao.toml"
@@ -316,6 +317,7 @@ def _interpolate(value: Any, path: str, origin: str) -> Any:
             name = m.group(1)
             if name not in os.environ:
                 raise ConfigError(f"{origin}: {path}: environment variable ${{{name}}} is not set")
+            register_secret(os.environ[name])  # every ${ENV} value is redacted by value from now on
             return os.environ[name]
 
         userinfo = _URL_USERINFO.match(value)
@@ -332,6 +334,19 @@ def _interpolate(value: Any, path: str, origin: str) -> Any:
     return value
 
 
+def _secret_values(value: Any) -> list[str]:
+    """Every ``SecretStr`` value inside a validated config (channel secrets, the SMTP password ...)."""
+    if isinstance(value, SecretStr):
+        return [value.get_secret_value()]
+    if isinstance(value, BaseModel):
+        return [s for name in type(value).model_fields for s in _secret_values(getattr(value, name, None))]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _secret_values(v)]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _secret_values(v)]
+    return []
+
+
 def _key_path(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
@@ -343,7 +358,10 @@ def parse_config(data: dict[str, Any], origin: str = "<config>") -> Config:
     """Validate a parsed TOML mapping; errors name `origin` and the key path."""
     data = _interpolate(data, "", origin)
     try:
-        return Config.model_validate(data)
+        cfg = Config.model_validate(data)
+        register_secrets(_secret_values(cfg))
+        install_log_filter()
+        return cfg
     except ValidationError as exc:
         lines = []
         for err in exc.errors():

@@ -75,8 +75,11 @@ def run_crawl_child(spider: str, config_path: Path, *, timeout: float = 3600, ca
     consistent database; its run row is marked interrupted by the next crawl.
     """
     start = time.monotonic()
+    # The child stops when this process dies (JINGSHAO_PARENT_PID: prctl PR_SET_PDEATHSIG and a watchdog),
+    # and its output never blocks it, so a scheduler killed with -9 leaves no crawl behind.
     proc = subprocess.Popen(crawl_command(spider, config_path), stdout=subprocess.PIPE if capture else None,
-                            stderr=subprocess.STDOUT if capture else None, text=True, env={**os.environ},
+                            stderr=subprocess.STDOUT if capture else None, text=True, errors="replace",
+                            env={**os.environ, "JINGSHAO_PARENT_PID": str(os.getpid())},
                             start_new_session=True)
     with _children_lock:
         _children.add(proc)
@@ -123,6 +126,7 @@ def record_job(job: str, config_path: str, fn: Callable[[], dict[str, Any]]) -> 
     """Run fn, recording start, end, outcome, counts and error in job_runs."""
     from sqlalchemy import update
 
+    from jingshao.core.redaction import redact_value
     from jingshao.storage.models import JobRun, utcnow
 
     db = _database(_config(config_path))
@@ -137,13 +141,15 @@ def record_job(job: str, config_path: str, fn: Callable[[], dict[str, Any]]) -> 
         outcome = counts.pop("_outcome", "ok") if isinstance(counts, dict) else "ok"
         return counts or {}
     except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
+        from jingshao.core.redaction import redact
+
+        error = redact(f"{type(exc).__name__}: {exc}")
         log.exception("job %s failed", job)
         raise
     finally:
         with db.session() as s:
             s.execute(update(JobRun).where(JobRun.id == run_id).values(
-                finished_at=utcnow(), outcome=outcome, counts=counts, error=error))
+                finished_at=utcnow(), outcome=outcome, counts=redact_value(counts), error=error))
         db.dispose()
 
 

@@ -2,16 +2,34 @@
 
 `crawl_products` is what `jingshao crawl products` runs in the foreground and what the
 scheduler's child process runs; it returns a `CrawlSummary`.
+
+A crawl always ends by itself:
+
+- SIGTERM / SIGINT (:class:`ShutdownGuard`): the first closes the spider gracefully (every page stored
+  stays), a second stops the reactor, and past a deadline the process exits whatever it is doing;
+- the scheduler's child watches its parent (:func:`watch_parent`: Linux ``PR_SET_PDEATHSIG`` through
+  ctypes, plus a watchdog on the parent's pid elsewhere): a parent killed with ``kill -9`` takes its
+  crawl with it within seconds instead of leaving an orphan writing into a pipe nobody reads;
+- output never blocks (the CLI writes through a non-blocking :class:`~jingshao.core.redaction.RedactingStream`);
+- an item that cannot be stored (the database is gone, locked, full) stops the crawl with that error
+  instead of waiting on the database page after page.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
+import signal
+import sys
+import threading
+import time
 from dataclasses import dataclass, field
 
 from scrapy import signals
 from scrapy.crawler import CrawlerProcess
+from sqlalchemy.exc import SQLAlchemyError
 
 from jingshao.config import Config
 from jingshao.storage.db import open_database
@@ -57,6 +75,108 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
+    return True
+
+
+#: Environment variable the scheduler sets for its crawl children: the pid they must not outlive.
+PARENT_PID_ENV = "JINGSHAO_PARENT_PID"
+PR_SET_PDEATHSIG = 1
+#: Seconds a crawl may take to close after SIGTERM before it exits anyway (the scheduler waits 30).
+STOP_GRACE = 20.0
+#: Seconds after the parent died before the crawl exits anyway.
+ORPHAN_GRACE = 4.0
+
+
+def _hard_exit(code: int) -> None:
+    """Exit now. A scheduler child leads its own session: its browser and helpers go with it."""
+    try:
+        sys.stderr.flush()
+    except Exception:  # noqa: BLE001 - exiting anyway
+        pass
+    if os.environ.get(PARENT_PID_ENV) and os.getpgid(0) == os.getpid():
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            os.killpg(os.getpid(), signal.SIGKILL)  # ourselves included
+        except OSError:
+            pass
+    os._exit(code)
+
+
+def _exit_after(seconds: float, code: int) -> None:
+    def wait_then_exit() -> None:
+        time.sleep(seconds)
+        _hard_exit(code)
+
+    threading.Thread(target=wait_then_exit, name="jingshao-stop-deadline", daemon=True).start()
+
+
+class ShutdownGuard:
+    """SIGTERM and SIGINT for a crawl process, in place of Scrapy's handlers.
+
+    Scrapy's own handlers close the spider gracefully but wait forever; this one does the same on the
+    first signal, stops the reactor on the second, and exits after ``grace`` seconds in any case. The
+    handler only schedules work on the reactor (logging in a signal handler could deadlock on a stream).
+    """
+
+    def __init__(self, process: CrawlerProcess, grace: float = STOP_GRACE) -> None:
+        self.process, self.grace, self.received = process, grace, 0
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        from twisted.internet import reactor
+
+        self.received += 1
+        if self.received == 1:
+            _exit_after(self.grace, 128 + signum)
+            reactor.callFromThread(self._graceful, signum)
+        else:
+            reactor.callFromThread(self._force, signum)
+
+    def _graceful(self, signum: int) -> None:
+        log.warning("received %s: closing the crawl (pages stored so far stay); again to force",
+                    signal.Signals(signum).name)
+        self.process.stop()
+
+    @staticmethod
+    def _force(signum: int) -> None:
+        from twisted.internet import reactor
+
+        log.warning("received %s again: stopping now", signal.Signals(signum).name)
+        if reactor.running:
+            reactor.stop()
+
+
+def watch_parent(parent_pid: int | None = None, *, interval: float = 0.5, grace: float = ORPHAN_GRACE) -> bool:
+    """Stop this process when ``parent_pid`` (default: ``$JINGSHAO_PARENT_PID``) dies.
+
+    On Linux the kernel sends SIGTERM at the parent's death (``prctl(PR_SET_PDEATHSIG)``); a watchdog
+    thread also polls ``getppid()`` (other systems, and a parent gone before prctl ran) and sends
+    SIGTERM itself, then exits ``grace`` seconds later if the crawl has not closed. Returns whether a
+    parent is watched.
+    """
+    if parent_pid is None:
+        value = os.environ.get(PARENT_PID_ENV, "")
+        if not value.isdigit():
+            return False
+        parent_pid = int(value)
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):
+            log.debug("prctl(PR_SET_PDEATHSIG) unavailable; the watchdog alone watches the parent")
+
+    def watchdog() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace)
+        _hard_exit(128 + signal.SIGTERM)
+
+    threading.Thread(target=watchdog, name="jingshao-parent-watchdog", daemon=True).start()
     return True
 
 
@@ -136,18 +256,28 @@ def crawl(config: Config, spider: str = "products", *, progress: ProgressHook | 
     def on_item_error(item, response, spider, failure):  # noqa: ANN001
         summary.errors.append(f"{getattr(item, 'url', '?')}: could not store: {failure.value}")
         progress.advance(getattr(item, "url", ""))
+        if isinstance(failure.value, SQLAlchemyError) and crawler.engine is not None and not stop_reason:
+            # Every later page would wait on the same database (a busy timeout each): stop, say why.
+            stop_reason.append("store_failed")
+            log.error("cannot store into the database (%s: %s); stopping the crawl",
+                      type(failure.value).__name__, str(failure.value).splitlines()[0][:300])
+            crawler.engine.close_spider(spider, "store_failed")
 
     def on_spider_error(failure, response, spider):  # noqa: ANN001
         summary.errors.append(f"{response.url}: {type(failure.value).__name__}: {failure.value}")
 
+    stop_reason: list[str] = []
     crawler.signals.connect(on_item, signal=signals.item_scraped)
     crawler.signals.connect(on_item_error, signal=signals.item_error)
     crawler.signals.connect(on_spider_error, signal=signals.spider_error)
     progress.start(len(targets))
     status = "failed"
+    own_signals = threading.current_thread() is threading.main_thread()
+    if own_signals:
+        ShutdownGuard(process).install()  # instead of Scrapy's handlers, which can wait forever
     try:
         process.crawl(crawler)
-        process.start()
+        process.start(install_signal_handlers=not own_signals)
         stats = crawler.stats.get_stats() if crawler.stats else {}
         summary.pages = stats.get("jingshao/pages", 0)
         summary.changes = stats.get("jingshao/changes", 0)
@@ -157,9 +287,12 @@ def crawl(config: Config, spider: str = "products", *, progress: ProgressHook | 
         status = "finished" if summary.finish_reason == "finished" and not summary.errors else "failed"
     finally:
         progress.stop()
-        with db.session() as s:
-            finish_run(s, run_id, status=status, pages=summary.pages, changes=summary.changes,
-                       unchanged=summary.unchanged, failures=summary.failures, errors=summary.errors[:50])
+        try:
+            with db.session() as s:
+                finish_run(s, run_id, status=status, pages=summary.pages, changes=summary.changes,
+                           unchanged=summary.unchanged, failures=summary.failures, errors=summary.errors[:50])
+        except SQLAlchemyError as exc:  # the database that failed the items; the next crawl marks the run
+            summary.errors.append(f"could not record the end of crawl #{run_id}: {type(exc).__name__}")
         db.dispose()
     return summary
 

@@ -103,7 +103,7 @@ class OutboxDepth:
 @dataclass(frozen=True)
 class ChannelHealth:
     name: str
-    state: str  # ok | failing (a notification went dead) | broken (permanent error)
+    state: str  # ok | failing (retry budget used up: its notifications are parked) | broken (permanent error)
     reason: str | None
     since: datetime
     last_sent_at: datetime | None
@@ -248,7 +248,7 @@ def channel_health(session: Session, names: list[str] | None = None) -> list[Cha
 
 
 def broken_channels(session: Session) -> list[ChannelHealth]:
-    """Channels that need someone: ``broken`` (permanent error) and ``failing`` (a notification went dead)."""
+    """Channels that need someone: ``broken`` (permanent error) and ``failing`` (notifications parked)."""
     return [c for c in channel_health(session) if c.state != "ok"]
 
 
@@ -256,3 +256,22 @@ def memo_of(session: Session, alert_id: int) -> dict[str, Any]:
     """The engine's memo for an alert (tests and debugging)."""
     ev = session.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert_id, AlertEvent.kind == "memo")).first()
     return json.loads(ev.detail) if ev and ev.detail else {}
+
+
+@dataclass(frozen=True)
+class ParkedLine:
+    """A channel's parked notifications: how many, and the oldest one's creation time."""
+
+    channel: str
+    count: int
+    since: datetime
+
+
+def parked_notifications(session: Session) -> list[ParkedLine]:
+    """Per channel, the notifications that used their retry budget and wait for the channel to accept a
+    message again (``dead`` rows of older versions count: the dispatcher parks them)."""
+    rows = session.execute(
+        select(Notification.channel, func.count(), func.min(Notification.created_at))
+        .where(Notification.status.in_(("parked", "dead")))
+        .group_by(Notification.channel).order_by(Notification.channel)).all()
+    return [ParkedLine(ch, n, since) for ch, n, since in rows]

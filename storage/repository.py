@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from jingshao.core.redaction import redact, redact_value
+
 from .models import (
     AdlawHit,
     Competitor,
@@ -163,8 +165,48 @@ def record_failure(
     http_status: int | None = None,
     crawl_run_id: int | None = None,
 ) -> None:
-    session.add(FailedObservation(url=url, reason=reason[:2000], product_id=product_id,
+    # A source URL may carry a key (apikey=${SOCIAL_API_KEY}): stored redacted, like every failure text.
+    session.add(FailedObservation(url=redact(url), reason=redact(reason)[:2000], product_id=product_id,
                                   http_status=http_status, crawl_run_id=crawl_run_id))
+
+
+@dataclass(frozen=True)
+class CurrentFailure:
+    """A source that failed recently and has not succeeded since (``jingshao status``)."""
+
+    url: str
+    reason: str  # the latest failure's reason
+    count: int  # failures since the window's start
+    last_at: datetime
+
+
+def current_failures(session: Session, since: datetime, limit: int = 10) -> list[CurrentFailure]:
+    """Sources that failed since ``since`` and still fail: a URL counts as recovered once its product
+    was observed after its latest failure, or a later finished crawl of the same spider did not fail on it."""
+    rows = session.execute(
+        select(FailedObservation.url, FailedObservation.reason, FailedObservation.at, FailedObservation.product_id,
+               FailedObservation.crawl_run_id, CrawlRun.spider)
+        .outerjoin(CrawlRun, CrawlRun.id == FailedObservation.crawl_run_id)
+        .where(FailedObservation.at >= since).order_by(FailedObservation.at, FailedObservation.id)).all()
+    latest: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    for row in rows:
+        latest[row.url] = row
+        counts[row.url] = counts.get(row.url, 0) + 1
+    out = []
+    for url, row in latest.items():
+        if row.product_id is not None:
+            seen = session.scalar(select(func.max(Observation.last_seen_at))
+                                  .where(Observation.product_id == row.product_id))
+            if seen is not None and seen > row.at:
+                continue
+        if row.crawl_run_id is not None and row.spider and session.scalar(
+                select(CrawlRun.id).where(CrawlRun.spider == row.spider, CrawlRun.id > row.crawl_run_id,
+                                          CrawlRun.status == "finished").limit(1)):
+            continue
+        out.append(CurrentFailure(url, row.reason, counts[url], row.at))
+    out.sort(key=lambda f: (-f.count, f.url))
+    return out[:limit]
 
 
 def start_run(session: Session, spider: str, pid: int | None = None) -> int:
@@ -179,7 +221,7 @@ def finish_run(session: Session, run_id: int, *, status: str, pages: int, change
     session.execute(
         update(CrawlRun).where(CrawlRun.id == run_id).values(
             status=status, finished_at=utcnow(), pages=pages, changes=changes, unchanged=unchanged,
-            failures=failures, errors=(errors or None),
+            failures=failures, errors=(redact_value(errors) or None),
         )
     )
 

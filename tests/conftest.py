@@ -36,6 +36,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture(autouse=True)
+def _forget_secrets():
+    """Secrets registered by one test's config (core.redaction is process-wide) do not mask another's output."""
+    yield
+    from jingshao.core import redaction
+
+    redaction.clear()
+
+
 # ---------------------------------------------------------------- PostgreSQL
 
 def _pg_bin(name: str) -> str | None:

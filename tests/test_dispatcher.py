@@ -254,14 +254,12 @@ def test_throttling_honours_retry_after_and_gives_up_loudly_after_max_attempts(d
             for _ in range(8):
                 now += 60 * SEC
                 d.run_once(now)
-        chat.up("slack")
-        d.run_once(now + 60 * SEC)
     st = statuses(db)
-    assert sorted(st.values()) == ["dead", "dead"]
-    assert any("DEAD" in r.getMessage() for r in caplog.records)
+    assert sorted(st.values()) == ["parked", "parked"]  # the budget is used up: parked, never dropped
+    assert any("PARKED" in r.getMessage() for r in caplog.records)
     with db.session() as s:
         state = s.get(ChannelState, "slack")
-        assert state.state == "failing" and "重试 3 次" in state.reason
+        assert state.state == "failing" and "重试 3 次" in state.reason and "2 条通知暂存" in state.reason
 
 
 def test_secrets_never_reach_logs_or_the_database(db, chat, caplog):

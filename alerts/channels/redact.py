@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-MASK = "***"
+from jingshao.core.redaction import MASK, redact
 
 #: Path prefixes after which everything is a token (Feishu ``/bot/v2/hook/<token>``, Slack ``/services/T/B/X``).
 _TOKEN_PATH = re.compile(r"(/(?:hook|services)/)(.+)$")
@@ -26,7 +26,8 @@ _URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>]+")
 
 
 def redact_url(url: str) -> str:
-    """``url`` with userinfo, every query value and token-like path parts replaced by ``***``."""
+    """``url`` with userinfo, every query value, token-like path parts and every registered secret
+    (:mod:`jingshao.core.redaction`: a short token in any path segment too) replaced by ``***``."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -40,7 +41,7 @@ def redact_url(url: str) -> str:
         path = path[: match.start(2)] + MASK
     path = "/".join(MASK if _TOKEN_SEGMENT.match(seg) else seg for seg in path.split("/"))
     query = "&".join(f"{key}={MASK}" for key, _ in parse_qsl(parts.query, keep_blank_values=True))
-    return urlunsplit((parts.scheme, netloc, path, query, ""))
+    return redact(urlunsplit((parts.scheme, netloc, path, query, "")))
 
 
 def sensitive_parts(url: str) -> list[str]:
@@ -62,8 +63,9 @@ def sensitive_parts(url: str) -> list[str]:
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with URLs redacted and every string in ``secrets`` (longest first) replaced by ``***``."""
-    text = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+    """``text`` with URLs redacted and every string in ``secrets`` (longest first) and every registered
+    secret replaced by ``***``."""
+    text = redact(_URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text))
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text
