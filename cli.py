@@ -435,6 +435,66 @@ def alerts_evaluate(
         console.print(f"dispatch: {dispatch_notifications(cfg) or 'nothing due'}")
 
 
+_TRANSITION_NAMES = {"opened": "开启", "escalated": "升级", "deescalated": "降级", "resolved": "恢复"}
+
+
+@alerts_app.command("backtest")
+def alerts_backtest(
+    from_: Annotated[str, typer.Option("--from", help="Start, ISO 8601 (2026-11-30T20:00; no offset: the "
+                                       "configured time zone).")],
+    to: Annotated[str, typer.Option("--to", help="End, ISO 8601, included.")],
+    step: Annotated[str, typer.Option(help="Time between evaluations: 30s, 10m, 1h.")] = "10m",
+    brand: Annotated[str | None, typer.Option(help="Only this brand's crisis rules (no competitor rules).")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Replay the crisis and competitor rules over stored history on a scratch alert state: nothing is
+    sent and the live alerts are untouched (tune thresholds on your own data)."""
+    cfg = _load(config)
+    import json
+
+    from jingshao.alerts.backtest import BacktestError, backtest, parse_moment, parse_step, steps_between
+
+    try:
+        start = parse_moment(from_, cfg.tz, "--from")
+        end = parse_moment(to, cfg.tz, "--to")
+        span = parse_step(step)
+        total = len(steps_between(start, end, span))
+        if brand is not None and brand not in {b.name for b in cfg.brands}:
+            names = ", ".join(b.name for b in cfg.brands) or "none"
+            raise BacktestError(f"--brand {brand!r} is not a configured brand; configured: {names}")
+    except BacktestError as exc:
+        raise _fail(str(exc), 2) from None
+    db = _db(cfg)
+    bar = Progress(TextColumn("backtest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                   transient=True, disable=not err.is_terminal or total < 50)
+    try:
+        with bar:
+            task = bar.add_task("", total=total)
+            events = backtest(cfg, db, start, end, span, brand,
+                              progress=lambda done, _total: bar.update(task, completed=done))
+    except BacktestError as exc:
+        raise _fail(str(exc), 2) from None
+    finally:
+        db.dispose()
+    if json_:
+        for e in events:
+            print(json.dumps(e.to_json(cfg.tz), ensure_ascii=False, default=str))
+        return
+    table = Table(title=f"回测 {_when(cfg, start)} → {_when(cfg, end)}，每 {step} 一次，共 {total} 次评估",
+                  title_justify="left")
+    for col in ("时间", "类型", "对象", "变化", "级别", "规则", "1小时负面/提及", "摘要"):
+        table.add_column(col)
+    for e in events:
+        counts = f"{e.negatives_1h} / {e.mentions_1h}" if e.negatives_1h is not None else "—"
+        table.add_row(_when(cfg, e.at), "舆情危机" if e.kind == "crisis" else "竞品", e.subject,
+                      _TRANSITION_NAMES.get(e.transition, e.transition), level_name(e.level), e.rule, counts,
+                      e.summary)
+    console.print(table)
+    tally = "，".join(f"{name} {sum(e.transition == t for e in events)}" for t, name in _TRANSITION_NAMES.items())
+    console.print(f"{len(events)} 次状态变化（{tally}）；未发送任何通知，线上告警状态未改动。")
+
+
 @channels_app.command("test")
 def channels_test(name: str, config: ConfigOpt = None) -> None:
     """Send a test message and report the platform's answer (a success un-breaks the channel)."""
