@@ -484,12 +484,12 @@ def alerts_backtest(
     table = Table(title=f"回测 {_when(cfg, start)} → {_when(cfg, end)}，每 {step} 一次，共 {total} 次评估",
                   title_justify="left")
     for col in ("时间", "类型", "对象", "变化", "级别", "规则", "1小时负面/提及", "摘要"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for e in events:
         counts = f"{e.negatives_1h} / {e.mentions_1h}" if e.negatives_1h is not None else "—"
         table.add_row(_when(cfg, e.at), "舆情危机" if e.kind == "crisis" else "竞品", e.subject,
                       _TRANSITION_NAMES.get(e.transition, e.transition), level_name(e.level), e.rule, counts,
-                      e.summary)
+                      e.detail if e.transition == "resolved" and e.detail else e.summary)
     console.print(table)
     tally = "，".join(f"{name} {sum(e.transition == t for e in events)}" for t, name in _TRANSITION_NAMES.items())
     console.print(f"{len(events)} 次状态变化（{tally}）；未发送任何通知，线上告警状态未改动。")
