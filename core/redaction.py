@@ -181,6 +181,7 @@ class RedactingStream(io.TextIOBase):
         self._lock = threading.RLock()
         self.broken = False  # the reader went away (EPIPE)
         self.dropped = 0  # lines dropped because nobody read them in time
+        self._stalled = False  # the last line was dropped
         # Only a pipe or socket: O_NONBLOCK on a terminal would be shared with the shell after we exit.
         self._nonblocking = nonblocking and stat.S_ISFIFO(os.fstat(self._fd).st_mode) or (
             nonblocking and stat.S_ISSOCK(os.fstat(self._fd).st_mode))
@@ -231,8 +232,11 @@ class RedactingStream(io.TextIOBase):
             try:
                 written = os.write(self._fd, data)
             except BlockingIOError:
-                if not self._nonblocking or not self._writable_within(self._wait):
+                # Wait a little for a slow reader, but not again while lines are being dropped: a reader
+                # that is gone must not slow the process to one line per `wait`.
+                if not self._nonblocking or self._stalled or not self._writable_within(self._wait):
                     self.dropped += 1
+                    self._stalled = True
                     return
                 continue
             except BrokenPipeError:
@@ -244,6 +248,7 @@ class RedactingStream(io.TextIOBase):
                 self.broken = True
                 return
             data = data[written:]
+            self._stalled = False
 
     def _writable_within(self, seconds: float) -> bool:
         try:

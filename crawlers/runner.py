@@ -87,6 +87,18 @@ STOP_GRACE = 20.0
 ORPHAN_GRACE = 4.0
 
 
+#: Seconds a crawl that cannot store gets to close before its reactor is stopped.
+STORE_FAILED_GRACE = 3.0
+
+
+def _stop_reactor_if_running() -> None:
+    from twisted.internet import reactor
+
+    if reactor.running:
+        log.warning("the crawl did not close in time after a storage failure; stopping now")
+        reactor.stop()
+
+
 def _hard_exit(code: int) -> None:
     """Exit now. A scheduler child leads its own session: its browser and helpers go with it."""
     try:
@@ -254,14 +266,21 @@ def crawl(config: Config, spider: str = "products", *, progress: ProgressHook | 
             progress.advance(getattr(item, "url", "") or f"product #{getattr(item, 'product_id', '')}")
 
     def on_item_error(item, response, spider, failure):  # noqa: ANN001
-        summary.errors.append(f"{getattr(item, 'url', '?')}: could not store: {failure.value}")
         progress.advance(getattr(item, "url", ""))
-        if isinstance(failure.value, SQLAlchemyError) and crawler.engine is not None and not stop_reason:
+        storage = isinstance(failure.value, SQLAlchemyError)
+        if storage and stop_reason:  # already stopping: the pages in flight cannot be stored either
+            return
+        detail = str(failure.value).splitlines()[0][:300] if storage else str(failure.value)
+        summary.errors.append(f"{getattr(item, 'url', '?')}: could not store: {detail}")
+        if storage and crawler.engine is not None:
             # Every later page would wait on the same database (a busy timeout each): stop, say why.
             stop_reason.append("store_failed")
             log.error("cannot store into the database (%s: %s); stopping the crawl",
-                      type(failure.value).__name__, str(failure.value).splitlines()[0][:300])
+                      type(failure.value).__name__, detail)
             crawler.engine.close_spider(spider, "store_failed")
+            from twisted.internet import reactor
+
+            reactor.callLater(STORE_FAILED_GRACE, _stop_reactor_if_running)
 
     def on_spider_error(failure, response, spider):  # noqa: ANN001
         summary.errors.append(f"{response.url}: {type(failure.value).__name__}: {failure.value}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from jingshao.alerts.dispatcher import Dispatcher, reset_channel
@@ -18,9 +19,16 @@ from jingshao.storage.models import ChannelState
 from jingshao.storage.models import Notification as OutboxRow
 
 from .conftest import run_cli
-from .test_dispatcher import SEC, T0, config, db, delivered_titles, enqueue, make_channel, statuses  # noqa: F401 - db is a fixture
+from .test_dispatcher import SEC, T0, config, delivered_titles, enqueue, make_channel, statuses
 
 MIN = 60 * SEC
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = open_database(f"sqlite:///{tmp_path / 'outbox.db'}")
+    yield database
+    database.dispose()
 
 
 def test_a_two_hour_outage_with_a_small_retry_budget_delivers_every_alert_afterwards_in_order(db, chat):
