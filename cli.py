@@ -218,25 +218,29 @@ app.add_typer(ingest_app, name="ingest")
 @ingest_app.command("mentions")
 def ingest_mentions(
     path: Annotated[Path, typer.Argument(help="JSON Lines: url, text (or title), and optionally brand, source, "
-                                         "authority (1-3), title, author, posted_at (ISO).")],
+                                         "authority (1-3), title, author, posted_at (ISO, 2026/11/30 10:00, "
+                                         "昨天 10:00, 3分钟前, epoch s/ms ...).")],
     config: ConfigOpt = None,
 ) -> None:
     """Import brand mentions from a JSONL file (dedup by URL and content, scored like crawled ones).
 
     Lines that cannot be read are reported with their line number and skipped; the rest are kept.
+    A posted_at that cannot be read is reported too, but the mention is kept without a time (it then
+    counts in no crisis window and shows as "unreadable time" in `jingshao status`); relative times
+    (3分钟前, 昨天 10:00) are read against the import time.
     """
     cfg = _load(config)
     from datetime import UTC, datetime
 
+    from jingshao.core.times import read_time
     from jingshao.crawlers.enrichment import Enricher
     from jingshao.crawlers.mentionparse import content_key, jsonl_record, match_brand, url_key
-    from jingshao.crawlers.pageparse import parse_time
     from jingshao.storage.repository import insert_mentions
 
     if not cfg.brands:
         raise _fail(f"{cfg.source}: no [[brands]] configured", 2)
     brands = {b.name: b for b in cfg.brands}
-    rows, bad = [], 0
+    rows, bad, unreadable = [], 0, 0
     now = datetime.now(UTC)
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
@@ -247,15 +251,17 @@ def ingest_mentions(
             continue
         try:
             rec = jsonl_record(line)
-            posted = parse_time(rec.get("posted_at"), cfg.tz) if rec.get("posted_at") else now
-            if rec.get("posted_at") and posted is None:
-                raise ValueError(f"unreadable posted_at {rec['posted_at']!r}")
+            when = read_time(rec.get("posted_at"), tz=cfg.tz, now=now)
             if rec.get("brand") and rec["brand"] not in brands:
                 raise ValueError(f"unknown brand {rec['brand']!r} (configured: {', '.join(brands)})")
         except ValueError as exc:
             bad += 1
             err.print(f"{path}:{n}: skipped: {escape(str(exc))}", highlight=False)
             continue
+        if when.unreadable:
+            unreadable += 1
+            err.print(f"{path}:{n}: unreadable posted_at {escape(repr(rec['posted_at']))}: kept without a time "
+                      "(in no crisis window)", highlight=False)
         text = rec.get("text") or rec.get("title")
         targets = [rec["brand"]] if rec.get("brand") else [
             b.name for b in cfg.brands if match_brand(f"{rec.get('title') or ''} {text}", b)]
@@ -263,12 +269,14 @@ def ingest_mentions(
             rows.append({"brand": brand, "source": rec.get("source") or "import", "authority": rec.get("authority", 1),
                          "url": rec["url"], "url_key": url_key(rec["url"]),
                          "content_key": content_key(rec.get("title"), text), "title": rec.get("title"),
-                         "text": text, "author": rec.get("author"), "posted_at": posted.astimezone(UTC)})
+                         "text": text, "author": rec.get("author"),
+                         "posted_at": when.at.astimezone(UTC) if when.at else None, "time_raw": when.raw})
     cols = Enricher(cfg.nlp).sentiment_columns([f"{r['title'] or ''} {r['text']}".strip() for r in rows])
     db = _db(cfg)
     with db.session() as s:
         new = insert_mentions(s, [{**r, **c} for r, c in zip(rows, cols, strict=True)])
-    console.print(f"{path}: {len(rows)} mentions read, {new} new, {len(rows) - new} duplicates, {bad} lines skipped")
+    console.print(f"{path}: {len(rows)} mentions read, {new} new, {len(rows) - new} duplicates, {bad} lines skipped, "
+                  f"{unreadable} with an unreadable posted_at (kept without a time)")
     if bad:
         raise typer.Exit(1)
 
@@ -803,7 +811,7 @@ def status(config: ConfigOpt = None) -> None:
     from jingshao.scheduler import next_runs, planned_jobs
     from jingshao.storage.alerts_repo import parked_notifications
     from jingshao.storage.models import ChannelState, JobRun, Notification
-    from jingshao.storage.repository import current_failures
+    from jingshao.storage.repository import current_failures, untimed_counts
 
     db = _db(cfg)
     tz = cfg.tz
@@ -819,6 +827,7 @@ def status(config: ConfigOpt = None) -> None:
         outbox = s.execute(select(Notification.channel, Notification.status, func.count())
                            .where(Notification.status == "pending")
                            .group_by(Notification.channel, Notification.status)).all()
+        untimed = untimed_counts(s)
     table = Table(title="jobs", title_justify="left")
     for col in ("job", "schedule", "next run", "last run", "outcome", "detail"):
         table.add_column(col)
@@ -837,6 +846,10 @@ def status(config: ConfigOpt = None) -> None:
     console.print(f"broken channels: {len(broken)}" + "".join(f"\n  {b.name}: {b.reason}" for b in broken))
     depth = sum(c for _, st, c in outbox if st == "pending")
     console.print(f"outbox: {depth} pending" + "".join(f"\n  {ch}: {c} {st}" for ch, st, c in outbox))
+    console.print(f"unreadable time: {untimed.unreadable_mentions} mentions, {untimed.unreadable_reviews} reviews "
+                  "(kept without a time: in no crisis window)"
+                  + (f"\n  mentions whose source gave no time: {untimed.mentions_without_time}"
+                     if untimed.mentions_without_time else ""))
     console.print(f"parked notifications: {sum(p.count for p in parked)}" + "".join(
         f"\n  {p.channel}: {p.count} 条暂存，最早生成于 {p.since.astimezone(tz).strftime('%Y-%m-%d %H:%M')}"
         f"（通道恢复后按顺序补发；`jingshao channels test {p.channel}`）" for p in parked))

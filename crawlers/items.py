@@ -38,6 +38,7 @@ class ReviewItem:
     has_images: bool = False
     followup: str | None = None
     category: str = "general"
+    time_raw: str | None = None  # the site's time text when it could not be read (posted_at None)
 
 
 @dataclass
@@ -58,4 +59,5 @@ class MentionItem:
     title: str | None
     text: str
     author: str | None
-    posted_at: Any
+    posted_at: Any  # None when the source gives no time or one that cannot be read
+    time_raw: str | None = None  # the source's time text when it could not be read

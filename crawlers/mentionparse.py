@@ -6,6 +6,7 @@ for HTML (relative to one item), dotted paths for JSON (relative to one item); f
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import json
 import re
@@ -18,7 +19,8 @@ from zoneinfo import ZoneInfo
 
 from parsel import Selector
 
-from jingshao.crawlers.pageparse import clean_text, css_value, json_path, next_link, parse_time
+from jingshao.core.times import TimeReading, read_time
+from jingshao.crawlers.pageparse import clean_text, css_value, json_path, next_link
 
 
 class MentionParseError(ValueError):
@@ -50,8 +52,9 @@ class RawMention:
     url: str
     title: str | None
     text: str
-    posted_at: datetime | None
+    posted_at: datetime | None  # None: no time given, or one that cannot be read (then time_raw says it)
     author: str | None
+    time_raw: str | None = None
 
 
 @dataclass
@@ -61,15 +64,32 @@ class MentionPage:
     next_cursor: str | None = None
 
 
-def parse_mention_page(body: str, src: SourceLike, *, tz: ZoneInfo, page_url: str) -> MentionPage:
+def parse_mention_page(body: str, src: SourceLike, *, tz: ZoneInfo, page_url: str,
+                       now: datetime | None = None) -> MentionPage:
+    """``now`` is the crawl time (default: the current time); relative times (3分钟前) are read against it."""
+    now = now or datetime.now(UTC)
     if src.kind == "rss":
-        return _parse_feed(body, tz, page_url)
+        return _parse_feed(body, tz, now, page_url)
     if src.kind == "json":
-        return _parse_json(body, src, tz, page_url)
-    return _parse_html(body, src, tz, page_url)
+        return _parse_json(body, src, tz, now, page_url)
+    return _parse_html(body, src, tz, now, page_url)
 
 
-def _parse_feed(body: str, tz: ZoneInfo, page_url: str) -> MentionPage:
+def _feed_time(entry: Any, tz: ZoneInfo, now: datetime) -> TimeReading:
+    """The entry's published (else updated) time, read by our parser from the feed's own text (so a
+    naive time is in tz, and 2026年11月30日 or 3小时前 in a Chinese feed are read too); feedparser's
+    parsed struct (UTC) is the fallback for the date layouts only it knows."""
+    for key in ("published", "updated"):
+        reading = read_time(entry.get(key), tz=tz, now=now)
+        if reading.at is None and entry.get(f"{key}_parsed"):
+            parsed = read_time(calendar.timegm(entry[f"{key}_parsed"]), tz=tz, now=now)
+            reading = parsed if parsed.at else reading
+        if reading.at is not None or reading.raw is not None:
+            return reading
+    return TimeReading(None)
+
+
+def _parse_feed(body: str, tz: ZoneInfo, now: datetime, page_url: str) -> MentionPage:
     import feedparser
 
     feed = feedparser.parse(body)
@@ -77,18 +97,15 @@ def _parse_feed(body: str, tz: ZoneInfo, page_url: str) -> MentionPage:
         raise MentionParseError(f"not a readable RSS/Atom feed: {feed.get('bozo_exception')}")
     page = MentionPage()
     for e in feed.entries:
-        when = None
-        for key in ("published_parsed", "updated_parsed"):
-            if e.get(key):
-                when = datetime(*e[key][:6], tzinfo=UTC)
-                break
+        when = _feed_time(e, tz, now)
         summary = _strip_html(e.get("summary") or "")
         title = clean_text(e.get("title"))
         link = e.get("link") or e.get("id") or ""
         text = summary or title or ""
         if not text or not link:
             continue
-        page.items.append(RawMention(urljoin(page_url, link), title, text, when, clean_text(e.get("author"))))
+        page.items.append(RawMention(urljoin(page_url, link), title, text, when.at, clean_text(e.get("author")),
+                                     when.raw))
     return page
 
 
@@ -98,7 +115,7 @@ def _strip_html(html: str) -> str:
     return " ".join(" ".join(Selector(text=f"<div>{html}</div>").css("div ::text").getall()).split())
 
 
-def _parse_json(body: str, src: SourceLike, tz: ZoneInfo, page_url: str) -> MentionPage:
+def _parse_json(body: str, src: SourceLike, tz: ZoneInfo, now: datetime, page_url: str) -> MentionPage:
     try:
         data = json.loads(body)
     except json.JSONDecodeError as exc:
@@ -109,7 +126,7 @@ def _parse_json(body: str, src: SourceLike, tz: ZoneInfo, page_url: str) -> Ment
     page = MentionPage()
     for it in items:
         if isinstance(it, dict):
-            m = _mention(lambda p, it=it: json_path(it, p), src, tz, page_url)
+            m = _mention(lambda p, it=it: json_path(it, p), src, tz, now, page_url)
             if m:
                 page.items.append(m)
     if src.pagination == "cursor" and src.cursor:
@@ -118,11 +135,11 @@ def _parse_json(body: str, src: SourceLike, tz: ZoneInfo, page_url: str) -> Ment
     return page
 
 
-def _parse_html(body: str, src: SourceLike, tz: ZoneInfo, page_url: str) -> MentionPage:
+def _parse_html(body: str, src: SourceLike, tz: ZoneInfo, now: datetime, page_url: str) -> MentionPage:
     doc = Selector(text=body)
     page = MentionPage()
     for node in doc.css(src.item or "body"):
-        m = _mention(lambda q, node=node: css_value(node, q), src, tz, page_url)
+        m = _mention(lambda q, node=node: css_value(node, q), src, tz, now, page_url)
         if m:
             page.items.append(m)
     if src.pagination == "next":
@@ -130,15 +147,16 @@ def _parse_html(body: str, src: SourceLike, tz: ZoneInfo, page_url: str) -> Ment
     return page
 
 
-def _mention(get, src: SourceLike, tz: ZoneInfo, page_url: str) -> RawMention | None:  # noqa: ANN001
+def _mention(get, src: SourceLike, tz: ZoneInfo, now: datetime, page_url: str) -> RawMention | None:  # noqa: ANN001
     title = clean_text(get(src.title)) if src.title else None
     snippet = clean_text(get(src.snippet)) if src.snippet else None
     link = clean_text(get(src.link)) if src.link else None
     text = snippet or title
     if not text or not link:
         return None
-    when = parse_time(get(src.time), tz) if src.time else None
-    return RawMention(urljoin(page_url, link), title, text, when, clean_text(get(src.author)) if src.author else None)
+    when = read_time(get(src.time), tz=tz, now=now) if src.time else TimeReading(None)
+    return RawMention(urljoin(page_url, link), title, text, when.at,
+                      clean_text(get(src.author)) if src.author else None, when.raw)
 
 
 # ---------------------------------------------------------------- brands and dedup keys
@@ -178,10 +196,6 @@ def content_key(title: str | None, text: str) -> str:
     body = _REPOST.sub("", _fold(text).strip())
     norm = _NOT_WORD.sub("", body)
     return hashlib.sha256(norm.encode()).hexdigest()
-
-
-def as_utc(dt: datetime | None, fallback: datetime) -> datetime:
-    return (dt or fallback).astimezone(UTC)
 
 
 def jsonl_record(line: str) -> dict[str, Any]:

@@ -33,7 +33,9 @@ class StoragePipeline:
     Reviews are buffered and scored in batches (scoring one at a time is far slower); a product's
     "complete" mark is written only after its reviews, so a crash before it makes the next crawl
     walk that product's list again (upserts make that harmless). Counts go to the crawler stats
-    under `jingshao/*` for the run summary.
+    under `jingshao/*` for the run summary. A review or mention whose time could not be read is stored
+    with posted_at NULL and the site's text in time_raw (counted as `jingshao/unreadable_times`), never
+    given the crawl time: it stays out of every time window.
     """
 
     review_batch = 256
@@ -112,6 +114,7 @@ class StoragePipeline:
             rows.append({**row, **extra, "crawl_run_id": self.run_id})
         with self.db.session() as s:
             new = upsert_reviews(s, rows)
+        self.count_unreadable(batch)
         self.stats.inc_value("jingshao/pages", len(batch))
         self.stats.inc_value("jingshao/changes", new)
         self.stats.inc_value("jingshao/unchanged", len(batch) - new)
@@ -125,6 +128,14 @@ class StoragePipeline:
         rows = [{**asdict(m), **c, "crawl_run_id": self.run_id} for m, c in zip(batch, cols, strict=True)]
         with self.db.session() as s:
             new = insert_mentions(s, rows)
+        self.count_unreadable(batch)
         self.stats.inc_value("jingshao/pages", len(batch))
         self.stats.inc_value("jingshao/changes", new)
         self.stats.inc_value("jingshao/unchanged", len(batch) - new)
+
+    def count_unreadable(self, batch: list[ReviewItem] | list[MentionItem]) -> None:
+        unreadable = sum(1 for item in batch if item.posted_at is None and item.time_raw)
+        if unreadable:
+            self.stats.inc_value("jingshao/unreadable_times", unreadable)
+            log.warning("%d items with a time that cannot be read (kept without a time), e.g. %r",
+                        unreadable, next(i.time_raw for i in batch if i.posted_at is None and i.time_raw))

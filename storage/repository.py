@@ -426,3 +426,23 @@ def insert_mentions(session: Session, rows: list[dict[str, Any]]) -> int:
         result = session.execute(insert(Mention).values(**row).on_conflict_do_nothing())
         new += result.rowcount or 0
     return new
+
+
+@dataclass(frozen=True)
+class UntimedCounts:
+    """Stored items the time windows cannot see: a time the source wrote that could not be read
+    (``time_raw`` kept), and mentions whose source gave no time at all."""
+
+    unreadable_mentions: int
+    unreadable_reviews: int
+    mentions_without_time: int
+
+
+def untimed_counts(session: Session) -> UntimedCounts:
+    no_time = Mention.posted_at.is_(None)
+    return UntimedCounts(
+        session.scalar(select(func.count()).select_from(Mention).where(no_time, Mention.time_raw.is_not(None))) or 0,
+        session.scalar(select(func.count()).select_from(Review)
+                       .where(Review.posted_at.is_(None), Review.time_raw.is_not(None))) or 0,
+        session.scalar(select(func.count()).select_from(Mention).where(no_time, Mention.time_raw.is_(None))) or 0,
+    )

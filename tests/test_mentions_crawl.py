@@ -78,9 +78,13 @@ def test_ingest_mentions_jsonl(shop, tmp_path):
     assert f"{path}:5: skipped: not valid JSON" in proc.stderr
     assert f"{path}:6: skipped: 'authority' must be 1, 2 or 3" in proc.stderr
     assert f"{path}:7: skipped: unknown brand '别的品牌'" in proc.stderr
-    assert f"{path}:8: skipped: unreadable posted_at" in proc.stderr
+    # An unreadable time is no reason to drop a mention: kept, flagged, without a time.
+    assert f"{path}:8: unreadable posted_at '99999999999999999999': kept without a time" in proc.stderr
+    assert "1 with an unreadable posted_at" in proc.stdout
     db = open_database(f"sqlite:///{tmp_path / 'demo.db'}")
-    rows = stored(db)
-    assert [r.url for r in rows] == ["https://bbs.example.com/t/1"]  # URL dup, repost and fruit dropped
+    rows = sorted(stored(db), key=lambda r: r.url)
+    # URL dup, repost and fruit dropped
+    assert [r.url for r in rows] == ["https://bbs.example.com/t/1", "https://x.example.com/6"]
+    assert (rows[1].posted_at, rows[1].time_raw) == (None, "99999999999999999999")
     assert rows[0].label == "neg"
     assert content_key(None, "转发: 蜜橙充电宝用了两天就鼓包了，已经投诉") == rows[0].content_key

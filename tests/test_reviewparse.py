@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from jingshao.config import ReviewSource
-from jingshao.crawlers.pageparse import parse_time
+from jingshao.core.times import parse_time
 from jingshao.crawlers.reviewparse import ReviewParseError, page_url, parse_review_page
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -87,6 +87,22 @@ def test_fingerprint_without_id_uses_text_and_time():
     assert a.reviews[0].fingerprint(1) == b.reviews[0].fingerprint(1)
 
 
+def test_unreadable_and_relative_review_times():
+    """An unreadable time is kept as the site wrote it (posted_at None); a relative one (3天前) is read
+    against the crawl time but left out of the fingerprint, which must not change from crawl to crawl."""
+    src = JSON_SRC.model_copy(update={"fields": JSON_SRC.fields.model_copy(update={"id": None})})
+    body = ('{"data":{"comments":[{"content":"不错","creationTime":"很久以前"},'
+            '{"content":"好用","creationTime":"3天前"},{"content":"一般","creationTime":"昨天 10:00"}]}}')
+    now = datetime(2026, 12, 1, 10, 30, tzinfo=TZ)
+    odd, ago, yesterday = parse_review_page(body, src, tz=TZ, now=now).reviews
+    assert (odd.posted_at, odd.time_raw) == (None, "很久以前")
+    assert (ago.posted_at, ago.time_raw) == (now - timedelta(days=3), None)
+    assert yesterday.posted_at == datetime(2026, 11, 30, 10, tzinfo=TZ)
+    later = parse_review_page(body, src, tz=TZ, now=now + timedelta(hours=30)).reviews
+    assert later[1].posted_at != ago.posted_at
+    assert [r.fingerprint(1) for r in later] == [r.fingerprint(1) for r in (odd, ago, yesterday)]
+
+
 def test_page_urls_and_config_validation():
     off = ReviewSource.model_validate({"kind": "json", "url": "http://x/r?o={offset}&l={limit}",
                                        "pagination": "offset", "start": 0, "page_size": 20, "items": "items",
@@ -103,7 +119,7 @@ def test_page_urls_and_config_validation():
     ("2026-11-20T12:30:00+08:00", datetime(2026, 11, 20, 12, 30, tzinfo=TZ)),
     ("2026/11/20", datetime(2026, 11, 20, tzinfo=TZ)),
     ("1763613000", datetime.fromtimestamp(1763613000, TZ)),
-    ("昨天", None),
+    ("昨天", datetime(2026, 11, 30, tzinfo=TZ)),
     ("", None),
     ("99999999999999999999", None),  # overflow
     (float("nan"), None),
@@ -112,4 +128,4 @@ def test_page_urls_and_config_validation():
     (True, None),
 ])
 def test_parse_time(raw, expected):
-    assert parse_time(raw, TZ) == expected
+    assert parse_time(raw, tz=TZ, now=datetime(2026, 12, 1, 10, 30, tzinfo=TZ)) == expected

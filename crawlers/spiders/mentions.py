@@ -29,10 +29,6 @@ class MentionsSpider(TargetsSpider):
 
     name = "mentions"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.started = datetime.now(UTC)
-
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for target in self.targets:
             for payload in self.start_payloads(target):
@@ -69,7 +65,9 @@ class MentionsSpider(TargetsSpider):
         brands: list[BrandConfig] = response.meta["brands"]
         text = response.text if isinstance(response, TextResponse) else response.body.decode("utf-8", "replace")
         try:
-            page = parse_mention_page(text, src, tz=self.tz, page_url=response.url)
+            # The fetch time is the crawl time relative forms (3分钟前) are read against: a worker's spider
+            # may run for days, so not the spider's start.
+            page = parse_mention_page(text, src, tz=self.tz, page_url=response.url, now=datetime.now(UTC))
         except MentionParseError as exc:
             yield FailedPageItem(url=response.url, reason=f"mention source {src.name}: {exc}",
                                  http_status=response.status)
@@ -81,7 +79,8 @@ class MentionsSpider(TargetsSpider):
                     yield MentionItem(brand=brand.name, source=src.name, authority=src.authority, url=m.url,
                                       url_key=url_key(m.url), content_key=content_key(m.title, m.text),
                                       title=m.title, text=m.text, author=m.author,
-                                      posted_at=(m.posted_at or self.started).astimezone(UTC))
+                                      posted_at=m.posted_at.astimezone(UTC) if m.posted_at else None,
+                                      time_raw=m.time_raw)
         index = response.meta["index"]
         if index + 1 >= src.max_pages or not page.items:
             return

@@ -4,6 +4,7 @@ at reviews it already has (incremental) or at the page limit."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import scrapy
@@ -48,7 +49,7 @@ class ReviewsSpider(TargetsSpider):
         pid = target["product_id"]
         text = response.text if isinstance(response, TextResponse) else response.body.decode("utf-8", "replace")
         try:
-            page = parse_review_page(text, src, tz=self.tz, page_url=response.url)
+            page = parse_review_page(text, src, tz=self.tz, page_url=response.url, now=datetime.now(UTC))
         except ReviewParseError as exc:
             yield FailedPageItem(url=response.url, product_id=pid, http_status=response.status,
                                  reason=f"review page: {exc}")
@@ -61,7 +62,7 @@ class ReviewsSpider(TargetsSpider):
                 continue
             yield ReviewItem(product_id=pid, fingerprint=fp, category=target.get("category", "general"),
                              **{k: getattr(r, k) for k in ("text", "external_id", "rating", "posted_at", "variant",
-                                                           "helpful", "has_images", "followup")})
+                                                           "helpful", "has_images", "followup", "time_raw")})
         next_url = self.next_page(src, index, page, response.url)
         if reached_known or not page.reviews or next_url is None or index + 1 >= target["max_pages"]:
             yield ReviewsCompleteItem(product_id=pid)
