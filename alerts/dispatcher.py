@@ -9,8 +9,10 @@ Per channel, each :meth:`Dispatcher.run_once`:
    first one not due (backing off, or claimed by a send in flight) blocks the later ones, so a channel
    never gets a later notice before an earlier one;
 3. asks the rate limiter how many may go now, counting ``sent_at`` of the channel's notifications in
-   the database (a restart cannot burst). If more are due than that, the overflow is merged into ONE
-   summary notification (``status = merged``, ``merged_into`` = the summary) - never dropped;
+   the database (a restart cannot burst). Each window applies on its own: when only a short window is
+   full (Feishu's 4 a second) the rest wait for the next run and go out as themselves; only when more
+   are due than the longest window allows (90 a minute) is the overflow merged into ONE summary
+   notification (``status = merged``, ``merged_into`` = the summary) - never dropped;
 4. sends one by one. Each send is *claimed* first in its own transaction (``attempts + 1``,
    ``next_attempt_at = now + claim_timeout``), then the platform's answer is recorded in another:
 
@@ -216,12 +218,19 @@ class Dispatcher:
             if not due:
                 return [], False
             limiter = self.limiters[name]
-            room = limiter.room(self._recent_sends(s, name, now - limiter.horizon), now)
+            sent = self._recent_sends(s, name, now - limiter.horizon)
+            room = limiter.room(sent, now)
             if room is None or len(due) <= room:
                 return [r.id for r in due], False
             if room == 0:
                 report.throttled.append(name)
                 return [], False
+            budget = limiter.room_in_longest(sent, now)
+            if budget is not None and len(due) <= budget:
+                # Only a short window (4 a second) is full: send what fits now, the rest in later runs,
+                # each as itself. A summary is only for more than the longest window (90 a minute) allows.
+                report.throttled.append(name)
+                return [r.id for r in due[:room]], False
             keep, overflow = due[: room - 1], due[room - 1:]
             summary = self._merge(s, name, overflow, now)
             report.merged += [r.id for r in overflow]

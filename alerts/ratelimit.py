@@ -28,7 +28,8 @@ class Window:
 
 
 class RateLimiter:
-    """Several sliding windows (e.g. Feishu: 4 a second and 90 a minute); the tightest one wins."""
+    """Several sliding windows (e.g. Feishu: 4 a second and 90 a minute); each applies on its own: the
+    tightest one says how many may go *now*, the longest one whether a burst must be summarised."""
 
     def __init__(self, windows: Iterable[Window | tuple[int, float]] = ()) -> None:
         self.windows = tuple(w if isinstance(w, Window) else Window(int(w[0]), float(w[1])) for w in windows)
@@ -56,6 +57,17 @@ class RateLimiter:
             used = sum(1 for t in sent if now - t < span)  # a time ahead of now counts too
             free.append(w.count - used)
         return max(0, min(free))
+
+    def room_in_longest(self, sent: Sequence[datetime], now: datetime) -> int | None:
+        """How many more messages the *longest* window allows at ``now`` (``None``: unlimited).
+
+        The shorter windows (Feishu's 4 a second) only spread a burst out; whether a burst must be
+        summarised is decided by the longest one (Feishu's 90 a minute)."""
+        if not self.windows:
+            return None
+        longest = max(self.windows, key=lambda w: w.seconds)
+        span = timedelta(seconds=longest.seconds)
+        return max(0, longest.count - sum(1 for t in sent if now - t < span))
 
     def __repr__(self) -> str:
         return f"RateLimiter({', '.join(map(str, self.windows)) or 'unlimited'})"

@@ -184,6 +184,24 @@ def test_rate_limit_overflow_is_merged_into_one_summary_never_dropped(db, chat):
     assert "汇总" in texts[2] and all(f"通知{i:03d}" in texts[2] for i in range(2, 10)) and "8 条" in texts[2]
 
 
+def test_a_burst_within_the_per_minute_window_is_sent_whole_not_summarised(db, chat):
+    """Feishu's defaults are 4 a second and 90 a minute: 7 due at once are 4 now and 3 a second later,
+    each as itself (the per-second window only spreads them); a summary needs more than the minute allows."""
+    channel = make_channel(chat, "feishu", "飞书群")
+    chat.set_limits("feishu", [(100, 60.0)])  # its per-second window runs on real time, ours is driven
+    ids = enqueue(db, "飞书群", 7)
+    with Dispatcher(db, {"飞书群": channel}, AlertsConfig()) as d:
+        first = d.run_once(T0)
+        assert first.sent == ids[:4] and first.merged == [] and first.throttled == ["飞书群"]
+        assert d.run_once(T0 + SEC / 2).sent == []  # the second has not passed
+        assert d.run_once(T0 + SEC).sent == ids[4:]
+        burst = enqueue(db, "飞书群", 95, at=T0 + 2 * SEC, start=7)
+        third = d.run_once(T0 + 2 * SEC)  # 7 + 95 > 90 a minute: now the overflow is summarised
+        assert third.sent[:3] == burst[:3] and len(third.sent) == 4 and len(third.merged) == 92
+    assert delivered_titles(chat, "feishu")[:10] == [f"通知{i:03d}" for i in range(10)]
+    assert not chat.rejected("feishu")
+
+
 def test_permanent_error_marks_the_channel_broken_and_keeps_its_notifications(db, chat, caplog):
     channel = make_channel(chat, "dingtalk", "钉钉群")
     ids = enqueue(db, "钉钉群", 3)
