@@ -215,3 +215,31 @@ def test_input_parsers():
     moment = parse_moment("2026-11-20T20:00", cfg_tz())
     assert moment == T0
     assert parse_moment("2026-11-20T12:00:00Z", cfg_tz()) == T0
+
+
+def test_facts_are_read_without_the_write_lock(tmp_path):
+    """A step's read transaction leaves the database writable by the crawler and the scheduler (WAL, deferred
+    BEGIN), and it cannot write itself (query_only)."""
+    import sqlite3
+
+    from sqlalchemy import exc
+
+    from jingshao.alerts.backtest import FactsReader
+
+    path = tmp_path / "live.db"
+    db = open_database(f"sqlite:///{path}")
+    seed(db)
+    reader = FactsReader(db)
+    try:
+        with reader.session() as live:
+            assert live.execute(text("SELECT count(*) FROM mentions")).scalar() > 1000  # the snapshot is open
+            writer = sqlite3.connect(path, timeout=0.5)
+            writer.execute("INSERT INTO silences (matcher, author, reason, created_at, expires_at) "
+                           "VALUES ('x', 'me', 'test', '2026-01-01', '2026-01-02')")
+            writer.commit()
+            writer.close()
+            with pytest.raises(exc.OperationalError, match="readonly"):
+                live.execute(text("DELETE FROM silences"))
+    finally:
+        reader.dispose()
+        db.dispose()
