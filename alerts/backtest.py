@@ -24,7 +24,8 @@ API (``bench/crisis_replay.py`` calls it in-process)::
 
 ``cfg`` is the top-level :class:`~jingshao.config.Config` (its ``alerts`` and ``brands`` are used) or an
 :class:`~jingshao.alerts.settings.AlertsConfig` with ``brands=`` given. ``db`` is an open
-:class:`~jingshao.storage.db.Database` (the live one). ``start``/``end`` are timezone-aware; steps are
+:class:`~jingshao.storage.db.Database` (the live one), a database URL, or ``None`` for ``cfg.database_url``
+(opened, migrated and closed again). ``start``/``end`` are timezone-aware; steps are
 ``start, start + step, ...`` up to and including ``end``. ``brand``: replay only that brand's crisis
 rules (competitor rules are then left out). ``competitors=False`` leaves them out as well.
 ``progress(done, total)`` is called after each step. Bad input raises :class:`BacktestError` (a
@@ -51,7 +52,7 @@ from sqlalchemy.pool import StaticPool
 from jingshao.alerts.engine import AlertBook, CompetitorSource, CrisisSource, Engine, RuleSource, SourceResult
 from jingshao.alerts.rules.model import AlertInstance
 from jingshao.alerts.settings import AlertsConfig, BrandConfig
-from jingshao.storage.db import Database
+from jingshao.storage.db import Database, open_database
 from jingshao.storage.models import Alert, AlertEvent, Base, Mention, Notification, Silence
 
 DEFAULT_STEP = timedelta(minutes=10)
@@ -266,7 +267,7 @@ class FactsFrom:
 
 def backtest(
     cfg: Any,
-    db: Database,
+    db: Database | str | None,
     start: datetime,
     end: datetime,
     step: timedelta | str = DEFAULT_STEP,
@@ -281,6 +282,16 @@ def backtest(
     step = parse_step(step)
     chosen = _select_brands(all_brands, brand)
     moments = steps_between(start, end, step)
+    if db is None or isinstance(db, str):
+        url = db or getattr(cfg, "database_url", None)
+        if not url:
+            raise BacktestError("backtest needs a database: a Database, a URL, or a Config that names one")
+        opened = open_database(url)
+        try:
+            return backtest(cfg, opened, start, end, step, brand, brands=brands, competitors=competitors,
+                            progress=progress)
+        finally:
+            opened.dispose()
     facts = _StepFacts()
     sources: list[RuleSource] = [FactsFrom(CrisisSource(chosen, config), facts)] if chosen else []
     if competitors and brand is None:

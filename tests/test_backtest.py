@@ -126,6 +126,10 @@ def test_brand_filter_and_aware_times_via_the_api(tmp_path):
             backtest(cfg, db, T0, T0 - HOUR)
         with pytest.raises(BacktestError, match="timezone-aware"):
             backtest(cfg, db, T0.replace(tzinfo=None), T0 + HOUR)
+        # The database may also be named by URL, or left to the config (bench/crisis_replay.py does).
+        assert timeline(backtest(cfg, None, T0, T0 + 70 * MIN, "10m", BRAND)) == EXPECTED_CRISIS[:2]
+        assert timeline(backtest(cfg.alerts, cfg.database_url, T0, T0 + 10 * MIN, brands=cfg.brands)) == \
+            EXPECTED_CRISIS[:1]
     finally:
         db.dispose()
 
