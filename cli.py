@@ -39,10 +39,13 @@ def _load(path: Path | None, *, crawl: bool = False) -> Config:
 
     redaction.install(nonblocking_output=crawl)
     try:
-        return load_config(path)
+        cfg = load_config(path)
     except ConfigError as exc:
         err.print(f"[bold red]config error[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
+    for warning in cfg.warnings:
+        err.print(f"[yellow]config warning[/] {escape(str(cfg.source))}: {escape(warning)}", highlight=False)
+    return cfg
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:

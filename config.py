@@ -8,6 +8,7 @@ Secrets are typed `SecretStr` so they never print in reprs, logs or exceptions.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -23,6 +24,8 @@ from jingshao.alerts.settings import AlertsConfig, BrandConfig
 from jingshao.core.redaction import install_log_filter, register_secret, register_secrets
 from jingshao.reports.settings import ReportConfig
 
+log = logging.getLogger(__name__)
+
 DEFAULT_CONFIG_NAME = "jingshao.toml"
 DEFAULT_DATABASE_URL = "sqlite:///data/jingshao.db"
 DEFAULT_USER_AGENT = (
@@ -36,6 +39,59 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message names the file and the key."""
+
+
+def _no_spaces(url: str) -> str:
+    if any(c.isspace() for c in url):
+        raise ValueError("the URL contains a space or another blank; percent-encode it (a space is %20)")
+    return url
+
+
+def css_error(css: str) -> str | None:
+    """Why ``css`` (parsel CSS, ``::text`` / ``::attr(x)`` allowed) does not compile, or None."""
+    from parsel import Selector
+
+    try:
+        Selector(text="<html></html>").css(css)
+    except Exception as exc:  # noqa: BLE001 - cssselect raises SyntaxError subclasses, parsel ValueError
+        return f"invalid CSS selector {css!r}: {exc}"
+    return None
+
+
+def xpath_error(xpath: str) -> str | None:
+    from parsel import Selector
+
+    try:
+        Selector(text="<html></html>").xpath(xpath)
+    except Exception as exc:  # noqa: BLE001
+        return f"invalid XPath {xpath!r}: {str(exc).removeprefix('XPath error: ')}"
+    return None
+
+
+def json_path_error(path: str, what: str = "JSON path") -> str | None:
+    if not path.strip():
+        return f"empty {what}"
+    if any(not part.strip() for part in path.strip().split(".")):
+        return f"{what} {path!r} has an empty part (two dots, or a dot at an end)"
+    return None
+
+
+def selector_error(spec: str) -> str | None:
+    """Why a product selector (CSS, ``css:``, ``xpath:`` / leading ``/``, ``json:NAME.path``) cannot work."""
+    spec = spec.strip()
+    if spec.startswith("json:"):
+        return json_path_error(spec[5:], "json: path")
+    if spec.startswith("xpath:"):
+        return xpath_error(spec[6:].strip()) if spec[6:].strip() else "empty xpath: selector"
+    if spec.startswith(("/", "(")):
+        return xpath_error(spec)
+    css = spec[4:].strip() if spec.startswith("css:") else spec
+    return css_error(css) if css else "empty selector"
+
+
+def _check(error: str | None) -> None:
+    if error:
+        raise ValueError(error)
 
 
 class _Strict(BaseModel):
@@ -54,6 +110,13 @@ class Selectors(_Strict):
     promo: str | None = None
     sku: str | None = None
     brand: str | None = None
+
+    @field_validator(*SELECTOR_FIELDS)
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check(selector_error(value))
+        return value
 
     def as_dict(self) -> dict[str, str]:
         return {k: v for k, v in self.model_dump().items() if v}
@@ -86,6 +149,26 @@ class ReviewSource(_Strict):
     next: str | None = None
     render: bool = False
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _no_spaces(value.strip())
+
+    @model_validator(mode="after")
+    def _selectors_compile(self) -> ReviewSource:
+        """html: CSS selectors inside one review; json/jsonp: dotted paths inside one review."""
+        specs = {"items": self.items, "next": self.next, **{f"fields.{k}": v for k, v in self.fields}}
+        for key, spec in specs.items():
+            if spec is None:
+                continue
+            if self.kind == "html" or key == "next":
+                error = css_error(spec) if spec.strip() else "empty selector"
+            else:
+                error = json_path_error(spec)
+            if error:
+                raise ValueError(f"{key}: {error}")
+        return self
+
     @model_validator(mode="after")
     def _pagination_needs(self) -> ReviewSource:
         if self.pagination == "page" and "{page}" not in self.url:
@@ -114,7 +197,7 @@ class ProductConfig(_Strict):
         v = v.strip()
         if not re.match(r"^https?://[^/\s]+", v):
             raise ValueError("expected an http:// or https:// URL")
-        return v
+        return _no_spaces(v)
 
 
 class CompetitorConfig(_Strict):
@@ -176,6 +259,25 @@ class MentionSourceConfig(_Strict):
     start: str = Field(default="", description="the first {cursor} value")
     max_pages: int = Field(default=3, ge=1, le=100)
     brands: list[str] | None = Field(default=None, description="only these brands (default: all)")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _no_spaces(value.strip())
+
+    @model_validator(mode="after")
+    def _selectors_compile(self) -> MentionSourceConfig:
+        """html/render: CSS selectors (item, fields, next); json: dotted paths (item, fields, cursor)."""
+        css = self.kind in ("html", "render")
+        for key in ("item", "title", "link", "snippet", "time", "author", "next", "cursor"):
+            spec = getattr(self, key)
+            if spec is None or self.kind == "rss":
+                continue
+            use_css = css if key != "cursor" else False
+            error = (css_error(spec) if spec.strip() else "empty selector") if use_css else json_path_error(spec)
+            if error:
+                raise ValueError(f"{key}: {error}")
+        return self
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> MentionSourceConfig:
@@ -264,6 +366,22 @@ class Config(_Strict):
             if c.name in seen:
                 raise ValueError(f"competitor name {c.name!r} appears twice")
             seen.add(c.name)
+        return self
+
+    @property
+    def warnings(self) -> list[str]:
+        """What may not work although the config is valid (printed by the CLI, logged at load)."""
+        return [w for c in self.channels if (w := c.prefix_warning())]
+
+    @model_validator(mode="after")
+    def _unique_product_urls(self) -> Config:
+        seen: dict[str, str] = {}
+        for i, c in enumerate(self.competitors):
+            for j, p in enumerate(c.products):
+                where = f"competitors[{i}].products[{j}]"
+                if p.url in seen:
+                    raise ValueError(f"{where}.url: the product URL {p.url} is already configured at {seen[p.url]}")
+                seen[p.url] = where
         return self
 
     @model_validator(mode="after")
@@ -388,6 +506,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
     cfg = parse_config(data, str(p))
+    for warning in cfg.warnings:
+        log.warning("%s: %s", p, warning)
     cfg.source = p.resolve()
     _resolve_paths(cfg, str(p))
     return cfg

@@ -41,6 +41,9 @@ class _ChannelConfig(BaseModel):
     levels: list[Level] = Field(default_factory=lambda: list(LEVELS), min_length=1,
                                 description="alert levels routed to this channel")
     mention: list[str] = Field(default_factory=list, description="ids to @ on red alerts")
+    keywords: list[str] = Field(default_factory=list,
+                                description="the robot's security keywords (DingTalk/Feishu 自定义关键词); "
+                                            "a prefix containing none of them is warned about at load")
     timeout: float = Field(default=10.0, gt=0, le=120, description="HTTP timeout in seconds")
 
     @field_validator("url")
@@ -59,9 +62,23 @@ class _ChannelConfig(BaseModel):
             raise ValueError(f"mention ids must be phone numbers or user ids (letters, digits, _ . + -), got {bad}")
         return value
 
+    @field_validator("url")
+    @classmethod
+    def _no_blanks(cls, value: str) -> str:
+        if any(c.isspace() for c in value):
+            raise ValueError("the webhook URL contains a space or another blank")
+        return value
+
     @property
     def redacted_url(self) -> str:
         return redact_url(self.url)
+
+    def prefix_warning(self) -> str | None:
+        """Why the robot may drop this channel's messages: a prefix without any of its keywords."""
+        if self.keywords and not any(k in self.prefix for k in self.keywords):
+            return (f"channel {self.name!r}: the prefix {self.prefix!r} contains none of the robot's keywords "
+                    f"{self.keywords}; a keyword-secured robot drops messages without one (set `prefix`)")
+        return None
 
     def accepts(self, level: str) -> bool:
         return level in self.levels
