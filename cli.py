@@ -284,7 +284,8 @@ def ingest_mentions(
         raise typer.Exit(1)
 
 
-alerts_app = typer.Typer(help="Alerts: list, inspect, acknowledge, silence, evaluate.", no_args_is_help=True)
+alerts_app = typer.Typer(help="Alerts: list, inspect, acknowledge, silence, evaluate, backtest.",
+                         no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
 channels_app = typer.Typer(help="Chat channels (DingTalk, WeCom, Feishu/Lark, Slack, webhook).", no_args_is_help=True)
 app.add_typer(channels_app, name="channels")
@@ -479,11 +480,17 @@ def alerts_backtest(
     db = _db(cfg)
     bar = Progress(TextColumn("backtest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
                    transient=True, disable=not err.is_terminal or total < 50)
+    tenth = max(1, total // 10)
+
+    def progress(done: int, _total: int) -> None:
+        bar.update(task, completed=done)
+        if bar.disable and total >= 500 and (done % tenth == 0 or done == total):  # a log, not a terminal
+            err.print(f"backtest: {done}/{total} steps", highlight=False)
+
     try:
         with bar:
             task = bar.add_task("", total=total)
-            events = backtest(cfg, db, start, end, span, brand,
-                              progress=lambda done, _total: bar.update(task, completed=done))
+            events = backtest(cfg, db, start, end, span, brand, progress=progress)
     except BacktestError as exc:
         raise _fail(str(exc), 2) from None
     finally:
