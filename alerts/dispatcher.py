@@ -96,10 +96,6 @@ def channel_state(session: Session, name: str, now: datetime) -> ChannelState:
     return state
 
 
-#: Statuses that are still in a channel's line (``dead`` is what older versions called ``parked``).
-WAITING = ("pending", "parked", "dead")
-
-
 def unpark(s: Session, name: str, now: datetime) -> list[int]:
     """Put channel ``name``'s parked notifications back in line, due now; returns their ids."""
     ids = list(s.scalars(select(OutboxRow.id).where(OutboxRow.channel == name,
@@ -290,7 +286,7 @@ class Dispatcher:
             return False
         try:
             result = channel.send(from_payload(payload), self.client)
-        except Exception as exc:  # a bug in rendering must not kill the loop; it is retried, then dead
+        except Exception as exc:  # a bug in rendering must not kill the loop; it is retried, then parked
             log.exception("channel %r: notification #%d could not be sent", name, notification_id)
             result = SendResult("retry", None, f"internal error: {type(exc).__name__}")
         return self._record(name, notification_id, result, now, report)
