@@ -10,7 +10,6 @@ import calendar
 import hashlib
 import json
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -19,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from parsel import Selector
 
+from jingshao.core.textfold import fold
 from jingshao.core.times import TimeReading, read_time
 from jingshao.crawlers.pageparse import clean_text, css_value, json_path, next_link
 
@@ -161,18 +161,14 @@ def _mention(get, src: SourceLike, tz: ZoneInfo, now: datetime, page_url: str) -
 
 # ---------------------------------------------------------------- brands and dedup keys
 
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
-
-
 def match_brand(text: str, brand: BrandLike) -> bool:
     """The text names the brand (a keyword or alias) and none of its exclusion words
     (苹果 the brand vs the fruit: exclude 水果, 好吃, 斤 ...)."""
-    folded = _fold(text)
+    folded = fold(text)
     names = [*(brand.keywords or [brand.name]), *brand.aliases]
-    if not any(_fold(n) in folded for n in names if n):
+    if not any(fold(n) in folded for n in names if n):
         return False
-    return not any(_fold(x) in folded for x in brand.exclude if x)
+    return not any(fold(x) in folded for x in brand.exclude if x)
 
 
 _TRACKING = re.compile(r"^(utm_|spm$|from$|share|scene$|_t$)")
@@ -193,7 +189,7 @@ _REPOST = re.compile(r"^(转发|转|repost|rt)[:：\s]*", re.I)
 def content_key(title: str | None, text: str) -> str:
     """Digest of the content with case, width, punctuation, spaces and a 转发: prefix folded away,
     so reposts and syndicated copies of one post are one mention."""
-    body = _REPOST.sub("", _fold(text).strip())
+    body = _REPOST.sub("", fold(text).strip())
     norm = _NOT_WORD.sub("", body)
     return hashlib.sha256(norm.encode()).hexdigest()
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 
+from jingshao.core.textfold import fold
 from jingshao.demo.crisis import SHANGHAI, CrisisSegment, floor_minute
 
 DEMO_BRAND: dict[str, object] = {
@@ -123,18 +124,18 @@ class Post:
 
 
 def normalise_content(text: str) -> str:
-    """Content key for near-duplicate detection: NFKC, lower case, letters and digits only."""
-    folded = unicodedata.normalize("NFKC", text).lower()
+    """Content key for near-duplicate detection: the shared fold, letters and digits only."""
+    folded = fold(text)
     return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN")
 
 
 def matches_brand(text: str, brand: dict[str, object] = DEMO_BRAND) -> bool:
     """Keyword or alias present and no exclusion word (the rule a correct crawl applies)."""
     names = [*brand["keywords"], *brand["aliases"]]  # type: ignore[misc]
-    low = text.lower()
-    if not any(str(n).lower() in low for n in names):
+    low = fold(text)
+    if not any(fold(str(n)) in low for n in names):
         return False
-    return not any(str(w) in text for w in brand["exclude"])  # type: ignore[union-attr]
+    return not any(fold(str(w)) in low for w in brand["exclude"])  # type: ignore[union-attr]
 
 
 # --- content pools ------------------------------------------------------------------------------

@@ -13,13 +13,12 @@ kept simple on purpose so a merchandiser can predict it:
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from .text import trad_to_simp_table
+from jingshao.core.textfold import fold
 
 CONTEXT_CHARS = 10
 
@@ -40,18 +39,6 @@ class AdlawHit:
 class AdlawList:
     words: dict[str, str]  # folded word -> category
     allowed: tuple[str, ...]  # folded allowed phrases
-
-
-def _fold_char(ch: str) -> str:
-    """One character in, one character out (so offsets are preserved)."""
-    n = unicodedata.normalize("NFKC", ch)
-    if len(n) != 1:
-        n = ch
-    return n.translate(trad_to_simp_table()).lower()
-
-
-def fold(text: str) -> str:
-    return "".join(_fold_char(c) for c in text)
 
 
 def parse_adlaw_list(text: str, source: str = "adlaw.txt") -> AdlawList:

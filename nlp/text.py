@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from functools import lru_cache
 from importlib import resources
+
+from jingshao.core.textfold import fold
 
 #: Texts longer than this are cut to their first and last ``MAX_CHARS // 2`` characters before
 #: scoring. Reviews put their verdict at the start ("差评!") or at the end ("总之不推荐"), so the middle
@@ -28,40 +29,23 @@ def _data_text(name: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def trad_to_simp_table() -> dict[int, str]:
-    """Character map traditional -> simplified (``data/t2s.json``).
-
-    Built once from the single-character entries of SnowNLP's ``zh2hans`` table, keeping only keys
-    outside GB2312 (so simplified characters such as 余 are never "converted"); see data/README.md.
-    """
-    mapping: dict[str, str] = json.loads(_data_text("t2s.json"))
-    return {ord(k): v for k, v in mapping.items()}
-
-
-@lru_cache(maxsize=1)
 def emoji_table() -> dict[int, str]:
     """A few very common review emoji mapped to a Chinese word with the same sentiment (``data/emoji.json``)."""
     mapping: dict[str, str] = json.loads(_data_text("emoji.json"))
     return {ord(k): v for k, v in mapping.items() if len(k) == 1}
 
 
-def to_simplified(text: str) -> str:
-    """Convert traditional characters to simplified, character by character."""
-    return text.translate(trad_to_simp_table())
-
-
 def normalize(text: str | None) -> str:
     """Canonical form for scoring and tagging.
 
-    NFKC (full-width letters/digits/punctuation -> ASCII), zero-width characters and BOMs removed,
-    traditional -> simplified, common emoji -> a word, lower case, runs of whitespace -> one space.
+    Zero-width characters and BOMs removed, then the shared fold (:func:`jingshao.core.textfold.fold`:
+    NFKC, case, traditional -> simplified), common emoji -> a word, runs of whitespace -> one space.
     Never raises; ``None`` becomes ``""``.
     """
     if not text:
         return ""
-    text = unicodedata.normalize("NFKC", str(text)).translate(_ZERO_WIDTH)
-    text = text.translate(trad_to_simp_table()).translate(emoji_table())
-    return _WS.sub(" ", text).strip().lower()
+    text = fold(str(text).translate(_ZERO_WIDTH)).translate(emoji_table())
+    return _WS.sub(" ", text).strip()
 
 
 def truncate(text: str, max_chars: int = MAX_CHARS) -> str:
