@@ -274,7 +274,7 @@ def ingest_mentions(
                          "content_key": content_key(rec.get("title"), text), "title": rec.get("title"),
                          "text": text, "author": rec.get("author"),
                          "posted_at": when.at.astimezone(UTC) if when.at else None, "time_raw": when.raw})
-    cols = Enricher(cfg.nlp).sentiment_columns([f"{r['title'] or ''} {r['text']}".strip() for r in rows])
+    cols = Enricher(cfg.nlp).mention_columns([f"{r['title'] or ''} {r['text']}".strip() for r in rows])
     db = _db(cfg)
     with db.session() as s:
         new = insert_mentions(s, [{**r, **c} for r, c in zip(rows, cols, strict=True)])
@@ -549,12 +549,23 @@ app.add_typer(nlp_app, name="nlp")
 
 @nlp_app.command("train")
 def nlp_train(
-    data: Annotated[list[Path], typer.Option("--data", help="Labelled CSV (columns label 1/0, review); repeat.")],
+    data: Annotated[list[Path], typer.Option("--data", "--csv", help="Labelled CSV; repeat for several.")],
     out: Annotated[Path, typer.Option("--out", help="Model path to write (.npz plus .json beside it).")],
+    kind: Annotated[str, typer.Option(help="review (columns label 1/0, review) or mention (labels pos/neu/neg).")]
+    = "review",
+    text_column: Annotated[str, typer.Option(help="--kind mention: the column with the post's text.")] = "text",
+    label_column: Annotated[str, typer.Option(help="--kind mention: the column with pos / neu / neg.")] = "label",
     holdout: Annotated[bool, typer.Option(help="Keep the fixed 10% split out of training and report on it.")]
     = True,
 ) -> None:
-    """Train the linear sentiment model on labelled reviews (use it with [nlp] model_path)."""
+    """Retrain a sentiment model: reviews (use with [nlp] model_path) or mentions ([nlp] mention_model_path)."""
+    if kind == "mention":
+        from jingshao.nlp.train_mention import train_mention_main
+
+        raise typer.Exit(train_mention_main(data, out, text_column=text_column, label_column=label_column,
+                                            holdout=holdout))
+    if kind != "review":
+        raise _fail(f"--kind must be review or mention, got {kind!r}", 2)
     from jingshao.nlp import train_main
 
     raise typer.Exit(train_main(data, out, holdout=holdout))
@@ -577,20 +588,39 @@ def _read_texts(csv_path: Path | None, column: str | None) -> list[str]:
 
 @nlp_app.command("score")
 def nlp_score(
-    backend: Annotated[str, typer.Option(help="linear (default) or snownlp.")] = "linear",
+    kind: Annotated[str, typer.Option(help="review (default) or mention (the crisis radar's pos/neu/neg model).")]
+    = "review",
+    backend: Annotated[str, typer.Option(help="--kind review: linear (default) or snownlp.")] = "linear",
     csv_path: Annotated[Path | None, typer.Option("--csv", help="Read texts from this CSV ...")] = None,
     column: Annotated[str | None, typer.Option(help="... from this column.")] = None,
-    model: Annotated[Path | None, typer.Option(help="A retrained linear model.")] = None,
+    model: Annotated[Path | None, typer.Option(help="A retrained model of that kind.")] = None,
 ) -> None:
     """Score texts (one per line on stdin, or a CSV column): one JSON object per line.
 
-    label is "pos" at P >= 0.65, "neg" at P <= 0.35, else "neutral".
+    Each line has the text, label (pos, neu or neg) and the class probabilities. For --kind mention the
+    label is exactly what the crisis rules count (neg when P(neg) reaches the model's calibrated
+    neg_threshold). For reviews: pos at P(pos) >= 0.65, neg at <= 0.35, else neu.
     """
     import json
 
+    texts = _read_texts(csv_path, column)
+    if kind == "mention":
+        from jingshao.nlp.mention import MentionModelError, get_mention_scorer
+
+        try:
+            mention_scorer = get_mention_scorer(model)
+        except (MentionModelError, OSError) as exc:
+            raise _fail(str(exc), 2) from None
+        for start in range(0, len(texts), 1000):
+            chunk = texts[start:start + 1000]
+            for text, sc in zip(chunk, mention_scorer.classify(chunk), strict=True):
+                d = sc.to_dict()
+                print(json.dumps({"text": text, "label": d.pop("label"), "probabilities": d}, ensure_ascii=False))
+        return
+    if kind != "review":
+        raise _fail(f"--kind must be review or mention, got {kind!r}", 2)
     from jingshao.nlp import get_scorer, label_for
 
-    texts = _read_texts(csv_path, column)
     try:
         scorer = get_scorer(backend, model)
     except (ValueError, OSError) as exc:
@@ -598,7 +628,10 @@ def nlp_score(
     for start in range(0, len(texts), 1000):
         chunk = texts[start:start + 1000]
         for text, p in zip(chunk, scorer.score(chunk), strict=True):
-            print(json.dumps({"text": text, "positive": round(float(p), 4), "label": label_for(float(p))},
+            label = label_for(float(p))
+            print(json.dumps({"text": text, "label": "neu" if label == "neutral" else label,
+                              "positive": round(float(p), 4),
+                              "probabilities": {"pos": round(float(p), 4), "neg": round(1 - float(p), 4)}},
                              ensure_ascii=False))
 
 
@@ -729,7 +762,7 @@ def analyze(
         task = bar.add_task("mentions", total=len(mentions))
         for start in range(0, len(mentions), chunk_size):
             chunk = mentions[start:start + chunk_size]
-            cols = enricher.sentiment_columns([f"{m.title or ''} {m.text}".strip() for m in chunk])
+            cols = enricher.mention_columns([f"{m.title or ''} {m.text}".strip() for m in chunk])
             with db.session() as s:
                 for m, c in zip(chunk, cols, strict=True):
                     s.execute(update(Mention).where(Mention.id == m.id).values(**c))
@@ -856,13 +889,13 @@ def status(config: ConfigOpt = None) -> None:
     console.print(f"broken channels: {len(broken)}" + "".join(f"\n  {b.name}: {b.reason}" for b in broken))
     depth = sum(c for _, st, c in outbox if st == "pending")
     console.print(f"outbox: {depth} pending" + "".join(f"\n  {ch}: {c} {st}" for ch, st, c in outbox))
+    console.print(f"parked notifications: {sum(p.count for p in parked)}" + "".join(
+        f"\n  {p.channel}: {p.count} 条暂存，最早生成于 {p.since.astimezone(tz).strftime('%Y-%m-%d %H:%M')}"
+        f"（通道恢复后按顺序补发；`jingshao channels test {p.channel}`）" for p in parked))
     console.print(f"unreadable time: {untimed.unreadable_mentions} mentions, {untimed.unreadable_reviews} reviews "
                   "(kept without a time: in no crisis window)"
                   + (f"\n  mentions whose source gave no time: {untimed.mentions_without_time}"
                      if untimed.mentions_without_time else ""))
-    console.print(f"parked notifications: {sum(p.count for p in parked)}" + "".join(
-        f"\n  {p.channel}: {p.count} 条暂存，最早生成于 {p.since.astimezone(tz).strftime('%Y-%m-%d %H:%M')}"
-        f"（通道恢复后按顺序补发；`jingshao channels test {p.channel}`）" for p in parked))
     from jingshao.crawlers.distributed import redis_url_of
 
     if redis_url_of(cfg):

@@ -296,6 +296,8 @@ class MentionSourceConfig(_Strict):
 class NlpConfig(_Strict):
     scorer: Literal["linear", "snownlp"] = "linear"
     model_path: str | None = Field(default=None, description="a retrained linear model; default: the bundled one")
+    mention_model_path: str | None = Field(
+        default=None, description="a retrained mention model (nlp train --kind mention); default: the bundled one")
     adlaw_extra: list[str] = Field(default_factory=list, description="more forbidden words to flag")
     adlaw_allow: list[str] = Field(default_factory=list, description="phrases never to flag (e.g. 最近)")
 
@@ -516,14 +518,17 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 def _resolve_paths(cfg: Config, origin: str) -> None:
     """Relative file paths in the config mean 'next to the config file' (like the SQLite file), so
     a crawl started by the scheduler from another working directory finds them."""
-    if cfg.nlp.model_path:
-        model = Path(cfg.nlp.model_path)
+    for key, command in (("model_path", "jingshao nlp train"), ("mention_model_path", "jingshao nlp train --kind mention")):
+        value = getattr(cfg.nlp, key)
+        if not value:
+            continue
+        model = Path(value)
         if not model.is_absolute():
             model = cfg.source.parent / model
         npz = (model.with_suffix("") if model.suffix in (".npz", ".json") else model).with_suffix(".npz")
         if not npz.exists():
-            raise ConfigError(f"{origin}: nlp.model_path: no model at {npz} (train one with `jingshao nlp train`)")
-        cfg.nlp.model_path = str(model)
+            raise ConfigError(f"{origin}: nlp.{key}: no model at {npz} (train one with `{command}`)")
+        setattr(cfg.nlp, key, str(model))
 
 
 EXAMPLE_CONFIG = """\
@@ -578,7 +583,8 @@ misfire_grace_minutes = 10    # a job missed while the scheduler was down still 
 
 [nlp]
 scorer = "linear"             # sentiment backend: linear (bundled, default) or snownlp
-# model_path = "models/my-sentiment"   # a model retrained with `jingshao nlp train`
+# model_path = "models/my-sentiment"   # a review model retrained with `jingshao nlp train`
+# mention_model_path = "models/my-mentions"   # a mention model retrained with `jingshao nlp train --kind mention`
 adlaw_extra = ["全网第一"]     # more absolute / forbidden advertising words to flag
 adlaw_allow = []              # phrases never to flag
 

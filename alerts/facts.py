@@ -26,7 +26,7 @@ from jingshao.alerts.rules.competitor import CompetitorThresholds, ObservationFa
 from jingshao.alerts.rules.crisis import CrisisThresholds, MentionFact
 from jingshao.storage.models import AdlawHit, Competitor, Mention, Observation, Product, Review
 
-NEGATIVE = "neg"  # the label nlp.scorer.label_for gives a negative text
+NEGATIVE = "neg"  # the label the mention model (and nlp.scorer.label_for for reviews) gives a negative text
 HOUR = timedelta(hours=1)
 
 
@@ -44,10 +44,10 @@ def _authority(value: int | None) -> int:
 def brand_mentions(session: Session, brand: str, now: datetime, thresholds: CrisisThresholds) -> list[MentionFact]:
     """Every mention of ``brand`` the crisis rules can see at ``now`` (oldest first).
 
-    Unscored mentions (no sentiment yet) count as neutral: they add to volume, not to negatives.
-    A mention is negative when P(positive) <= thresholds.negative_below (see CrisisThresholds).
+    Unscored mentions (no label yet) count as neutral: they add to volume, not to negatives. A mention
+    is negative when the mention model labelled it ``neg``. Mentions whose time could not be read
+    (``posted_at`` NULL) are in no window.
     """
-    cut = thresholds.negative_below
     start = now - timedelta(hours=thresholds.horizon_hours)
     event_start = now - timedelta(hours=max(thresholds.event_hours, 1))
     conn = session.connection()  # Core rows: no ORM result machinery per row (a third of the time)
@@ -55,24 +55,25 @@ def brand_mentions(session: Session, brand: str, now: datetime, thresholds: Cris
     # the query itself at 100,000 rows).
     raw_posted = type_coerce(Mention.posted_at, String)
     light = conn.execute(
-        select(raw_posted, Mention.sentiment, Mention.authority)
+        select(raw_posted, Mention.sentiment, Mention.negative_prob, Mention.label, Mention.authority)
         .where(Mention.brand == brand, Mention.posted_at > start, Mention.posted_at <= event_start)
     ).all()
     facts = [
-        MentionFact(posted_at=_utc(at), sentiment=0.5 if s is None else s, is_negative=s is not None and s <= cut,
-                    authority=a if a in (1, 2, 3) else _authority(a), has_crisis_word=False)
-        for at, s, a in light
+        MentionFact(posted_at=_utc(at), sentiment=0.5 if s is None else s, negative_prob=pn,
+                    is_negative=label == NEGATIVE, authority=a if a in (1, 2, 3) else _authority(a),
+                    has_crisis_word=False)
+        for at, s, pn, label, a in light
     ]
     recent = conn.execute(
-        select(Mention.posted_at, Mention.sentiment, Mention.authority, Mention.source, Mention.url,
-               Mention.title, Mention.text)
+        select(Mention.posted_at, Mention.sentiment, Mention.negative_prob, Mention.label, Mention.authority,
+               Mention.source, Mention.url, Mention.title, Mention.text)
         .where(Mention.brand == brand, Mention.posted_at > event_start, Mention.posted_at <= now)
         .order_by(Mention.posted_at)
     ).all()
     facts += [
-        MentionFact(posted_at=at, sentiment=0.5 if s is None else s, is_negative=s is not None and s <= cut,
+        MentionFact(posted_at=at, sentiment=0.5 if s is None else s, negative_prob=pn, is_negative=label == NEGATIVE,
                     authority=_authority(a), source=source or "", url=url or "", title=title or "", text=text or "")
-        for at, s, a, source, url, title, text in recent
+        for at, s, pn, label, a, source, url, title, text in recent
     ]
     return facts
 

@@ -48,13 +48,19 @@ class Enricher:
             for text, category, p in zip(texts, categories, scores, strict=True)
         ]
 
-    def sentiment_columns(self, texts: Sequence[str]) -> list[dict[str, Any]]:
-        """sentiment and label for each text (batched)."""
-        from jingshao.nlp import label_for
+    @cached_property
+    def mention_scorer(self):  # noqa: ANN201
+        from jingshao.nlp.mention import get_mention_scorer
 
+        return get_mention_scorer(self.config.mention_model_path)
+
+    def mention_columns(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        """sentiment (P(positive)), negative_prob and the mention model's label (pos / neu / neg) per
+        mention text (batched); the label is exactly what the crisis rules count as negative."""
         if not texts:
             return []
-        return [{"sentiment": float(p), "label": label_for(float(p))} for p in self.scorer.score(list(texts))]
+        return [{"sentiment": s.pos, "negative_prob": s.neg, "label": s.label}
+                for s in self.mention_scorer.classify(list(texts))]
 
     def adlaw_hits(self, field_texts: dict[str, str | None]) -> list[dict[str, Any]]:
         """Ad-law hits per copy field (title, promo) with position and context."""

@@ -124,7 +124,7 @@ class StoragePipeline:
         batch, self.pending_mentions = self.pending_mentions, []
         if not batch:
             return
-        cols = self.enricher.sentiment_columns([f"{m.title or ''} {m.text}".strip() for m in batch])
+        cols = self.enricher.mention_columns([f"{m.title or ''} {m.text}".strip() for m in batch])
         rows = [{**asdict(m), **c, "crawl_run_id": self.run_id} for m, c in zip(batch, cols, strict=True)]
         with self.db.session() as s:
             new = insert_mentions(s, rows)

@@ -196,7 +196,7 @@ def show_results(cfg_path: Path, console: Console) -> None:
                       + "; ".join(f"{w}「{ctx}」" for _, w, ctx in adlaw[:3]))
     counts = dict(mentions)
     console.print(f"品牌声量 (brand mentions): {sum(counts.values())} 条 — 正面 {counts.get('pos', 0)}, "
-                  f"中性 {counts.get('neutral', 0)}, 负面 {counts.get('neg', 0)}")
+                  f"中性 {counts.get('neu', 0) + counts.get('neutral', 0)}, 负面 {counts.get('neg', 0)}")
     console.print(f"database: {cfg.database_url}")
 
 

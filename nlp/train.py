@@ -86,39 +86,20 @@ def nb_ratio(counts: BatchCounts, y: np.ndarray, n_buckets: int, alpha: float = 
     return np.abs(np.log(pos / pos.sum()) - np.log(neg / neg.sum()))
 
 
-def fit_logistic(
-    doc: np.ndarray,
-    col: np.ndarray,
-    val: np.ndarray,
-    y: np.ndarray,
-    n_cols: int,
+def minimize_lbfgs(
+    loss_grad: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    theta: np.ndarray,
     *,
-    l2: float = DEFAULT_L2,
     max_iter: int = DEFAULT_MAX_ITER,
     tol: float = 1e-7,
     memory: int = 10,
     progress: Progress = _quiet,
-) -> tuple[np.ndarray, float, int, float]:
-    """Minimise mean logistic loss + l2/2 |w|^2 (bias unpenalised) by L-BFGS.
+) -> tuple[np.ndarray, int, float]:
+    """L-BFGS with Armijo backtracking over a flat parameter vector; returns (theta, iterations, loss).
 
-    The sparse matrix is given as COO arrays (``doc``, ``col``, ``val``). Returns (w, b, iters, loss).
+    Shared by the review model (binary) and the mention model (three classes). Stops on a flat
+    gradient or after three iterations in a row that barely moved the loss.
     """
-    n = len(y)
-    sign = np.where(y > 0, 1.0, -1.0)
-
-    def loss_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        w, b = theta[:-1], theta[-1]
-        z = np.bincount(doc, weights=val * w[col], minlength=n) + b
-        m = sign * z
-        loss = float(np.logaddexp(0.0, -m).mean()) + 0.5 * l2 * float(w @ w)
-        r = -sign / (1.0 + np.exp(np.clip(m, -35, 35))) / n  # d loss / d z
-        g = np.empty_like(theta)
-        g[:-1] = np.bincount(col, weights=val * r[doc], minlength=n_cols) + l2 * w
-        g[-1] = r.sum()
-        return loss, g
-
-    theta = np.zeros(n_cols + 1)
-    theta[-1] = np.log((y.mean() + 1e-9) / (1 - y.mean() + 1e-9))
     f, g = loss_grad(theta)
     s_hist: list[np.ndarray] = []
     y_hist: list[np.ndarray] = []
@@ -166,6 +147,43 @@ def fit_logistic(
         stalled = stalled + 1 if improvement < tol * max(1.0, abs(f)) else 0
         if np.abs(g).max() < 1e-6 or stalled >= 3:
             break
+    return theta, it, f
+
+
+def fit_logistic(
+    doc: np.ndarray,
+    col: np.ndarray,
+    val: np.ndarray,
+    y: np.ndarray,
+    n_cols: int,
+    *,
+    l2: float = DEFAULT_L2,
+    max_iter: int = DEFAULT_MAX_ITER,
+    tol: float = 1e-7,
+    memory: int = 10,
+    progress: Progress = _quiet,
+) -> tuple[np.ndarray, float, int, float]:
+    """Minimise mean logistic loss + l2/2 |w|^2 (bias unpenalised) by L-BFGS.
+
+    The sparse matrix is given as COO arrays (``doc``, ``col``, ``val``). Returns (w, b, iters, loss).
+    """
+    n = len(y)
+    sign = np.where(y > 0, 1.0, -1.0)
+
+    def loss_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[:-1], theta[-1]
+        z = np.bincount(doc, weights=val * w[col], minlength=n) + b
+        m = sign * z
+        loss = float(np.logaddexp(0.0, -m).mean()) + 0.5 * l2 * float(w @ w)
+        r = -sign / (1.0 + np.exp(np.clip(m, -35, 35))) / n  # d loss / d z
+        g = np.empty_like(theta)
+        g[:-1] = np.bincount(col, weights=val * r[doc], minlength=n_cols) + l2 * w
+        g[-1] = r.sum()
+        return loss, g
+
+    theta = np.zeros(n_cols + 1)
+    theta[-1] = np.log((y.mean() + 1e-9) / (1 - y.mean() + 1e-9))
+    theta, it, f = minimize_lbfgs(loss_grad, theta, max_iter=max_iter, tol=tol, memory=memory, progress=progress)
     return theta[:-1], float(theta[-1]), it, f
 
 

@@ -556,7 +556,7 @@ def _brands(session: Session, cfg: ReportConfig, tz: tzinfo, start: datetime, en
             items = per_day[brand].get(d, [])
             scores = [s for _, s in items if s is not None]
             days.append(MentionDay(d, len(items), sum(1 for lb, _ in items if lb == "pos"),
-                                   sum(1 for lb, _ in items if lb == "neutral"),
+                                   sum(1 for lb, _ in items if lb in ("neu", "neutral")),  # neutral: legacy rows
                                    sum(1 for lb, _ in items if lb == "neg"),
                                    sum(scores) / len(scores) if scores else None))
         items = in_range.get(brand, [])

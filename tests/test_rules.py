@@ -143,19 +143,22 @@ def test_blue_by_24h_share_and_boundaries() -> None:
 
 
 def test_blue_by_crisis_word() -> None:
-    word = neg(sentiment=0.05, title="蜜橙充电宝鼓包，已向平台投诉", url="https://forum.example/t/1", source="机友论坛")
+    word = neg(sentiment=0.02, negative_prob=0.95, title="蜜橙充电宝鼓包，已向平台投诉", url="https://forum.example/t/1",
+               source="机友论坛")
     alert = evaluate([word])
     assert alert is not None and (alert.level, alert.rule) == ("blue", "blue.crisis_word")
     assert alert.summary == "强负面提及含危机词「投诉」：机友论坛《蜜橙充电宝鼓包，已向平台投诉》"
     assert fact(alert, "危机词") == "投诉"
-    assert fact(alert, "正面概率") == "0.05（≤ 0.1 为强负面）"
+    assert fact(alert, "负面概率") == "0.95（≥ 0.8 为强负面）"
     assert alert.evidence == [("机友论坛：蜜橙充电宝鼓包，已向平台投诉", "https://forum.example/t/1")]
     # Boundaries: not strongly negative, a digit neighbour, out of the event window, flagged off upstream.
-    assert evaluate([replace(word, sentiment=0.11)]) is None
+    assert evaluate([replace(word, negative_prob=0.79)]) is None
+    assert evaluate([replace(word, is_negative=False)]) is None  # the mention model said neu: not counted
     assert evaluate([replace(word, title="蜜橙3150mAh小电池，垃圾")]) is None
     assert evaluate([replace(word, posted_at=NOW - timedelta(hours=1))]) is None
     assert evaluate([replace(word, has_crisis_word=False)]) is None
-    assert rule_of([replace(word, sentiment=0.1, title="蜜橙上了３１５")]) == "blue.crisis_word"
+    assert rule_of([replace(word, negative_prob=0.8, title="蜜橙上了３１５")]) == "blue.crisis_word"
+    assert rule_of([replace(word, title="消費者投訴 假貨")]) == "blue.crisis_word"  # traditional characters fold
 
 
 def test_crisis_word_matching() -> None:

@@ -38,7 +38,6 @@ numbers in ``facts`` and the other rules that fired listed after them.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -46,6 +45,8 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+
+from jingshao.core.textfold import fold
 
 from .model import (
     LEVEL_RANK,
@@ -83,6 +84,12 @@ RULE_NAMES: dict[str, str] = {
     "blue.share24h": "24小时负面占比偏高",
     "blue.crisis_word": "强负面提及含危机词",
 }
+#: Keys older configs may still carry, with what replaced them.
+RETIRED_KEYS: dict[str, str] = {
+    "negative_below": "removed; a mention is negative when the mention model labels it neg "
+                      "(retrain it with `jingshao nlp train --kind mention` to change what counts)",
+    "strongly_negative": "renamed strongly_negative_prob and now a P(negative), e.g. 0.8 (it was a P(positive))",
+}
 #: Rule ids, most severe first; the first that fires at the highest level names the alert.
 RULE_ORDER: tuple[str, ...] = tuple(RULE_NAMES)
 
@@ -94,9 +101,10 @@ RULE_ORDER: tuple[str, ...] = tuple(RULE_NAMES)
 class MentionFact:
     """One stored brand mention, as the rules need it.
 
-    ``sentiment`` is P(positive) from the Scorer; ``is_negative`` is the stored label (the rules do
-    not re-threshold it). ``has_crisis_word``: ``None`` means "look in title and text with the
-    configured word list"; ``True``/``False`` overrides that (e.g. an upstream matcher already ran).
+    ``is_negative`` is the mention model's decision as stored (label ``neg``; the rules never
+    re-threshold it). ``sentiment`` is P(positive) and ``negative_prob`` P(negative) from that model
+    (``None``: a legacy two-class score, read as ``1 - sentiment``). ``has_crisis_word``: ``None`` means
+    "look in title and text with the configured word list"; ``True``/``False`` overrides that.
     """
 
     posted_at: datetime
@@ -108,6 +116,11 @@ class MentionFact:
     title: str = ""
     text: str = ""
     has_crisis_word: bool | None = None
+    negative_prob: float | None = None
+
+    @property
+    def p_negative(self) -> float:
+        return 1.0 - self.sentiment if self.negative_prob is None else self.negative_prob
 
     def __post_init__(self) -> None:
         if self.posted_at.tzinfo is None:
@@ -148,13 +161,10 @@ class CrisisThresholds:
     blue_share: float = 0.3  # strictly greater
     blue_share_hours: int = 24
     blue_share_min_mentions: int = 20
-    # A mention counts as negative when P(positive) is at or below this. Stricter than the "neg"
-    # label (0.35): the shipped model learned from reviews and scores neutral social chatter
-    # ("打折了，要不要入") low. On the demo's ordinary posts (true negative share <= 21% a day) 0.35
-    # counts 54% of a day's mentions negative and 0.2 counts 31%, while complaints stay below 0.2.
-    # Retraining on labelled posts from your own sources is the real fix.
-    negative_below: float = 0.2
-    strongly_negative: float = 0.1  # sentiment (P(positive)) at or below this is strongly negative
+    # Which mentions are negative is not a threshold here: it is the mention model's ``neg`` label,
+    # stored at ingest (see nlp/mention.py for how that decision is calibrated). A negative mention
+    # with P(negative) at or above this is "strongly negative" (the crisis-word rule).
+    strongly_negative_prob: float = 0.8
     crisis_words: tuple[str, ...] = DEFAULT_CRISIS_WORDS
     # baseline and windows
     baseline_hours: int = WEEK_HOURS
@@ -174,7 +184,7 @@ class CrisisThresholds:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"CrisisThresholds.{name} must be a whole number of hours >= 1, got {value!r}")
-        for name in ("red_min_negative_share", "yellow_share", "blue_share", "strongly_negative", "negative_below"):
+        for name in ("red_min_negative_share", "yellow_share", "blue_share", "strongly_negative_prob"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"CrisisThresholds.{name} must be between 0 and 1, got {getattr(self, name)!r}")
         if self.std_floor <= 0:
@@ -186,6 +196,9 @@ class CrisisThresholds:
     def from_mapping(cls, data: Mapping[str, Any], where: str = "crisis thresholds") -> CrisisThresholds:
         """Build from config (e.g. a brand's ``crisis`` table); an unknown key names itself and ``where``."""
         known = {f.name for f in fields(cls)}
+        retired = sorted(set(data) & set(RETIRED_KEYS))
+        if retired:
+            raise ValueError(f"{where}: {'; '.join(f'{k}: {RETIRED_KEYS[k]}' for k in retired)}")
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(
@@ -274,24 +287,20 @@ class CrisisStats:
         return (self.negatives_1h - self.baseline_mean) / self.sigma
 
 
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold()
-
-
 @lru_cache(maxsize=64)
 def _crisis_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
     """One alternation, longest first. A word made of digits (315) must not touch other digits:
     "3150mAh" on a power bank is not the 3·15 consumer-rights gala."""
     parts = []
-    for word in sorted({_fold(w) for w in words}, key=len, reverse=True):
+    for word in sorted({fold(w) for w in words}, key=len, reverse=True):
         escaped = re.escape(word)
         parts.append(rf"(?<!\d){escaped}(?!\d)" if word.isdigit() else escaped)
     return re.compile("|".join(parts))
 
 
 def find_crisis_word(text: str, words: Sequence[str] = DEFAULT_CRISIS_WORDS) -> str | None:
-    """The first crisis word in ``text`` (NFKC + case folded, so ３１５ counts), or None."""
-    found = _crisis_pattern(tuple(words)).search(_fold(text))
+    """The first crisis word in ``text``, or None (text folded by ``core.textfold.fold``: ３１５, 投訴 count)."""
+    found = _crisis_pattern(tuple(words)).search(fold(text))
     return found.group(0) if found else None
 
 
@@ -306,7 +315,7 @@ def _crisis_word_of(m: MentionFact, t: CrisisThresholds) -> str | None:
 
 def _telling(m: MentionFact) -> tuple[int, float, float]:
     """Sort key for evidence: higher authority, more negative, more recent first."""
-    return (-m.authority, m.sentiment, -m.posted_at.timestamp())
+    return (-m.authority, -m.p_negative, -m.posted_at.timestamp())
 
 
 def crisis_stats(mentions: Sequence[MentionFact], now: datetime, t: CrisisThresholds) -> CrisisStats:
@@ -331,7 +340,7 @@ def crisis_stats(mentions: Sequence[MentionFact], now: datetime, t: CrisisThresh
     authority = sorted((m for m in recent if m.is_negative and m.authority >= t.yellow_authority), key=_telling)
     crisis_words = []
     for m in recent:
-        if m.sentiment <= t.strongly_negative and (word := _crisis_word_of(m, t)):
+        if m.is_negative and m.p_negative >= t.strongly_negative_prob and (word := _crisis_word_of(m, t)):
             crisis_words.append((m, word))
     crisis_words.sort(key=lambda hit: _telling(hit[0]))
     current_negatives = [mentions[i] for i in np.flatnonzero(inside & negative & (buckets == 0))]
@@ -390,7 +399,7 @@ def _authority_hit(hits: list, rule: str, level: str, what: str, count_label: st
     return RuleHit(
         rule, level, f"{what}：{_mention_label(first)}",
         [("来源", f"{first.source}（权威度 {first.authority}）"), ("发布时间", clock(first.posted_at)),
-         ("负面概率", f"{1 - first.sentiment:.2f}"), (count_label, f"{len(hits)} 条")],
+         ("负面概率", f"{first.p_negative:.2f}"), (count_label, f"{len(hits)} 条")],
         hits,
     )
 
@@ -480,7 +489,7 @@ def blue_share_rule(s: CrisisStats, t: CrisisThresholds) -> RuleHit | None:
 
 
 def blue_crisis_word_rule(s: CrisisStats, t: CrisisThresholds) -> RuleHit | None:
-    """One strongly negative mention (sentiment <= 0.1) containing a crisis word (投诉, 召回, 315 ...)."""
+    """One strongly negative mention (labelled neg, P(negative) >= 0.8) with a crisis word (投诉, 召回, 315 ...)."""
     if not s.crisis_word_mentions:
         return None
     first, word = s.crisis_word_mentions[0]
@@ -488,7 +497,7 @@ def blue_crisis_word_rule(s: CrisisStats, t: CrisisThresholds) -> RuleHit | None
         "blue.crisis_word", "blue", f"强负面提及含危机词「{word}」：{_mention_label(first)}",
         [("危机词", "、".join(dict.fromkeys(w for _, w in s.crisis_word_mentions))),
          ("来源", f"{first.source}（权威度 {first.authority}）"), ("发布时间", clock(first.posted_at)),
-         ("正面概率", f"{first.sentiment:.2f}（≤ {t.strongly_negative} 为强负面）"),
+         ("负面概率", f"{first.p_negative:.2f}（≥ {number(t.strongly_negative_prob)} 为强负面）"),
          (f"{t.event_hours}小时内此类提及", f"{len(s.crisis_word_mentions)} 条")],
         [m for m, _ in s.crisis_word_mentions],
     )
