@@ -555,6 +555,11 @@ def nlp_train(
     = "review",
     text_column: Annotated[str, typer.Option(help="--kind mention: the column with the post's text.")] = "text",
     label_column: Annotated[str, typer.Option(help="--kind mention: the column with pos / neu / neg.")] = "label",
+    with_reviews: Annotated[list[Path] | None, typer.Option(
+        "--with-reviews", help="--kind mention: also learn complaints from labelled reviews (label 1/0, review); "
+        "2,000 a file.")] = None,
+    group_column: Annotated[str | None, typer.Option(help="--kind mention: report figures per value of this column.")]
+    = None,
     holdout: Annotated[bool, typer.Option(help="Keep the fixed 10% split out of training and report on it.")]
     = True,
 ) -> None:
@@ -563,7 +568,8 @@ def nlp_train(
         from jingshao.nlp.train_mention import train_mention_main
 
         raise typer.Exit(train_mention_main(data, out, text_column=text_column, label_column=label_column,
-                                            holdout=holdout))
+                                            holdout=holdout, review_csvs=with_reviews or [],
+                                            group_column=group_column))
     if kind != "review":
         raise _fail(f"--kind must be review or mention, got {kind!r}", 2)
     from jingshao.nlp import train_main

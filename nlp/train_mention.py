@@ -47,7 +47,7 @@ DEFAULT_L2 = 3e-6
 DEFAULT_MAX_ITER = 150
 DEFAULT_MIN_RECALL = 0.6
 DEFAULT_BETA = 0.5
-DEFAULT_REVIEWS_PER_FILE = 4000
+DEFAULT_REVIEWS_PER_FILE = 2000
 
 LABEL_ALIASES: dict[str, str] = {
     "pos": "pos", "positive": "pos", "正面": "pos", "积极": "pos", "1": "pos",
@@ -345,14 +345,17 @@ def train_mention(
 
 
 def train_mention_main(data: list[Path], out: Path, *, text_column: str = "text", label_column: str = "label",
-                       holdout: bool = True) -> int:
+                       holdout: bool = True, review_csvs: Sequence[Path] = (), group_column: str | None = None,
+                       reviews_per_file: int = DEFAULT_REVIEWS_PER_FILE) -> int:
     """Entry point for ``jingshao nlp train --kind mention``; returns a process exit code."""
 
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
     try:
-        train_mention(data, out, text_column=text_column, label_column=label_column, holdout=holdout, progress=say)
+        train_mention(data, out, text_column=text_column, label_column=label_column, holdout=holdout,
+                      review_csvs=review_csvs, reviews_per_file=reviews_per_file, group_column=group_column,
+                      progress=say)
     except DatasetError as exc:
         say(f"error: {exc}")
         return 2
