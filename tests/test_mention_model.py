@@ -174,3 +174,18 @@ def test_crisis_counts_what_the_mention_model_says(tmp_path: Path) -> None:
     assert [by_text[t].is_negative for t in texts] == [lab == "neg" for lab in expected]
     assert expected[0] == "neg" and expected[1] != "neg"
     assert by_text[texts[0]].negative_prob is not None and by_text[texts[0]].negative_prob > 0.5
+
+
+def test_config_mention_model_path_is_checked_and_relative(tmp_path: Path) -> None:
+    from jingshao.config import ConfigError, load_config
+
+    cfg = tmp_path / "jingshao.toml"
+    cfg.write_text('[nlp]\nmention_model_path = "models/mine"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"nlp.mention_model_path: no model at .*models/mine.npz"):
+        load_config(cfg)
+    (tmp_path / "models").mkdir()
+    src = default_mention_model_path()
+    for suffix in (".npz", ".json"):
+        (tmp_path / "models" / ("mine" + suffix)).write_bytes(src.with_suffix(suffix).read_bytes())
+    loaded = load_config(cfg)
+    assert loaded.nlp.mention_model_path == str(tmp_path / "models" / "mine")
