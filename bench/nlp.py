@@ -116,7 +116,7 @@ def _review_labels(p: np.ndarray, neg_cut: float | None = None) -> list[str]:
 
 
 def _row(name: str, f: dict[str, float]) -> str:
-    return (f"{name:<34}{f['n']:>6,}{f['macro_f1']:>10.3f}{f['neg_precision']:>9.3f}{f['neg_recall']:>9.3f}"
+    return (f"{name:<42}{f['n']:>6,}{f['macro_f1']:>10.3f}{f['neg_precision']:>9.3f}{f['neg_recall']:>9.3f}"
             f"{f['accuracy']:>9.3f}")
 
 
@@ -130,7 +130,7 @@ def mentions(shared: Path, linear: Scorer, snow: Scorer, rng: random.Random, sam
     load_s = time.perf_counter() - t0
     print(f"\nMention sentiment, 3 classes, held-out split crc32(text) % 10 == 0 (never trained on); "
           f"mention model neg threshold {model.neg_threshold:.3f}")
-    print(f"{'set / scorer':<34}{'posts':>6}{'macro-F1':>10}{'neg P':>9}{'neg R':>9}{'acc':>9}")
+    print(f"{'set / scorer':<42}{'posts':>6}{'macro-F1':>10}{'neg P':>9}{'neg R':>9}{'acc':>9}")
     every: list[LabelledPost] = []
     for f in files:
         posts, _ = read_labelled_posts(f, group_column="domain")
