@@ -68,3 +68,22 @@ def test_crisis_switch_blue_yellow_red_resolved(shop, tmp_path):
         assert titles(chat, "feishu") and len(titles(chat, "feishu")) == len(ding)
         assert chat.rejected("dingtalk") == [] and chat.rejected("feishu") == []
 
+
+
+def test_ordinary_chatter_raises_nothing_with_default_thresholds(shop, tmp_path):
+    """A week of ordinary mentions (no crisis) with the default windows raises no crisis alert, at the
+    last evaluation and at every hour of the last day replayed by the backtest: the mention model's
+    neg label is what counts, and it leaves neutral chatter neutral."""
+    from jingshao.alerts.backtest import backtest
+
+    cfg_path = write_demo_config(shop.base_url, tmp_path, with_browser=False, products=[])
+    cfg_path.write_text(cfg_path.read_text().replace("  [brands.crisis]\n  red_growth_hours = 2\n"
+                                                     "  blue_share_hours = 2\n", ""))
+    cfg = load_config(cfg_path)
+    assert cfg.brands[0].crisis == {}
+    run_cli("crawl", "mentions", "--config", str(cfg_path), "--no-progress")
+    report = run_evaluation(cfg, now=shop.now())
+    assert [c for c in report.changes if c.family == "crisis"] == []
+    now = shop.now()
+    events = backtest(cfg, None, now - timedelta(hours=24), now, timedelta(hours=1), cfg.brands[0].name)
+    assert [e for e in events if e.kind == "crisis"] == []
