@@ -19,8 +19,10 @@ week) to six hours after the crisis began. Printed per arm: false alerts in days
 (opened alerts of any level), and minutes from each phase's start to the first alert at that phase's
 level or above (blue for the 8-an-hour phase, yellow for 30, red for 100), target in brackets.
 
-The held-out pool is small (about 1,000 neutral posts for 1,920 ordinary slots), so ordinary posts are
-drawn with replacement; each copy is stored as its own mention (own URL and content key).
+The held-out pool is small (about 1,000 neutral posts for 1,350 neutral slots), so ordinary posts are
+drawn in shuffled rounds: a post repeats only after its whole pool was used, days later, and each copy
+is stored as its own mention (own URL and content key). The crisis negatives are set aside first and
+never appear as ordinary chatter.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,6 +83,9 @@ def build_posts(pool: Sequence[LabelledPost], start: datetime, rng: random.Rando
             by_label[CLASSES[p.label]].append(p.text)
     negatives_left = list(by_label["neg"])
     rng.shuffle(negatives_left)
+    crisis_count = sum(n * PHASE_HOURS for _, n, _ in PHASES)
+    crisis_texts, by_label["neg"] = negatives_left[:crisis_count], negatives_left[crisis_count:]
+    draw = {label: _cycle(texts, rng) for label, texts in by_label.items()}
     posts: list[Post] = []
     labels, weights = zip(*MIX.items(), strict=True)
     for h in range(DAYS * 24):
@@ -89,13 +94,12 @@ def build_posts(pool: Sequence[LabelledPost], start: datetime, rng: random.Rando
         n = _poisson(daily_rate(local_hour), rng)
         for _ in range(n):
             label = rng.choices(labels, weights)[0]
-            posts.append(Post(hour_start + timedelta(seconds=rng.uniform(0, 3600)), rng.choice(by_label[label]),
-                              label, False))
+            posts.append(Post(hour_start + timedelta(seconds=rng.uniform(0, 3600)), next(draw[label]), label, False))
     crisis_start = start + timedelta(days=DAYS - 1, hours=CRISIS_HOUR)  # start is midnight Beijing: 19:00 on day 10
     for i, (_, per_hour, _) in enumerate(PHASES):
         phase_start = crisis_start + timedelta(hours=PHASE_HOURS * i)
         for k in range(per_hour * PHASE_HOURS):
-            text = negatives_left.pop() if negatives_left else rng.choice(by_label["neg"])
+            text = crisis_texts.pop()
             at = phase_start + timedelta(seconds=(k + rng.random()) * 3600 / per_hour)
             posts.append(Post(at, text, "neg", True))
     # The chatter goes on through the crisis and after it.
@@ -103,10 +107,17 @@ def build_posts(pool: Sequence[LabelledPost], start: datetime, rng: random.Rando
         hour_start = start + timedelta(hours=h)
         for _ in range(_poisson(daily_rate((hour_start + timedelta(hours=8)).hour), rng)):
             label = rng.choices(labels, weights)[0]
-            posts.append(Post(hour_start + timedelta(seconds=rng.uniform(0, 3600)), rng.choice(by_label[label]),
-                              label, False))
+            posts.append(Post(hour_start + timedelta(seconds=rng.uniform(0, 3600)), next(draw[label]), label, False))
     posts.sort(key=lambda p: p.at)
     return posts, crisis_start
+
+
+def _cycle(texts: Sequence[str], rng: random.Random) -> Iterator[str]:
+    """The texts in a shuffled order, again and again: a post repeats only after the whole pool was used."""
+    pool = list(texts)
+    while True:
+        rng.shuffle(pool)
+        yield from pool
 
 
 def _poisson(lam: float, rng: random.Random) -> int:
