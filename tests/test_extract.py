@@ -171,7 +171,7 @@ def test_to_json_shape() -> None:
     r = extract_product(load("jd.html"), URL)
     data = r.to_json("jd.html")
     assert list(data) == ["input", "title", "price", "original_price", "currency", "availability", "promo", "sku",
-                          "brand", "price_is_range", "sources", "error"]
+                          "brand", "price_is_range", "variants", "sources", "error"]
     assert (data["price"], data["original_price"], data["sku"]) == ("299.00", "399.00", None)
 
 

@@ -537,6 +537,14 @@ def _text_after(el: Any, doc: _Doc, limit: int = 10) -> str:
     return tail[:limit]
 
 
+# The price hierarchy (issue 11): a label saying "the price now" (促销价, 活动价, 秒杀价, 拼团价 ...) beats
+# a plain or list-price label (价格, 原价, 单独购买, 日常价, 定价 ...), which then becomes ``original_price``.
+_SALE_LABEL = re.compile(r"促销价|活动价|秒杀价|拼团价|团购价|特卖价|预售价|折后价|限时价|闪购价|特价|"
+                         r"sale price|now\s*[:：]?$|deal price", re.I)
+_LIST_LABEL = re.compile(r"(?<![促活秒团卖售后限购折特])价\s*格|原价|单独购买|日常价|定价|淘宝价|吊牌价|"
+                         r"list price", re.I)
+
+
 class _Candidate:
     __slots__ = ("score", "amount", "currency", "via", "sig", "conditional", "kind")
 
@@ -560,6 +568,7 @@ def _score_prices(page: Page, doc: _Doc) -> tuple[list[tuple[float, Decimal, str
     cands: list[_Candidate] = []
     # element -> digits of its price text; children holding part of those digits are skipped
     seen_parents: dict[Any, str] = {}
+    old_parents: set[Any] = set()  # candidates read as a struck price: a child may hold the real one
     text_len = doc.text_len
     from_vias: set[str] = page.__dict__.setdefault("_from_vias", set())
     for el in doc.elements:
@@ -582,7 +591,8 @@ def _score_prices(page: Page, doc: _Doc) -> tuple[list[tuple[float, Decimal, str
         digits = re.sub(r"\D", "", text)
         if parent is not None and parent in seen_parents and (
             digits in seen_parents[parent]
-            or (text_len.get(parent, 0) <= 40 and _font_size_of(el, sizes) <= _font_size_of(parent, sizes)
+            or (text_len.get(parent, 0) <= 40 and parent not in old_parents
+                and _font_size_of(el, sizes) <= _font_size_of(parent, sizes)
                 and not struck and not _OLD_ATTR.search(_attrs(el)) and not _OLD_TEXT.search(text))
         ):
             # the parent already holds this price (split spans, "$" + "12.99", "12.99 + VAT" labels)
@@ -648,10 +658,24 @@ def _score_prices(page: Page, doc: _Doc) -> tuple[list[tuple[float, Decimal, str
             score -= math.log1p(pos) * 0.1
         is_old = (struck or _in_struck(el) or bool(_OLD_ATTR.search(attrs))
                   or bool(_OLD_TEXT.search(f"{label} {text}")))
+        kind = "old" if is_old else "price"
+        if is_old:
+            old_parents.add(el)
+        if not is_old and not conditional:
+            lead = re.split(r"[\d¥￥$]", text, maxsplit=1)[0]
+            near = (lead if re.search(r"[^\W\d_]", lead) else re.sub(r"[\s¥￥:：]+$", "", label))[-6:]
+            if _SALE_LABEL.search(near):
+                kind, score = "sale", score + 2.0
+            elif _LIST_LABEL.search(near):
+                kind = "listed"
         sig = _signature(el)
         sigs[sig] = sigs.get(sig, 0) + 1
-        cands.append(_Candidate(score, amount, cur, _describe(el), sig, conditional,
-                                "old" if is_old else "price"))
+        cands.append(_Candidate(score, amount, cur, _describe(el), sig, conditional, kind))
+    if any(c.kind == "sale" for c in cands):
+        # A 促销价 is shown: the 价格 / 单独购买 beside it is the list price.
+        for c in cands:
+            if c.kind == "listed":
+                c.kind = "old"
     # Repeated structures (the same class path holding 3+ prices) are listings: recommendations,
     # "customers also bought", variant grids. They lose to a one-off price block.
     prices, olds, conds = [], [], []

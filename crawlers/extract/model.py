@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -12,6 +15,16 @@ FIELDS: tuple[str, ...] = ("title", "price", "original_price", "currency", "avai
 LAYERS: tuple[str, ...] = ("selector", "jsonld", "microdata", "rdfa", "opengraph", "state", "heuristic")
 
 AVAILABILITY_VALUES: tuple[str, ...] = ("InStock", "OutOfStock", "PreOrder")
+
+#: Bumped when extraction changes what it reads from the same page: a new version is a new baseline
+#: (no alert compares a value read the new way with one read the old way).
+EXTRACTOR_VERSION = "2"
+
+
+def reading_basis(selectors: Mapping[str, str] | None) -> str:
+    """``"x<version>:<digest of the selectors>"``: how a product's values were read."""
+    payload = json.dumps(dict(selectors or {}), sort_keys=True, ensure_ascii=False)
+    return f"x{EXTRACTOR_VERSION}:{hashlib.sha1(payload.encode()).hexdigest()[:16]}"
 
 
 def decimal_text(value: Decimal | None) -> str | None:
@@ -35,6 +48,8 @@ class ProductExtraction:
     sku: str | None = None
     brand: str | None = None
     price_is_range: bool = False
+    # Per-variant prices the page shows: [{"name": "256GB 黑色", "price": Decimal("6799.00")}, ...]
+    variants: list[dict[str, Any]] = field(default_factory=list)
     sources: dict[str, dict[str, str]] = field(default_factory=dict)
     error: str | None = None
 
@@ -58,6 +73,7 @@ class ProductExtraction:
             "sku": self.sku,
             "brand": self.brand,
             "price_is_range": self.price_is_range,
+            "variants": [{"name": v["name"], "price": decimal_text(v.get("price"))} for v in self.variants],
             "sources": {k: dict(v) for k, v in self.sources.items()},
             "error": self.error,
         }

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from . import heuristics, promo, state, structured
+from . import heuristics, promo, state, structured, variants
 from .decode import decode_html
 from .model import FIELDS, ProductExtraction
 from .page import Page, parse_tree
@@ -55,8 +55,35 @@ def _merge(result: ProductExtraction, found: structured.Found, layer: str) -> No
             result.price_is_range = found.price_is_range
 
 
+_UNIT_FACTORS = (Decimal(100), Decimal(10))
+
+
+def _check_units_against_visible(page: Page, result: ProductExtraction) -> None:
+    """A structured or state price that is the visible main price times 100 (fen, cents) or 10 is
+    read in the wrong unit: the visible price wins, and ``sources`` says why."""
+    source = result.sources.get("price", {})
+    if result.price is None or source.get("layer") in ("selector", "heuristic"):
+        return
+    try:
+        visible = heuristics.best_price(page)
+    except Exception:  # noqa: BLE001
+        return
+    if visible is None or visible[1] <= 0 or visible[1] == result.price:
+        return
+    for factor in _UNIT_FACTORS:
+        if abs(result.price - visible[1] * factor) <= visible[1] * factor / 200:
+            result.price = visible[1]
+            result.sources["price"] = {"layer": "heuristic", "via": f"{visible[3]} (the {source.get('layer')} "
+                                       f"price {source.get('via')} is {factor}x the visible price: wrong unit)"}
+            orig = result.original_price
+            if orig is not None and result.sources.get("original_price", {}).get("layer") == source.get("layer"):
+                result.original_price = (orig / factor).quantize(Decimal("0.01"))
+                result.sources["original_price"]["via"] += f" (/{factor}, as the price)"
+            return
+
+
 def _extract(body: bytes | str, url: str, selectors: Mapping[str, str] | None,
-             encoding: str | None) -> ProductExtraction:
+             encoding: str | None, variant: str | None = None) -> ProductExtraction:
     result = ProductExtraction()
     if body is None or len(body) == 0 or (isinstance(body, (bytes, bytearray)) and not body.strip()) or (
         isinstance(body, str) and not body.strip()
@@ -113,6 +140,20 @@ def _extract(body: bytes | str, url: str, selectors: Mapping[str, str] | None,
             result.price = low[0]
             result.price_is_range = True
             result.sources["price"] = {"layer": "heuristic", "via": f"{low[1]} (lowest of a range)"}
+    _check_units_against_visible(page, result)
+    try:
+        result.variants = variants.page_variants(page, [data for _name, data in state.iter_state(page)])
+    except Exception as exc:  # noqa: BLE001
+        notes.append(f"variant detection failed: {type(exc).__name__}")
+    if variant:
+        chosen_variant = variants.pick(result.variants, variant)
+        if chosen_variant is None:
+            notes.append(f"variant {variant!r} not found on the page"
+                         + (f" (shown: {', '.join(v['name'] for v in result.variants)})" if result.variants else ""))
+        elif result.sources.get("price", {}).get("layer") != "selector":
+            result.price = chosen_variant["price"]
+            result.price_is_range = False
+            result.sources["price"] = {"layer": "variant", "via": chosen_variant["name"]}
     if result.promo is None:
         try:
             found = promo.promo_fields(page)
@@ -138,10 +179,12 @@ def _extract(body: bytes | str, url: str, selectors: Mapping[str, str] | None,
 
 
 def extract_product(body: bytes | str, url: str = "", *, selectors: Mapping[str, str] | None = None,
-                    encoding: str | None = None) -> ProductExtraction:
-    """Extract product fields from one page. Never raises; problems are described in ``error``."""
+                    encoding: str | None = None, variant: str | None = None) -> ProductExtraction:
+    """Extract product fields from one page. Never raises; problems are described in ``error``.
+
+    ``variant`` ("256GB 黑色") picks that variant's price among those the page shows."""
     try:
-        return _extract(body, url, selectors, encoding)
+        return _extract(body, url, selectors, encoding, variant)
     except Exception as exc:  # noqa: BLE001 - the contract is "never an exception escaping"
         log.exception("extraction failed for %s", url)
         return ProductExtraction(error=f"extraction failed: {type(exc).__name__}: {exc}")

@@ -37,10 +37,10 @@ MAX_SCRIPT = 3_000_000
 TITLE_KEYS = ("title", "name", "skuName", "goodsName", "productName", "itemName", "displayName", "wareName")
 PRICE_KEYS = ("price", "salePrice", "sale_price", "currentPrice", "current_price", "finalPrice", "final_price",
               "promotionPrice", "sellingPrice", "jdPrice", "minGroupPrice", "groupPrice", "priceValue",
-              "priceAmount", "minPrice", "offerPrice", "p")
+              "priceAmount", "minPrice", "offerPrice", "priceInCent", "price_in_cents", "p")
 ORIGINAL_KEYS = ("originalPrice", "original_price", "marketPrice", "market_price", "listPrice", "list_price",
                  "linePrice", "line_price", "oldPrice", "old_price", "wasPrice", "regularPrice", "regular_price",
-                 "normalPrice", "tagPrice", "op", "m")
+                 "normalPrice", "minNormalPrice", "tagPrice", "op", "m", "originPriceInCent", "originPrice")
 #: The top of a price range (variants): the product's price is the low end and a range.
 HIGH_KEYS = ("highPrice", "maxPrice", "max_price", "maxGroupPrice", "priceMax")
 SKU_KEYS = ("sku", "skuId", "skuid", "goodsID", "itemId", "goodsId", "productId", "product_id", "articleNumber")
@@ -207,6 +207,50 @@ def _price_value(value: Any) -> Decimal | None:
     return to_decimal(value)
 
 
+#: Integer prices under these keys are in fen (1/100 yuan) or cents.
+FEN_KEY = re.compile(r"fen|cent|^(min|max)?GroupPrice$|^minNormalPrice$|^normalPrice$", re.I)
+#: Keys under which a state blob lists other items: never the product.
+_RAIL_KEY = re.compile(r"recommend|similar|related|guess|rails?$|feeds?$|hot|rank|also|together|bundle|"
+                       r"shopGoods|goodsList|itemList|list$|items$", re.I)
+_ITEM_ID = re.compile(r"(?:[?&#](?:id|item_?id|goods_?id|sku_?id|skuId|productId|pid)=|/)(\d{5,})(?:\.html|[/?&#]|$)",
+                      re.I)
+
+
+def url_item_id(url: str) -> str | None:
+    """The item id a shop URL carries (JD ``/100012043978.html``, Tmall ``id=``, PDD ``goods_id=``)."""
+    m = _ITEM_ID.search(url or "")
+    return m.group(1) if m else None
+
+
+def _walk_marked(data: Any, in_list: bool = False, depth: int = 0) -> Any:
+    """``(node, listed)`` for every dict; ``listed``: inside a list of items or under a rail's key."""
+    if depth > 12:
+        return
+    if isinstance(data, dict):
+        yield data, in_list
+        for key, value in data.items():
+            if isinstance(value, (dict, list)):
+                rail = bool(_RAIL_KEY.search(str(key))) and not re.search(r"sku|spec|price|image|pic", str(key), re.I)
+                yield from _walk_marked(value, in_list or rail, depth + 1)
+    elif isinstance(data, list):
+        many = sum(isinstance(v, dict) for v in data) >= 2
+        for value in data:
+            yield from _walk_marked(value, in_list or many, depth + 1)
+
+
+def state_price(key: str, value: Any) -> Decimal | None:
+    """A state price; integers under fen/cent keys are divided by 100."""
+    amount = _price_value(value)
+    if amount is not None and FEN_KEY.search(key) and isinstance(value, int) and not isinstance(value, bool):
+        amount = (Decimal(value) / 100).quantize(Decimal("0.01"))
+    return amount
+
+
+def _ids(node: dict[str, Any]) -> set[str]:
+    return {str(node[k]) for k in (*SKU_KEYS, "id", "goods_id", "item_id", "skuid", "wareId") if
+            isinstance(node.get(k), (str, int)) and not isinstance(node.get(k), bool)}
+
+
 def state_fields(page: Page) -> Found:
     found = Found()
     titles = page_titles(page)
@@ -215,8 +259,9 @@ def state_fields(page: Page) -> Found:
     best: tuple[float, str, dict[str, Any]] | None = None
     body = page.tree.find("body")
     body_text = " ".join(text_content(body).split())[:200_000] if body is not None else ""
+    item_id = url_item_id(page.url)
     for name, data in iter_state(page):
-        for node in walk(data):
+        for node, listed in _walk_marked(data):
             title = _get(node, TITLE_KEYS)
             price = _get(node, PRICE_KEYS)
             if not title or not isinstance(title[1], str) or not price:
@@ -224,12 +269,21 @@ def state_fields(page: Page) -> Found:
             amount = _price_value(price[1])
             if amount is None:
                 continue
+            id_match = item_id is not None and item_id in _ids(node)
+            if listed and not id_match:
+                continue  # a list of items (a rail, a feed) is never the product
+            if item_id is not None and not id_match and _ids(node) and not listed:
+                # Another item's object (the URL names a different id): only on a very good name match.
+                match_floor = 0.95
+            else:
+                match_floor = 0.6
             match = _title_match(title[1], titles)
             if match < 0.6 and len(title[1]) >= 6 and title[1].strip() in body_text:
                 match = 0.9  # the name is shown on the page verbatim
-            if match < 0.6:
+            if match < match_floor and not id_match:
                 continue
-            score = match + (0.1 if _get(node, SKU_KEYS) else 0) + (0.1 if _get(node, STOCK_KEYS) else 0)
+            score = match + (1.0 if id_match else 0) + (0.1 if _get(node, SKU_KEYS) else 0) + (
+                0.1 if _get(node, STOCK_KEYS) else 0)
             if best is None or score > best[0]:
                 best = (score, name, node)
     if best is None:
@@ -239,14 +293,15 @@ def state_fields(page: Page) -> Found:
     price_kv = _get(node, PRICE_KEYS)
     assert title_kv and price_kv
     found.put("title", " ".join(str(title_kv[1]).split()), f"{name}..{title_kv[0]}")
-    found.put("price", _price_value(price_kv[1]), f"{name}..{price_kv[0]}")
-    amount = _price_value(price_kv[1])
+    amount = state_price(*price_kv)
+    fen = " (fen)" if amount != _price_value(price_kv[1]) else ""
+    found.put("price", amount, f"{name}..{price_kv[0]}{fen}")
     orig = _get(node, ORIGINAL_KEYS)
     if orig:
-        found.put("original_price", _price_value(orig[1]), f"{name}..{orig[0]}")
+        found.put("original_price", state_price(*orig), f"{name}..{orig[0]}")
     high = _get(node, HIGH_KEYS)
     if high:
-        top = _price_value(high[1])
+        top = state_price(*high)
         if top is not None and amount is not None and top > amount:
             found.price_is_range = True
     cur = _get(node, CURRENCY_KEYS)

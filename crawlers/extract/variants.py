@@ -1,0 +1,106 @@
+"""Per-variant prices (颜色 / 尺码 / 版本 / 套餐) a page shows, and picking one by name.
+
+Sources, first that yields two or more variants wins: elements carrying a variant's price in data
+attributes (``data-price`` with a ``data-sku``/``data-spec``/``data-value``, the shape JD, Tmall and
+most H5 shops render their SKU pickers in), then lists in embedded state whose objects have a spec
+name and a price (``skuList``, ``skus``, ``sku_list`` ...). Prices in fen (integer ``*Fen*`` /
+``*Cent*`` keys, PDD's ``groupPrice``) are converted.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from .page import Page, text_content
+from .prices import to_decimal
+
+_NAME_KEYS = ("specName", "spec", "skuName", "sku_name", "specs", "name", "title", "propPath", "skuDesc")
+_PRICE_KEYS = ("price", "salePrice", "promotionPrice", "groupPrice", "normalPrice", "priceFen", "price_fen",
+               "salePriceFen", "price_in_cents", "priceCent", "jdPrice", "p")
+_FEN_KEY = re.compile(r"fen|cent|^groupPrice$|^normalPrice$", re.I)
+_LIST_KEYS = re.compile(r"^(sku_?list|skus|skuInfos?|variants|sku_?infos?|specList)$", re.I)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[\s/|,，·]+", " ", text).strip()
+
+
+def _price(key: str, value: Any) -> Decimal | None:
+    amount = to_decimal(value)
+    if amount is None:
+        return None
+    if _FEN_KEY.search(key) and isinstance(value, int):
+        return (Decimal(value) / 100).quantize(Decimal("0.01"))
+    return amount
+
+
+def _from_attributes(page: Page) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for el in page.tree.xpath("//*[@data-price][@data-sku or @data-spec or @data-value or @data-sku-id]"):
+        name = _norm(el.get("data-spec") or el.get("data-value") or el.get("title") or text_content(el))
+        raw = el.get("data-price") or ""
+        key = "priceFen" if el.get("data-unit") == "fen" else "price"
+        price = _price(key, int(raw) if key == "priceFen" and raw.isdigit() else raw)
+        if name and price is not None:
+            out.append({"name": name, "price": price})
+    return out
+
+
+def _walk(node: Any, depth: int = 0):
+    if depth > 12:
+        return
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, list) and _LIST_KEYS.match(str(key)):
+                yield value
+            yield from _walk(value, depth + 1)
+    elif isinstance(node, list):
+        for value in node[:200]:
+            yield from _walk(value, depth + 1)
+
+
+def from_state(blobs: list[Any]) -> list[dict[str, Any]]:
+    for blob in blobs:
+        for items in _walk(blob):
+            out = []
+            for item in items:
+                if not isinstance(item, dict):
+                    continue
+                name = next((item[k] for k in _NAME_KEYS if isinstance(item.get(k), str) and item[k].strip()), None)
+                if isinstance(name, list):
+                    name = " ".join(map(str, name))
+                price = next((p for k in _PRICE_KEYS if k in item for p in [_price(k, item[k])] if p is not None),
+                             None)
+                if name and price is not None:
+                    out.append({"name": _norm(name), "price": price})
+            if len(out) >= 2:
+                return out
+    return []
+
+
+def page_variants(page: Page, blobs: list[Any]) -> list[dict[str, Any]]:
+    found = _from_attributes(page)
+    if len(found) >= 2:
+        return _dedup(found)
+    return _dedup(from_state(blobs))
+
+
+def _dedup(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        if item["name"] not in seen:
+            seen.add(item["name"])
+            out.append(item)
+    return out
+
+
+def pick(variants: list[dict[str, Any]], wanted: str) -> dict[str, Any] | None:
+    """The variant whose name holds every word of ``wanted`` ("256GB 黑色" matches "黑色 / 256GB")."""
+    words = [w.lower() for w in _norm(wanted).split()]
+    matches = [v for v in variants if all(w in v["name"].lower() for w in words)]
+    if not matches:
+        return None
+    return min(matches, key=lambda v: len(v["name"]))
