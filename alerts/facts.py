@@ -15,7 +15,7 @@ can have 100,000 stored mentions and an evaluation runs every few minutes:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -103,7 +103,9 @@ def product_inputs(session: Session, now: datetime, thresholds: CompetitorThresh
     ).all()
     if not products:
         return []
-    observations = _observations(session, now, thresholds)
+    final_basis = [pid for pid, name, url, competitor in products
+                   if thresholds.basis_for(ProductRef(id=pid, name=name or url, competitor=competitor, url=url)) == "final"]
+    observations = _observations(session, now, thresholds, final_basis)
     reviews = _reviews(session, now, thresholds)
     hits = _latest_adlaw_hits(session, now)
     return [
@@ -115,7 +117,8 @@ def product_inputs(session: Session, now: datetime, thresholds: CompetitorThresh
     ]
 
 
-def _observations(session: Session, now: datetime, t: CompetitorThresholds) -> dict[int, list[ObservationFact]]:
+def _observations(session: Session, now: datetime, t: CompetitorThresholds,
+                  final_basis: Iterable[int] | None = None) -> dict[int, list[ObservationFact]]:
     """Per product: the last ``anomaly_history + 2`` observations and all of the last ``original_price_days + 1``."""
     keep_last = t.anomaly_history + 2
     since = now - timedelta(days=t.original_price_days + 1)
@@ -123,10 +126,12 @@ def _observations(session: Session, now: datetime, t: CompetitorThresholds) -> d
         select(
             Observation.product_id, Observation.first_seen_at, Observation.last_seen_at, Observation.price,
             Observation.original_price, Observation.in_stock, Observation.promo, Observation.title,
+            Observation.final_price, Observation.basis,
             func.row_number().over(partition_by=Observation.product_id,
                                    order_by=(Observation.first_seen_at.desc(), Observation.id.desc())).label("rn"),
         )
-        .where(Observation.first_seen_at <= now)
+        # Voided observations are gone for the rules; suspect ones wait until the next crawl confirms them.
+        .where(Observation.first_seen_at <= now, Observation.voided_at.is_(None), Observation.status == "ok")
         .subquery()
     )
     rows = session.execute(
@@ -134,7 +139,15 @@ def _observations(session: Session, now: datetime, t: CompetitorThresholds) -> d
         .order_by(ranked.c.product_id, ranked.c.first_seen_at)
     ).all()
     out: dict[int, list[ObservationFact]] = defaultdict(list)
-    for pid, first, last, price, original, in_stock, promo, title, _rn in rows:
+    bases: dict[int, str | None] = {}
+    final_keys = set(final_basis or ())
+    for pid, first, last, price, original, in_stock, promo, title, final, basis, _rn in rows:
+        if pid in bases and basis != bases[pid]:
+            # Read a new way (selectors or extractor changed): a new baseline, nothing compares across it.
+            out[pid] = []
+        bases[pid] = basis
+        if pid in final_keys and final is not None:
+            price = final  # price_basis = "final": price alerts follow the 到手价
         out[pid].append(ObservationFact(at=first, price=price, original_price=original, in_stock=in_stock,
                                         promo=promo, title=title, last_seen=last))
     return out

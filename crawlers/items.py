@@ -13,6 +13,8 @@ class ProductObservationItem:
     fields: dict[str, Any]
     sources: dict[str, Any] = field(default_factory=dict)
     rendered: bool = False
+    # Stored beside the observed fields (issue 11): final_price, offers, variants, basis.
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

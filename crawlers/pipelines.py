@@ -92,7 +92,7 @@ class StoragePipeline:
     def store_observation(self, item: ProductObservationItem) -> None:
         with self.db.session() as s:
             outcome = record_observation(s, item.product_id, item.fields, sources=item.sources,
-                                         crawl_run_id=self.run_id)
+                                         crawl_run_id=self.run_id, **item.extras)
             if outcome is not ObservationOutcome.UNCHANGED:
                 obs = latest_observation(s, item.product_id)
                 hits = self.enricher.adlaw_hits({"title": obs.title, "promo": obs.promo})

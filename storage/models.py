@@ -143,6 +143,19 @@ class Observation(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # 到手价: the best final unit price the promo copy allows, and the offers it used (issue 11).
+    final_price: Mapped[Decimal | None] = mapped_column(Money)
+    offers: Mapped[list[Any] | None] = mapped_column(JSON)
+    # Per-variant prices the page showed: [{"name": "256GB 黑色", "price": "6799.00"}, ...]
+    variants: Mapped[list[Any] | None] = mapped_column(JSON)
+    # ok | suspect (price moved beyond the plausibility factor; confirmed when the next crawl agrees)
+    status: Mapped[str] = mapped_column(String(12), default="ok", server_default="ok")
+    # How the values were read (extractor version + the selectors' digest): a new basis is a new baseline.
+    basis: Mapped[str | None] = mapped_column(String(64))
+    # Voided by a person: kept, with who and why, and left out of rules, charts, reports and `prices`.
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    voided_by: Mapped[str | None] = mapped_column(String(200))
+    void_reason: Mapped[str | None] = mapped_column(Text)
 
     product: Mapped[Product] = relationship(back_populates="observations")
 

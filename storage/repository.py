@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -113,6 +113,11 @@ def latest_observation(session: Session, product_id: int) -> Observation | None:
     ).first()
 
 
+STATUS_OK = "ok"
+STATUS_SUSPECT = "suspect"
+DEFAULT_PLAUSIBILITY_FACTOR = Decimal(3)
+
+
 def record_observation(
     session: Session,
     product_id: int,
@@ -121,25 +126,43 @@ def record_observation(
     sources: Mapping[str, Any] | None = None,
     crawl_run_id: int | None = None,
     seen_at: datetime | None = None,
+    final_price: Decimal | None = None,
+    offers: Sequence[Mapping[str, Any]] | None = None,
+    variants: Sequence[Mapping[str, Any]] | None = None,
+    basis: str | None = None,
+    plausibility_factor: Decimal | float | None = DEFAULT_PLAUSIBILITY_FACTOR,
 ) -> ObservationOutcome:
     """Change-only write: append a row if the observed fields changed, else move last_seen_at.
 
     The product row is locked first (`FOR UPDATE` on PostgreSQL; SQLite's BEGIN IMMEDIATE
     already holds the write lock), so concurrent workers seeing the same product never both
     append the same change.
+
+    A price more than ``plausibility_factor`` times above or below the last confirmed price read on
+    the same ``basis`` is stored as ``suspect`` (rules ignore it); when the next crawl sees the same
+    values it is confirmed. A new ``basis`` (selectors or extractor changed) starts a new baseline.
     """
     seen_at = seen_at or utcnow()
     session.execute(select(Product.id).where(Product.id == product_id).with_for_update())
     digest = content_hash(fields)
     latest = latest_observation(session, product_id)
-    if latest is not None and latest.content_hash == digest:
+    if (latest is not None and latest.content_hash == digest and latest.voided_at is None
+            and (basis is None or latest.basis == basis)):
+        values: dict[str, Any] = {}
         if seen_at > latest.last_seen_at:
-            session.execute(
-                update(Observation).where(Observation.id == latest.id).values(last_seen_at=seen_at)
-            )
+            values["last_seen_at"] = seen_at
+        if latest.status == STATUS_SUSPECT and seen_at > latest.first_seen_at:
+            values["status"] = STATUS_OK  # the next crawl agrees: the suspect price is confirmed
+        if values:
+            session.execute(update(Observation).where(Observation.id == latest.id).values(**values))
         return ObservationOutcome.UNCHANGED
     availability = fields.get("availability")
     in_stock = None if availability is None else availability in ("InStock", "PreOrder")
+    status = STATUS_OK
+    if plausibility_factor and fields.get("price") is not None:
+        reference = last_confirmed_price(session, product_id, basis)
+        if reference is not None and not plausible(fields["price"], reference, plausibility_factor):
+            status = STATUS_SUSPECT
     session.add(
         Observation(
             product_id=product_id,
@@ -151,9 +174,57 @@ def record_observation(
             sources=dict(sources) if sources else None,
             **{k: fields.get(k) for k in OBSERVED_FIELDS if k != "price_is_range"},
             price_is_range=bool(fields.get("price_is_range")),
+            final_price=final_price,
+            offers=list(offers) if offers else None,
+            variants=list(variants) if variants else None,
+            basis=basis,
+            status=status,
         )
     )
     return ObservationOutcome.NEW if latest is None else ObservationOutcome.CHANGED
+
+
+def plausible(price: Decimal, reference: Decimal, factor: Decimal | float) -> bool:
+    """False when ``price`` is more than ``factor`` times above or below ``reference``."""
+    factor = Decimal(str(factor))
+    if reference <= 0 or price <= 0:
+        return True
+    return reference / factor <= price <= reference * factor
+
+
+def last_confirmed_price(session: Session, product_id: int, basis: str | None) -> Decimal | None:
+    """The newest confirmed (not suspect, not void) price read on the same basis; None starts a baseline."""
+    row = session.execute(
+        select(Observation.price, Observation.basis)
+        .where(Observation.product_id == product_id, Observation.status == STATUS_OK,
+               Observation.voided_at.is_(None), Observation.price.is_not(None))
+        .order_by(Observation.first_seen_at.desc(), Observation.id.desc()).limit(1)
+    ).first()
+    if row is None or (basis is not None and row.basis != basis):
+        return None
+    return row.price
+
+
+def void_observations(session: Session, *, by: str, reason: str, ids: Sequence[int] = (),
+                      product_id: int | None = None, since: datetime | None = None,
+                      at: datetime | None = None) -> list[int]:
+    """Mark observations void (by id, or a product's since a time); returns the ids voided now."""
+    if not by.strip() or not reason.strip():
+        raise ValueError("voiding needs who (--by) and why (--reason)")
+    q = select(Observation.id).where(Observation.voided_at.is_(None))
+    if ids:
+        q = q.where(Observation.id.in_(list(ids)))
+    elif product_id is not None:
+        q = q.where(Observation.product_id == product_id)
+        if since is not None:
+            q = q.where(Observation.first_seen_at >= since)
+    else:
+        raise ValueError("say which observations: ids, or a product (and --since)")
+    chosen = list(session.scalars(q.order_by(Observation.id)))
+    if chosen:
+        session.execute(update(Observation).where(Observation.id.in_(chosen))
+                        .values(voided_at=at or utcnow(), voided_by=by.strip(), void_reason=reason.strip()))
+    return chosen
 
 
 def record_failure(
@@ -239,6 +310,9 @@ class PriceHistoryRow:
     currency: str | None
     availability: str | None
     promo: str | None
+    final_price: Decimal | None = None
+    suspect: bool = False
+    observation_id: int | None = None
 
 
 def find_products(session: Session, key: str | None = None) -> list[Product]:
@@ -259,7 +333,7 @@ def price_history(session: Session, product_ids: list[int]) -> list[PriceHistory
         select(Observation, Product, Competitor)
         .join(Product, Observation.product_id == Product.id)
         .join(Competitor, Product.competitor_id == Competitor.id)
-        .where(Observation.product_id.in_(product_ids))
+        .where(Observation.product_id.in_(product_ids), Observation.voided_at.is_(None))
         .order_by(Product.id, Observation.first_seen_at, Observation.id)
     ).all()
     return [
@@ -267,6 +341,7 @@ def price_history(session: Session, product_ids: list[int]) -> list[PriceHistory
             product_id=p.id, competitor=c.name, product=p.name or o.title or p.url, url=p.url,
             first_seen_at=o.first_seen_at, last_seen_at=o.last_seen_at, price=o.price,
             original_price=o.original_price, currency=o.currency, availability=o.availability, promo=o.promo,
+            final_price=o.final_price, suspect=o.status == STATUS_SUSPECT, observation_id=o.id,
         )
         for o, p, c in rows
     ]

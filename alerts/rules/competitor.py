@@ -118,6 +118,8 @@ class CompetitorThresholds:
     drop_percent: Decimal = Decimal(10)  # a drop at or beyond this -> yellow
     drop_red_percent: Decimal = Decimal(25)  # ... at or beyond this -> red
     price_floors: Mapping[str, Decimal] = field(default_factory=dict)  # product key -> floor (red below)
+    # product key or competitor name -> "price" (default) or "final" (price rules follow the 到手价)
+    price_basis: Mapping[str, str] = field(default_factory=dict)
     anomaly_k: float = 3.0  # strictly outside mean ± k·σ -> yellow
     anomaly_history: int = 30  # last N observations before the current price
     anomaly_min_history: int = 5
@@ -135,6 +137,10 @@ class CompetitorThresholds:
         object.__setattr__(self, "drop_red_percent", _decimal(self.drop_red_percent, "drop_red_percent"))
         floors = {str(k): _decimal(v, f"price_floors[{k!r}]") for k, v in dict(self.price_floors).items()}
         object.__setattr__(self, "price_floors", floors)
+        for key, basis in dict(self.price_basis).items():
+            if basis not in ("price", "final"):
+                raise ValueError(f"CompetitorThresholds.price_basis[{key!r}] must be \"price\" or \"final\", "
+                                 f"got {basis!r}")
         if self.drop_red_percent < self.drop_percent:
             raise ValueError("CompetitorThresholds.drop_red_percent must be >= drop_percent")
         for name in ("anomaly_history", "anomaly_min_history", "original_price_days", "original_price_min_observations",
@@ -146,6 +152,13 @@ class CompetitorThresholds:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ValueError(f"CompetitorThresholds.{name} must be a number > 0, got {value!r}")
+
+    def basis_for(self, product: ProductRef) -> str:
+        """"final" when price alerts of this product use its 到手价 (product keys win over the competitor)."""
+        for key in (*product.lookup_keys(), product.competitor):
+            if key in self.price_basis:
+                return self.price_basis[key]
+        return "price"
 
     def floor_for(self, product: ProductRef) -> Decimal | None:
         for key in product.lookup_keys():

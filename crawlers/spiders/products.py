@@ -10,6 +10,8 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from jingshao.crawlers.extract import extract_product
+from jingshao.crawlers.extract.model import reading_basis
+from jingshao.crawlers.extract.offers import final_price, parse_offers
 from jingshao.crawlers.items import FailedPageItem, ProductObservationItem
 from jingshao.crawlers.spiders.base import TargetsSpider
 
@@ -43,7 +45,7 @@ class ProductsSpider(TargetsSpider):
         target = response.meta["target"]
         encoding = response.encoding if isinstance(response, TextResponse) else None
         ext = extract_product(response.body, response.url, selectors=target.get("selectors") or None,
-                              encoding=encoding)
+                              encoding=encoding, variant=target.get("variant") or None)
         # An out-of-stock page often hides its price; the stock change still matters, so it is
         # stored with price unknown. Any other page without a price is a failure, never price 0.
         if ext.price is None and ext.availability != "OutOfStock":
@@ -53,9 +55,26 @@ class ProductsSpider(TargetsSpider):
         yield ProductObservationItem(
             product_id=target["product_id"], url=target["url"],
             fields={f: getattr(ext, f) for f in FIELDS}, sources=ext.sources,
-            rendered=bool(target.get("render")),
+            rendered=bool(target.get("render")), extras=observation_extras(ext, target),
         )
 
     def on_error(self, failure: Failure):
         target = failure.request.meta["target"]
         yield self.failed_request(failure, product_id=target["product_id"], url=target["url"])
+
+
+def observation_extras(ext: Any, target: dict[str, Any]) -> dict[str, Any]:
+    """What is stored beside the fields: 到手价 and its offers, variants, and the basis the values were
+    read with (a new extractor version or new selectors start a new baseline: no alert compares across)."""
+    offers = parse_offers(ext.promo)
+    quantity = int(target.get("quantity") or 1)
+    final = final_price(ext.price, offers, quantity)
+    extras: dict[str, Any] = {
+        "basis": reading_basis(target.get("selectors") or None),
+        "final_price": final.unit if final is not None and final.used else None,
+        "offers": [o.to_json() for o in final.used] if final is not None and final.used else None,
+        "variants": list(ext.variants) or None,
+    }
+    if target.get("plausibility_factor") is not None:
+        extras["plausibility_factor"] = target["plausibility_factor"]
+    return extras
