@@ -23,7 +23,7 @@ def test_init_writes_a_config_that_loads(tmp_path):
 def test_nlp_score_stdin_and_csv(tmp_path):
     proc = run_cli_input(["nlp", "score"], "物流很快，质量很好，非常满意\n质量太差了，用了两天就坏了，退货\n\n")
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert [r["label"] for r in rows] == ["pos", "neg", "neutral"]
+    assert [r["label"] for r in rows] == ["pos", "neg", "neu"]  # one label vocabulary with --kind mention
     assert rows[0]["positive"] > 0.8 > 0.2 > rows[1]["positive"]
     csv = tmp_path / "r.csv"
     csv.write_text("id,评论\n1,很好用\n2,太烂了\n", encoding="utf-8")
