@@ -184,16 +184,72 @@ def prices(
         hist = by_product.get(p.id, [])
         title = f"#{p.id} {p.name or p.url}"
         table = Table(title=title, title_justify="left", caption=p.url, caption_justify="left")
-        for col in ("首次发现", "最近确认", "价格", "原价", "库存", "促销"):
+        for col in ("观测", "首次发现", "最近确认", "价格", "到手价", "原价", "库存", "促销"):
             table.add_column(col, no_wrap=col != "促销")
         for r in hist:
             cur = "" if r.currency in (None, "CNY") else f" {r.currency}"
-            table.add_row(r.first_seen_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+            # A suspect price (beyond the plausibility factor, not yet confirmed) is marked, never alerted on.
+            mark = " (存疑 suspect)" if r.suspect else ""
+            table.add_row(f"#{r.observation_id}", r.first_seen_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
                           r.last_seen_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-                          money(r.price) + cur, money(r.original_price), stock_label(r.availability), r.promo or "")
+                          money(r.price) + cur + mark, money(r.final_price), money(r.original_price),
+                          stock_label(r.availability), r.promo or "")
         if not hist:
-            table.add_row("—", "—", "—", "—", "—", "尚无观测 (no observation yet)")
+            table.add_row("—", "—", "—", "—", "—", "—", "—", "尚无观测 (no observation yet)")
         console.print(table)
+
+
+observations_app = typer.Typer(help="Stored observations: void bad ones (kept, with who and why).",
+                               no_args_is_help=True)
+app.add_typer(observations_app, name="observations")
+
+
+@observations_app.command("void")
+def observations_void(
+    ids: Annotated[list[int] | None, typer.Argument(help="Observation ids (the 观测 column of `prices`).")] = None,
+    product: Annotated[str | None, typer.Option("--product", "-p", help="Product id, URL or part of its name.")]
+    = None,
+    since: Annotated[str | None, typer.Option("--since", help="With --product: observations first seen at or "
+                                              "after this time (ISO 8601, e.g. 2026-12-01T08:00).")] = None,
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (kept with the observation).")] = "",
+    by: Annotated[str | None, typer.Option("--by", help="Who (default: $USER).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Void bad observations: they stay stored with who and why, and leave rules, charts, reports and `prices`."""
+    from datetime import datetime as _dt
+
+    from jingshao.storage.repository import find_products, void_observations
+
+    if not ids and not product:
+        raise _fail("say which observations: ids, or --product X [--since T]")
+    if ids and product:
+        raise _fail("give observation ids or --product, not both")
+    if not reason.strip():
+        raise _fail("--reason is required: say why the observation is wrong")
+    when = None
+    if since:
+        try:
+            when = _dt.fromisoformat(since)
+        except ValueError:
+            raise _fail(f"--since {since!r} is not an ISO 8601 time (e.g. 2026-12-01T08:00)") from None
+    cfg = _load(config)
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=cfg.tz)
+    who = by or os.environ.get("USER") or "unknown"
+    db = _db(cfg)
+    with db.session() as s:
+        product_id = None
+        if product:
+            found = find_products(s, product)
+            if len(found) != 1:
+                raise _fail(f"--product {product!r} matches {len(found)} products; use its id")
+            product_id = found[0].id
+        voided = void_observations(s, by=who, reason=reason, ids=ids or (), product_id=product_id, since=when)
+    if not voided:
+        console.print("没有可作废的观测 nothing to void (unknown ids, or already void)")
+        raise typer.Exit(1)
+    console.print(f"已作废 voided {len(voided)} 条观测 observations: "
+                  f"{', '.join('#' + str(i) for i in voided)} ({who}: {reason.strip()})", highlight=False)
 
 
 @app.command()

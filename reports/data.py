@@ -287,6 +287,12 @@ _OBS_COLS = (
 )
 
 
+# Voided observations are gone from the report; suspect prices (beyond the plausibility factor, not yet
+# confirmed by the next crawl) stay out of its price changes and charts until they are confirmed.
+_NOT_VOID = Observation.voided_at.is_(None)
+_CONFIRMED = (Observation.voided_at.is_(None), Observation.status == "ok")
+
+
 def _ratio(part: int | None, whole: int | None) -> float | None:
     return (part or 0) / whole if whole else None
 
@@ -297,7 +303,7 @@ def _latest_per_product(before: datetime, product_ids: Any | None = None) -> Any
     rn = func.row_number().over(
         partition_by=Observation.product_id, order_by=(Observation.first_seen_at.desc(), Observation.id.desc())
     ).label("rn")
-    inner = select(Observation.id.label("oid"), rn).where(Observation.first_seen_at < before)
+    inner = select(Observation.id.label("oid"), rn).where(Observation.first_seen_at < before, *_CONFIRMED)
     if product_ids is not None:
         inner = inner.where(Observation.product_id.in_(product_ids))
     sub = inner.subquery()
@@ -344,12 +350,12 @@ class _Changes:
 
 def _observed_changes(session: Session, start: datetime, end: datetime) -> _Changes:
     changed_ids = select(Observation.product_id).where(
-        Observation.first_seen_at >= start, Observation.first_seen_at < end).distinct()
+        Observation.first_seen_at >= start, Observation.first_seen_at < end, *_CONFIRMED).distinct()
     seqs: dict[int, list[Any]] = defaultdict(list)
     for row in session.execute(_latest_per_product(start, changed_ids)):
         seqs[row.product_id].append(row)
-    in_range = select(*_OBS_COLS).where(Observation.first_seen_at >= start, Observation.first_seen_at < end
-                                        ).order_by(Observation.product_id, Observation.first_seen_at, Observation.id)
+    in_range = select(*_OBS_COLS).where(Observation.first_seen_at >= start, Observation.first_seen_at < end,
+                                        *_CONFIRMED).order_by(Observation.product_id, Observation.first_seen_at, Observation.id)
     for row in session.execute(in_range):
         seqs[row.product_id].append(row)
     refs = _product_refs(session, seqs)
@@ -380,7 +386,7 @@ def _price_trends(session: Session, ids: list[int], window_start: datetime, end:
     rows = session.execute(
         select(Observation.product_id, Observation.first_seen_at, Observation.last_seen_at, Observation.price)
         .where(Observation.product_id.in_(ids), Observation.first_seen_at < end,
-               Observation.last_seen_at >= window_start)
+               Observation.last_seen_at >= window_start, *_CONFIRMED)
         .order_by(Observation.product_id, Observation.first_seen_at, Observation.id)
     )
     points: dict[int, list[PricePoint]] = defaultdict(list)
@@ -409,7 +415,7 @@ def _adlaw(session: Session, start: datetime, end: datetime) -> list[AdlawFindin
         select(AdlawHit.product_id, AdlawHit.field, AdlawHit.word, AdlawHit.category, AdlawHit.context,
                Observation.first_seen_at)
         .join(Observation, AdlawHit.observation_id == Observation.id)
-        .where(Observation.first_seen_at >= start, Observation.first_seen_at < end)
+        .where(Observation.first_seen_at >= start, Observation.first_seen_at < end, _NOT_VOID)
         .order_by(AdlawHit.product_id, AdlawHit.id)
     ).all()
     refs = _product_refs(session, {r.product_id for r in rows})
@@ -500,13 +506,13 @@ def _teardowns(session: Session, refs: dict[int, tuple[ProductRef, bool]], top_i
     bands = {pid: (lo, hi) for pid, lo, hi in session.execute(
         select(Observation.product_id, func.min(Observation.price), func.max(Observation.price))
         .where(Observation.product_id.in_(all_top or [-1]), Observation.first_seen_at < end,
-               Observation.last_seen_at >= trend_start)
+               Observation.last_seen_at >= trend_start, *_CONFIRMED)
         .group_by(Observation.product_id))}
     copy: dict[int, list[str]] = defaultdict(list)
     for pid, title, promo in session.execute(
         select(Observation.product_id, Observation.title, Observation.promo).distinct()
         .where(Observation.product_id.in_(all_top or [-1]), Observation.first_seen_at < end,
-               Observation.last_seen_at >= trend_start)
+               Observation.last_seen_at >= trend_start, _NOT_VOID)
     ):
         copy[pid] += [t for t in (title, promo) if t]
     out = []
