@@ -190,6 +190,11 @@ class ProductConfig(_Strict):
     category: Category | None = None
     selectors: Selectors | None = None
     reviews: ReviewSource | None = None
+    # Issue 11: which SKU's price to record ("256GB 黑色"; default the lowest, as a range), how many units
+    # the 到手价 is computed for, and how far (x or 1/x) a price may move before it is held as suspect.
+    variant: str | None = None
+    quantity: int = Field(1, ge=1, le=1000)
+    plausibility_factor: float = Field(3.0, gt=1)
 
     @field_validator("url")
     @classmethod

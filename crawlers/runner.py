@@ -204,7 +204,8 @@ class ProgressHook:
 
 def _targets(config: Config, spider: str, ids: dict[str, int], db) -> list[dict]:  # noqa: ANN001
     if spider == "products":
-        return [{"url": p.url, "product_id": ids[p.url], "render": p.render, "selectors": sel}
+        return [{"url": p.url, "product_id": ids[p.url], "render": p.render, "selectors": sel,
+                 "variant": p.variant, "quantity": p.quantity, "plausibility_factor": p.plausibility_factor}
                 for _, p, sel in config.iter_products()]
     if spider == "mentions":
         brands = {b.name: b for b in config.brands}

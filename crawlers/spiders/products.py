@@ -73,7 +73,7 @@ def observation_extras(ext: Any, target: dict[str, Any]) -> dict[str, Any]:
         "basis": reading_basis(target.get("selectors") or None),
         "final_price": final.unit if final is not None and final.used else None,
         "offers": [o.to_json() for o in final.used] if final is not None and final.used else None,
-        "variants": list(ext.variants) or None,
+        "variants": [{"name": v["name"], "price": format(v["price"], "f")} for v in ext.variants] or None,
     }
     if target.get("plausibility_factor") is not None:
         extras["plausibility_factor"] = target["plausibility_factor"]
