@@ -25,6 +25,17 @@ def tag_from_row(row: dict[str, str]):  # noqa: ANN201
                polarity=row["polarity"], opinion_norm=row.get("opinion_norm", ""))
 
 
+def _guess_category(texts: Sequence[str]) -> str | None:
+    """The category the reviews of a batch point to when none is configured (None: no clear sign; the
+    open-vocabulary tagger needs none, the category only adds its lexicon's words)."""
+    from jingshao.nlp.tags import infer_category
+
+    if not texts:
+        return None
+    cat = infer_category(texts, min_hits=max(3, len(texts) // 10))
+    return None if cat == "general" else cat
+
+
 class Enricher:
     def __init__(self, config: NlpConfig | None = None) -> None:
         self.config = config or NlpConfig()
@@ -42,9 +53,12 @@ class Enricher:
         if not texts:
             return []
         scores = self.scorer.score(list(texts))
+        unset = [t for t, c in zip(texts, categories, strict=True) if not c or c == "general"]
+        guessed = _guess_category(unset)
         return [
             {"sentiment": float(p), "label": label_for(float(p)), "scorer": self.scorer.name,
-             "tags": [tag_to_row(t) for t in extract_tags(text, category)] or None}
+             "tags": [tag_to_row(t) for t in extract_tags(text, category if category and category != "general"
+                                                           else guessed)] or None}
             for text, category, p in zip(texts, categories, scores, strict=True)
         ]
 

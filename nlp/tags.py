@@ -52,6 +52,9 @@ class Tag:
     opinion: str  # opinion phrase as written, e.g. 一点都不快
     polarity: Polarity
     opinion_norm: str = field(default="", compare=False, repr=False)  # degree words dropped: 不快
+    # character offsets in the normalised text, when known (the open-vocabulary tagger sets them)
+    aspect_span: tuple[int, int] | None = field(default=None, compare=False, repr=False)
+    opinion_span: tuple[int, int] | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, str]:
         return {
@@ -89,6 +92,7 @@ class Lexicon:
     attributes: frozenset[str] = frozenset()  # 态度, 速度: after another aspect word they belong to it
     opinion_words: frozenset[str] = frozenset()
     max_len: int = 1
+    role_table: dict[str, frozenset[str]] = field(default_factory=dict)  # word -> its roles, built once
 
     def __post_init__(self) -> None:
         words = set(self.general)
@@ -98,6 +102,9 @@ class Lexicon:
         every = set(self.aspects) | set(self.problems) | words | set(self.magnitude)
         every |= self.negators | self.degree | self.fillers
         self.max_len = max(map(len, every))
+        self.role_table = {}
+        for w in every:
+            self.role_table[w] = _compute_roles(self, w)
 
     def polarity(self, aspect: str, surface: str, word: str) -> Polarity | None:
         for table in (self.per_surface.get(surface, {}), self.per_aspect.get(aspect, {}), self.general):
@@ -197,7 +204,14 @@ class _Tok:
     aspect: str = ""  # canonical aspect when "aspect" in roles
 
 
+_NO_ROLES: frozenset[str] = frozenset()
+
+
 def _roles(lex: Lexicon, word: str) -> frozenset[str]:
+    return lex.role_table.get(word, _NO_ROLES)
+
+
+def _compute_roles(lex: Lexicon, word: str) -> frozenset[str]:
     roles = set()
     if word in lex.aspects:
         roles.add("aspect")
@@ -300,8 +314,11 @@ def _phrases(toks: list[_Tok]) -> list[_Phrase]:
     return phrases
 
 
-def extract_tags(text: str, category: str = "general", *, extra_lexicons: Sequence[str | Path] = ()) -> list[Tag]:
-    """Preference tags of one review, in order of appearance, without exact duplicates."""
+def extract_lexicon_tags(
+    text: str, category: str = "general", *, extra_lexicons: Sequence[str | Path] = ()
+) -> list[Tag]:
+    """Preference tags of one review from the lexicon and rules alone (the closed vocabulary), in order
+    of appearance, without exact duplicates."""
     lex = get_lexicon(category, tuple(str(p) for p in extra_lexicons))
     tags: list[Tag] = []
     for clause in _clauses(lex, normalize(text)):
@@ -423,3 +440,300 @@ def aggregate_tags(reviews: Iterable[tuple[str, list[Tag], float]], *, quote_cha
         )
     out.sort(key=lambda s: (-s.reviews, -s.count, s.aspect, s.polarity, s.opinion))
     return out
+
+
+# --- open vocabulary: the lexicon first, the span tagger for what it does not know ----------------------
+
+METHODS = ("auto", "lexicon", "model")
+
+
+def extract_tags(
+    text: str,
+    category: str | None = "general",
+    *,
+    extra_lexicons: Sequence[str | Path] = (),
+    method: str = "auto",
+    model_path: str | None = None,
+) -> list[Tag]:
+    """Preference tags of one review, in order of appearance, without exact duplicates.
+
+    ``method="auto"`` (default): the lexicon tagger's tags (exact, explainable), then the tags of the
+    open-vocabulary span tagger (:mod:`jingshao.nlp.aspects`) wherever its aspect or opinion is not
+    already one of them: 续航很给力 and 发热严重 are found without any list naming 续航 or 发热, and an
+    opinion with no aspect written names its implicit aspect (很好用 -> 整体). ``"lexicon"`` is the closed
+    vocabulary alone, ``"model"`` the span tagger alone. ``category=None`` means "not known": the
+    general lexicon, every category's aspect words as normalisation hints.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown tag method {method!r}; choose one of {', '.join(METHODS)}")
+    cat = category or "general"
+    lex_tags = [] if method == "model" else extract_lexicon_tags(text, cat, extra_lexicons=extra_lexicons)
+    if method == "lexicon":
+        return lex_tags
+    norm = normalize(text)
+    lex = get_lexicon(cat, tuple(str(p) for p in extra_lexicons))
+    placed = _place(norm, lex_tags)
+    taken_a = [a for a, _ in placed if a]
+    taken_o = [o for _, o in placed if o]
+    out = list(placed_tags(lex_tags, placed))
+    for tag in model_tags(norm, lex, model_path):
+        a, o = tag.aspect_span, tag.opinion_span
+        if a and any(_overlap(a, b) for b in taken_a + taken_o):
+            continue
+        if o and any(_overlap(o, b) for b in taken_o + taken_a):
+            continue
+        if tag not in out:
+            out.append(tag)
+    out.sort(key=lambda t: (t.aspect_span or t.opinion_span or (10**9, 0))[0])
+    return out
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def _place(norm: str, tags: list[Tag]) -> list[tuple[tuple[int, int] | None, tuple[int, int] | None]]:
+    """Where each lexicon tag's aspect and opinion sit in the text (first occurrence after the previous)."""
+    out: list[tuple[tuple[int, int] | None, tuple[int, int] | None]] = []
+    pos = 0
+    for t in tags:
+        a = norm.find(t.aspect_text, pos)
+        a = a if a >= 0 else norm.find(t.aspect_text)
+        aspan = (a, a + len(t.aspect_text)) if a >= 0 else None
+        o = norm.find(t.opinion, aspan[1] if aspan else 0)
+        o = o if o >= 0 else norm.find(t.opinion)
+        ospan = (o, o + len(t.opinion)) if o >= 0 else None
+        if aspan:
+            pos = aspan[0]
+        out.append((aspan, ospan))
+    return out
+
+
+def placed_tags(tags: list[Tag], placed: list) -> Iterable[Tag]:  # noqa: ANN001
+    for t, (a, o) in zip(tags, placed, strict=True):
+        yield Tag(t.aspect, t.aspect_text, t.opinion, t.polarity, t.opinion_norm, a, o)
+
+
+@lru_cache(maxsize=1)
+def _all_seeds() -> dict[str, str]:
+    from .train_tags import lexicon_seeds
+
+    return lexicon_seeds()
+
+
+_ASPECT_CACHE: dict[tuple[int, int, str], str] = {}
+
+
+def normalise_aspect(surface: str, lex: Lexicon, groups: dict[str, str]) -> str:
+    key = (id(lex), id(groups), surface)
+    got = _ASPECT_CACHE.get(key)
+    if got is None:
+        got = _normalise_aspect(surface, lex, groups)
+        if len(_ASPECT_CACHE) < 100_000:
+            _ASPECT_CACHE[key] = got
+    return got
+
+
+def _normalise_aspect(surface: str, lex: Lexicon, groups: dict[str, str]) -> str:
+    """The aspect a written surface belongs to: the category's lexicon, any category's lexicon, the
+    groups learned from the corpora, the longest lexicon word it contains (电池续航 -> 电池), else itself."""
+    if surface in lex.aspects:
+        return lex.aspects[surface]
+    if surface in lex.problems:
+        return lex.problems[surface]
+    seeds = _all_seeds()
+    if surface in seeds:
+        return seeds[surface]
+    if surface in groups:
+        return groups[surface]
+    best = ""
+    for s in lex.aspects:
+        if len(s) >= 2 and s in surface and len(s) > len(best):
+            best = s
+    if best:
+        return lex.aspects[best]
+    for s in seeds:
+        if len(s) >= 2 and s in surface and len(s) > len(best):
+            best = s
+    return seeds[best] if best else surface
+
+
+_TRAIL = "的了啊呀哦呢吧嘛!~"
+_SEVERE = frozenset({"严重", "明显", "厉害"})
+
+
+_READ_CACHE: dict[tuple[int, str, str, str, str], tuple[Polarity, str] | None] = {}
+
+
+def _read_opinion(lex: Lexicon, aspect: str, surface: str, opinion: str, kind: str) -> tuple[Polarity, str] | None:
+    key = (id(lex), aspect, surface, opinion, kind)
+    if key in _READ_CACHE:
+        return _READ_CACHE[key]
+    got = _read_opinion_uncached(lex, aspect, surface, opinion, kind)
+    if len(_READ_CACHE) < 100_000:
+        _READ_CACHE[key] = got
+    return got
+
+
+def _read_opinion_uncached(
+    lex: Lexicon, aspect: str, surface: str, opinion: str, kind: str
+) -> tuple[Polarity, str] | None:
+    """Polarity and normalised form of an opinion span: the lexicon's reading when it knows the head word
+    (negation flips, degree keeps), else the CRF's label (P / N); None for a neutral opinion."""
+    toks = _tokenize(lex, opinion)
+    phrases = _phrases(toks)
+    for ph in reversed(phrases):
+        pol = lex.polarity(aspect, surface, ph.word)
+        if pol is not None:
+            return (_flip(pol) if ph.negated else pol), ph.norm
+    for k, tok in enumerate(toks):
+        if "problem" in tok.roles:
+            negs = [t for t in toks[:k] if "negator" in t.roles]
+            return ("pos" if len(negs) % 2 else "neg"), ("没" if negs else "") + tok.text
+    for ph in phrases:  # 发热严重 / 发热不严重: words that only ever say "a lot of something bad"
+        if ph.word in _SEVERE:
+            return ("pos" if ph.negated else "neg"), ph.norm
+    known = aspect in lex.per_aspect or aspect in set(lex.aspects.values())
+    if known and any(ph.word in lex.opinion_words for ph in phrases):
+        return None  # a known aspect with a known opinion word that says nothing about it (快 about 质量)
+    core = opinion
+    while toks and toks[0].roles and toks[0].roles <= {"degree", "filler"} and len(toks) > 1:
+        core = core[len(toks[0].text):]
+        toks = toks[1:]
+    core = core.rstrip(_TRAIL) or opinion
+    if kind == "P":
+        return "pos", core
+    if kind == "N":
+        return "neg", core
+    return None
+
+
+def model_tags(norm: str, lex: Lexicon, model_path: str | None = None) -> list[Tag]:
+    """Tags from the span tagger alone: each aspect with the first opinion after it in its clause (else
+    the nearest before it); opinions no aspect took name their implicit aspect."""
+    from .aspects import clause_ids, get_span_tagger
+
+    if not norm:
+        return []
+    tagger = get_span_tagger(model_path)
+    spans = tagger.spans(norm)
+    cid = clause_ids(norm)
+    aspects = [s for s in spans if s.kind == "A"]
+    opinions = [s for s in spans if s.kind != "A"]
+    used: set[int] = set()
+    tags: list[Tag] = []
+    for a in aspects:
+        same = [k for k, o in enumerate(opinions) if cid[o.start] == cid[a.start]]
+        after = [k for k in same if opinions[k].start >= a.end]
+        before = [k for k in reversed(same) if opinions[k].end <= a.start]
+        pick = (after or before or [None])[0]
+        if pick is None:  # the CRF saw the aspect but not its opinion: the lexicon's phrases in the clause
+            tag = _lexicon_opinion_for(norm, cid, lex, a, normalise_aspect(a.text, lex, tagger.groups))
+            if tag is not None:
+                tags.append(tag)
+            continue
+        o = opinions[pick]
+        used.add(pick)
+        aspect = normalise_aspect(a.text, lex, tagger.groups)
+        read = _read_opinion(lex, aspect, a.text, o.text, o.kind)
+        if read is None:
+            continue
+        tags.append(Tag(aspect, a.text, o.text, read[0], read[1], (a.start, a.end), (o.start, o.end)))
+    spanned = {cid[sp.start] for sp in spans}
+    for start, end in _clause_ranges(cid):
+        if cid[start] not in spanned:  # nothing the CRF knows: opinions the lexicon knows, aspect implicit
+            tags.extend(_implicit_from_lexicon(norm, start, end, lex, tagger))
+    for k, o in enumerate(opinions):
+        if k in used:
+            continue
+        core = o.text.rstrip(_TRAIL) or o.text
+        aspect = tagger.implicit.get(o.text) or tagger.implicit.get(core) or lex.implied.get(core)
+        if aspect is None:
+            aspect = next((lex.implied[w] for w in lex.implied if len(w) >= 2 and w in core), None)
+        aspect = aspect or tagger.implicit_default
+        read = _read_opinion(lex, aspect, core, o.text, o.kind)
+        if read is None:
+            continue
+        tags.append(Tag(aspect, o.text, o.text, read[0], read[1], None, (o.start, o.end)))
+    return tags
+
+
+def _clause_ranges(cid: list[int]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for i, c in enumerate(cid):
+        if c < 0:
+            continue
+        if out and cid[out[-1][0]] == c:
+            out[-1] = (out[-1][0], i + 1)
+        else:
+            out.append((i, i + 1))
+    return out
+
+
+def _lexicon_opinion_for(norm: str, cid: list[int], lex: Lexicon, a: Any, aspect: str) -> Tag | None:  # noqa: ANN401
+    """The first lexicon opinion phrase after the aspect in its clause (else the last before it) that has a
+    polarity for it, read with the lexicon's negation and degree rules."""
+    c = cid[a.start]
+    ce = a.end
+    while ce < len(norm) and cid[ce] == c:
+        ce += 1
+    cs = a.start
+    while cs > 0 and cid[cs - 1] == c:
+        cs -= 1
+    for lo, hi, last in ((a.end, ce, False), (cs, a.start, True)):
+        sub = norm[lo:hi]
+        phrases = _phrases(_tokenize(lex, sub))
+        for ph in (reversed(phrases) if last else phrases):
+            pol = lex.polarity(aspect, a.text, ph.word)
+            if pol is None:
+                continue
+            at = sub.find(ph.text)
+            o = (lo + at, lo + at + len(ph.text)) if at >= 0 else None
+            return Tag(aspect, a.text, ph.text, _flip(pol) if ph.negated else pol, ph.norm, (a.start, a.end), o)
+    return None
+
+
+def _implicit_from_lexicon(norm: str, start: int, end: int, lex: Lexicon, tagger: Any) -> list[Tag]:  # noqa: ANN401
+    sub = norm[start:end]
+    toks = _tokenize(lex, sub)
+    if any(t.roles & {"aspect", "problem"} for t in toks):
+        return []  # the lexicon tagger reads this clause itself
+    out = []
+    for ph in _phrases(toks):
+        pol = lex.general.get(ph.word)
+        if pol is None:
+            continue
+        aspect = tagger.implicit.get(ph.text) or lex.implied.get(ph.word) or tagger.implicit_default
+        at = sub.find(ph.text)
+        o = (start + at, start + at + len(ph.text)) if at >= 0 else None
+        out.append(Tag(aspect, ph.text, ph.text, _flip(pol) if ph.negated else pol, ph.norm, None, o))
+    return out
+
+
+def infer_category(texts: Iterable[str], *, min_hits: int = 3) -> str:
+    """The product category its reviews point to (apparel, electronics ...), or 'general'.
+
+    Counts the reviews that use a category's own aspect, problem or implied words (尺码, 续航, 口感,
+    色号 ...); a category wins with at least ``min_hits`` such reviews and 1.5x the runner-up.
+    """
+    raw = _shipped_raw()
+    words: dict[str, set[str]] = {}
+    for table in ("aspects", "problems", "implied"):
+        for cat, groups in raw.get(table, {}).items():
+            if cat == "general":
+                continue
+            for ws in groups.values():
+                words.setdefault(cat, set()).update(normalize(w) for w in ws if len(w) >= 2)
+    shared = {w for c in words for w in words[c] if sum(w in words[o] for o in words) > 1}
+    hits: dict[str, int] = defaultdict(int)
+    for text in texts:
+        t = normalize(text)
+        for cat, ws in words.items():
+            if any(w in t for w in ws - shared):
+                hits[cat] += 1
+    ranked = sorted(hits.items(), key=lambda kv: -kv[1])
+    if not ranked or ranked[0][1] < min_hits:
+        return "general"
+    if len(ranked) > 1 and ranked[0][1] < 1.5 * ranked[1][1]:
+        return "general"
+    return ranked[0][0]

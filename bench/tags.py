@@ -1,0 +1,112 @@
+"""Preference-tag benchmark: the open-vocabulary tagger beside the lexicon tagger, same run, no category.
+
+    .venv/bin/python bench/tags.py [--shared PATH] [--model BASE] [--speed-sample N]
+
+Held-out split (never trained on, never tuned on; see jingshao.nlp.train_tags): Zhijiang Cup 2019
+cosmetics reviews with crc32(review) % 10 == 0, DiaASQ Weibo phone threads with crc32(doc_id) % 10 == 0.
+
+Per set, for the lexicon tagger (the baseline, category 'general' as `jingshao nlp tags` ran without
+--category; also with the set's own category) and for ``extract_tags`` (auto = lexicon + span tagger):
+
+- aspect recall: a labelled aspect is found when a tag's aspect overlaps it; an implicit one (no aspect
+  written: 很好用) when a tag's opinion overlaps its opinion. Explicit-only recall beside it.
+- aspect precision: tags whose aspect overlaps a labelled aspect (or, implicit tags, whose opinion
+  overlaps a labelled implicit opinion), over all tags.
+- opinion recall: labelled opinions overlapped by a tag's opinion.
+- pairs P / R: a labelled (aspect, opinion) pair is matched by a tag whose opinion overlaps its opinion
+  and whose aspect overlaps its aspect (implicit pairs: any aspect).
+- polarity accuracy: over matched pairs labelled positive or negative, the tag's polarity agrees.
+- tags per sentence beside the labelled pairs per sentence.
+
+Speed: one core, reviews per second of ``extract_tags`` over held-out shopping reviews plus both sets,
+best of three; load time of the span tagger in a fresh process (model only, and with jieba's dictionary).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+from jingshao.nlp.tags import Tag, extract_lexicon_tags, extract_tags
+from jingshao.nlp.train_tags import default_sources, evaluate, iter_heldout
+
+
+def _f1(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def print_row(name: str, s: dict[str, float]) -> None:
+    print(f"  {name:<28} aspect R {s['aspect_R']:.3f} (explicit {s['explicit_R']:.3f})  P {s['aspect_P']:.3f}  "
+          f"F1 {_f1(s['aspect_P'], s['aspect_R']):.3f} | opinion R {s['opinion_R']:.3f} | pairs P {s['pair_P']:.3f} "
+          f"R {s['pair_R']:.3f} | polarity {s['polarity']:.3f} | tags/sent {s['tags_per_sent']:.2f} "
+          f"(labelled {s['gold_per_sent']:.2f})")
+
+
+def shopping_heldout(path: Path, limit: int) -> list[str]:
+    out = []
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        for row in csv.DictReader(fh):
+            t = (row.get("review") or "").strip()
+            if t and zlib.crc32(t.encode("utf-8")) % 10 == 0:
+                out.append(t)
+                if len(out) >= limit:
+                    break
+    return out
+
+
+def load_times(model: str | None) -> tuple[float, float]:
+    code = (
+        "import time;t=time.perf_counter();from jingshao.nlp.aspects import SpanTagger;"
+        f"s=SpanTagger({model!r});a=time.perf_counter()-t;s.spans('续航很给力');"
+        "print(a, time.perf_counter()-t)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    return float(out[0]), float(out[1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default=None, help="tagger base path (default: the shipped nlp/data/tags-crf)")
+    ap.add_argument("--speed-sample", type=int, default=3000)
+    args = ap.parse_args()
+    src = default_sources()
+    zj = [g for g in iter_heldout(src["zhijiang"], [])]  # type: ignore[arg-type]
+    dq = [g for g in iter_heldout(None, src["diaasq"])]  # type: ignore[arg-type]
+
+    def auto(t: str) -> list[Tag]:
+        return extract_tags(t, None, model_path=args.model)
+
+    def model_only(t: str) -> list[Tag]:
+        return extract_tags(t, None, method="model", model_path=args.model)
+
+    for name, golds, cat in (("Zhijiang 2019 cosmetics", zj, "beauty"), ("DiaASQ Weibo phones", dq, "electronics")):
+        print(f"{name}: {len(golds)} held-out sentences, no category given")
+        print_row("lexicon (baseline)", evaluate(golds, lambda t: extract_lexicon_tags(t, "general")))
+        print_row(f"lexicon --category {cat}", evaluate(golds, lambda t, c=cat: extract_lexicon_tags(t, c)))
+        print_row("span tagger alone", evaluate(golds, model_only))
+        print_row("auto (shipped default)", evaluate(golds, auto))
+
+    shop = Path(src["weak"][0])  # type: ignore[index]
+    texts = shopping_heldout(shop, args.speed_sample) + [g.text for g in zj + dq]
+    mean_len = sum(map(len, texts)) / len(texts)
+    print(f"speed: {len(texts)} reviews (held-out shopping + both sets, mean {mean_len:.0f} chars), "
+          "one core (CPU time), best of 3")
+    for label, fn in (("lexicon (baseline)", lambda t: extract_lexicon_tags(t, "general")), ("auto", auto)):
+        best = 1e9
+        for _ in range(3):
+            t0 = time.process_time()  # CPU time of this process: other jobs on a shared box do not count
+            for t in texts:
+                fn(t)
+            best = min(best, time.process_time() - t0)
+        print(f"  {label:<20} {len(texts) / best:,.0f} reviews/s")
+    model_s, first_s = load_times(args.model)
+    print(f"load: span tagger {model_s * 1000:.0f} ms; first tags incl. jieba's dictionary {first_s:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,268 @@
+"""Open-vocabulary aspect and opinion spans: a character CRF, pairing, implicit aspects, normalisation.
+
+The closed lexicon (:mod:`jingshao.nlp.tags`) only knows the aspects someone wrote down; buyers of a
+phone talk about 续航, 发热, 握感, 外形设计. This module finds aspect and opinion *spans* with a linear-chain
+CRF over characters (python-crfsuite), then pairs them the way the lexicon tagger pairs its words.
+
+Features per character (11, few on purpose: building feature strings is most of the cost): the
+character, its neighbours and the two bigrams through it, the jieba word it sits in (word, B/M/E/S
+position, jieba's dictionary part of speech and what the shipped lexicon says about the word (aspect,
+opinion, negator, degree, problem word), both with the position), and the words either side. Labels:
+``A`` aspect, ``P`` / ``N`` / ``U`` positive / negative / neutral opinion, BIO-encoded.
+
+Trained by :mod:`jingshao.nlp.train_tags` on the Zhijiang Cup 2019 cosmetics reviews, DiaASQ Weibo phone
+threads (MIT) and weak labels the lexicon tagger gives on shopping reviews. Shipped as plain data:
+
+- ``data/tags-crf.crfsuite``: CRFsuite's own model file, written and memory-mapped by the C library.
+  It is a flat table of feature strings and weights, not executable (unlike a pickle), loads in a few
+  milliseconds and tags in C. Exporting the weights to JSON would mean re-implementing Viterbi in
+  Python (10-50x slower) for no gain in safety or editability.
+- ``data/tags-crf.json``: the learned aspect groups (surface -> normalised aspect), the implicit-aspect
+  table (opinion -> aspect it names when none is written: 很好用 -> 整体, 不油腻 -> 使用体验), the
+  sources and the held-out figures.
+
+Polarity: an opinion whose head word the lexicon knows is read exactly as the lexicon tagger reads it
+(negators flip, degree words keep: 不太好 -> neg); otherwise the CRF's own P/N label decides (it sees
+the negator in its context window).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jingshao.core.textfold import fold
+
+from .jieba_setup import get_jieba
+
+MODEL_NAME = "tags-crf"
+#: A text longer than this is tagged in pieces of this many characters (clause aligned where possible).
+MAX_SEQ = 200
+
+_PUNCT = set(",.!?;:~…\"'()[]{}<>|/\\，。！？；：～、 \n\t")
+_SPLIT = re.compile(r"[,.!?;:~…\s\"'()\[\]{}<>|/\\，。！？；：～]+")
+
+
+class TaggerModelError(ValueError):
+    """A tagger model that cannot be read; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Span:
+    kind: str  # "A" aspect, "P" / "N" / "U" opinion polarity
+    start: int
+    end: int  # exclusive
+    text: str
+
+
+# --- lexicon features -------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def lexicon_roles() -> dict[str, str]:
+    """word -> role letters from the shipped lexicon, every category merged (a = aspect, o = opinion,
+    n = negator, d = degree, p = problem word, f = filler)."""
+    from .tags import _shipped_raw
+
+    raw = _shipped_raw()
+    roles: dict[str, set[str]] = {}
+
+    def add(words: Any, role: str) -> None:
+        for w in words:
+            roles.setdefault(fold(w), set()).add(role)
+
+    for cat in raw.get("aspects", {}).values():
+        for words in cat.values():
+            add(words, "a")
+    for cat in raw.get("problems", {}).values():
+        for words in cat.values():
+            add(words, "p")
+    for pol in ("pos", "neg"):
+        add(raw.get("opinions", {}).get(pol, []), "o" + pol[0])
+        for table in raw.get("aspect_opinions", {}).values():
+            add(table.get(pol, []), "o")
+    add(raw.get("negators", []), "n")
+    add(raw.get("degree", []), "d")
+    add(raw.get("fillers", []), "f")
+    return {w: "".join(sorted(r)) for w, r in roles.items()}
+
+
+# --- features -----------------------------------------------------------------------------------------
+
+
+
+
+def sequence_features(text: str) -> list[list[str]]:
+    """CRF features for each character of an already folded ``text`` (see module docstring)."""
+    jieba = get_jieba()
+    n = len(text)
+    words = jieba.lcut(text, HMM=False)
+    # per character: index of its word and position in it
+    w_of = [0] * n
+    bmes = [""] * n
+    i = 0
+    for k, w in enumerate(words):
+        lw = len(w)
+        for j in range(lw):
+            w_of[i + j] = k
+            bmes[i + j] = "S" if lw == 1 else ("B" if j == 0 else ("E" if j == lw - 1 else "M"))
+        i += lw
+    wfeat = [_word_features(w) for w in words]
+    last = len(words) - 1
+    pad = "^" + text + "$"
+    out: list[list[str]] = []
+    for i in range(n):
+        k = w_of[i]
+        wf = wfeat[k]
+        b = bmes[i]
+        out.append(
+            [
+                "c=" + pad[i + 1],
+                "c-1=" + pad[i],
+                "c+1=" + pad[i + 2],
+                "b-1=" + pad[i : i + 2],
+                "b+1=" + pad[i + 1 : i + 3],
+                "p=" + b,
+                wf[0],
+                wf[1] + b,
+                wf[2] + b,
+                wfeat[k - 1][3] if k else "pw=^",
+                wfeat[k + 1][4] if k < last else "nw=$",
+            ]
+        )
+    return out
+
+
+_WORD_CACHE: dict[str, tuple[str, str, str, str, str]] = {}
+
+
+def _word_features(w: str) -> tuple[str, str, str, str, str]:
+    """(word, POS+, lexicon role+, as previous word, as next word) feature strings, cached per word."""
+    f = _WORD_CACHE.get(w)
+    if f is None:
+        f = ("w=" + w, "wp=" + _pos_table().get(w, "x"), "wr=" + lexicon_roles().get(w, "-"),
+             "pw=" + w, "nw=" + w)
+        if len(_WORD_CACHE) < 200_000:
+            _WORD_CACHE[w] = f
+    return f
+
+
+@lru_cache(maxsize=1)
+def _pos_table() -> dict[str, str]:
+    """jieba's dictionary part of speech per word (loaded with jieba's dictionary, a plain lookup; much
+    faster than running jieba.posseg's HMM over every text)."""
+    get_jieba()
+    import jieba.posseg
+
+    return jieba.posseg.dt.word_tag_tab
+
+
+def spans_from_labels(text: str, labels: list[str]) -> list[Span]:
+    spans: list[Span] = []
+    start, kind = -1, ""
+    for i, lab in enumerate([*labels, "O"]):
+        if start >= 0 and (lab == "O" or lab.startswith("B-") or lab[2:] != kind):
+            spans.append(Span(kind, start, i, text[start:i]))
+            start, kind = -1, ""
+        if lab.startswith("B-") or (lab.startswith("I-") and start < 0):
+            start, kind = i, lab[2:]
+    return spans
+
+
+def labels_from_spans(n: int, spans: list[tuple[int, int, str]]) -> list[str]:
+    """BIO labels for ``n`` characters; earlier spans win over later overlapping ones."""
+    labels = ["O"] * n
+    for start, end, kind in spans:
+        if start < 0 or end > n or start >= end or any(labels[i] != "O" for i in range(start, end)):
+            continue
+        labels[start] = "B-" + kind
+        for i in range(start + 1, end):
+            labels[i] = "I-" + kind
+    return labels
+
+
+# --- the model ----------------------------------------------------------------------------------------
+
+
+def _data_path(name: str) -> Path:
+    return Path(str(resources.files("jingshao.nlp").joinpath("data", name)))
+
+
+class SpanTagger:
+    """The CRF (``<base>.crfsuite``) and its tables (``<base>.json``)."""
+
+    def __init__(self, base: str | Path | None = None) -> None:
+        import pycrfsuite
+
+        base = Path(base) if base else _data_path(MODEL_NAME)
+        base = base.with_suffix("") if base.suffix in (".crfsuite", ".json") else base
+        model = base.with_name(base.name + ".crfsuite")
+        meta = base.with_name(base.name + ".json")
+        try:
+            self.meta: dict[str, Any] = json.loads(meta.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise TaggerModelError(f"{meta}: cannot read tagger tables ({exc.strerror or exc})") from exc
+        except json.JSONDecodeError as exc:
+            raise TaggerModelError(f"{meta}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+        if not model.is_file():
+            raise TaggerModelError(f"{model}: tagger model file missing (retrain: jingshao nlp train --kind tags)")
+        self._tagger = pycrfsuite.Tagger()
+        try:
+            self._tagger.open(str(model))
+        except Exception as exc:  # pycrfsuite raises ValueError / OSError with no file name
+            raise TaggerModelError(f"{model}: not a CRFsuite model ({exc})") from exc
+        self.path = model
+        self.groups: dict[str, str] = self.meta.get("aspect_groups", {})
+        self.implicit: dict[str, str] = self.meta.get("implicit", {})
+        self.implicit_default: str = self.meta.get("implicit_default", "整体")
+
+    def spans(self, text: str) -> list[Span]:
+        """Aspect and opinion spans of an already normalised text."""
+        out: list[Span] = []
+        for off, piece in _pieces(text):
+            labels = self._tagger.tag(sequence_features(piece))
+            out.extend(Span(s.kind, s.start + off, s.end + off, s.text) for s in spans_from_labels(piece, labels))
+        return out
+
+
+def _pieces(text: str) -> list[tuple[int, str]]:
+    """(offset, piece) with pieces no longer than MAX_SEQ, cut after punctuation where possible."""
+    if len(text) <= MAX_SEQ:
+        return [(0, text)] if text else []
+    out, start = [], 0
+    while start < len(text):
+        end = min(start + MAX_SEQ, len(text))
+        if end < len(text):
+            cut = max((m.end() for m in _SPLIT.finditer(text, start, end)), default=end)
+            end = cut if cut > start else end
+        out.append((start, text[start:end]))
+        start = end
+    return out
+
+
+@lru_cache(maxsize=4)
+def get_span_tagger(path: str | None = None) -> SpanTagger:
+    return SpanTagger(path)
+
+
+def clause_ids(text: str) -> list[int]:
+    """Clause number of every character (clauses end at punctuation, as in the lexicon tagger)."""
+    ids, c = [0] * len(text), 0
+    for m in _SPLIT.finditer(text):
+        for i in range(m.start(), m.end()):
+            ids[i] = -1
+    prev = -1
+    for i in range(len(text)):
+        if ids[i] == -1:
+            if prev != -1:
+                c += 1
+            prev = -1
+        else:
+            ids[i] = c
+            prev = c
+    return ids
