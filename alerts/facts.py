@@ -103,8 +103,8 @@ def product_inputs(session: Session, now: datetime, thresholds: CompetitorThresh
     ).all()
     if not products:
         return []
-    final_basis = [pid for pid, name, url, competitor in products
-                   if thresholds.basis_for(ProductRef(id=pid, name=name or url, competitor=competitor, url=url)) == "final"]
+    final_basis = [pid for pid, name, url, competitor in products if thresholds.basis_for(
+        ProductRef(id=pid, name=name or url, competitor=competitor, url=url)) == "final"]
     observations = _observations(session, now, thresholds, final_basis)
     reviews = _reviews(session, now, thresholds)
     hits = _latest_adlaw_hits(session, now)

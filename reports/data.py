@@ -355,7 +355,8 @@ def _observed_changes(session: Session, start: datetime, end: datetime) -> _Chan
     for row in session.execute(_latest_per_product(start, changed_ids)):
         seqs[row.product_id].append(row)
     in_range = select(*_OBS_COLS).where(Observation.first_seen_at >= start, Observation.first_seen_at < end,
-                                        *_CONFIRMED).order_by(Observation.product_id, Observation.first_seen_at, Observation.id)
+                                        *_CONFIRMED
+                                        ).order_by(Observation.product_id, Observation.first_seen_at, Observation.id)
     for row in session.execute(in_range):
         seqs[row.product_id].append(row)
     refs = _product_refs(session, seqs)

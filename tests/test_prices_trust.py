@@ -34,7 +34,8 @@ def fields(price: str, title: str = "小米手环9 NFC版", promo: str | None = 
 def db(database_url):
     db = open_database(database_url)
     with db.session() as s:
-        ids = sync_catalog(s, [CatalogEntry("拼多多某店", "https://mobile.yangkeduo.com/goods.html?goods_id=1", "手环")])
+        url = "https://mobile.yangkeduo.com/goods.html?goods_id=1"
+        ids = sync_catalog(s, [CatalogEntry("拼多多某店", url, "手环")])
     db.product_id = next(iter(ids.values()))
     return db
 

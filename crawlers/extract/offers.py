@@ -28,7 +28,8 @@ _Y = r"\s*[¥￥]?\s*"
 class Offer:
     """One promotion. ``kind`` says how it applies; amounts are CNY, ``rate`` a fraction paid (0.8 = 8折)."""
 
-    kind: str  # threshold | per_threshold | qty_rate | nth_rate | unit_off | coupon | stated_final | unit_price | presale
+    # threshold | per_threshold | qty_rate | nth_rate | unit_off | coupon | stated_final | unit_price | presale
+    kind: str
     text: str
     threshold: Decimal | None = None  # 满 X (元) or 满 N (件)
     amount: Decimal | None = None  # 减 Y / 立减 Y / the stated price
@@ -124,8 +125,12 @@ def _offer(kind: str, m: re.Match[str]) -> Offer | None:
         what = m.group(2)
         if n < 2:
             return None
-        rate = Decimal("0.5") if what == "半价" else Decimal(0) if what in ("免费",) or what.startswith("0") and "折" not in what \
-            else _rate(m.group(3))
+        if what == "半价":
+            rate = Decimal("0.5")
+        elif what == "免费" or (what.startswith("0") and "折" not in what):
+            rate = Decimal(0)
+        else:
+            rate = _rate(m.group(3))
         return Offer("nth_rate", t, quantity=n, rate=rate)
     if kind == "stated_final":
         return Offer("stated_final", t, amount=_d(m.group(2)), label=m.group(1))

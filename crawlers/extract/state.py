@@ -22,7 +22,7 @@ from typing import Any
 from . import availability as avail
 from .page import Page, text_content
 from .prices import currency_iso, parse_price, to_decimal
-from .structured import Found, walk
+from .structured import Found
 
 _ASSIGN = re.compile(
     r"(?:^|[;\s,(])((?:window\.|var\s+|let\s+|const\s+|self\.)?([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*))"
