@@ -626,8 +626,12 @@ def nlp_train(
         raise typer.Exit(train_mention_main(data, out, text_column=text_column, label_column=label_column,
                                             holdout=holdout, review_csvs=with_reviews or [],
                                             group_column=group_column))
+    if kind == "tags":  # aspect / opinion span tagger: --data takes Zhijiang folders, DiaASQ .json, review .csv
+        from jingshao.nlp.train_tags import train_tags_main
+
+        raise typer.Exit(train_tags_main(data, out, holdout=holdout))
     if kind != "review":
-        raise _fail(f"--kind must be review or mention, got {kind!r}", 2)
+        raise _fail(f"--kind must be review, mention or tags, got {kind!r}", 2)
     from jingshao.nlp import train_main
 
     raise typer.Exit(train_main(data, out, holdout=holdout))
@@ -698,19 +702,40 @@ def nlp_score(
 
 
 @nlp_app.command("tags")
-def nlp_tags(category: Annotated[str, typer.Option(help="Lexicon: apparel, electronics, food, beauty, home, "
-                                                   "general.")] = "general") -> None:
-    """Preference tags of texts (one per line on stdin): one JSON object per line."""
+def nlp_tags(
+    category: Annotated[str | None, typer.Option(help="Lexicon hints: apparel, electronics, food, beauty, home, "
+                                                 "general. Default: inferred from the texts given.")] = None,
+    method: Annotated[str, typer.Option(help="auto (lexicon + open-vocabulary tagger), lexicon or model.")]
+    = "auto",
+    model: Annotated[Path | None, typer.Option(help="A retrained tagger (jingshao nlp train --kind tags).")] = None,
+) -> None:
+    """Preference tags of texts (one per line on stdin): one JSON object per line.
+
+    Without --category the category is inferred from all the texts given and named on stderr.
+    """
     import json
 
     from jingshao.nlp import CATEGORIES, extract_tags
+    from jingshao.nlp.aspects import TaggerModelError, get_span_tagger
+    from jingshao.nlp.tags import METHODS, infer_category
 
-    if category not in CATEGORIES:
+    if category is not None and category not in CATEGORIES:
         raise _fail(f"unknown category {category!r}; choose one of {', '.join(CATEGORIES)}", 2)
-    for line in sys.stdin:
-        text = line.rstrip("\n")
-        print(json.dumps({"text": text, "tags": [t.to_dict() for t in extract_tags(text, category)]},
-                         ensure_ascii=False))
+    if method not in METHODS:
+        raise _fail(f"unknown --method {method!r}; choose one of {', '.join(METHODS)}", 2)
+    model_path = str(model) if model else None
+    if method != "lexicon":
+        try:
+            get_span_tagger(model_path)
+        except TaggerModelError as exc:
+            raise _fail(str(exc), 2) from None
+    texts = [line.rstrip("\n") for line in sys.stdin]
+    if category is None:
+        category = infer_category(texts)
+        print(f"category: {category} (inferred from {len(texts)} texts)", file=sys.stderr)
+    for text in texts:
+        tags = extract_tags(text, category, method=method, model_path=model_path)
+        print(json.dumps({"text": text, "tags": [t.to_dict() for t in tags]}, ensure_ascii=False))
 
 
 @app.command()
@@ -754,6 +779,9 @@ def tags(
     competitor: Annotated[str | None, typer.Option(help="Only this competitor.")] = None,
     product: Annotated[str | None, typer.Option(help="Only this product (id, URL or part of its name).")] = None,
     top: Annotated[int, typer.Option(help="Pros and cons to show per product.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="The mind map per competitor and product as JSON: "
+                                          "aspects, counts, positive / negative share, top opinions, examples.")]
+    = False,
     config: ConfigOpt = None,
 ) -> None:
     """What buyers love and hate: top pros and cons per product, from stored reviews."""
@@ -773,6 +801,16 @@ def tags(
     if product is None:  # also one line per competitor across its products
         for comp in sorted({r.competitor for r in rows}):
             groups[(comp, "全部商品 (all products)")] = [r for r in rows if r.competitor == comp]
+    if as_json:
+        import json
+
+        from jingshao.nlp.mindmap import mind_map, mind_map_dict
+
+        print(json.dumps([{"competitor": comp, "product": name, "reviews": len(items),
+                           "aspects": mind_map_dict(mind_map(((r.text, [tag_from_row(t) for t in (r.tags or [])])
+                                                              for r in items), top=top))}
+                          for (comp, name), items in groups.items()], ensure_ascii=False, indent=1))
+        return
     for (comp, name), items in groups.items():
         summary = aggregate_tags((r.text, [tag_from_row(t) for t in (r.tags or [])],
                                   0.5 if r.sentiment is None else r.sentiment) for r in items)
