@@ -25,8 +25,16 @@ app.add_typer(crawl_app, name="crawl")
 
 # Output shows crawled text (titles, promo copy, quotes): markup is off so "[...]" in a page is
 # printed as written, never interpreted. Messages on stderr escape what they quote.
-console = Console(markup=False)
-err = Console(stderr=True)
+def _width(stream) -> int | None:  # noqa: ANN001
+    """Piped output (a file, `less`, a mail) is never cut at 80 columns: tables take the width they need.
+    On a terminal, or with $COLUMNS set, Rich's own width applies."""
+    if os.environ.get("COLUMNS") or (hasattr(stream, "isatty") and stream.isatty()):
+        return None
+    return 1000
+
+
+console = Console(markup=False, width=_width(sys.stdout))
+err = Console(stderr=True, width=_width(sys.stderr))
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config file (default: $JINGSHAO_CONFIG "
                                                 "or ./jingshao.toml).")]
@@ -97,7 +105,14 @@ ProgressOpt = Annotated[bool, typer.Option(help="Show a progress bar (log lines 
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Scrapy log at INFO.")]
 
 
-def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool) -> None:
+EvaluateOpt = Annotated[bool, typer.Option("--evaluate/--no-evaluate",
+                                            help="Evaluate the alert rules for what the crawl stored.")]
+
+_OUTCOME_ZH = {"changed": "有变化", "unchanged": "无变化", "failed": "失败", "blocked": "被拒"}
+
+
+def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool, evaluate: bool = True) -> None:
+    """Exit codes: 0 all fine, 1 some pages failed, 2 config or usage error, 3 every page failed."""
     cfg = _load(config, crawl=True)
     from jingshao.crawlers.browser import BrowserNotFound
     from jingshao.crawlers.runner import crawl, watch_parent
@@ -113,31 +128,78 @@ def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool) 
         summary = crawl(cfg, spider, progress=hook, log_level="INFO" if verbose else "WARNING")
     except (DatabaseError, BrowserNotFound) as exc:
         raise _fail(str(exc)) from None
+    shown = set()
+    for page in summary.failed_pages():  # one line per failed page, with its reason
+        shown.add(page.url)
+        err.print(f"[red]{_OUTCOME_ZH[page.outcome]} {page.outcome}[/] {escape(page.url)}: {escape(page.reason)}",
+                  highlight=False)
     if spider == "products":
-        console.print(f"crawl #{summary.run_id}: {summary.targets} products, {summary.pages} pages stored, "
-                      f"{summary.changes} changed, {summary.unchanged} unchanged, {summary.failures} failed")
+        console.print(f"抓取 crawl #{summary.run_id}: {summary.targets} 个商品 products, {summary.pages} 页已存 "
+                      f"pages stored: {summary.changes} 有变化 changed, {summary.unchanged} 无变化 unchanged, "
+                      f"{summary.failures} 失败 failed", highlight=False)
+        table = Table(title="按结果 by outcome", title_justify="left")
+        for col in ("结果 outcome", "原因 reason", "页数 pages"):
+            table.add_column(col, justify="right" if col.startswith("页数") else "left")
+        for outcome, reason, n in summary.by_outcome():
+            table.add_row(f"{_OUTCOME_ZH.get(outcome, outcome)} {outcome}", reason or "—", str(n))
+        if summary.outcomes:
+            console.print(table)
     elif spider == "reviews":
-        console.print(f"crawl #{summary.run_id}: reviews of {summary.targets} products, {summary.pages} reviews "
-                      f"read, {summary.changes} new, {summary.failures} failed pages")
+        console.print(f"抓取 crawl #{summary.run_id}: {summary.targets} 个商品的评价 reviews, 读到 {summary.pages} 条 "
+                      f"read, {summary.changes} 条新增 new, {summary.failures} 页失败 failed pages", highlight=False)
     else:
-        console.print(f"crawl #{summary.run_id}: {summary.targets} sources, {summary.pages} brand mentions read, "
-                      f"{summary.changes} new, {summary.failures} failed pages")
+        console.print(f"抓取 crawl #{summary.run_id}: {summary.targets} 个来源 sources, 读到 {summary.pages} 条品牌提及 "
+                      f"brand mentions read, {summary.changes} 条新增 new, {summary.failures} 页失败 failed pages",
+                      highlight=False)
     for e in summary.errors[:10]:
-        err.print(f"[red]error[/] {escape(e)}", highlight=False)
-    if not summary.ok:
-        raise typer.Exit(1)
+        if e.split(": ", 1)[0] not in shown:
+            err.print(f"[red]错误 error[/] {escape(e)}", highlight=False)
+    code = summary.exit_code
+    if evaluate and summary.pages:
+        code = max(code, _evaluate_after_crawl(cfg))
+    if code:
+        raise typer.Exit(code)
+
+
+def _evaluate_after_crawl(cfg: Config) -> int:
+    """Alerts follow a crawl: the rules see what it stored. A crawl the scheduler started leaves the
+    sending to the scheduler's dispatch job; one started by hand sends what is due, like `alerts evaluate`."""
+    from jingshao.alerts.service import dispatch_notifications, run_evaluation
+    from jingshao.crawlers.runner import PARENT_PID_ENV
+
+    try:
+        report = run_evaluation(cfg)
+        for line in report.lines():
+            console.print(f"告警 alerts: {line.strip()}", highlight=False)
+        if cfg.channels and not os.environ.get(PARENT_PID_ENV):
+            console.print(f"告警 alerts: 发送 dispatch: {dispatch_notifications(cfg) or '无待发 nothing due'}",
+                          highlight=False)
+    except Exception as exc:  # noqa: BLE001 - the crawl's data is stored; say why alerts did not follow
+        err.print(f"[red]错误 error[/] 告警评估失败 alert evaluation failed: {escape(f'{type(exc).__name__}: {exc}')} "
+                  "(run `jingshao alerts evaluate`)", highlight=False)
+        return 1
+    return 0
 
 
 @crawl_app.command("products")
-def crawl_products_cmd(config: ConfigOpt = None, progress: ProgressOpt = True, verbose: VerboseOpt = False) -> None:
-    """Crawl every configured product page once and store what changed."""
-    _run_crawl(config, "products", progress, verbose)
+def crawl_products_cmd(config: ConfigOpt = None, progress: ProgressOpt = True, verbose: VerboseOpt = False,
+                       evaluate: EvaluateOpt = True) -> None:
+    """Crawl every configured product page once, store what changed, then evaluate the alert rules.
+
+    One line per failed page with its reason (tracebacks only with -v), then a summary by outcome.
+    Exit codes: 0 all fine, 1 some pages failed, 2 config or usage error, 3 every page failed.
+    """
+    _run_crawl(config, "products", progress, verbose, evaluate)
 
 
 @crawl_app.command("reviews")
-def crawl_reviews_cmd(config: ConfigOpt = None, progress: ProgressOpt = True, verbose: VerboseOpt = False) -> None:
-    """Crawl new reviews of every product with a [reviews] source; score and tag them."""
-    _run_crawl(config, "reviews", progress, verbose)
+def crawl_reviews_cmd(config: ConfigOpt = None, progress: ProgressOpt = True, verbose: VerboseOpt = False,
+                      evaluate: EvaluateOpt = True) -> None:
+    """Crawl new reviews of every product with a [reviews] source; score and tag them; evaluate alerts.
+
+    Exit codes: 0 all fine, 1 some pages failed, 2 config or usage error, 3 every page failed.
+    """
+    _run_crawl(config, "reviews", progress, verbose, evaluate)
 
 
 class _LogProgress:
@@ -148,7 +210,9 @@ class _LogProgress:
 
     def start(self, total: int) -> None:
         self.total = total
-        err.print(f"{self.label}: crawling {total} products", highlight=False)
+        what = {"products": "个商品 products", "reviews": "个商品的评价 products' reviews",
+                "mentions": "个来源 sources"}.get(self.label, "")
+        err.print(f"{self.label}: 抓取 crawling {total} {what}", highlight=False)
 
     def advance(self, description: str) -> None:
         self.done += 1
@@ -265,9 +329,13 @@ def extract(
 
 
 @crawl_app.command("mentions")
-def crawl_mentions_cmd(config: ConfigOpt = None, progress: ProgressOpt = True, verbose: VerboseOpt = False) -> None:
-    """Crawl every [[mention_sources]] for every brand; dedup, score and store new mentions."""
-    _run_crawl(config, "mentions", progress, verbose)
+def crawl_mentions_cmd(config: ConfigOpt = None, progress: ProgressOpt = True, verbose: VerboseOpt = False,
+                       evaluate: EvaluateOpt = True) -> None:
+    """Crawl every [[mention_sources]] for every brand; dedup, score and store new mentions; evaluate alerts.
+
+    Exit codes: 0 all fine, 1 some pages failed, 2 config or usage error, 3 every page failed.
+    """
+    _run_crawl(config, "mentions", progress, verbose, evaluate)
 
 
 ingest_app = typer.Typer(help="Import data gathered elsewhere.", no_args_is_help=True)
@@ -1023,6 +1091,12 @@ def demo(
                  err=err)
     except DemoFailed as exc:
         raise _fail(str(exc)) from None
+
+
+# Help text quotes config keys ("[[mention_sources]]", "[report] out_dir"): Rich markup would eat them.
+# Plain help keeps every bracket as written.
+for _group in [v for v in globals().values() if isinstance(v, typer.Typer)]:
+    _group.rich_markup_mode = None
 
 
 def main() -> None:

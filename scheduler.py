@@ -168,6 +168,9 @@ def crawl_job(config_path: str, spider: str) -> dict[str, Any]:
             out["_outcome"] = "stopped"
         elif res.returncode is None:
             out["_outcome"] = "timeout"
+        elif res.returncode == 1:  # some pages failed (each with its reason in the crawl's output)
+            out["_outcome"] = "partial"
+            out["failed"] = _failed_lines(res.output_tail)
         elif res.returncode != 0:
             raise RuntimeError(f"crawl {spider} exited {res.returncode}: {res.output_tail[-500:]}")
         return out
@@ -176,6 +179,12 @@ def crawl_job(config_path: str, spider: str) -> dict[str, Any]:
     if spider == "mentions":  # a crisis should not wait for the next evaluation tick
         evaluate_job(config_path)
     return counts
+
+
+def _failed_lines(output: str, limit: int = 5) -> list[str]:
+    """The crawl's per-page failure lines (``失败 failed URL: reason``), for the job log and `status`."""
+    lines = [line.strip() for line in output.splitlines() if line.startswith(("失败 failed ", "被拒 blocked "))]
+    return lines[:limit]
 
 
 def evaluate_job(config_path: str) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from jingshao.storage.repository import (
     finish_run,
     known_review_fingerprints,
     mark_interrupted_runs,
+    record_failure,
     start_run,
     sync_catalog,
 )
@@ -51,6 +52,28 @@ from .spiders.reviews import ReviewsSpider
 log = logging.getLogger(__name__)
 
 
+#: Outcome of one page of a crawl, as the summary table groups them.
+CHANGED, UNCHANGED, FAILED, BLOCKED = "changed", "unchanged", "failed", "blocked"
+
+#: `jingshao crawl` exit codes (README, "Crawl outcomes and exit codes").
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_ALL_FAILED = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class PageOutcome:
+    """What became of one page: changed / unchanged (stored) or failed / blocked, with the reason."""
+
+    url: str
+    outcome: str
+    reason: str = ""
+
+
+def outcome_of_failure(reason: str) -> str:
+    """A page refused by robots.txt (or a 403/429 wall) is *blocked*: the site said no, nothing broke."""
+    text = reason.lower()
+    return BLOCKED if "robots.txt" in text or "http 403" in text or "http 429" in text else FAILED
+
+
 @dataclass
 class CrawlSummary:
     run_id: int
@@ -62,10 +85,39 @@ class CrawlSummary:
     failures: int = 0
     errors: list[str] = field(default_factory=list)
     finish_reason: str = ""
+    #: One entry per product page (products crawl), in the order they finished.
+    outcomes: list[PageOutcome] = field(default_factory=list)
+
+    @property
+    def hard_failures(self) -> int:
+        """Failed pages, not counting pages the site refused (robots.txt, 403/429: *blocked*)."""
+        if self.outcomes:
+            return sum(1 for o in self.outcomes if o.outcome == FAILED)
+        return self.failures
 
     @property
     def ok(self) -> bool:
-        return not self.errors and self.finish_reason == "finished"
+        return not self.errors and self.finish_reason == "finished" and not self.hard_failures
+
+    @property
+    def exit_code(self) -> int:
+        """0 all fine (blocked pages are listed, not failures), 1 some pages failed (or the crawl did
+        not finish), 3 every page failed or was blocked."""
+        if self.pages == 0 and (self.failures or self.errors):
+            return EXIT_ALL_FAILED
+        return EXIT_OK if self.ok else EXIT_SOME_FAILED
+
+    def failed_pages(self) -> list[PageOutcome]:
+        return [o for o in self.outcomes if o.outcome in (FAILED, BLOCKED)]
+
+    def by_outcome(self) -> list[tuple[str, str, int]]:
+        """(outcome, reason, pages) rows: stored pages by outcome, failures by outcome and reason."""
+        counts: dict[tuple[str, str], int] = {}
+        for o in self.outcomes:
+            key = (o.outcome, o.reason if o.outcome in (FAILED, BLOCKED) else "")
+            counts[key] = counts.get(key, 0) + 1
+        order = {CHANGED: 0, UNCHANGED: 1, FAILED: 2, BLOCKED: 3}
+        return sorted(((k[0], k[1], n) for k, n in counts.items()), key=lambda r: (order.get(r[0], 9), -r[2], r[1]))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -192,6 +244,24 @@ def watch_parent(parent_pid: int | None = None, *, interval: float = 0.5, grace:
     return True
 
 
+class QuietCrawlLog(logging.Filter):
+    """Without ``-v`` a failed page is one line of the crawl's summary (reason included), so the log's
+    own per-page failure lines are dropped and tracebacks are cut to their message."""
+
+    DROPPED = (("jingshao.crawlers.pipelines", "no data from"),
+               ("scrapy.downloadermiddlewares.retry", "Gave up retrying"),
+               ("scrapy.core.scraper", "Spider error processing"),
+               ("scrapy.core.scraper", "Error downloading"))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if any(record.name.startswith(name) and str(record.msg).startswith(prefix)
+               for name, prefix in self.DROPPED):
+            return False
+        if record.exc_info:
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 class ProgressHook:
     """Receives per-page events; the CLI plugs a rich progress bar in here."""
 
@@ -257,14 +327,36 @@ def crawl(config: Config, spider: str = "products", *, progress: ProgressHook | 
     summary = CrawlSummary(run_id=run_id, spider=spider, targets=len(targets))
 
     process = CrawlerProcess(settings)
+    quiet = QuietCrawlLog() if logging.getLevelName(log_level) > logging.INFO else None
+    # On the loggers that write per-page failures, and on whatever handlers Scrapy has installed
+    # once the engine runs (it may reinstall its root handler when the crawl starts).
+    quiet_on = [logging.getLogger(name) for name, _ in QuietCrawlLog.DROPPED] if quiet else []
+    for target in quiet_on:
+        target.addFilter(quiet)
+
+    def quiet_handlers() -> None:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(quiet)
+            quiet_on.append(handler)
     crawler = process.create_crawler(spider_cls)
     # Progress counts products: a product page (or its failure), or a product's review list done.
     progress_items = {"products": (ProductObservationItem, FailedPageItem), "reviews": (ReviewsCompleteItem,),
                       "mentions": ()}[spider]
 
+    seen_changes = [0]
+
     def on_item(item, response=None, spider=None):  # noqa: ANN001
         if isinstance(item, progress_items):
             progress.advance(getattr(item, "url", "") or f"product #{getattr(item, 'product_id', '')}")
+        if spider_cls is not ProductsSpider:
+            return
+        if isinstance(item, FailedPageItem):
+            summary.outcomes.append(PageOutcome(item.url, outcome_of_failure(item.reason), item.reason))
+        elif isinstance(item, ProductObservationItem):
+            # The pipeline counted the page just before this signal: a new change means it changed.
+            changes = crawler.stats.get_value("jingshao/changes", 0) if crawler.stats else 0
+            summary.outcomes.append(PageOutcome(item.url, CHANGED if changes > seen_changes[0] else UNCHANGED))
+            seen_changes[0] = changes
 
     def on_item_error(item, response, spider, failure):  # noqa: ANN001
         progress.advance(getattr(item, "url", ""))
@@ -284,12 +376,28 @@ def crawl(config: Config, spider: str = "products", *, progress: ProgressHook | 
             reactor.callLater(STORE_FAILED_GRACE, _stop_reactor_if_running)
 
     def on_spider_error(failure, response, spider):  # noqa: ANN001
-        summary.errors.append(f"{response.url}: {type(failure.value).__name__}: {failure.value}")
+        # A page whose parsing raised: a failed page with the reason (the traceback only with -v),
+        # recorded like any other failure so `status` and the report see it.
+        reason = f"extraction error: {type(failure.value).__name__}: {failure.value}"[:300]
+        target = (getattr(response, "meta", None) or {}).get("target") or {}
+        url = target.get("url") or response.url
+        summary.errors.append(f"{url}: {reason}")
+        if spider_cls is ProductsSpider:
+            summary.outcomes.append(PageOutcome(url, FAILED, reason))
+            progress.advance(url)
+        try:
+            with db.session() as s:
+                record_failure(s, url, reason, product_id=target.get("product_id"),
+                               http_status=getattr(response, "status", None), crawl_run_id=run_id)
+        except SQLAlchemyError:
+            pass  # the storage failure is reported by the items that could not be stored
 
     stop_reason: list[str] = []
     crawler.signals.connect(on_item, signal=signals.item_scraped)
     crawler.signals.connect(on_item_error, signal=signals.item_error)
     crawler.signals.connect(on_spider_error, signal=signals.spider_error)
+    if quiet:
+        crawler.signals.connect(quiet_handlers, signal=signals.engine_started)
     progress.start(len(targets))
     status = "failed"
     own_signals = threading.current_thread() is threading.main_thread()
@@ -303,10 +411,14 @@ def crawl(config: Config, spider: str = "products", *, progress: ProgressHook | 
         summary.changes = stats.get("jingshao/changes", 0)
         summary.unchanged = stats.get("jingshao/unchanged", 0)
         summary.failures = stats.get("jingshao/failures", 0)
+        if spider_cls is ProductsSpider:  # pages whose parsing raised are failures too
+            summary.failures += sum(1 for o in summary.outcomes if o.reason.startswith("extraction error:"))
         summary.finish_reason = stats.get("finish_reason", "")
         status = "finished" if summary.finish_reason == "finished" and not summary.errors else "failed"
     finally:
         progress.stop()
+        for target in quiet_on:
+            target.removeFilter(quiet)
         try:
             with db.session() as s:
                 finish_run(s, run_id, status=status, pages=summary.pages, changes=summary.changes,

@@ -73,7 +73,9 @@ def test_crawl_stores_what_the_shop_shows_and_only_changes(shop, tmp_path, http_
     # The shop's front page is no product page: it must become a failed observation, not a price.
     not_a_product = DemoProduct("index", "优品数码旗舰店", "首页", shop.base_url + "/")
     cfg = write_demo_config(shop.base_url, tmp_path, with_browser=False, products=[*http_products, not_a_product])
-    out = crawl(cfg).stdout
+    first = crawl(cfg, check=False)
+    assert first.returncode == 1, first.stderr  # some pages failed
+    out = first.stdout
     db = open_database(f"sqlite:///{tmp_path / 'demo.db'}")
     priced = [p for p in http_products if expected(p.id, 0).price is not None
               or not expected(p.id, 0).in_stock]
@@ -88,14 +90,14 @@ def test_crawl_stores_what_the_shop_shows_and_only_changes(shop, tmp_path, http_
     assert "price" in failures[0].reason
 
     # Re-crawl of an unchanged shop: no new observation rows.
-    crawl(cfg)
+    crawl(cfg, check=False)
     assert count(db, Observation) == len(priced)
 
     # Advance the shop: each changed product gets exactly one new row.
     changed = [p for p in priced if expected(p.id, 0) != expected(p.id, 1)]
     assert changed and len(changed) < len(priced)
     shop.advance()
-    crawl(cfg)
+    crawl(cfg, check=False)
     assert count(db, Observation) == len(priced) + len(changed)
     check_matches_shop(db, http_products, 1)
     with db.session() as s:
@@ -143,7 +145,7 @@ def test_http_errors_and_refused_connections_are_recorded(shop, tmp_path):
                 DemoProduct("dead", "测试店", "拒绝连接", dead)]
     cfg = write_demo_config(shop.base_url, tmp_path, with_browser=False, products=products)
     cfg.write_text(cfg.read_text().replace("retry_times = 2", "retry_times = 0"))
-    crawl(cfg)
+    assert crawl(cfg, check=False).returncode == 3  # every page failed
     db = open_database(f"sqlite:///{tmp_path / 'demo.db'}")
     with db.session() as s:
         failures = {f.url: f for f in s.scalars(select(FailedObservation))}

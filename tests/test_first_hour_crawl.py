@@ -1,0 +1,123 @@
+"""Issue 18, the first hour: a crawl says what happened to each page, in one line per failure, and its
+exit code says whether anything worked. Real HTTP servers on 127.0.0.1, the CLI in a child process."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from jingshao.demo.catalog import DemoProduct, demo_products
+from jingshao.demo.runner import write_demo_config
+
+from .conftest import REPO, free_port, run_cli
+
+
+@pytest.fixture
+def plain_site(tmp_path):
+    """A plain static file server: a 404 for a missing file, a directory listing for a folder."""
+    root = tmp_path / "www"
+    (root / "catalog").mkdir(parents=True)
+    (root / "catalog" / "readme.txt").write_text("no products here", encoding="utf-8")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def broken_products(site: str) -> list[DemoProduct]:
+    return [DemoProduct("missing", "测试店", "不存在的页面", f"{site}/no/such/item.html"),
+            DemoProduct("closed", "测试店", "关闭的端口", f"http://127.0.0.1:{free_port()}/item.html"),
+            DemoProduct("folder", "测试店", "目录页", f"{site}/catalog/")]
+
+
+def write_config(shop, tmp_path: Path, products: list[DemoProduct]) -> Path:
+    cfg = write_demo_config(shop.base_url, tmp_path, with_browser=False, products=products, mentions=False)
+    # The init config's retries (3): the retry middleware's "gave up" errors are what used to flood stderr.
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("retry_times = 2", "retry_times = 3"), encoding="utf-8")
+    return cfg
+
+
+def test_every_page_failing_is_one_line_each_a_summary_and_exit_3(shop, plain_site, tmp_path):
+    products = broken_products(plain_site)
+    cfg = write_config(shop, tmp_path, products)
+    proc = run_cli("crawl", "products", "--config", str(cfg), "--no-progress", check=False)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "Gave up retrying" not in proc.stderr, proc.stderr
+    failure_lines = [line for line in proc.stderr.splitlines() if line.startswith("失败 failed ")]
+    assert len(failure_lines) == 3, proc.stderr
+    reasons = {p.url: line for p in products for line in failure_lines if p.url in line}
+    assert "HTTP 404" in reasons[products[0].url]
+    assert "connection refused" in reasons[products[1].url]
+    assert "no price found on page" in reasons[products[2].url]
+    assert "3 失败 failed" in proc.stdout
+    table = proc.stdout[proc.stdout.index("按结果 by outcome"):]
+    for reason in ("HTTP 404", "connection refused", "no price found on page"):
+        assert reason in table
+
+
+def test_some_pages_failing_exit_1_and_the_table_counts_outcomes(shop, plain_site, tmp_path):
+    good = [p for p in demo_products(shop.base_url) if not p.render][:2]
+    cfg = write_config(shop, tmp_path, good + broken_products(plain_site)[:1])
+    proc = run_cli("crawl", "products", "--config", str(cfg), "--no-progress", check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    rows = {line.split("│")[1].strip(): line.split("│")[-2].strip()
+            for line in proc.stdout.splitlines() if line.startswith("│") and line.split("│")[1].strip()}
+    assert rows["有变化 changed"] == "2" and rows["失败 failed"] == "1", proc.stdout
+    # Once more: nothing changed, the broken page still fails.
+    proc = run_cli("crawl", "products", "--config", str(cfg), "--no-progress", check=False)
+    assert proc.returncode == 1
+    assert "2 无变化 unchanged" in proc.stdout
+
+
+def test_an_all_good_crawl_exits_0(shop, tmp_path):
+    cfg = write_config(shop, tmp_path, [p for p in demo_products(shop.base_url) if not p.render][:2])
+    proc = run_cli("crawl", "products", "--config", str(cfg), "--no-progress")
+    assert proc.returncode == 0 and "失败 failed" not in proc.stderr
+
+
+def test_verbose_keeps_the_scrapy_log(shop, plain_site, tmp_path):
+    cfg = write_config(shop, tmp_path, broken_products(plain_site)[1:2])
+    proc = run_cli("crawl", "products", "--config", str(cfg), "--no-progress", "-v", check=False)
+    assert proc.returncode == 3
+    assert "Gave up retrying" in proc.stderr
+
+
+def test_help_keeps_bracketed_words():
+    mentions = run_cli("crawl", "mentions", "--help").stdout
+    assert "[[mention_sources]]" in mentions
+    assert "[report] out_dir" in run_cli("report", "--help").stdout
+    assert "[reviews]" in run_cli("crawl", "reviews", "--help").stdout
+
+
+def test_piped_tables_are_not_cut_at_80_columns(tmp_path):
+    """`jingshao prices | less`: a long promo line keeps its text (no COLUMNS, no terminal)."""
+    from jingshao.storage.db import open_database
+    from jingshao.storage.repository import CatalogEntry, record_observation, sync_catalog
+
+    url = "http://127.0.0.1:9/" + "very-long-product-path/" * 4 + "item.html"
+    promo = "满300减50 | 第二件半价 | 前100名赠品 | 会员再享9.5折 | 顺丰包邮 | 七天无理由退换"
+    db = open_database(f"sqlite:///{tmp_path / 'p.db'}")
+    with db.session() as s:
+        ids = sync_catalog(s, [CatalogEntry("测试店", url, "一个名字很长很长很长很长的测试商品", False, "general")])
+        record_observation(s, ids[url], {"title": "t", "price": 99, "currency": "CNY", "availability": "InStock",
+                                         "promo": promo}, seen_at=None)
+    db.dispose()
+    cfg = tmp_path / "jingshao.toml"
+    cfg.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "p.db"}"\n[[competitors]]\nname = "测试店"\n'
+                   f'  [[competitors.products]]\n  url = "{url}"\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    proc = subprocess.run([sys.executable, "-m", "jingshao.cli", "prices", "--config", str(cfg)], capture_output=True,
+                          text=True, env=env, cwd=str(REPO), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert promo in proc.stdout and url in proc.stdout
+    assert max(len(line) for line in proc.stdout.splitlines()) > 80
