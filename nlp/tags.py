@@ -93,6 +93,7 @@ class Lexicon:
     opinion_words: frozenset[str] = frozenset()
     max_len: int = 1
     role_table: dict[str, frozenset[str]] = field(default_factory=dict)  # word -> its roles, built once
+    lengths_by_first: dict[str, tuple[int, ...]] = field(default_factory=dict)  # first char -> word lengths
 
     def __post_init__(self) -> None:
         words = set(self.general)
@@ -103,8 +104,12 @@ class Lexicon:
         every |= self.negators | self.degree | self.fillers
         self.max_len = max(map(len, every))
         self.role_table = {}
+        firsts: dict[str, set[int]] = defaultdict(set)
         for w in every:
             self.role_table[w] = _compute_roles(self, w)
+            if w:
+                firsts[w[0]].add(len(w))
+        self.lengths_by_first = {c: tuple(sorted(ns, reverse=True)) for c, ns in firsts.items()}
 
     def polarity(self, aspect: str, surface: str, word: str) -> Polarity | None:
         for table in (self.per_surface.get(surface, {}), self.per_aspect.get(aspect, {}), self.general):
@@ -228,11 +233,31 @@ def _compute_roles(lex: Lexicon, word: str) -> frozenset[str]:
     return frozenset(roles)
 
 
+_TOK_CACHE: dict[tuple[int, str], tuple[_Tok, ...]] = {}
+
+
 def _tokenize(lex: Lexicon, clause: str) -> list[_Tok]:
+    """Lexicon tokens of a clause, cached per (lexicon, clause): reviews repeat clauses (物流很快, 好评) and
+    the open-vocabulary pass reads clauses the lexicon pass has just read."""
+    key = (id(lex), clause)
+    got = _TOK_CACHE.get(key)
+    if got is None:
+        got = tuple(_tokenize_uncached(lex, clause))
+        if len(_TOK_CACHE) >= 50_000:
+            _TOK_CACHE.clear()
+        _TOK_CACHE[key] = got
+    return list(got)
+
+
+def _tokenize_uncached(lex: Lexicon, clause: str) -> list[_Tok]:
     toks: list[_Tok] = []
     i = 0
+    lengths = lex.lengths_by_first
     while i < len(clause):
-        for n in range(min(lex.max_len, len(clause) - i), 0, -1):
+        rest = len(clause) - i
+        for n in lengths.get(clause[i], ()):  # longest first; only lengths some word starting here has
+            if n > rest:
+                continue
             word = clause[i : i + n]
             roles = _roles(lex, word)
             if roles:
