@@ -99,9 +99,8 @@ def lexicon_roles() -> dict[str, str]:
 
 def sequence_features(text: str) -> list[list[str]]:
     """CRF features for each character of an already folded ``text`` (see module docstring)."""
-    jieba = get_jieba()
     n = len(text)
-    words = jieba.lcut(text, HMM=False)
+    words = _words(text)
     # per character: index of its word and position in it
     w_of = [0] * n
     bmes = [""] * n
@@ -136,6 +135,35 @@ def sequence_features(text: str) -> list[list[str]]:
             ]
         )
     return out
+
+
+_CUT_CACHE: dict[str, list[str]] = {}
+
+
+def _words(text: str) -> list[str]:
+    """jieba's words (HMM off) of ``text``, cut clause by clause with a cache: jieba cuts at punctuation
+    anyway (each punctuation character is a word of its own), and reviews repeat clauses (物流很快, 好评)."""
+    jieba = get_jieba()
+    out: list[str] = []
+    pos = 0
+    for m in _SPLIT.finditer(text):
+        if m.start() > pos:
+            out.extend(_cut(jieba, text[pos : m.start()]))
+        out.extend(m.group())
+        pos = m.end()
+    if pos < len(text):
+        out.extend(_cut(jieba, text[pos:]))
+    return out
+
+
+def _cut(jieba: Any, clause: str) -> list[str]:  # noqa: ANN401
+    got = _CUT_CACHE.get(clause)
+    if got is None:
+        got = jieba.lcut(clause, HMM=False)
+        if len(_CUT_CACHE) >= 50_000:
+            _CUT_CACHE.clear()
+        _CUT_CACHE[clause] = got
+    return got
 
 
 _WORD_CACHE: dict[str, tuple[str, str, str, str, str]] = {}
