@@ -1004,11 +1004,13 @@ def run(config: ConfigOpt = None) -> None:
 
     from jingshao.scheduler import planned_jobs, run_scheduler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The startup summary and one line per job run go to stdout; the log (stderr) keeps warnings only
+    # (APScheduler's INFO lines repeat what the summary says).
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _db(cfg).dispose()  # migrate before the job store touches the database
-    plan = planned_jobs(cfg)
-    console.print("jobs: " + ", ".join(f"{k} ({v})" for k, v in plan.items()))
-    run_scheduler(cfg, str(cfg.source))
+    if not planned_jobs(cfg):
+        raise _fail(f"{cfg.source}: no job to run (no products, mention sources or report configured)", 2)
+    run_scheduler(cfg, str(cfg.source), out=lambda line: console.print(line, highlight=False))
 
 
 @app.command()

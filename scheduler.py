@@ -317,15 +317,101 @@ def sync_jobs(scheduler, cfg, config_path: str) -> dict[str, str]:  # noqa: ANN0
     return actions
 
 
-def run_scheduler(cfg, config_path: str, *, stop_event: threading.Event | None = None) -> None:  # noqa: ANN001
+#: Seconds after `jingshao run` starts before a crawl that never ran starts (instead of one interval later).
+FIRST_CRAWL_DELAY = 10.0
+
+
+def never_crawled(cfg) -> set[str]:  # noqa: ANN001
+    """Spiders without a finished crawl in the database: a new user's first `jingshao run` crawls them
+    at once instead of four hours later."""
+    from sqlalchemy import select
+
+    from jingshao.storage.models import CrawlRun
+
+    db = _database(cfg)
+    try:
+        with db.session() as s:
+            done = set(s.scalars(select(CrawlRun.spider).where(CrawlRun.status == "finished").distinct()))
+    finally:
+        db.dispose()
+    return {spider for spider in SPIDERS if spider not in done}
+
+
+def schedule_first_crawls(scheduler, cfg, *, delay: float = FIRST_CRAWL_DELAY) -> list[str]:  # noqa: ANN001
+    """Bring the next run of each crawl job whose spider never finished a crawl forward to `delay`
+    seconds from now (a job already due sooner is left alone). Returns the job ids moved."""
+    from datetime import timedelta
+
+    soon = datetime.now(cfg.tz) + timedelta(seconds=delay)
+    moved = []
+    for spider in sorted(never_crawled(cfg)):
+        job = scheduler.get_job(f"crawl_{spider}")
+        if job is None:
+            continue
+        if job.next_run_time is None or job.next_run_time > soon:
+            scheduler.modify_job(job.id, next_run_time=soon)
+            moved.append(job.id)
+    return moved
+
+
+_JOB_WORDS = {"crawl_products": "抓取商品 crawl products", "crawl_reviews": "抓取评价 crawl reviews",
+              "crawl_mentions": "抓取舆情 crawl mentions", "evaluate": "评估告警 evaluate alerts",
+              "dispatch": "发送通知 dispatch notifications", "report": "竞品日报 daily report",
+              "report_catchup": "补发日报 report catch-up"}
+
+
+def describe_schedule(spec: str) -> str:
+    """'every 4h' -> '每 4 小时 (every 4h)'; a crontab is shown as written."""
+    text = spec.strip()
+    if text.startswith("every ") and text[-1] in "smhd":
+        unit = {"s": "秒", "m": "分钟", "h": "小时", "d": "天"}[text[-1]]
+        return f"每 {text[6:-1].strip()} {unit} ({text})"
+    return f"crontab {text}"
+
+
+def startup_summary(scheduler, cfg, moved: list[str]) -> list[str]:  # noqa: ANN001
+    """What `jingshao run` prints when it starts: each job with its schedule and next run, the
+    channels notifications go to, and the database."""
+    from jingshao.core.redaction import redact
+
+    plan = planned_jobs(cfg)
+    lines = [f"竞哨 jingshao run: {len(plan)} 个任务 jobs (时区 time zone {cfg.timezone})"]
+    for job_id, spec in plan.items():
+        job = scheduler.get_job(job_id)
+        nxt = job.next_run_time.astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M:%S") if job and job.next_run_time \
+            else "—"
+        first = "  ← 从未运行, 马上开始 never ran: starts now" if job_id in moved else ""
+        lines.append(f"  {_JOB_WORDS.get(job_id, job_id)}: {describe_schedule(spec)}, 下次 next {nxt}{first}")
+    if cfg.channels:
+        lines.append("  通知渠道 channels: " + ", ".join(f"{c.name} ({c.type})" for c in cfg.channels))
+    else:
+        lines.append("  通知渠道 channels: 无 none (alerts are stored; `jingshao alerts list` shows them)")
+    lines.append(f"  数据库 database: {redact(cfg.database_url)}")
+    lines.append("  Ctrl-C 或 SIGTERM 停止 stops (running crawls close cleanly)")
+    return lines
+
+
+def job_event_line(event, tz) -> str:  # noqa: ANN001
+    """One line per job run for `jingshao run`'s output."""
+    when = datetime.now(tz).strftime("%H:%M:%S")
+    name = _JOB_WORDS.get(event.job_id, event.job_id)
+    if getattr(event, "exception", None) is not None:
+        return f"{when} {name}: 失败 failed: {type(event.exception).__name__}: {event.exception}"[:600]
+    value = event.retval if isinstance(event.retval, dict) else {}
+    detail = ", ".join(f"{k} {v}" for k, v in value.items() if not str(k).startswith("_")) or "完成 done"
+    return f"{when} {name}: {detail}"
+
+
+def run_scheduler(cfg, config_path: str, *, stop_event: threading.Event | None = None,  # noqa: ANN001
+                  out: Callable[[str], None] | None = None) -> None:
     """Run until SIGTERM/SIGINT (or stop_event): running jobs finish, running crawls are asked
-    to stop (each page already stored stays), nothing is left half-written."""
-    scheduler = build_scheduler(cfg, config_path, blocking=False)
-    scheduler.start(paused=True)
-    actions = sync_jobs(scheduler, cfg, config_path)
-    for job_id, action in actions.items():
-        log.info("job %s: %s", job_id, action)
-    scheduler.resume()
+    to stop (each page already stored stays), nothing is left half-written.
+
+    A crawl job whose spider never finished a crawl runs within seconds (:func:`schedule_first_crawls`).
+    With ``out``, a startup summary and one line per job run are written through it."""
+    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
+
+    # Signals first: a SIGTERM during startup (jobs already stored) stops it cleanly too.
     stop = stop_event or threading.Event()
 
     def on_signal(signum, _frame):  # noqa: ANN001
@@ -335,6 +421,20 @@ def run_scheduler(cfg, config_path: str, *, stop_event: threading.Event | None =
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+
+    scheduler = build_scheduler(cfg, config_path, blocking=False)
+    scheduler.start(paused=True)
+    actions = sync_jobs(scheduler, cfg, config_path)
+    for job_id, action in actions.items():
+        log.info("job %s: %s", job_id, action)
+    moved = schedule_first_crawls(scheduler, cfg)
+    for job_id in moved:
+        log.info("job %s: never ran; first run in %.0f s", job_id, FIRST_CRAWL_DELAY)
+    if out is not None:
+        for line in startup_summary(scheduler, cfg, moved):
+            out(line)
+        scheduler.add_listener(lambda event: out(job_event_line(event, cfg.tz)), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    scheduler.resume()
     try:
         while not stop.wait(1):
             thread = getattr(scheduler, "_thread", None)
