@@ -584,6 +584,8 @@ def _normalise_aspect(surface: str, lex: Lexicon, groups: dict[str, str]) -> str
 
 
 _TRAIL = "的了啊呀哦呢吧嘛!~"
+#: The span tagger reads at most this many characters of a review (the lexicon reads it all).
+MODEL_MAX_CHARS = 4096
 _SEVERE = frozenset({"严重", "明显", "厉害"})
 
 
@@ -641,6 +643,7 @@ def model_tags(norm: str, lex: Lexicon, model_path: str | None = None) -> list[T
     if not norm:
         return []
     tagger = get_span_tagger(model_path)
+    norm = norm[:MODEL_MAX_CHARS]  # a prefix: offsets stay those of the text
     spans = tagger.spans(norm)
     cid = clause_ids(norm)
     aspects = [s for s in spans if s.kind == "A"]
