@@ -429,11 +429,19 @@ class TagSummary:
         return {**self.__dict__, "examples": list(self.examples)}
 
 
-def aggregate_tags(reviews: Iterable[tuple[str, list[Tag], float]], *, quote_chars: int = 60) -> list[TagSummary]:
+#: Implicit overall opinions (很满意, 好评): counted in the mind map, left out of pros / cons lists,
+#: where they would crowd out what buyers say about named aspects.
+OVERALL_ASPECT = "整体"
+
+
+def aggregate_tags(
+    reviews: Iterable[tuple[str, list[Tag], float]], *, quote_chars: int = 60, overall: bool = False
+) -> list[TagSummary]:
     """Summarise tags over reviews given as (text, tags, P(positive)).
 
     Grouped by (aspect, polarity, normalised opinion) and sorted by number of reviews, most first.
     Example quotes prefer short reviews (they read best in a report) and are cut to ``quote_chars``.
+    Overall opinions (aspect 整体) are left out unless ``overall``.
     """
     total = 0
     counts: dict[tuple[str, str, str], int] = defaultdict(int)
@@ -442,6 +450,8 @@ def aggregate_tags(reviews: Iterable[tuple[str, list[Tag], float]], *, quote_cha
         total += 1
         seen: set[tuple[str, str, str]] = set()
         for tag in tags:
+            if tag.aspect == OVERALL_ASPECT and not overall:
+                continue
             key = (tag.aspect, tag.polarity, tag.opinion_norm or tag.opinion)
             counts[key] += 1
             if key not in seen:
