@@ -50,7 +50,7 @@ def print_row(name: str, s: dict[str, float]) -> None:
 def clear_caches() -> None:
     from jingshao.nlp import aspects, tags
 
-    for cache in (tags._TOK_CACHE, tags._READ_CACHE, tags._ASPECT_CACHE, aspects._WORD_CACHE,
+    for cache in (tags._TOK_CACHE, tags._READ_CACHE, tags._ASPECT_CACHE, tags._CLAUSE_CACHE, aspects._WORD_CACHE,
                   aspects._CUT_CACHE):
         cache.clear()
 

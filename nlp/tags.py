@@ -249,6 +249,22 @@ def _tokenize(lex: Lexicon, clause: str) -> list[_Tok]:
     return list(got)
 
 
+_CLAUSE_CACHE: dict[tuple[int, str], tuple[list[_Tok], list[_Phrase]]] = {}
+
+
+def _read_clause(lex: Lexicon, clause: str) -> tuple[list[_Tok], list[_Phrase]]:
+    """Tokens and opinion phrases of a clause, cached like :func:`_tokenize` (callers do not mutate them)."""
+    key = (id(lex), clause)
+    got = _CLAUSE_CACHE.get(key)
+    if got is None:
+        toks = _tokenize(lex, clause)
+        got = (toks, _phrases(toks))
+        if len(_CLAUSE_CACHE) >= 50_000:
+            _CLAUSE_CACHE.clear()
+        _CLAUSE_CACHE[key] = got
+    return got
+
+
 def _tokenize_uncached(lex: Lexicon, clause: str) -> list[_Tok]:
     toks: list[_Tok] = []
     i = 0
@@ -347,8 +363,7 @@ def extract_lexicon_tags(
     lex = get_lexicon(category, tuple(str(p) for p in extra_lexicons))
     tags: list[Tag] = []
     for clause in _clauses(lex, normalize(text)):
-        toks = _tokenize(lex, clause)
-        phrases = _phrases(toks)
+        toks, phrases = _read_clause(lex, clause)
         found: list[Tag] = []
         for k, tok in enumerate(toks):
             if "aspect" in tok.roles and not _inside_phrase(phrases, k):
@@ -720,7 +735,7 @@ def _lexicon_opinion_for(norm: str, cid: list[int], lex: Lexicon, a: Any, aspect
         cs -= 1
     for lo, hi, last in ((a.end, ce, False), (cs, a.start, True)):
         sub = norm[lo:hi]
-        phrases = _phrases(_tokenize(lex, sub))
+        phrases = _read_clause(lex, sub)[1]
         for ph in (reversed(phrases) if last else phrases):
             pol = lex.polarity(aspect, a.text, ph.word)
             if pol is None:
@@ -733,11 +748,11 @@ def _lexicon_opinion_for(norm: str, cid: list[int], lex: Lexicon, a: Any, aspect
 
 def _implicit_from_lexicon(norm: str, start: int, end: int, lex: Lexicon, tagger: Any) -> list[Tag]:  # noqa: ANN401
     sub = norm[start:end]
-    toks = _tokenize(lex, sub)
+    toks, phrases = _read_clause(lex, sub)
     if any(t.roles & {"aspect", "problem"} for t in toks):
         return []  # the lexicon tagger reads this clause itself
     out = []
-    for ph in _phrases(toks):
+    for ph in phrases:
         pol = lex.general.get(ph.word)
         if pol is None:
             continue
