@@ -529,6 +529,7 @@ def extract_tags(
     for tag in model_tags(norm, lex, model_path):
         a, o = tag.aspect_span, tag.opinion_span
         if a and any(_overlap(a, b) for b in taken_a + taken_o):
+            _widen(out, a, norm)
             continue
         if o and any(_overlap(o, b) for b in taken_o + taken_a):
             continue
@@ -536,6 +537,17 @@ def extract_tags(
             out.append(tag)
     out.sort(key=lambda t: (t.aspect_span or t.opinion_span or (10**9, 0))[0])
     return out
+
+
+def _widen(out: list[Tag], a: tuple[int, int], norm: str) -> None:
+    """A lexicon tag whose aspect word sits inside a longer aspect the CRF found (外形 in 外形设计, 速度 in
+    拍照速度) keeps its aspect and reading and shows the longer surface as ``aspect_text``."""
+    for k, t in enumerate(out):
+        b = t.aspect_span
+        if b and a[0] <= b[0] and b[1] <= a[1] and (a[1] - a[0]) > (b[1] - b[0]) and t.aspect_text != t.opinion:
+            if t.opinion_span and _overlap(a, t.opinion_span):
+                continue
+            out[k] = Tag(t.aspect, norm[a[0] : a[1]], t.opinion, t.polarity, t.opinion_norm, a, t.opinion_span)
 
 
 def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
