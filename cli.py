@@ -951,7 +951,8 @@ def analyze(
 
 @app.command()
 def report(
-    date_: Annotated[str | None, typer.Option("--date", help="Report day YYYY-MM-DD (default: yesterday).")] = None,
+    date_: Annotated[str | None, typer.Option("--date", help="Report day YYYY-MM-DD (default: yesterday if it has "
+                                              "data, else today so far; the output says which).")] = None,
     to: Annotated[str | None, typer.Option(help="Last day of a range (inclusive).")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for the HTML (default: [report] out_dir).")] = None,
     send: Annotated[bool, typer.Option(help="Mail it (once per day and recipient list).")] = False,
@@ -969,10 +970,16 @@ def report(
     except ValueError as exc:
         raise _fail(f"bad date: {exc} (expected YYYY-MM-DD)", 2) from None
     try:
+        if d_from is None and d_to is None:
+            from jingshao.reports.service import interactive_report_day
+
+            d_from, why = interactive_report_day(cfg)
+            console.print(f"日报 report day: {why}", highlight=False)
         res = daily_report(cfg, send=send, date_from=d_from, date_to=d_to, out_dir=out)
     except (ValueError, DatabaseError) as exc:
         raise _fail(str(exc)) from None
-    console.print(f"report: {res['html']} ({res['kb']} KB)" + (f"; mail: {res['send']}" if "send" in res else ""))
+    console.print(f"日报 report: {res['html']} ({res['kb']} KB)" + (f"; 邮件 mail: {res['send']}" if "send" in res
+                                                                     else ""), highlight=False)
     if res.get("_outcome") == "failed":
         err.print(f"[red]error[/] {escape(str(res.get('error')))}", highlight=False)
         raise typer.Exit(1)

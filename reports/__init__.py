@@ -73,6 +73,10 @@ def default_report_date(tz: str | tzinfo, now: datetime | None = None) -> date:
 def _write_atomic(path: Path, content: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # mkstemp creates 0600; a report is for the team: the mode a plain file gets under the umask.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(content)
     os.replace(tmp, path)

@@ -43,6 +43,37 @@ def daily_report(cfg, *, send: bool, date_from: date | None = None, date_to: dat
         db.dispose()
 
 
+def has_data_on(cfg, day: date) -> bool:  # noqa: ANN001
+    """Whether anything was observed or crawled on the local day `day` (a product seen, a crawl run)."""
+    from sqlalchemy import exists, select
+
+    from jingshao.storage.models import CrawlRun, Observation
+
+    from .data import local_range
+
+    start, end = local_range(day, day, cfg.tz)
+    db = open_database(cfg.database_url)
+    try:
+        with db.session() as s:
+            seen = s.scalar(select(exists().where(Observation.first_seen_at < end, Observation.last_seen_at >= start)))
+            crawled = s.scalar(select(exists().where(CrawlRun.started_at >= start, CrawlRun.started_at < end)))
+        return bool(seen or crawled)
+    finally:
+        db.dispose()
+
+
+def interactive_report_day(cfg, now: datetime | None = None) -> tuple[date, str]:  # noqa: ANN001
+    """The day `jingshao report` covers without --date, and why: the last complete day (yesterday)
+    when it has data, else today so far (a new user's first data is today's). The scheduled report
+    always covers yesterday."""
+    today = (now or datetime.now(cfg.tz)).astimezone(cfg.tz).date()
+    yesterday = today - timedelta(days=1)
+    if has_data_on(cfg, yesterday):
+        return yesterday, f"昨天 yesterday {yesterday}: 最近一个完整的日子 the last complete day"
+    return today, (f"今天到目前 today so far {today}: 昨天 {yesterday} 没有数据 "
+                   f"(yesterday has no data; --date YYYY-MM-DD picks a day)")
+
+
 MAX_CATCHUP_ATTEMPTS = 60  # SMTP attempts (3 per try) before a day is given up: about 3 h of retries
 
 
