@@ -55,7 +55,7 @@ from jingshao.alerts.render import notification_from_dict, payload_parts, render
 from jingshao.alerts.render import to_payload as payload_of
 from jingshao.alerts.rules.competitor import evaluate_competitor
 from jingshao.alerts.rules.crisis import CrisisHistory, crisis_fingerprint, evaluate_crisis
-from jingshao.alerts.rules.model import FAMILIES, LEVEL_RANK, AlertInstance
+from jingshao.alerts.rules.model import EVENT_FAMILIES, FAMILIES, LEVEL_RANK, AlertInstance
 from jingshao.alerts.settings import AlertsConfig, BrandConfig
 from jingshao.alerts.stages import DEFAULT_PIPELINE, Candidate, Routable, Stage, StageContext, run_pipeline
 from jingshao.storage.db import Database
@@ -230,8 +230,8 @@ class StateMachine:
             if alert.clear_windows >= self.config.clear_windows:
                 alert.state, alert.resolved_at = "resolved", now
                 _event(session, alert, "resolved", now, f"连续 {alert.clear_windows} 次评估未触发", alert.max_level)
-                if alert.last_notified_at is not None:
-                    candidates.append(Candidate(alert, "resolved"))
+                if alert.last_notified_at is not None and alert.family not in EVENT_FAMILIES:
+                    candidates.append(Candidate(alert, "resolved"))  # events close quietly (model.EVENT_FAMILIES)
         return candidates, quiet
 
     def _open(self, session: Session, alert: Alert | None, inst: AlertInstance, now: datetime) -> Alert:

@@ -34,7 +34,8 @@ def test_crisis_switch_blue_yellow_red_resolved(shop, tmp_path):
         seen = []
 
         def tick() -> list[str]:
-            run_cli("crawl", "mentions", "--config", str(cfg_path), "--no-progress")
+            # The test evaluates at the shop's clock itself: the crawl's own evaluation (at the real clock) is off.
+            run_cli("crawl", "mentions", "--config", str(cfg_path), "--no-progress", "--no-evaluate")
             report = run_evaluation(cfg, now=shop.now())
             dispatch_notifications(cfg, now=shop.now())
             events = [f"{c.event}:{c.level}" for c in report.changes if c.family == "crisis"]

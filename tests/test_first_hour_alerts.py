@@ -1,0 +1,44 @@
+"""Issue 18: a competitor *event* (a price drop, a new promo, a new ad-law word) is a one-off notice and
+never sends "✅已恢复"; a *state* (out of stock, a crisis level) still does. Real SQLite, the engine and the
+dispatcher sending to a local DingTalk-like robot."""
+
+from __future__ import annotations
+
+from jingshao.alerts.rules.model import EVENT_FAMILIES, AlertInstance, fingerprint
+
+from .test_alert_engine import HOUR, MIN, PREFIX, T0, db, rig  # noqa: F401 - fixtures
+
+__all__ = ["db", "rig"]
+
+
+def competitor(family: str, level: str = "yellow", summary: str = "降价 10.0%：¥129.90 → ¥116.90") -> AlertInstance:
+    return AlertInstance(fingerprint=fingerprint(family, "product:7"), family=family, level=level,
+                         subject="三只松鼠官方旗舰店 / 每日坚果", subject_key="product:7", rule=f"{family}.test",
+                         summary=summary, facts=[("价格", "¥116.90")], at=T0)
+
+
+def test_a_price_drop_that_drops_further_never_says_resolved(rig):  # noqa: F811
+    fp = competitor("price_drop").fingerprint
+    rig.step(T0, competitor("price_drop"))
+    rig.step(T0 + 10 * MIN, competitor("price_drop", summary="降价 23.1%：¥129.90 → ¥99.90"))
+    rig.step(T0 + 25 * HOUR)  # the change window ends: the rule stops firing
+    rig.step(T0 + 25 * HOUR + 5 * MIN)
+    assert rig.alert(fp).state == "resolved"  # closed, so a later drop opens a new notice
+    texts = rig.texts()
+    assert len(texts) == 1 and "已恢复" not in "".join(texts), texts
+    rig.step(T0 + 30 * HOUR, competitor("price_drop", summary="降价 5.0%：¥99.90 → ¥94.90"))
+    assert len(rig.texts()) == 2 and "94.90" in rig.texts()[1]
+
+
+def test_a_state_still_resolves_with_a_notice(rig):  # noqa: F811
+    rig.source.families = frozenset({"stock_out", "price_drop"})
+    rig.step(T0, competitor("stock_out", "blue", "缺货"))
+    rig.step(T0 + 5 * MIN)
+    rig.step(T0 + 10 * MIN)
+    texts = rig.texts()
+    assert len(texts) == 2 and texts[1].startswith(f"{PREFIX}✅已恢复")
+
+
+def test_the_event_families_are_the_one_off_ones():
+    assert {"price_drop", "promo_change", "adlaw", "back_in_stock", "price_anomaly"} <= EVENT_FAMILIES
+    assert not EVENT_FAMILIES & {"crisis", "stock_out", "price_floor"}
