@@ -121,3 +121,37 @@ def test_piped_tables_are_not_cut_at_80_columns(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert promo in proc.stdout and url in proc.stdout
     assert max(len(line) for line in proc.stdout.splitlines()) > 80
+
+
+def test_readme_says_exactly_what_init_writes(tmp_path):
+    """The README's full example is what `jingshao init` writes, value for value; the sections init adds
+    beyond it are the ones the README names."""
+    import re
+    import tomllib
+
+    from jingshao.config import load_config
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    at = readme.index("Full example: `jingshao init`")
+    sentence = readme[at:readme.index("```toml", at)]
+    block = tomllib.loads(re.search(r"```toml\n(.*?)```", readme[at:], re.S).group(1))
+    path = tmp_path / "jingshao.toml"
+    run_cli("init", str(path))
+    written = tomllib.loads(path.read_text(encoding="utf-8"))
+
+    def contained(part, whole, where="") -> None:  # noqa: ANN001
+        if isinstance(part, dict):
+            for key, value in part.items():
+                assert key in whole, f"README's full example has {where}{key}; `jingshao init` does not write it"
+                contained(value, whole[key], f"{where}{key}.")
+        elif isinstance(part, list) and part and isinstance(part[0], dict):
+            assert len(part) == len(whole), where
+            for a, b in zip(part, whole, strict=True):
+                contained(a, b, where)
+        else:
+            assert part == whole, f"{where}: README {part!r}, init {whole!r}"
+
+    contained(block, written)
+    for extra in sorted(set(written) - set(block)):
+        assert f"`[{extra}]`" in sentence, f"init writes [{extra}], the README's sentence does not say so"
+    load_config(path)  # and what init writes loads
