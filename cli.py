@@ -49,15 +49,15 @@ def _load(path: Path | None, *, crawl: bool = False) -> Config:
     try:
         cfg = load_config(path)
     except ConfigError as exc:
-        err.print(f"[bold red]config error[/] {escape(str(exc))}", highlight=False)
+        err.print(f"[bold red]配置错误 config error[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     for warning in cfg.warnings:
-        err.print(f"[yellow]config warning[/] {escape(str(cfg.source))}: {escape(warning)}", highlight=False)
+        err.print(f"[yellow]配置警告 config warning[/] {escape(str(cfg.source))}: {escape(warning)}", highlight=False)
     return cfg
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error[/] {escape(message)}", highlight=False)
+    err.print(f"[bold red]错误 error[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -148,8 +148,8 @@ def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool, 
         console.print(f"抓取 crawl #{summary.run_id}: {summary.targets} 个商品的评价 reviews, 读到 {summary.pages} 条 "
                       f"read, {summary.changes} 条新增 new, {summary.failures} 页失败 failed pages", highlight=False)
     else:
-        console.print(f"抓取 crawl #{summary.run_id}: {summary.targets} 个来源 sources, 读到 {summary.pages} 条品牌提及 "
-                      f"brand mentions read, {summary.changes} 条新增 new, {summary.failures} 页失败 failed pages",
+        console.print(f"抓取 crawl #{summary.run_id}: {summary.targets} 个来源 sources, "
+                      f"读到 {summary.pages} 条品牌提及 brand mentions read, {summary.changes} 条新增 new, {summary.failures} 页失败 failed pages",
                       highlight=False)
     for e in summary.errors[:10]:
         if e.split(": ", 1)[0] not in shown:
@@ -225,7 +225,8 @@ class _LogProgress:
 
 @app.command()
 def prices(
-    product: Annotated[str | None, typer.Option("--product", "-p", help="Product id, URL or part of its name.")]
+    product: Annotated[str | None, typer.Option("--product", "-p", help="Product id, URL, the shop's item id "
+                                                "(a number in its URL) or part of its name.")]
     = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -271,7 +272,8 @@ app.add_typer(observations_app, name="observations")
 @observations_app.command("void")
 def observations_void(
     ids: Annotated[list[int] | None, typer.Argument(help="Observation ids (the 观测 column of `prices`).")] = None,
-    product: Annotated[str | None, typer.Option("--product", "-p", help="Product id, URL or part of its name.")]
+    product: Annotated[str | None, typer.Option("--product", "-p", help="Product id, URL, the shop's item id "
+                                                "(a number in its URL) or part of its name.")]
     = None,
     since: Annotated[str | None, typer.Option("--since", help="With --product: observations first seen at or "
                                               "after this time (ISO 8601, e.g. 2026-12-01T08:00).")] = None,

@@ -51,10 +51,13 @@ _stopping: set[int] = set()  # pids the scheduler asked to stop
 _children_lock = threading.Lock()
 
 
-def crawl_command(spider: str, config_path: Path) -> list[str]:
+def crawl_command(spider: str, config_path: Path, *, evaluate: bool = True) -> list[str]:
+    """The child's command line. ``evaluate=False``: the crawl does not evaluate the alert rules itself
+    (a caller that evaluates at its own clock, like the demo's crisis drill)."""
     if spider not in SPIDERS:
         raise ValueError(f"unknown spider {spider!r}; expected one of {', '.join(SPIDERS)}")
-    return [sys.executable, "-m", "jingshao.cli", "crawl", spider, "--config", str(config_path), "--no-progress"]
+    return [sys.executable, "-m", "jingshao.cli", "crawl", spider, "--config", str(config_path), "--no-progress",
+            *(() if evaluate else ("--no-evaluate",))]
 
 
 def _stop_child(proc: subprocess.Popen, grace: float = 30) -> None:
@@ -68,7 +71,8 @@ def _stop_child(proc: subprocess.Popen, grace: float = 30) -> None:
         pass
 
 
-def run_crawl_child(spider: str, config_path: Path, *, timeout: float = 3600, capture: bool = True) -> ChildResult:
+def run_crawl_child(spider: str, config_path: Path, *, timeout: float = 3600, capture: bool = True,
+                    evaluate: bool = True) -> ChildResult:
     """Run one crawl as a child process; past `timeout` it is stopped.
 
     The crawl writes each page in its own transaction, so a child stopped at any point leaves a
@@ -77,7 +81,7 @@ def run_crawl_child(spider: str, config_path: Path, *, timeout: float = 3600, ca
     start = time.monotonic()
     # The child stops when this process dies (JINGSHAO_PARENT_PID: prctl PR_SET_PDEATHSIG and a watchdog),
     # and its output never blocks it, so a scheduler killed with -9 leaves no crawl behind.
-    proc = subprocess.Popen(crawl_command(spider, config_path), stdout=subprocess.PIPE if capture else None,
+    proc = subprocess.Popen(crawl_command(spider, config_path, evaluate=evaluate), stdout=subprocess.PIPE if capture else None,
                             stderr=subprocess.STDOUT if capture else None, text=True, errors="replace",
                             env={**os.environ, "JINGSHAO_PARENT_PID": str(os.getpid())},
                             start_new_session=True)

@@ -102,7 +102,7 @@ def _run_child_crawl(config_path: Path, spider: str = "products") -> int:
     """A crawl in a child process, as the scheduler runs it (the reactor cannot restart)."""
     from jingshao.scheduler import run_crawl_child
 
-    result = run_crawl_child(spider, config_path, timeout=600, capture=False)
+    result = run_crawl_child(spider, config_path, timeout=600, capture=False, evaluate=False)
     return 1 if result.returncode is None else result.returncode
 
 
@@ -111,7 +111,8 @@ def _run_child_crawl(config_path: Path, spider: str = "products") -> int:
 def _crawl(config_path: Path, spider: str, *, quiet: bool = False) -> None:
     from jingshao.scheduler import run_crawl_child
 
-    result = run_crawl_child(spider, config_path, timeout=600, capture=quiet)
+    # The demo evaluates the alert rules itself, at the demo shop's clock: the crawl does not.
+    result = run_crawl_child(spider, config_path, timeout=600, capture=quiet, evaluate=False)
     if not result.ok:
         raise DemoFailed(f"the {spider} crawl failed (exit {result.returncode})")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -316,11 +317,18 @@ class PriceHistoryRow:
 
 
 def find_products(session: Session, key: str | None = None) -> list[Product]:
-    """Products matching an id, a URL, or (substring) a name; all products when key is None."""
+    """Products matching an id, a URL, or (substring) a name; all products when key is None.
+
+    A number is jingshao's product id, else the shop's item id: a URL holding that number as a whole
+    token (``/item/334455.html``, ``?id=334455``) -- what a user copies from the shop."""
     q = select(Product).order_by(Product.id)
     if key:
         if key.isdigit():
-            q = q.where(Product.id == int(key))
+            by_id = list(session.scalars(q.where(Product.id == int(key))))
+            if by_id:
+                return by_id
+            token = re.compile(rf"(?<![0-9]){key}(?![0-9])")
+            return [p for p in session.scalars(q.where(Product.url.contains(key))) if token.search(p.url)]
         elif key.startswith(("http://", "https://")):
             q = q.where(Product.url == key)
         else:

@@ -155,3 +155,31 @@ def test_readme_says_exactly_what_init_writes(tmp_path):
     for extra in sorted(set(written) - set(block)):
         assert f"`[{extra}]`" in sentence, f"init writes [{extra}], the README's sentence does not say so"
     load_config(path)  # and what init writes loads
+
+
+def test_prices_finds_a_product_by_the_shops_item_id(shop, tmp_path):
+    """`prices -p 334455`: the number a user copies from the shop's URL finds the product."""
+    from jingshao.storage.db import open_database
+    from jingshao.storage.repository import CatalogEntry, find_products, sync_catalog
+
+    db = open_database(f"sqlite:///{tmp_path / 'ids.db'}")
+    with db.session() as s:
+        ids = sync_catalog(s, [CatalogEntry("店", "https://item.example.com/item/334455.html", "甲"),
+                               CatalogEntry("店", "https://shop.example.com/p?id=1334455&x=1", "乙")])
+    with db.session() as s:
+        assert [p.url for p in find_products(s, "334455")] == ["https://item.example.com/item/334455.html"]
+        assert [p.url for p in find_products(s, "1334455")] == ["https://shop.example.com/p?id=1334455&x=1"]
+        assert [p.id for p in find_products(s, str(ids["https://item.example.com/item/334455.html"]))] == [1]
+        assert find_products(s, "999999") == []
+    db.dispose()
+
+
+def test_errors_are_chinese_with_the_english_key_words_kept(tmp_path):
+    bad = tmp_path / "jingshao.toml"
+    bad.write_text('[crawl]\ndownload_delay = "fast"\n', encoding="utf-8")
+    proc = run_cli("crawl", "products", "--config", str(bad), check=False)
+    assert proc.returncode == 2 and proc.stderr.startswith("配置错误 config error"), proc.stderr
+    empty = tmp_path / "empty.toml"
+    empty.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "e.db"}"\n', encoding="utf-8")
+    proc = run_cli("crawl", "products", "--config", str(empty), check=False)
+    assert proc.returncode == 2 and proc.stderr.startswith("错误 error") and "nothing to crawl" in proc.stderr
