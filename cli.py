@@ -149,8 +149,8 @@ def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool, 
                       f"read, {summary.changes} 条新增 new, {summary.failures} 页失败 failed pages", highlight=False)
     else:
         console.print(f"抓取 crawl #{summary.run_id}: {summary.targets} 个来源 sources, "
-                      f"读到 {summary.pages} 条品牌提及 brand mentions read, {summary.changes} 条新增 new, {summary.failures} 页失败 failed pages",
-                      highlight=False)
+                      f"读到 {summary.pages} 条品牌提及 brand mentions read, {summary.changes} 条新增 new, "
+                      f"{summary.failures} 页失败 failed pages", highlight=False)
     for e in summary.errors[:10]:
         if e.split(": ", 1)[0] not in shown:
             err.print(f"[red]错误 error[/] {escape(e)}", highlight=False)

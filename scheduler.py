@@ -81,7 +81,8 @@ def run_crawl_child(spider: str, config_path: Path, *, timeout: float = 3600, ca
     start = time.monotonic()
     # The child stops when this process dies (JINGSHAO_PARENT_PID: prctl PR_SET_PDEATHSIG and a watchdog),
     # and its output never blocks it, so a scheduler killed with -9 leaves no crawl behind.
-    proc = subprocess.Popen(crawl_command(spider, config_path, evaluate=evaluate), stdout=subprocess.PIPE if capture else None,
+    proc = subprocess.Popen(crawl_command(spider, config_path, evaluate=evaluate),
+                            stdout=subprocess.PIPE if capture else None,
                             stderr=subprocess.STDOUT if capture else None, text=True, errors="replace",
                             env={**os.environ, "JINGSHAO_PARENT_PID": str(os.getpid())},
                             start_new_session=True)

@@ -1,8 +1,9 @@
 """Small PNG charts for the report: price trend steps and brand mention volume.
 
 Matplotlib with the Agg canvas and `Figure` objects (no pyplot: no global figure state, safe in a
-scheduler thread). Charts are small (600x180 CSS pixels, drawn at 1.5x so they stay sharp on a
-phone) and carry little text: the product or brand name is in the HTML beside each chart.
+scheduler thread). Charts are 900x360 pixels shown at most 600 CSS pixels wide, and about 360 on a
+phone: text is sized for the phone (TEXT_PT is about 12 px there, >= 11) and the chart carries little of
+it; the product or brand name is in the HTML beside each chart.
 
 Chinese needs a CJK font, which most servers lack. `cjk_font()` looks for one by family name among
 the fonts matplotlib knows, then by file name in the system font folders (a font installed after
@@ -23,7 +24,9 @@ from .data import BrandMentions, PricePoint
 
 log = logging.getLogger(__name__)
 
-WIDTH_IN, HEIGHT_IN, DPI = 6.0, 1.8, 150
+WIDTH_IN, HEIGHT_IN, DPI = 4.0, 1.6, 225
+#: Tick, label and title size in points: 9.5 pt at 225 dpi is 29.7 image px, 11.9 px on a 360 px wide chart.
+TEXT_PT = 9.5
 CJK_FAMILIES = (
     "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Micro Hei",
     "WenQuanYi Zen Hei", "Sarasa Gothic SC", "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC",
@@ -59,8 +62,8 @@ def cjk_font() -> str | None:
 
 def _labels(cjk: bool) -> dict[str, str]:
     if cjk:
-        return {"pos": "正面", "neutral": "中性", "neg": "负面", "price": "近{n}天价格", "volume": "每日声量"}
-    return {"pos": "pos", "neutral": "neutral", "neg": "neg", "price": "price, last {n} days", "volume": "mentions/day"}
+        return {"pos": "正面", "neutral": "中性", "neg": "负面", "price": "价格 {span}", "volume": "每日声量"}
+    return {"pos": "pos", "neutral": "neutral", "neg": "neg", "price": "price {span}", "volume": "mentions/day"}
 
 
 def _figure(font: str | None):  # noqa: ANN202 - matplotlib types
@@ -69,12 +72,12 @@ def _figure(font: str | None):  # noqa: ANN202 - matplotlib types
 
     fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.08, 0.17, 0.85, 0.7))
+    ax = fig.add_axes((0.17, 0.2, 0.78, 0.64))
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     for side in ("left", "bottom"):
         ax.spines[side].set_color(COLORS["grid"])
-    ax.tick_params(colors=COLORS["text"], labelsize=7, length=2)
+    ax.tick_params(colors=COLORS["text"], labelsize=TEXT_PT, length=2)
     ax.grid(axis="y", color=COLORS["grid"], linewidth=0.6)
     ax.set_axisbelow(True)
     return fig, ax
@@ -105,7 +108,17 @@ def _shrink(png: bytes) -> bytes:
 def price_chart(points: Sequence[PricePoint], *, days: int, start: datetime, end: datetime,
                 tz: tzinfo | None = None) -> bytes:
     """A step line of one product's price over the trend window (dates in `tz`), the last move coloured
-    by direction."""
+    by direction; `end` is where the line stops (the report's end, or now for today so far)."""
+    return _png(price_figure(points, days=days, start=start, end=end, tz=tz))
+
+
+def phone_px(points: float) -> float:
+    """Text of `points` as rendered on a phone, where a chart is about 360 CSS px wide."""
+    return points * DPI / 72 * 360 / (WIDTH_IN * DPI)
+
+
+def price_figure(points: Sequence[PricePoint], *, days: int, start: datetime, end: datetime,
+                 tz: tzinfo | None = None):  # noqa: ANN201 - a matplotlib Figure
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
     font = cjk_font()
@@ -120,18 +133,28 @@ def price_chart(points: Sequence[PricePoint], *, days: int, start: datetime, end
     if len(set(ys)) > 1:
         colour = COLORS["down"] if ys[-1] < ys[0] else COLORS["up"]
         ax.plot([xs[-1]], [ys[-1]], marker="o", markersize=3.5, color=colour)
-        ax.annotate(f"{ys[-1]:,.2f}", (xs[-1], ys[-1]), xytext=(-4, 5), textcoords="offset points", ha="right",
-                    fontsize=7, color=colour)
+        ax.annotate(f"¥{ys[-1]:,.2f}", (xs[-1], ys[-1]), xytext=(-4, 5), textcoords="offset points", ha="right",
+                    fontsize=TEXT_PT, color=colour)
     lo, hi = min(ys, default=0), max(ys, default=1)
     pad = (hi - lo) * 0.15 or max(hi * 0.05, 1)
     ax.set_ylim(lo - pad, hi + pad)
-    # From the window start, or from the first price known when the product is newer than the window.
-    ax.set_xlim(max(start, end - timedelta(days=days), xs[0] if xs else start), end)
+    # From the window start, or from the first price known when the product is newer than the window;
+    # a small margin before the first point so a step at the start is not hidden on the axis.
+    left = max(start, end - timedelta(days=days), xs[0] if xs else start)
+    ax.set_xlim(left - (end - left) * 0.03, end + (end - left) * 0.03)  # margins: no line is drawn there
+    from matplotlib.ticker import FuncFormatter
+
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"¥{v:,.0f}"))
     locator = AutoDateLocator(minticks=3, maxticks=7, tz=tz or end.tzinfo)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=tz or end.tzinfo, show_offset=False))
-    ax.set_title(labels["price"].format(n=days), loc="left", fontsize=8, color=COLORS["text"], **_font_kw(font))
-    return _png(fig)
+    # The span actually drawn (a new product has hours, not 30 days), in the report's time zone.
+    zone = tz or end.tzinfo
+    fmt = "%m-%d %H:%M" if end - left < timedelta(days=2) else "%m-%d"
+    span = f"{left.astimezone(zone).strftime(fmt)} – {end.astimezone(zone).strftime(fmt)}"
+    ax.set_title(labels["price"].format(span=span), loc="left", fontsize=TEXT_PT, color=COLORS["text"],
+                 **_font_kw(font))
+    return fig
 
 
 def mention_chart(brand: BrandMentions) -> bytes:
@@ -159,10 +182,11 @@ def mention_chart(brand: BrandMentions) -> bytes:
                   markersize=2.5)
     twin.set_ylim(0, 1)
     twin.set_yticks([0, 0.5, 1], ["0", ".5", "1"])
-    twin.tick_params(colors=COLORS["text"], labelsize=7, length=2)
+    twin.tick_params(colors=COLORS["text"], labelsize=TEXT_PT, length=2)
     for side in ("top", "left", "bottom"):
         twin.spines[side].set_visible(False)
     twin.spines["right"].set_color(COLORS["grid"])
-    ax.legend(loc="upper left", fontsize=7, frameon=False, ncols=3, prop={"family": font, "size": 7} if font else None)
-    ax.set_title(labels["volume"], loc="right", fontsize=8, color=COLORS["text"], **_font_kw(font))
+    ax.legend(loc="upper left", fontsize=TEXT_PT, frameon=False, ncols=3,
+              prop={"family": font, "size": TEXT_PT} if font else None)
+    ax.set_title(labels["volume"], loc="right", fontsize=TEXT_PT, color=COLORS["text"], **_font_kw(font))
     return _png(fig)

@@ -185,8 +185,9 @@ def _charts(data: ReportData, tz: tzinfo) -> tuple[list[InlineImage], dict[tuple
     trend_start = data.day_end - timedelta(days=data.settings.price_trend_days)
     for c in charted:
         cid = f"price-{c.product.id}.{tag}@jingshao"
+        # A report of today so far ends now: no line drawn into hours that have not happened.
         png = charts.price_chart(c.trend, days=data.settings.price_trend_days, start=trend_start,
-                                 end=data.day_end, tz=tz)
+                                 end=min(data.day_end, data.generated_at), tz=tz)
         images.append(InlineImage(cid, f"price-{c.product.id}.png", png))
         cids["price", c.product.id] = cid
     for i, b in enumerate(data.brands):
