@@ -590,8 +590,11 @@ def _alerts(session: Session, start: datetime, end: datetime) -> AlertSummary:
         .where(AlertEvent.at >= start, AlertEvent.at < end, AlertEvent.kind.in_(ALERT_KINDS))
         .order_by(AlertEvent.at, AlertEvent.id)
     ).all()
-    items = tuple(AlertItem(k, lv, at, subj, summ, fam, st, bool(cr), det)
-                  for k, lv, at, det, subj, summ, fam, st, cr in rows)
+    # Most severe first (a red alert is what a reader must not miss), then in time order.
+    rank = {"red": 0, "yellow": 1, "blue": 2}
+    items = tuple(sorted((AlertItem(k, lv, at, subj, summ, fam, st, bool(cr), det)
+                          for k, lv, at, det, subj, summ, fam, st, cr in rows),
+                         key=lambda i: (rank.get(i.level, 3), i.at)))
     firing = session.scalar(select(func.count()).select_from(Alert).where(Alert.state == "firing")) or 0
     return AlertSummary(sum(1 for i in items if i.kind == "opened"), sum(1 for i in items if i.kind == "escalated"),
                         sum(1 for i in items if i.kind == "resolved"), firing, items)
