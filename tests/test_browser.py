@@ -37,7 +37,8 @@ def test_javascript_price_is_seen_only_through_the_browser(shop, tmp_path, chrom
     # The same pages fetched over plain HTTP have no price: a failure, not a wrong price.
     plain = [DemoProduct(p.id, p.competitor, p.name, p.url, render=False) for p in render]
     cfg2 = write_demo_config(shop.base_url, tmp_path / "plain", with_browser=False, products=plain)
-    run_cli("crawl", "products", "--config", str(cfg2))
+    proc = run_cli("crawl", "products", "--config", str(cfg2), check=False)
+    assert proc.returncode == 3, proc.stdout + proc.stderr  # every page failed
     assert stored(tmp_path / "plain") == {}
 
 
