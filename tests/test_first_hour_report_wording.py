@@ -35,3 +35,16 @@ def test_alerts_are_listed_red_first_then_by_time_and_the_wording_is_for_manager
     assert "上次 → 本次" in text and "原价 → 现价" not in text
     foot = page.find_class("foot")[0].text_content()
     assert "jingshao prices" not in foot and "jingshao tags" not in foot
+
+
+def test_review_counts_say_what_they_count_and_small_samples_carry_a_caveat(tmp_path):
+    db = open_database(f"sqlite:///{tmp_path / 'r.db'}")
+    seed(db)
+    built = build_report(db, TZ, DAY, None, tmp_path / "out", now=datetime(2026, 11, 25, 1, tzinfo=UTC))
+    text = lxml.html.fromstring(built.html_path.read_text(encoding="utf-8")).text_content()
+    small = [s for s in built.data.sentiment if s.reviews < 30]
+    assert "（新增" not in text
+    for s in built.data.sentiment:
+        assert f"发布 {s.reviews} 条 · 本期新抓取 {s.new_reviews} 条" in text
+    if small:
+        assert f"样本仅 {small[0].reviews} 条，比例仅供参考" in text
