@@ -36,10 +36,34 @@ def default_model_path() -> Path:
     return Path(str(resources.files("jingshao.nlp").joinpath("data", DEFAULT_MODEL_NAME + ".npz")))
 
 
-def _paths(path: str | Path) -> tuple[Path, Path]:
+def model_paths(path: str | Path) -> tuple[Path, Path]:
+    """(``NAME.npz``, ``NAME.json``) for a model given as ``NAME``, ``NAME.npz`` or ``NAME.json``."""
     path = Path(path)
     stem = path.with_suffix("") if path.suffix in (".npz", ".json") else path
     return stem.with_suffix(".npz"), stem.with_suffix(".json")
+
+
+_paths = model_paths
+
+
+def read_model_meta(npz: Path, meta_path: Path, fmt: str, version: int, error: type[ValueError],
+                    missing: str, wrong_format: str = "") -> dict[str, Any]:
+    """The JSON beside a model's arrays, checked for ``fmt`` v``version``; ``error`` names the file.
+
+    ``missing`` is what to say when the arrays are absent; ``wrong_format`` is added to a format mismatch.
+    Shared by the review and mention models (same two-file layout)."""
+    if not npz.is_file():
+        raise error(f"{npz}: {missing}")
+    try:
+        meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise error(f"{meta_path}: metadata file next to the model is missing") from exc
+    except json.JSONDecodeError as exc:
+        raise error(f"{meta_path}: invalid JSON ({exc})") from exc
+    if meta.get("format") != fmt or meta.get("version") != version:
+        raise error(f"{meta_path}: format {meta.get('format')!r} v{meta.get('version')!r}, "
+                    f"expected {fmt!r} v{version}{wrong_format}")
+    return meta
 
 
 @dataclass
@@ -85,19 +109,8 @@ class LinearModel:
     @classmethod
     def load(cls, path: str | Path) -> LinearModel:
         npz, meta_path = _paths(path)
-        if not npz.is_file():
-            raise ModelError(f"{npz}: sentiment model not found (train one with `jingshao nlp train`)")
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ModelError(f"{meta_path}: metadata file next to the model is missing") from exc
-        except json.JSONDecodeError as exc:
-            raise ModelError(f"{meta_path}: invalid JSON ({exc})") from exc
-        if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
-            raise ModelError(
-                f"{meta_path}: format {meta.get('format')!r} v{meta.get('version')!r}, "
-                f"expected {FORMAT!r} v{FORMAT_VERSION}"
-            )
+        meta = read_model_meta(npz, meta_path, FORMAT, FORMAT_VERSION, ModelError,
+                               "sentiment model not found (train one with `jingshao nlp train`)")
         try:
             with np.load(npz, allow_pickle=False) as data:
                 weights = data["weights"].astype(np.float32)

@@ -37,6 +37,7 @@ import numpy as np
 from jingshao.core.textfold import fold
 
 from .features import hash_ngrams, tfidf_values
+from .linear import model_paths, read_model_meta
 from .social import clean_post
 from .text import has_content, normalize, truncate
 
@@ -55,12 +56,6 @@ class MentionModelError(ValueError):
 
 def default_mention_model_path() -> Path:
     return Path(str(resources.files("jingshao.nlp").joinpath("data", DEFAULT_MODEL_NAME + ".npz")))
-
-
-def _paths(path: str | Path) -> tuple[Path, Path]:
-    path = Path(path)
-    stem = path.with_suffix("") if path.suffix in (".npz", ".json") else path
-    return stem.with_suffix(".npz"), stem.with_suffix(".json")
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -101,7 +96,7 @@ class MentionModel:
         return z + self.bias
 
     def save(self, path: str | Path) -> tuple[Path, Path]:
-        npz, meta_path = _paths(path)
+        npz, meta_path = model_paths(path)
         npz.parent.mkdir(parents=True, exist_ok=True)
         extra = {} if self.review_weight is None else {"review_weight": np.asarray(self.review_weight, np.float64)}
         np.savez_compressed(npz, weights=self.weights.astype(np.float16), idf=self.idf.astype(np.float16),
@@ -120,21 +115,10 @@ class MentionModel:
 
     @classmethod
     def load(cls, path: str | Path) -> MentionModel:
-        npz, meta_path = _paths(path)
-        if not npz.is_file():
-            raise MentionModelError(
-                f"{npz}: mention model not found (train one with `jingshao nlp train --kind mention`)")
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise MentionModelError(f"{meta_path}: metadata file next to the model is missing") from exc
-        except json.JSONDecodeError as exc:
-            raise MentionModelError(f"{meta_path}: invalid JSON ({exc})") from exc
-        if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
-            raise MentionModelError(
-                f"{meta_path}: format {meta.get('format')!r} v{meta.get('version')!r}, expected {FORMAT!r} "
-                f"v{FORMAT_VERSION} (a review model is not a mention model: train one with --kind mention)"
-            )
+        npz, meta_path = model_paths(path)
+        meta = read_model_meta(npz, meta_path, FORMAT, FORMAT_VERSION, MentionModelError,
+                               "mention model not found (train one with `jingshao nlp train --kind mention`)",
+                               " (a review model is not a mention model: train one with --kind mention)")
         try:
             with np.load(npz, allow_pickle=False) as data:
                 weights = data["weights"].astype(np.float32)

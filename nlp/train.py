@@ -58,11 +58,17 @@ def _quiet(_: str) -> None:
     pass
 
 
-def featurize(texts: Sequence[str], n_buckets: int, ngram_max: int, chunk: int = 4096) -> BatchCounts:
-    """Counts for many raw texts (normalised and truncated like at scoring time), in chunks."""
+def _review_text(text: str) -> str:
+    return truncate(normalize(text))
+
+
+def featurize(texts: Sequence[str], n_buckets: int, ngram_max: int, chunk: int = 4096,
+              prepare: Callable[[str], str] = _review_text) -> BatchCounts:
+    """Counts for many raw texts, each prepared as at scoring time (``prepare``: the review model's
+    normalise-and-truncate by default; the mention model passes ``clean_post``), in chunks."""
     docs, buckets, counts = [], [], []
     for start in range(0, len(texts), chunk):
-        part = [truncate(normalize(t)) for t in texts[start : start + chunk]]
+        part = [prepare(t) for t in texts[start : start + chunk]]
         c = hash_ngrams(part, n_buckets, ngram_max)
         docs.append(c.doc + start)
         buckets.append(c.bucket)

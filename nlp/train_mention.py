@@ -32,10 +32,10 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import DatasetError, is_holdout, read_labelled_csv
-from .features import BatchCounts, hash_ngrams, tfidf_values
+from .features import BatchCounts, tfidf_values
 from .mention import CLASSES, NEG, POS, MentionModel, MentionScorer, decide, review_feature, softmax
 from .social import clean_post
-from .train import minimize_lbfgs
+from .train import featurize, minimize_lbfgs
 
 Progress = Callable[[str], None]
 
@@ -129,17 +129,8 @@ def read_labelled_posts(path: str | Path, text_column: str = "text", label_colum
     return rows, skipped
 
 
-def featurize_posts(texts: Sequence[str], n_buckets: int, ngram_max: int = 3, chunk: int = 4096) -> BatchCounts:
-    docs, buckets, counts = [], [], []
-    for start in range(0, len(texts), chunk):
-        c = hash_ngrams([clean_post(t) for t in texts[start : start + chunk]], n_buckets, ngram_max)
-        docs.append(c.doc + start)
-        buckets.append(c.bucket)
-        counts.append(c.count)
-    if not docs:
-        z = np.zeros(0, dtype=np.int64)
-        return BatchCounts(0, z, z, np.zeros(0))
-    return BatchCounts(len(texts), np.concatenate(docs), np.concatenate(buckets), np.concatenate(counts))
+def featurize_posts(texts: Sequence[str], n_buckets: int, ngram_max: int = 3) -> BatchCounts:
+    return featurize(texts, n_buckets, ngram_max, prepare=clean_post)
 
 
 def fit_softmax(doc: np.ndarray, col: np.ndarray, val: np.ndarray, y: np.ndarray, n_cols: int, *,
