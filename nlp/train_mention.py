@@ -35,7 +35,7 @@ from .datasets import DatasetError, is_holdout, read_labelled_csv
 from .features import BatchCounts, tfidf_values
 from .mention import CLASSES, NEG, POS, MentionModel, MentionScorer, decide, review_feature, softmax
 from .social import clean_post
-from .train import featurize, minimize_lbfgs
+from .train import _quiet, featurize, minimize_lbfgs
 
 Progress = Callable[[str], None]
 
@@ -83,10 +83,6 @@ class MentionTrainReport:
         d = asdict(self)
         d["out_path"] = str(self.out_path)
         return d
-
-
-def _quiet(_: str) -> None:
-    pass
 
 
 def read_labelled_posts(path: str | Path, text_column: str = "text", label_column: str = "label",
