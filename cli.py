@@ -18,14 +18,18 @@ from jingshao.config import DEFAULT_CONFIG_NAME, EXAMPLE_CONFIG, Config, ConfigE
 from jingshao.reports.text import money, stock_label
 from jingshao.storage.db import DatabaseError
 
-app = typer.Typer(help="竞哨 jingshao: watch competitors' prices, promos and stock, and your brand's "
-                       "public opinion.", no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="竞哨 jingshao: watch competitors' prices, promos and stock, and your brand's public opinion.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 crawl_app = typer.Typer(help="Run a crawl in the foreground.", no_args_is_help=True)
 app.add_typer(crawl_app, name="crawl")
 
+
 # Output shows crawled text (titles, promo copy, quotes): markup is off so "[...]" in a page is
 # printed as written, never interpreted. Messages on stderr escape what they quote.
-def _width(stream) -> int | None:  # noqa: ANN001
+def _width(stream) -> int | None:
     """Piped output (a file, `less`, a mail) is never cut at 80 columns: tables take the width they need.
     On a terminal, or with $COLUMNS set, Rich's own width applies."""
     if os.environ.get("COLUMNS") or (hasattr(stream, "isatty") and stream.isatty()):
@@ -36,8 +40,9 @@ def _width(stream) -> int | None:  # noqa: ANN001
 console = Console(markup=False, width=_width(sys.stdout))
 err = Console(stderr=True, width=_width(sys.stderr))
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config file (default: $JINGSHAO_CONFIG "
-                                                "or ./jingshao.toml).")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Config file (default: $JINGSHAO_CONFIG or ./jingshao.toml).")
+]
 
 
 def _load(path: Path | None, *, crawl: bool = False) -> Config:
@@ -61,7 +66,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _db(cfg: Config):  # noqa: ANN202
+def _db(cfg: Config):
     """Open (and migrate) the database, or exit with a clear message instead of a traceback."""
     from jingshao.storage.db import open_database
 
@@ -72,8 +77,10 @@ def _db(cfg: Config):  # noqa: ANN202
 
 
 @app.command()
-def init(path: Annotated[Path, typer.Argument(help="Where to write the example config.")] = Path(DEFAULT_CONFIG_NAME),
-         force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False) -> None:
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the example config.")] = Path(DEFAULT_CONFIG_NAME),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
     """Write a commented example config."""
     if path.exists() and not force:
         raise _fail(f"{path} exists; use --force to overwrite it")
@@ -85,8 +92,15 @@ class RichProgress:
     """Progress bar for a foreground crawl (see crawlers.runner.ProgressHook)."""
 
     def __init__(self, label: str) -> None:
-        self.progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                 TextColumn("{task.description}"), console=err, transient=False)
+        self.progress = Progress(
+            TextColumn(label),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=err,
+            transient=False,
+        )
         self.task = None
 
     def start(self, total: int) -> None:
@@ -105,8 +119,9 @@ ProgressOpt = Annotated[bool, typer.Option(help="Show a progress bar (log lines 
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Scrapy log at INFO.")]
 
 
-EvaluateOpt = Annotated[bool, typer.Option("--evaluate/--no-evaluate",
-                                            help="Evaluate the alert rules for what the crawl stored.")]
+EvaluateOpt = Annotated[
+    bool, typer.Option("--evaluate/--no-evaluate", help="Evaluate the alert rules for what the crawl stored.")
+]
 
 _OUTCOME_ZH = {"changed": "有变化", "unchanged": "无变化", "failed": "失败", "blocked": "被拒"}
 
@@ -131,12 +146,17 @@ def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool, 
     shown = set()
     for page in summary.failed_pages():  # one line per failed page, with its reason
         shown.add(page.url)
-        err.print(f"[red]{_OUTCOME_ZH[page.outcome]} {page.outcome}[/] {escape(page.url)}: {escape(page.reason)}",
-                  highlight=False)
+        err.print(
+            f"[red]{_OUTCOME_ZH[page.outcome]} {page.outcome}[/] {escape(page.url)}: {escape(page.reason)}",
+            highlight=False,
+        )
     if spider == "products":
-        console.print(f"抓取 crawl #{summary.run_id}: {summary.targets} 个商品 products, {summary.pages} 页已存 "
-                      f"pages stored: {summary.changes} 有变化 changed, {summary.unchanged} 无变化 unchanged, "
-                      f"{summary.failures} 失败 failed", highlight=False)
+        console.print(
+            f"抓取 crawl #{summary.run_id}: {summary.targets} 个商品 products, {summary.pages} 页已存 "
+            f"pages stored: {summary.changes} 有变化 changed, {summary.unchanged} 无变化 unchanged, "
+            f"{summary.failures} 失败 failed",
+            highlight=False,
+        )
         table = Table(title="按结果 by outcome", title_justify="left")
         for col in ("结果 outcome", "原因 reason", "页数 pages"):
             table.add_column(col, justify="right" if col.startswith("页数") else "left")
@@ -145,12 +165,18 @@ def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool, 
         if summary.outcomes:
             console.print(table)
     elif spider == "reviews":
-        console.print(f"抓取 crawl #{summary.run_id}: {summary.targets} 个商品的评价 reviews, 读到 {summary.pages} 条 "
-                      f"read, {summary.changes} 条新增 new, {summary.failures} 页失败 failed pages", highlight=False)
+        console.print(
+            f"抓取 crawl #{summary.run_id}: {summary.targets} 个商品的评价 reviews, 读到 {summary.pages} 条 "
+            f"read, {summary.changes} 条新增 new, {summary.failures} 页失败 failed pages",
+            highlight=False,
+        )
     else:
-        console.print(f"抓取 crawl #{summary.run_id}: {summary.targets} 个来源 sources, "
-                      f"读到 {summary.pages} 条品牌提及 brand mentions read, {summary.changes} 条新增 new, "
-                      f"{summary.failures} 页失败 failed pages", highlight=False)
+        console.print(
+            f"抓取 crawl #{summary.run_id}: {summary.targets} 个来源 sources, "
+            f"读到 {summary.pages} 条品牌提及 brand mentions read, {summary.changes} 条新增 new, "
+            f"{summary.failures} 页失败 failed pages",
+            highlight=False,
+        )
     for e in summary.errors[:10]:
         if e.split(": ", 1)[0] not in shown:
             err.print(f"[red]错误 error[/] {escape(e)}", highlight=False)
@@ -172,18 +198,23 @@ def _evaluate_after_crawl(cfg: Config) -> int:
         for line in report.lines():
             console.print(f"告警 alerts: {line.strip()}", highlight=False)
         if cfg.channels and not os.environ.get(PARENT_PID_ENV):
-            console.print(f"告警 alerts: 发送 dispatch: {dispatch_notifications(cfg) or '无待发 nothing due'}",
-                          highlight=False)
-    except Exception as exc:  # noqa: BLE001 - the crawl's data is stored; say why alerts did not follow
-        err.print(f"[red]错误 error[/] 告警评估失败 alert evaluation failed: {escape(f'{type(exc).__name__}: {exc}')} "
-                  "(run `jingshao alerts evaluate`)", highlight=False)
+            console.print(
+                f"告警 alerts: 发送 dispatch: {dispatch_notifications(cfg) or '无待发 nothing due'}", highlight=False
+            )
+    except Exception as exc:
+        err.print(
+            f"[red]错误 error[/] 告警评估失败 alert evaluation failed: {escape(f'{type(exc).__name__}: {exc}')} "
+            "(run `jingshao alerts evaluate`)",
+            highlight=False,
+        )
         return 1
     return 0
 
 
 @crawl_app.command("products")
-def crawl_products_cmd(config: ConfigOpt = None, progress: ProgressOpt = True, verbose: VerboseOpt = False,
-                       evaluate: EvaluateOpt = True) -> None:
+def crawl_products_cmd(
+    config: ConfigOpt = None, progress: ProgressOpt = True, verbose: VerboseOpt = False, evaluate: EvaluateOpt = True
+) -> None:
     """Crawl every configured product page once, store what changed, then evaluate the alert rules.
 
     One line per failed page with its reason (tracebacks only with -v), then a summary by outcome.
@@ -193,8 +224,9 @@ def crawl_products_cmd(config: ConfigOpt = None, progress: ProgressOpt = True, v
 
 
 @crawl_app.command("reviews")
-def crawl_reviews_cmd(config: ConfigOpt = None, progress: ProgressOpt = True, verbose: VerboseOpt = False,
-                      evaluate: EvaluateOpt = True) -> None:
+def crawl_reviews_cmd(
+    config: ConfigOpt = None, progress: ProgressOpt = True, verbose: VerboseOpt = False, evaluate: EvaluateOpt = True
+) -> None:
     """Crawl new reviews of every product with a [reviews] source; score and tag them; evaluate alerts.
 
     Exit codes: 0 all fine, 1 some pages failed, 2 config or usage error, 3 every page failed.
@@ -210,8 +242,11 @@ class _LogProgress:
 
     def start(self, total: int) -> None:
         self.total = total
-        what = {"products": "个商品 products", "reviews": "个商品的评价 products' reviews",
-                "mentions": "个来源 sources"}.get(self.label, "")
+        what = {
+            "products": "个商品 products",
+            "reviews": "个商品的评价 products' reviews",
+            "mentions": "个来源 sources",
+        }.get(self.label, "")
         err.print(f"{self.label}: 抓取 crawling {total} {what}", highlight=False)
 
     def advance(self, description: str) -> None:
@@ -225,9 +260,12 @@ class _LogProgress:
 
 @app.command()
 def prices(
-    product: Annotated[str | None, typer.Option("--product", "-p", help="Product id, URL, the shop's item id "
-                                                "(a number in its URL) or part of its name.")]
-    = None,
+    product: Annotated[
+        str | None,
+        typer.Option(
+            "--product", "-p", help="Product id, URL, the shop's item id (a number in its URL) or part of its name."
+        ),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Show the price history of one product or all products."""
@@ -238,8 +276,9 @@ def prices(
     with db.session() as s:
         products = find_products(s, product)
         if not products:
-            raise _fail(f"no product matches {product!r}" if product else "no products yet: run "
-                        "`jingshao crawl products` first")
+            raise _fail(
+                f"no product matches {product!r}" if product else "no products yet: run `jingshao crawl products` first"
+            )
         rows = price_history(s, [p.id for p in products])
     tz = cfg.tz
     by_product: dict[int, list] = {}
@@ -255,28 +294,43 @@ def prices(
             cur = "" if r.currency in (None, "CNY") else f" {r.currency}"
             # A suspect price (beyond the plausibility factor, not yet confirmed) is marked, never alerted on.
             mark = " (存疑 suspect)" if r.suspect else ""
-            table.add_row(f"#{r.observation_id}", r.first_seen_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-                          r.last_seen_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-                          money(r.price) + cur + mark, money(r.final_price), money(r.original_price),
-                          stock_label(r.availability), r.promo or "")
+            table.add_row(
+                f"#{r.observation_id}",
+                r.first_seen_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                r.last_seen_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                money(r.price) + cur + mark,
+                money(r.final_price),
+                money(r.original_price),
+                stock_label(r.availability),
+                r.promo or "",
+            )
         if not hist:
             table.add_row("—", "—", "—", "—", "—", "—", "—", "尚无观测 (no observation yet)")
         console.print(table)
 
 
-observations_app = typer.Typer(help="Stored observations: void bad ones (kept, with who and why).",
-                               no_args_is_help=True)
+observations_app = typer.Typer(
+    help="Stored observations: void bad ones (kept, with who and why).", no_args_is_help=True
+)
 app.add_typer(observations_app, name="observations")
 
 
 @observations_app.command("void")
 def observations_void(
     ids: Annotated[list[int] | None, typer.Argument(help="Observation ids (the 观测 column of `prices`).")] = None,
-    product: Annotated[str | None, typer.Option("--product", "-p", help="Product id, URL, the shop's item id "
-                                                "(a number in its URL) or part of its name.")]
-    = None,
-    since: Annotated[str | None, typer.Option("--since", help="With --product: observations first seen at or "
-                                              "after this time (ISO 8601, e.g. 2026-12-01T08:00).")] = None,
+    product: Annotated[
+        str | None,
+        typer.Option(
+            "--product", "-p", help="Product id, URL, the shop's item id (a number in its URL) or part of its name."
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="With --product: observations first seen at or after this time (ISO 8601, e.g. 2026-12-01T08:00).",
+        ),
+    ] = None,
     reason: Annotated[str, typer.Option("--reason", "-r", help="Why (kept with the observation).")] = "",
     by: Annotated[str | None, typer.Option("--by", help="Who (default: $USER).")] = None,
     config: ConfigOpt = None,
@@ -314,8 +368,11 @@ def observations_void(
     if not voided:
         console.print("没有可作废的观测 nothing to void (unknown ids, or already void)")
         raise typer.Exit(1)
-    console.print(f"已作废 voided {len(voided)} 条观测 observations: "
-                  f"{', '.join('#' + str(i) for i in voided)} ({who}: {reason.strip()})", highlight=False)
+    console.print(
+        f"已作废 voided {len(voided)} 条观测 observations: "
+        f"{', '.join('#' + str(i) for i in voided)} ({who}: {reason.strip()})",
+        highlight=False,
+    )
 
 
 @app.command()
@@ -331,8 +388,9 @@ def extract(
 
 
 @crawl_app.command("mentions")
-def crawl_mentions_cmd(config: ConfigOpt = None, progress: ProgressOpt = True, verbose: VerboseOpt = False,
-                       evaluate: EvaluateOpt = True) -> None:
+def crawl_mentions_cmd(
+    config: ConfigOpt = None, progress: ProgressOpt = True, verbose: VerboseOpt = False, evaluate: EvaluateOpt = True
+) -> None:
     """Crawl every [[mention_sources]] for every brand; dedup, score and store new mentions; evaluate alerts.
 
     Exit codes: 0 all fine, 1 some pages failed, 2 config or usage error, 3 every page failed.
@@ -346,9 +404,14 @@ app.add_typer(ingest_app, name="ingest")
 
 @ingest_app.command("mentions")
 def ingest_mentions(
-    path: Annotated[Path, typer.Argument(help="JSON Lines: url, text (or title), and optionally brand, source, "
-                                         "authority (1-3), title, author, posted_at (ISO, 2026/11/30 10:00, "
-                                         "昨天 10:00, 3分钟前, epoch s/ms ...).")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="JSON Lines: url, text (or title), and optionally brand, source, "
+            "authority (1-3), title, author, posted_at (ISO, 2026/11/30 10:00, "
+            "昨天 10:00, 3分钟前, epoch s/ms ...)."
+        ),
+    ],
     config: ConfigOpt = None,
 ) -> None:
     """Import brand mentions from a JSONL file (dedup by URL and content, scored like crawled ones).
@@ -389,33 +452,49 @@ def ingest_mentions(
             continue
         if when.unreadable:
             unreadable += 1
-            err.print(f"{path}:{n}: unreadable posted_at {escape(repr(rec['posted_at']))}: kept without a time "
-                      "(in no crisis window)", highlight=False)
+            err.print(
+                f"{path}:{n}: unreadable posted_at {escape(repr(rec['posted_at']))}: kept without a time "
+                "(in no crisis window)",
+                highlight=False,
+            )
         text = rec.get("text") or rec.get("title")
-        targets = [rec["brand"]] if rec.get("brand") else [
-            b.name for b in cfg.brands if match_brand(f"{rec.get('title') or ''} {text}", b)]
+        targets = (
+            [rec["brand"]]
+            if rec.get("brand")
+            else [b.name for b in cfg.brands if match_brand(f"{rec.get('title') or ''} {text}", b)]
+        )
         for brand in targets:
-            rows.append({"brand": brand, "source": rec.get("source") or "import", "authority": rec.get("authority", 1),
-                         "url": rec["url"], "url_key": url_key(rec["url"]),
-                         "content_key": content_key(rec.get("title"), text), "title": rec.get("title"),
-                         "text": text, "author": rec.get("author"),
-                         "posted_at": when.at.astimezone(UTC) if when.at else None, "time_raw": when.raw})
+            rows.append(
+                {
+                    "brand": brand,
+                    "source": rec.get("source") or "import",
+                    "authority": rec.get("authority", 1),
+                    "url": rec["url"],
+                    "url_key": url_key(rec["url"]),
+                    "content_key": content_key(rec.get("title"), text),
+                    "title": rec.get("title"),
+                    "text": text,
+                    "author": rec.get("author"),
+                    "posted_at": when.at.astimezone(UTC) if when.at else None,
+                    "time_raw": when.raw,
+                }
+            )
     cols = Enricher(cfg.nlp).mention_columns([f"{r['title'] or ''} {r['text']}".strip() for r in rows])
     db = _db(cfg)
     with db.session() as s:
         new = insert_mentions(s, [{**r, **c} for r, c in zip(rows, cols, strict=True)])
-    console.print(f"{path}: {len(rows)} mentions read, {new} new, {len(rows) - new} duplicates, {bad} lines skipped, "
-                  f"{unreadable} with an unreadable posted_at (kept without a time)")
+    console.print(
+        f"{path}: {len(rows)} mentions read, {new} new, {len(rows) - new} duplicates, {bad} lines skipped, "
+        f"{unreadable} with an unreadable posted_at (kept without a time)"
+    )
     if bad:
         raise typer.Exit(1)
 
 
-alerts_app = typer.Typer(help="Alerts: list, inspect, acknowledge, silence, evaluate, backtest.",
-                         no_args_is_help=True)
+alerts_app = typer.Typer(help="Alerts: list, inspect, acknowledge, silence, evaluate, backtest.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
 channels_app = typer.Typer(help="Chat channels (DingTalk, WeCom, Feishu/Lark, Slack, webhook).", no_args_is_help=True)
 app.add_typer(channels_app, name="channels")
-
 
 
 def level_name(level: str) -> str:
@@ -424,7 +503,7 @@ def level_name(level: str) -> str:
     return f"{LEVEL_EMOJI.get(level, '')}{LEVEL_NAMES.get(level, level)}"
 
 
-def _when(cfg: Config, dt) -> str:  # noqa: ANN001
+def _when(cfg: Config, dt) -> str:
     return "—" if dt is None else dt.astimezone(cfg.tz).strftime("%m-%d %H:%M")
 
 
@@ -445,8 +524,16 @@ def alerts_list(
     for col in ("id", "级别", "状态", "自", "对象", "规则", "摘要", "确认"):
         table.add_column(col)
     for r in rows:
-        table.add_row(str(r.id), level_name(r.max_level), r.state, _when(cfg, r.since), r.subject,
-                      r.rule, r.summary, r.acked_by or "")
+        table.add_row(
+            str(r.id),
+            level_name(r.max_level),
+            r.state,
+            _when(cfg, r.since),
+            r.subject,
+            r.rule,
+            r.summary,
+            r.acked_by or "",
+        )
     console.print(table)
 
 
@@ -462,9 +549,10 @@ def alerts_show(alert_id: int, config: ConfigOpt = None) -> None:
     except AlertNotFound as exc:
         raise _fail(str(exc)) from None
     a = d.alert
-    console.print(f"#{a.id} {level_name(a.max_level)} {a.subject} — {a.state}, "
-                  f"rule {a.rule}, since {_when(cfg, d.started_at)}"
-                  + (f", acked by {a.acked_by}" if a.acked_by else ""))
+    console.print(
+        f"#{a.id} {level_name(a.max_level)} {a.subject} — {a.state}, "
+        f"rule {a.rule}, since {_when(cfg, d.started_at)}" + (f", acked by {a.acked_by}" if a.acked_by else "")
+    )
     console.print(a.summary)
     for k, v in d.facts:
         console.print(f"  {k}: {v}", highlight=False)
@@ -480,14 +568,16 @@ def alerts_show(alert_id: int, config: ConfigOpt = None) -> None:
     for col in ("id", "通道", "类型", "状态", "尝试", "发送于", "错误"):
         notes.add_column(col)
     for n in d.notifications:
-        notes.add_row(str(n.id), n.channel, n.kind, n.status, str(n.attempts), _when(cfg, n.sent_at),
-                      n.last_error or "")
+        notes.add_row(
+            str(n.id), n.channel, n.kind, n.status, str(n.attempts), _when(cfg, n.sent_at), n.last_error or ""
+        )
     console.print(notes)
 
 
 @alerts_app.command("ack")
-def alerts_ack(alert_id: int, author: Annotated[str, typer.Option("--by", help="Who takes care of it.")],
-               config: ConfigOpt = None) -> None:
+def alerts_ack(
+    alert_id: int, author: Annotated[str, typer.Option("--by", help="Who takes care of it.")], config: ConfigOpt = None
+) -> None:
     """Acknowledge an alert: no repeats until it escalates."""
     cfg = _load(config)
     from jingshao.storage.alerts_repo import AlertNotFound, ack
@@ -502,8 +592,9 @@ def alerts_ack(alert_id: int, author: Annotated[str, typer.Option("--by", help="
 
 @alerts_app.command("silence")
 def alerts_silence(
-    matcher: Annotated[str, typer.Argument(help="An alert fingerprint, a subject (brand:蜜橙, product:12) or a "
-                                           "family (price_drop).")],
+    matcher: Annotated[
+        str, typer.Argument(help="An alert fingerprint, a subject (brand:蜜橙, product:12) or a family (price_drop).")
+    ],
     duration: Annotated[str, typer.Option("--for", help="How long: 30m, 2h, 1d.")],
     author: Annotated[str, typer.Option("--by", help="Who silences it.")],
     reason: Annotated[str, typer.Option(help="Why.")],
@@ -578,8 +669,9 @@ _TRANSITION_NAMES = {"opened": "开启", "escalated": "升级", "deescalated": "
 
 @alerts_app.command("backtest")
 def alerts_backtest(
-    from_: Annotated[str, typer.Option("--from", help="Start, ISO 8601 (2026-11-30T20:00; no offset: the "
-                                       "configured time zone).")],
+    from_: Annotated[
+        str, typer.Option("--from", help="Start, ISO 8601 (2026-11-30T20:00; no offset: the configured time zone).")
+    ],
     to: Annotated[str, typer.Option("--to", help="End, ISO 8601, included.")],
     step: Annotated[str, typer.Option(help="Time between evaluations: 30s, 10m, 1h.")] = "10m",
     brand: Annotated[str | None, typer.Option(help="Only this brand's crisis rules (no competitor rules).")] = None,
@@ -604,8 +696,15 @@ def alerts_backtest(
     except BacktestError as exc:
         raise _fail(str(exc), 2) from None
     db = _db(cfg)
-    bar = Progress(TextColumn("backtest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
-                   transient=True, disable=not err.is_terminal or total < 50)
+    bar = Progress(
+        TextColumn("backtest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal or total < 50,
+    )
     tenth = max(1, total // 10)
 
     def progress(done: int, _total: int) -> None:
@@ -625,15 +724,23 @@ def alerts_backtest(
         for e in events:
             print(json.dumps(e.to_json(cfg.tz), ensure_ascii=False, default=str))
         return
-    table = Table(title=f"回测 {_when(cfg, start)} → {_when(cfg, end)}，每 {step} 一次，共 {total} 次评估",
-                  title_justify="left")
+    table = Table(
+        title=f"回测 {_when(cfg, start)} → {_when(cfg, end)}，每 {step} 一次，共 {total} 次评估", title_justify="left"
+    )
     for col in ("时间", "类型", "对象", "变化", "级别", "规则", "1小时负面/提及", "摘要"):
         table.add_column(col, overflow="fold")
     for e in events:
         counts = f"{e.negatives_1h} / {e.mentions_1h}" if e.negatives_1h is not None else "—"
-        table.add_row(_when(cfg, e.at), "舆情危机" if e.kind == "crisis" else "竞品", e.subject,
-                      _TRANSITION_NAMES.get(e.transition, e.transition), level_name(e.level), e.rule, counts,
-                      e.detail if e.transition == "resolved" and e.detail else e.summary)
+        table.add_row(
+            _when(cfg, e.at),
+            "舆情危机" if e.kind == "crisis" else "竞品",
+            e.subject,
+            _TRANSITION_NAMES.get(e.transition, e.transition),
+            level_name(e.level),
+            e.rule,
+            counts,
+            e.detail if e.transition == "resolved" and e.detail else e.summary,
+        )
     console.print(table)
     tally = "，".join(f"{name} {sum(e.transition == t for e in events)}" for t, name in _TRANSITION_NAMES.items())
     console.print(f"{len(events)} 次状态变化（{tally}）；未发送任何通知，线上告警状态未改动。")
@@ -664,9 +771,12 @@ def channels_list(config: ConfigOpt = None) -> None:
         health = {h.name: h for h in channel_health(s, [c.name for c in cfg.channels])}
     for c in cfg.channels:
         h = health.get(c.name)
-        console.print(f"{c.name} ({c.type}, levels {', '.join(c.levels)}): {h.state if h else 'ok'}"
-                      + (f" — {h.reason}" if h and h.reason else "") + (f", {h.pending} pending" if h else ""),
-                      highlight=False)
+        console.print(
+            f"{c.name} ({c.type}, levels {', '.join(c.levels)}): {h.state if h else 'ok'}"
+            + (f" — {h.reason}" if h and h.reason else "")
+            + (f", {h.pending} pending" if h else ""),
+            highlight=False,
+        )
 
 
 nlp_app = typer.Typer(help="Sentiment model and text tools (no database needed).", no_args_is_help=True)
@@ -677,25 +787,38 @@ app.add_typer(nlp_app, name="nlp")
 def nlp_train(
     data: Annotated[list[Path], typer.Option("--data", "--csv", help="Labelled CSV; repeat for several.")],
     out: Annotated[Path, typer.Option("--out", help="Model path to write (.npz plus .json beside it).")],
-    kind: Annotated[str, typer.Option(help="review (columns label 1/0, review) or mention (labels pos/neu/neg).")]
-    = "review",
+    kind: Annotated[
+        str, typer.Option(help="review (columns label 1/0, review) or mention (labels pos/neu/neg).")
+    ] = "review",
     text_column: Annotated[str, typer.Option(help="--kind mention: the column with the post's text.")] = "text",
     label_column: Annotated[str, typer.Option(help="--kind mention: the column with pos / neu / neg.")] = "label",
-    with_reviews: Annotated[list[Path] | None, typer.Option(
-        "--with-reviews", help="--kind mention: also learn complaints from labelled reviews (label 1/0, review); "
-        "2,000 a file.")] = None,
-    group_column: Annotated[str | None, typer.Option(help="--kind mention: report figures per value of this column.")]
-    = None,
-    holdout: Annotated[bool, typer.Option(help="Keep the fixed 10% split out of training and report on it.")]
-    = True,
+    with_reviews: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--with-reviews",
+            help="--kind mention: also learn complaints from labelled reviews (label 1/0, review); 2,000 a file.",
+        ),
+    ] = None,
+    group_column: Annotated[
+        str | None, typer.Option(help="--kind mention: report figures per value of this column.")
+    ] = None,
+    holdout: Annotated[bool, typer.Option(help="Keep the fixed 10% split out of training and report on it.")] = True,
 ) -> None:
     """Retrain a sentiment model: reviews (use with [nlp] model_path) or mentions ([nlp] mention_model_path)."""
     if kind == "mention":
         from jingshao.nlp.train_mention import train_mention_main
 
-        raise typer.Exit(train_mention_main(data, out, text_column=text_column, label_column=label_column,
-                                            holdout=holdout, review_csvs=with_reviews or [],
-                                            group_column=group_column))
+        raise typer.Exit(
+            train_mention_main(
+                data,
+                out,
+                text_column=text_column,
+                label_column=label_column,
+                holdout=holdout,
+                review_csvs=with_reviews or [],
+                group_column=group_column,
+            )
+        )
     if kind == "tags":  # aspect / opinion span tagger: --data takes Zhijiang folders, DiaASQ .json, review .csv
         from jingshao.nlp.train_tags import train_tags_main
 
@@ -724,8 +847,9 @@ def _read_texts(csv_path: Path | None, column: str | None) -> list[str]:
 
 @nlp_app.command("score")
 def nlp_score(
-    kind: Annotated[str, typer.Option(help="review (default) or mention (the crisis radar's pos/neu/neg model).")]
-    = "review",
+    kind: Annotated[
+        str, typer.Option(help="review (default) or mention (the crisis radar's pos/neu/neg model).")
+    ] = "review",
     backend: Annotated[str, typer.Option(help="--kind review: linear (default) or snownlp.")] = "linear",
     csv_path: Annotated[Path | None, typer.Option("--csv", help="Read texts from this CSV ...")] = None,
     column: Annotated[str | None, typer.Option(help="... from this column.")] = None,
@@ -748,7 +872,7 @@ def nlp_score(
         except (MentionModelError, OSError) as exc:
             raise _fail(str(exc), 2) from None
         for start in range(0, len(texts), 1000):
-            chunk = texts[start:start + 1000]
+            chunk = texts[start : start + 1000]
             for text, sc in zip(chunk, mention_scorer.classify(chunk), strict=True):
                 d = sc.to_dict()
                 print(json.dumps({"text": text, "label": d.pop("label"), "probabilities": d}, ensure_ascii=False))
@@ -762,21 +886,32 @@ def nlp_score(
     except (ValueError, OSError) as exc:
         raise _fail(str(exc), 2) from None
     for start in range(0, len(texts), 1000):
-        chunk = texts[start:start + 1000]
+        chunk = texts[start : start + 1000]
         for text, p in zip(chunk, scorer.score(chunk), strict=True):
             label = label_for(float(p))
-            print(json.dumps({"text": text, "label": "neu" if label == "neutral" else label,
-                              "positive": round(float(p), 4),
-                              "probabilities": {"pos": round(float(p), 4), "neg": round(1 - float(p), 4)}},
-                             ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "text": text,
+                        "label": "neu" if label == "neutral" else label,
+                        "positive": round(float(p), 4),
+                        "probabilities": {"pos": round(float(p), 4), "neg": round(1 - float(p), 4)},
+                    },
+                    ensure_ascii=False,
+                )
+            )
 
 
 @nlp_app.command("tags")
 def nlp_tags(
-    category: Annotated[str | None, typer.Option(help="Lexicon hints: apparel, electronics, food, beauty, home, "
-                                                 "general. Default: inferred from the texts given.")] = None,
-    method: Annotated[str, typer.Option(help="auto (lexicon + open-vocabulary tagger), lexicon or model.")]
-    = "auto",
+    category: Annotated[
+        str | None,
+        typer.Option(
+            help="Lexicon hints: apparel, electronics, food, beauty, home, "
+            "general. Default: inferred from the texts given."
+        ),
+    ] = None,
+    method: Annotated[str, typer.Option(help="auto (lexicon + open-vocabulary tagger), lexicon or model.")] = "auto",
     model: Annotated[Path | None, typer.Option(help="A retrained tagger (jingshao nlp train --kind tags).")] = None,
 ) -> None:
     """Preference tags of texts (one per line on stdin): one JSON object per line.
@@ -830,8 +965,15 @@ def adlaw(
     body = sys.stdin.read() if text == ["-"] else " ".join(text)
     hits = scan_adlaw(body, extra_words=extra, allow=allow)
     if as_json:
-        print(json.dumps([{"word": h.word, "category": h.category, "start": h.start, "end": h.end,
-                           "context": h.context} for h in hits], ensure_ascii=False))
+        print(
+            json.dumps(
+                [
+                    {"word": h.word, "category": h.category, "start": h.start, "end": h.end, "context": h.context}
+                    for h in hits
+                ],
+                ensure_ascii=False,
+            )
+        )
         return
     if not hits:
         console.print("未发现广告法违禁词 (no ad-law words found)")
@@ -849,9 +991,14 @@ def tags(
     competitor: Annotated[str | None, typer.Option(help="Only this competitor.")] = None,
     product: Annotated[str | None, typer.Option(help="Only this product (id, URL or part of its name).")] = None,
     top: Annotated[int, typer.Option(help="Pros and cons to show per product.")] = 5,
-    as_json: Annotated[bool, typer.Option("--json", help="The mind map per competitor and product as JSON: "
-                                          "aspects, counts, positive / negative share, top opinions, examples.")]
-    = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="The mind map per competitor and product as JSON: "
+            "aspects, counts, positive / negative share, top opinions, examples.",
+        ),
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
     """What buyers love and hate: top pros and cons per product, from stored reviews."""
@@ -876,14 +1023,29 @@ def tags(
 
         from jingshao.nlp.mindmap import mind_map, mind_map_dict
 
-        print(json.dumps([{"competitor": comp, "product": name, "reviews": len(items),
-                           "aspects": mind_map_dict(mind_map(((r.text, [tag_from_row(t) for t in (r.tags or [])])
-                                                              for r in items), top=top))}
-                          for (comp, name), items in groups.items()], ensure_ascii=False, indent=1))
+        print(
+            json.dumps(
+                [
+                    {
+                        "competitor": comp,
+                        "product": name,
+                        "reviews": len(items),
+                        "aspects": mind_map_dict(
+                            mind_map(((r.text, [tag_from_row(t) for t in (r.tags or [])]) for r in items), top=top)
+                        ),
+                    }
+                    for (comp, name), items in groups.items()
+                ],
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
         return
     for (comp, name), items in groups.items():
-        summary = aggregate_tags((r.text, [tag_from_row(t) for t in (r.tags or [])],
-                                  0.5 if r.sentiment is None else r.sentiment) for r in items)
+        summary = aggregate_tags(
+            (r.text, [tag_from_row(t) for t in (r.tags or [])], 0.5 if r.sentiment is None else r.sentiment)
+            for r in items
+        )
         scored = [r.sentiment for r in items if r.sentiment is not None]
         mean = sum(scored) / len(scored) if scored else float("nan")
         table = Table(title=f"{comp} · {name} — {len(items)} 条评价, 平均好评概率 {mean:.2f}", title_justify="left")
@@ -891,16 +1053,26 @@ def tags(
             table.add_column(col)
         for label, pol in (("优点", "pos"), ("缺点", "neg")):
             for t in [t for t in summary if t.polarity == pol][:top]:
-                table.add_row(label, f"{t.aspect}-{t.opinion}", str(t.reviews), f"{t.share:.1%}",
-                              f"{t.mean_sentiment:.2f}", " / ".join(t.examples))
+                table.add_row(
+                    label,
+                    f"{t.aspect}-{t.opinion}",
+                    str(t.reviews),
+                    f"{t.share:.1%}",
+                    f"{t.mean_sentiment:.2f}",
+                    " / ".join(t.examples),
+                )
         console.print(table)
 
 
 @app.command()
 def analyze(
-    rescore: Annotated[bool, typer.Option(help="Re-score every review and mention and re-scan all copy (after a "
-                                          "model or word-list change); default: only what was never scored.")]
-    = False,
+    rescore: Annotated[
+        bool,
+        typer.Option(
+            help="Re-score every review and mention and re-scan all copy (after a "
+            "model or word-list change); default: only what was never scored."
+        ),
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Back-fill sentiment, tags and ad-law hits for stored reviews, mentions and observations."""
@@ -924,14 +1096,14 @@ def analyze(
     with Progress(*columns, console=err) as bar:
         task = bar.add_task("reviews", total=len(rows))
         for start in range(0, len(rows), chunk_size):
-            chunk = rows[start:start + chunk_size]
+            chunk = rows[start : start + chunk_size]
             cols = enricher.review_columns([r.text for r in chunk], [r.category for r in chunk])
             with db.session() as s:
                 update_review_scores(s, [{"id": r.id, **c} for r, c in zip(chunk, cols, strict=True)])
             bar.update(task, advance=len(chunk))
         task = bar.add_task("mentions", total=len(mentions))
         for start in range(0, len(mentions), chunk_size):
-            chunk = mentions[start:start + chunk_size]
+            chunk = mentions[start : start + chunk_size]
             cols = enricher.mention_columns([f"{m.title or ''} {m.text}".strip() for m in chunk])
             with db.session() as s:
                 for m, c in zip(chunk, cols, strict=True):
@@ -940,21 +1112,29 @@ def analyze(
         task = bar.add_task("copy (ad-law)", total=len(observation_ids))
         for start in range(0, len(observation_ids), chunk_size):
             with db.session() as s:
-                for obs in s.scalars(select(Observation).where(
-                        Observation.id.in_(observation_ids[start:start + chunk_size]))):
+                for obs in s.scalars(
+                    select(Observation).where(Observation.id.in_(observation_ids[start : start + chunk_size]))
+                ):
                     found = enricher.adlaw_hits({"title": obs.title, "promo": obs.promo})
                     replace_adlaw_hits(s, obs.id, obs.product_id, found)
                     scanned += 1
                     hits += len(found)
             bar.update(task, advance=min(chunk_size, len(observation_ids) - start))
-    console.print(f"analyzed {len(rows)} reviews and {len(mentions)} mentions"
-                  + (f"; re-scanned {scanned} observations, {hits} ad-law hits" if rescore else ""))
+    console.print(
+        f"analyzed {len(rows)} reviews and {len(mentions)} mentions"
+        + (f"; re-scanned {scanned} observations, {hits} ad-law hits" if rescore else "")
+    )
 
 
 @app.command()
 def report(
-    date_: Annotated[str | None, typer.Option("--date", help="Report day YYYY-MM-DD (default: yesterday if it has "
-                                              "data, else today so far; the output says which).")] = None,
+    date_: Annotated[
+        str | None,
+        typer.Option(
+            "--date",
+            help="Report day YYYY-MM-DD (default: yesterday if it has data, else today so far; the output says which).",
+        ),
+    ] = None,
     to: Annotated[str | None, typer.Option(help="Last day of a range (inclusive).")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for the HTML (default: [report] out_dir).")] = None,
     send: Annotated[bool, typer.Option(help="Mail it (once per day and recipient list).")] = False,
@@ -980,8 +1160,10 @@ def report(
         res = daily_report(cfg, send=send, date_from=d_from, date_to=d_to, out_dir=out)
     except (ValueError, DatabaseError) as exc:
         raise _fail(str(exc)) from None
-    console.print(f"日报 report: {res['html']} ({res['kb']} KB)" + (f"; 邮件 mail: {res['send']}" if "send" in res
-                                                                     else ""), highlight=False)
+    console.print(
+        f"日报 report: {res['html']} ({res['kb']} KB)" + (f"; 邮件 mail: {res['send']}" if "send" in res else ""),
+        highlight=False,
+    )
     if res.get("_outcome") == "failed":
         err.print(f"[red]error[/] {escape(str(res.get('error')))}", highlight=False)
         raise typer.Exit(1)
@@ -989,8 +1171,9 @@ def report(
 
 @app.command()
 def worker(
-    spiders: Annotated[str, typer.Option(help="Comma-separated: products, reviews, mentions.")]
-    = "products,reviews,mentions",
+    spiders: Annotated[
+        str, typer.Option(help="Comma-separated: products, reviews, mentions.")
+    ] = "products,reviews,mentions",
     config: ConfigOpt = None,
 ) -> None:
     """A crawl worker: takes queued crawl requests from Redis (redis_url) and stores to the shared
@@ -1046,9 +1229,11 @@ def status(config: ConfigOpt = None) -> None:
         failing = current_failures(s, since)  # only sources that have not succeeded since
         broken = s.scalars(select(ChannelState).where(ChannelState.state == "broken")).all()
         parked = parked_notifications(s)
-        outbox = s.execute(select(Notification.channel, Notification.status, func.count())
-                           .where(Notification.status == "pending")
-                           .group_by(Notification.channel, Notification.status)).all()
+        outbox = s.execute(
+            select(Notification.channel, Notification.status, func.count())
+            .where(Notification.status == "pending")
+            .group_by(Notification.channel, Notification.status)
+        ).all()
         untimed = untimed_counts(s)
     table = Table(title="jobs", title_justify="left")
     for col in ("job", "schedule", "next run", "last run", "outcome", "detail"):
@@ -1057,24 +1242,41 @@ def status(config: ConfigOpt = None) -> None:
     for job in sorted(set(plan) | set(nxt)):
         r = last.get(job)
         n = nxt.get(job)
-        table.add_row(job, plan.get(job, "(not in config)"), n.astimezone(tz).strftime("%m-%d %H:%M:%S") if n else "—",
-                      r.started_at.astimezone(tz).strftime("%m-%d %H:%M:%S") if r else "—", r.outcome if r else "—",
-                      (r.error or (str(r.counts) if r.counts else ""))[:60] if r else "")
+        table.add_row(
+            job,
+            plan.get(job, "(not in config)"),
+            n.astimezone(tz).strftime("%m-%d %H:%M:%S") if n else "—",
+            r.started_at.astimezone(tz).strftime("%m-%d %H:%M:%S") if r else "—",
+            r.outcome if r else "—",
+            (r.error or (str(r.counts) if r.counts else ""))[:60] if r else "",
+        )
     console.print(table)
     if not nxt:
         console.print("the scheduler has not run yet (start it with `jingshao run`)")
-    console.print(f"failing sources (24 h, still failing): {len(failing)}"
-                  + "".join(f"\n  {f.count}× {f.url} — {f.reason}" for f in failing))
+    console.print(
+        f"failing sources (24 h, still failing): {len(failing)}"
+        + "".join(f"\n  {f.count}× {f.url} — {f.reason}" for f in failing)
+    )
     console.print(f"broken channels: {len(broken)}" + "".join(f"\n  {b.name}: {b.reason}" for b in broken))
     depth = sum(c for _, st, c in outbox if st == "pending")
     console.print(f"outbox: {depth} pending" + "".join(f"\n  {ch}: {c} {st}" for ch, st, c in outbox))
-    console.print(f"parked notifications: {sum(p.count for p in parked)}" + "".join(
-        f"\n  {p.channel}: {p.count} 条暂存，最早生成于 {p.since.astimezone(tz).strftime('%Y-%m-%d %H:%M')}"
-        f"（通道恢复后按顺序补发；`jingshao channels test {p.channel}`）" for p in parked))
-    console.print(f"unreadable time: {untimed.unreadable_mentions} mentions, {untimed.unreadable_reviews} reviews "
-                  "(kept without a time: in no crisis window)"
-                  + (f"\n  mentions whose source gave no time: {untimed.mentions_without_time}"
-                     if untimed.mentions_without_time else ""))
+    console.print(
+        f"parked notifications: {sum(p.count for p in parked)}"
+        + "".join(
+            f"\n  {p.channel}: {p.count} 条暂存，最早生成于 {p.since.astimezone(tz).strftime('%Y-%m-%d %H:%M')}"
+            f"（通道恢复后按顺序补发；`jingshao channels test {p.channel}`）"
+            for p in parked
+        )
+    )
+    console.print(
+        f"unreadable time: {untimed.unreadable_mentions} mentions, {untimed.unreadable_reviews} reviews "
+        "(kept without a time: in no crisis window)"
+        + (
+            f"\n  mentions whose source gave no time: {untimed.mentions_without_time}"
+            if untimed.mentions_without_time
+            else ""
+        )
+    )
     from jingshao.crawlers.distributed import redis_url_of
 
     if redis_url_of(cfg):
@@ -1082,7 +1284,7 @@ def status(config: ConfigOpt = None) -> None:
 
         try:
             console.print(f"redis queue: {queue_status(redis_client(redis_url_of(cfg)))}", highlight=False)
-        except Exception as exc:  # noqa: BLE001 - status must still print the rest
+        except Exception as exc:
             console.print(f"redis queue: unreachable ({type(exc).__name__})")
     if broken or parked:  # exit codes: see README "jingshao status"
         raise typer.Exit(1)
@@ -1090,16 +1292,16 @@ def status(config: ConfigOpt = None) -> None:
 
 @app.command()
 def demo(
-    workdir: Annotated[Path | None, typer.Option(help="Keep the demo database and config here "
-                                                 "(default: a temporary folder).")] = None,
+    workdir: Annotated[
+        Path | None, typer.Option(help="Keep the demo database and config here (default: a temporary folder).")
+    ] = None,
     browser: Annotated[bool, typer.Option(help="Include the JavaScript (render = true) pages.")] = True,
 ) -> None:
     """Run the whole job on the bundled demo shop (127.0.0.1 only, no network needed)."""
     from jingshao.demo.runner import DemoFailed, run_demo
 
     try:
-        run_demo(workdir or Path(tempfile.mkdtemp(prefix="jingshao-demo-")), browser=browser, console=console,
-                 err=err)
+        run_demo(workdir or Path(tempfile.mkdtemp(prefix="jingshao-demo-")), browser=browser, console=console, err=err)
     except DemoFailed as exc:
         raise _fail(str(exc)) from None
 

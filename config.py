@@ -29,8 +29,7 @@ log = logging.getLogger(__name__)
 DEFAULT_CONFIG_NAME = "jingshao.toml"
 DEFAULT_DATABASE_URL = "sqlite:///data/jingshao.db"
 DEFAULT_USER_AGENT = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/124.0.0.0 Safari/537.36"
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 )
 SELECTOR_FIELDS = ("title", "price", "original_price", "currency", "availability", "promo", "sku", "brand")
 
@@ -53,7 +52,7 @@ def css_error(css: str) -> str | None:
 
     try:
         Selector(text="<html></html>").css(css)
-    except Exception as exc:  # noqa: BLE001 - cssselect raises SyntaxError subclasses, parsel ValueError
+    except Exception as exc:
         return f"invalid CSS selector {css!r}: {exc}"
     return None
 
@@ -63,7 +62,7 @@ def xpath_error(xpath: str) -> str | None:
 
     try:
         Selector(text="<html></html>").xpath(xpath)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return f"invalid XPath {xpath!r}: {str(exc).removeprefix('XPath error: ')}"
     return None
 
@@ -250,9 +249,15 @@ class MentionSourceConfig(_Strict):
     name: str = Field(min_length=1)
     kind: Literal["rss", "html", "json", "render"]
     url: str
-    authority: int = Field(default=1, ge=1, le=3,
-                           description="1 ordinary, 2 industry media / big account / regulator, 3 national media / hot list")
-    item: str | None = Field(default=None, description="CSS selector of one item (html/render) or JSON path to the list")
+    authority: int = Field(
+        default=1,
+        ge=1,
+        le=3,
+        description="1 ordinary, 2 industry media / big account / regulator, 3 national media / hot list",
+    )
+    item: str | None = Field(
+        default=None, description="CSS selector of one item (html/render) or JSON path to the list"
+    )
     title: str | None = None
     link: str | None = None
     snippet: str | None = None
@@ -302,7 +307,8 @@ class NlpConfig(_Strict):
     scorer: Literal["linear", "snownlp"] = "linear"
     model_path: str | None = Field(default=None, description="a retrained linear model; default: the bundled one")
     mention_model_path: str | None = Field(
-        default=None, description="a retrained mention model (nlp train --kind mention); default: the bundled one")
+        default=None, description="a retrained mention model (nlp train --kind mention); default: the bundled one"
+    )
     adlaw_extra: list[str] = Field(default_factory=list, description="more forbidden words to flag")
     adlaw_allow: list[str] = Field(default_factory=list, description="phrases never to flag (e.g. 最近)")
 
@@ -423,7 +429,7 @@ class Config(_Strict):
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
             base = self.source.parent if self.source else Path.cwd()
-            url = prefix + str((base / url[len(prefix):]).resolve())
+            url = prefix + str((base / url[len(prefix) :]).resolve())
         return url
 
     def iter_products(self):
@@ -438,6 +444,7 @@ _URL_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^@/?#]*)@")
 
 def _interpolate(value: Any, path: str, origin: str) -> Any:
     if isinstance(value, str):
+
         def lookup(m: re.Match[str]) -> str:
             name = m.group(1)
             if name not in os.environ:
@@ -450,7 +457,7 @@ def _interpolate(value: Any, path: str, origin: str) -> Any:
             # A password put into a URL's user:password@ part is percent-encoded, so "p@ss:w/rd"
             # stays a password instead of moving the host (and leaking its tail into error text).
             creds = _ENV_REF.sub(lambda m: quote(lookup(m), safe=""), userinfo.group(2))
-            return userinfo.group(1) + creds + "@" + _ENV_REF.sub(lookup, value[userinfo.end():])
+            return userinfo.group(1) + creds + "@" + _ENV_REF.sub(lookup, value[userinfo.end() :])
         return _ENV_REF.sub(lookup, value)
     if isinstance(value, dict):
         return {k: _interpolate(v, f"{path}.{k}" if path else k, origin) for k, v in value.items()}
@@ -523,7 +530,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 def _resolve_paths(cfg: Config, origin: str) -> None:
     """Relative file paths in the config mean 'next to the config file' (like the SQLite file), so
     a crawl started by the scheduler from another working directory finds them."""
-    for key, command in (("model_path", "jingshao nlp train"), ("mention_model_path", "jingshao nlp train --kind mention")):
+    for key, command in (
+        ("model_path", "jingshao nlp train"),
+        ("mention_model_path", "jingshao nlp train --kind mention"),
+    ):
         value = getattr(cfg.nlp, key)
         if not value:
             continue

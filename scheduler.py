@@ -33,6 +33,7 @@ SPIDERS = ("products", "reviews", "mentions")
 
 # ---------------------------------------------------------------- crawls as child processes
 
+
 @dataclass(frozen=True)
 class ChildResult:
     spider: str
@@ -56,8 +57,17 @@ def crawl_command(spider: str, config_path: Path, *, evaluate: bool = True) -> l
     (a caller that evaluates at its own clock, like the demo's crisis drill)."""
     if spider not in SPIDERS:
         raise ValueError(f"unknown spider {spider!r}; expected one of {', '.join(SPIDERS)}")
-    return [sys.executable, "-m", "jingshao.cli", "crawl", spider, "--config", str(config_path), "--no-progress",
-            *(() if evaluate else ("--no-evaluate",))]
+    return [
+        sys.executable,
+        "-m",
+        "jingshao.cli",
+        "crawl",
+        spider,
+        "--config",
+        str(config_path),
+        "--no-progress",
+        *(() if evaluate else ("--no-evaluate",)),
+    ]
 
 
 def _stop_child(proc: subprocess.Popen, grace: float = 30) -> None:
@@ -71,8 +81,9 @@ def _stop_child(proc: subprocess.Popen, grace: float = 30) -> None:
         pass
 
 
-def run_crawl_child(spider: str, config_path: Path, *, timeout: float = 3600, capture: bool = True,
-                    evaluate: bool = True) -> ChildResult:
+def run_crawl_child(
+    spider: str, config_path: Path, *, timeout: float = 3600, capture: bool = True, evaluate: bool = True
+) -> ChildResult:
     """Run one crawl as a child process; past `timeout` it is stopped.
 
     The crawl writes each page in its own transaction, so a child stopped at any point leaves a
@@ -81,11 +92,15 @@ def run_crawl_child(spider: str, config_path: Path, *, timeout: float = 3600, ca
     start = time.monotonic()
     # The child stops when this process dies (JINGSHAO_PARENT_PID: prctl PR_SET_PDEATHSIG and a watchdog),
     # and its output never blocks it, so a scheduler killed with -9 leaves no crawl behind.
-    proc = subprocess.Popen(crawl_command(spider, config_path, evaluate=evaluate),
-                            stdout=subprocess.PIPE if capture else None,
-                            stderr=subprocess.STDOUT if capture else None, text=True, errors="replace",
-                            env={**os.environ, "JINGSHAO_PARENT_PID": str(os.getpid())},
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        crawl_command(spider, config_path, evaluate=evaluate),
+        stdout=subprocess.PIPE if capture else None,
+        stderr=subprocess.STDOUT if capture else None,
+        text=True,
+        errors="replace",
+        env={**os.environ, "JINGSHAO_PARENT_PID": str(os.getpid())},
+        start_new_session=True,
+    )
     with _children_lock:
         _children.add(proc)
     try:
@@ -115,13 +130,14 @@ def stop_children() -> None:
 
 # ---------------------------------------------------------------- jobs
 
-def _config(config_path: str):  # noqa: ANN202
+
+def _config(config_path: str):
     from jingshao.config import load_config
 
     return load_config(config_path)
 
 
-def _database(cfg):  # noqa: ANN001, ANN202
+def _database(cfg):
     from jingshao.storage.db import open_database
 
     return open_database(cfg.database_url)
@@ -153,8 +169,11 @@ def record_job(job: str, config_path: str, fn: Callable[[], dict[str, Any]]) -> 
         raise
     finally:
         with db.session() as s:
-            s.execute(update(JobRun).where(JobRun.id == run_id).values(
-                finished_at=utcnow(), outcome=outcome, counts=redact_value(counts), error=error))
+            s.execute(
+                update(JobRun)
+                .where(JobRun.id == run_id)
+                .values(finished_at=utcnow(), outcome=outcome, counts=redact_value(counts), error=error)
+            )
         db.dispose()
 
 
@@ -223,13 +242,13 @@ def report_catchup_job(config_path: str) -> dict[str, Any]:
     day = unsent_report_date(cfg)
     if day is None:
         return {}
-    return record_job("report_catchup", config_path,
-                      lambda: daily_report(cfg, send=True, date_from=day, date_to=day))
+    return record_job("report_catchup", config_path, lambda: daily_report(cfg, send=True, date_from=day, date_to=day))
 
 
 # ---------------------------------------------------------------- triggers and the scheduler
 
-def parse_trigger(spec: str, tz):  # noqa: ANN001, ANN201
+
+def parse_trigger(spec: str, tz):
     """'every 15m' / 'every 30s' / 'every 4h' / 'every 1d' or a 5-field crontab ('0 8 * * *')."""
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
@@ -244,8 +263,9 @@ def parse_trigger(spec: str, tz):  # noqa: ANN001, ANN201
     try:
         return CronTrigger.from_crontab(text, timezone=tz)
     except ValueError as exc:
-        raise ValueError(f"bad schedule {spec!r}: expected 'every N[smhd]' or a crontab like '0 8 * * *' ({exc})") \
-            from None
+        raise ValueError(
+            f"bad schedule {spec!r}: expected 'every N[smhd]' or a crontab like '0 8 * * *' ({exc})"
+        ) from None
 
 
 JOB_FUNCS: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
@@ -259,12 +279,18 @@ JOB_FUNCS: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
 }
 
 
-def planned_jobs(cfg) -> dict[str, str]:  # noqa: ANN001
+def planned_jobs(cfg) -> dict[str, str]:
     """Job id -> trigger spec from config (jobs set to 'off' or with nothing to do are left out)."""
     sch = cfg.schedule
-    plan = {"crawl_products": sch.products, "crawl_reviews": sch.reviews, "crawl_mentions": sch.mentions,
-            "evaluate": sch.evaluate, "dispatch": sch.dispatch, "report": sch.report,
-            "report_catchup": "every 10m" if cfg.report.smtp is not None else "off"}
+    plan = {
+        "crawl_products": sch.products,
+        "crawl_reviews": sch.reviews,
+        "crawl_mentions": sch.mentions,
+        "evaluate": sch.evaluate,
+        "dispatch": sch.dispatch,
+        "report": sch.report,
+        "report_catchup": "every 10m" if cfg.report.smtp is not None else "off",
+    }
     if not any(True for _ in cfg.iter_products()):
         plan.pop("crawl_products")
     if not any(p.reviews for _, p, _ in cfg.iter_products()):
@@ -279,7 +305,7 @@ def planned_jobs(cfg) -> dict[str, str]:  # noqa: ANN001
     return {k: v for k, v in plan.items() if v and v.strip().lower() != "off"}
 
 
-def build_scheduler(cfg, config_path: str, *, blocking: bool = True):  # noqa: ANN001, ANN201
+def build_scheduler(cfg, config_path: str, *, blocking: bool = True):
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -295,12 +321,15 @@ def build_scheduler(cfg, config_path: str, *, blocking: bool = True):  # noqa: A
         timezone=cfg.tz,
         jobstores={"default": SQLAlchemyJobStore(engine=make_engine(cfg.database_url), tablename="apscheduler_jobs")},
         executors={"default": ThreadPoolExecutor(6)},
-        job_defaults={"coalesce": True, "max_instances": 1,
-                      "misfire_grace_time": int(cfg.schedule.misfire_grace_minutes * 60)},
+        job_defaults={
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": int(cfg.schedule.misfire_grace_minutes * 60),
+        },
     )
 
 
-def sync_jobs(scheduler, cfg, config_path: str) -> dict[str, str]:  # noqa: ANN001
+def sync_jobs(scheduler, cfg, config_path: str) -> dict[str, str]:
     """Make the stored jobs match the config. A job whose trigger and arguments did not change is
     kept as stored (with its next run time), so a restart keeps the schedule."""
     plan = planned_jobs(cfg)
@@ -326,7 +355,7 @@ def sync_jobs(scheduler, cfg, config_path: str) -> dict[str, str]:  # noqa: ANN0
 FIRST_CRAWL_DELAY = 10.0
 
 
-def never_crawled(cfg) -> set[str]:  # noqa: ANN001
+def never_crawled(cfg) -> set[str]:
     """Spiders without a finished crawl in the database: a new user's first `jingshao run` crawls them
     at once instead of four hours later."""
     from sqlalchemy import select
@@ -342,7 +371,7 @@ def never_crawled(cfg) -> set[str]:  # noqa: ANN001
     return {spider for spider in SPIDERS if spider not in done}
 
 
-def schedule_first_crawls(scheduler, cfg, *, delay: float = FIRST_CRAWL_DELAY) -> list[str]:  # noqa: ANN001
+def schedule_first_crawls(scheduler, cfg, *, delay: float = FIRST_CRAWL_DELAY) -> list[str]:
     """Bring the next run of each crawl job whose spider never finished a crawl forward to `delay`
     seconds from now (a job already due sooner is left alone). Returns the job ids moved."""
     from datetime import timedelta
@@ -359,10 +388,15 @@ def schedule_first_crawls(scheduler, cfg, *, delay: float = FIRST_CRAWL_DELAY) -
     return moved
 
 
-_JOB_WORDS = {"crawl_products": "抓取商品 crawl products", "crawl_reviews": "抓取评价 crawl reviews",
-              "crawl_mentions": "抓取舆情 crawl mentions", "evaluate": "评估告警 evaluate alerts",
-              "dispatch": "发送通知 dispatch notifications", "report": "竞品日报 daily report",
-              "report_catchup": "补发日报 report catch-up"}
+_JOB_WORDS = {
+    "crawl_products": "抓取商品 crawl products",
+    "crawl_reviews": "抓取评价 crawl reviews",
+    "crawl_mentions": "抓取舆情 crawl mentions",
+    "evaluate": "评估告警 evaluate alerts",
+    "dispatch": "发送通知 dispatch notifications",
+    "report": "竞品日报 daily report",
+    "report_catchup": "补发日报 report catch-up",
+}
 
 
 def describe_schedule(spec: str) -> str:
@@ -374,7 +408,7 @@ def describe_schedule(spec: str) -> str:
     return f"crontab {text}"
 
 
-def startup_summary(scheduler, cfg, moved: list[str]) -> list[str]:  # noqa: ANN001
+def startup_summary(scheduler, cfg, moved: list[str]) -> list[str]:
     """What `jingshao run` prints when it starts: each job with its schedule and next run, the
     channels notifications go to, and the database."""
     from jingshao.core.redaction import redact
@@ -383,8 +417,7 @@ def startup_summary(scheduler, cfg, moved: list[str]) -> list[str]:  # noqa: ANN
     lines = [f"竞哨 jingshao run: {len(plan)} 个任务 jobs (时区 time zone {cfg.timezone})"]
     for job_id, spec in plan.items():
         job = scheduler.get_job(job_id)
-        nxt = job.next_run_time.astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M:%S") if job and job.next_run_time \
-            else "—"
+        nxt = job.next_run_time.astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M:%S") if job and job.next_run_time else "—"
         first = "  ← 从未运行, 马上开始 never ran: starts now" if job_id in moved else ""
         lines.append(f"  {_JOB_WORDS.get(job_id, job_id)}: {describe_schedule(spec)}, 下次 next {nxt}{first}")
     if cfg.channels:
@@ -396,7 +429,7 @@ def startup_summary(scheduler, cfg, moved: list[str]) -> list[str]:  # noqa: ANN
     return lines
 
 
-def job_event_line(event, tz) -> str:  # noqa: ANN001
+def job_event_line(event, tz) -> str:
     """One line per job run for `jingshao run`'s output."""
     when = datetime.now(tz).strftime("%H:%M:%S")
     name = _JOB_WORDS.get(event.job_id, event.job_id)
@@ -407,8 +440,9 @@ def job_event_line(event, tz) -> str:  # noqa: ANN001
     return f"{when} {name}: {detail}"
 
 
-def run_scheduler(cfg, config_path: str, *, stop_event: threading.Event | None = None,  # noqa: ANN001
-                  out: Callable[[str], None] | None = None) -> None:
+def run_scheduler(
+    cfg, config_path: str, *, stop_event: threading.Event | None = None, out: Callable[[str], None] | None = None
+) -> None:
     """Run until SIGTERM/SIGINT (or stop_event): running jobs finish, running crawls are asked
     to stop (each page already stored stays), nothing is left half-written.
 
@@ -419,7 +453,7 @@ def run_scheduler(cfg, config_path: str, *, stop_event: threading.Event | None =
     # Signals first: a SIGTERM during startup (jobs already stored) stops it cleanly too.
     stop = stop_event or threading.Event()
 
-    def on_signal(signum, _frame):  # noqa: ANN001
+    def on_signal(signum, _frame):
         log.warning("received %s: stopping", signal.Signals(signum).name)
         stop.set()
 
@@ -458,7 +492,7 @@ class SchedulerDied(RuntimeError):
     pass
 
 
-def next_runs(cfg) -> dict[str, datetime | None]:  # noqa: ANN001
+def next_runs(cfg) -> dict[str, datetime | None]:
     """Next run time per stored job (read from the job store without starting a scheduler)."""
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
@@ -468,8 +502,7 @@ def next_runs(cfg) -> dict[str, datetime | None]:  # noqa: ANN001
     store.start(None, "default")
     try:
         return {job.id: job.next_run_time for job in store.get_all_jobs()}
-    except Exception:  # noqa: BLE001 - a missing table means the scheduler never ran
+    except Exception:
         return {}
     finally:
         store.shutdown()
-

@@ -131,8 +131,10 @@ def parse_moment(value: str, tz: tzinfo, option: str = "time") -> datetime:
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise BacktestError(f"{option} {value!r}: expected an ISO 8601 time such as 2026-11-30T20:00, "
-                            "2026-11-30 or 2026-11-30T12:00:00+00:00") from None
+        raise BacktestError(
+            f"{option} {value!r}: expected an ISO 8601 time such as 2026-11-30T20:00, "
+            "2026-11-30 or 2026-11-30T12:00:00+00:00"
+        ) from None
     return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment
 
 
@@ -151,8 +153,10 @@ def steps_between(start: datetime, end: datetime, step: timedelta) -> list[datet
     _check_range(start, end, step)
     count = int((end - start) // step) + 1
     if count > MAX_STEPS:
-        raise BacktestError(f"{count} steps from {start.isoformat()} to {end.isoformat()} at {step}: at most "
-                            f"{MAX_STEPS}; use a longer --step")
+        raise BacktestError(
+            f"{count} steps from {start.isoformat()} to {end.isoformat()} at {step}: at most "
+            f"{MAX_STEPS}; use a longer --step"
+        )
     return [start + i * step for i in range(count)]
 
 
@@ -208,7 +212,7 @@ def _read_only_engine(live: SqlEngine) -> tuple[SqlEngine, bool]:
     engine = create_engine(url, connect_args={"timeout": 60})
 
     @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn, _record):  # noqa: ANN001
+    def _pragmas(dbapi_conn, _record):
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA busy_timeout=60000")
@@ -216,7 +220,7 @@ def _read_only_engine(live: SqlEngine) -> tuple[SqlEngine, bool]:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _begin(conn):  # noqa: ANN001
+    def _begin(conn):
         conn.exec_driver_sql("BEGIN")
 
     return engine, True
@@ -288,8 +292,9 @@ def backtest(
             raise BacktestError("backtest needs a database: a Database, a URL, or a Config that names one")
         opened = open_database(url)
         try:
-            return backtest(cfg, opened, start, end, step, brand, brands=brands, competitors=competitors,
-                            progress=progress)
+            return backtest(
+                cfg, opened, start, end, step, brand, brands=brands, competitors=competitors, progress=progress
+            )
         finally:
             opened.dispose()
     facts = _StepFacts()
@@ -310,7 +315,8 @@ def backtest(
                 engine.evaluate_in(state, now)
                 state.flush()
                 rows = state.execute(
-                    select(AlertEvent, Alert).join(Alert, Alert.id == AlertEvent.alert_id)
+                    select(AlertEvent, Alert)
+                    .join(Alert, Alert.id == AlertEvent.alert_id)
                     .where(AlertEvent.id > last_event_id, AlertEvent.kind.in_(TRANSITIONS))
                     .order_by(AlertEvent.id)
                 ).all()
@@ -331,24 +337,51 @@ def _event_of(ev: AlertEvent, alert: Alert, now: datetime, facts: _StepFacts, li
     numbers = dict(inst.metrics) if inst is not None else {}
     negatives = mentions = None
     if alert.is_crisis:
-        negatives = int(numbers["negatives_1h"]) if "negatives_1h" in numbers else facts.negatives_1h.get(
-            alert.fingerprint)
+        negatives = (
+            int(numbers["negatives_1h"]) if "negatives_1h" in numbers else facts.negatives_1h.get(alert.fingerprint)
+        )
         mentions = int(numbers["mentions_1h"]) if "mentions_1h" in numbers else _mentions_1h(live, alert.subject, now)
     return BacktestEvent(
-        at=now, kind="crisis" if alert.is_crisis else "competitor", family=alert.family, subject=alert.subject,
-        subject_key=alert.subject_key, level=ev.level, max_level=alert.max_level, transition=ev.kind,
-        rule=alert.rule, summary=alert.summary, alert=alert.id, detail=ev.detail, negatives_1h=negatives,
-        mentions_1h=mentions, numbers=numbers, facts=[(str(k), str(v)) for k, v in (alert.facts or [])],
+        at=now,
+        kind="crisis" if alert.is_crisis else "competitor",
+        family=alert.family,
+        subject=alert.subject,
+        subject_key=alert.subject_key,
+        level=ev.level,
+        max_level=alert.max_level,
+        transition=ev.kind,
+        rule=alert.rule,
+        summary=alert.summary,
+        alert=alert.id,
+        detail=ev.detail,
+        negatives_1h=negatives,
+        mentions_1h=mentions,
+        numbers=numbers,
+        facts=[(str(k), str(v)) for k, v in (alert.facts or [])],
     )
 
 
 def _mentions_1h(session: Session, brand: str, now: datetime) -> int:
     """Mentions of ``brand`` in the rules' current-hour bucket ``(now - 1h, now]``."""
-    return int(session.scalar(select(func.count()).select_from(Mention).where(
-        Mention.brand == brand, Mention.posted_at > now - HOUR, Mention.posted_at <= now)) or 0)
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Mention)
+            .where(Mention.brand == brand, Mention.posted_at > now - HOUR, Mention.posted_at <= now)
+        )
+        or 0
+    )
 
 
 __all__ = [
-    "DEFAULT_STEP", "BacktestError", "BacktestEvent", "FactsFrom", "FactsReader", "backtest", "parse_moment",
-    "parse_step", "scratch_database", "steps_between",
+    "DEFAULT_STEP",
+    "BacktestError",
+    "BacktestEvent",
+    "FactsFrom",
+    "FactsReader",
+    "backtest",
+    "parse_moment",
+    "parse_step",
+    "scratch_database",
+    "steps_between",
 ]

@@ -98,9 +98,13 @@ def channel_state(session: Session, name: str, now: datetime) -> ChannelState:
 
 def unpark(s: Session, name: str, now: datetime) -> list[int]:
     """Put channel ``name``'s parked notifications back in line, due now; returns their ids."""
-    ids = list(s.scalars(select(OutboxRow.id).where(OutboxRow.channel == name,
-                                                    OutboxRow.status.in_(("parked", "dead")))
-                         .order_by(OutboxRow.id)))
+    ids = list(
+        s.scalars(
+            select(OutboxRow.id)
+            .where(OutboxRow.channel == name, OutboxRow.status.in_(("parked", "dead")))
+            .order_by(OutboxRow.id)
+        )
+    )
     if ids:
         s.execute(update(OutboxRow).where(OutboxRow.id.in_(ids)).values(status="pending", next_attempt_at=now))
     return ids
@@ -118,8 +122,14 @@ def reset_channel(db: Database, name: str, now: datetime | None = None) -> int:
         back = unpark(s, name, now)
         if back:
             log.warning("channel %r: %d parked notifications back in line", name, len(back))
-        return s.scalar(select(func.count()).select_from(OutboxRow)
-                        .where(OutboxRow.channel == name, OutboxRow.status == "pending")) or 0
+        return (
+            s.scalar(
+                select(func.count())
+                .select_from(OutboxRow)
+                .where(OutboxRow.channel == name, OutboxRow.status == "pending")
+            )
+            or 0
+        )
 
 
 class Dispatcher:
@@ -148,8 +158,9 @@ class Dispatcher:
         self.batch = batch
         self.on_broken = on_broken  # e.g. mail the admin address
         self.on_parked = on_parked  # (channel, how many parked, since when): the admin notice
-        self.limiters = {name: RateLimiter.from_settings(self.config.limits_for(name, ch.kind))
-                         for name, ch in self.channels.items()}
+        self.limiters = {
+            name: RateLimiter.from_settings(self.config.limits_for(name, ch.kind)) for name, ch in self.channels.items()
+        }
 
     def close(self) -> None:
         if self._own_client:
@@ -201,11 +212,16 @@ class Dispatcher:
             if state is not None and state.state == "broken":
                 report.skipped_broken.append(name)
                 return [], False
-            if s.scalar(select(OutboxRow.id).where(OutboxRow.channel == name,
-                                                   OutboxRow.status.in_(("parked", "dead"))).limit(1)):
+            if s.scalar(
+                select(OutboxRow.id).where(OutboxRow.channel == name, OutboxRow.status.in_(("parked", "dead"))).limit(1)
+            ):
                 return self._probe(s, name, now), True
-            head = s.scalars(select(OutboxRow).where(OutboxRow.channel == name, OutboxRow.status == "pending")
-                             .order_by(OutboxRow.id).limit(self.batch)).all()
+            head = s.scalars(
+                select(OutboxRow)
+                .where(OutboxRow.channel == name, OutboxRow.status == "pending")
+                .order_by(OutboxRow.id)
+                .limit(self.batch)
+            ).all()
             due: list[OutboxRow] = []
             for row in head:
                 if row.next_attempt_at > now:
@@ -227,21 +243,34 @@ class Dispatcher:
                 # each as itself. A summary is only for more than the longest window (90 a minute) allows.
                 report.throttled.append(name)
                 return [r.id for r in due[:room]], False
-            keep, overflow = due[: room - 1], due[room - 1:]
+            keep, overflow = due[: room - 1], due[room - 1 :]
             summary = self._merge(s, name, overflow, now)
             report.merged += [r.id for r in overflow]
             report.summaries.append(summary.id)
-            log.warning("channel %r: %d notifications due, room for %d; merged %d into summary #%d",
-                        name, len(due), room, len(overflow), summary.id)
+            log.warning(
+                "channel %r: %d notifications due, room for %d; merged %d into summary #%d",
+                name,
+                len(due),
+                room,
+                len(overflow),
+                summary.id,
+            )
             return [*(r.id for r in keep), summary.id], False
 
     def _probe(self, s: Session, name: str, now: datetime) -> list[int]:
         """The channel's line is parked: everything queued waits with it, and its oldest notification is
         the probe, due every ``retry.cap``. Rows left ``dead`` by older versions join the parked line."""
-        s.execute(update(OutboxRow).where(OutboxRow.channel == name, OutboxRow.status.in_(("pending", "dead")))
-                  .values(status="parked"))
-        oldest = s.scalars(select(OutboxRow).where(OutboxRow.channel == name, OutboxRow.status == "parked")
-                           .order_by(OutboxRow.id).limit(1)).first()
+        s.execute(
+            update(OutboxRow)
+            .where(OutboxRow.channel == name, OutboxRow.status.in_(("pending", "dead")))
+            .values(status="parked")
+        )
+        oldest = s.scalars(
+            select(OutboxRow)
+            .where(OutboxRow.channel == name, OutboxRow.status == "parked")
+            .order_by(OutboxRow.id)
+            .limit(1)
+        ).first()
         if oldest is None or oldest.next_attempt_at > now:
             return []
         limiter = self.limiters[name]
@@ -251,17 +280,30 @@ class Dispatcher:
 
     @staticmethod
     def _recent_sends(s: Session, name: str, since: datetime) -> list[datetime]:
-        return list(s.scalars(select(OutboxRow.sent_at).where(OutboxRow.channel == name, OutboxRow.status == "sent",
-                                                              OutboxRow.sent_at > since)))
+        return list(
+            s.scalars(
+                select(OutboxRow.sent_at).where(
+                    OutboxRow.channel == name, OutboxRow.status == "sent", OutboxRow.sent_at > since
+                )
+            )
+        )
 
     @staticmethod
     def _merge(s: Session, name: str, rows: list[OutboxRow], now: datetime) -> OutboxRow:
         parts = [p for r in rows for p in payload_parts(r.payload)]
         message = render_summary([notification_from_dict(p) for p in parts], now, OVERFLOW_REASON)
         alert_ids = sorted({a for r in rows for a in (r.payload.get("alert_ids") or [])})
-        summary = OutboxRow(alert_id=None, channel=name, kind="summary", level=message.level, status="pending",
-                            attempts=0, next_attempt_at=now, created_at=now,
-                            payload=to_payload(message, alert_ids=alert_ids, parts=parts))
+        summary = OutboxRow(
+            alert_id=None,
+            channel=name,
+            kind="summary",
+            level=message.level,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            payload=to_payload(message, alert_ids=alert_ids, parts=parts),
+        )
         s.add(summary)
         s.flush()
         for r in rows:
@@ -278,8 +320,9 @@ class Dispatcher:
             row.next_attempt_at = now + self.config.claim_timeout
             return row.payload
 
-    def _send_one(self, name: str, channel: Channel, notification_id: int, now: datetime,
-                  report: DispatchReport) -> bool:
+    def _send_one(
+        self, name: str, channel: Channel, notification_id: int, now: datetime, report: DispatchReport
+    ) -> bool:
         """Claim, send, record. True if the channel may go on to the next notification."""
         payload = self._claim(notification_id, now)
         if payload is None:
@@ -291,8 +334,9 @@ class Dispatcher:
             result = SendResult("retry", None, f"internal error: {type(exc).__name__}")
         return self._record(name, notification_id, result, now, report)
 
-    def _record(self, name: str, notification_id: int, result: SendResult, now: datetime,
-                report: DispatchReport) -> bool:
+    def _record(
+        self, name: str, notification_id: int, result: SendResult, now: datetime, report: DispatchReport
+    ) -> bool:
         broken: list[tuple[str, str]] = []
         parked: list[tuple[str, int, datetime]] = []
         go_on = self._record_tx(name, notification_id, result, now, report, broken, parked)
@@ -320,9 +364,16 @@ class Dispatcher:
         except Exception:
             log.exception("channel %r: on_broken callback failed", name)
 
-    def _record_tx(self, name: str, notification_id: int, result: SendResult, now: datetime,
-                   report: DispatchReport, broken: list[tuple[str, str]],
-                   parked: list[tuple[str, int, datetime]]) -> bool:
+    def _record_tx(
+        self,
+        name: str,
+        notification_id: int,
+        result: SendResult,
+        now: datetime,
+        report: DispatchReport,
+        broken: list[tuple[str, str]],
+        parked: list[tuple[str, int, datetime]],
+    ) -> bool:
         with self.db.session() as s:
             row = s.get(OutboxRow, notification_id, with_for_update=True)
             if row is None:
@@ -336,8 +387,13 @@ class Dispatcher:
                 back = unpark(s, name, now)  # the channel accepts messages again: the parked line goes next
                 if back or was_parked:
                     report.unparked += back
-                    log.warning("channel %r accepts messages again (notification #%d sent); %d parked "
-                                "notifications back in line, in order", name, row.id, len(back))
+                    log.warning(
+                        "channel %r accepts messages again (notification #%d sent); %d parked "
+                        "notifications back in line, in order",
+                        name,
+                        row.id,
+                        len(back),
+                    )
                 if state.state == "failing":
                     state.state, state.reason, state.since = "ok", None, now
                 report.sent.append(row.id)
@@ -349,39 +405,80 @@ class Dispatcher:
                     reason = f"{result.code}: {result.detail}" if result.code is not None else result.detail
                     state.state, state.reason, state.since = "broken", reason, now
                     report.broken[name] = reason
-                    log.error("channel %r is BROKEN (%s); its notifications stay queued until it is fixed and "
-                              "reset (jingshao channels test %s)", name, reason, name)
+                    log.error(
+                        "channel %r is BROKEN (%s); its notifications stay queued until it is fixed and "
+                        "reset (jingshao channels test %s)",
+                        name,
+                        reason,
+                        name,
+                    )
                     broken.append((name, reason))  # on_broken is called after the commit
                 return False
             probe = timedelta(seconds=max(self.config.retry.cap.total_seconds(), result.retry_after or 0))
             if row.status == "parked":  # a failed probe: the line stays parked
                 row.next_attempt_at = now + probe
-                log.warning("channel %r: probe with parked notification #%d failed (%s); next probe in %.0f s",
-                            name, row.id, row.last_error, probe.total_seconds())
+                log.warning(
+                    "channel %r: probe with parked notification #%d failed (%s); next probe in %.0f s",
+                    name,
+                    row.id,
+                    row.last_error,
+                    probe.total_seconds(),
+                )
                 return False
             if row.attempts >= self.config.retry.max_attempts:
                 row.status, row.next_attempt_at = "parked", now + probe
-                s.execute(update(OutboxRow).where(OutboxRow.channel == name, OutboxRow.status == "pending")
-                          .values(status="parked"))
-                count = s.scalar(select(func.count()).select_from(OutboxRow)
-                                 .where(OutboxRow.channel == name, OutboxRow.status == "parked")) or 0
-                since = s.scalar(select(func.min(OutboxRow.created_at))
-                                 .where(OutboxRow.channel == name, OutboxRow.status == "parked")) or now
+                s.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.channel == name, OutboxRow.status == "pending")
+                    .values(status="parked")
+                )
+                count = (
+                    s.scalar(
+                        select(func.count())
+                        .select_from(OutboxRow)
+                        .where(OutboxRow.channel == name, OutboxRow.status == "parked")
+                    )
+                    or 0
+                )
+                since = (
+                    s.scalar(
+                        select(func.min(OutboxRow.created_at)).where(
+                            OutboxRow.channel == name, OutboxRow.status == "parked"
+                        )
+                    )
+                    or now
+                )
                 if state.state != "failing":
                     state.state, state.since = "failing", now
                     parked.append((name, count, since))
-                state.reason = (f"{count} 条通知暂存：通知 #{row.id} 重试 {row.attempts} 次未成功（{row.last_error}）；"
-                                f"通道恢复后按顺序补发")
+                state.reason = (
+                    f"{count} 条通知暂存：通知 #{row.id} 重试 {row.attempts} 次未成功（{row.last_error}）；"
+                    f"通道恢复后按顺序补发"
+                )
                 report.parked.append(row.id)
-                log.error("channel %r: notification #%d PARKED after %d attempts (%s); %d notifications wait "
-                          "for the channel (probed every %.0f s, or `jingshao channels test %s`)", name, row.id,
-                          row.attempts, row.last_error, count, probe.total_seconds(), name)
+                log.error(
+                    "channel %r: notification #%d PARKED after %d attempts (%s); %d notifications wait "
+                    "for the channel (probed every %.0f s, or `jingshao channels test %s`)",
+                    name,
+                    row.id,
+                    row.attempts,
+                    row.last_error,
+                    count,
+                    probe.total_seconds(),
+                    name,
+                )
                 return False
             delay = self.config.retry.delay(row.attempts, self.rng.random())
             if result.retry_after is not None:
                 delay = max(delay, timedelta(seconds=result.retry_after))
             row.next_attempt_at = now + delay
             report.retried.append(row.id)
-            log.warning("channel %r: notification #%d attempt %d failed (%s); next try in %.0f s", name, row.id,
-                        row.attempts, row.last_error, delay.total_seconds())
+            log.warning(
+                "channel %r: notification #%d attempt %d failed (%s); next try in %.0f s",
+                name,
+                row.id,
+                row.attempts,
+                row.last_error,
+                delay.total_seconds(),
+            )
             return False

@@ -180,8 +180,10 @@ class EvaluationReport:
         return sum(1 for c in self.changes if c.event == event)
 
     def lines(self) -> list[str]:
-        head = (f"evaluated at {self.now.isoformat(timespec='seconds')}: {self.instances} active, "
-                f"{self.firing} firing; {self.notifications} notifications queued ({self.merged} merged)")
+        head = (
+            f"evaluated at {self.now.isoformat(timespec='seconds')}: {self.instances} active, "
+            f"{self.firing} firing; {self.notifications} notifications queued ({self.merged} merged)"
+        )
         out = [head]
         for c in self.changes:
             tail = f"muted: {c.muted}" if c.muted else (f"-> {', '.join(c.notified)}" if c.notified else "not sent")
@@ -196,8 +198,9 @@ def _pairs(items: Iterable[tuple[str, str]]) -> list[list[str]]:
     return [[str(a), str(b)] for a, b in items]
 
 
-def _event(session: Session, alert: Alert, kind: str, now: datetime, detail: str | None = None,
-           level: str | None = None) -> None:
+def _event(
+    session: Session, alert: Alert, kind: str, now: datetime, detail: str | None = None, level: str | None = None
+) -> None:
     session.add(AlertEvent(alert_id=alert.id, kind=kind, level=level or alert.level, at=now, detail=detail))
 
 
@@ -207,14 +210,28 @@ class StateMachine:
     def __init__(self, config: AlertsConfig) -> None:
         self.config = config
 
-    def apply(self, session: Session, instances: Sequence[AlertInstance], families: frozenset[str],
-              book: AlertBook, now: datetime) -> tuple[list[Candidate], list[tuple[Alert, str, str | None]]]:
+    def apply(
+        self,
+        session: Session,
+        instances: Sequence[AlertInstance],
+        families: frozenset[str],
+        book: AlertBook,
+        now: datetime,
+    ) -> tuple[list[Candidate], list[tuple[Alert, str, str | None]]]:
         """Returns candidates and ``(alert, event, detail)`` for changes that have no notice."""
         candidates: list[Candidate] = []
         quiet: list[tuple[Alert, str, str | None]] = []
         active = _highest_per_fingerprint(instances)
-        others = {a.fingerprint: a for a in session.scalars(
-            select(Alert).where(Alert.fingerprint.in_(list(active)), Alert.state != "firing"))} if active else {}
+        others = (
+            {
+                a.fingerprint: a
+                for a in session.scalars(
+                    select(Alert).where(Alert.fingerprint.in_(list(active)), Alert.state != "firing")
+                )
+            }
+            if active
+            else {}
+        )
         for fp, inst in active.items():
             alert = book.firing.get(fp)
             if alert is None:
@@ -255,8 +272,14 @@ class StateMachine:
         alert.rule, alert.summary = inst.rule, inst.summary
         alert.facts, alert.evidence = _pairs(inst.facts), _pairs(inst.evidence)
 
-    def _update(self, session: Session, alert: Alert, inst: AlertInstance, now: datetime,
-                quiet: list[tuple[Alert, str, str | None]]) -> list[Candidate]:
+    def _update(
+        self,
+        session: Session,
+        alert: Alert,
+        inst: AlertInstance,
+        now: datetime,
+        quiet: list[tuple[Alert, str, str | None]],
+    ) -> list[Candidate]:
         old_level, old_max = alert.level, alert.max_level
         self._describe(alert, inst)
         alert.last_active_at, alert.clear_windows = now, 0
@@ -311,9 +334,17 @@ class OutboxWriter:
                 continue
             n = render_alert(c.alert, c.kind, now, previous_level=c.previous_level)
             for channel in c.channels:
-                row = OutboxRow(alert_id=c.alert.id, channel=channel, kind=c.kind, level=c.level, status="pending",
-                                attempts=0, next_attempt_at=now, created_at=now,
-                                payload=payload_of(n, group=c.group, alert_ids=[c.alert.id]))
+                row = OutboxRow(
+                    alert_id=c.alert.id,
+                    channel=channel,
+                    kind=c.kind,
+                    level=c.level,
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                    payload=payload_of(n, group=c.group, alert_ids=[c.alert.id]),
+                )
                 session.add(row)
                 written += 1
                 if c.group:
@@ -332,9 +363,12 @@ class OutboxWriter:
         fresh = {r.id for rows in groups.values() for r in rows}
         earlier = session.scalars(
             select(OutboxRow)
-            .where(OutboxRow.status == "pending", OutboxRow.attempts == 0,
-                   OutboxRow.created_at >= now - self.config.group_interval,
-                   OutboxRow.channel.in_({ch for ch, _ in groups}))
+            .where(
+                OutboxRow.status == "pending",
+                OutboxRow.attempts == 0,
+                OutboxRow.created_at >= now - self.config.group_interval,
+                OutboxRow.channel.in_({ch for ch, _ in groups}),
+            )
             .order_by(OutboxRow.id)
             .with_for_update()
         ).all()
@@ -348,9 +382,17 @@ class OutboxWriter:
         parts = [p for m in members for p in payload_parts(m.payload)]
         message = render_group([notification_from_dict(p) for p in parts], now)
         alert_ids = sorted({a for m in members for a in (m.payload.get("alert_ids") or [])})
-        row = OutboxRow(alert_id=alert_ids[0] if len(alert_ids) == 1 else None, channel=channel, kind=message.kind,
-                        level=message.level, status="pending", attempts=0, next_attempt_at=now, created_at=now,
-                        payload=payload_of(message, group=group, alert_ids=alert_ids, parts=parts))
+        row = OutboxRow(
+            alert_id=alert_ids[0] if len(alert_ids) == 1 else None,
+            channel=channel,
+            kind=message.kind,
+            level=message.level,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            payload=payload_of(message, group=group, alert_ids=alert_ids, parts=parts),
+        )
         session.add(row)
         session.flush()
         for m in members:
@@ -364,8 +406,13 @@ class OutboxWriter:
 class Engine:
     """Sources, state machine, pipeline and outbox writer, assembled; :func:`evaluate` uses the defaults."""
 
-    def __init__(self, config: AlertsConfig, sources: Sequence[RuleSource], channels: Iterable[Routable],
-                 pipeline: Sequence[Stage] = DEFAULT_PIPELINE) -> None:
+    def __init__(
+        self,
+        config: AlertsConfig,
+        sources: Sequence[RuleSource],
+        channels: Iterable[Routable],
+        pipeline: Sequence[Stage] = DEFAULT_PIPELINE,
+    ) -> None:
         self.config = config
         self.sources = list(sources)
         self.channels = list(channels)
@@ -397,14 +444,18 @@ class Engine:
             families |= result.families
             memos.update(result.memos)
         candidates, quiet = self.machine.apply(session, instances, frozenset(families), book, now)
-        ctx = StageContext(now=now, config=self.config, channels=self.channels,
-                           silences=session.scalars(select(Silence).where(Silence.ended_at.is_(None),
-                                                                           Silence.expires_at > now)).all(),
-                           red_subjects=_red_crises(book, candidates))
+        ctx = StageContext(
+            now=now,
+            config=self.config,
+            channels=self.channels,
+            silences=session.scalars(select(Silence).where(Silence.ended_at.is_(None), Silence.expires_at > now)).all(),
+            red_subjects=_red_crises(book, candidates),
+        )
         candidates = run_pipeline(candidates, ctx, self.pipeline)
         written, merged = self.outbox.write(session, candidates, now)
-        report = EvaluationReport(now=now, instances=len(_highest_per_fingerprint(instances)),
-                                  notifications=written, merged=merged)
+        report = EvaluationReport(
+            now=now, instances=len(_highest_per_fingerprint(instances)), notifications=written, merged=merged
+        )
         for c in candidates:
             self._record(session, c, now, report)
         for alert, event, detail in quiet:
@@ -451,20 +502,24 @@ def load_book(session: Session) -> AlertBook:
     if firing:
         ids = [a.id for a in firing.values()]
         for i in range(0, len(ids), 500):
-            for ev in session.scalars(select(AlertEvent).where(AlertEvent.kind == MEMO,
-                                                               AlertEvent.alert_id.in_(ids[i:i + 500]))):
+            for ev in session.scalars(
+                select(AlertEvent).where(AlertEvent.kind == MEMO, AlertEvent.alert_id.in_(ids[i : i + 500]))
+            ):
                 memos[ev.alert_id] = json.loads(ev.detail or "{}")
     return AlertBook(firing, memos)
 
 
-def _save_memos(session: Session, firing: Sequence[Alert], book: AlertBook, fresh: dict[str, dict[str, Any]],
-                now: datetime) -> None:
+def _save_memos(
+    session: Session, firing: Sequence[Alert], book: AlertBook, fresh: dict[str, dict[str, Any]], now: datetime
+) -> None:
     """One ``memo`` event per firing alert, updated in place: what the next evaluation needs to remember."""
     if not firing:
         return
     ids = [a.id for a in firing]
-    existing = {ev.alert_id: ev for ev in session.scalars(
-        select(AlertEvent).where(AlertEvent.kind == MEMO, AlertEvent.alert_id.in_(ids)))}
+    existing = {
+        ev.alert_id: ev
+        for ev in session.scalars(select(AlertEvent).where(AlertEvent.kind == MEMO, AlertEvent.alert_id.in_(ids)))
+    }
     for alert in firing:
         memo = dict(book.memos.get(alert.id, {}))
         memo.update(fresh.get(alert.fingerprint, {}))
@@ -500,6 +555,15 @@ def evaluate(
 
 
 __all__ = [
-    "AlertBook", "Change", "CompetitorSource", "CrisisSource", "Engine", "EvaluationReport", "OutboxWriter",
-    "RuleSource", "SourceResult", "StateMachine", "evaluate",
+    "AlertBook",
+    "Change",
+    "CompetitorSource",
+    "CrisisSource",
+    "Engine",
+    "EvaluationReport",
+    "OutboxWriter",
+    "RuleSource",
+    "SourceResult",
+    "StateMachine",
+    "evaluate",
 ]

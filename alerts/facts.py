@@ -55,24 +55,48 @@ def brand_mentions(session: Session, brand: str, now: datetime, thresholds: Cris
     # the query itself at 100,000 rows).
     raw_posted = type_coerce(Mention.posted_at, String)
     light = conn.execute(
-        select(raw_posted, Mention.sentiment, Mention.negative_prob, Mention.label, Mention.authority)
-        .where(Mention.brand == brand, Mention.posted_at > start, Mention.posted_at <= event_start)
+        select(raw_posted, Mention.sentiment, Mention.negative_prob, Mention.label, Mention.authority).where(
+            Mention.brand == brand, Mention.posted_at > start, Mention.posted_at <= event_start
+        )
     ).all()
     facts = [
-        MentionFact(posted_at=_utc(at), sentiment=0.5 if s is None else s, negative_prob=pn,
-                    is_negative=label == NEGATIVE, authority=a if a in (1, 2, 3) else _authority(a),
-                    has_crisis_word=False)
+        MentionFact(
+            posted_at=_utc(at),
+            sentiment=0.5 if s is None else s,
+            negative_prob=pn,
+            is_negative=label == NEGATIVE,
+            authority=a if a in (1, 2, 3) else _authority(a),
+            has_crisis_word=False,
+        )
         for at, s, pn, label, a in light
     ]
     recent = conn.execute(
-        select(Mention.posted_at, Mention.sentiment, Mention.negative_prob, Mention.label, Mention.authority,
-               Mention.source, Mention.url, Mention.title, Mention.text)
+        select(
+            Mention.posted_at,
+            Mention.sentiment,
+            Mention.negative_prob,
+            Mention.label,
+            Mention.authority,
+            Mention.source,
+            Mention.url,
+            Mention.title,
+            Mention.text,
+        )
         .where(Mention.brand == brand, Mention.posted_at > event_start, Mention.posted_at <= now)
         .order_by(Mention.posted_at)
     ).all()
     facts += [
-        MentionFact(posted_at=at, sentiment=0.5 if s is None else s, negative_prob=pn, is_negative=label == NEGATIVE,
-                    authority=_authority(a), source=source or "", url=url or "", title=title or "", text=text or "")
+        MentionFact(
+            posted_at=at,
+            sentiment=0.5 if s is None else s,
+            negative_prob=pn,
+            is_negative=label == NEGATIVE,
+            authority=_authority(a),
+            source=source or "",
+            url=url or "",
+            title=title or "",
+            text=text or "",
+        )
         for at, s, pn, label, a, source, url, title, text in recent
     ]
     return facts
@@ -103,39 +127,56 @@ def product_inputs(session: Session, now: datetime, thresholds: CompetitorThresh
     ).all()
     if not products:
         return []
-    final_basis = [pid for pid, name, url, competitor in products if thresholds.basis_for(
-        ProductRef(id=pid, name=name or url, competitor=competitor, url=url)) == "final"]
+    final_basis = [
+        pid
+        for pid, name, url, competitor in products
+        if thresholds.basis_for(ProductRef(id=pid, name=name or url, competitor=competitor, url=url)) == "final"
+    ]
     observations = _observations(session, now, thresholds, final_basis)
     reviews = _reviews(session, now, thresholds)
     hits = _latest_adlaw_hits(session, now)
     return [
         ProductInputs(
             product=ProductRef(id=pid, name=name or url, competitor=competitor, url=url),
-            observations=observations.get(pid, []), reviews=reviews.get(pid, []), adlaw_hits=hits.get(pid, []),
+            observations=observations.get(pid, []),
+            reviews=reviews.get(pid, []),
+            adlaw_hits=hits.get(pid, []),
         )
         for pid, name, url, competitor in products
     ]
 
 
-def _observations(session: Session, now: datetime, t: CompetitorThresholds,
-                  final_basis: Iterable[int] | None = None) -> dict[int, list[ObservationFact]]:
+def _observations(
+    session: Session, now: datetime, t: CompetitorThresholds, final_basis: Iterable[int] | None = None
+) -> dict[int, list[ObservationFact]]:
     """Per product: the last ``anomaly_history + 2`` observations and all of the last ``original_price_days + 1``."""
     keep_last = t.anomaly_history + 2
     since = now - timedelta(days=t.original_price_days + 1)
     ranked = (
         select(
-            Observation.product_id, Observation.first_seen_at, Observation.last_seen_at, Observation.price,
-            Observation.original_price, Observation.in_stock, Observation.promo, Observation.title,
-            Observation.final_price, Observation.basis,
-            func.row_number().over(partition_by=Observation.product_id,
-                                   order_by=(Observation.first_seen_at.desc(), Observation.id.desc())).label("rn"),
+            Observation.product_id,
+            Observation.first_seen_at,
+            Observation.last_seen_at,
+            Observation.price,
+            Observation.original_price,
+            Observation.in_stock,
+            Observation.promo,
+            Observation.title,
+            Observation.final_price,
+            Observation.basis,
+            func.row_number()
+            .over(
+                partition_by=Observation.product_id, order_by=(Observation.first_seen_at.desc(), Observation.id.desc())
+            )
+            .label("rn"),
         )
         # Voided observations are gone for the rules; suspect ones wait until the next crawl confirms them.
         .where(Observation.first_seen_at <= now, Observation.voided_at.is_(None), Observation.status == "ok")
         .subquery()
     )
     rows = session.execute(
-        select(ranked).where(or_(ranked.c.rn <= keep_last, ranked.c.first_seen_at >= since))
+        select(ranked)
+        .where(or_(ranked.c.rn <= keep_last, ranked.c.first_seen_at >= since))
         .order_by(ranked.c.product_id, ranked.c.first_seen_at)
     ).all()
     out: dict[int, list[ObservationFact]] = defaultdict(list)
@@ -148,8 +189,17 @@ def _observations(session: Session, now: datetime, t: CompetitorThresholds,
         bases[pid] = basis
         if pid in final_keys and final is not None:
             price = final  # price_basis = "final": price alerts follow the 到手价
-        out[pid].append(ObservationFact(at=first, price=price, original_price=original, in_stock=in_stock,
-                                        promo=promo, title=title, last_seen=last))
+        out[pid].append(
+            ObservationFact(
+                at=first,
+                price=price,
+                original_price=original,
+                in_stock=in_stock,
+                promo=promo,
+                title=title,
+                last_seen=last,
+            )
+        )
     return out
 
 

@@ -21,13 +21,24 @@ from jingshao.alerts.rules.playbook import POSTMORTEM_HOURS, POSTMORTEM_REMINDER
 from jingshao.storage.models import Alert
 
 KIND_NAMES: dict[str, str] = {
-    "firing": "新告警", "escalated": "升级", "repeat": "重复提醒", "resolved": "已恢复", "summary": "汇总",
+    "firing": "新告警",
+    "escalated": "升级",
+    "repeat": "重复提醒",
+    "resolved": "已恢复",
+    "summary": "汇总",
     "test": "测试",
 }
 FAMILY_NAMES: dict[str, str] = {
-    "crisis": "品牌舆情危机", "price_drop": "竞品降价", "price_floor": "竞品低于底价", "price_anomaly": "竞品价格异常",
-    "stock_out": "竞品缺货", "back_in_stock": "竞品恢复供货", "promo_change": "竞品促销变化",
-    "fake_original_price": "划线价高于7日最低价", "adlaw": "竞品广告法违规用语", "review_spike": "竞品差评激增",
+    "crisis": "品牌舆情危机",
+    "price_drop": "竞品降价",
+    "price_floor": "竞品低于底价",
+    "price_anomaly": "竞品价格异常",
+    "stock_out": "竞品缺货",
+    "back_in_stock": "竞品恢复供货",
+    "promo_change": "竞品促销变化",
+    "fake_original_price": "划线价高于7日最低价",
+    "adlaw": "竞品广告法违规用语",
+    "review_spike": "竞品差评激增",
 }
 MAX_SUMMARY_LINES = 60
 
@@ -99,23 +110,47 @@ def render_alert(alert: Alert, kind: str, now: datetime, *, previous_level: str 
     body = [alert.summary, *quotes]
     if alert.is_crisis and level == "red":
         body += ["红色预警处置要求：", *(f"{i}. {step}" for i, step in enumerate(RED_PLAYBOOK_STEPS, 1))]
-    return Notification(level=level, kind=kind, title=f"{alert.subject}：{alert.summary}", facts=facts,  # type: ignore[arg-type]
-                        body=body, links=links, subject=alert.subject, fingerprint=alert.fingerprint, created_at=now)
+    return Notification(
+        level=level,
+        kind=kind,
+        title=f"{alert.subject}：{alert.summary}",
+        facts=facts,  # type: ignore[arg-type]
+        body=body,
+        links=links,
+        subject=alert.subject,
+        fingerprint=alert.fingerprint,
+        created_at=now,
+    )
 
 
 def _render_resolved(alert: Alert, now: datetime) -> Notification:
     level = alert.max_level
     ended = alert.resolved_at or now
     lasted = duration_text(ended - alert.started_at)
-    facts = [("状态", KIND_NAMES["resolved"]), ("类型", _family(alert)), ("对象", alert.subject),
-             ("最高级别", LEVEL_NAMES[level]), ("持续时长", lasted), ("开始时间", clock(alert.started_at)),
-             ("恢复时间", clock(ended)), ("最后触发规则", alert.rule)]
+    facts = [
+        ("状态", KIND_NAMES["resolved"]),
+        ("类型", _family(alert)),
+        ("对象", alert.subject),
+        ("最高级别", LEVEL_NAMES[level]),
+        ("持续时长", lasted),
+        ("开始时间", clock(alert.started_at)),
+        ("恢复时间", clock(ended)),
+        ("最后触发规则", alert.rule),
+    ]
     body = [f"{_family(alert)}已恢复，持续 {lasted}（最高 {LEVEL_NAMES[level]}）。最后一次：{alert.summary}"]
     if alert.is_crisis and level == "red":
         due = ended + timedelta(hours=POSTMORTEM_HOURS)
         body.append(POSTMORTEM_REMINDER.format(brand=alert.subject, resolved_at=clock(ended), due=clock(due)))
-    return Notification(level=level, kind="resolved", title=f"{alert.subject}：{_family(alert)}已恢复",  # type: ignore[arg-type]
-                        facts=facts, body=body, subject=alert.subject, fingerprint=alert.fingerprint, created_at=now)
+    return Notification(
+        level=level,
+        kind="resolved",
+        title=f"{alert.subject}：{_family(alert)}已恢复",  # type: ignore[arg-type]
+        facts=facts,
+        body=body,
+        subject=alert.subject,
+        fingerprint=alert.fingerprint,
+        created_at=now,
+    )
 
 
 def _rank(n: Notification) -> int:
@@ -136,8 +171,18 @@ def render_group(parts: Sequence[Notification], now: datetime) -> Notification:
     others = [p for p in parts if p is not top]
     body = [*top.body, f"同一对象另有 {len(others)} 条通知（已合并为一条）：", *(_line(p) for p in others)]
     facts = [*top.facts, ("合并", f"共 {len(parts)} 条")]
-    return Notification(level=top.level, kind=top.kind, title=top.title, facts=facts, body=body, links=top.links,
-                        subject=top.subject, fingerprint=top.fingerprint, mention=top.mention, created_at=now)
+    return Notification(
+        level=top.level,
+        kind=top.kind,
+        title=top.title,
+        facts=facts,
+        body=body,
+        links=top.links,
+        subject=top.subject,
+        fingerprint=top.fingerprint,
+        mention=top.mention,
+        created_at=now,
+    )
 
 
 def render_summary(parts: Sequence[Notification], now: datetime, reason: str) -> Notification:
@@ -151,8 +196,15 @@ def render_summary(parts: Sequence[Notification], now: datetime, reason: str) ->
     if len(ordered) > MAX_SUMMARY_LINES:
         lines.append(f"……另有 {len(ordered) - MAX_SUMMARY_LINES} 条，见 `jingshao alerts list`")
     links = [link for p in ordered if p.level == level for link in p.links][:3]
-    return Notification(level=level, kind="summary", title=f"{len(parts)} 条告警通知汇总", facts=facts,  # type: ignore[arg-type]
-                        body=lines, links=links, created_at=now)
+    return Notification(
+        level=level,
+        kind="summary",
+        title=f"{len(parts)} 条告警通知汇总",
+        facts=facts,  # type: ignore[arg-type]
+        body=lines,
+        links=links,
+        created_at=now,
+    )
 
 
 # ---------------------------------------------------------------- outbox payloads
@@ -160,23 +212,37 @@ def render_summary(parts: Sequence[Notification], now: datetime, reason: str) ->
 
 def notification_dict(n: Notification) -> dict[str, Any]:
     return {
-        "level": n.level, "kind": n.kind, "title": n.title, "facts": [list(f) for f in n.facts], "body": list(n.body),
-        "links": [list(link) for link in n.links], "subject": n.subject, "fingerprint": n.fingerprint,
-        "mention": list(n.mention), "created_at": n.created_at.isoformat(),
+        "level": n.level,
+        "kind": n.kind,
+        "title": n.title,
+        "facts": [list(f) for f in n.facts],
+        "body": list(n.body),
+        "links": [list(link) for link in n.links],
+        "subject": n.subject,
+        "fingerprint": n.fingerprint,
+        "mention": list(n.mention),
+        "created_at": n.created_at.isoformat(),
     }
 
 
 def notification_from_dict(d: dict[str, Any]) -> Notification:
     return Notification(
-        level=d["level"], kind=d["kind"], title=d["title"], facts=_pairs(d.get("facts")),
-        body=[str(b) for b in d.get("body") or []], links=_pairs(d.get("links")), subject=d.get("subject", ""),
-        fingerprint=d.get("fingerprint", ""), mention=list(d.get("mention") or []),
+        level=d["level"],
+        kind=d["kind"],
+        title=d["title"],
+        facts=_pairs(d.get("facts")),
+        body=[str(b) for b in d.get("body") or []],
+        links=_pairs(d.get("links")),
+        subject=d.get("subject", ""),
+        fingerprint=d.get("fingerprint", ""),
+        mention=list(d.get("mention") or []),
         created_at=datetime.fromisoformat(d["created_at"]),
     )
 
 
-def to_payload(n: Notification, *, group: str | None = None, alert_ids: Sequence[int] = (),
-               parts: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+def to_payload(
+    n: Notification, *, group: str | None = None, alert_ids: Sequence[int] = (), parts: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
     """The JSON stored in the outbox: the notification, its group key, the alerts it speaks for and,
     for a merged message, the original notifications it stands for (so merges can be merged again)."""
     payload: dict[str, Any] = {"notification": notification_dict(n), "group": group, "alert_ids": list(alert_ids)}

@@ -20,12 +20,12 @@ from jingshao.storage.models import utcnow
 log = logging.getLogger("jingshao.alerts")
 
 
-def channels_of(cfg) -> dict[str, Channel]:  # noqa: ANN001
+def channels_of(cfg) -> dict[str, Channel]:
     """Configured channels by name, in config order (routing follows that order)."""
     return {c.name: build_channel(c) for c in cfg.channels}
 
 
-def run_evaluation(cfg, now: datetime | None = None) -> EvaluationReport:  # noqa: ANN001
+def run_evaluation(cfg, now: datetime | None = None) -> EvaluationReport:
     db = open_database(cfg.database_url)
     try:
         return evaluate(db, cfg.alerts, cfg.brands, list(channels_of(cfg).values()), now)
@@ -33,33 +33,42 @@ def run_evaluation(cfg, now: datetime | None = None) -> EvaluationReport:  # noq
         db.dispose()
 
 
-def evaluate_alerts(cfg, now: datetime | None = None) -> dict[str, Any]:  # noqa: ANN001
+def evaluate_alerts(cfg, now: datetime | None = None) -> dict[str, Any]:
     """The scheduler's `evaluate` job: counts for the job log."""
     report = run_evaluation(cfg, now)
     for line in report.lines()[1:]:
         log.info(line.strip())
     events = ("opened", "escalated", "repeated", "resolved")
-    return {"active": report.instances, "notifications": report.notifications,
-            **{e: report.count(e) for e in events if report.count(e)}}
+    return {
+        "active": report.instances,
+        "notifications": report.notifications,
+        **{e: report.count(e) for e in events if report.count(e)},
+    }
 
 
-def dispatch_notifications(cfg, now: datetime | None = None) -> dict[str, Any]:  # noqa: ANN001
+def dispatch_notifications(cfg, now: datetime | None = None) -> dict[str, Any]:
     """The scheduler's `dispatch` job: send what is due, once."""
     db = open_database(cfg.database_url)
     try:
-        with Dispatcher(db, channels_of(cfg), cfg.alerts, on_broken=broken_channel_notice(cfg),
-                        on_parked=parked_channel_notice(cfg)) as d:
+        with Dispatcher(
+            db, channels_of(cfg), cfg.alerts, on_broken=broken_channel_notice(cfg), on_parked=parked_channel_notice(cfg)
+        ) as d:
             r = d.run_once(now)
     finally:
         db.dispose()
-    out = {"sent": len(r.sent), "retried": len(r.retried), "parked": len(r.parked), "unparked": len(r.unparked),
-           "merged": len(r.merged)}
+    out = {
+        "sent": len(r.sent),
+        "retried": len(r.retried),
+        "parked": len(r.parked),
+        "unparked": len(r.unparked),
+        "merged": len(r.merged),
+    }
     if r.broken:
         out["broken"] = sorted(r.broken)
     return {k: v for k, v in out.items() if v}
 
 
-def _mail_admin(cfg, subject: str, body: str, about: str) -> None:  # noqa: ANN001
+def _mail_admin(cfg, subject: str, body: str, about: str) -> None:
     """Mail alerts.admin_email when mail is set up; never raises (it must not break dispatching)."""
     admin = cfg.alerts.admin_email
     report_cfg = getattr(cfg, "report", None)
@@ -70,46 +79,66 @@ def _mail_admin(cfg, subject: str, body: str, about: str) -> None:  # noqa: ANN0
         from jingshao.reports.mailer import send_plain_mail
 
         send_plain_mail(smtp, [admin], f"{cfg.alerts.prefix}{subject}", body)
-    except Exception as exc:  # noqa: BLE001 - the admin mail must never break dispatching
+    except Exception as exc:
         log.error("could not email %s about %s: %s", admin, about, type(exc).__name__)
 
 
-def broken_channel_notice(cfg):  # noqa: ANN001, ANN201
+def broken_channel_notice(cfg):
     """on_broken hook: say so loudly in the log, and by email to alerts.admin_email when mail is set up."""
 
     def on_broken(name: str, reason: str) -> None:
         log.error("channel %s is BROKEN and holds its notifications until fixed: %s", name, reason)
-        _mail_admin(cfg, f"告警通道故障：{name}",
-                    f"通道 {name} 已停用，待发送的通知会保留到修复为止。\n原因：{reason}\n"
-                    f"修复配置后运行 `jingshao channels test {name}`。", f"the broken channel {name}")
+        _mail_admin(
+            cfg,
+            f"告警通道故障：{name}",
+            f"通道 {name} 已停用，待发送的通知会保留到修复为止。\n原因：{reason}\n"
+            f"修复配置后运行 `jingshao channels test {name}`。",
+            f"the broken channel {name}",
+        )
 
     return on_broken
 
 
-def parked_channel_notice(cfg):  # noqa: ANN001, ANN201
+def parked_channel_notice(cfg):
     """on_parked hook: a channel used its retry budget; how many notifications wait and since when."""
 
     def on_parked(name: str, count: int, since: datetime) -> None:
         when = since.astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M")
-        log.error("channel %s is failing: %d notifications parked since %s; they are re-sent in order when "
-                  "the channel accepts a message again", name, count, when)
-        _mail_admin(cfg, f"告警通道发送失败：{name}，{count} 条通知暂存",
-                    f"通道 {name} 连续发送失败，{count} 条通知已暂存（最早一条生成于 {when}），一条也不会丢弃。\n"
-                    f"通道恢复后（任何一次发送成功，或 `jingshao channels test {name}` 成功）会按顺序补发。\n"
-                    f"`jingshao status` 显示暂存数量。", f"the parked notifications of {name}")
+        log.error(
+            "channel %s is failing: %d notifications parked since %s; they are re-sent in order when "
+            "the channel accepts a message again",
+            name,
+            count,
+            when,
+        )
+        _mail_admin(
+            cfg,
+            f"告警通道发送失败：{name}，{count} 条通知暂存",
+            f"通道 {name} 连续发送失败，{count} 条通知已暂存（最早一条生成于 {when}），一条也不会丢弃。\n"
+            f"通道恢复后（任何一次发送成功，或 `jingshao channels test {name}` 成功）会按顺序补发。\n"
+            f"`jingshao status` 显示暂存数量。",
+            f"the parked notifications of {name}",
+        )
 
     return on_parked
 
 
-def send_test_message(cfg, name: str) -> SendResult:  # noqa: ANN001
+def send_test_message(cfg, name: str) -> SendResult:
     """Send a test message through one channel; on success a broken channel is reset to ok."""
     channels = channels_of(cfg)
     if name not in channels:
         raise KeyError(f"no channel named {name!r}; configured: {', '.join(channels) or 'none'}")
     ch = channels[name]
-    n = Notification(level="blue", kind="test", title="通道测试 (channel test)",
-                     facts=[("通道", name), ("类型", ch.kind)], body=["收到这条消息说明机器人配置正确。"],
-                     subject="jingshao", fingerprint="channel-test", created_at=utcnow())
+    n = Notification(
+        level="blue",
+        kind="test",
+        title="通道测试 (channel test)",
+        facts=[("通道", name), ("类型", ch.kind)],
+        body=["收到这条消息说明机器人配置正确。"],
+        subject="jingshao",
+        fingerprint="channel-test",
+        created_at=utcnow(),
+    )
     with httpx.Client(timeout=ch.timeout) as client:
         result = ch.send(n, client)
     if result.status == "sent":

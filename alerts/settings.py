@@ -41,7 +41,7 @@ _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*(?:\.\d+)?)\s*([a-z]+)\s*$")
 def parse_duration(value: Any) -> Any:
     """``90`` / ``"90s"`` / ``"5m"`` / ``"1h"`` / ``"2d"`` -> timedelta; anything else is left to pydantic."""
     if isinstance(value, bool):
-        raise ValueError("expected a duration such as 90, \"90s\", \"5m\" or \"1h\"")
+        raise ValueError('expected a duration such as 90, "90s", "5m" or "1h"')
     if isinstance(value, int | float):
         return timedelta(seconds=value)
     if isinstance(value, str):
@@ -73,7 +73,7 @@ class RateWindow(_Strict):
         if isinstance(value, str):
             match = _RATE.match(value.lower())
             if not match or match.group(3) not in _UNITS:
-                raise ValueError(f"expected a rate such as \"18/min\" or \"4/s\", got {value!r}")
+                raise ValueError(f'expected a rate such as "18/min" or "4/s", got {value!r}')
             count, amount, unit = match.groups()
             return {"count": int(count), "per": float(amount or 1) * _UNITS[unit]}
         return value
@@ -161,8 +161,9 @@ class BrandConfig(_Strict):
     keywords: list[str] = Field(default_factory=list, description="search words; default: [name]")
     aliases: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list, description="words that mark another meaning (水果, 好吃 ...)")
-    crisis: dict[str, CrisisValue] = Field(default_factory=dict,
-                                           description="overrides of CrisisThresholds fields for this brand")
+    crisis: dict[str, CrisisValue] = Field(
+        default_factory=dict, description="overrides of CrisisThresholds fields for this brand"
+    )
 
     @model_validator(mode="after")
     def _defaults_and_thresholds(self) -> BrandConfig:
@@ -181,18 +182,22 @@ class AlertsConfig(_Strict):
 
     repeat_interval: RepeatIntervals = Field(default_factory=RepeatIntervals)
     clear_windows: int = Field(default=2, ge=1, description="clear evaluations in a row before resolved")
-    group_interval: Duration = Field(default=timedelta(seconds=60),
-                                     description="notifications for one subject and channel within it become one")
+    group_interval: Duration = Field(
+        default=timedelta(seconds=60), description="notifications for one subject and channel within it become one"
+    )
     admin_email: str | None = Field(default=None, description="told when a channel breaks")
-    prefix: str = Field(default=DEFAULT_PREFIX, min_length=1,
-                        description="default start of every message (channels may set their own)")
+    prefix: str = Field(
+        default=DEFAULT_PREFIX, min_length=1, description="default start of every message (channels may set their own)"
+    )
     crisis: dict[str, CrisisValue] = Field(default_factory=dict, description="CrisisThresholds overrides, all brands")
     competitor: dict[str, Any] = Field(default_factory=dict, description="CompetitorThresholds overrides")
-    rate_limits: dict[str, list[RateWindow]] = Field(default_factory=dict,
-                                                     description="by channel name or type; merged over the defaults")
+    rate_limits: dict[str, list[RateWindow]] = Field(
+        default_factory=dict, description="by channel name or type; merged over the defaults"
+    )
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
-    claim_timeout: Duration = Field(default=timedelta(seconds=60),
-                                    description="a claimed notification not confirmed by then is sent again")
+    claim_timeout: Duration = Field(
+        default=timedelta(seconds=60), description="a claimed notification not confirmed by then is sent again"
+    )
     dispatch_interval: Duration = Field(default=timedelta(seconds=2), description="dispatcher poll interval")
 
     @field_validator("crisis")

@@ -169,8 +169,9 @@ class Group(_Named):
 DEFAULT_PIPELINE: tuple[Stage, ...] = (Inhibit(), Silence(), Ack(), RepeatInterval(), Route(), Group())
 
 
-def run_pipeline(candidates: list[Candidate], ctx: StageContext,
-                 pipeline: Sequence[Stage] = DEFAULT_PIPELINE) -> list[Candidate]:
+def run_pipeline(
+    candidates: list[Candidate], ctx: StageContext, pipeline: Sequence[Stage] = DEFAULT_PIPELINE
+) -> list[Candidate]:
     for stage in pipeline:
         candidates = stage.apply(candidates, ctx)
     return candidates

@@ -36,8 +36,14 @@ from jingshao.demo.webhooks import ChatReceivers
 from jingshao.storage.db import Database, open_database
 from jingshao.storage.models import Mention
 
-TEXTS = ["蜜橙面霜用了一周皮肤变好了", "客服态度很差，退货拖了半个月", "包装精致，送人很合适", "味道有点冲，不太喜欢",
-         "性价比一般", "物流很快，第二天就到了"]
+TEXTS = [
+    "蜜橙面霜用了一周皮肤变好了",
+    "客服态度很差，退货拖了半个月",
+    "包装精致，送人很合适",
+    "味道有点冲，不太喜欢",
+    "性价比一般",
+    "物流很快，第二天就到了",
+]
 
 
 def mention_rows(brand: str, count: int, now: datetime, rng: random.Random, *, burst: int = 0) -> list[dict]:
@@ -52,19 +58,29 @@ def mention_rows(brand: str, count: int, now: datetime, rng: random.Random, *, b
             negative = True
         key = hashlib.sha256(f"{brand}/{i}".encode()).hexdigest()
         text = f"{rng.choice(TEXTS)} #{i}"
-        rows.append({
-            "brand": brand, "source": "某论坛", "authority": 3 if (i >= count and i == count) else 1,
-            "url": f"https://bbs.example/{brand}/{i}", "url_key": key, "content_key": key, "title": text[:20],
-            "text": text, "posted_at": at, "sentiment": 0.08 if negative else 0.85,
-            "label": "neg" if negative else "pos", "first_seen_at": at,
-        })
+        rows.append(
+            {
+                "brand": brand,
+                "source": "某论坛",
+                "authority": 3 if (i >= count and i == count) else 1,
+                "url": f"https://bbs.example/{brand}/{i}",
+                "url_key": key,
+                "content_key": key,
+                "title": text[:20],
+                "text": text,
+                "posted_at": at,
+                "sentiment": 0.08 if negative else 0.85,
+                "label": "neg" if negative else "pos",
+                "first_seen_at": at,
+            }
+        )
     return rows
 
 
 def bulk_insert(db: Database, rows: list[dict]) -> None:
     with db.session() as s:
         for start in range(0, len(rows), 5000):
-            s.execute(insert(Mention), rows[start:start + 5000])
+            s.execute(insert(Mention), rows[start : start + 5000])
 
 
 def timed(fn: Callable[[], object], runs: int) -> tuple[float, object]:
@@ -91,8 +107,11 @@ def bench_evaluation(workdir: Path, n: int, runs: int) -> None:
 
     def count() -> int:
         with db.session() as s:
-            return s.scalar(select(func.count()).select_from(Mention)
-                            .where(Mention.brand == big.name, Mention.posted_at > start, Mention.posted_at <= now))
+            return s.scalar(
+                select(func.count())
+                .select_from(Mention)
+                .where(Mention.brand == big.name, Mention.posted_at > start, Mention.posted_at <= now)
+            )
 
     def load() -> int:
         with db.session() as s:
@@ -103,12 +122,18 @@ def bench_evaluation(workdir: Path, n: int, runs: int) -> None:
     t_eval, report = timed(lambda: evaluate(db, config, [big], [], now, sources=None), runs)
     t_small, _ = timed(lambda: evaluate(db, config, [small], [], now), runs)
     print(f"SELECT count(*) of {counted:,} mentions in the window: {t_count * 1000:8.1f} ms")
-    print(f"read as rule inputs ({loaded:,} MentionFact):        {t_load * 1000:8.1f} ms  "
-          f"({t_load / t_count:.1f}x the count)")
-    print(f"evaluate, {n:,}-mention brand (facts+rules+state):   {t_eval * 1000:8.1f} ms  "
-          f"({t_eval / t_count:.1f}x the count; rules+state = {(t_eval - t_load) * 1000:.1f} ms)")
-    print(f"evaluate, {n // 10:,}-mention brand:                  {t_small * 1000:8.1f} ms  "
-          f"(100k/10k ratio {t_eval / t_small:.1f}x)")
+    print(
+        f"read as rule inputs ({loaded:,} MentionFact):        {t_load * 1000:8.1f} ms  "
+        f"({t_load / t_count:.1f}x the count)"
+    )
+    print(
+        f"evaluate, {n:,}-mention brand (facts+rules+state):   {t_eval * 1000:8.1f} ms  "
+        f"({t_eval / t_count:.1f}x the count; rules+state = {(t_eval - t_load) * 1000:.1f} ms)"
+    )
+    print(
+        f"evaluate, {n // 10:,}-mention brand:                  {t_small * 1000:8.1f} ms  "
+        f"(100k/10k ratio {t_eval / t_small:.1f}x)"
+    )
     print(f"  -> {report.lines()[0]}")  # type: ignore[union-attr]
     db.dispose()
 
@@ -135,10 +160,14 @@ def bench_latency(workdir: Path, runs: int) -> None:
                 assert accepted and "红色预警" in accepted[0].payload["markdown"]["text"], "no red alert arrived"
                 latency = (accepted[0].at - start_wall).total_seconds()
                 latencies.append(latency)
-                print(f"run {run}: insert+evaluate {t_eval * 1000:6.1f} ms, accepted by the receiver after "
-                      f"{latency * 1000:6.1f} ms")
-    print(f"ingest-to-webhook latency: median {statistics.median(latencies) * 1000:.1f} ms, "
-          f"max {max(latencies) * 1000:.1f} ms over {runs} runs (127.0.0.1, DingTalk-like receiver, signed)")
+                print(
+                    f"run {run}: insert+evaluate {t_eval * 1000:6.1f} ms, accepted by the receiver after "
+                    f"{latency * 1000:6.1f} ms"
+                )
+    print(
+        f"ingest-to-webhook latency: median {statistics.median(latencies) * 1000:.1f} ms, "
+        f"max {max(latencies) * 1000:.1f} ms over {runs} runs (127.0.0.1, DingTalk-like receiver, signed)"
+    )
     db.dispose()
 
 

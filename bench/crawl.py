@@ -66,13 +66,21 @@ def child_baseline(base: str, n: int) -> dict:
 def _config(base: str, urls: list[str], db: str, *, render: bool, block: bool):
     from jingshao.config import parse_config
 
-    return parse_config({
-        "database": {"url": f"sqlite:///{db}"},
-        "crawl": {"download_delay": 0, "concurrency": 16, "concurrency_per_domain": 16 if not render else 4,
-                  "autothrottle": False, "retry_times": 1},
-        "browser": {"block_resources": ["image", "font", "media"] if block else []},
-        "competitors": [{"name": "基准店", "products": [{"url": u, "render": render} for u in urls]}],
-    }, "<bench>")
+    return parse_config(
+        {
+            "database": {"url": f"sqlite:///{db}"},
+            "crawl": {
+                "download_delay": 0,
+                "concurrency": 16,
+                "concurrency_per_domain": 16 if not render else 4,
+                "autothrottle": False,
+                "retry_times": 1,
+            },
+            "browser": {"block_resources": ["image", "font", "media"] if block else []},
+            "competitors": [{"name": "基准店", "products": [{"url": u, "render": render} for u in urls]}],
+        },
+        "<bench>",
+    )
 
 
 def child_products(base: str, n: int, db: str, render: bool, block: bool) -> dict:
@@ -90,8 +98,12 @@ def child_products(base: str, n: int, db: str, render: bool, block: bool) -> dic
             self.elapsed = time.perf_counter() - self.t0
 
     timer = Timer()
-    summary = crawl_products(cfg, progress=timer, log_level="ERROR", extra_settings=dict(COMMON) | (
-        {"CONCURRENT_REQUESTS_PER_DOMAIN": 4} if render else {}))
+    summary = crawl_products(
+        cfg,
+        progress=timer,
+        log_level="ERROR",
+        extra_settings=dict(COMMON) | ({"CONCURRENT_REQUESTS_PER_DOMAIN": 4} if render else {}),
+    )
     return {"pages": n, "ok": summary.pages, "failures": summary.failures, "seconds": timer.elapsed}
 
 
@@ -102,8 +114,7 @@ def free_port() -> int:
 
 
 def run_child(*args: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True,
-                         check=False)
+    out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"child {args} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -120,16 +131,19 @@ def main() -> None:
         if kind == "baseline":
             res = child_baseline(base, int(n))
         else:
-            res = child_products(base, int(n), rest[0], render=kind.startswith("render"),
-                                 block=kind == "render-blocked")
+            res = child_products(
+                base, int(n), rest[0], render=kind.startswith("render"), block=kind == "render-blocked"
+            )
         print(json.dumps(res))
         return
 
     port = free_port()
     # Images and fonts answer after 50 ms, like a CDN across the internet; pages answer at once.
-    shop = subprocess.Popen([sys.executable, "-m", "jingshao.demo.server", "--port", str(port),
-                             "--asset-latency", "0.05"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shop = subprocess.Popen(
+        [sys.executable, "-m", "jingshao.demo.server", "--port", str(port), "--asset-latency", "0.05"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         import httpx
@@ -141,26 +155,36 @@ def main() -> None:
             except httpx.HTTPError:
                 time.sleep(0.1)
         tmp = Path(tempfile.mkdtemp(prefix="jingshao-bench-"))
-        print(f"crawl benchmark: {args.pages} demo product pages over HTTP on 127.0.0.1 "
-              f"(16 concurrent requests, no delay)")
+        print(
+            f"crawl benchmark: {args.pages} demo product pages over HTTP on 127.0.0.1 "
+            f"(16 concurrent requests, no delay)"
+        )
         base_res = run_child("baseline", base, str(args.pages))
         full = run_child("products", base, str(args.pages), str(tmp / "products.db"))
-        rows = [("baseline: bare Scrapy, JSON-LD price only", base_res),
-                ("products: extraction + SQLite change-only writes", full)]
+        rows = [
+            ("baseline: bare Scrapy, JSON-LD price only", base_res),
+            ("products: extraction + SQLite change-only writes", full),
+        ]
         for label, r in rows:
-            print(f"  {label:<52} {r['ok']:>5}/{r['pages']} ok  {r['seconds']:7.2f} s  "
-                  f"{r['pages'] / r['seconds']:8.1f} pages/s")
+            print(
+                f"  {label:<52} {r['ok']:>5}/{r['pages']} ok  {r['seconds']:7.2f} s  "
+                f"{r['pages'] / r['seconds']:8.1f} pages/s"
+            )
         ratio = (full["pages"] / full["seconds"]) / (base_res["pages"] / base_res["seconds"])
         print(f"  ratio products / baseline: {ratio:.2f}")
 
         if args.render_pages:
-            print(f"render = true: {args.render_pages} pages through headless Chromium "
-                  "(price filled by JavaScript; each page loads 8 images, a font and CSS; assets take 50 ms)")
+            print(
+                f"render = true: {args.render_pages} pages through headless Chromium "
+                "(price filled by JavaScript; each page loads 8 images, a font and CSS; assets take 50 ms)"
+            )
             blocked = run_child("render-blocked", base, str(args.render_pages), str(tmp / "r1.db"))
             unblocked = run_child("render-unblocked", base, str(args.render_pages), str(tmp / "r2.db"))
             for label, r in (("with resource blocking", blocked), ("without resource blocking", unblocked)):
-                print(f"  {label:<52} {r['ok']:>5}/{r['pages']} ok  {r['seconds']:7.2f} s  "
-                      f"{r['pages'] / r['seconds']:8.1f} pages/s")
+                print(
+                    f"  {label:<52} {r['ok']:>5}/{r['pages']} ok  {r['seconds']:7.2f} s  "
+                    f"{r['pages'] / r['seconds']:8.1f} pages/s"
+                )
             ratio = (blocked["pages"] / blocked["seconds"]) / (unblocked["pages"] / unblocked["seconds"])
             print(f"  ratio blocked / unblocked: {ratio:.2f}")
     finally:

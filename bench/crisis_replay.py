@@ -128,8 +128,9 @@ def _poisson(lam: float, rng: random.Random) -> int:
     return k
 
 
-def store(url: str, posts: Sequence[Post], labels: Sequence[str], p_pos: Sequence[float],
-          p_neg: Sequence[float]) -> None:
+def store(
+    url: str, posts: Sequence[Post], labels: Sequence[str], p_pos: Sequence[float], p_neg: Sequence[float]
+) -> None:
     from jingshao.crawlers.mentionparse import content_key, url_key
     from jingshao.storage.db import open_database
     from jingshao.storage.repository import insert_mentions
@@ -138,9 +139,23 @@ def store(url: str, posts: Sequence[Post], labels: Sequence[str], p_pos: Sequenc
     rows = []
     for i, (p, label, pp, pn) in enumerate(zip(posts, labels, p_pos, p_neg, strict=True)):
         link = f"https://weibo.example/replay/{i}"
-        rows.append({"brand": BRAND, "source": "微博", "authority": 1, "url": link, "url_key": url_key(link),
-                     "content_key": content_key(None, f"{i}:{p.text}"), "title": None, "text": p.text,
-                     "author": None, "posted_at": p.at, "sentiment": pp, "negative_prob": pn, "label": label})
+        rows.append(
+            {
+                "brand": BRAND,
+                "source": "微博",
+                "authority": 1,
+                "url": link,
+                "url_key": url_key(link),
+                "content_key": content_key(None, f"{i}:{p.text}"),
+                "title": None,
+                "text": p.text,
+                "author": None,
+                "posted_at": p.at,
+                "sentiment": pp,
+                "negative_prob": pn,
+                "label": label,
+            }
+        )
     with db.session() as s:
         insert_mentions(s, rows)
     db.engine.dispose()
@@ -160,11 +175,21 @@ def summarise(events: Sequence, crisis_start: datetime) -> tuple[int, list[float
     minutes: list[float | None] = []
     for i, (level, _, _) in enumerate(PHASES):
         phase_start = crisis_start + timedelta(hours=PHASE_HOURS * i)
-        hits = [e.at for e in crisis if e.at >= phase_start and e.transition in ("opened", "escalated")
-                and LEVEL_RANK.get(e.level, 0) >= LEVEL_RANK[level]]
+        hits = [
+            e.at
+            for e in crisis
+            if e.at >= phase_start
+            and e.transition in ("opened", "escalated")
+            and LEVEL_RANK.get(e.level, 0) >= LEVEL_RANK[level]
+        ]
         # Already at that level or above when the phase starts (e.g. reached red early): 0 minutes.
-        before = [e for e in crisis if crisis_start <= e.at < phase_start and e.transition in ("opened", "escalated")
-                  and LEVEL_RANK.get(e.level, 0) >= LEVEL_RANK[level]]
+        before = [
+            e
+            for e in crisis
+            if crisis_start <= e.at < phase_start
+            and e.transition in ("opened", "escalated")
+            and LEVEL_RANK.get(e.level, 0) >= LEVEL_RANK[level]
+        ]
         minutes.append(0.0 if before else ((min(hits) - phase_start).total_seconds() / 60 if hits else None))
     described = [f"{e.at.astimezone(UTC):%m-%d %H:%M}Z {e.transition} {e.level} {e.rule}" for e in false_alerts]
     return len(false_alerts), minutes, described
@@ -185,9 +210,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for seed in range(args.seed, args.seed + args.runs):
         print(f"\n== seed {seed}")
         run_once(pool, random.Random(seed), args.step)
-    print("\n'neg counted/h': ordinary posts counted negative per hour (human truth: about "
-          f"{PER_HOUR * MIX['neg']:.2f}); minutes are from each phase's start to the first alert at its level "
-          "or above (0: that level was already reached in an earlier phase).")
+    print(
+        "\n'neg counted/h': ordinary posts counted negative per hour (human truth: about "
+        f"{PER_HOUR * MIX['neg']:.2f}); minutes are from each phase's start to the first alert at its level "
+        "or above (0: that level was already reached in an earlier phase)."
+    )
     return 0
 
 
@@ -197,24 +224,35 @@ def run_once(pool: Sequence[LabelledPost], rng: random.Random, step_text: str) -
     step = timedelta(minutes=int(step_text[:-1])) if step_text.endswith("m") else timedelta(hours=int(step_text[:-1]))
     texts = [p.text for p in posts]
     ordinary = [p for p in posts if not p.crisis]
-    print(f"{len(posts):,} posts from {len(pool):,} held-out ones: {len(ordinary):,} ordinary "
-          f"({sum(p.human == 'neg' for p in ordinary) / len(ordinary):.1%} negative by human label), "
-          f"{len(posts) - len(ordinary)} crisis negatives; crisis from {crisis_start:%Y-%m-%d %H:%M} UTC; "
-          f"backtest every {step_text} from day 8")
+    print(
+        f"{len(posts):,} posts from {len(pool):,} held-out ones: {len(ordinary):,} ordinary "
+        f"({sum(p.human == 'neg' for p in ordinary) / len(ordinary):.1%} negative by human label), "
+        f"{len(posts) - len(ordinary)} crisis negatives; crisis from {crisis_start:%Y-%m-%d %H:%M} UTC; "
+        f"backtest every {step_text} from day 8"
+    )
 
     scores = get_mention_scorer().classify(texts)
     p_review = get_scorer("linear").score(texts)
     arms = {
         "mention model": ([s.label for s in scores], [s.pos for s in scores], [s.neg for s in scores]),
-        "oracle (human labels)": ([p.human for p in posts], [1.0 if p.human == "pos" else 0.0 for p in posts],
-                                  [1.0 if p.human == "neg" else 0.0 for p in posts]),
-        "old counter (review P<=0.2)": (["neg" if x <= 0.2 else "neu" for x in p_review], list(map(float, p_review)),
-                                        [1 - float(x) for x in p_review]),
+        "oracle (human labels)": (
+            [p.human for p in posts],
+            [1.0 if p.human == "pos" else 0.0 for p in posts],
+            [1.0 if p.human == "neg" else 0.0 for p in posts],
+        ),
+        "old counter (review P<=0.2)": (
+            ["neg" if x <= 0.2 else "neu" for x in p_review],
+            list(map(float, p_review)),
+            [1 - float(x) for x in p_review],
+        ),
     }
     replay_from = start + timedelta(days=7)
     replay_to = crisis_start + timedelta(hours=PHASE_HOURS * len(PHASES))
-    header = f"{'arm':<30}{'false alerts':>13}" + "".join(
-        f"{f'{lvl} ({n}/h) [<= {t}]':>22}" for lvl, n, t in PHASES) + f"{'neg counted/h':>15}{'seconds':>9}"
+    header = (
+        f"{'arm':<30}{'false alerts':>13}"
+        + "".join(f"{f'{lvl} ({n}/h) [<= {t}]':>22}" for lvl, n, t in PHASES)
+        + f"{'neg counted/h':>15}{'seconds':>9}"
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, (labels, pp, pn) in arms.items():

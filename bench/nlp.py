@@ -116,8 +116,10 @@ def _review_labels(p: np.ndarray, neg_cut: float | None = None) -> list[str]:
 
 
 def _row(name: str, f: dict[str, float]) -> str:
-    return (f"{name:<42}{f['n']:>6,}{f['macro_f1']:>10.3f}{f['neg_precision']:>9.3f}{f['neg_recall']:>9.3f}"
-            f"{f['accuracy']:>9.3f}")
+    return (
+        f"{name:<42}{f['n']:>6,}{f['macro_f1']:>10.3f}{f['neg_precision']:>9.3f}{f['neg_recall']:>9.3f}"
+        f"{f['accuracy']:>9.3f}"
+    )
 
 
 def mentions(shared: Path, linear: Scorer, snow: Scorer, rng: random.Random, sample_size: int) -> None:
@@ -128,8 +130,10 @@ def mentions(shared: Path, linear: Scorer, snow: Scorer, rng: random.Random, sam
     t0 = time.perf_counter()
     model = MentionScorer(MentionModel.load(default_mention_model_path()))
     load_s = time.perf_counter() - t0
-    print(f"\nMention sentiment, 3 classes, held-out split crc32(text) % 10 == 0 (never trained on); "
-          f"mention model neg threshold {model.neg_threshold:.3f}")
+    print(
+        f"\nMention sentiment, 3 classes, held-out split crc32(text) % 10 == 0 (never trained on); "
+        f"mention model neg threshold {model.neg_threshold:.3f}"
+    )
     print(f"{'set / scorer':<42}{'posts':>6}{'macro-F1':>10}{'neg P':>9}{'neg R':>9}{'acc':>9}")
     every: list[LabelledPost] = []
     for f in files:
@@ -156,8 +160,10 @@ def mentions(shared: Path, linear: Scorer, snow: Scorer, rng: random.Random, sam
         model.classify(texts)
         best = max(best, len(texts) / (time.perf_counter() - t0))
     rev_best = throughput(linear, texts, batched=True)
-    print(f"\nMention model: loads in {load_s * 1000:.0f} ms; {best:,.0f} posts/s batched on one core "
-          f"(review model on the same posts: {rev_best:,.0f}/s, ratio {best / rev_best:.2f}); classes {CLASSES}")
+    print(
+        f"\nMention model: loads in {load_s * 1000:.0f} ms; {best:,.0f} posts/s batched on one core "
+        f"(review model on the same posts: {rev_best:,.0f}/s, ratio {best / rev_best:.2f}); classes {CLASSES}"
+    )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait(predicate, timeout: float, what: str) -> None:  # noqa: ANN001
+def wait(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -47,8 +47,12 @@ def wait(predicate, timeout: float, what: str) -> None:  # noqa: ANN001
 
 
 def start_shop(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "jingshao.demo.server", "--port", str(port)], cwd=str(REPO),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jingshao.demo.server", "--port", str(port)],
+        cwd=str(REPO),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
     def up() -> bool:
         with socket.socket() as s:
@@ -62,9 +66,25 @@ def start_redis(workdir: Path, port: int) -> subprocess.Popen:
     import redis
 
     binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
-                             "--save", "", "--appendonly", "yes", "--appendfsync", "everysec"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(workdir),
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
     def up() -> bool:
         try:
@@ -76,8 +96,9 @@ def start_redis(workdir: Path, port: int) -> subprocess.Popen:
     return proc
 
 
-def write_config(workdir: Path, shop: str, db_url: str, redis_url: str, pages: int, delay: float,
-                 per_domain: int) -> Path:
+def write_config(
+    workdir: Path, shop: str, db_url: str, redis_url: str, pages: int, delay: float, per_domain: int
+) -> Path:
     from jingshao.demo.catalog import DemoProduct, slow_product_url
     from jingshao.demo.runner import write_demo_config
 
@@ -85,8 +106,9 @@ def write_config(workdir: Path, shop: str, db_url: str, redis_url: str, pages: i
     cfg = write_demo_config(shop, workdir, with_browser=False, products=products, database_url=db_url, mentions=False)
     text = cfg.read_text(encoding="utf-8")
     text = text.replace('timezone = "Asia/Shanghai"\n', f'timezone = "Asia/Shanghai"\nredis_url = "{redis_url}"\n')
-    text = text.replace("concurrency_per_domain = 8", f"concurrency_per_domain = {per_domain}\n"
-                                                      f"concurrency = {per_domain}")
+    text = text.replace(
+        "concurrency_per_domain = 8", f"concurrency_per_domain = {per_domain}\nconcurrency = {per_domain}"
+    )
     cfg.write_text(text, encoding="utf-8")
     return cfg
 
@@ -102,10 +124,27 @@ def measure(workers: int, cfg: Path, db_url: str, pages: int) -> float:
 
     assert enqueue_crawl(load_config(cfg), "products") == pages
     db = open_database(db_url)
-    procs = [subprocess.Popen([sys.executable, "-m", "jingshao.crawlers.worker", "--config", str(cfg),
-                               "--spiders", "products", "--log-level", "ERROR"], cwd=str(REPO),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jingshao.crawlers.worker",
+                "--config",
+                str(cfg),
+                "--spiders",
+                "products",
+                "--log-level",
+                "ERROR",
+            ],
+            cwd=str(REPO),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(workers)
+    ]
     try:
+
         def finished() -> bool:
             with db.session() as s:
                 return s.scalar(select(CrawlRun.status).order_by(CrawlRun.id.desc()).limit(1)) == "finished"
@@ -117,8 +156,9 @@ def measure(workers: int, cfg: Path, db_url: str, pages: int) -> float:
         for p in procs:
             p.wait(timeout=60)
     with db.session() as s:
-        first, last, n = s.execute(select(func.min(Observation.first_seen_at), func.max(Observation.first_seen_at),
-                                          func.count())).one()
+        first, last, n = s.execute(
+            select(func.min(Observation.first_seen_at), func.max(Observation.first_seen_at), func.count())
+        ).one()
     db.dispose()
     if n != pages:
         raise RuntimeError(f"{n} observations stored for {pages} pages")
@@ -144,9 +184,15 @@ def main() -> None:
     try:
         for n in (1, 2):
             db_url = pg.new_database()
-            cfg = write_config(workdir / f"w{n}", f"http://127.0.0.1:{shop_port}", db_url,
-                               f"redis://127.0.0.1:{redis_port}/0", args.pages, args.delay,
-                               args.per_worker_concurrency)
+            cfg = write_config(
+                workdir / f"w{n}",
+                f"http://127.0.0.1:{shop_port}",
+                db_url,
+                f"redis://127.0.0.1:{redis_port}/0",
+                args.pages,
+                args.delay,
+                args.per_worker_concurrency,
+            )
             results[n] = measure(n, cfg, db_url, args.pages)
             print(f"{n} worker{'s' if n > 1 else ' '}: {results[n]:8.1f} pages/s", flush=True)
     finally:
@@ -155,9 +201,11 @@ def main() -> None:
             proc.wait()
         pg.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"baseline: 1 worker (same queue, database, shop and per-worker settings); "
-          f"{args.pages} pages, shop delay {args.delay:g} s, per-worker concurrency {args.per_worker_concurrency}, "
-          f"{os.cpu_count()} CPU cores")
+    print(
+        f"baseline: 1 worker (same queue, database, shop and per-worker settings); "
+        f"{args.pages} pages, shop delay {args.delay:g} s, per-worker concurrency {args.per_worker_concurrency}, "
+        f"{os.cpu_count()} CPU cores"
+    )
     print(f"ratio 2 workers / 1 worker: {results[2] / results[1]:.2f}x")
 
 

@@ -41,17 +41,25 @@ def _f1(p: float, r: float) -> float:
 
 
 def print_row(name: str, s: dict[str, float]) -> None:
-    print(f"  {name:<28} aspect R {s['aspect_R']:.3f} (explicit {s['explicit_R']:.3f})  P {s['aspect_P']:.3f}  "
-          f"F1 {_f1(s['aspect_P'], s['aspect_R']):.3f} | opinion R {s['opinion_R']:.3f} | pairs P {s['pair_P']:.3f} "
-          f"R {s['pair_R']:.3f} | polarity {s['polarity']:.3f} | tags/sent {s['tags_per_sent']:.2f} "
-          f"(labelled {s['gold_per_sent']:.2f})")
+    print(
+        f"  {name:<28} aspect R {s['aspect_R']:.3f} (explicit {s['explicit_R']:.3f})  P {s['aspect_P']:.3f}  "
+        f"F1 {_f1(s['aspect_P'], s['aspect_R']):.3f} | opinion R {s['opinion_R']:.3f} | pairs P {s['pair_P']:.3f} "
+        f"R {s['pair_R']:.3f} | polarity {s['polarity']:.3f} | tags/sent {s['tags_per_sent']:.2f} "
+        f"(labelled {s['gold_per_sent']:.2f})"
+    )
 
 
 def clear_caches() -> None:
     from jingshao.nlp import aspects, tags
 
-    for cache in (tags._TOK_CACHE, tags._READ_CACHE, tags._ASPECT_CACHE, tags._CLAUSE_CACHE, aspects._WORD_CACHE,
-                  aspects._CUT_CACHE):
+    for cache in (
+        tags._TOK_CACHE,
+        tags._READ_CACHE,
+        tags._ASPECT_CACHE,
+        tags._CLAUSE_CACHE,
+        aspects._WORD_CACHE,
+        aspects._CUT_CACHE,
+    ):
         cache.clear()
 
 
@@ -102,8 +110,10 @@ def main() -> None:
     shop = Path(src["weak"][0])  # type: ignore[index]
     texts = shopping_heldout(shop, args.speed_sample) + [g.text for g in zj + dq]
     mean_len = sum(map(len, texts)) / len(texts)
-    print(f"speed: {len(texts)} reviews (held-out shopping + both sets, mean {mean_len:.0f} chars), "
-          "one core (CPU time), best of 3")
+    print(
+        f"speed: {len(texts)} reviews (held-out shopping + both sets, mean {mean_len:.0f} chars), "
+        "one core (CPU time), best of 3"
+    )
     for label, fn in (("lexicon (baseline)", lambda t: extract_lexicon_tags(t, "general")), ("auto", auto)):
         best = 1e9
         for _ in range(3):

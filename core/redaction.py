@@ -46,8 +46,15 @@ _pattern: re.Pattern[str] | None = None
 
 def _forms(value: str) -> set[str]:
     """``value`` as it may appear in text: raw, percent-encoded (path and query), JSON and HTML escaped."""
-    forms = {value, quote(value, safe=""), quote(value), quote_plus(value), json.dumps(value)[1:-1],
-             html.escape(value), html.escape(value, quote=False)}
+    forms = {
+        value,
+        quote(value, safe=""),
+        quote(value),
+        quote_plus(value),
+        json.dumps(value)[1:-1],
+        html.escape(value),
+        html.escape(value, quote=False),
+    }
     return {f for f in forms if len(f) >= MIN_LENGTH}
 
 
@@ -106,13 +113,14 @@ def redact_value(value: Any) -> Any:
 
 # ---------------------------------------------------------------- logging
 
+
 def _redact_record(record: logging.LogRecord) -> None:
     if _pattern is None or getattr(record, "_jingshao_redacted", False):
         return
     record._jingshao_redacted = True  # type: ignore[attr-defined]
     try:
         message = record.getMessage()
-    except Exception:  # noqa: BLE001 - a broken record is the logging module's problem, not ours
+    except Exception:
         message = None
     if message is not None:
         clean = redact(message)
@@ -163,6 +171,7 @@ def install_log_filter() -> None:
 
 # ---------------------------------------------------------------- stdout / stderr
 
+
 class RedactingStream(io.TextIOBase):
     """A text stream that redacts whole lines before writing them to ``fd``.
 
@@ -183,8 +192,11 @@ class RedactingStream(io.TextIOBase):
         self.dropped = 0  # lines dropped because nobody read them in time
         self._stalled = False  # the last line was dropped
         # Only a pipe or socket: O_NONBLOCK on a terminal would be shared with the shell after we exit.
-        self._nonblocking = nonblocking and stat.S_ISFIFO(os.fstat(self._fd).st_mode) or (
-            nonblocking and stat.S_ISSOCK(os.fstat(self._fd).st_mode))
+        self._nonblocking = (
+            nonblocking
+            and stat.S_ISFIFO(os.fstat(self._fd).st_mode)
+            or (nonblocking and stat.S_ISSOCK(os.fstat(self._fd).st_mode))
+        )
         if self._nonblocking:
             os.set_blocking(self._fd, False)
 

@@ -53,28 +53,46 @@ _CHINA = timezone(timedelta(hours=8), "CST")
 # --- the explicit forms ------------------------------------------------------------------------------
 
 # A clock time: 10:00, 10:00:00, 10时00分, 10点30分, 10时00分30秒, 10点, optionally after 上午 / 下午 ...
-_CLOCK = (r"(?:(?P<ampm>上午|早上|早晨|凌晨|中午|下午|晚上|傍晚|夜里|夜间)\s*)?(?P<H>\d{1,2})"
-          r"(?:\s*[:时点]\s*(?P<M>\d{1,2})(?:\s*分|\s*[:分]\s*(?P<S>\d{1,2})(?:\.\d+)?\s*秒?)?|\s*[时点]钟?)")
-_YMD = re.compile(r"(?P<y>\d{4})\s*[-/.年]\s*(?P<mo>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
-                  rf"(?:\s*T?\s*{_CLOCK})?")
+_CLOCK = (
+    r"(?:(?P<ampm>上午|早上|早晨|凌晨|中午|下午|晚上|傍晚|夜里|夜间)\s*)?(?P<H>\d{1,2})"
+    r"(?:\s*[:时点]\s*(?P<M>\d{1,2})(?:\s*分|\s*[:分]\s*(?P<S>\d{1,2})(?:\.\d+)?\s*秒?)?|\s*[时点]钟?)"
+)
+_YMD = re.compile(
+    r"(?P<y>\d{4})\s*[-/.年]\s*(?P<mo>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
+    rf"(?:\s*T?\s*{_CLOCK})?"
+)
 _MD = re.compile(rf"(?P<mo>\d{{1,2}})\s*[-/.月]\s*(?P<d>\d{{1,2}})\s*日?(?:\s*{_CLOCK})?")
 _CLOCK_ONLY = re.compile(_CLOCK)
 _DAY_WORD = re.compile(rf"(?P<day>今天|今日|昨天|昨日|前天|大前天)(?:\s*{_CLOCK})?")
 _DAYS_BACK = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2, "大前天": 3}
 _JUST_NOW = {"刚刚", "刚才", "刚刚发布", "just now", "now"}
 _NUMERAL = r"\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百半]+"
-_AGO = re.compile(rf"(?P<n>{_NUMERAL})\s*(?:个)?\s*"
-                  r"(?P<unit>秒钟|秒|分钟|分|小时|钟头|天|日|周|星期|礼拜|月|年)\s*(?:之)?前")
-_UNIT = {"秒钟": timedelta(seconds=1), "秒": timedelta(seconds=1), "分钟": timedelta(minutes=1),
-         "分": timedelta(minutes=1), "小时": timedelta(hours=1), "钟头": timedelta(hours=1),
-         "天": timedelta(days=1), "日": timedelta(days=1), "周": timedelta(weeks=1),
-         "星期": timedelta(weeks=1), "礼拜": timedelta(weeks=1)}
+_AGO = re.compile(
+    rf"(?P<n>{_NUMERAL})\s*(?:个)?\s*"
+    r"(?P<unit>秒钟|秒|分钟|分|小时|钟头|天|日|周|星期|礼拜|月|年)\s*(?:之)?前"
+)
+_UNIT = {
+    "秒钟": timedelta(seconds=1),
+    "秒": timedelta(seconds=1),
+    "分钟": timedelta(minutes=1),
+    "分": timedelta(minutes=1),
+    "小时": timedelta(hours=1),
+    "钟头": timedelta(hours=1),
+    "天": timedelta(days=1),
+    "日": timedelta(days=1),
+    "周": timedelta(weeks=1),
+    "星期": timedelta(weeks=1),
+    "礼拜": timedelta(weeks=1),
+}
 _DIGITS = re.compile(r"\d{1,20}(?:\.\d+)?")
 _MONTH_NAME = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.I)
 _CST = re.compile(r"\bCST\b")
 # Labels sites put before the time: 发布于 2026-11-30, 发表时间：3分钟前, 更新于 ...
-_LABEL = re.compile(r"^(?:(?:发布|发表|更新|编辑|回复|创建|评论)(?:于|时间)|发布|发表|于|时间"
-                    r"|posted(?: on| at)?|published)\s*:?\s*", re.I)
+_LABEL = re.compile(
+    r"^(?:(?:发布|发表|更新|编辑|回复|创建|评论)(?:于|时间)|发布|发表|于|时间"
+    r"|posted(?: on| at)?|published)\s*:?\s*",
+    re.I,
+)
 _CN_DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 
 
@@ -307,8 +325,12 @@ def _dateparser(text: str, tz: ZoneInfo, now: datetime) -> tuple[datetime | None
         return None, False
     import dateparser
 
-    settings = {"TIMEZONE": tz.key, "RETURN_AS_TIMEZONE_AWARE": True, "PREFER_DATES_FROM": "past",
-                "RELATIVE_BASE": now.replace(tzinfo=None)}
+    settings = {
+        "TIMEZONE": tz.key,
+        "RETURN_AS_TIMEZONE_AWARE": True,
+        "PREFER_DATES_FROM": "past",
+        "RELATIVE_BASE": now.replace(tzinfo=None),
+    }
     # Relative first, so the caller learns the form was relative (its reading changes from crawl to crawl).
     for parsers, relative in ((["relative-time"], True), (["absolute-time"], False)):
         at = dateparser.parse(text, languages=["zh", "en"], settings={**settings, "PARSERS": parsers})

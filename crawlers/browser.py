@@ -73,7 +73,7 @@ def resolve_chromium(configured: str | None = None) -> str | None:
 def abort_blocked_resources(blocked: frozenset[str]):
     """A PLAYWRIGHT_ABORT_REQUEST predicate that drops the given resource types."""
 
-    def should_abort(request) -> bool:  # noqa: ANN001 - playwright.async_api.Request
+    def should_abort(request) -> bool:
         return request.resource_type in blocked
 
     return should_abort

@@ -67,8 +67,9 @@ def redis_url_of(config: Config) -> str | None:
 
 def redis_client(url: str) -> redis.Redis:
     """A client that waits out a short Redis restart instead of failing the first call."""
-    return redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10, health_check_interval=30,
-                                retry_on_timeout=True)
+    return redis.Redis.from_url(
+        url, socket_timeout=30, socket_connect_timeout=10, health_check_interval=30, retry_on_timeout=True
+    )
 
 
 @dataclass(frozen=True)
@@ -153,14 +154,23 @@ def entry_id(raw: bytes) -> str:
     return hashlib.sha1(raw).hexdigest()
 
 
-def acknowledge(server: redis.Redis, keys: QueueKeys, token: bytes, run_id: int | None, *,
-                failed: bool = False) -> int | None:
+def acknowledge(
+    server: redis.Redis, keys: QueueKeys, token: bytes, run_id: int | None, *, failed: bool = False
+) -> int | None:
     """Remove a finished request; returns the run's pending count after it (None: not counted).
 
     ``failed``: the request is dropped without a result (undecodable): counted as a failure of its run.
     """
-    removed, pending = server.eval(_ACK, 3, keys.processing, run_key(run_id) if run_id else "", keys.attempts,
-                                   token, entry_id(token), "1" if failed else "0")
+    removed, pending = server.eval(
+        _ACK,
+        3,
+        keys.processing,
+        run_key(run_id) if run_id else "",
+        keys.attempts,
+        token,
+        entry_id(token),
+        "1" if failed else "0",
+    )
     return int(pending) if removed and pending >= 0 else None
 
 
@@ -170,8 +180,17 @@ def give_back(server: redis.Redis, keys: QueueKeys, token: bytes, run_id: int | 
     After MAX_ATTEMPTS the request is given up: ``(-1, pending)``, with the run's pending count after it
     (None without a run): it counts as a failure of the run, which is finished when pending reaches 0.
     """
-    outcome, pending = server.eval(_NACK, 4, keys.processing, keys.queue, keys.attempts,
-                                   run_key(run_id) if run_id else "", token, entry_id(token), MAX_ATTEMPTS)
+    outcome, pending = server.eval(
+        _NACK,
+        4,
+        keys.processing,
+        keys.queue,
+        keys.attempts,
+        run_key(run_id) if run_id else "",
+        token,
+        entry_id(token),
+        MAX_ATTEMPTS,
+    )
     return int(outcome), (int(pending) if int(outcome) < 0 and int(pending) >= 0 else None)
 
 
@@ -181,8 +200,15 @@ def finish_queued_run(server: redis.Redis, db: Database, run_id: int) -> dict[st
 
     counts = {k.decode(): int(v) for k, v in server.hgetall(run_key(run_id)).items() if v.isdigit()}
     with db.session() as s:
-        finish_run(s, run_id, status="finished", pages=counts.get("pages", 0), changes=counts.get("changes", 0),
-                   unchanged=counts.get("unchanged", 0), failures=counts.get("failures", 0))
+        finish_run(
+            s,
+            run_id,
+            status="finished",
+            pages=counts.get("pages", 0),
+            changes=counts.get("changes", 0),
+            unchanged=counts.get("unchanged", 0),
+            failures=counts.get("failures", 0),
+        )
     server.delete(run_key(run_id))
     log.info("crawl run %d finished: %s", run_id, counts)
     return counts
@@ -207,9 +233,11 @@ def reap_dead_workers(server: redis.Redis) -> int:
 
 # ---------------------------------------------------------------- the queue
 
+
 def encode_payload(spider: str, data: dict[str, Any], run_id: int | None) -> bytes:
-    return json.dumps({"v": PAYLOAD_VERSION, "spider": spider, "run": run_id, "data": data},
-                      ensure_ascii=False, sort_keys=True).encode()
+    return json.dumps(
+        {"v": PAYLOAD_VERSION, "spider": spider, "run": run_id, "data": data}, ensure_ascii=False, sort_keys=True
+    ).encode()
 
 
 class ReliableQueue(Base):
@@ -220,7 +248,7 @@ class ReliableQueue(Base):
     pages, retries). The entry's raw bytes are its acknowledgement token.
     """
 
-    def __init__(self, server, spider, key, serializer=None) -> None:  # noqa: ANN001
+    def __init__(self, server, spider, key, serializer=None) -> None:
         super().__init__(server, spider, key, serializer)
         worker = spider.settings.get("JINGSHAO_WORKER_ID") or f"{os.uname().nodename}:{os.getpid()}"
         self.keys = QueueKeys(spider.name, worker)
@@ -276,7 +304,7 @@ class ReliableQueue(Base):
                     finish_queued_run(self.server, db, run_id)
                 finally:
                     db.dispose()
-        except Exception:  # noqa: BLE001 - never kill the reactor over it; a reaper re-queues the entry
+        except Exception:
             log.exception("could not drop the undecodable queue entry %r", raw[:200])
 
     def _run_of(self, raw: bytes) -> int | None:
@@ -287,7 +315,7 @@ class ReliableQueue(Base):
             else:
                 run = (self.serializer.loads(raw).get("meta") or {}).get(RUN)
             return int(run) if run is not None else None
-        except Exception:  # noqa: BLE001 - unreadable: it counts for no run
+        except Exception:
             return None
 
     def decode(self, raw: bytes) -> Request:
@@ -302,6 +330,7 @@ class ReliableQueue(Base):
 
 
 # ---------------------------------------------------------------- settings
+
 
 def worker_settings(redis_url: str, worker_id: str, *, heartbeat: float = 30.0) -> dict[str, Any]:
     """scrapy-redis settings of a worker (merged over `crawlers.settings.build_settings`)."""
@@ -318,8 +347,10 @@ def worker_settings(redis_url: str, worker_id: str, *, heartbeat: float = 30.0) 
         # One item at a time per response: the acknowledgement, yielded last, is then handled only
         # after every item before it was stored.
         "CONCURRENT_ITEMS": 1,
-        "ITEM_PIPELINES": {"jingshao.crawlers.pipelines.StoragePipeline": None,
-                           "jingshao.crawlers.worker.ReliableStoragePipeline": 500},
+        "ITEM_PIPELINES": {
+            "jingshao.crawlers.pipelines.StoragePipeline": None,
+            "jingshao.crawlers.worker.ReliableStoragePipeline": 500,
+        },
         "EXTENSIONS": {"jingshao.crawlers.worker.WorkerPresence": 500},
         "JINGSHAO_WORKER_ID": worker_id,
         "JINGSHAO_HEARTBEAT_SECONDS": heartbeat,
@@ -329,6 +360,7 @@ def worker_settings(redis_url: str, worker_id: str, *, heartbeat: float = 30.0) 
 
 
 # ---------------------------------------------------------------- the scheduler side
+
 
 def enqueue_crawl(config: Config, spider: str, *, force: bool = False) -> int:
     """Queue one crawl of `spider` for the workers; returns the number of requests pushed.
@@ -364,14 +396,20 @@ def enqueue_crawl(config: Config, spider: str, *, force: bool = False) -> int:
             server.ping()  # fail before recording a run nobody will crawl
             if not force:
                 with db.session() as s:
-                    queued = s.scalars(select(CrawlRun.id).where(CrawlRun.spider == spider,
-                                                                 CrawlRun.status == "queued")
-                                       .order_by(CrawlRun.id)).all()
+                    queued = s.scalars(
+                        select(CrawlRun.id)
+                        .where(CrawlRun.spider == spider, CrawlRun.status == "queued")
+                        .order_by(CrawlRun.id)
+                    ).all()
                 waiting = [r for r in queued if server.exists(run_key(r))]
                 if waiting:
-                    log.warning("not queueing another %s crawl: run %s is still queued (%s request(s) pending); "
-                                "are the workers running?", spider, waiting[0],
-                                (server.hget(run_key(waiting[0]), "pending") or b"?").decode())
+                    log.warning(
+                        "not queueing another %s crawl: run %s is still queued (%s request(s) pending); "
+                        "are the workers running?",
+                        spider,
+                        waiting[0],
+                        (server.hget(run_key(waiting[0]), "pending") or b"?").decode(),
+                    )
                     return 0
             with db.session() as s:
                 run_id = start_run(s, spider, None)
@@ -380,8 +418,7 @@ def enqueue_crawl(config: Config, spider: str, *, force: bool = False) -> int:
             with server.pipeline(transaction=True) as pipe:
                 pipe.hset(run_key(run_id), mapping={"pending": len(payloads), "spider": spider})
                 for start in range(0, len(payloads), 500):
-                    pipe.lpush(keys.queue, *(encode_payload(spider, p, run_id)
-                                             for p in payloads[start:start + 500]))
+                    pipe.lpush(keys.queue, *(encode_payload(spider, p, run_id) for p in payloads[start : start + 500]))
                 pipe.execute()
             log.info("queued crawl run %d: %d %s request(s)", run_id, len(payloads), spider)
             return len(payloads)
@@ -397,6 +434,9 @@ def queue_status(server: redis.Redis, spiders: tuple[str, ...] = ("products", "r
     for spider in spiders:
         keys = QueueKeys(spider)
         taken = [k for k in server.smembers(REGISTRY_KEY) if k.decode().startswith(keys.queue + ":")]
-        out[spider] = {"queued": server.llen(keys.queue), "taken": sum(server.llen(k) for k in taken),
-                       "workers": sum(1 for k in taken if server.exists(k.decode() + ":alive"))}
+        out[spider] = {
+            "queued": server.llen(keys.queue),
+            "taken": sum(server.llen(k) for k in taken),
+            "workers": sum(1 for k in taken if server.exists(k.decode() + ":alive")),
+        }
     return out

@@ -13,16 +13,21 @@ from typing import Any
 from jingshao.config import NlpConfig
 
 
-def tag_to_row(tag) -> dict[str, str]:  # noqa: ANN001 - nlp.Tag
+def tag_to_row(tag) -> dict[str, str]:
     """A tag as stored in the reviews.tags JSON column (with the normalised opinion for grouping)."""
     return {**tag.to_dict(), "opinion_norm": tag.opinion_norm}
 
 
-def tag_from_row(row: dict[str, str]):  # noqa: ANN201
+def tag_from_row(row: dict[str, str]):
     from jingshao.nlp import Tag
 
-    return Tag(aspect=row["aspect"], aspect_text=row.get("aspect_text", row["aspect"]), opinion=row["opinion"],
-               polarity=row["polarity"], opinion_norm=row.get("opinion_norm", ""))
+    return Tag(
+        aspect=row["aspect"],
+        aspect_text=row.get("aspect_text", row["aspect"]),
+        opinion=row["opinion"],
+        polarity=row["polarity"],
+        opinion_norm=row.get("opinion_norm", ""),
+    )
 
 
 def _guess_category(texts: Sequence[str]) -> str | None:
@@ -41,7 +46,7 @@ class Enricher:
         self.config = config or NlpConfig()
 
     @cached_property
-    def scorer(self):  # noqa: ANN201
+    def scorer(self):
         from jingshao.nlp import get_scorer
 
         return get_scorer(self.config.scorer, self.config.model_path)
@@ -56,14 +61,21 @@ class Enricher:
         unset = [t for t, c in zip(texts, categories, strict=True) if not c or c == "general"]
         guessed = _guess_category(unset)
         return [
-            {"sentiment": float(p), "label": label_for(float(p)), "scorer": self.scorer.name,
-             "tags": [tag_to_row(t) for t in extract_tags(text, category if category and category != "general"
-                                                           else guessed)] or None}
+            {
+                "sentiment": float(p),
+                "label": label_for(float(p)),
+                "scorer": self.scorer.name,
+                "tags": [
+                    tag_to_row(t)
+                    for t in extract_tags(text, category if category and category != "general" else guessed)
+                ]
+                or None,
+            }
             for text, category, p in zip(texts, categories, scores, strict=True)
         ]
 
     @cached_property
-    def mention_scorer(self):  # noqa: ANN201
+    def mention_scorer(self):
         from jingshao.nlp.mention import get_mention_scorer
 
         return get_mention_scorer(self.config.mention_model_path)
@@ -73,8 +85,10 @@ class Enricher:
         mention text (batched); the label is exactly what the crisis rules count as negative."""
         if not texts:
             return []
-        return [{"sentiment": s.pos, "negative_prob": s.neg, "label": s.label}
-                for s in self.mention_scorer.classify(list(texts))]
+        return [
+            {"sentiment": s.pos, "negative_prob": s.neg, "label": s.label}
+            for s in self.mention_scorer.classify(list(texts))
+        ]
 
     def adlaw_hits(self, field_texts: dict[str, str | None]) -> list[dict[str, Any]]:
         """Ad-law hits per copy field (title, promo) with position and context."""
@@ -85,6 +99,14 @@ class Enricher:
             if not text:
                 continue
             for h in scan_adlaw(text, extra_words=self.config.adlaw_extra, allow=self.config.adlaw_allow):
-                out.append({"field": field, "word": h.word, "category": h.category, "start": h.start,
-                            "end": h.end, "context": h.context})
+                out.append(
+                    {
+                        "field": field,
+                        "word": h.word,
+                        "category": h.category,
+                        "start": h.start,
+                        "end": h.end,
+                        "context": h.context,
+                    }
+                )
         return out

@@ -9,7 +9,7 @@ from twisted.internet import error as tw
 from twisted.python.failure import Failure
 
 
-def _classes(*names: str, module=scrapy_exc) -> tuple[type[BaseException], ...]:  # noqa: ANN001
+def _classes(*names: str, module=scrapy_exc) -> tuple[type[BaseException], ...]:
     # Newer Scrapy wraps Twisted's errors in its own classes; older releases raise Twisted's.
     return tuple(c for c in (getattr(module, n, None) for n in names) if isinstance(c, type))
 
@@ -17,10 +17,11 @@ def _classes(*names: str, module=scrapy_exc) -> tuple[type[BaseException], ...]:
 REASONS: list[tuple[tuple[type[BaseException], ...], str]] = [
     (_classes("DNSLookupError", module=tw) + _classes("CannotResolveHostError"), "DNS lookup failed"),
     (_classes("TimeoutError", "TCPTimedOutError", module=tw) + _classes("DownloadTimeoutError"), "timed out"),
-    (_classes("ConnectionRefusedError", module=tw) + _classes("DownloadConnectionRefusedError"),
-     "connection refused"),
-    (_classes("ConnectionLost", "ConnectionDone", module=tw) + _classes("ResponseDataLossError"),
-     "connection lost before the page was complete"),
+    (_classes("ConnectionRefusedError", module=tw) + _classes("DownloadConnectionRefusedError"), "connection refused"),
+    (
+        _classes("ConnectionLost", "ConnectionDone", module=tw) + _classes("ResponseDataLossError"),
+        "connection lost before the page was complete",
+    ),
 ]
 
 

@@ -64,8 +64,9 @@ class MentionPage:
     next_cursor: str | None = None
 
 
-def parse_mention_page(body: str, src: SourceLike, *, tz: ZoneInfo, page_url: str,
-                       now: datetime | None = None) -> MentionPage:
+def parse_mention_page(
+    body: str, src: SourceLike, *, tz: ZoneInfo, page_url: str, now: datetime | None = None
+) -> MentionPage:
     """``now`` is the crawl time (default: the current time); relative times (3分钟前) are read against it."""
     now = now or datetime.now(UTC)
     if src.kind == "rss":
@@ -104,8 +105,9 @@ def _parse_feed(body: str, tz: ZoneInfo, now: datetime, page_url: str) -> Mentio
         text = summary or title or ""
         if not text or not link:
             continue
-        page.items.append(RawMention(urljoin(page_url, link), title, text, when.at, clean_text(e.get("author")),
-                                     when.raw))
+        page.items.append(
+            RawMention(urljoin(page_url, link), title, text, when.at, clean_text(e.get("author")), when.raw)
+        )
     return page
 
 
@@ -147,7 +149,7 @@ def _parse_html(body: str, src: SourceLike, tz: ZoneInfo, now: datetime, page_ur
     return page
 
 
-def _mention(get, src: SourceLike, tz: ZoneInfo, now: datetime, page_url: str) -> RawMention | None:  # noqa: ANN001
+def _mention(get, src: SourceLike, tz: ZoneInfo, now: datetime, page_url: str) -> RawMention | None:
     title = clean_text(get(src.title)) if src.title else None
     snippet = clean_text(get(src.snippet)) if src.snippet else None
     link = clean_text(get(src.link)) if src.link else None
@@ -155,11 +157,13 @@ def _mention(get, src: SourceLike, tz: ZoneInfo, now: datetime, page_url: str) -
     if not text or not link:
         return None
     when = read_time(get(src.time), tz=tz, now=now) if src.time else TimeReading(None)
-    return RawMention(urljoin(page_url, link), title, text, when.at,
-                      clean_text(get(src.author)) if src.author else None, when.raw)
+    return RawMention(
+        urljoin(page_url, link), title, text, when.at, clean_text(get(src.author)) if src.author else None, when.raw
+    )
 
 
 # ---------------------------------------------------------------- brands and dedup keys
+
 
 def match_brand(text: str, brand: BrandLike) -> bool:
     """The text names the brand (a keyword or alias) and none of its exclusion words

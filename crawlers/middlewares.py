@@ -21,7 +21,7 @@ class RetryBackoffMiddleware:
         self.cap = cap
 
     @classmethod
-    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+    def from_crawler(cls, crawler):
         s = crawler.settings
         return cls(s.getfloat("RETRY_BACKOFF_BASE", 0.5), s.getfloat("RETRY_BACKOFF_MAX", 30.0))
 

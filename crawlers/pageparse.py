@@ -68,5 +68,3 @@ def css_value(sel: Selector, query: str) -> str | list[str] | None:
     if not values:
         return None
     return values[0] if len(values) == 1 else values
-
-

@@ -40,7 +40,7 @@ class StoragePipeline:
 
     review_batch = 256
 
-    def __init__(self, database_url: str, run_id: int | None, stats, nlp: NlpConfig) -> None:  # noqa: ANN001
+    def __init__(self, database_url: str, run_id: int | None, stats, nlp: NlpConfig) -> None:
         self.database_url = database_url
         self.run_id = run_id
         self.stats = stats
@@ -50,7 +50,7 @@ class StoragePipeline:
         self.pending_mentions: list[MentionItem] = []
 
     @classmethod
-    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+    def from_crawler(cls, crawler):
         s = crawler.settings
         nlp = s.get("JINGSHAO_NLP") or NlpConfig()
         return cls(s.get("JINGSHAO_DATABASE_URL"), s.getint("JINGSHAO_RUN_ID") or None, crawler.stats, nlp)
@@ -65,7 +65,7 @@ class StoragePipeline:
             self.flush_mentions()
             self.db.dispose()
 
-    def process_item(self, item, spider: Spider | None = None):  # noqa: ANN001, ANN201
+    def process_item(self, item, spider: Spider | None = None):
         assert self.db is not None
         if isinstance(item, ProductObservationItem):
             self.store_observation(item)
@@ -83,16 +83,23 @@ class StoragePipeline:
                 mark_reviews_complete(s, item.product_id)
         elif isinstance(item, FailedPageItem):
             with self.db.session() as s:
-                record_failure(s, item.url, item.reason, product_id=item.product_id,
-                               http_status=item.http_status, crawl_run_id=self.run_id)
+                record_failure(
+                    s,
+                    item.url,
+                    item.reason,
+                    product_id=item.product_id,
+                    http_status=item.http_status,
+                    crawl_run_id=self.run_id,
+                )
             self.stats.inc_value("jingshao/failures")
             log.warning("no data from %s: %s", item.url, item.reason)
         return item
 
     def store_observation(self, item: ProductObservationItem) -> None:
         with self.db.session() as s:
-            outcome = record_observation(s, item.product_id, item.fields, sources=item.sources,
-                                         crawl_run_id=self.run_id, **item.extras)
+            outcome = record_observation(
+                s, item.product_id, item.fields, sources=item.sources, crawl_run_id=self.run_id, **item.extras
+            )
             if outcome is not ObservationOutcome.UNCHANGED:
                 obs = latest_observation(s, item.product_id)
                 hits = self.enricher.adlaw_hits({"title": obs.title, "promo": obs.promo})
@@ -137,5 +144,8 @@ class StoragePipeline:
         unreadable = sum(1 for item in batch if item.posted_at is None and item.time_raw)
         if unreadable:
             self.stats.inc_value("jingshao/unreadable_times", unreadable)
-            log.warning("%d items with a time that cannot be read (kept without a time), e.g. %r",
-                        unreadable, next(i.time_raw for i in batch if i.posted_at is None and i.time_raw))
+            log.warning(
+                "%d items with a time that cannot be read (kept without a time), e.g. %r",
+                unreadable,
+                next(i.time_raw for i in batch if i.posted_at is None and i.time_raw),
+            )

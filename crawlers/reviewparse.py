@@ -65,7 +65,7 @@ def _has_images(value: Any) -> bool:
     return bool(value and str(value).strip())
 
 
-def _review(get, tz: ZoneInfo, now: datetime, src: ReviewSource) -> ParsedReview | None:  # noqa: ANN001
+def _review(get, tz: ZoneInfo, now: datetime, src: ReviewSource) -> ParsedReview | None:
     f = src.fields
     text = clean_text(get(f.text))
     if not text:
@@ -85,8 +85,9 @@ def _review(get, tz: ZoneInfo, now: datetime, src: ReviewSource) -> ParsedReview
     )
 
 
-def parse_review_page(body: str, src: ReviewSource, *, tz: ZoneInfo, page_url: str = "",
-                      now: datetime | None = None) -> ReviewPage:
+def parse_review_page(
+    body: str, src: ReviewSource, *, tz: ZoneInfo, page_url: str = "", now: datetime | None = None
+) -> ReviewPage:
     """``now`` is the crawl time (default: the current time); relative times (3天前) are read against it."""
     now = now or datetime.now(UTC)
     if src.kind in ("json", "jsonp"):

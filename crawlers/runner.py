@@ -155,7 +155,7 @@ def _hard_exit(code: int) -> None:
     """Exit now. A scheduler child leads its own session: its browser and helpers go with it."""
     try:
         sys.stderr.flush()
-    except Exception:  # noqa: BLE001 - exiting anyway
+    except Exception:
         pass
     if os.environ.get(PARENT_PID_ENV) and os.getpgid(0) == os.getpid():
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -200,8 +200,9 @@ class ShutdownGuard:
             reactor.callFromThread(self._force, signum)
 
     def _graceful(self, signum: int) -> None:
-        log.warning("received %s: closing the crawl (pages stored so far stay); again to force",
-                    signal.Signals(signum).name)
+        log.warning(
+            "received %s: closing the crawl (pages stored so far stay); again to force", signal.Signals(signum).name
+        )
         self.process.stop()
 
     @staticmethod
@@ -248,14 +249,15 @@ class QuietCrawlLog(logging.Filter):
     """Without ``-v`` a failed page is one line of the crawl's summary (reason included), so the log's
     own per-page failure lines are dropped and tracebacks are cut to their message."""
 
-    DROPPED = (("jingshao.crawlers.pipelines", "no data from"),
-               ("scrapy.downloadermiddlewares.retry", "Gave up retrying"),
-               ("scrapy.core.scraper", "Spider error processing"),
-               ("scrapy.core.scraper", "Error downloading"))
+    DROPPED = (
+        ("jingshao.crawlers.pipelines", "no data from"),
+        ("scrapy.downloadermiddlewares.retry", "Gave up retrying"),
+        ("scrapy.core.scraper", "Spider error processing"),
+        ("scrapy.core.scraper", "Error downloading"),
+    )
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if any(record.name.startswith(name) and str(record.msg).startswith(prefix)
-               for name, prefix in self.DROPPED):
+        if any(record.name.startswith(name) and str(record.msg).startswith(prefix) for name, prefix in self.DROPPED):
             return False
         if record.exc_info:
             record.exc_info, record.exc_text = None, None
@@ -272,32 +274,51 @@ class ProgressHook:
     def stop(self) -> None: ...
 
 
-def _targets(config: Config, spider: str, ids: dict[str, int], db) -> list[dict]:  # noqa: ANN001
+def _targets(config: Config, spider: str, ids: dict[str, int], db) -> list[dict]:
     if spider == "products":
-        return [{"url": p.url, "product_id": ids[p.url], "render": p.render, "selectors": sel,
-                 "variant": p.variant, "quantity": p.quantity, "plausibility_factor": p.plausibility_factor}
-                for _, p, sel in config.iter_products()]
+        return [
+            {
+                "url": p.url,
+                "product_id": ids[p.url],
+                "render": p.render,
+                "selectors": sel,
+                "variant": p.variant,
+                "quantity": p.quantity,
+                "plausibility_factor": p.plausibility_factor,
+            }
+            for _, p, sel in config.iter_products()
+        ]
     if spider == "mentions":
         brands = {b.name: b for b in config.brands}
-        return [{"source": src.model_dump(), "render": src.kind == "render",
-                 "brands": [b.model_dump() for n, b in brands.items() if src.brands is None or n in src.brands]}
-                for src in config.mention_sources]
+        return [
+            {
+                "source": src.model_dump(),
+                "render": src.kind == "render",
+                "brands": [b.model_dump() for n, b in brands.items() if src.brands is None or n in src.brands],
+            }
+            for src in config.mention_sources
+        ]
     targets = []
     with db.session() as s:
         for comp, p, _ in config.iter_products():
             if p.reviews is None:
                 continue
-            targets.append({
-                "product_id": ids[p.url], "source": p.reviews.model_dump(), "category": comp.category_for(p),
-                "known": known_review_fingerprints(s, ids[p.url]), "max_pages": config.crawl.review_max_pages,
-            })
+            targets.append(
+                {
+                    "product_id": ids[p.url],
+                    "source": p.reviews.model_dump(),
+                    "category": comp.category_for(p),
+                    "known": known_review_fingerprints(s, ids[p.url]),
+                    "max_pages": config.crawl.review_max_pages,
+                }
+            )
     return targets
 
 
 SPIDERS = {"products": ProductsSpider, "reviews": ReviewsSpider, "mentions": MentionsSpider}
 
 
-def build_targets(config: Config, spider: str, db) -> list[dict]:  # noqa: ANN001
+def build_targets(config: Config, spider: str, db) -> list[dict]:
     """Sync the configured catalog into the database and return the spider's targets.
 
     Shared by a crawl in this process and by a scaled-out crawl queued in Redis, so both
@@ -308,8 +329,14 @@ def build_targets(config: Config, spider: str, db) -> list[dict]:  # noqa: ANN00
     return _targets(config, spider, ids, db)
 
 
-def crawl(config: Config, spider: str = "products", *, progress: ProgressHook | None = None,
-          log_level: str = "WARNING", extra_settings: dict | None = None) -> CrawlSummary:
+def crawl(
+    config: Config,
+    spider: str = "products",
+    *,
+    progress: ProgressHook | None = None,
+    log_level: str = "WARNING",
+    extra_settings: dict | None = None,
+) -> CrawlSummary:
     """Run one crawl of `spider` ("products" or "reviews") over the configured products."""
     progress = progress or ProgressHook()
     spider_cls = SPIDERS[spider]
@@ -321,8 +348,14 @@ def crawl(config: Config, spider: str = "products", *, progress: ProgressHook | 
         run_id = start_run(s, spider, os.getpid())
     needs_browser = any(t.get("render") or t.get("source", {}).get("render") for t in targets)
     settings = build_settings(config, needs_browser=needs_browser, log_level=log_level)
-    settings.update({"JINGSHAO_TARGETS": targets, "JINGSHAO_RUN_ID": run_id, "JINGSHAO_NLP": config.nlp,
-                     "JINGSHAO_TIMEZONE": config.timezone})
+    settings.update(
+        {
+            "JINGSHAO_TARGETS": targets,
+            "JINGSHAO_RUN_ID": run_id,
+            "JINGSHAO_NLP": config.nlp,
+            "JINGSHAO_TIMEZONE": config.timezone,
+        }
+    )
     settings.update(extra_settings or {})
     summary = CrawlSummary(run_id=run_id, spider=spider, targets=len(targets))
 
@@ -338,14 +371,18 @@ def crawl(config: Config, spider: str = "products", *, progress: ProgressHook | 
         for handler in logging.getLogger().handlers:
             handler.addFilter(quiet)
             quiet_on.append(handler)
+
     crawler = process.create_crawler(spider_cls)
     # Progress counts products: a product page (or its failure), or a product's review list done.
-    progress_items = {"products": (ProductObservationItem, FailedPageItem), "reviews": (ReviewsCompleteItem,),
-                      "mentions": ()}[spider]
+    progress_items = {
+        "products": (ProductObservationItem, FailedPageItem),
+        "reviews": (ReviewsCompleteItem,),
+        "mentions": (),
+    }[spider]
 
     seen_changes = [0]
 
-    def on_item(item, response=None, spider=None):  # noqa: ANN001
+    def on_item(item, response=None, spider=None):
         if isinstance(item, progress_items):
             progress.advance(getattr(item, "url", "") or f"product #{getattr(item, 'product_id', '')}")
         if spider_cls is not ProductsSpider:
@@ -358,7 +395,7 @@ def crawl(config: Config, spider: str = "products", *, progress: ProgressHook | 
             summary.outcomes.append(PageOutcome(item.url, CHANGED if changes > seen_changes[0] else UNCHANGED))
             seen_changes[0] = changes
 
-    def on_item_error(item, response, spider, failure):  # noqa: ANN001
+    def on_item_error(item, response, spider, failure):
         progress.advance(getattr(item, "url", ""))
         storage = isinstance(failure.value, SQLAlchemyError)
         if storage and stop_reason:  # already stopping: the pages in flight cannot be stored either
@@ -368,14 +405,15 @@ def crawl(config: Config, spider: str = "products", *, progress: ProgressHook | 
         if storage and crawler.engine is not None:
             # Every later page would wait on the same database (a busy timeout each): stop, say why.
             stop_reason.append("store_failed")
-            log.error("cannot store into the database (%s: %s); stopping the crawl",
-                      type(failure.value).__name__, detail)
+            log.error(
+                "cannot store into the database (%s: %s); stopping the crawl", type(failure.value).__name__, detail
+            )
             crawler.engine.close_spider(spider, "store_failed")
             from twisted.internet import reactor
 
             reactor.callLater(STORE_FAILED_GRACE, _stop_reactor_if_running)
 
-    def on_spider_error(failure, response, spider):  # noqa: ANN001
+    def on_spider_error(failure, response, spider):
         # A page whose parsing raised: a failed page with the reason (the traceback only with -v),
         # recorded like any other failure so `status` and the report see it.
         reason = f"extraction error: {type(failure.value).__name__}: {failure.value}"[:300]
@@ -387,8 +425,14 @@ def crawl(config: Config, spider: str = "products", *, progress: ProgressHook | 
             progress.advance(url)
         try:
             with db.session() as s:
-                record_failure(s, url, reason, product_id=target.get("product_id"),
-                               http_status=getattr(response, "status", None), crawl_run_id=run_id)
+                record_failure(
+                    s,
+                    url,
+                    reason,
+                    product_id=target.get("product_id"),
+                    http_status=getattr(response, "status", None),
+                    crawl_run_id=run_id,
+                )
         except SQLAlchemyError:
             pass  # the storage failure is reported by the items that could not be stored
 
@@ -421,13 +465,21 @@ def crawl(config: Config, spider: str = "products", *, progress: ProgressHook | 
             target.removeFilter(quiet)
         try:
             with db.session() as s:
-                finish_run(s, run_id, status=status, pages=summary.pages, changes=summary.changes,
-                           unchanged=summary.unchanged, failures=summary.failures, errors=summary.errors[:50])
+                finish_run(
+                    s,
+                    run_id,
+                    status=status,
+                    pages=summary.pages,
+                    changes=summary.changes,
+                    unchanged=summary.unchanged,
+                    failures=summary.failures,
+                    errors=summary.errors[:50],
+                )
         except SQLAlchemyError as exc:  # the database that failed the items; the next crawl marks the run
             summary.errors.append(f"could not record the end of crawl #{run_id}: {type(exc).__name__}")
         db.dispose()
     return summary
 
 
-def crawl_products(config: Config, **kwargs) -> CrawlSummary:  # noqa: ANN003
+def crawl_products(config: Config, **kwargs) -> CrawlSummary:
     return crawl(config, "products", **kwargs)

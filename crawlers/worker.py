@@ -96,6 +96,7 @@ class AckItem:
 
 # ---------------------------------------------------------------- spider side
 
+
 class QueuedSpiderMixin:
     """Mixed into a jingshao spider for the worker (`worker_spider`)."""
 
@@ -109,7 +110,7 @@ class QueuedSpiderMixin:
             request.callback, request.errback = self.tracked_callback, self.tracked_errback
         return request
 
-    def tracked_callback(self, response) -> Iterator[Any]:  # noqa: ANN001
+    def tracked_callback(self, response) -> Iterator[Any]:
         callback = getattr(self, response.meta[CALLBACK])
         return self._tracked(response.request, lambda: callback(response))
 
@@ -160,10 +161,11 @@ def worker_spider(name: str) -> type:
 
 # ---------------------------------------------------------------- pipeline side
 
+
 class _RunStats:
     """Crawler stats that also count pages per queued crawl run (the run row is written at the end)."""
 
-    def __init__(self, stats, pipeline: ReliableStoragePipeline) -> None:  # noqa: ANN001
+    def __init__(self, stats, pipeline: ReliableStoragePipeline) -> None:
         self.stats = stats
         self.pipeline = pipeline
 
@@ -195,26 +197,32 @@ class ReliableStoragePipeline(StoragePipeline):
         self.retry_loop: task.LoopingCall | None = None
 
     @classmethod
-    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+    def from_crawler(cls, crawler):
         from jingshao.config import NlpConfig
 
         s = crawler.settings
-        return cls(s.get("JINGSHAO_DATABASE_URL"), None, crawler.stats, s.get("JINGSHAO_NLP") or NlpConfig(),
-                   server=shared_client(s.get("REDIS_URL")), spider_name=crawler.spidercls.name,
-                   worker_id=s.get("JINGSHAO_WORKER_ID"))
+        return cls(
+            s.get("JINGSHAO_DATABASE_URL"),
+            None,
+            crawler.stats,
+            s.get("JINGSHAO_NLP") or NlpConfig(),
+            server=shared_client(s.get("REDIS_URL")),
+            spider_name=crawler.spidercls.name,
+            worker_id=s.get("JINGSHAO_WORKER_ID"),
+        )
 
-    def open_spider(self, spider=None) -> None:  # noqa: ANN001
+    def open_spider(self, spider=None) -> None:
         super().open_spider(spider)
         self.retry_loop = task.LoopingCall(self.settle)
         self.retry_loop.start(2.0, now=False)
 
-    def close_spider(self, spider=None) -> None:  # noqa: ANN001
+    def close_spider(self, spider=None) -> None:
         if self.retry_loop and self.retry_loop.running:
             self.retry_loop.stop()
         super().close_spider(spider)
         self.settle()
 
-    def process_item(self, item, spider=None):  # noqa: ANN001, ANN201
+    def process_item(self, item, spider=None):
         if isinstance(item, AckItem):
             self.finish_request(item)
             return item
@@ -287,6 +295,7 @@ class ReliableStoragePipeline(StoragePipeline):
 
 # ---------------------------------------------------------------- the worker's presence
 
+
 class WorkerPresence:
     """Heartbeat, reaper and keep-alive of one served spider (a Scrapy extension).
 
@@ -295,7 +304,7 @@ class WorkerPresence:
     above the slowest page's processing time.
     """
 
-    def __init__(self, crawler) -> None:  # noqa: ANN001
+    def __init__(self, crawler) -> None:
         s = crawler.settings
         self.crawler = crawler
         self.heartbeat = s.getfloat("JINGSHAO_HEARTBEAT_SECONDS", 30.0)
@@ -306,7 +315,7 @@ class WorkerPresence:
         self.idle_since: float | None = None
 
     @classmethod
-    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+    def from_crawler(cls, crawler):
         ext = cls(crawler)
         crawler.signals.connect(ext.opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.closed, signal=signals.spider_closed)
@@ -314,7 +323,7 @@ class WorkerPresence:
         crawler.signals.connect(ext.busy, signal=signals.response_received)
         return ext
 
-    def opened(self, spider) -> None:  # noqa: ANN001
+    def opened(self, spider) -> None:
         self.beat()
         self.loop = task.LoopingCall(self.tick)
         self.loop.start(max(self.heartbeat / 3, 0.2), now=False)
@@ -335,7 +344,7 @@ class WorkerPresence:
     def busy(self, *args: Any, **kwargs: Any) -> None:
         self.idle_since = None
 
-    def idle(self, spider) -> None:  # noqa: ANN001
+    def idle(self, spider) -> None:
         now = time.monotonic()
         self.idle_since = self.idle_since or now
         if self.idle_timeout and now - self.idle_since >= self.idle_timeout:
@@ -343,7 +352,7 @@ class WorkerPresence:
             return
         raise DontCloseSpider
 
-    def closed(self, spider, reason: str) -> None:  # noqa: ANN001
+    def closed(self, spider, reason: str) -> None:
         """Hand back what this worker took but did not finish, then disappear from the registry."""
         if self.loop and self.loop.running:
             self.loop.stop()
@@ -358,19 +367,29 @@ class WorkerPresence:
 
 # ---------------------------------------------------------------- entry point
 
+
 def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def _needs_browser(config: Config, spiders: list[str]) -> bool:
-    products = any(p.render or (p.reviews is not None and p.reviews.render and "reviews" in spiders)
-                   for _, p, _ in config.iter_products() if "products" in spiders or "reviews" in spiders)
+    products = any(
+        p.render or (p.reviews is not None and p.reviews.render and "reviews" in spiders)
+        for _, p, _ in config.iter_products()
+        if "products" in spiders or "reviews" in spiders
+    )
     mentions = "mentions" in spiders and any(s.kind == "render" for s in config.mention_sources)
     return products or mentions
 
 
-def worker_main(config: Config, spiders: list[str], *, idle_timeout: float | None = None,
-                heartbeat: float | None = None, log_level: str = "INFO") -> int:
+def worker_main(
+    config: Config,
+    spiders: list[str],
+    *,
+    idle_timeout: float | None = None,
+    heartbeat: float | None = None,
+    log_level: str = "INFO",
+) -> int:
     """Crawl queued requests of `spiders` until SIGTERM/SIGINT (or `idle_timeout` seconds idle).
 
     Returns the process exit code: 0 after a clean stop, 2 for bad arguments or no Redis.
@@ -395,8 +414,9 @@ def worker_main(config: Config, spiders: list[str], *, idle_timeout: float | Non
         close_shared_clients()
         return 2
     if config.database_url.startswith("sqlite"):
-        log.warning("workers share one database: use PostgreSQL (JINGSHAO_DATABASE_URL) when they run "
-                    "on several machines")
+        log.warning(
+            "workers share one database: use PostgreSQL (JINGSHAO_DATABASE_URL) when they run on several machines"
+        )
     open_database(config.database_url).dispose()  # migrate once here, not in every pipeline
     heartbeat = heartbeat or float(os.environ.get("JINGSHAO_WORKER_HEARTBEAT", "30"))
     settings = build_settings(config, needs_browser=_needs_browser(config, spiders), log_level=log_level)
@@ -427,8 +447,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-timeout", type=float, default=None, help="stop after this many idle seconds")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
-    return worker_main(load_config(args.config), [s.strip() for s in args.spiders.split(",") if s.strip()],
-                       idle_timeout=args.idle_timeout, log_level=args.log_level)
+    return worker_main(
+        load_config(args.config),
+        [s.strip() for s in args.spiders.split(",") if s.strip()],
+        idle_timeout=args.idle_timeout,
+        log_level=args.log_level,
+    )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,9 @@ class TrackingHTTPServer(ThreadingHTTPServer):
 
 
 def serve_in_background(server: ThreadingHTTPServer, name: str, poll_interval: float = 0.1) -> threading.Thread:
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": poll_interval}, name=name,
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": poll_interval}, name=name, daemon=True
+    )
     thread.start()
     return thread
 

@@ -63,22 +63,61 @@ def demo_mention_sources(base_url: str) -> list[dict[str, object]]:
     return [
         {"name": name(RSS), "kind": "rss", "url": f"{root}/feeds/news.xml", "authority": authority(RSS)},
         {"name": name(ATOM), "kind": "rss", "url": f"{root}/feeds/forum.atom", "authority": authority(ATOM)},
-        {"name": name(NEWS), "kind": "html", "url": f"{root}/news/search?q={{keyword}}&page=1",
-         "authority": authority(NEWS), "item": "div.news-item", "title": "h3 a::text", "link": "h3 a::attr(href)",
-         "snippet": "p.snippet::text", "time": "span.time::text", "author": "span.source::text",
-         "pagination": "next", "next": "a.next::attr(href)"},
-        {"name": name(FORUM), "kind": "html", "url": f"{root}/forum/search?kw={{keyword}}",
-         "authority": authority(FORUM), "item": "li.thread", "title": "a.thread-title::text",
-         "link": "a.thread-title::attr(href)", "snippet": "div.thread-snippet::text",
-         "time": "span.thread-time::text", "author": "span.thread-author::text",
-         "pagination": "next", "next": "a.next::attr(href)"},
-        {"name": name(SOCIAL), "kind": "json", "url": f"{root}/social/api/search?keyword={{keyword}}&cursor={{cursor}}",
-         "authority": authority(SOCIAL), "item": "data.statuses", "title": None, "link": "url", "snippet": "text",
-         "time": "created_at", "author": "user.screen_name",
-         "pagination": "cursor", "cursor": "data.next_cursor", "start": ""},
-        {"name": name(HOT), "kind": "render", "url": f"{root}/hot/list.html", "authority": authority(HOT),
-         "item": "li.hot-item", "title": "a.hot-title::text", "link": "a.hot-title::attr(href)",
-         "snippet": "p.hot-desc::text", "time": "time.hot-time::attr(datetime)", "author": "span.hot-host::text"},
+        {
+            "name": name(NEWS),
+            "kind": "html",
+            "url": f"{root}/news/search?q={{keyword}}&page=1",
+            "authority": authority(NEWS),
+            "item": "div.news-item",
+            "title": "h3 a::text",
+            "link": "h3 a::attr(href)",
+            "snippet": "p.snippet::text",
+            "time": "span.time::text",
+            "author": "span.source::text",
+            "pagination": "next",
+            "next": "a.next::attr(href)",
+        },
+        {
+            "name": name(FORUM),
+            "kind": "html",
+            "url": f"{root}/forum/search?kw={{keyword}}",
+            "authority": authority(FORUM),
+            "item": "li.thread",
+            "title": "a.thread-title::text",
+            "link": "a.thread-title::attr(href)",
+            "snippet": "div.thread-snippet::text",
+            "time": "span.thread-time::text",
+            "author": "span.thread-author::text",
+            "pagination": "next",
+            "next": "a.next::attr(href)",
+        },
+        {
+            "name": name(SOCIAL),
+            "kind": "json",
+            "url": f"{root}/social/api/search?keyword={{keyword}}&cursor={{cursor}}",
+            "authority": authority(SOCIAL),
+            "item": "data.statuses",
+            "title": None,
+            "link": "url",
+            "snippet": "text",
+            "time": "created_at",
+            "author": "user.screen_name",
+            "pagination": "cursor",
+            "cursor": "data.next_cursor",
+            "start": "",
+        },
+        {
+            "name": name(HOT),
+            "kind": "render",
+            "url": f"{root}/hot/list.html",
+            "authority": authority(HOT),
+            "item": "li.hot-item",
+            "title": "a.hot-title::text",
+            "link": "a.hot-title::attr(href)",
+            "snippet": "p.hot-desc::text",
+            "time": "time.hot-time::attr(datetime)",
+            "author": "span.hot-host::text",
+        },
     ]
 
 
@@ -96,7 +135,7 @@ def _host_root(request: Request) -> str:
 
 def _page_of(posts: list[Post], page: int, size: int) -> tuple[list[Post], int]:
     last = max(1, math.ceil(len(posts) / size))
-    return (posts[(page - 1) * size:page * size] if page >= 1 else []), last
+    return (posts[(page - 1) * size : page * size] if page >= 1 else []), last
 
 
 def _pager(base: str, page: int, last: int) -> str:
@@ -109,8 +148,10 @@ def _pager(base: str, page: int, last: int) -> str:
 
 
 def _html_page(title: str, body: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8"><title>{escape(title)}</title></head>'
-            f"<body>{body}</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8"><title>{escape(title)}</title></head>'
+        f"<body>{body}</body></html>\n"
+    )
 
 
 def rss_feed(posts: list[Post], root: str, now: datetime) -> str:
@@ -122,24 +163,28 @@ def rss_feed(posts: list[Post], root: str, now: datetime) -> str:
         f'<guid isPermaLink="true">{xml_escape(root + p.path)}</guid></item>\n'
         for p in posts
     )
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>\n'
-            f"<title>财经要闻</title><link>{root}/news/</link><description>央视财经、人民日报、新华社要闻聚合</description>"
-            f"<language>zh-cn</language><lastBuildDate>{format_datetime(now)}</lastBuildDate>\n{items}</channel></rss>\n")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>\n'
+        f"<title>财经要闻</title><link>{root}/news/</link><description>央视财经、人民日报、新华社要闻聚合</description>"
+        f"<language>zh-cn</language><lastBuildDate>{format_datetime(now)}</lastBuildDate>\n{items}</channel></rss>\n"
+    )
 
 
 def atom_feed(posts: list[Post], root: str, now: datetime) -> str:
     entries = "".join(
         "<entry>"
-        f"<title>{xml_escape(p.title)}</title><link href=\"{xml_escape(root + p.path)}\"/>"
+        f'<title>{xml_escape(p.title)}</title><link href="{xml_escape(root + p.path)}"/>'
         f"<id>{xml_escape(root + p.path)}</id><published>{p.posted_at.isoformat()}</published>"
         f"<updated>{p.posted_at.isoformat()}</updated><author><name>{xml_escape(p.author)}</name></author>"
         f"<summary>{xml_escape(p.text)}</summary></entry>\n"
         for p in posts
     )
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">\n'
-            f'<title>机友论坛 最新帖子</title><id>{root}/forum/</id><updated>{now.isoformat()}</updated>'
-            f'<link href="{root}/feeds/forum.atom" rel="self"/><link href="{root}/forum/"/>\n{entries}</feed>\n')
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">\n'
+        f"<title>机友论坛 最新帖子</title><id>{root}/forum/</id><updated>{now.isoformat()}</updated>"
+        f'<link href="{root}/feeds/forum.atom" rel="self"/><link href="{root}/forum/"/>\n{entries}</feed>\n'
+    )
 
 
 def news_search_page(posts: list[Post], keyword: str, page: int) -> str:
@@ -151,11 +196,14 @@ def news_search_page(posts: list[Post], keyword: str, page: int) -> str:
         f'<span class="time">{_minute_text(p.posted_at)}</span></div></div>'
         for p in chunk
     )
-    header = (f'<form class="search" action="/news/search"><input name="q" value="{escape(keyword)}">'
-              f'<button>搜索</button></form><div class="result-count">找到相关资讯约{len(posts)}篇</div>')
+    header = (
+        f'<form class="search" action="/news/search"><input name="q" value="{escape(keyword)}">'
+        f'<button>搜索</button></form><div class="result-count">找到相关资讯约{len(posts)}篇</div>'
+    )
     results = items + _pager(f"/news/search?q={quote(keyword)}", page, last)
-    return _html_page(f"{keyword} - 行业资讯搜索",
-                      header + (results if posts else '<div class="no-result">没有找到相关资讯</div>'))
+    return _html_page(
+        f"{keyword} - 行业资讯搜索", header + (results if posts else '<div class="no-result">没有找到相关资讯</div>')
+    )
 
 
 def forum_search_page(posts: list[Post], keyword: str, page: int) -> str:
@@ -167,9 +215,11 @@ def forum_search_page(posts: list[Post], keyword: str, page: int) -> str:
         f'<span class="thread-time">{_minute_text(p.posted_at)}</span></div></li>'
         for p in chunk
     )
-    body = (f'<div class="forum-head"><h1>机友论坛</h1><form action="/forum/search"><input name="kw" '
-            f'value="{escape(keyword)}"><button>搜索帖子</button></form></div>'
-            f'<ul class="thread-list">{rows}</ul>')
+    body = (
+        f'<div class="forum-head"><h1>机友论坛</h1><form action="/forum/search"><input name="kw" '
+        f'value="{escape(keyword)}"><button>搜索帖子</button></form></div>'
+        f'<ul class="thread-list">{rows}</ul>'
+    )
     if posts:
         body += _pager(f"/forum/search?kw={quote(keyword)}", page, last)
     return _html_page(f"{keyword} - 机友论坛搜索", body)
@@ -198,16 +248,33 @@ def social_search(posts: list[Post], cursor: str, root: str) -> dict[str, object
         ordered = [p for p in ordered if int(p.id) < int(cursor)]
     chunk = ordered[:SOCIAL_PAGE_SIZE]
     more = len(ordered) > SOCIAL_PAGE_SIZE
-    return {"ok": 1, "data": {"statuses": [social_status(p, root) for p in chunk],
-                              "next_cursor": chunk[-1].id if more else None, "total_number": len(posts)}}
+    return {
+        "ok": 1,
+        "data": {
+            "statuses": [social_status(p, root) for p in chunk],
+            "next_cursor": chunk[-1].id if more else None,
+            "total_number": len(posts),
+        },
+    }
 
 
 def hot_list_json(posts: list[Post]) -> dict[str, object]:
-    return {"updated": None, "items": [
-        {"rank": i + 1, "title": p.title, "url": p.path, "desc": p.text, "heat": p.heat, "host": p.author,
-         "time": p.posted_at.isoformat(), "label": "爆" if i < 3 else ""}
-        for i, p in enumerate(posts)
-    ]}
+    return {
+        "updated": None,
+        "items": [
+            {
+                "rank": i + 1,
+                "title": p.title,
+                "url": p.path,
+                "desc": p.text,
+                "heat": p.heat,
+                "host": p.author,
+                "time": p.posted_at.isoformat(),
+                "label": "爆" if i < 3 else "",
+            }
+            for i, p in enumerate(posts)
+        ],
+    }
 
 
 HOT_PAGE = """<!DOCTYPE html>
@@ -235,10 +302,13 @@ HOT_PAGE = """<!DOCTYPE html>
 
 
 def item_page(p: Post) -> str:
-    return _html_page(p.title or p.text[:30], f'<article><h1>{escape(p.title or p.author)}</h1>'
-                      f'<div class="meta"><span class="author">{escape(p.author)}</span> '
-                      f'<time datetime="{p.posted_at.isoformat()}">{_minute_text(p.posted_at)}</time></div>'
-                      f'<div class="content"><p>{escape(p.text)}</p></div></article>')
+    return _html_page(
+        p.title or p.text[:30],
+        f"<article><h1>{escape(p.title or p.author)}</h1>"
+        f'<div class="meta"><span class="author">{escape(p.author)}</span> '
+        f'<time datetime="{p.posted_at.isoformat()}">{_minute_text(p.posted_at)}</time></div>'
+        f'<div class="content"><p>{escape(p.text)}</p></div></article>',
+    )
 
 
 # --- routes ---------------------------------------------------------------------------------------
@@ -315,9 +385,16 @@ def crisis_status(crisis: CrisisState, clock: DemoClock) -> dict[str, object]:
         "phase": crisis.phase,
         "active": crisis.active,
         "now": clock.now().isoformat(),
-        "timeline": [{"crisis": s.crisis, "phase": s.phase, "start": s.start.isoformat(),
-                      "end": s.end.isoformat() if s.end else None, "backlog": list(s.backlog)}
-                     for s in crisis.timeline()],
+        "timeline": [
+            {
+                "crisis": s.crisis,
+                "phase": s.phase,
+                "start": s.start.isoformat(),
+                "end": s.end.isoformat() if s.end else None,
+                "backlog": list(s.backlog),
+            }
+            for s in crisis.timeline()
+        ],
     }
 
 

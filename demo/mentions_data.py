@@ -174,8 +174,20 @@ SOCIAL_FRUIT = (
     "水果店老板推荐的蜜橙榨汁真的绝了",
     "周末带娃去果园摘蜜橙，一斤才三块",
 )
-SOCIAL_USERS = ("数码小王子", "爱折腾的老李", "上海打工人", "科技测评君", "充电狂魔", "出差党小陈", "学生党阿杰",
-                "摄影师Momo", "程序员小周", "宝妈日记", "极客阿飞", "通勤族大刘")
+SOCIAL_USERS = (
+    "数码小王子",
+    "爱折腾的老李",
+    "上海打工人",
+    "科技测评君",
+    "充电狂魔",
+    "出差党小陈",
+    "学生党阿杰",
+    "摄影师Momo",
+    "程序员小周",
+    "宝妈日记",
+    "极客阿飞",
+    "通勤族大刘",
+)
 
 FORUM_BRAND = {
     POS: (
@@ -212,8 +224,11 @@ NEWS_BRAND = (
 )
 NEWS_FRUIT = (
     ("赣南蜜橙开摘 果农喜迎丰收", "今年蜜橙产量增加，每斤收购价同比上涨两角。", POS),
-    ("315曝光：部分果园蜜橙打蜡染色，消费者如何辨别",
-     "记者调查发现，个别果园为卖相给蜜橙打蜡，购买水果时要注意辨别。", NEG),
+    (
+        "315曝光：部分果园蜜橙打蜡染色，消费者如何辨别",
+        "记者调查发现，个别果园为卖相给蜜橙打蜡，购买水果时要注意辨别。",
+        NEG,
+    ),
 )
 NEWS_MEDIA = ("电商报", "数码快讯", "消费电子观察", "亿邦动力网", "科技前哨")
 
@@ -236,15 +251,53 @@ RSS_BRAND = (
 RSS_FRUIT = (("赣南脐橙、蜜橙进入采摘季 多地果园迎来游客", "随着气温下降，蜜橙糖分积累，果园采摘游持续升温。", POS),)
 RSS_MEDIA = ("央视财经", "人民日报", "新华社")
 
-HOT_OTHER = ("#双十一预售开启#", "#今日冷空气到货#", "#某顶流官宣新剧#", "#高铁票开抢#", "#年轻人开始反向消费#",
-             "#猫咪的迷惑行为#", "#多地初雪#", "#国足最新比赛#", "#考研倒计时#", "#新手机发布会#", "#周末去哪儿#",
-             "#打工人午饭吃什么#", "#明星同款穿搭#", "#电影票房破纪录#", "#流感高发季#", "#外卖新规#",
-             "#航天员出舱#", "#大学生就业季#", "#城市夜经济#", "#宠物医院价格#", "#冬季养生#", "#演唱会门票#")
+HOT_OTHER = (
+    "#双十一预售开启#",
+    "#今日冷空气到货#",
+    "#某顶流官宣新剧#",
+    "#高铁票开抢#",
+    "#年轻人开始反向消费#",
+    "#猫咪的迷惑行为#",
+    "#多地初雪#",
+    "#国足最新比赛#",
+    "#考研倒计时#",
+    "#新手机发布会#",
+    "#周末去哪儿#",
+    "#打工人午饭吃什么#",
+    "#明星同款穿搭#",
+    "#电影票房破纪录#",
+    "#流感高发季#",
+    "#外卖新规#",
+    "#航天员出舱#",
+    "#大学生就业季#",
+    "#城市夜经济#",
+    "#宠物医院价格#",
+    "#冬季养生#",
+    "#演唱会门票#",
+)
 
-CRISIS_PROBLEMS = ("充电时发烫鼓包", "用了一周就充不进电", "充着充着突然冒烟", "外壳烫得拿不住", "插上就跳闸",
-                   "接口烧黑了", "半夜充电时炸了", "刚拆封就有焦味")
-CRISIS_TAILS = ("客服一直不回复", "售后推三阻四", "申请退货被拒", "太吓人了，大家千万别买", "已经向12315投诉了",
-                "准备维权", "这种产品必须召回", "一定要曝光", "怀疑买到假货了", "差点出大事")
+CRISIS_PROBLEMS = (
+    "充电时发烫鼓包",
+    "用了一周就充不进电",
+    "充着充着突然冒烟",
+    "外壳烫得拿不住",
+    "插上就跳闸",
+    "接口烧黑了",
+    "半夜充电时炸了",
+    "刚拆封就有焦味",
+)
+CRISIS_TAILS = (
+    "客服一直不回复",
+    "售后推三阻四",
+    "申请退货被拒",
+    "太吓人了，大家千万别买",
+    "已经向12315投诉了",
+    "准备维权",
+    "这种产品必须召回",
+    "一定要曝光",
+    "怀疑买到假货了",
+    "差点出大事",
+)
 CRISIS_CITIES = ("北京", "上海", "广州", "深圳", "杭州", "成都", "武汉", "南京", "西安", "重庆", "长沙", "苏州")
 CRISIS_NEWS = (
     ("蜜橙充电宝鼓包投诉激增，官方客服回应称将核查", "近一周多地消费者反映蜜橙充电宝充电发烫鼓包。"),
@@ -255,16 +308,25 @@ CRISIS_NEWS = (
     ("蜜橙回应充电宝起火：正在调查，暂停相关批次销售", "多名用户反映充电宝起火，蜜橙尚未给出明确补偿方案。"),
 )
 CRISIS_NATIONAL = (
-    ("央视财经：蜜橙充电宝被曝存在起火隐患，市场监管部门介入调查",
-     "多地消费者投诉蜜橙充电宝起火鼓包，监管部门已介入。", "央视财经"),
+    (
+        "央视财经：蜜橙充电宝被曝存在起火隐患，市场监管部门介入调查",
+        "多地消费者投诉蜜橙充电宝起火鼓包，监管部门已介入。",
+        "央视财经",
+    ),
     ("人民日报：充电宝安全不容忽视，蜜橙产品问题引关注", "蜜橙充电宝起火事件暴露出部分企业质量把关不严。", "人民日报"),
 )
 CRISIS_HOT = (
     ("#蜜橙充电宝起火#", "多名网友称蜜橙充电宝充电时起火冒烟"),
     ("#蜜橙回应充电宝鼓包#", "蜜橙客服回应遭网友质疑"),
 )
-CRISIS_FORUM_TITLES = ("蜜橙充电宝鼓包了，有同样情况的吗？", "避雷蜜橙充电宝", "蜜橙售后太差了",
-                       "蜜橙充电宝冒烟，吓死了", "蜜橙这批充电宝是不是有问题", "大家的蜜橙充电宝还好吗")
+CRISIS_FORUM_TITLES = (
+    "蜜橙充电宝鼓包了，有同样情况的吗？",
+    "避雷蜜橙充电宝",
+    "蜜橙售后太差了",
+    "蜜橙充电宝冒烟，吓死了",
+    "蜜橙这批充电宝是不是有问题",
+    "大家的蜜橙充电宝还好吗",
+)
 
 
 # --- background ---------------------------------------------------------------------------------
@@ -292,14 +354,18 @@ class _SlotBuilder:
 
     def add(self, home: str, prefix: str, at: datetime, **fields: object) -> Post:
         pid = _post_id(at, len(self.posts))
-        post = Post(id=pid, path=f"{prefix}{pid}{'.html' if home != SOCIAL else ''}", home=home,
-                    posted_at=at, **fields)  # type: ignore[arg-type]
+        post = Post(id=pid, path=f"{prefix}{pid}{'.html' if home != SOCIAL else ''}", home=home, posted_at=at, **fields)  # type: ignore[arg-type]
         self.posts.append(post)
         return post
 
 
-_PREFIX = {RSS: "/news/national/", NEWS: "/news/a/", FORUM: "/forum/thread/", SOCIAL: "/social/status/",
-           HOT: "/hot/topic/"}
+_PREFIX = {
+    RSS: "/news/national/",
+    NEWS: "/news/a/",
+    FORUM: "/forum/thread/",
+    SOCIAL: "/social/status/",
+    HOT: "/hot/topic/",
+}
 
 
 def _polarity(rng: random.Random, neg_share: float) -> str:
@@ -328,13 +394,30 @@ def _social_post(b: _SlotBuilder, text: str, about: str, polarity: str) -> None:
     rng = b.rng
     at = b.at()
     user = rng.choice(SOCIAL_USERS)
-    post = b.add(SOCIAL, _PREFIX[SOCIAL], at, title="", text=text, author=user, about=about, polarity=polarity,
-                 reposts=int(rng.expovariate(1 / 4)))
+    post = b.add(
+        SOCIAL,
+        _PREFIX[SOCIAL],
+        at,
+        title="",
+        text=text,
+        author=user,
+        about=about,
+        polarity=polarity,
+        reposts=int(rng.expovariate(1 / 4)),
+    )
     if about == "brand" and rng.random() < 0.12 and at.minute < 55:
         later = at + timedelta(minutes=rng.randint(1, 59 - at.minute))
-        b.add(SOCIAL, _PREFIX[SOCIAL], later, title="", text=_repost_text(text, rng),
-              author=rng.choice([u for u in SOCIAL_USERS if u != user]), about=about, polarity=polarity,
-              copy_of=post.path)
+        b.add(
+            SOCIAL,
+            _PREFIX[SOCIAL],
+            later,
+            title="",
+            text=_repost_text(text, rng),
+            author=rng.choice([u for u in SOCIAL_USERS if u != user]),
+            about=about,
+            polarity=polarity,
+            copy_of=post.path,
+        )
 
 
 def _forum(b: _SlotBuilder) -> None:
@@ -342,18 +425,42 @@ def _forum(b: _SlotBuilder) -> None:
     if rng.random() < 0.5:
         pol = POS if rng.random() < 0.55 else NEU
         title, text = rng.choice(FORUM_BRAND[pol])
-        b.add(FORUM, _PREFIX[FORUM], b.at(), title=title.format(p=rng.choice(PRODUCTS)), text=text,
-              author=rng.choice(FORUM_USERS), about="brand", polarity=pol)
+        b.add(
+            FORUM,
+            _PREFIX[FORUM],
+            b.at(),
+            title=title.format(p=rng.choice(PRODUCTS)),
+            text=text,
+            author=rng.choice(FORUM_USERS),
+            about="brand",
+            polarity=pol,
+        )
     if rng.random() < 0.08:
         title, text = rng.choice(FORUM_BRAND[NEG])
-        b.add(FORUM, _PREFIX[FORUM], b.at(), title=title.format(p=rng.choice(PRODUCTS)), text=text,
-              author=rng.choice(FORUM_USERS), about="brand", polarity=NEG)
+        b.add(
+            FORUM,
+            _PREFIX[FORUM],
+            b.at(),
+            title=title.format(p=rng.choice(PRODUCTS)),
+            text=text,
+            author=rng.choice(FORUM_USERS),
+            about="brand",
+            polarity=NEG,
+        )
     extras = ((0.03, FORUM_ALIAS, "brand", POS), (0.04, FORUM_FRUIT, "fruit", NEU), (0.9, FORUM_OTHER, "other", NEU))
     for chance, pool, about, pol in extras:
         if rng.random() < chance:
             title, text = rng.choice(pool)
-            b.add(FORUM, _PREFIX[FORUM], b.at(), title=title.format(p=rng.choice(PRODUCTS)), text=text,
-                  author=rng.choice(FORUM_USERS), about=about, polarity=pol)
+            b.add(
+                FORUM,
+                _PREFIX[FORUM],
+                b.at(),
+                title=title.format(p=rng.choice(PRODUCTS)),
+                text=text,
+                author=rng.choice(FORUM_USERS),
+                about=about,
+                polarity=pol,
+            )
 
 
 def _news(b: _SlotBuilder) -> None:
@@ -365,25 +472,57 @@ def _news(b: _SlotBuilder) -> None:
         media = rng.choice(NEWS_MEDIA)
         post = b.add(NEWS, _PREFIX[NEWS], at, title=title, text=text, author=media, about="brand", polarity=pol)
         if rng.random() < 0.35 and at.minute < 50:
-            b.add(NEWS, _PREFIX[NEWS], at + timedelta(minutes=rng.randint(2, 59 - at.minute)), title=title,
-                  text=text, author=rng.choice([m for m in NEWS_MEDIA if m != media]) + "（转载）", about="brand",
-                  polarity=pol, copy_of=post.path)
+            b.add(
+                NEWS,
+                _PREFIX[NEWS],
+                at + timedelta(minutes=rng.randint(2, 59 - at.minute)),
+                title=title,
+                text=text,
+                author=rng.choice([m for m in NEWS_MEDIA if m != media]) + "（转载）",
+                about="brand",
+                polarity=pol,
+                copy_of=post.path,
+            )
     if rng.random() < 0.06:
         title, text, pol = rng.choice(NEWS_FRUIT)
-        b.add(NEWS, _PREFIX[NEWS], b.at(), title=title, text=text, author=rng.choice(NEWS_MEDIA), about="fruit",
-              polarity=pol)
+        b.add(
+            NEWS,
+            _PREFIX[NEWS],
+            b.at(),
+            title=title,
+            text=text,
+            author=rng.choice(NEWS_MEDIA),
+            about="fruit",
+            polarity=pol,
+        )
 
 
 def _rss(b: _SlotBuilder) -> None:
     rng = b.rng
     title = rng.choice(RSS_OTHER)
-    b.add(RSS, _PREFIX[RSS], b.at(), title=title, text=f"{title}。详细报道请见正文。", author=rng.choice(RSS_MEDIA),
-          about="other", polarity=NEU)
+    b.add(
+        RSS,
+        _PREFIX[RSS],
+        b.at(),
+        title=title,
+        text=f"{title}。详细报道请见正文。",
+        author=rng.choice(RSS_MEDIA),
+        about="other",
+        polarity=NEU,
+    )
     for chance, pool, about in ((0.02, RSS_BRAND, "brand"), (0.02, RSS_FRUIT, "fruit")):
         if rng.random() < chance:
             title, text, pol = rng.choice(pool)
-            b.add(RSS, _PREFIX[RSS], b.at(), title=title, text=text, author=rng.choice(RSS_MEDIA), about=about,
-                  polarity=pol)
+            b.add(
+                RSS,
+                _PREFIX[RSS],
+                b.at(),
+                title=title,
+                text=text,
+                author=rng.choice(RSS_MEDIA),
+                about=about,
+                polarity=pol,
+            )
 
 
 @lru_cache(maxsize=2048)
@@ -407,32 +546,56 @@ def background_posts(now: datetime) -> list[Post]:
 
 def _unique_complaint(rng: random.Random, seen: set[str], first_with: str | None) -> str:
     while True:
-        text = (f"{rng.choice(CRISIS_CITIES)}网友：蜜橙{rng.choice(('充电宝', '20000mAh充电宝', '磁吸充电宝'))}"
-                f"{rng.choice(CRISIS_PROBLEMS)}，{first_with or rng.choice(CRISIS_TAILS)}")
+        text = (
+            f"{rng.choice(CRISIS_CITIES)}网友：蜜橙{rng.choice(('充电宝', '20000mAh充电宝', '磁吸充电宝'))}"
+            f"{rng.choice(CRISIS_PROBLEMS)}，{first_with or rng.choice(CRISIS_TAILS)}"
+        )
         first_with = None
         if normalise_content(text) not in seen:
             seen.add(normalise_content(text))
             return text
 
 
-def _crisis_post(source: str, seg: CrisisSegment, phase: int, k: int, at: datetime, rng: random.Random,
-                 seen: set[str], first_with: str | None = None) -> Post:
+def _crisis_post(
+    source: str,
+    seg: CrisisSegment,
+    phase: int,
+    k: int,
+    at: datetime,
+    rng: random.Random,
+    seen: set[str],
+    first_with: str | None = None,
+) -> Post:
     pid = _post_id(at, k)
     prefix = _PREFIX[source]
     path = f"{prefix}c{seg.crisis}-{pid}{'' if source == SOCIAL else '.html'}"
-    common = {"id": pid, "path": path, "home": source, "posted_at": at, "about": "brand", "polarity": NEG,
-              "crisis": True}
+    common = {
+        "id": pid,
+        "path": path,
+        "home": source,
+        "posted_at": at,
+        "about": "brand",
+        "polarity": NEG,
+        "crisis": True,
+    }
     if source == SOCIAL:
-        return Post(title="", text=_unique_complaint(rng, seen, first_with), author=rng.choice(SOCIAL_USERS),
-                    reposts=rng.randint(5, 500), **common)  # type: ignore[arg-type]
+        return Post(
+            title="",
+            text=_unique_complaint(rng, seen, first_with),
+            author=rng.choice(SOCIAL_USERS),
+            reposts=rng.randint(5, 500),
+            **common,
+        )  # type: ignore[arg-type]
     if source == FORUM:
-        return Post(title=f"{rng.choice(CRISIS_FORUM_TITLES)}（{k % 1000}楼主）",
-                    text=_unique_complaint(rng, seen, first_with), author=rng.choice(FORUM_USERS),
-                    **common)  # type: ignore[arg-type]
+        return Post(
+            title=f"{rng.choice(CRISIS_FORUM_TITLES)}（{k % 1000}楼主）",
+            text=_unique_complaint(rng, seen, first_with),
+            author=rng.choice(FORUM_USERS),
+            **common,
+        )  # type: ignore[arg-type]
     if source == NEWS:
         title, text = CRISIS_NEWS[(k + phase) % len(CRISIS_NEWS)]
-        return Post(title=f"{title}（{rng.choice(CRISIS_CITIES)}）", text=text, author=rng.choice(NEWS_MEDIA),
-                    **common)  # type: ignore[arg-type]
+        return Post(title=f"{title}（{rng.choice(CRISIS_CITIES)}）", text=text, author=rng.choice(NEWS_MEDIA), **common)  # type: ignore[arg-type]
     if source == RSS:
         title, text, media = CRISIS_NATIONAL[k % len(CRISIS_NATIONAL)]
         return Post(title=title, text=text, author=media, **common)  # type: ignore[arg-type]
@@ -457,9 +620,18 @@ def _backlog(seg: CrisisSegment, phase: int) -> list[Post]:
         at = min(original.posted_at + timedelta(minutes=1 + j), seg.start - timedelta(minutes=1))
         k = 1000 + phase * 100 + len(sources) + j
         pid = _post_id(at, k)
-        posts.append(replace(original, id=pid, path=f"{_PREFIX[SOCIAL]}c{seg.crisis}-{pid}", posted_at=at,
-                             text=_repost_text(original.text, rng), author=rng.choice(SOCIAL_USERS),
-                             copy_of=original.path, reposts=0))
+        posts.append(
+            replace(
+                original,
+                id=pid,
+                path=f"{_PREFIX[SOCIAL]}c{seg.crisis}-{pid}",
+                posted_at=at,
+                text=_repost_text(original.text, rng),
+                author=rng.choice(SOCIAL_USERS),
+                copy_of=original.path,
+                reposts=0,
+            )
+        )
     return posts
 
 
@@ -512,8 +684,20 @@ def _hot_background(now: datetime) -> list[Post]:
     for i, title in enumerate(topics):
         at = floor_minute(now - timedelta(minutes=rng.randint(5, 360)))
         pid = _post_id(_slot_start(slot), 9000 + i)
-        posts.append(Post(id=pid, path=f"{_PREFIX[HOT]}{pid}", home=HOT, title=title, text=f"{title} 相关讨论持续升温",
-                          posted_at=at, author="热搜榜", about="other", polarity=NEU, heat=3_000_000 - i * 120_000))
+        posts.append(
+            Post(
+                id=pid,
+                path=f"{_PREFIX[HOT]}{pid}",
+                home=HOT,
+                title=title,
+                text=f"{title} 相关讨论持续升温",
+                posted_at=at,
+                author="热搜榜",
+                about="other",
+                polarity=NEU,
+                heat=3_000_000 - i * 120_000,
+            )
+        )
     return posts
 
 
@@ -556,9 +740,14 @@ def snapshot(now: datetime, timeline: Sequence[CrisisSegment] = ()) -> Snapshot:
 PRECEDENCE = (RSS, FORUM, NEWS, SOCIAL, HOT, ATOM)
 
 
-def expected_mentions(phase: int, now: datetime, *, base_url: str = "",
-                      timeline: Sequence[CrisisSegment] | None = None,
-                      keywords: Sequence[str] | None = None) -> list[DemoMention]:
+def expected_mentions(
+    phase: int,
+    now: datetime,
+    *,
+    base_url: str = "",
+    timeline: Sequence[CrisisSegment] | None = None,
+    keywords: Sequence[str] | None = None,
+) -> list[DemoMention]:
     """Ground truth at ``now``: every brand-or-fruit item a crawl of :func:`demo_mention_sources` sees.
 
     ``timeline`` is the server's crisis history (``DemoServer.crisis.timeline()``); without it, a crisis
@@ -599,19 +788,32 @@ def _key(source_name: str) -> str:
 
 def _mention(post: Post, source: str, base_url: str, duplicate_of: str | None) -> DemoMention:
     name, authority = SOURCES[source]
-    return DemoMention(url=base_url + post.path, source=name, title=post.title, text=post.text,
-                       posted_at=post.posted_at, author=post.author, is_about_brand=post.about == "brand",
-                       polarity=post.polarity, authority=authority, duplicate_of=duplicate_of, crisis=post.crisis,
-                       reposts=post.reposts)
+    return DemoMention(
+        url=base_url + post.path,
+        source=name,
+        title=post.title,
+        text=post.text,
+        posted_at=post.posted_at,
+        author=post.author,
+        is_about_brand=post.about == "brand",
+        polarity=post.polarity,
+        authority=authority,
+        duplicate_of=duplicate_of,
+        crisis=post.crisis,
+        reposts=post.reposts,
+    )
 
 
-def unique_brand_negatives(mentions: Iterable[DemoMention], now: datetime,
-                           window: timedelta = timedelta(hours=1)) -> list[DemoMention]:
+def unique_brand_negatives(
+    mentions: Iterable[DemoMention], now: datetime, window: timedelta = timedelta(hours=1)
+) -> list[DemoMention]:
     """Unique negative brand mentions posted in ``(now - window, now]``: what crisis rules count."""
-    return [m for m in mentions if m.is_about_brand and m.polarity == NEG and m.duplicate_of is None
-            and now - window < m.posted_at <= now]
+    return [
+        m
+        for m in mentions
+        if m.is_about_brand and m.polarity == NEG and m.duplicate_of is None and now - window < m.posted_at <= now
+    ]
 
 
 def has_crisis_word(text: str) -> bool:
     return any(w in text for w in CRISIS_WORDS)
-

@@ -261,8 +261,10 @@ def jd_page(item: ShopItem, state: int) -> str:
     )
     choose = "".join(
         f'<div id="choose-attr-{i + 1}" class="li p-choose"><div class="dt">选择{escape(label)}</div><div class="dd">'
-        + "".join(f'<div class="item{" selected" if j == 0 else ""}"><a href="#">{escape(v)}</a></div>'
-                  for j, v in enumerate(values))
+        + "".join(
+            f'<div class="item{" selected" if j == 0 else ""}"><a href="#">{escape(v)}</a></div>'
+            for j, v in enumerate(values)
+        )
         + "</div></div>"
         for i, (label, values) in enumerate(item.options)
     )
@@ -282,7 +284,7 @@ def jd_page(item: ShopItem, state: int) -> str:
         f'<div id="summary-promotion" class="summary-promotion"><div class="dt">促　　销</div>'
         f'<div class="dd J-prom-wrap">{promos}</div></div></div></div>'
         '<div id="summary-stock"><div class="dt">配 送 至</div><div class="dd">北京朝阳区三环以内 '
-        f'<strong>{"有货" if st.in_stock else "无货"}</strong> 支持 99元免基础运费 | 京准达 | 211限时达</div></div>'
+        f"<strong>{'有货' if st.in_stock else '无货'}</strong> 支持 99元免基础运费 | 京准达 | 211限时达</div></div>"
         f'<div id="choose-attrs">{choose}</div><div class="choose-btns">{buttons}</div>'
         '<div class="summary-service">由 京东 发货, 并提供售后服务. 京东物流 · 7天无理由退货</div></div>'
     )
@@ -347,10 +349,10 @@ def recommend_page(item: ShopItem, state: int) -> str:
     body = (
         f"{breadcrumb(item.category, item.name)}"
         '<div class="page-wrap"><aside class="side">'
-        f'{recommendation_list("看了又看", "also-viewed", also_viewed)}</aside>'
+        f"{recommendation_list('看了又看', 'also-viewed', also_viewed)}</aside>"
         f'<div class="product-main">{gallery(item.images, item.name)}{info}</div></div>'
-        f'{recommendation_list("猜你喜欢", "recommend guess-you-like", guess)}{detail_section(item)}'
-        f'{recommendation_list("为你推荐", "recommend for-you", guess[::-1][:6])}'
+        f"{recommendation_list('猜你喜欢', 'recommend guess-you-like', guess)}{detail_section(item)}"
+        f"{recommendation_list('为你推荐', 'recommend for-you', guess[::-1][:6])}"
     )
     head = f'<meta property="og:title" content="{escape(item.name)}">\n<meta property="og:type" content="product">\n'
     return layout(f"{item.name}-{item.competitor}", body, SITES["recommend"], head=head)
@@ -401,7 +403,7 @@ _BENCH_DETAIL = (
     f'<li>商品评价</li></ul><h2>商品详情</h2><table class="specs">{_BENCH_SPEC_ROWS}</table>'
     + "".join(f"<p>{escape(p)}</p>" for p in DETAIL_PARAGRAPHS * 6)
     + "".join(
-        f'<h3>售后说明 {i}</h3><p>自签收之日起七日内，商品及包装保持出售时原状且配件齐全的，可申请无理由退货；'
+        f"<h3>售后说明 {i}</h3><p>自签收之日起七日内，商品及包装保持出售时原状且配件齐全的，可申请无理由退货；"
         f"十五日内出现质量问题可申请换货。第{i}条 以上条款最终解释权归本店所有。</p>"
         for i in range(1, 25)
     )
@@ -502,9 +504,7 @@ def bench_render_page(n: int) -> bytes:
         f'<style>@font-face {{ font-family: "BenchFont{n}"; src: url("/static/font/{n}.woff2") format("woff2"); }}'
         f' body {{ font-family: "BenchFont{n}", sans-serif; }}</style>\n'
     )
-    body = _bench_body(n, title, price_html, gallery(images, title)) + (
-        f"<script>\n{BENCH_RENDER_SCRIPT % n}</script>"
-    )
+    body = _bench_body(n, title, price_html, gallery(images, title)) + (f"<script>\n{BENCH_RENDER_SCRIPT % n}</script>")
     return _bench_shell(title, head, body).encode("utf-8")
 
 

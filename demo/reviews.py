@@ -61,9 +61,16 @@ def review_source(product_id: str, base_url: str) -> dict[str, object] | None:
             "start": FIRST_PAGE[plan.shape],
             "page_size": JD_PAGE_SIZE,
             "items": "comments",
-            "fields": {"id": "id", "text": "content", "rating": "score", "posted_at": "creationTime",
-                       "variant": "productColor", "helpful": "usefulVoteCount", "images": "images",
-                       "followup": "afterUserComment.content"},
+            "fields": {
+                "id": "id",
+                "text": "content",
+                "rating": "score",
+                "posted_at": "creationTime",
+                "variant": "productColor",
+                "helpful": "usefulVoteCount",
+                "images": "images",
+                "followup": "afterUserComment.content",
+            },
         }
     if plan.shape == "tmall":
         return {
@@ -71,10 +78,16 @@ def review_source(product_id: str, base_url: str) -> dict[str, object] | None:
             "url": f"{root}/tmall/reviews/{sku}.htm?page=1",
             "pagination": "next",
             "items": "div.rate-item",
-            "fields": {"id": "::attr(data-id)", "text": ".rate-content::text", "rating": ".rate-star::attr(data-score)",
-                       "posted_at": ".rate-date::text", "variant": ".rate-sku span::text",
-                       "helpful": ".rate-useful em::text", "images": ".rate-pics img::attr(src)",
-                       "followup": ".append-content::text"},
+            "fields": {
+                "id": "::attr(data-id)",
+                "text": ".rate-content::text",
+                "rating": ".rate-star::attr(data-score)",
+                "posted_at": ".rate-date::text",
+                "variant": ".rate-sku span::text",
+                "helpful": ".rate-useful em::text",
+                "images": ".rate-pics img::attr(src)",
+                "followup": ".append-content::text",
+            },
             "next": "a.next::attr(href)",
         }
     return {
@@ -84,8 +97,16 @@ def review_source(product_id: str, base_url: str) -> dict[str, object] | None:
         "start": 0,
         "page_size": SONGSHU_PAGE_SIZE,
         "items": "items",
-        "fields": {"id": "rateId", "text": "rateContent", "rating": "star", "posted_at": "rateDate",
-                   "variant": "sku", "helpful": "useful", "images": "pics", "followup": "appendComment.content"},
+        "fields": {
+            "id": "rateId",
+            "text": "rateContent",
+            "rating": "star",
+            "posted_at": "rateDate",
+            "variant": "sku",
+            "helpful": "useful",
+            "images": "pics",
+            "followup": "appendComment.content",
+        },
     }
 
 
@@ -137,9 +158,12 @@ def jd_comments_page(item: ShopItem, reviews: list[DemoReview], index: int, size
         "poorCount": sum(r.rating <= 2 for r in reviews),
         "goodRateShow": round(100 * good / len(reviews)) if reviews else 100,
     }
-    chunk = reviews[index * size:(index + 1) * size] if index >= 0 else []
-    return {"productCommentSummary": summary, "comments": [jd_comment(r, item) for r in chunk],
-            "maxPage": math.ceil(len(reviews) / size)}
+    chunk = reviews[index * size : (index + 1) * size] if index >= 0 else []
+    return {
+        "productCommentSummary": summary,
+        "comments": [jd_comment(r, item) for r in chunk],
+        "maxPage": math.ceil(len(reviews) / size),
+    }
 
 
 def _int_arg(request: Request, name: str, default: int) -> int:
@@ -186,10 +210,12 @@ def tmall_rate_item(review: DemoReview) -> str:
     append = ""
     if review.followup is not None and review.followup_at is not None:
         days = (review.followup_at - review.posted_at).days
-        append = ('<div class="rate-append"><span class="append-label">追加评论</span>'
-                  f'<span class="append-days">收货{days}天后追加</span>'
-                  f'<div class="append-content">{escape(review.followup)}</div>'
-                  f'<span class="append-date">{tmall_time(review.followup_at)}</span></div>')
+        append = (
+            '<div class="rate-append"><span class="append-label">追加评论</span>'
+            f'<span class="append-days">收货{days}天后追加</span>'
+            f'<div class="append-content">{escape(review.followup)}</div>'
+            f'<span class="append-date">{tmall_time(review.followup_at)}</span></div>'
+        )
     reply = ""
     if review.rating <= 2 and int(review.id) % 3 == 0:
         reply = '<div class="rate-reply">[掌柜回复] 亲，给您带来不好的体验非常抱歉，请联系在线客服为您处理。</div>'
@@ -223,17 +249,16 @@ def tmall_reviews_page(item: ShopItem, reviews: list[DemoReview], page: int) -> 
     """Page ``page`` (from 1) of the Tmall-like review list, GBK encoded (emoji as character references)."""
     path = f"/tmall/reviews/{item.sku}.htm"
     last = max(1, math.ceil(len(reviews) / TMALL_PAGE_SIZE))
-    chunk = reviews[(page - 1) * TMALL_PAGE_SIZE:page * TMALL_PAGE_SIZE] if page >= 1 else []
+    chunk = reviews[(page - 1) * TMALL_PAGE_SIZE : page * TMALL_PAGE_SIZE] if page >= 1 else []
     good = sum(r.rating >= 4 for r in reviews)
     body = (
         f'<div class="rate-header"><h1>{escape(item.name)}</h1>'
         f'<div class="rate-summary">累计评价 <em>{len(reviews)}</em> · 好评率 '
-        f'<em>{round(100 * good / len(reviews)) if reviews else 100}%</em></div>'
+        f"<em>{round(100 * good / len(reviews)) if reviews else 100}%</em></div>"
         '<div class="rate-filter"><label><input type="checkbox"> 有图</label>'
         '<label><input type="checkbox"> 追评</label>'
         '<a class="sort" href="#">按时间排序</a></div></div>'
-        f'<div class="rate-grid">{"".join(tmall_rate_item(r) for r in chunk)}</div>'
-        + _tmall_pager(path, page, last)
+        f'<div class="rate-grid">{"".join(tmall_rate_item(r) for r in chunk)}</div>' + _tmall_pager(path, page, last)
     )
     head = '<meta http-equiv="Content-Type" content="text/html; charset=gbk">\n'
     html = pages.layout(f"{item.name}-累计评价-tmall.com天猫", body, pages.SITES["gbk"], charset="gbk", head=head)
@@ -265,7 +290,11 @@ def songshu_rate(review: DemoReview) -> dict[str, object]:
 
 
 def songshu_rate_page(reviews: list[DemoReview], offset: int, limit: int) -> dict[str, object]:
-    return {"total": len(reviews), "offset": offset, "items": [songshu_rate(r) for r in reviews[offset:offset + limit]]}
+    return {
+        "total": len(reviews),
+        "offset": offset,
+        "items": [songshu_rate(r) for r in reviews[offset : offset + limit]],
+    }
 
 
 # --- routes ---------------------------------------------------------------------------------------

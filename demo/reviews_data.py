@@ -86,10 +86,22 @@ Lexicon = dict[str, dict[str, tuple[str, ...]]]
 
 COMMON: Lexicon = {
     "物流": {
-        POS: ("物流超级快", "快递很给力，隔天就到了", "发货速度很快", "顺丰发货，速度没得说", "物流不慢，两天就到",
-              "快递非常快，下午下单第二天早上就收到了"),
-        NEG: ("物流一点都不快", "快递太慢了，等了整整一个星期", "发货很慢，催了好几次才发", "物流信息三天都不更新",
-              "快递不太给力", "送货不上门，还得自己去驿站拿"),
+        POS: (
+            "物流超级快",
+            "快递很给力，隔天就到了",
+            "发货速度很快",
+            "顺丰发货，速度没得说",
+            "物流不慢，两天就到",
+            "快递非常快，下午下单第二天早上就收到了",
+        ),
+        NEG: (
+            "物流一点都不快",
+            "快递太慢了，等了整整一个星期",
+            "发货很慢，催了好几次才发",
+            "物流信息三天都不更新",
+            "快递不太给力",
+            "送货不上门，还得自己去驿站拿",
+        ),
     },
     "客服": {
         POS: ("客服很耐心", "客服态度很好，有问必答", "售后处理很及时", "客服小姐姐服务超级好"),
@@ -220,10 +232,18 @@ ENGLISH = {
 }
 
 FOLLOWUPS = {
-    POS: ("用了一个月了，依然很好用", "追评：又回购了一次，品质很稳定", "用了半个月，没发现什么问题，好评",
-          "家里人都说好，准备再买一个"),
-    NEG: ("用了半个月就出问题了，联系客服也没用", "追评：问题越来越严重，申请退货了", "后来越用越失望，不推荐",
-          "追评：售后到现在都没处理"),
+    POS: (
+        "用了一个月了，依然很好用",
+        "追评：又回购了一次，品质很稳定",
+        "用了半个月，没发现什么问题，好评",
+        "家里人都说好，准备再买一个",
+    ),
+    NEG: (
+        "用了半个月就出问题了，联系客服也没用",
+        "追评：问题越来越严重，申请退货了",
+        "后来越用越失望，不推荐",
+        "追评：售后到现在都没处理",
+    ),
 }
 
 SPIKE_CLAUSES = (
@@ -348,8 +368,9 @@ def _batch_window(batch: int) -> tuple[datetime, timedelta]:
     return REVIEW_EPOCH + timedelta(days=BATCH_SPAN_DAYS * (batch - 1)), timedelta(days=BATCH_SPAN_DAYS)
 
 
-def _followup(rng: random.Random, draft: _Draft, posted: datetime,
-              batch_end: datetime) -> tuple[str | None, datetime | None]:
+def _followup(
+    rng: random.Random, draft: _Draft, posted: datetime, batch_end: datetime
+) -> tuple[str | None, datetime | None]:
     room = (batch_end - posted).days
     if room < 8 or rng.random() > (0.25 if draft.long else 0.08):
         return None, None
@@ -392,12 +413,23 @@ def _all_reviews(product_id: str) -> tuple[tuple[DemoReview, ...], ...]:
             followup, followup_at = _followup(rng, draft, posted, start + span)
             images = _images(rng, draft)
             options = _options(rng, item)
-            reviews.append(DemoReview(
-                id=str(next_id), rating=draft.rating, text=draft.text, posted_at=posted,
-                variant=variant_text(plan.shape, options), helpful=_helpful(rng, draft, (start + span - posted).days),
-                has_images=bool(images), followup=followup, followup_at=followup_at,
-                polarity=draft.polarity, aspects=draft.aspects, images=images, options=options,
-            ))
+            reviews.append(
+                DemoReview(
+                    id=str(next_id),
+                    rating=draft.rating,
+                    text=draft.text,
+                    posted_at=posted,
+                    variant=variant_text(plan.shape, options),
+                    helpful=_helpful(rng, draft, (start + span - posted).days),
+                    has_images=bool(images),
+                    followup=followup,
+                    followup_at=followup_at,
+                    polarity=draft.polarity,
+                    aspects=draft.aspects,
+                    images=images,
+                    options=options,
+                )
+            )
         batches.append(tuple(reviews))
     return tuple(batches)
 

@@ -123,13 +123,15 @@ class Router:
         if allowed:
             response = Response.error(405, f"{request.method} not allowed on {request.path}")
             return Response(405, response.body, response.content_type, {"Allow": ", ".join(sorted(set(allowed)))})
-        return Response.html("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>404 页面不存在</title>"
-                             "</head><body><h1>404 页面不存在</h1></body></html>", status=404)
+        return Response.html(
+            '<!DOCTYPE html><html><head><meta charset="utf-8"><title>404 页面不存在</title>'
+            "</head><body><h1>404 页面不存在</h1></body></html>",
+            status=404,
+        )
 
     @staticmethod
     def _call(route: Route, request: Request, match: re.Match[str]) -> Response:
-        scoped = Request(request.method, request.path, request.query, request.headers, request.body,
-                         match.groupdict())
+        scoped = Request(request.method, request.path, request.query, request.headers, request.body, match.groupdict())
         try:
             return route.handler(scoped)
         except Exception as exc:  # a bug in a demo handler: answer 500 and say why, keep serving

@@ -27,8 +27,16 @@ class DemoFailed(Exception):
 DEMO_CATEGORIES = {"李宁官方旗舰店": "apparel", "三只松鼠官方旗舰店": "food"}
 
 
-def write_demo_config(base_url: str, workdir: Path, with_browser: bool, *, products: list | None = None,
-                      database_url: str | None = None, mentions: bool = True, chat=None) -> Path:  # noqa: ANN001
+def write_demo_config(
+    base_url: str,
+    workdir: Path,
+    with_browser: bool,
+    *,
+    products: list | None = None,
+    database_url: str | None = None,
+    mentions: bool = True,
+    chat=None,
+) -> Path:
     """A config for the demo shop's catalog (or the given DemoProducts), crawling politely but fast."""
     from jingshao.demo.catalog import demo_products
 
@@ -51,8 +59,11 @@ def write_demo_config(base_url: str, workdir: Path, with_browser: bool, *, produ
         "timeout = 20",
     ]
     for comp, prods in by_comp.items():
-        lines += ["[[competitors]]", f"name = {toml_str(comp)}",
-                  f"category = {toml_str(DEMO_CATEGORIES.get(comp, 'electronics'))}"]
+        lines += [
+            "[[competitors]]",
+            f"name = {toml_str(comp)}",
+            f"category = {toml_str(DEMO_CATEGORIES.get(comp, 'electronics'))}",
+        ]
         for p in prods:
             lines += ["  [[competitors.products]]", f"  url = {toml_str(p.url)}", f"  name = {toml_str(p.name)}"]
             if p.render:
@@ -66,14 +77,22 @@ def write_demo_config(base_url: str, workdir: Path, with_browser: bool, *, produ
         from jingshao.demo.mentions import demo_mention_sources
         from jingshao.demo.mentions_data import DEMO_BRAND
 
-        lines += ["[[brands]]", *(f"{k} = {toml_inline(v)}" for k, v in DEMO_BRAND.items()),
-                  # The demo's crisis resolves within hours: its 24-hour windows are shortened.
-                  "  [brands.crisis]", "  red_growth_hours = 2", "  blue_share_hours = 2"]
+        lines += [
+            "[[brands]]",
+            *(f"{k} = {toml_inline(v)}" for k, v in DEMO_BRAND.items()),
+            # The demo's crisis resolves within hours: its 24-hour windows are shortened.
+            "  [brands.crisis]",
+            "  red_growth_hours = 2",
+            "  blue_share_hours = 2",
+        ]
         for src in demo_mention_sources(base_url):
             if src["kind"] == "render" and not with_browser:
                 continue
-            lines += ["[[mention_sources]]", "max_pages = 100",  # backfill the demo's 7 days at once
-                      *(f"{k} = {toml_inline(v)}" for k, v in src.items() if v is not None)]
+            lines += [
+                "[[mention_sources]]",
+                "max_pages = 100",  # backfill the demo's 7 days at once
+                *(f"{k} = {toml_inline(v)}" for k, v in src.items() if v is not None),
+            ]
     for name in ("dingtalk", "feishu") if chat is not None else ():
         lines += ["[[channels]]", *(f"{k} = {toml_inline(v)}" for k, v in chat.channel_settings(name).items())]
     path = workdir / "jingshao.toml"
@@ -104,8 +123,6 @@ def _run_child_crawl(config_path: Path, spider: str = "products") -> int:
 
     result = run_crawl_child(spider, config_path, timeout=600, capture=False, evaluate=False)
     return 1 if result.returncode is None else result.returncode
-
-
 
 
 def _crawl(config_path: Path, spider: str, *, quiet: bool = False) -> None:
@@ -155,13 +172,17 @@ def show_results(cfg_path: Path, console: Console) -> None:
     cfg = load_config(cfg_path)
     db = open_database(cfg.database_url)
     with db.session() as s:
-        last = {sp: s.scalar(select(func.max(CrawlRun.id)).where(CrawlRun.spider == sp))
-                for sp in ("products", "reviews")}
+        last = {
+            sp: s.scalar(select(func.max(CrawlRun.id)).where(CrawlRun.spider == sp)) for sp in ("products", "reviews")
+        }
         changes = changes_in_run(s, last["products"])
         new_reviews = s.scalar(select(func.count()).select_from(Review).where(Review.crawl_run_id == last["reviews"]))
         reviews = reviews_for(s)
-        adlaw = s.execute(select(Product.name, AdlawHit.word, AdlawHit.context)
-                          .join(Product, AdlawHit.product_id == Product.id).order_by(AdlawHit.id)).all()
+        adlaw = s.execute(
+            select(Product.name, AdlawHit.word, AdlawHit.context)
+            .join(Product, AdlawHit.product_id == Product.id)
+            .order_by(AdlawHit.id)
+        ).all()
         mentions = s.execute(select(Mention.label, func.count()).group_by(Mention.label)).all()
 
     table = Table(title="第二次抓取发现的变化 (what changed)", title_justify="left")
@@ -169,8 +190,11 @@ def show_results(cfg_path: Path, console: Console) -> None:
         table.add_column(col)
     for c in changes:
         b, a = c.before, c.after
-        stock = stock_label(a.availability) if b and b.availability == a.availability else \
-            f"{stock_label(b.availability if b else None)} → {stock_label(a.availability)}"
+        stock = (
+            stock_label(a.availability)
+            if b and b.availability == a.availability
+            else f"{stock_label(b.availability if b else None)} → {stock_label(a.availability)}"
+        )
         promo = "未变" if b and b.promo == a.promo else (a.promo or "—")
         price = price_change(b.price if b else None, a.price) if not b or b.price != a.price else money(a.price)
         table.add_row(c.competitor, c.product[:28], price, stock, promo[:48])
@@ -180,28 +204,32 @@ def show_results(cfg_path: Path, console: Console) -> None:
     by_comp: dict[str, list] = {}
     for r in reviews:
         by_comp.setdefault(r.competitor, []).append(r)
-    tags = Table(title=f"买家怎么说 (what buyers say) — {len(reviews)} 条评价, 本次新增 {new_reviews} 条",
-                 title_justify="left")
+    tags = Table(
+        title=f"买家怎么说 (what buyers say) — {len(reviews)} 条评价, 本次新增 {new_reviews} 条", title_justify="left"
+    )
     for col in ("竞品店铺", "评价数", "好评率", "最常见的优点", "最常见的缺点"):
         tags.add_column(col)
     for comp, items in by_comp.items():
-        summary = aggregate_tags((r.text, [tag_from_row(t) for t in (r.tags or [])], r.sentiment or 0.5)
-                                 for r in items)
+        summary = aggregate_tags((r.text, [tag_from_row(t) for t in (r.tags or [])], r.sentiment or 0.5) for r in items)
         pros = [f"{t.aspect}-{t.opinion}({t.reviews})" for t in summary if t.polarity == "pos"][:2]
         cons = [f"{t.aspect}-{t.opinion}({t.reviews})" for t in summary if t.polarity == "neg"][:2]
         positive = sum(1 for r in items if (r.sentiment or 0) >= 0.5) / len(items)
         tags.add_row(comp, str(len(items)), f"{positive:.0%}", "、".join(pros), "、".join(cons))
     console.print(tags)
     if adlaw:
-        console.print(f"广告法违禁词 (ad-law words in competitors' copy): {len(adlaw)} 处, e.g. "
-                      + "; ".join(f"{w}「{ctx}」" for _, w, ctx in adlaw[:3]))
+        console.print(
+            f"广告法违禁词 (ad-law words in competitors' copy): {len(adlaw)} 处, e.g. "
+            + "; ".join(f"{w}「{ctx}」" for _, w, ctx in adlaw[:3])
+        )
     counts = dict(mentions)
-    console.print(f"品牌声量 (brand mentions): {sum(counts.values())} 条 — 正面 {counts.get('pos', 0)}, "
-                  f"中性 {counts.get('neu', 0) + counts.get('neutral', 0)}, 负面 {counts.get('neg', 0)}")
+    console.print(
+        f"品牌声量 (brand mentions): {sum(counts.values())} 条 — 正面 {counts.get('pos', 0)}, "
+        f"中性 {counts.get('neu', 0) + counts.get('neutral', 0)}, 负面 {counts.get('neg', 0)}"
+    )
     console.print(f"database: {cfg.database_url}")
 
 
-def run_crisis(cfg_path: Path, shop, chat, console: Console) -> None:  # noqa: ANN001
+def run_crisis(cfg_path: Path, shop, chat, console: Console) -> None:
     """Flip the demo's crisis switch phase by phase; crawl, evaluate and dispatch after each, and
     show what the DingTalk-like robot received."""
     from datetime import timedelta
@@ -210,8 +238,14 @@ def run_crisis(cfg_path: Path, shop, chat, console: Console) -> None:  # noqa: A
 
     cfg = load_config(cfg_path)
     console.rule("舆情危机演练 (crisis drill): the demo brand 蜜橙 gets a burst of complaints")
-    steps = [("平时 (ordinary day)", None), ("阶段1: 零星投诉", 1), ("阶段2: 行业媒体跟进", 2),
-             ("阶段3: 央媒报道、热搜", 3), ("危机平息 3小时后", "stop"), ("再10分钟", "later")]
+    steps = [
+        ("平时 (ordinary day)", None),
+        ("阶段1: 零星投诉", 1),
+        ("阶段2: 行业媒体跟进", 2),
+        ("阶段3: 央媒报道、热搜", 3),
+        ("危机平息 3小时后", "stop"),
+        ("再10分钟", "later"),
+    ]
     for label, action in steps:
         if action == "stop":
             shop.stop_crisis()
@@ -237,5 +271,7 @@ def build_demo_report(cfg_path: Path, console: Console) -> None:
     today = datetime.now(cfg.tz).date()
     built = daily_report(cfg, send=False, date_from=today, date_to=today, out_dir=cfg_path.parent / "reports")
     console.print(f"竞品日报 (daily report): {built['html']} ({built['kb']} KB)")
-    console.print(f"next: jingshao prices --config {cfg_path}   |   jingshao tags --config {cfg_path}   |   "
-                  f"jingshao alerts list --all --config {cfg_path}")
+    console.print(
+        f"next: jingshao prices --config {cfg_path}   |   jingshao tags --config {cfg_path}   |   "
+        f"jingshao alerts list --all --config {cfg_path}"
+    )

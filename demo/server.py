@@ -191,8 +191,9 @@ class DemoServer:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     @property
@@ -327,13 +328,18 @@ def register_control_routes(router: Router, server: DemoServer) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m jingshao.demo.server",
-                                     description="Serve the jingshao demo shop until interrupted.")
+    parser = argparse.ArgumentParser(
+        prog="python -m jingshao.demo.server", description="Serve the jingshao demo shop until interrupted."
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one; default: 8765)")
     parser.add_argument("--state", type=int, default=0, help=f"initial shop state, 0..{catalog.STATE_COUNT - 1}")
-    parser.add_argument("--asset-latency", type=float, default=0.0,
-                        help="seconds to wait before serving each image or font (simulates a CDN)")
+    parser.add_argument(
+        "--asset-latency",
+        type=float,
+        default=0.0,
+        help="seconds to wait before serving each image or font (simulates a CDN)",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.state < catalog.STATE_COUNT:
         parser.error(f"--state must be in 0..{catalog.STATE_COUNT - 1}")

@@ -82,11 +82,13 @@ def jd_price_rows(sku_ids: str, state: int) -> list[dict[str, str]]:
     for raw in filter(None, (s.strip() for s in sku_ids.split(","))):
         sku = raw.removeprefix("J_")
         price, original = known.get(sku, (None, None))
-        rows.append({
-            "id": f"J_{sku}",
-            "p": pages.money(price) if price is not None else "-1.00",
-            "op": pages.money(original) if original is not None else "-1.00",
-        })
+        rows.append(
+            {
+                "id": f"J_{sku}",
+                "p": pages.money(price) if price is not None else "-1.00",
+                "op": pages.money(original) if original is not None else "-1.00",
+            }
+        )
     return rows
 
 
@@ -125,20 +127,26 @@ def register_shop_routes(router: Router, shop: ShopState) -> None:
 
     @router.get(r"/static/css/shop\.css")
     def css(request: Request) -> Response:
-        return Response(200, assets.SHOP_CSS.encode("utf-8"), assets.CONTENT_TYPES[".css"],
-                        {"Cache-Control": "max-age=86400"})
+        return Response(
+            200, assets.SHOP_CSS.encode("utf-8"), assets.CONTENT_TYPES[".css"], {"Cache-Control": "max-age=86400"}
+        )
 
     @router.get(r"/static/img/(?P<k>\d{1,7})\.png")
     def image(request: Request) -> Response:
         _asset_wait(shop)
-        return Response(200, assets.png(_int_param(request, "k")), assets.CONTENT_TYPES[".png"],
-                        {"Cache-Control": "max-age=86400"})
+        return Response(
+            200, assets.png(_int_param(request, "k")), assets.CONTENT_TYPES[".png"], {"Cache-Control": "max-age=86400"}
+        )
 
     @router.get(r"/static/font/(?P<k>\d{1,7})\.woff2")
     def web_font(request: Request) -> Response:
         _asset_wait(shop)
-        return Response(200, assets.font(_int_param(request, "k")), assets.CONTENT_TYPES[".woff2"],
-                        {"Cache-Control": "max-age=86400"})
+        return Response(
+            200,
+            assets.font(_int_param(request, "k")),
+            assets.CONTENT_TYPES[".woff2"],
+            {"Cache-Control": "max-age=86400"},
+        )
 
     register_bench_routes(router, shop)
 
@@ -184,6 +192,9 @@ def register_bench_routes(router: Router, shop: ShopState) -> None:
         if n is None:
             return _not_found(request)
         if shop.flaky_attempt(request.path) < catalog.FLAKY_FAILURES:
-            return Response.html("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>503 服务繁忙</title>"
-                                 "</head><body><h1>服务器繁忙，请稍后再试</h1></body></html>", status=503)
+            return Response.html(
+                '<!DOCTYPE html><html><head><meta charset="utf-8"><title>503 服务繁忙</title>'
+                "</head><body><h1>服务器繁忙，请稍后再试</h1></body></html>",
+                status=503,
+            )
         return Response.html(pages.bench_product_page(n))

@@ -86,8 +86,11 @@ class Reply:
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Reply:
-        return cls(status, json.dumps(data, ensure_ascii=False).encode(),
-                   {"Content-Type": "application/json; charset=utf-8", **(headers or {})})
+        return cls(
+            status,
+            json.dumps(data, ensure_ascii=False).encode(),
+            {"Content-Type": "application/json; charset=utf-8", **(headers or {})},
+        )
 
     @classmethod
     def text(cls, text: str, status: int = 200, headers: Mapping[str, str] | None = None) -> Reply:
@@ -105,7 +108,7 @@ class Delivery:
     detail: str = ""
 
 
-class Refused(Exception):  # noqa: N818 - a verdict, not a failure of the receiver
+class Refused(Exception):
     """Raised by a receiver's checks: the platform refuses the request with ``code``."""
 
     def __init__(self, code: int | str, message: str, payload: Any = None) -> None:
@@ -252,8 +255,15 @@ class DingTalkReceiver(_JsonCodeReceiver):
     throttle_code = 130101
     default_limits = ((20, 60.0),)
 
-    def __init__(self, *, token: str | None = None, secret: str | None = "", keyword: str | None = KEYWORD,
-                 max_bytes: int = 20_000, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        secret: str | None = "",
+        keyword: str | None = KEYWORD,
+        max_bytes: int = 20_000,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.token = token or secrets.token_hex(16)
         self.secret = ("SEC" + secrets.token_hex(24)) if secret == "" else secret  # None: no signing
@@ -334,8 +344,15 @@ class FeishuReceiver(_JsonCodeReceiver):
     code_field = "code"
     message_field = "msg"
 
-    def __init__(self, *, token: str | None = None, secret: str | None = "", keyword: str | None = KEYWORD,
-                 max_bytes: int = 30 * 1024, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        secret: str | None = "",
+        keyword: str | None = KEYWORD,
+        max_bytes: int = 30 * 1024,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.token = token or str(uuid.uuid4())
         self.secret = secrets.token_urlsafe(16) if secret == "" else secret
@@ -388,9 +405,17 @@ class SlackReceiver(Receiver):
     throttle_code = "rate_limited"
     default_limits = ((1, 1.0),)
     statuses: ClassVar[dict[str, int]] = {
-        "invalid_payload": 400, "invalid_blocks": 400, "no_text": 400, "msg_too_long": 400,
-        "invalid_token": 403, "action_prohibited": 403, "no_service": 404, "channel_not_found": 404,
-        "channel_is_archived": 410, "rate_limited": 429, "server_error": 500,
+        "invalid_payload": 400,
+        "invalid_blocks": 400,
+        "no_text": 400,
+        "msg_too_long": 400,
+        "invalid_token": 403,
+        "action_prohibited": 403,
+        "no_service": 404,
+        "channel_not_found": 404,
+        "channel_is_archived": 410,
+        "rate_limited": 429,
+        "server_error": 500,
     }
 
     def __init__(self, *, token: str | None = None, retry_after: float = 1, **kwargs: Any) -> None:
@@ -434,8 +459,9 @@ class GenericReceiver(Receiver):
     throttle_code = 429
     default_limits = ()
 
-    def __init__(self, *, secret: str | None = "", hook: str = "jingshao", retry_after: float = 1,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *, secret: str | None = "", hook: str = "jingshao", retry_after: float = 1, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.secret = secrets.token_urlsafe(24) if secret == "" else secret
         self.hook = hook
@@ -481,8 +507,14 @@ def default_receivers() -> list[Receiver]:
 class ChatReceivers:
     """Every platform receiver behind one threaded HTTP server on 127.0.0.1."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, receivers: Iterable[Receiver] | None = None,
-                 limits: Mapping[str, Limits] | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        receivers: Iterable[Receiver] | None = None,
+        limits: Mapping[str, Limits] | None = None,
+    ) -> None:
         self.host, self.port = host, port
         self.receivers: dict[str, Receiver] = {r.name: r for r in (receivers or default_receivers())}
         for name, value in (limits or {}).items():
@@ -510,8 +542,9 @@ class ChatReceivers:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     @property
@@ -598,8 +631,13 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         target = urlsplit(self.path)
-        req = Incoming(self.command, target.path, parse_qs(target.query, keep_blank_values=True),
-                       {k.lower(): v for k, v in self.headers.items()}, body)
+        req = Incoming(
+            self.command,
+            target.path,
+            parse_qs(target.query, keep_blank_values=True),
+            {k.lower(): v for k, v in self.headers.items()},
+            body,
+        )
         reply = self.server.owner.dispatch(req)
         if reply.close:
             self.close_connection = True
@@ -611,7 +649,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(reply.body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

@@ -95,8 +95,6 @@ def lexicon_roles() -> dict[str, str]:
 # --- features -----------------------------------------------------------------------------------------
 
 
-
-
 def sequence_features(text: str) -> list[list[str]]:
     """CRF features for each character of an already folded ``text`` (see module docstring)."""
     n = len(text)
@@ -156,7 +154,7 @@ def _words(text: str) -> list[str]:
     return out
 
 
-def _cut(jieba: Any, clause: str) -> list[str]:  # noqa: ANN401
+def _cut(jieba: Any, clause: str) -> list[str]:
     got = _CUT_CACHE.get(clause)
     if got is None:
         got = jieba.lcut(clause, HMM=False)
@@ -173,8 +171,7 @@ def _word_features(w: str) -> tuple[str, str, str, str, str]:
     """(word, POS+, lexicon role+, as previous word, as next word) feature strings, cached per word."""
     f = _WORD_CACHE.get(w)
     if f is None:
-        f = ("w=" + w, "wp=" + _pos_table().get(w, "x"), "wr=" + lexicon_roles().get(w, "-"),
-             "pw=" + w, "nw=" + w)
+        f = ("w=" + w, "wp=" + _pos_table().get(w, "x"), "wr=" + lexicon_roles().get(w, "-"), "pw=" + w, "nw=" + w)
         if len(_WORD_CACHE) < 200_000:
             _WORD_CACHE[w] = f
     return f

@@ -46,8 +46,9 @@ def model_paths(path: str | Path) -> tuple[Path, Path]:
 _paths = model_paths
 
 
-def read_model_meta(npz: Path, meta_path: Path, fmt: str, version: int, error: type[ValueError],
-                    missing: str, wrong_format: str = "") -> dict[str, Any]:
+def read_model_meta(
+    npz: Path, meta_path: Path, fmt: str, version: int, error: type[ValueError], missing: str, wrong_format: str = ""
+) -> dict[str, Any]:
     """The JSON beside a model's arrays, checked for ``fmt`` v``version``; ``error`` names the file.
 
     ``missing`` is what to say when the arrays are absent; ``wrong_format`` is added to a format mismatch.
@@ -61,8 +62,10 @@ def read_model_meta(npz: Path, meta_path: Path, fmt: str, version: int, error: t
     except json.JSONDecodeError as exc:
         raise error(f"{meta_path}: invalid JSON ({exc})") from exc
     if meta.get("format") != fmt or meta.get("version") != version:
-        raise error(f"{meta_path}: format {meta.get('format')!r} v{meta.get('version')!r}, "
-                    f"expected {fmt!r} v{version}{wrong_format}")
+        raise error(
+            f"{meta_path}: format {meta.get('format')!r} v{meta.get('version')!r}, "
+            f"expected {fmt!r} v{version}{wrong_format}"
+        )
     return meta
 
 
@@ -109,8 +112,14 @@ class LinearModel:
     @classmethod
     def load(cls, path: str | Path) -> LinearModel:
         npz, meta_path = _paths(path)
-        meta = read_model_meta(npz, meta_path, FORMAT, FORMAT_VERSION, ModelError,
-                               "sentiment model not found (train one with `jingshao nlp train`)")
+        meta = read_model_meta(
+            npz,
+            meta_path,
+            FORMAT,
+            FORMAT_VERSION,
+            ModelError,
+            "sentiment model not found (train one with `jingshao nlp train`)",
+        )
         try:
             with np.load(npz, allow_pickle=False) as data:
                 weights = data["weights"].astype(np.float32)

@@ -99,16 +99,31 @@ class MentionModel:
         npz, meta_path = model_paths(path)
         npz.parent.mkdir(parents=True, exist_ok=True)
         extra = {} if self.review_weight is None else {"review_weight": np.asarray(self.review_weight, np.float64)}
-        np.savez_compressed(npz, weights=self.weights.astype(np.float16), idf=self.idf.astype(np.float16),
-                            bias=np.asarray(self.bias, dtype=np.float64), **extra)
+        np.savez_compressed(
+            npz,
+            weights=self.weights.astype(np.float16),
+            idf=self.idf.astype(np.float16),
+            bias=np.asarray(self.bias, dtype=np.float64),
+            **extra,
+        )
         meta = {
-            "format": FORMAT, "version": FORMAT_VERSION, "classes": list(CLASSES), "n_buckets": self.n_buckets,
-            "ngram_max": self.ngram_max, "neg_threshold": round(float(self.neg_threshold), 4),
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "classes": list(CLASSES),
+            "n_buckets": self.n_buckets,
+            "ngram_max": self.ngram_max,
+            "neg_threshold": round(float(self.neg_threshold), 4),
             "features": f"clean_post(), hashed char 1-{self.ngram_max}-grams, sublinear tf x idf, l2-normalised"
-            + ("; the bundled review model's logit x " + str(REVIEW_FEATURE_SCALE) if self.review_weight is not None
-               else ""),
-            **{k: v for k, v in self.meta.items()
-               if k not in ("format", "version", "classes", "n_buckets", "ngram_max", "neg_threshold")},
+            + (
+                "; the bundled review model's logit x " + str(REVIEW_FEATURE_SCALE)
+                if self.review_weight is not None
+                else ""
+            ),
+            **{
+                k: v
+                for k, v in self.meta.items()
+                if k not in ("format", "version", "classes", "n_buckets", "ngram_max", "neg_threshold")
+            },
         }
         meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         return npz, meta_path
@@ -116,9 +131,15 @@ class MentionModel:
     @classmethod
     def load(cls, path: str | Path) -> MentionModel:
         npz, meta_path = model_paths(path)
-        meta = read_model_meta(npz, meta_path, FORMAT, FORMAT_VERSION, MentionModelError,
-                               "mention model not found (train one with `jingshao nlp train --kind mention`)",
-                               " (a review model is not a mention model: train one with --kind mention)")
+        meta = read_model_meta(
+            npz,
+            meta_path,
+            FORMAT,
+            FORMAT_VERSION,
+            MentionModelError,
+            "mention model not found (train one with `jingshao nlp train --kind mention`)",
+            " (a review model is not a mention model: train one with --kind mention)",
+        )
         try:
             with np.load(npz, allow_pickle=False) as data:
                 weights = data["weights"].astype(np.float32)
@@ -127,8 +148,13 @@ class MentionModel:
                 review_weight = data["review_weight"].astype(np.float64) if "review_weight" in data.files else None
         except (OSError, KeyError, ValueError) as exc:
             raise MentionModelError(f"{npz}: not a readable model ({exc})") from exc
-        if (weights.ndim != 2 or weights.shape[1] != len(CLASSES) or idf.shape != (weights.shape[0],)
-                or bias.shape != (len(CLASSES),) or weights.shape[0] != meta.get("n_buckets")):
+        if (
+            weights.ndim != 2
+            or weights.shape[1] != len(CLASSES)
+            or idf.shape != (weights.shape[0],)
+            or bias.shape != (len(CLASSES),)
+            or weights.shape[0] != meta.get("n_buckets")
+        ):
             raise MentionModelError(f"{npz}: array shapes do not match n_buckets={meta.get('n_buckets')} x 3 classes")
         threshold = meta.get("neg_threshold", 0.5)
         if not isinstance(threshold, int | float) or not 0 < threshold < 1:
@@ -181,7 +207,19 @@ class MentionScore:
 #: worded, and the Weibo corpora have too few such posts for the model to learn it (7 of 2,524 held-out
 #: posts contain one). Matched on folded text (traditional and full-width forms count).
 COMPLAINT_WORDS: tuple[str, ...] = (
-    "投诉", "维权", "召回", "曝光", "假货", "12315", "欺诈", "虚假宣传", "骗子", "退款", "避雷", "差评", "售后",
+    "投诉",
+    "维权",
+    "召回",
+    "曝光",
+    "假货",
+    "12315",
+    "欺诈",
+    "虚假宣传",
+    "骗子",
+    "退款",
+    "避雷",
+    "差评",
+    "售后",
 )
 
 
@@ -235,8 +273,10 @@ class MentionScorer:
     def classify(self, texts: Sequence[str | None]) -> list[MentionScore]:
         probs = self.probabilities(texts)
         complaints = [has_complaint_word(t) for t in texts]
-        return [MentionScore(label, float(p[POS]), float(p[NEU]), float(p[NEG]))
-                for label, p in zip(decide(probs, self.neg_threshold, complaints), probs, strict=True)]
+        return [
+            MentionScore(label, float(p[POS]), float(p[NEU]), float(p[NEG]))
+            for label, p in zip(decide(probs, self.neg_threshold, complaints), probs, strict=True)
+        ]
 
 
 _SCORERS: dict[str, MentionScorer] = {}

@@ -571,7 +571,7 @@ def _place(norm: str, tags: list[Tag]) -> list[tuple[tuple[int, int] | None, tup
     return out
 
 
-def placed_tags(tags: list[Tag], placed: list) -> Iterable[Tag]:  # noqa: ANN001
+def placed_tags(tags: list[Tag], placed: list) -> Iterable[Tag]:
     for t, (a, o) in zip(tags, placed, strict=True):
         yield Tag(t.aspect, t.aspect_text, t.opinion, t.polarity, t.opinion_norm, a, o)
 
@@ -662,7 +662,7 @@ def _read_opinion_uncached(
         return None  # a known aspect with a known opinion word that says nothing about it (快 about 质量)
     core = opinion
     while toks and toks[0].roles and toks[0].roles <= {"degree", "filler"} and len(toks) > 1:
-        core = core[len(toks[0].text):]
+        core = core[len(toks[0].text) :]
         toks = toks[1:]
     core = core.rstrip(_TRAIL) or opinion
     if kind == "P":
@@ -735,7 +735,7 @@ def _clause_ranges(cid: list[int]) -> list[tuple[int, int]]:
     return out
 
 
-def _lexicon_opinion_for(norm: str, cid: list[int], lex: Lexicon, a: Any, aspect: str) -> Tag | None:  # noqa: ANN401
+def _lexicon_opinion_for(norm: str, cid: list[int], lex: Lexicon, a: Any, aspect: str) -> Tag | None:
     """The first lexicon opinion phrase after the aspect in its clause (else the last before it) that has a
     polarity for it, read with the lexicon's negation and degree rules."""
     c = cid[a.start]
@@ -748,7 +748,7 @@ def _lexicon_opinion_for(norm: str, cid: list[int], lex: Lexicon, a: Any, aspect
     for lo, hi, last in ((a.end, ce, False), (cs, a.start, True)):
         sub = norm[lo:hi]
         phrases = _read_clause(lex, sub)[1]
-        for ph in (reversed(phrases) if last else phrases):
+        for ph in reversed(phrases) if last else phrases:
             pol = lex.polarity(aspect, a.text, ph.word)
             if pol is None:
                 continue
@@ -758,7 +758,7 @@ def _lexicon_opinion_for(norm: str, cid: list[int], lex: Lexicon, a: Any, aspect
     return None
 
 
-def _implicit_from_lexicon(norm: str, start: int, end: int, lex: Lexicon, tagger: Any) -> list[Tag]:  # noqa: ANN401
+def _implicit_from_lexicon(norm: str, start: int, end: int, lex: Lexicon, tagger: Any) -> list[Tag]:
     sub = norm[start:end]
     toks, phrases = _read_clause(lex, sub)
     if any(t.roles & {"aspect", "problem"} for t in toks):

@@ -62,8 +62,13 @@ def _review_text(text: str) -> str:
     return truncate(normalize(text))
 
 
-def featurize(texts: Sequence[str], n_buckets: int, ngram_max: int, chunk: int = 4096,
-              prepare: Callable[[str], str] = _review_text) -> BatchCounts:
+def featurize(
+    texts: Sequence[str],
+    n_buckets: int,
+    ngram_max: int,
+    chunk: int = 4096,
+    prepare: Callable[[str], str] = _review_text,
+) -> BatchCounts:
     """Counts for many raw texts, each prepared as at scoring time (``prepare``: the review model's
     normalise-and-truncate by default; the mention model passes ``clean_post``), in chunks."""
     docs, buckets, counts = [], [], []

@@ -50,9 +50,20 @@ DEFAULT_BETA = 0.5
 DEFAULT_REVIEWS_PER_FILE = 2000
 
 LABEL_ALIASES: dict[str, str] = {
-    "pos": "pos", "positive": "pos", "正面": "pos", "积极": "pos", "1": "pos",
-    "neu": "neu", "neutral": "neu", "中性": "neu", "0": "neu",
-    "neg": "neg", "negative": "neg", "负面": "neg", "消极": "neg", "-1": "neg",
+    "pos": "pos",
+    "positive": "pos",
+    "正面": "pos",
+    "积极": "pos",
+    "1": "pos",
+    "neu": "neu",
+    "neutral": "neu",
+    "中性": "neu",
+    "0": "neu",
+    "neg": "neg",
+    "negative": "neg",
+    "负面": "neg",
+    "消极": "neg",
+    "-1": "neg",
 }
 
 
@@ -85,8 +96,9 @@ class MentionTrainReport:
         return d
 
 
-def read_labelled_posts(path: str | Path, text_column: str = "text", label_column: str = "label",
-                        group_column: str | None = None) -> tuple[list[LabelledPost], int]:
+def read_labelled_posts(
+    path: str | Path, text_column: str = "text", label_column: str = "label", group_column: str | None = None
+) -> tuple[list[LabelledPost], int]:
     """(posts, rows skipped for an empty label); :class:`DatasetError` names file and line on bad input."""
     path = Path(path)
     try:
@@ -101,8 +113,10 @@ def read_labelled_posts(path: str | Path, text_column: str = "text", label_colum
             names = {(n or "").strip().lower(): n for n in (reader.fieldnames or [])}
             for want in (text_column, label_column):
                 if want.lower() not in names:
-                    raise DatasetError(f"{path}: no column {want!r}; found {list(reader.fieldnames or [])!r} "
-                                       "(name them with --text-column and --label-column)")
+                    raise DatasetError(
+                        f"{path}: no column {want!r}; found {list(reader.fieldnames or [])!r} "
+                        "(name them with --text-column and --label-column)"
+                    )
             t_col, l_col = names[text_column.lower()], names[label_column.lower()]
             g_col = names.get(group_column.lower()) if group_column else None
             for line_no, row in enumerate(reader, start=2):
@@ -129,9 +143,17 @@ def featurize_posts(texts: Sequence[str], n_buckets: int, ngram_max: int = 3) ->
     return featurize(texts, n_buckets, ngram_max, prepare=clean_post)
 
 
-def fit_softmax(doc: np.ndarray, col: np.ndarray, val: np.ndarray, y: np.ndarray, n_cols: int, *,
-                l2: float = DEFAULT_L2, max_iter: int = DEFAULT_MAX_ITER,
-                progress: Progress = _quiet) -> tuple[np.ndarray, np.ndarray]:
+def fit_softmax(
+    doc: np.ndarray,
+    col: np.ndarray,
+    val: np.ndarray,
+    y: np.ndarray,
+    n_cols: int,
+    *,
+    l2: float = DEFAULT_L2,
+    max_iter: int = DEFAULT_MAX_ITER,
+    progress: Progress = _quiet,
+) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial logistic regression (mean cross-entropy + l2/2 |W|^2, biases unpenalised) by L-BFGS
     over COO arrays; returns (W (n_cols, K), b (K,))."""
     n, k = len(y), len(CLASSES)
@@ -164,8 +186,15 @@ def fit_softmax(doc: np.ndarray, col: np.ndarray, val: np.ndarray, y: np.ndarray
     return theta[: n_cols * k].reshape(n_cols, k).copy(), theta[n_cols * k :].copy()
 
 
-def _fit(posts: Sequence[LabelledPost], n_buckets: int, l2: float, max_iter: int, progress: Progress,
-         threshold: float = 0.5, use_review_feature: bool = True) -> MentionModel:
+def _fit(
+    posts: Sequence[LabelledPost],
+    n_buckets: int,
+    l2: float,
+    max_iter: int,
+    progress: Progress,
+    threshold: float = 0.5,
+    use_review_feature: bool = True,
+) -> MentionModel:
     counts = featurize_posts([p.text for p in posts], n_buckets)
     df = np.bincount(counts.bucket, minlength=n_buckets)
     idf = (np.log((1.0 + len(posts)) / (1.0 + df)) + 1.0).astype(np.float16).astype(np.float32)
@@ -193,8 +222,9 @@ def pr_curve(p_neg: np.ndarray, is_neg: np.ndarray) -> tuple[np.ndarray, np.ndar
     return cuts, precision, recall
 
 
-def choose_threshold(p_neg: np.ndarray, is_neg: np.ndarray, min_recall: float = DEFAULT_MIN_RECALL,
-                     beta: float = DEFAULT_BETA) -> float:
+def choose_threshold(
+    p_neg: np.ndarray, is_neg: np.ndarray, min_recall: float = DEFAULT_MIN_RECALL, beta: float = DEFAULT_BETA
+) -> float:
     """The cut on P(neg) for the crisis counter, from validation scores: the best F-beta (beta 0.5:
     precision counts twice as much as recall) among the cuts keeping recall >= ``min_recall``.
 
@@ -269,16 +299,19 @@ def train_mention(
     for p in review_csvs:
         part = [r for r in read_labelled_csv(p) if not (holdout and is_holdout(r.text))]
         part.sort(key=lambda r: zlib.crc32(r.text.encode("utf-8")))  # a deterministic sample
-        picked = [LabelledPost(r.text, POS if r.label == 1 else NEG, f"review:{r.source}")
-                  for r in part[:reviews_per_file]]
+        picked = [
+            LabelledPost(r.text, POS if r.label == 1 else NEG, f"review:{r.source}") for r in part[:reviews_per_file]
+        ]
         progress(f"read {p}: {len(picked):,} of {len(part):,} training-side reviews used as pos / neg posts")
         reviews.extend(picked)
     train_rows = [p for p in posts if not holdout or p.fold != 0]
     held = [p for p in posts if holdout and p.fold == 0]
     present = {p.label for p in train_rows}
     if present != {0, 1, 2}:
-        raise DatasetError(f"{', '.join(map(str, csv_paths))}: training needs all of pos, neu and neg, "
-                           f"found {sorted(CLASSES[i] for i in present)}")
+        raise DatasetError(
+            f"{', '.join(map(str, csv_paths))}: training needs all of pos, neu and neg, "
+            f"found {sorted(CLASSES[i] for i in present)}"
+        )
 
     fit_rows = [p for p in train_rows if p.fold not in (1, 2)] + reviews
     val_rows = [p for p in train_rows if p.fold in (1, 2)]
@@ -315,8 +348,10 @@ def train_mention(
     sources = Counter(p.source for p in posts)
     model.meta = {
         "trained_on": [{"file": Path(p).name, "rows": sources[Path(p).stem]} for p in csv_paths]
-        + [{"file": Path(p).name, "reviews_used": sum(1 for r in reviews if r.source == f"review:{Path(p).stem}")}
-           for p in review_csvs],
+        + [
+            {"file": Path(p).name, "reviews_used": sum(1 for r in reviews if r.source == f"review:{Path(p).stem}")}
+            for p in review_csvs
+        ],
         "skipped_unlabelled": skipped,
         "holdout_rule": "crc32(text.strip()) % 10 == 0 held out; 1, 2 validate the threshold" if holdout else None,
         "threshold_rule": f"best F{DEFAULT_BETA} of neg on validation with recall >= {min_recall}",
@@ -331,18 +366,34 @@ def train_mention(
     return report
 
 
-def train_mention_main(data: list[Path], out: Path, *, text_column: str = "text", label_column: str = "label",
-                       holdout: bool = True, review_csvs: Sequence[Path] = (), group_column: str | None = None,
-                       reviews_per_file: int = DEFAULT_REVIEWS_PER_FILE) -> int:
+def train_mention_main(
+    data: list[Path],
+    out: Path,
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+    holdout: bool = True,
+    review_csvs: Sequence[Path] = (),
+    group_column: str | None = None,
+    reviews_per_file: int = DEFAULT_REVIEWS_PER_FILE,
+) -> int:
     """Entry point for ``jingshao nlp train --kind mention``; returns a process exit code."""
 
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
     try:
-        train_mention(data, out, text_column=text_column, label_column=label_column, holdout=holdout,
-                      review_csvs=review_csvs, reviews_per_file=reviews_per_file, group_column=group_column,
-                      progress=say)
+        train_mention(
+            data,
+            out,
+            text_column=text_column,
+            label_column=label_column,
+            holdout=holdout,
+            review_csvs=review_csvs,
+            reviews_per_file=reviews_per_file,
+            group_column=group_column,
+            progress=say,
+        )
     except DatasetError as exc:
         say(f"error: {exc}")
         return 2

@@ -116,7 +116,7 @@ def read_diaasq(paths: list[str | Path]) -> list[Gold]:
                 text, offs = _thread_text(toks)
                 made.append((Gold("diaasq", fold(text), heldout=held), offs))
 
-            def locate(s: int, e: int, sents=sents, starts=starts, made=made):  # noqa: ANN001, ANN202
+            def locate(s: int, e: int, sents=sents, starts=starts, made=made):
                 if s < 0 or e <= s:
                     return None
                 for k in range(len(sents) - 1, -1, -1):
@@ -288,8 +288,9 @@ class TagsTrainReport:
     heldout: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
-def load_training(zhijiang: str | None, diaasq: list[str], weak: list[str], weak_limit: int,
-                  holdout: bool = True) -> tuple[list[Gold], list[Gold]]:
+def load_training(
+    zhijiang: str | None, diaasq: list[str], weak: list[str], weak_limit: int, holdout: bool = True
+) -> tuple[list[Gold], list[Gold]]:
     golds: list[Gold] = []
     if zhijiang:
         golds += read_zhijiang(zhijiang)
@@ -302,9 +303,19 @@ def load_training(zhijiang: str | None, diaasq: list[str], weak: list[str], weak
     return train, held
 
 
-def train_tags(out: str | Path, *, zhijiang: str | None = None, diaasq: list[str] | None = None,
-               weak: list[str] | None = None, weak_limit: int = 3000, holdout: bool = True,
-               c1: float = 0.05, c2: float = 0.01, iterations: int = 150, progress=None) -> TagsTrainReport:  # noqa: ANN001
+def train_tags(
+    out: str | Path,
+    *,
+    zhijiang: str | None = None,
+    diaasq: list[str] | None = None,
+    weak: list[str] | None = None,
+    weak_limit: int = 3000,
+    holdout: bool = True,
+    c1: float = 0.05,
+    c2: float = 0.01,
+    iterations: int = 150,
+    progress=None,
+) -> TagsTrainReport:
     """Train and write ``<out>.crfsuite`` and ``<out>.json``."""
     import pycrfsuite
 
@@ -318,8 +329,7 @@ def train_tags(out: str | Path, *, zhijiang: str | None = None, diaasq: list[str
         trainer.append(sequence_features(g.text), g.labels())
         if k % 5000 == 0:
             say(f"features {k}/{len(train)}")
-    trainer.set_params({"c1": c1, "c2": c2, "max_iterations": iterations,
-                        "feature.possible_transitions": True})
+    trainer.set_params({"c1": c1, "c2": c2, "max_iterations": iterations, "feature.possible_transitions": True})
 
     out = Path(out)
     out = out.with_suffix("") if out.suffix in (".crfsuite", ".json") else out
@@ -336,7 +346,8 @@ def train_tags(out: str | Path, *, zhijiang: str | None = None, diaasq: list[str
         "params": {"c1": c1, "c2": c2, "max_iterations": iterations},
         "training_sentences": dict(counts),
         "holdout": "zhijiang: crc32(review) % 10 == 0; diaasq: crc32(doc_id) % 10 == 0 (whole threads)"
-        if holdout else "none",
+        if holdout
+        else "none",
         "sources": [
             "Zhijiang Cup 2019 e-commerce opinion mining, cosmetics (xmxoxo/Text-Opinion-Mining), no licence stated",
             "DiaASQ (unikcc/DiaASQ), Weibo phone threads, MIT",
@@ -345,8 +356,9 @@ def train_tags(out: str | Path, *, zhijiang: str | None = None, diaasq: list[str
         "implicit_default": "整体",
         **tables,
     }
-    out.with_name(out.name + ".json").write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n",
-                                                 encoding="utf-8")
+    out.with_name(out.name + ".json").write_text(
+        json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
     return TagsTrainReport(model_path, dict(counts), round(time.time() - t0, 1))
 
 
@@ -404,7 +416,7 @@ def evaluate(golds: list[Gold], tagger: Callable[[str], list[Tag]]) -> dict[str,
                     pol_ok += match[0].polarity == ("pos" if p == "P" else "neg")
         for _t, ta, to in got:
             pred_pair_ok += any(_ov(o, to) and (a is None or _ov(a, ta)) for a, o, _ in pairs)
-            pred_aspect_ok += (any(_ov(ta, a) for a in aspects) if ta else any(_ov(to, o) for o in implicit))
+            pred_aspect_ok += any(_ov(ta, a) for a in aspects) if ta else any(_ov(to, o) for o in implicit)
     return {
         "aspect_R": (ex_hit + im_hit) / max(ex_n + im_n, 1),
         "explicit_R": ex_hit / max(ex_n, 1),
@@ -425,8 +437,10 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 def default_sources() -> dict[str, object]:
     return {
         "zhijiang": str(SHARED / "aspects" / "zhijiang2019-cosmetics"),
-        "diaasq": [str(SHARED / "aspects" / "diaasq-zh" / "train.json"),
-                   str(SHARED / "aspects" / "diaasq-zh" / "valid.json")],
+        "diaasq": [
+            str(SHARED / "aspects" / "diaasq-zh" / "train.json"),
+            str(SHARED / "aspects" / "diaasq-zh" / "valid.json"),
+        ],
         "weak": [str(SHARED / "sentiment" / "online_shopping_10_cats.train.csv")],
     }
 
@@ -443,13 +457,16 @@ def classify_sources(paths: list[Path]) -> dict[str, list[str]]:
         elif p.suffix == ".csv" and p.is_file():
             out["weak"].append(str(p))
         else:
-            raise ValueError(f"{p}: expected a folder with Train_reviews.csv and Train_labels.csv (Zhijiang "
-                             "format), a DiaASQ .json file or a review .csv (column review) for weak labels")
+            raise ValueError(
+                f"{p}: expected a folder with Train_reviews.csv and Train_labels.csv (Zhijiang "
+                "format), a DiaASQ .json file or a review .csv (column review) for weak labels"
+            )
     return out
 
 
-def train_tags_main(data: list[Path], out: Path, *, holdout: bool = True, weak_limit: int = 3000,
-                    iterations: int = 150) -> int:
+def train_tags_main(
+    data: list[Path], out: Path, *, holdout: bool = True, weak_limit: int = 3000, iterations: int = 150
+) -> int:
     """`jingshao nlp train --kind tags`: train, write, print held-out figures beside the lexicon tagger."""
     from .aspects import SpanTagger
     from .tags import extract_lexicon_tags, extract_tags
@@ -463,8 +480,15 @@ def train_tags_main(data: list[Path], out: Path, *, holdout: bool = True, weak_l
         print("error: one Zhijiang-format folder at a time", file=sys.stderr)
         return 2
     zj = src["zhijiang"][0] if src["zhijiang"] else None
-    rep = train_tags(out, zhijiang=zj, diaasq=src["diaasq"], weak=src["weak"], weak_limit=weak_limit,
-                     holdout=holdout, iterations=iterations)
+    rep = train_tags(
+        out,
+        zhijiang=zj,
+        diaasq=src["diaasq"],
+        weak=src["weak"],
+        weak_limit=weak_limit,
+        holdout=holdout,
+        iterations=iterations,
+    )
     print(f"wrote {rep.out} and {rep.out.with_suffix('.json').name} in {rep.seconds} s; sentences {rep.sentences}")
     if not holdout:
         return 0
@@ -473,13 +497,17 @@ def train_tags_main(data: list[Path], out: Path, *, holdout: bool = True, weak_l
     for name, golds in (("zhijiang", list(iter_heldout(zj, []))), ("diaasq", list(iter_heldout(None, src["diaasq"])))):
         if not golds:
             continue
-        for label, fn in (("lexicon", lambda t: extract_lexicon_tags(t, "general")),
-                          ("tagger", lambda t: extract_tags(t, None, model_path=base))):
+        for label, fn in (
+            ("lexicon", lambda t: extract_lexicon_tags(t, "general")),
+            ("tagger", lambda t: extract_tags(t, None, model_path=base)),
+        ):
             s = evaluate(golds, fn)
-            print(f"held out {name} ({len(golds)} sentences) {label}: aspect R {s['aspect_R']:.3f} "
-                  f"P {s['aspect_P']:.3f}, pairs P {s['pair_P']:.3f} R {s['pair_R']:.3f}, "
-                  f"polarity {s['polarity']:.3f}, tags/sentence {s['tags_per_sent']:.2f} "
-                  f"(labelled {s['gold_per_sent']:.2f})")
+            print(
+                f"held out {name} ({len(golds)} sentences) {label}: aspect R {s['aspect_R']:.3f} "
+                f"P {s['aspect_P']:.3f}, pairs P {s['pair_P']:.3f} R {s['pair_R']:.3f}, "
+                f"polarity {s['polarity']:.3f}, tags/sentence {s['tags_per_sent']:.2f} "
+                f"(labelled {s['gold_per_sent']:.2f})"
+            )
     return 0
 
 

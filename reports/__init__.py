@@ -28,8 +28,14 @@ if TYPE_CHECKING:  # importing jingshao.reports.text (the CLI does) must stay ch
     from .render import InlineImage
     from .settings import ReportConfig, SmtpConfig
 
-_LAZY = {"FileSendLedger": "ledger", "SendLedger": "ledger", "SendRecord": "ledger", "SendOutcome": "mailer",
-         "ReportConfig": "settings", "SmtpConfig": "settings"}
+_LAZY = {
+    "FileSendLedger": "ledger",
+    "SendLedger": "ledger",
+    "SendRecord": "ledger",
+    "SendOutcome": "mailer",
+    "ReportConfig": "settings",
+    "SmtpConfig": "settings",
+}
 
 
 def __getattr__(name: str) -> object:
@@ -82,9 +88,16 @@ def _write_atomic(path: Path, content: str) -> None:
     os.replace(tmp, path)
 
 
-def build_report(db: Database, config_tz: str | tzinfo, date_from: date | None = None, date_to: date | None = None,
-                 out_dir: str | Path = "reports", *, settings: ReportConfig | None = None,
-                 now: datetime | None = None) -> BuiltReport:
+def build_report(
+    db: Database,
+    config_tz: str | tzinfo,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    out_dir: str | Path = "reports",
+    *,
+    settings: ReportConfig | None = None,
+    now: datetime | None = None,
+) -> BuiltReport:
     """Build the report for [date_from, date_to] (local days, inclusive; default: yesterday) and
     save it as `out_dir/jingshao-report-<period>.html`."""
     from .data import build_report_data, local_range
@@ -97,12 +110,22 @@ def build_report(db: Database, config_tz: str | tzinfo, date_from: date | None =
     with db.session() as session:
         data = build_report_data(session, start, end, tz, settings, now=now)
     rendered = render_report(data)
-    built = BuiltReport(Path(out_dir), rendered.text, rendered.html, rendered.images, rendered.subject,
-                        len(rendered.html.encode("utf-8")), date_from, date_to, data)
+    built = BuiltReport(
+        Path(out_dir),
+        rendered.text,
+        rendered.html,
+        rendered.images,
+        rendered.subject,
+        len(rendered.html.encode("utf-8")),
+        date_from,
+        date_to,
+        data,
+    )
     path = Path(out_dir) / f"jingshao-report-{built.report_key}.html"
     _write_atomic(path, rendered.standalone_html())
-    return BuiltReport(path, built.text, built.html, built.images, built.subject, built.size_bytes,
-                       date_from, date_to, data)
+    return BuiltReport(
+        path, built.text, built.html, built.images, built.subject, built.size_bytes, date_from, date_to, data
+    )
 
 
 def send_report(built: BuiltReport, smtp_config: SmtpConfig, ledger: SendLedger | None = None) -> SendOutcome:
@@ -114,6 +137,14 @@ def send_report(built: BuiltReport, smtp_config: SmtpConfig, ledger: SendLedger 
 
 
 __all__ = [
-    "BuiltReport", "FileSendLedger", "ReportConfig", "SendLedger", "SendOutcome", "SendRecord",
-    "SmtpConfig", "build_report", "default_report_date", "send_report",
+    "BuiltReport",
+    "FileSendLedger",
+    "ReportConfig",
+    "SendLedger",
+    "SendOutcome",
+    "SendRecord",
+    "SmtpConfig",
+    "build_report",
+    "default_report_date",
+    "send_report",
 ]

@@ -28,15 +28,46 @@ WIDTH_IN, HEIGHT_IN, DPI = 4.0, 1.6, 225
 #: Tick, label and title size in points: 9.5 pt at 225 dpi is 29.7 image px, 11.9 px on a 360 px wide chart.
 TEXT_PT = 9.5
 CJK_FAMILIES = (
-    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Micro Hei",
-    "WenQuanYi Zen Hei", "Sarasa Gothic SC", "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC",
-    "Hiragino Sans GB", "Droid Sans Fallback", "AR PL UMing CN", "AR PL UKai CN",
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Sarasa Gothic SC",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "Heiti SC",
+    "Hiragino Sans GB",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
+    "AR PL UKai CN",
 )
-CJK_FILE_HINTS = ("notosanscjk", "notoserifcjk", "sourcehansans", "wqy-microhei", "wqy-zenhei", "simhei",
-                  "msyh", "droidsansfallback", "sarasa", "uming", "ukai")
+CJK_FILE_HINTS = (
+    "notosanscjk",
+    "notoserifcjk",
+    "sourcehansans",
+    "wqy-microhei",
+    "wqy-zenhei",
+    "simhei",
+    "msyh",
+    "droidsansfallback",
+    "sarasa",
+    "uming",
+    "ukai",
+)
 
-COLORS = {"down": "#0a8a3a", "up": "#c62828", "line": "#1f5fbf", "pos": "#2e7d32", "neutral": "#b0b7c3",
-          "neg": "#c62828", "grid": "#e6e8eb", "text": "#555b66"}
+COLORS = {
+    "down": "#0a8a3a",
+    "up": "#c62828",
+    "line": "#1f5fbf",
+    "pos": "#2e7d32",
+    "neutral": "#b0b7c3",
+    "neg": "#c62828",
+    "grid": "#e6e8eb",
+    "text": "#555b66",
+}
 
 
 @lru_cache(maxsize=1)
@@ -55,8 +86,7 @@ def cjk_font() -> str | None:
                 return font_manager.FontProperties(fname=path).get_name()
             except Exception:  # an unreadable font file: keep looking
                 continue
-    log.warning("no CJK font found (install fonts-noto-cjk or fonts-wqy-microhei): report charts use "
-                "English labels")
+    log.warning("no CJK font found (install fonts-noto-cjk or fonts-wqy-microhei): report charts use English labels")
     return None
 
 
@@ -66,7 +96,7 @@ def _labels(cjk: bool) -> dict[str, str]:
     return {"pos": "pos", "neutral": "neutral", "neg": "neg", "price": "price {span}", "volume": "mentions/day"}
 
 
-def _figure(font: str | None):  # noqa: ANN202 - matplotlib types
+def _figure(font: str | None):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -87,7 +117,7 @@ def _font_kw(font: str | None) -> dict[str, object]:
     return {"fontfamily": font} if font else {}
 
 
-def _png(fig) -> bytes:  # noqa: ANN001
+def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
     return _shrink(buf.getvalue())
@@ -105,8 +135,9 @@ def _shrink(png: bytes) -> bytes:
     return out.getvalue() if out.tell() < len(png) else png
 
 
-def price_chart(points: Sequence[PricePoint], *, days: int, start: datetime, end: datetime,
-                tz: tzinfo | None = None) -> bytes:
+def price_chart(
+    points: Sequence[PricePoint], *, days: int, start: datetime, end: datetime, tz: tzinfo | None = None
+) -> bytes:
     """A step line of one product's price over the trend window (dates in `tz`), the last move coloured
     by direction; `end` is where the line stops (the report's end, or now for today so far)."""
     return _png(price_figure(points, days=days, start=start, end=end, tz=tz))
@@ -117,8 +148,7 @@ def phone_px(points: float) -> float:
     return points * DPI / 72 * 360 / (WIDTH_IN * DPI)
 
 
-def price_figure(points: Sequence[PricePoint], *, days: int, start: datetime, end: datetime,
-                 tz: tzinfo | None = None):  # noqa: ANN201 - a matplotlib Figure
+def price_figure(points: Sequence[PricePoint], *, days: int, start: datetime, end: datetime, tz: tzinfo | None = None):
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
     font = cjk_font()
@@ -133,8 +163,15 @@ def price_figure(points: Sequence[PricePoint], *, days: int, start: datetime, en
     if len(set(ys)) > 1:
         colour = COLORS["down"] if ys[-1] < ys[0] else COLORS["up"]
         ax.plot([xs[-1]], [ys[-1]], marker="o", markersize=3.5, color=colour)
-        ax.annotate(f"¥{ys[-1]:,.2f}", (xs[-1], ys[-1]), xytext=(-4, 5), textcoords="offset points", ha="right",
-                    fontsize=TEXT_PT, color=colour)
+        ax.annotate(
+            f"¥{ys[-1]:,.2f}",
+            (xs[-1], ys[-1]),
+            xytext=(-4, 5),
+            textcoords="offset points",
+            ha="right",
+            fontsize=TEXT_PT,
+            color=colour,
+        )
     lo, hi = min(ys, default=0), max(ys, default=1)
     pad = (hi - lo) * 0.15 or max(hi * 0.05, 1)
     ax.set_ylim(lo - pad, hi + pad)
@@ -152,8 +189,9 @@ def price_figure(points: Sequence[PricePoint], *, days: int, start: datetime, en
     zone = tz or end.tzinfo
     fmt = "%m-%d %H:%M" if end - left < timedelta(days=2) else "%m-%d"
     span = f"{left.astimezone(zone).strftime(fmt)} – {end.astimezone(zone).strftime(fmt)}"
-    ax.set_title(labels["price"].format(span=span), loc="left", fontsize=TEXT_PT, color=COLORS["text"],
-                 **_font_kw(font))
+    ax.set_title(
+        labels["price"].format(span=span), loc="left", fontsize=TEXT_PT, color=COLORS["text"], **_font_kw(font)
+    )
     return fig
 
 
@@ -171,22 +209,34 @@ def mention_chart(brand: BrandMentions) -> bytes:
     for key, values in (("neg", neg), ("neutral", [a + b for a, b in zip(neu, other, strict=True)]), ("pos", pos)):
         ax.bar(xs, values, bottom=bottom, color=COLORS[key], width=0.7, label=labels[key])
         bottom = [a + b for a, b in zip(bottom, values, strict=True)]
-    ax.set_xticks(xs[::2] if len(xs) > 8 else xs,
-                  [d.day.strftime("%m-%d") for d in brand.days][:: 2 if len(xs) > 8 else 1])
+    ax.set_xticks(
+        xs[::2] if len(xs) > 8 else xs, [d.day.strftime("%m-%d") for d in brand.days][:: 2 if len(xs) > 8 else 1]
+    )
     ax.set_ylim(0, max(max(bottom, default=0) * 1.15, 1))
     ax.yaxis.get_major_locator().set_params(integer=True)
     twin = ax.twinx()
     means = [(x, d.mean) for x, d in zip(xs, brand.days, strict=True) if d.mean is not None]
     if means:
-        twin.plot([x for x, _ in means], [m for _, m in means], color=COLORS["line"], linewidth=1.2, marker="o",
-                  markersize=2.5)
+        twin.plot(
+            [x for x, _ in means],
+            [m for _, m in means],
+            color=COLORS["line"],
+            linewidth=1.2,
+            marker="o",
+            markersize=2.5,
+        )
     twin.set_ylim(0, 1)
     twin.set_yticks([0, 0.5, 1], ["0", ".5", "1"])
     twin.tick_params(colors=COLORS["text"], labelsize=TEXT_PT, length=2)
     for side in ("top", "left", "bottom"):
         twin.spines[side].set_visible(False)
     twin.spines["right"].set_color(COLORS["grid"])
-    ax.legend(loc="upper left", fontsize=TEXT_PT, frameon=False, ncols=3,
-              prop={"family": font, "size": TEXT_PT} if font else None)
+    ax.legend(
+        loc="upper left",
+        fontsize=TEXT_PT,
+        frameon=False,
+        ncols=3,
+        prop={"family": font, "size": TEXT_PT} if font else None,
+    )
     ax.set_title(labels["volume"], loc="right", fontsize=TEXT_PT, color=COLORS["text"], **_font_kw(font))
     return _png(fig)

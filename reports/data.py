@@ -282,8 +282,15 @@ class ReportData:
 # ---------------------------------------------------------------- helpers
 
 _OBS_COLS = (
-    Observation.id, Observation.product_id, Observation.first_seen_at, Observation.last_seen_at,
-    Observation.title, Observation.price, Observation.currency, Observation.availability, Observation.promo,
+    Observation.id,
+    Observation.product_id,
+    Observation.first_seen_at,
+    Observation.last_seen_at,
+    Observation.title,
+    Observation.price,
+    Observation.currency,
+    Observation.availability,
+    Observation.promo,
 )
 
 
@@ -300,9 +307,11 @@ def _ratio(part: int | None, whole: int | None) -> float | None:
 def _latest_per_product(before: datetime, product_ids: Any | None = None) -> Any:
     """Rows of the newest observation of each product first seen before `before` (window function,
     one pass over the product/time index on both SQLite and PostgreSQL)."""
-    rn = func.row_number().over(
-        partition_by=Observation.product_id, order_by=(Observation.first_seen_at.desc(), Observation.id.desc())
-    ).label("rn")
+    rn = (
+        func.row_number()
+        .over(partition_by=Observation.product_id, order_by=(Observation.first_seen_at.desc(), Observation.id.desc()))
+        .label("rn")
+    )
     inner = select(Observation.id.label("oid"), rn).where(Observation.first_seen_at < before, *_CONFIRMED)
     if product_ids is not None:
         inner = inner.where(Observation.product_id.in_(product_ids))
@@ -312,18 +321,21 @@ def _latest_per_product(before: datetime, product_ids: Any | None = None) -> Any
 
 def _product_refs(session: Session, ids: Iterable[int] | None = None) -> dict[int, tuple[ProductRef, bool]]:
     q = select(Product.id, Product.name, Product.url, Product.active, Competitor.name).join(
-        Competitor, Product.competitor_id == Competitor.id)
+        Competitor, Product.competitor_id == Competitor.id
+    )
     if ids is not None:
         ids = list(ids)
         if not ids:
             return {}
         q = q.where(Product.id.in_(ids))
-    return {pid: (ProductRef(pid, comp, name or url, url), active)
-            for pid, name, url, active, comp in session.execute(q)}
+    return {
+        pid: (ProductRef(pid, comp, name or url, url), active) for pid, name, url, active, comp in session.execute(q)
+    }
 
 
-def _tag_counts(rows: Sequence[tuple[str, list[dict[str, Any]] | None, float | None]], limit: int
-                ) -> tuple[tuple[TagCount, ...], tuple[TagCount, ...]]:
+def _tag_counts(
+    rows: Sequence[tuple[str, list[dict[str, Any]] | None, float | None]], limit: int
+) -> tuple[tuple[TagCount, ...], tuple[TagCount, ...]]:
     """Top pros and cons over (text, stored tags, sentiment) rows, via nlp.aggregate_tags."""
     from jingshao.crawlers.enrichment import tag_from_row
     from jingshao.nlp import aggregate_tags
@@ -331,10 +343,16 @@ def _tag_counts(rows: Sequence[tuple[str, list[dict[str, Any]] | None, float | N
     summary = aggregate_tags(
         (text, [tag_from_row(t) for t in (tags or [])], 0.5 if s is None else s) for text, tags, s in rows if tags
     )
-    pros = [TagCount(t.aspect, t.opinion, t.reviews, t.examples[0] if t.examples else None)
-            for t in summary if t.polarity == "pos"][:limit]
-    cons = [TagCount(t.aspect, t.opinion, t.reviews, t.examples[0] if t.examples else None)
-            for t in summary if t.polarity == "neg"][:limit]
+    pros = [
+        TagCount(t.aspect, t.opinion, t.reviews, t.examples[0] if t.examples else None)
+        for t in summary
+        if t.polarity == "pos"
+    ][:limit]
+    cons = [
+        TagCount(t.aspect, t.opinion, t.reviews, t.examples[0] if t.examples else None)
+        for t in summary
+        if t.polarity == "neg"
+    ][:limit]
     return tuple(pros), tuple(cons)
 
 
@@ -349,14 +367,19 @@ class _Changes:
 
 
 def _observed_changes(session: Session, start: datetime, end: datetime) -> _Changes:
-    changed_ids = select(Observation.product_id).where(
-        Observation.first_seen_at >= start, Observation.first_seen_at < end, *_CONFIRMED).distinct()
+    changed_ids = (
+        select(Observation.product_id)
+        .where(Observation.first_seen_at >= start, Observation.first_seen_at < end, *_CONFIRMED)
+        .distinct()
+    )
     seqs: dict[int, list[Any]] = defaultdict(list)
     for row in session.execute(_latest_per_product(start, changed_ids)):
         seqs[row.product_id].append(row)
-    in_range = select(*_OBS_COLS).where(Observation.first_seen_at >= start, Observation.first_seen_at < end,
-                                        *_CONFIRMED
-                                        ).order_by(Observation.product_id, Observation.first_seen_at, Observation.id)
+    in_range = (
+        select(*_OBS_COLS)
+        .where(Observation.first_seen_at >= start, Observation.first_seen_at < end, *_CONFIRMED)
+        .order_by(Observation.product_id, Observation.first_seen_at, Observation.id)
+    )
     for row in session.execute(in_range):
         seqs[row.product_id].append(row)
     refs = _product_refs(session, seqs)
@@ -379,15 +402,20 @@ def _observed_changes(session: Session, start: datetime, end: datetime) -> _Chan
     return out
 
 
-def _price_trends(session: Session, ids: list[int], window_start: datetime, end: datetime
-                  ) -> dict[int, tuple[PricePoint, ...]]:
+def _price_trends(
+    session: Session, ids: list[int], window_start: datetime, end: datetime
+) -> dict[int, tuple[PricePoint, ...]]:
     """Step points (price from each change on) of the given products over [window_start, end)."""
     if not ids:
         return {}
     rows = session.execute(
         select(Observation.product_id, Observation.first_seen_at, Observation.last_seen_at, Observation.price)
-        .where(Observation.product_id.in_(ids), Observation.first_seen_at < end,
-               Observation.last_seen_at >= window_start, *_CONFIRMED)
+        .where(
+            Observation.product_id.in_(ids),
+            Observation.first_seen_at < end,
+            Observation.last_seen_at >= window_start,
+            *_CONFIRMED,
+        )
         .order_by(Observation.product_id, Observation.first_seen_at, Observation.id)
     )
     points: dict[int, list[PricePoint]] = defaultdict(list)
@@ -413,8 +441,14 @@ def _price_trends(session: Session, ids: list[int], window_start: datetime, end:
 
 def _adlaw(session: Session, start: datetime, end: datetime) -> list[AdlawFinding]:
     rows = session.execute(
-        select(AdlawHit.product_id, AdlawHit.field, AdlawHit.word, AdlawHit.category, AdlawHit.context,
-               Observation.first_seen_at)
+        select(
+            AdlawHit.product_id,
+            AdlawHit.field,
+            AdlawHit.word,
+            AdlawHit.category,
+            AdlawHit.context,
+            Observation.first_seen_at,
+        )
         .join(Observation, AdlawHit.observation_id == Observation.id)
         .where(Observation.first_seen_at >= start, Observation.first_seen_at < end, _NOT_VOID)
         .order_by(AdlawHit.product_id, AdlawHit.id)
@@ -430,8 +464,9 @@ def _adlaw(session: Session, start: datetime, end: datetime) -> list[AdlawFindin
     return out
 
 
-def _review_stats(session: Session, window_start: datetime, start: datetime, end: datetime
-                  ) -> tuple[dict[int, tuple[int, int, int, float | None]], dict[int, tuple[int, int]]]:
+def _review_stats(
+    session: Session, window_start: datetime, start: datetime, end: datetime
+) -> tuple[dict[int, tuple[int, int, int, float | None]], dict[int, tuple[int, int]]]:
     """Per product: (reviews, positive, negative, mean sentiment) in the review window, and
     (new reviews, new positive) first seen in the range. Aggregated in SQL."""
     when = func.coalesce(Review.posted_at, Review.first_seen_at)
@@ -441,62 +476,83 @@ def _review_stats(session: Session, window_start: datetime, start: datetime, end
         pid: (n, p or 0, ng or 0, None if mean is None else float(mean))
         for pid, n, p, ng, mean in session.execute(
             select(Review.product_id, func.count(), pos, neg, func.avg(Review.sentiment))
-            .where(when >= window_start, when < end).group_by(Review.product_id))
+            .where(when >= window_start, when < end)
+            .group_by(Review.product_id)
+        )
     }
     new = {
         pid: (n, p or 0)
         for pid, n, p in session.execute(
             select(Review.product_id, func.count(), pos)
-            .where(Review.first_seen_at >= start, Review.first_seen_at < end).group_by(Review.product_id))
+            .where(Review.first_seen_at >= start, Review.first_seen_at < end)
+            .group_by(Review.product_id)
+        )
     }
     return window, new
 
 
-def _review_rows(session: Session, ids: Iterable[int], window_start: datetime, end: datetime
-                 ) -> dict[int, list[tuple[str, Any, float | None]]]:
+def _review_rows(
+    session: Session, ids: Iterable[int], window_start: datetime, end: datetime
+) -> dict[int, list[tuple[str, Any, float | None]]]:
     ids = list(ids)
     if not ids:
         return {}
     when = func.coalesce(Review.posted_at, Review.first_seen_at)
     out: dict[int, list[tuple[str, Any, float | None]]] = defaultdict(list)
     for pid, text, tags, s in session.execute(
-        select(Review.product_id, Review.text, Review.tags, Review.sentiment)
-        .where(Review.product_id.in_(ids), when >= window_start, when < end, Review.tags.is_not(None))
+        select(Review.product_id, Review.text, Review.tags, Review.sentiment).where(
+            Review.product_id.in_(ids), when >= window_start, when < end, Review.tags.is_not(None)
+        )
     ):
         out[pid].append((text, tags, s))
     return out
 
 
-def _sentiment(refs: dict[int, tuple[ProductRef, bool]],
-               window: dict[int, tuple[int, int, int, float | None]], new: dict[int, tuple[int, int]],
-               tag_rows: dict[int, list[Any]], shown: list[int]) -> list[ProductSentiment]:
+def _sentiment(
+    refs: dict[int, tuple[ProductRef, bool]],
+    window: dict[int, tuple[int, int, int, float | None]],
+    new: dict[int, tuple[int, int]],
+    tag_rows: dict[int, list[Any]],
+    shown: list[int],
+) -> list[ProductSentiment]:
     out = []
     for pid in sorted(set(window) | set(new), key=lambda p: (-window.get(p, (0,))[0], -new.get(p, (0,))[0], p)):
         if pid not in refs:
             continue
         n, p, ng, mean = window.get(pid, (0, 0, 0, None))
         pros, cons = _tag_counts(tag_rows.get(pid, []), 3) if pid in shown else ((), ())
-        out.append(ProductSentiment(refs[pid][0], n, new.get(pid, (0, 0))[0], _ratio(p, n), _ratio(ng, n), mean,
-                                    pros, cons))
+        out.append(
+            ProductSentiment(refs[pid][0], n, new.get(pid, (0, 0))[0], _ratio(p, n), _ratio(ng, n), mean, pros, cons)
+        )
     return out
 
 
-def _top_products(cfg: ReportConfig, refs: dict[int, tuple[ProductRef, bool]], review_totals: dict[int, int]
-                  ) -> dict[str, list[int]]:
+def _top_products(
+    cfg: ReportConfig, refs: dict[int, tuple[ProductRef, bool]], review_totals: dict[int, int]
+) -> dict[str, list[int]]:
     """The teardown's competitors (most reviewed first) and each one's most reviewed active products."""
     by_comp: dict[str, list[int]] = defaultdict(list)
     for pid, (ref, active) in refs.items():
         if active:
             by_comp[ref.competitor].append(pid)
     order = sorted(by_comp, key=lambda c: (-sum(review_totals.get(p, 0) for p in by_comp[c]), c))
-    return {c: sorted(by_comp[c], key=lambda p: (-review_totals.get(p, 0), p))[: cfg.top_products]
-            for c in order[: cfg.max_competitors]}
+    return {
+        c: sorted(by_comp[c], key=lambda p: (-review_totals.get(p, 0), p))[: cfg.top_products]
+        for c in order[: cfg.max_competitors]
+    }
 
 
-def _teardowns(session: Session, refs: dict[int, tuple[ProductRef, bool]], top_ids: dict[str, list[int]],
-               latest: dict[int, Any], review_totals: dict[int, int],
-               window: dict[int, tuple[int, int, int, float | None]], tag_rows: dict[int, list[Any]],
-               trend_start: datetime, end: datetime) -> list[CompetitorTeardown]:
+def _teardowns(
+    session: Session,
+    refs: dict[int, tuple[ProductRef, bool]],
+    top_ids: dict[str, list[int]],
+    latest: dict[int, Any],
+    review_totals: dict[int, int],
+    window: dict[int, tuple[int, int, int, float | None]],
+    tag_rows: dict[int, list[Any]],
+    trend_start: datetime,
+    end: datetime,
+) -> list[CompetitorTeardown]:
     from jingshao.nlp import selling_points
 
     by_comp: dict[str, list[int]] = defaultdict(list)
@@ -504,16 +560,29 @@ def _teardowns(session: Session, refs: dict[int, tuple[ProductRef, bool]], top_i
         if active:
             by_comp[ref.competitor].append(pid)
     all_top = [p for ids in top_ids.values() for p in ids]
-    bands = {pid: (lo, hi) for pid, lo, hi in session.execute(
-        select(Observation.product_id, func.min(Observation.price), func.max(Observation.price))
-        .where(Observation.product_id.in_(all_top or [-1]), Observation.first_seen_at < end,
-               Observation.last_seen_at >= trend_start, *_CONFIRMED)
-        .group_by(Observation.product_id))}
+    bands = {
+        pid: (lo, hi)
+        for pid, lo, hi in session.execute(
+            select(Observation.product_id, func.min(Observation.price), func.max(Observation.price))
+            .where(
+                Observation.product_id.in_(all_top or [-1]),
+                Observation.first_seen_at < end,
+                Observation.last_seen_at >= trend_start,
+                *_CONFIRMED,
+            )
+            .group_by(Observation.product_id)
+        )
+    }
     copy: dict[int, list[str]] = defaultdict(list)
     for pid, title, promo in session.execute(
-        select(Observation.product_id, Observation.title, Observation.promo).distinct()
-        .where(Observation.product_id.in_(all_top or [-1]), Observation.first_seen_at < end,
-               Observation.last_seen_at >= trend_start, _NOT_VOID)
+        select(Observation.product_id, Observation.title, Observation.promo)
+        .distinct()
+        .where(
+            Observation.product_id.in_(all_top or [-1]),
+            Observation.first_seen_at < end,
+            Observation.last_seen_at >= trend_start,
+            _NOT_VOID,
+        )
     ):
         copy[pid] += [t for t in (title, promo) if t]
     out = []
@@ -530,26 +599,45 @@ def _teardowns(session: Session, refs: dict[int, tuple[ProductRef, bool]], top_i
             n, p, _, _ = window.get(pid, (0, 0, 0, None))
             pros, cons = _tag_counts(tag_rows.get(pid, []), 3)
             points = tuple(w for w, _ in selling_points(dict.fromkeys(copy.get(pid, [])), topk=5))
-            top.append(TeardownProduct(
-                ref, row.price if row else None, lo, hi, row.availability if row else None,
-                row.promo if row else None, review_totals.get(pid, 0), _ratio(p, n), points, pros, cons))
-        out.append(CompetitorTeardown(
-            comp, len(pids), sum(1 for r in current if r.availability in ("InStock", "PreOrder")),
-            min(prices) if prices else None, max(prices) if prices else None,
-            tuple(w for w, _ in selling_points(dict.fromkeys(comp_copy), topk=8)), tuple(top)))
+            top.append(
+                TeardownProduct(
+                    ref,
+                    row.price if row else None,
+                    lo,
+                    hi,
+                    row.availability if row else None,
+                    row.promo if row else None,
+                    review_totals.get(pid, 0),
+                    _ratio(p, n),
+                    points,
+                    pros,
+                    cons,
+                )
+            )
+        out.append(
+            CompetitorTeardown(
+                comp,
+                len(pids),
+                sum(1 for r in current if r.availability in ("InStock", "PreOrder")),
+                min(prices) if prices else None,
+                max(prices) if prices else None,
+                tuple(w for w, _ in selling_points(dict.fromkeys(comp_copy), topk=8)),
+                tuple(top),
+            )
+        )
     return out
 
 
-def _brands(session: Session, cfg: ReportConfig, tz: tzinfo, start: datetime, end: datetime
-            ) -> list[BrandMentions]:
+def _brands(session: Session, cfg: ReportConfig, tz: tzinfo, start: datetime, end: datetime) -> list[BrandMentions]:
     last_day = (end - timedelta(microseconds=1)).astimezone(tz).date()
     first_day = last_day - timedelta(days=cfg.mention_trend_days - 1)
     trend_start = min(datetime.combine(first_day, datetime.min.time(), tz), start)
     per_day: dict[str, dict[date, list[Any]]] = defaultdict(lambda: defaultdict(list))
     in_range: dict[str, list[Any]] = defaultdict(list)
     for brand, posted, label, s in session.execute(
-        select(Mention.brand, Mention.posted_at, Mention.label, Mention.sentiment)
-        .where(Mention.posted_at >= trend_start, Mention.posted_at < end)
+        select(Mention.brand, Mention.posted_at, Mention.label, Mention.sentiment).where(
+            Mention.posted_at >= trend_start, Mention.posted_at < end
+        )
     ):
         per_day[brand][posted.astimezone(tz).date()].append((label, s))
         if posted >= start:
@@ -562,68 +650,124 @@ def _brands(session: Session, cfg: ReportConfig, tz: tzinfo, start: datetime, en
             d = first_day + timedelta(days=i)
             items = per_day[brand].get(d, [])
             scores = [s for _, s in items if s is not None]
-            days.append(MentionDay(d, len(items), sum(1 for lb, _ in items if lb == "pos"),
-                                   sum(1 for lb, _ in items if lb in ("neu", "neutral")),  # neutral: legacy rows
-                                   sum(1 for lb, _ in items if lb == "neg"),
-                                   sum(scores) / len(scores) if scores else None))
+            days.append(
+                MentionDay(
+                    d,
+                    len(items),
+                    sum(1 for lb, _ in items if lb == "pos"),
+                    sum(1 for lb, _ in items if lb in ("neu", "neutral")),  # neutral: legacy rows
+                    sum(1 for lb, _ in items if lb == "neg"),
+                    sum(scores) / len(scores) if scores else None,
+                )
+            )
         items = in_range.get(brand, [])
         scores = [s for _, s in items if s is not None]
         examples = tuple(
             MentionItem(title or text[:60], source, url, posted, s)
             for title, text, source, url, posted, s in session.execute(
                 select(Mention.title, Mention.text, Mention.source, Mention.url, Mention.posted_at, Mention.sentiment)
-                .where(Mention.brand == brand, Mention.posted_at >= start, Mention.posted_at < end,
-                       Mention.label == "neg")
-                .order_by(Mention.authority.desc(), Mention.sentiment, Mention.id).limit(3))
+                .where(
+                    Mention.brand == brand, Mention.posted_at >= start, Mention.posted_at < end, Mention.label == "neg"
+                )
+                .order_by(Mention.authority.desc(), Mention.sentiment, Mention.id)
+                .limit(3)
+            )
         )
-        out.append(BrandMentions(brand, tuple(days), len(items), sum(1 for lb, _ in items if lb == "pos"),
-                                 sum(1 for lb, _ in items if lb == "neg"),
-                                 sum(scores) / len(scores) if scores else None, examples))
+        out.append(
+            BrandMentions(
+                brand,
+                tuple(days),
+                len(items),
+                sum(1 for lb, _ in items if lb == "pos"),
+                sum(1 for lb, _ in items if lb == "neg"),
+                sum(scores) / len(scores) if scores else None,
+                examples,
+            )
+        )
     return out
 
 
 def _alerts(session: Session, start: datetime, end: datetime) -> AlertSummary:
     rows = session.execute(
-        select(AlertEvent.kind, AlertEvent.level, AlertEvent.at, AlertEvent.detail, Alert.subject, Alert.summary,
-               Alert.family, Alert.state, Alert.is_crisis)
+        select(
+            AlertEvent.kind,
+            AlertEvent.level,
+            AlertEvent.at,
+            AlertEvent.detail,
+            Alert.subject,
+            Alert.summary,
+            Alert.family,
+            Alert.state,
+            Alert.is_crisis,
+        )
         .join(Alert, AlertEvent.alert_id == Alert.id)
         .where(AlertEvent.at >= start, AlertEvent.at < end, AlertEvent.kind.in_(ALERT_KINDS))
         .order_by(AlertEvent.at, AlertEvent.id)
     ).all()
     # Most severe first (a red alert is what a reader must not miss), then in time order.
     rank = {"red": 0, "yellow": 1, "blue": 2}
-    items = tuple(sorted((AlertItem(k, lv, at, subj, summ, fam, st, bool(cr), det)
-                          for k, lv, at, det, subj, summ, fam, st, cr in rows),
-                         key=lambda i: (rank.get(i.level, 3), i.at)))
+    items = tuple(
+        sorted(
+            (
+                AlertItem(k, lv, at, subj, summ, fam, st, bool(cr), det)
+                for k, lv, at, det, subj, summ, fam, st, cr in rows
+            ),
+            key=lambda i: (rank.get(i.level, 3), i.at),
+        )
+    )
     firing = session.scalar(select(func.count()).select_from(Alert).where(Alert.state == "firing")) or 0
-    return AlertSummary(sum(1 for i in items if i.kind == "opened"), sum(1 for i in items if i.kind == "escalated"),
-                        sum(1 for i in items if i.kind == "resolved"), firing, items)
+    return AlertSummary(
+        sum(1 for i in items if i.kind == "opened"),
+        sum(1 for i in items if i.kind == "escalated"),
+        sum(1 for i in items if i.kind == "resolved"),
+        firing,
+        items,
+    )
 
 
-def _health(session: Session, start: datetime, end: datetime
-            ) -> tuple[list[FailingSource], list[CrawlProblem], list[BrokenChannel]]:
+def _health(
+    session: Session, start: datetime, end: datetime
+) -> tuple[list[FailingSource], list[CrawlProblem], list[BrokenChannel]]:
     failing = session.execute(
-        select(FailedObservation.url, FailedObservation.reason, func.count(), func.max(FailedObservation.at),
-               func.max(FailedObservation.http_status), func.max(FailedObservation.product_id))
+        select(
+            FailedObservation.url,
+            FailedObservation.reason,
+            func.count(),
+            func.max(FailedObservation.at),
+            func.max(FailedObservation.http_status),
+            func.max(FailedObservation.product_id),
+        )
         .where(FailedObservation.at >= start, FailedObservation.at < end)
         .group_by(FailedObservation.url, FailedObservation.reason)
     ).all()
     refs = _product_refs(session, {r[5] for r in failing if r[5] is not None})
     sources = sorted(
-        (FailingSource(url, refs[pid][0].name if pid in refs else None, reason, n, last, status)
-         for url, reason, n, last, status, pid in failing),
-        key=lambda f: (-f.count, f.url, f.reason))
+        (
+            FailingSource(url, refs[pid][0].name if pid in refs else None, reason, n, last, status)
+            for url, reason, n, last, status, pid in failing
+        ),
+        key=lambda f: (-f.count, f.url, f.reason),
+    )
     runs = [
         CrawlProblem(spider, started, status, failures or 0, (errors or [None])[0] if errors else None)
         for spider, started, status, failures, errors in session.execute(
             select(CrawlRun.spider, CrawlRun.started_at, CrawlRun.status, CrawlRun.failures, CrawlRun.errors)
-            .where(CrawlRun.started_at >= start, CrawlRun.started_at < end,
-                   (CrawlRun.status.in_(("failed", "interrupted"))) | (CrawlRun.failures > 0))
-            .order_by(CrawlRun.started_at))
+            .where(
+                CrawlRun.started_at >= start,
+                CrawlRun.started_at < end,
+                (CrawlRun.status.in_(("failed", "interrupted"))) | (CrawlRun.failures > 0),
+            )
+            .order_by(CrawlRun.started_at)
+        )
     ]
-    channels = [BrokenChannel(n, r, s) for n, r, s in session.execute(
-        select(ChannelState.name, ChannelState.reason, ChannelState.since)
-        .where(ChannelState.state == "broken").order_by(ChannelState.name))]
+    channels = [
+        BrokenChannel(n, r, s)
+        for n, r, s in session.execute(
+            select(ChannelState.name, ChannelState.reason, ChannelState.since)
+            .where(ChannelState.state == "broken")
+            .order_by(ChannelState.name)
+        )
+    ]
     return sources, runs, channels
 
 
@@ -639,8 +783,15 @@ def local_range(date_from: date, date_to: date, tz: tzinfo) -> tuple[datetime, d
     return start, end
 
 
-def build_report_data(session: Session, day_start: datetime, day_end: datetime, tz: tzinfo,
-                      settings: ReportConfig | None = None, *, now: datetime | None = None) -> ReportData:
+def build_report_data(
+    session: Session,
+    day_start: datetime,
+    day_end: datetime,
+    tz: tzinfo,
+    settings: ReportConfig | None = None,
+    *,
+    now: datetime | None = None,
+) -> ReportData:
     """Everything the report shows for [day_start, day_end), read in one session."""
     if day_start.tzinfo is None or day_end.tzinfo is None:
         raise ValueError("day_start and day_end must be aware datetimes")
@@ -654,13 +805,16 @@ def build_report_data(session: Session, day_start: datetime, day_end: datetime, 
     changes = _observed_changes(session, day_start, day_end)
     charted = [c.product.id for c in changes.prices[: cfg.max_charts]]
     trends = _price_trends(session, charted, trend_start, day_end)
-    prices = [PriceChange(c.product, c.old, c.new, c.pct, c.currency, c.changes, trends.get(c.product.id, ()))
-              for c in changes.prices]
+    prices = [
+        PriceChange(c.product, c.old, c.new, c.pct, c.currency, c.changes, trends.get(c.product.id, ()))
+        for c in changes.prices
+    ]
 
     window, new = _review_stats(session, review_start, day_start, day_end)
     review_totals = dict(session.execute(select(Review.product_id, func.count()).group_by(Review.product_id)).all())
-    shown_sentiment = sorted(set(window) | set(new),
-                             key=lambda p: (-window.get(p, (0,))[0], -new.get(p, (0,))[0], p))[: cfg.max_rows]
+    shown_sentiment = sorted(set(window) | set(new), key=lambda p: (-window.get(p, (0,))[0], -new.get(p, (0,))[0], p))[
+        : cfg.max_rows
+    ]
     # Teardown products are chosen before tags are read, so one query loads the tags both sections need.
     top_ids = _top_products(cfg, refs, review_totals)
     teardown_ids = {p for ids in top_ids.values() for p in ids}
@@ -697,16 +851,47 @@ def build_report_data(session: Session, day_start: datetime, day_end: datetime, 
     return ReportData(
         date_from=day_start.astimezone(tz).date(),
         date_to=(day_end - timedelta(microseconds=1)).astimezone(tz).date(),
-        timezone=str(tz), day_start=day_start, day_end=day_end, generated_at=now, settings=cfg,
-        headline=headline, price_changes=prices, promo_changes=changes.promos, adlaw=adlaw,
-        stock_changes=changes.stock, sentiment=sentiment, teardowns=teardowns, brands=brands, alerts=alerts,
-        failing_sources=failing, crawl_problems=runs, broken_channels=channels,
+        timezone=str(tz),
+        day_start=day_start,
+        day_end=day_end,
+        generated_at=now,
+        settings=cfg,
+        headline=headline,
+        price_changes=prices,
+        promo_changes=changes.promos,
+        adlaw=adlaw,
+        stock_changes=changes.stock,
+        sentiment=sentiment,
+        teardowns=teardowns,
+        brands=brands,
+        alerts=alerts,
+        failing_sources=failing,
+        crawl_problems=runs,
+        broken_channels=channels,
     )
 
 
 __all__ = [
-    "AdlawFinding", "AlertItem", "AlertSummary", "BrandMentions", "BrokenChannel", "CompetitorTeardown",
-    "CrawlProblem", "FailingSource", "Headline", "MentionDay", "MentionItem", "PriceChange", "PricePoint",
-    "ProductRef", "ProductSentiment", "PromoChange", "ReportData", "StockChange", "TagCount", "TeardownProduct",
-    "build_report_data", "local_range",
+    "AdlawFinding",
+    "AlertItem",
+    "AlertSummary",
+    "BrandMentions",
+    "BrokenChannel",
+    "CompetitorTeardown",
+    "CrawlProblem",
+    "FailingSource",
+    "Headline",
+    "MentionDay",
+    "MentionItem",
+    "PriceChange",
+    "PricePoint",
+    "ProductRef",
+    "ProductSentiment",
+    "PromoChange",
+    "ReportData",
+    "StockChange",
+    "TagCount",
+    "TeardownProduct",
+    "build_report_data",
+    "local_range",
 ]

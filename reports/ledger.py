@@ -143,15 +143,19 @@ class DbSendLedger:
     ADVISORY_KEY = 0x6A696E67  # "jing"
     _local_lock = threading.Lock()
 
-    def __init__(self, db) -> None:  # noqa: ANN001 - jingshao.storage.db.Database
+    def __init__(self, db) -> None:
         self.db = db
 
     @property
     def lock_path(self) -> Path | None:
         """The SQLite claim file (`<db>.report-lock`); None for other databases and in-memory SQLite."""
         url = self.db.engine.url
-        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:" \
-                or url.database.startswith("file:"):
+        if (
+            url.get_backend_name() != "sqlite"
+            or not url.database
+            or url.database == ":memory:"
+            or url.database.startswith("file:")
+        ):
             return None
         return Path(url.database + ".report-lock")
 
@@ -195,21 +199,32 @@ class DbSendLedger:
             conn.close()
 
     @staticmethod
-    def _row(session, report_key: str, recipients_hash: str):  # noqa: ANN001, ANN205
+    def _row(session, report_key: str, recipients_hash: str):
         from sqlalchemy import select
 
         from jingshao.storage.models import ReportSend
 
-        return session.scalars(select(ReportSend).where(
-            ReportSend.report_date == report_key, ReportSend.recipients_hash == recipients_hash)).first()
+        return session.scalars(
+            select(ReportSend).where(
+                ReportSend.report_date == report_key, ReportSend.recipients_hash == recipients_hash
+            )
+        ).first()
 
     def get(self, report_key: str, recipients_hash: str) -> SendRecord | None:
         with self.db.session() as s:
             row = self._row(s, report_key, recipients_hash)
             if row is None:
                 return None
-            return SendRecord(row.report_date, row.recipients_hash, row.message_id, row.status, row.attempts,
-                              row.last_error, row.sent_at, None)
+            return SendRecord(
+                row.report_date,
+                row.recipients_hash,
+                row.message_id,
+                row.status,
+                row.attempts,
+                row.last_error,
+                row.sent_at,
+                None,
+            )
 
     def put(self, record: SendRecord) -> None:
         """Insert or update the record and commit before returning."""

@@ -96,8 +96,14 @@ def build_message(built: BuiltReport, smtp: SmtpConfig, msg_id: str) -> EmailMes
     msg.add_alternative(built.html, subtype="html", charset="utf-8")
     html_part = msg.get_payload()[1]
     for img in built.images:
-        html_part.add_related(img.data, maintype="image", subtype=img.subtype, cid=f"<{img.cid}>",
-                              filename=img.filename, disposition="inline")
+        html_part.add_related(
+            img.data,
+            maintype="image",
+            subtype=img.subtype,
+            cid=f"<{img.cid}>",
+            filename=img.filename,
+            disposition="inline",
+        )
     return msg
 
 
@@ -130,8 +136,9 @@ def _classify(exc: BaseException, smtp: SmtpConfig) -> SendError:
     where = f"SMTP {smtp.host}:{smtp.effective_port} ({smtp.security})"
     detail = _scrub(f"{type(exc).__name__}: {exc}", smtp)
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return SendError(f"{where}: login as {smtp.username!r} refused — check username/password: {detail}",
-                         temporary=False)
+        return SendError(
+            f"{where}: login as {smtp.username!r} refused — check username/password: {detail}", temporary=False
+        )
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         return SendError(f"{where}: every recipient refused: {detail}", temporary=any(400 <= c < 500 for c in codes))
@@ -164,23 +171,25 @@ def deliver(msg: EmailMessage, smtp: SmtpConfig) -> dict[str, str]:
             refused = client.send_message(msg, from_addr=smtp.from_addr, to_addrs=list(smtp.to))
     except Exception as exc:
         raise _classify(exc, smtp) from None
-    return {addr: f"{code} {resp.decode(errors='replace') if isinstance(resp, bytes) else resp}"
-            for addr, (code, resp) in refused.items()}
+    return {
+        addr: f"{code} {resp.decode(errors='replace') if isinstance(resp, bytes) else resp}"
+        for addr, (code, resp) in refused.items()
+    }
 
 
 # ---------------------------------------------------------------- with retries and the ledger
 
 
-def send_report(built: BuiltReport, smtp: SmtpConfig, ledger: SendLedger, *,
-                sleep: Callable[[float], None] = time.sleep) -> SendOutcome:
+def send_report(
+    built: BuiltReport, smtp: SmtpConfig, ledger: SendLedger, *, sleep: Callable[[float], None] = time.sleep
+) -> SendOutcome:
     """Send the report unless the ledger says it already went to these recipients."""
     rhash = recipients_hash(smtp.to)
     msg_id = message_id(built.report_key, smtp.to, smtp.from_addr)
     with ledger.lock():
         record = ledger.get(built.report_key, rhash)
         if record is not None and record.status == "sent":
-            log.info("report %s already sent to %d recipient(s) at %s", built.report_key, len(smtp.to),
-                     record.sent_at)
+            log.info("report %s already sent to %d recipient(s) at %s", built.report_key, len(smtp.to), record.sent_at)
             return SendOutcome("already_sent", record.message_id, 0)
         record = record or SendRecord(built.report_key, rhash, msg_id, "sending")
         msg = build_message(built, smtp, msg_id)
@@ -210,8 +219,9 @@ def send_report(built: BuiltReport, smtp: SmtpConfig, ledger: SendLedger, *,
     return SendOutcome("failed", msg_id, attempt, str(error), permanent=not error.temporary)
 
 
-def send_plain_mail(smtp: SmtpConfig, to: Sequence[str], subject: str, body: str, *,
-                    sleep: Callable[[float], None] = time.sleep) -> None:
+def send_plain_mail(
+    smtp: SmtpConfig, to: Sequence[str], subject: str, body: str, *, sleep: Callable[[float], None] = time.sleep
+) -> None:
     """A short plain-text mail (the admin notice of a broken channel) through the report's SMTP
     settings, to other recipients; temporary errors are retried. Raises SendError."""
     target = smtp.model_copy(update={"to": list(to)})

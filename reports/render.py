@@ -117,8 +117,9 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(cut=cut, href=href, host=host, pct=pct, share=share, score=score, money=money,
-                       yuan=yuan, stock=stock_label)
+    env.filters.update(
+        cut=cut, href=href, host=host, pct=pct, share=share, score=score, money=money, yuan=yuan, stock=stock_label
+    )
     env.globals.update(band=band, level_names=LEVEL_NAMES, kind_names=KIND_NAMES, status_names=STATUS_NAMES)
     return env
 
@@ -159,8 +160,10 @@ def _points(data: ReportData) -> list[str]:
             out.append(f"红色告警：{cut(a.subject, 30)}——{cut(a.summary, 50)}")
     for c in data.price_changes[:2]:
         verb = "降价" if c.is_drop else "涨价"
-        out.append(f"{cut(c.product.competitor, 16)}「{cut(c.product.name, 24)}」{verb} {abs(c.pct):.1f}%："
-                   f"{money(c.old)} → {money(c.new)}")
+        out.append(
+            f"{cut(c.product.competitor, 16)}「{cut(c.product.name, 24)}」{verb} {abs(c.pct):.1f}%："
+            f"{money(c.old)} → {money(c.new)}"
+        )
     out_now = [c for c in data.stock_changes if c.now_out]
     if out_now:
         out.append(f"{len(out_now)} 个竞品商品断货，如「{cut(out_now[0].product.name, 24)}」")
@@ -186,8 +189,13 @@ def _charts(data: ReportData, tz: tzinfo) -> tuple[list[InlineImage], dict[tuple
     for c in charted:
         cid = f"price-{c.product.id}.{tag}@jingshao"
         # A report of today so far ends now: no line drawn into hours that have not happened.
-        png = charts.price_chart(c.trend, days=data.settings.price_trend_days, start=trend_start,
-                                 end=min(data.day_end, data.generated_at), tz=tz)
+        png = charts.price_chart(
+            c.trend,
+            days=data.settings.price_trend_days,
+            start=trend_start,
+            end=min(data.day_end, data.generated_at),
+            tz=tz,
+        )
         images.append(InlineImage(cid, f"price-{c.product.id}.png", png))
         cids["price", c.product.id] = cid
     for i, b in enumerate(data.brands):
@@ -217,14 +225,23 @@ def render_report(data: ReportData) -> RenderedReport:
     budget = data.settings.max_html_kb * 1024
     html = text = ""
     for row_cap in _row_caps(data.settings.max_rows):
+
         def cap(items: Any, n: int = row_cap) -> tuple[list[Any], int]:
             items = list(items)
             return items[:n], max(0, len(items) - n)
 
         ctx = {
-            "data": data, "h": data.headline, "settings": data.settings, "subject": subject_for(data),
-            "period": period_label(data), "tiles": _tiles(data), "points": _points(data), "cap": cap,
-            "row_cap": row_cap, "shortened": row_cap < data.settings.max_rows, "charted": charted,
+            "data": data,
+            "h": data.headline,
+            "settings": data.settings,
+            "subject": subject_for(data),
+            "period": period_label(data),
+            "tiles": _tiles(data),
+            "points": _points(data),
+            "cap": cap,
+            "row_cap": row_cap,
+            "shortened": row_cap < data.settings.max_rows,
+            "charted": charted,
             "hidden_competitors": max(0, data.headline.competitors - len(data.teardowns)),
             "cid": lambda kind, key: cids[kind, key],
         }
@@ -232,6 +249,7 @@ def render_report(data: ReportData) -> RenderedReport:
         text = env.get_template("report.txt").render(ctx)
         if len(html.encode("utf-8")) <= budget:
             break
-        log.info("report HTML over %d KB with %d rows per list: shortening the lists", data.settings.max_html_kb,
-                 row_cap)
+        log.info(
+            "report HTML over %d KB with %d rows per list: shortening the lists", data.settings.max_html_kb, row_cap
+        )
     return RenderedReport(subject_for(data), html, text, images)

@@ -14,7 +14,7 @@ from jingshao.storage.db import open_database
 log = logging.getLogger("jingshao.reports")
 
 
-def report_dir(cfg) -> Path:  # noqa: ANN001
+def report_dir(cfg) -> Path:
     """The report folder; relative to the config file's folder, like the SQLite file."""
     out = Path(cfg.report.out_dir)
     if not out.is_absolute() and cfg.source is not None:
@@ -22,8 +22,9 @@ def report_dir(cfg) -> Path:  # noqa: ANN001
     return out
 
 
-def daily_report(cfg, *, send: bool, date_from: date | None = None, date_to: date | None = None,  # noqa: ANN001
-                 out_dir: Path | None = None) -> dict[str, Any]:
+def daily_report(
+    cfg, *, send: bool, date_from: date | None = None, date_to: date | None = None, out_dir: Path | None = None
+) -> dict[str, Any]:
     """Build (and with `send`, mail once) the report for yesterday or the given dates."""
     db = open_database(cfg.database_url)
     try:
@@ -43,7 +44,7 @@ def daily_report(cfg, *, send: bool, date_from: date | None = None, date_to: dat
         db.dispose()
 
 
-def has_data_on(cfg, day: date) -> bool:  # noqa: ANN001
+def has_data_on(cfg, day: date) -> bool:
     """Whether anything was observed or crawled on the local day `day` (a product seen, a crawl run)."""
     from sqlalchemy import exists, select
 
@@ -62,7 +63,7 @@ def has_data_on(cfg, day: date) -> bool:  # noqa: ANN001
         db.dispose()
 
 
-def interactive_report_day(cfg, now: datetime | None = None) -> tuple[date, str]:  # noqa: ANN001
+def interactive_report_day(cfg, now: datetime | None = None) -> tuple[date, str]:
     """The day `jingshao report` covers without --date, and why: the last complete day (yesterday)
     when it has data, else today so far (a new user's first data is today's). The scheduled report
     always covers yesterday."""
@@ -70,21 +71,23 @@ def interactive_report_day(cfg, now: datetime | None = None) -> tuple[date, str]
     yesterday = today - timedelta(days=1)
     if has_data_on(cfg, yesterday):
         return yesterday, f"昨天 yesterday {yesterday}: 最近一个完整的日子 the last complete day"
-    return today, (f"今天到目前 today so far {today}: 昨天 {yesterday} 没有数据 "
-                   f"(yesterday has no data; --date YYYY-MM-DD picks a day)")
+    return today, (
+        f"今天到目前 today so far {today}: 昨天 {yesterday} 没有数据 "
+        f"(yesterday has no data; --date YYYY-MM-DD picks a day)"
+    )
 
 
 MAX_CATCHUP_ATTEMPTS = 60  # SMTP attempts (3 per try) before a day is given up: about 3 h of retries
 
 
-def report_enabled(cfg) -> bool:  # noqa: ANN001
+def report_enabled(cfg) -> bool:
     """Whether the scheduled daily report exists at all: `[report] enabled` and a `schedule.report`
     other than "off". (`jingshao report` from the command line works either way.)"""
     spec = (cfg.schedule.report or "").strip().lower()
     return bool(cfg.report.enabled) and spec not in ("", "off")
 
 
-def last_due_report_date(cfg, now: datetime) -> date | None:  # noqa: ANN001
+def last_due_report_date(cfg, now: datetime) -> date | None:
     """The report day of the latest report that should have gone out by `now` (reports cover the
     day before they are sent), or None.
 
@@ -120,7 +123,7 @@ def last_due_report_date(cfg, now: datetime) -> date | None:  # noqa: ANN001
     return (last.astimezone(cfg.tz).date() - timedelta(days=1)) if last else None
 
 
-def unsent_report_date(cfg, now: datetime | None = None) -> date | None:  # noqa: ANN001
+def unsent_report_date(cfg, now: datetime | None = None) -> date | None:
     """The latest due report day if it has not gone out yet (SMTP or the scheduler was down at
     report time), else None. Gives up on a day after MAX_CATCHUP_ATTEMPTS failed attempts, and at
     once after a permanent failure (bad login, untrusted certificate, 5xx): retrying cannot fix those

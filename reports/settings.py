@@ -80,6 +80,10 @@ class ReportConfig(_Strict):
     max_competitors: int = Field(default=8, ge=1, le=50, description="competitors in the teardown")
     top_products: int = Field(default=3, ge=1, le=10, description="products per competitor in the teardown")
     max_brands: int = Field(default=4, ge=1, le=20)
-    max_html_kb: int = Field(default=95, ge=20, le=10_000,
-                             description="HTML body budget; lists are shortened further to fit (Gmail clips at 102 KB)")
+    max_html_kb: int = Field(
+        default=95,
+        ge=20,
+        le=10_000,
+        description="HTML body budget; lists are shortened further to fit (Gmail clips at 102 KB)",
+    )
     smtp: SmtpConfig | None = None

@@ -112,12 +112,29 @@ class ChannelHealth:
 
 def _row(a: Alert) -> AlertRow:
     since = a.resolved_at if a.state == "resolved" and a.resolved_at else a.started_at
-    return AlertRow(a.id, a.state, a.level, a.max_level, since, a.subject, a.family, a.rule, a.summary, a.acked_by,
-                    a.last_notified_at)
+    return AlertRow(
+        a.id,
+        a.state,
+        a.level,
+        a.max_level,
+        since,
+        a.subject,
+        a.family,
+        a.rule,
+        a.summary,
+        a.acked_by,
+        a.last_notified_at,
+    )
 
 
-def list_alerts(session: Session, *, state: str | None = "firing", level: str | None = None,
-                family: str | None = None, limit: int = 200) -> list[AlertRow]:
+def list_alerts(
+    session: Session,
+    *,
+    state: str | None = "firing",
+    level: str | None = None,
+    family: str | None = None,
+    limit: int = 200,
+) -> list[AlertRow]:
     """Alerts, most severe and most recent first. ``state=None``: firing and resolved."""
     q = select(Alert)
     if state:
@@ -135,14 +152,25 @@ def _pairs(value: Any) -> list[tuple[str, str]]:
 
 
 def _notification(n: Notification) -> NotificationRow:
-    return NotificationRow(n.id, n.channel, n.kind, n.level, n.status, n.attempts, n.created_at, n.sent_at,
-                           n.next_attempt_at, n.last_error, n.platform_code, n.merged_into)
+    return NotificationRow(
+        n.id,
+        n.channel,
+        n.kind,
+        n.level,
+        n.status,
+        n.attempts,
+        n.created_at,
+        n.sent_at,
+        n.next_attempt_at,
+        n.last_error,
+        n.platform_code,
+        n.merged_into,
+    )
 
 
 def alert_notifications(session: Session, alert_id: int) -> list[Notification]:
     """The alert's own notifications plus the merged messages that carried them."""
-    own = list(session.scalars(select(Notification).where(Notification.alert_id == alert_id)
-                               .order_by(Notification.id)))
+    own = list(session.scalars(select(Notification).where(Notification.alert_id == alert_id).order_by(Notification.id)))
     carriers: set[int] = {n.merged_into for n in own if n.merged_into}
     seen = {n.id for n in own}
     while carriers - seen:  # a merge may itself be merged (group message, then an overflow summary)
@@ -157,13 +185,22 @@ def get_alert(session: Session, alert_id: int) -> AlertDetail:
     a = session.get(Alert, alert_id)
     if a is None:
         raise AlertNotFound(f"no alert #{alert_id}; see `jingshao alerts list --all`")
-    events = session.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert_id,
-                                                      AlertEvent.kind.not_in(HIDDEN_EVENTS))
-                             .order_by(AlertEvent.at, AlertEvent.id)).all()
+    events = session.scalars(
+        select(AlertEvent)
+        .where(AlertEvent.alert_id == alert_id, AlertEvent.kind.not_in(HIDDEN_EVENTS))
+        .order_by(AlertEvent.at, AlertEvent.id)
+    ).all()
     return AlertDetail(
-        alert=_row(a), fingerprint=a.fingerprint, subject_key=a.subject_key, started_at=a.started_at,
-        level_since=a.level_since, resolved_at=a.resolved_at, acked_at=a.acked_at, facts=_pairs(a.facts),
-        evidence=_pairs(a.evidence), events=[EventRow(e.at, e.kind, e.level, e.detail) for e in events],
+        alert=_row(a),
+        fingerprint=a.fingerprint,
+        subject_key=a.subject_key,
+        started_at=a.started_at,
+        level_since=a.level_since,
+        resolved_at=a.resolved_at,
+        acked_at=a.acked_at,
+        facts=_pairs(a.facts),
+        evidence=_pairs(a.evidence),
+        events=[EventRow(e.at, e.kind, e.level, e.detail) for e in events],
         notifications=[_notification(n) for n in alert_notifications(session, alert_id)],
     )
 
@@ -183,8 +220,9 @@ def ack(session: Session, alert_id: int, author: str, now: datetime | None = Non
     return _row(a)
 
 
-def add_silence(session: Session, matcher: str, author: str, reason: str, expires_at: datetime,
-                now: datetime | None = None) -> SilenceRow:
+def add_silence(
+    session: Session, matcher: str, author: str, reason: str, expires_at: datetime, now: datetime | None = None
+) -> SilenceRow:
     """Silence every alert whose fingerprint, subject key (``brand:蜜橙``, ``product:12``) or family
     (``price_drop``) equals ``matcher`` until ``expires_at``. Notices are recorded, not sent."""
     now = now or utcnow()
@@ -237,13 +275,26 @@ def outbox_depth(session: Session) -> list[OutboxDepth]:
 def channel_health(session: Session, names: list[str] | None = None) -> list[ChannelHealth]:
     """Every known channel's state (``names`` adds configured channels never used yet, as ok)."""
     states = {c.name: c for c in session.scalars(select(ChannelState))}
-    pending = dict(session.execute(select(Notification.channel, func.count())
-                                   .where(Notification.status == "pending").group_by(Notification.channel)).all())
+    pending = dict(
+        session.execute(
+            select(Notification.channel, func.count())
+            .where(Notification.status == "pending")
+            .group_by(Notification.channel)
+        ).all()
+    )
     out = []
     for name in sorted(set(states) | set(names or []) | set(pending)):
         st = states.get(name)
-        out.append(ChannelHealth(name, st.state if st else "ok", st.reason if st else None,
-                                 st.since if st else utcnow(), st.last_sent_at if st else None, pending.get(name, 0)))
+        out.append(
+            ChannelHealth(
+                name,
+                st.state if st else "ok",
+                st.reason if st else None,
+                st.since if st else utcnow(),
+                st.last_sent_at if st else None,
+                pending.get(name, 0),
+            )
+        )
     return out
 
 
@@ -273,5 +324,7 @@ def parked_notifications(session: Session) -> list[ParkedLine]:
     rows = session.execute(
         select(Notification.channel, func.count(), func.min(Notification.created_at))
         .where(Notification.status.in_(("parked", "dead")))
-        .group_by(Notification.channel).order_by(Notification.channel)).all()
+        .group_by(Notification.channel)
+        .order_by(Notification.channel)
+    ).all()
     return [ParkedLine(ch, n, since) for ch, n, since in rows]

@@ -36,7 +36,15 @@ from .models import (
 
 # The fields a buyer sees; a change in any of them appends an observation row.
 OBSERVED_FIELDS = (
-    "title", "price", "original_price", "currency", "availability", "promo", "sku", "brand", "price_is_range",
+    "title",
+    "price",
+    "original_price",
+    "currency",
+    "availability",
+    "promo",
+    "sku",
+    "brand",
+    "price_is_range",
 )
 
 
@@ -86,7 +94,7 @@ def sync_catalog(session: Session, entries: Iterable[CatalogEntry]) -> dict[str,
     urls = [e.url for e in entries]
     existing: dict[str, Product] = {}
     for chunk_start in range(0, len(urls), 500):
-        chunk = urls[chunk_start:chunk_start + 500]
+        chunk = urls[chunk_start : chunk_start + 500]
         existing.update({p.url: p for p in session.scalars(select(Product).where(Product.url.in_(chunk)))})
     for e in entries:
         comp = competitors[e.competitor]
@@ -147,8 +155,12 @@ def record_observation(
     session.execute(select(Product.id).where(Product.id == product_id).with_for_update())
     digest = content_hash(fields)
     latest = latest_observation(session, product_id)
-    if (latest is not None and latest.content_hash == digest and latest.voided_at is None
-            and (basis is None or latest.basis == basis)):
+    if (
+        latest is not None
+        and latest.content_hash == digest
+        and latest.voided_at is None
+        and (basis is None or latest.basis == basis)
+    ):
         values: dict[str, Any] = {}
         if seen_at > latest.last_seen_at:
             values["last_seen_at"] = seen_at
@@ -197,18 +209,30 @@ def last_confirmed_price(session: Session, product_id: int, basis: str | None) -
     """The newest confirmed (not suspect, not void) price read on the same basis; None starts a baseline."""
     row = session.execute(
         select(Observation.price, Observation.basis)
-        .where(Observation.product_id == product_id, Observation.status == STATUS_OK,
-               Observation.voided_at.is_(None), Observation.price.is_not(None))
-        .order_by(Observation.first_seen_at.desc(), Observation.id.desc()).limit(1)
+        .where(
+            Observation.product_id == product_id,
+            Observation.status == STATUS_OK,
+            Observation.voided_at.is_(None),
+            Observation.price.is_not(None),
+        )
+        .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
+        .limit(1)
     ).first()
     if row is None or (basis is not None and row.basis != basis):
         return None
     return row.price
 
 
-def void_observations(session: Session, *, by: str, reason: str, ids: Sequence[int] = (),
-                      product_id: int | None = None, since: datetime | None = None,
-                      at: datetime | None = None) -> list[int]:
+def void_observations(
+    session: Session,
+    *,
+    by: str,
+    reason: str,
+    ids: Sequence[int] = (),
+    product_id: int | None = None,
+    since: datetime | None = None,
+    at: datetime | None = None,
+) -> list[int]:
     """Mark observations void (by id, or a product's since a time); returns the ids voided now."""
     if not by.strip() or not reason.strip():
         raise ValueError("voiding needs who (--by) and why (--reason)")
@@ -223,8 +247,11 @@ def void_observations(session: Session, *, by: str, reason: str, ids: Sequence[i
         raise ValueError("say which observations: ids, or a product (and --since)")
     chosen = list(session.scalars(q.order_by(Observation.id)))
     if chosen:
-        session.execute(update(Observation).where(Observation.id.in_(chosen))
-                        .values(voided_at=at or utcnow(), voided_by=by.strip(), void_reason=reason.strip()))
+        session.execute(
+            update(Observation)
+            .where(Observation.id.in_(chosen))
+            .values(voided_at=at or utcnow(), voided_by=by.strip(), void_reason=reason.strip())
+        )
     return chosen
 
 
@@ -238,8 +265,15 @@ def record_failure(
     crawl_run_id: int | None = None,
 ) -> None:
     # A source URL may carry a key (apikey=${SOCIAL_API_KEY}): stored redacted, like every failure text.
-    session.add(FailedObservation(url=redact(url), reason=redact(reason)[:2000], product_id=product_id,
-                                  http_status=http_status, crawl_run_id=crawl_run_id))
+    session.add(
+        FailedObservation(
+            url=redact(url),
+            reason=redact(reason)[:2000],
+            product_id=product_id,
+            http_status=http_status,
+            crawl_run_id=crawl_run_id,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -256,10 +290,18 @@ def current_failures(session: Session, since: datetime, limit: int = 10) -> list
     """Sources that failed since ``since`` and still fail: a URL counts as recovered once its product
     was observed after its latest failure, or a later finished crawl of the same spider did not fail on it."""
     rows = session.execute(
-        select(FailedObservation.url, FailedObservation.reason, FailedObservation.at, FailedObservation.product_id,
-               FailedObservation.crawl_run_id, CrawlRun.spider)
+        select(
+            FailedObservation.url,
+            FailedObservation.reason,
+            FailedObservation.at,
+            FailedObservation.product_id,
+            FailedObservation.crawl_run_id,
+            CrawlRun.spider,
+        )
         .outerjoin(CrawlRun, CrawlRun.id == FailedObservation.crawl_run_id)
-        .where(FailedObservation.at >= since).order_by(FailedObservation.at, FailedObservation.id)).all()
+        .where(FailedObservation.at >= since)
+        .order_by(FailedObservation.at, FailedObservation.id)
+    ).all()
     latest: dict[str, Any] = {}
     counts: dict[str, int] = {}
     for row in rows:
@@ -268,13 +310,20 @@ def current_failures(session: Session, since: datetime, limit: int = 10) -> list
     out = []
     for url, row in latest.items():
         if row.product_id is not None:
-            seen = session.scalar(select(func.max(Observation.last_seen_at))
-                                  .where(Observation.product_id == row.product_id))
+            seen = session.scalar(
+                select(func.max(Observation.last_seen_at)).where(Observation.product_id == row.product_id)
+            )
             if seen is not None and seen > row.at:
                 continue
-        if row.crawl_run_id is not None and row.spider and session.scalar(
-                select(CrawlRun.id).where(CrawlRun.spider == row.spider, CrawlRun.id > row.crawl_run_id,
-                                          CrawlRun.status == "finished").limit(1)):
+        if (
+            row.crawl_run_id is not None
+            and row.spider
+            and session.scalar(
+                select(CrawlRun.id)
+                .where(CrawlRun.spider == row.spider, CrawlRun.id > row.crawl_run_id, CrawlRun.status == "finished")
+                .limit(1)
+            )
+        ):
             continue
         out.append(CurrentFailure(url, row.reason, counts[url], row.at))
     out.sort(key=lambda f: (-f.count, f.url))
@@ -288,12 +337,28 @@ def start_run(session: Session, spider: str, pid: int | None = None) -> int:
     return run.id
 
 
-def finish_run(session: Session, run_id: int, *, status: str, pages: int, changes: int, unchanged: int,
-               failures: int, errors: list[str] | None = None) -> None:
+def finish_run(
+    session: Session,
+    run_id: int,
+    *,
+    status: str,
+    pages: int,
+    changes: int,
+    unchanged: int,
+    failures: int,
+    errors: list[str] | None = None,
+) -> None:
     session.execute(
-        update(CrawlRun).where(CrawlRun.id == run_id).values(
-            status=status, finished_at=utcnow(), pages=pages, changes=changes, unchanged=unchanged,
-            failures=failures, errors=(redact_value(errors) or None),
+        update(CrawlRun)
+        .where(CrawlRun.id == run_id)
+        .values(
+            status=status,
+            finished_at=utcnow(),
+            pages=pages,
+            changes=changes,
+            unchanged=unchanged,
+            failures=failures,
+            errors=(redact_value(errors) or None),
         )
     )
 
@@ -346,10 +411,20 @@ def price_history(session: Session, product_ids: list[int]) -> list[PriceHistory
     ).all()
     return [
         PriceHistoryRow(
-            product_id=p.id, competitor=c.name, product=p.name or o.title or p.url, url=p.url,
-            first_seen_at=o.first_seen_at, last_seen_at=o.last_seen_at, price=o.price,
-            original_price=o.original_price, currency=o.currency, availability=o.availability, promo=o.promo,
-            final_price=o.final_price, suspect=o.status == STATUS_SUSPECT, observation_id=o.id,
+            product_id=p.id,
+            competitor=c.name,
+            product=p.name or o.title or p.url,
+            url=p.url,
+            first_seen_at=o.first_seen_at,
+            last_seen_at=o.last_seen_at,
+            price=o.price,
+            original_price=o.original_price,
+            currency=o.currency,
+            availability=o.availability,
+            promo=o.promo,
+            final_price=o.final_price,
+            suspect=o.status == STATUS_SUSPECT,
+            observation_id=o.id,
         )
         for o, p, c in rows
     ]
@@ -384,8 +459,11 @@ def changes_in_run(session: Session, run_id: int) -> list[ObservedChange]:
     for obs, prod, comp in new_rows:
         before = session.scalars(
             select(Observation)
-            .where(Observation.product_id == prod.id, Observation.id != obs.id,
-                   Observation.first_seen_at <= obs.first_seen_at)
+            .where(
+                Observation.product_id == prod.id,
+                Observation.id != obs.id,
+                Observation.first_seen_at <= obs.first_seen_at,
+            )
             .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
             .limit(1)
         ).first()
@@ -393,7 +471,7 @@ def changes_in_run(session: Session, run_id: int) -> list[ObservedChange]:
     return out
 
 
-def mark_interrupted_runs(session: Session, is_alive) -> int:  # noqa: ANN001
+def mark_interrupted_runs(session: Session, is_alive) -> int:
     """Runs left 'running' by a process that no longer exists become 'interrupted'."""
     n = 0
     for run in session.scalars(select(CrawlRun).where(CrawlRun.status == "running")):
@@ -408,7 +486,7 @@ def mark_interrupted_runs(session: Session, is_alive) -> int:  # noqa: ANN001
 REVIEW_MUTABLE = ("rating", "helpful", "has_images", "followup", "variant")
 
 
-def _upsert_insert(session: Session):  # noqa: ANN202
+def _upsert_insert(session: Session):
     """The dialect's INSERT (with ON CONFLICT support) for the session's engine."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -425,8 +503,11 @@ def known_review_fingerprints(session: Session, product_id: int) -> set[str]:
     complete_at = session.scalar(select(Product.reviews_complete_at).where(Product.id == product_id))
     if complete_at is None:
         return set()
-    return set(session.scalars(select(Review.fingerprint).where(
-        Review.product_id == product_id, Review.first_seen_at <= complete_at)))
+    return set(
+        session.scalars(
+            select(Review.fingerprint).where(Review.product_id == product_id, Review.first_seen_at <= complete_at)
+        )
+    )
 
 
 def mark_reviews_complete(session: Session, product_id: int, at: datetime | None = None) -> None:
@@ -464,25 +545,35 @@ class ReviewRow:
     category: str
 
 
-def reviews_for(session: Session, *, competitor: str | None = None, product: str | None = None,
-                only_unscored: bool = False) -> list[ReviewRow]:
-    q = (select(Review, Product, Competitor).join(Product, Review.product_id == Product.id)
-         .join(Competitor, Product.competitor_id == Competitor.id).order_by(Review.id))
+def reviews_for(
+    session: Session, *, competitor: str | None = None, product: str | None = None, only_unscored: bool = False
+) -> list[ReviewRow]:
+    q = (
+        select(Review, Product, Competitor)
+        .join(Product, Review.product_id == Product.id)
+        .join(Competitor, Product.competitor_id == Competitor.id)
+        .order_by(Review.id)
+    )
     if competitor:
         q = q.where(Competitor.name == competitor)
     if product:
         q = q.where(Product.id.in_([p.id for p in find_products(session, product)] or [-1]))
     if only_unscored:
         q = q.where(Review.sentiment.is_(None))
-    return [ReviewRow(r.id, p.id, p.name or p.url, c.name, r.text, r.sentiment, r.tags, p.category)
-            for r, p, c in session.execute(q)]
+    return [
+        ReviewRow(r.id, p.id, p.name or p.url, c.name, r.text, r.sentiment, r.tags, p.category)
+        for r, p, c in session.execute(q)
+    ]
 
 
 def update_review_scores(session: Session, rows: list[dict[str, Any]]) -> None:
     """rows: {"id", "sentiment", "label", "tags", "scorer"}."""
     for row in rows:
-        session.execute(update(Review).where(Review.id == row["id"]).values(
-            **{k: row[k] for k in ("sentiment", "label", "tags", "scorer")}))
+        session.execute(
+            update(Review)
+            .where(Review.id == row["id"])
+            .values(**{k: row[k] for k in ("sentiment", "label", "tags", "scorer")})
+        )
 
 
 def replace_adlaw_hits(session: Session, observation_id: int, product_id: int, hits: list[dict[str, Any]]) -> None:
@@ -491,6 +582,7 @@ def replace_adlaw_hits(session: Session, observation_id: int, product_id: int, h
 
 
 # ---------------------------------------------------------------- mentions
+
 
 def insert_mentions(session: Session, rows: list[dict[str, Any]]) -> int:
     """Insert-or-ignore by (brand, url_key) and (brand, content_key); returns how many were new.
@@ -525,7 +617,9 @@ def untimed_counts(session: Session) -> UntimedCounts:
     no_time = Mention.posted_at.is_(None)
     return UntimedCounts(
         session.scalar(select(func.count()).select_from(Mention).where(no_time, Mention.time_raw.is_not(None))) or 0,
-        session.scalar(select(func.count()).select_from(Review)
-                       .where(Review.posted_at.is_(None), Review.time_raw.is_not(None))) or 0,
+        session.scalar(
+            select(func.count()).select_from(Review).where(Review.posted_at.is_(None), Review.time_raw.is_not(None))
+        )
+        or 0,
         session.scalar(select(func.count()).select_from(Mention).where(no_time, Mention.time_raw.is_(None))) or 0,
     )

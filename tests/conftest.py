@@ -47,12 +47,15 @@ def _forget_secrets():
 
 # ---------------------------------------------------------------- PostgreSQL
 
+
 def _pg_bin(name: str) -> str | None:
     found = shutil.which(name)
     if found:
         return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
-                        key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    candidates = sorted(
+        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+        key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0,
+    )
     return candidates[-1] if candidates else None
 
 
@@ -78,10 +81,11 @@ class PostgresServer:
         subprocess.run([*self.as_user, *cmd], check=True, capture_output=True, timeout=120)
 
     def start(self) -> None:
-        self._run(self.initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                  "--locale=C")
-        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off " \
-               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        self._run(self.initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C")
+        opts = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
         self._run(self.pg_ctl, "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start")
 
     def stop(self) -> None:
@@ -97,8 +101,7 @@ class PostgresServer:
         import psycopg
 
         name = f"t{os.getpid()}_{next(self._counter)}"
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
@@ -125,6 +128,7 @@ def database_url(request, tmp_path) -> str:
 
 # ---------------------------------------------------------------- demo shop
 
+
 @pytest.fixture
 def shop():
     from jingshao.demo.server import DemoServer
@@ -134,6 +138,7 @@ def shop():
 
 
 # ---------------------------------------------------------------- chat robots
+
 
 @pytest.fixture(scope="module")
 def receivers():
@@ -155,6 +160,7 @@ def chat(receivers):
 
 # ---------------------------------------------------------------- browser
 
+
 @pytest.fixture(scope="session")
 def chromium() -> str | None:
     from jingshao.crawlers.browser import BrowserNotFound, resolve_chromium
@@ -167,19 +173,28 @@ def chromium() -> str | None:
 
 # ---------------------------------------------------------------- CLI in a child process
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
-            check: bool = True) -> subprocess.CompletedProcess[str]:
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m jingshao.cli ARGS` the way the scheduler does (a child process)."""
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    proc = subprocess.run([sys.executable, "-m", "jingshao.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=full_env, cwd=str(REPO))
+    proc = subprocess.run(
+        [sys.executable, "-m", "jingshao.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=str(REPO),
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"jingshao {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\n"
-                             f"stderr:\n{proc.stderr}")
+        raise AssertionError(
+            f"jingshao {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        )
     return proc
 
 
-def wait_for(predicate, timeout: float = 30, interval: float = 0.1):  # noqa: ANN001, ANN201
+def wait_for(predicate, timeout: float = 30, interval: float = 0.1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

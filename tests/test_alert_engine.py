@@ -52,7 +52,7 @@ class Scripted:
         self.instances: list[AlertInstance] = []
         self.families = families
 
-    def evaluate(self, session, now, book: AlertBook) -> SourceResult:  # noqa: ANN001
+    def evaluate(self, session, now, book: AlertBook) -> SourceResult:
         return SourceResult([_at(i, now) for i in self.instances], self.families)
 
 
@@ -61,23 +61,45 @@ def _at(inst: AlertInstance, now: datetime) -> AlertInstance:
 
 
 def crisis(brand: str, level: str, summary: str = "负面声量上升") -> AlertInstance:
-    return AlertInstance(fingerprint=fingerprint("crisis", f"brand:{brand}"), family="crisis", level=level,
-                         subject=brand, subject_key=f"brand:{brand}", rule=f"{level}.test", summary=summary,
-                         facts=[("1小时负面", "12 条")], evidence=[("某论坛：质量太差了", "https://bbs.example/1")],
-                         at=T0, is_crisis=True)
+    return AlertInstance(
+        fingerprint=fingerprint("crisis", f"brand:{brand}"),
+        family="crisis",
+        level=level,
+        subject=brand,
+        subject_key=f"brand:{brand}",
+        rule=f"{level}.test",
+        summary=summary,
+        facts=[("1小时负面", "12 条")],
+        evidence=[("某论坛：质量太差了", "https://bbs.example/1")],
+        at=T0,
+        is_crisis=True,
+    )
 
 
 def other(brand: str, level: str, family: str = "review_spike") -> AlertInstance:
-    return AlertInstance(fingerprint=fingerprint(family, f"brand:{brand}"), family=family, level=level,
-                         subject=brand, subject_key=f"brand:{brand}", rule=f"{family}.test", summary=f"{family} 触发",
-                         facts=[("差评", "9 条")], at=T0)
+    return AlertInstance(
+        fingerprint=fingerprint(family, f"brand:{brand}"),
+        family=family,
+        level=level,
+        subject=brand,
+        subject_key=f"brand:{brand}",
+        rule=f"{family}.test",
+        summary=f"{family} 触发",
+        facts=[("差评", "9 条")],
+        at=T0,
+    )
 
 
 class Rig:
     """A database, a scripted source, channels on local receivers and a dispatcher, with a driven clock."""
 
-    def __init__(self, db: Database, chat: ChatReceivers, config: AlertsConfig | None = None,
-                 channels: list[Channel] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        chat: ChatReceivers,
+        config: AlertsConfig | None = None,
+        channels: list[Channel] | None = None,
+    ) -> None:
         self.db, self.chat = db, chat
         self.config = config or AlertsConfig()
         self.source = Scripted()
@@ -85,7 +107,7 @@ class Rig:
         self.engine = Engine(self.config, [self.source], self.channels)
         self.dispatcher = Dispatcher(db, {c.name: c for c in self.channels}, self.config)
 
-    def step(self, now: datetime, *instances: AlertInstance, dispatch: bool = True):  # noqa: ANN201
+    def step(self, now: datetime, *instances: AlertInstance, dispatch: bool = True):
         self.source.instances = list(instances)
         report = self.engine.evaluate(self.db, now)
         if dispatch:
@@ -102,9 +124,14 @@ class Rig:
     def events(self, fp: str) -> list[str]:
         with self.db.session() as s:
             alert = s.scalars(select(Alert).where(Alert.fingerprint == fp)).one()
-            return [e.kind for e in s.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert.id,
-                                                                       AlertEvent.kind != "memo")
-                                              .order_by(AlertEvent.id))]
+            return [
+                e.kind
+                for e in s.scalars(
+                    select(AlertEvent)
+                    .where(AlertEvent.alert_id == alert.id, AlertEvent.kind != "memo")
+                    .order_by(AlertEvent.id)
+                )
+            ]
 
 
 @pytest.fixture
@@ -119,15 +146,35 @@ def rig(db: Database, chat: ChatReceivers) -> Iterator[Rig]:
 _ids = itertools.count()
 
 
-def add_mention(db: Database, brand: str, at: datetime, *, negative: bool = True, sentiment: float | None = None,
-                authority: int = 1, source: str = "某论坛", text: str = "质量太差了") -> None:
+def add_mention(
+    db: Database,
+    brand: str,
+    at: datetime,
+    *,
+    negative: bool = True,
+    sentiment: float | None = None,
+    authority: int = 1,
+    source: str = "某论坛",
+    text: str = "质量太差了",
+) -> None:
     n = next(_ids)
     key = hashlib.sha256(f"{brand}{n}{text}".encode()).hexdigest()
     with db.session() as s:
-        s.add(Mention(brand=brand, source=source, authority=authority, url=f"https://news.example/{n}", url_key=key,
-                      content_key=key, title=text[:20], text=text, posted_at=at,
-                      sentiment=sentiment if sentiment is not None else (0.05 if negative else 0.9),
-                      label="neg" if negative else "pos"))
+        s.add(
+            Mention(
+                brand=brand,
+                source=source,
+                authority=authority,
+                url=f"https://news.example/{n}",
+                url_key=key,
+                content_key=key,
+                title=text[:20],
+                text=text,
+                posted_at=at,
+                sentiment=sentiment if sentiment is not None else (0.05 if negative else 0.9),
+                label="neg" if negative else "pos",
+            )
+        )
 
 
 def test_demo_like_crisis_goes_blue_yellow_red_then_resolves_notifying_each_step(db, chat):
@@ -136,7 +183,7 @@ def test_demo_like_crisis_goes_blue_yellow_red_then_resolves_notifying_each_step
     channel = make_channel(chat, "dingtalk", "钉钉群")
     dispatcher = Dispatcher(db, {channel.name: channel}, config)
 
-    def run(now: datetime):  # noqa: ANN202
+    def run(now: datetime):
         report = evaluate(db, config, [brand], [channel], now)
         dispatcher.run_once(now)
         return report
@@ -409,14 +456,35 @@ def test_competitor_source_reads_observations_reviews_and_adlaw_hits(database_ur
         pid = sync_catalog(s, [CatalogEntry("竞品甲", url, name="保湿面霜")])[url]
     for k, price in enumerate(["199", "199", "199"]):
         with db.session() as s:
-            record_observation(s, pid, {"title": f"保湿面霜 v{k}", "price": Decimal(price), "availability": "InStock"},
-                               seen_at=T0 - timedelta(days=3 - k))
+            record_observation(
+                s,
+                pid,
+                {"title": f"保湿面霜 v{k}", "price": Decimal(price), "availability": "InStock"},
+                seen_at=T0 - timedelta(days=3 - k),
+            )
     with db.session() as s:
-        record_observation(s, pid, {"title": "全网最低 保湿面霜", "price": Decimal("139"), "availability": "InStock"},
-                           seen_at=T0 - HOUR)
+        record_observation(
+            s,
+            pid,
+            {"title": "全网最低 保湿面霜", "price": Decimal("139"), "availability": "InStock"},
+            seen_at=T0 - HOUR,
+        )
         oid = s.scalars(select(Observation.id).order_by(Observation.id.desc())).first()
-        replace_adlaw_hits(s, oid, pid, [{"field": "title", "word": "最低", "category": "absolute", "start": 2,
-                                          "end": 4, "context": "全网最低 保湿面霜"}])
+        replace_adlaw_hits(
+            s,
+            oid,
+            pid,
+            [
+                {
+                    "field": "title",
+                    "word": "最低",
+                    "category": "absolute",
+                    "start": 2,
+                    "end": 4,
+                    "context": "全网最低 保湿面霜",
+                }
+            ],
+        )
     channel = make_channel(chat, "webhook")
     report = evaluate(db, AlertsConfig(), [], [channel], T0)
     families = {c.family for c in report.changes}
@@ -436,7 +504,7 @@ def test_concurrent_evaluations_are_serialised(database_url, chat):
     open_database(database_url).dispose()  # migrate once, before the threads race
 
     class Slow(Scripted):
-        def evaluate(self, session, now, book: AlertBook) -> SourceResult:  # noqa: ANN001
+        def evaluate(self, session, now, book: AlertBook) -> SourceResult:
             time.sleep(0.3)  # both transactions would read an empty alert book without serialisation
             return super().evaluate(session, now, book)
 
@@ -452,7 +520,7 @@ def test_concurrent_evaluations_are_serialised(database_url, chat):
         try:
             start.wait()
             reports.append(Engine(AlertsConfig(), [source], channels).evaluate(db, T0))
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             db.dispose()

@@ -20,8 +20,12 @@ pytestmark = pytest.mark.browser
 def stored(tmp_path) -> dict[str, Observation]:
     db = open_database(f"sqlite:///{tmp_path / 'demo.db'}")
     with db.session() as s:
-        return {u: o for u, o in s.execute(select(Product.url, Observation).join(Observation.product)
-                                           .order_by(Observation.id)).all()}
+        return {
+            u: o
+            for u, o in s.execute(
+                select(Product.url, Observation).join(Observation.product).order_by(Observation.id)
+            ).all()
+        }
 
 
 def test_javascript_price_is_seen_only_through_the_browser(shop, tmp_path, chromium):

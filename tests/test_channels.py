@@ -105,8 +105,9 @@ def test_every_kind_starts_with_the_prefix(chat: ChatReceivers, client: httpx.Cl
 
 
 @pytest.mark.parametrize(("name", "code"), [("dingtalk", 310000), ("feishu", 19021), ("webhook", 401)])
-def test_wrong_secret_is_permanent_with_the_platform_code(chat: ChatReceivers, client: httpx.Client,
-                                                          name: str, code: int) -> None:
+def test_wrong_secret_is_permanent_with_the_platform_code(
+    chat: ChatReceivers, client: httpx.Client, name: str, code: int
+) -> None:
     result = channel(chat, name, secret="not-the-robot-secret").send(note(), client)
     assert (result.status, result.code) == ("permanent", code)
     assert chat.rejected(name)[-1].code == code and not chat.accepted(name)
@@ -139,10 +140,12 @@ def test_missing_keyword_is_permanent(chat: ChatReceivers, client: httpx.Client,
     assert "keyword" in result.detail.lower()
 
 
-@pytest.mark.parametrize(("name", "code", "wait"), [("dingtalk", 130101, 60.0), ("wecom", 45009, 60.0),
-                                                    ("feishu", 11232, 1.0)])
-def test_throttling_is_retry_with_retry_after(chat: ChatReceivers, client: httpx.Client, name: str, code: int,
-                                              wait: float) -> None:
+@pytest.mark.parametrize(
+    ("name", "code", "wait"), [("dingtalk", 130101, 60.0), ("wecom", 45009, 60.0), ("feishu", 11232, 1.0)]
+)
+def test_throttling_is_retry_with_retry_after(
+    chat: ChatReceivers, client: httpx.Client, name: str, code: int, wait: float
+) -> None:
     chat.set_limits(name, [(2, 60)])
     ch = channel(chat, name)
     assert [ch.send(note(), client).status for _ in range(2)] == ["sent", "sent"]
@@ -204,13 +207,21 @@ def test_slack_errors(chat: ChatReceivers, client: httpx.Client) -> None:
     assert ch.send(note(), client).status == "retry"
 
 
-@pytest.mark.parametrize(("name", "code", "status"), [
-    ("dingtalk", 300001, "permanent"), ("dingtalk", 130101, "retry"), ("wecom", 93000, "permanent"),
-    ("wecom", 45009, "retry"), ("feishu", 19024, "permanent"), ("feishu", 11232, "retry"),
-    ("webhook", 500, "retry"), ("webhook", 429, "retry"), ("webhook", 400, "permanent"),
-])
-def test_injected_platform_codes(chat: ChatReceivers, client: httpx.Client, name: str, code: int,
-                                 status: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "code", "status"),
+    [
+        ("dingtalk", 300001, "permanent"),
+        ("dingtalk", 130101, "retry"),
+        ("wecom", 93000, "permanent"),
+        ("wecom", 45009, "retry"),
+        ("feishu", 19024, "permanent"),
+        ("feishu", 11232, "retry"),
+        ("webhook", 500, "retry"),
+        ("webhook", 429, "retry"),
+        ("webhook", 400, "permanent"),
+    ],
+)
+def test_injected_platform_codes(chat: ChatReceivers, client: httpx.Client, name: str, code: int, status: str) -> None:
     chat.fail_next(name, 1, code)
     result = channel(chat, name).send(note(), client)
     assert (result.status, result.code) == (status, code)
@@ -239,10 +250,12 @@ def huge() -> Notification:
     return note("red", body=[f"第{i}条证据：" + "差评内容很长" * 150 for i in range(300)])
 
 
-@pytest.mark.parametrize(("name", "extra"), [("dingtalk", {}), ("wecom", {}), ("wecom", {"msgtype": "text"}),
-                                             ("feishu", {}), ("slack", {})])
-def test_size_limits_truncate_instead_of_being_rejected(chat: ChatReceivers, client: httpx.Client, name: str,
-                                                        extra: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("name", "extra"), [("dingtalk", {}), ("wecom", {}), ("wecom", {"msgtype": "text"}), ("feishu", {}), ("slack", {})]
+)
+def test_size_limits_truncate_instead_of_being_rejected(
+    chat: ChatReceivers, client: httpx.Client, name: str, extra: dict[str, str]
+) -> None:
     ch = channel(chat, name, **extra)
     result = ch.send(huge(), client)
     assert result.status == "sent", result
@@ -273,7 +286,7 @@ def test_truncation_keeps_as_much_as_fits() -> None:
 EVIL = note(
     "red",
     title="*爆* [点我](https://evil.example) @all # 标题",
-    facts=[("负面数", "62 <at user_id=\"all\"></at>")],
+    facts=[("负面数", '62 <at user_id="all"></at>')],
     body=["> 引用 _斜体_ `代码` <!channel> @所有人 & <b>粗</b>\n# 标题"],
     links=[("原帖]", "https://weibo.example/p/(1)"), ("坏链接", "javascript:alert(1)")],
     subject="小米",
@@ -287,7 +300,7 @@ def test_dingtalk_markdown_injection_neutralised() -> None:
         "【竞哨】🔴红色预警\n\n"
         "### ＊爆＊ ［点我］(https://evil.example) ＠all ＃ 标题\n\n"
         "**对象**：小米\n\n"
-        "**负面数**：62 ＜at user＿id=\"all\"＞＜/at＞\n\n"
+        '**负面数**：62 ＜at user＿id="all"＞＜/at＞\n\n'
         "> ＞ 引用 ＿斜体＿ ｀代码｀ ＜!channel＞ ＠所有人 & ＜b＞粗＜/b＞ ＃ 标题\n\n"
         "[原帖］](https://weibo.example/p/%281%29)\n\n"
         "坏链接\n\n"
@@ -312,7 +325,8 @@ def test_feishu_lark_md_injection_neutralised() -> None:
     facts, _, body = card["elements"][:3]
     assert facts["text"]["content"] == '**对象**：小米\n**负面数**：62 &lt;at user＿id="all"&gt;&lt;/at&gt;'
     assert body["text"]["content"] == (
-        "&gt; 引用 ＿斜体＿ ｀代码｀ &lt;!channel&gt; ＠所有人 &amp; &lt;b&gt;粗&lt;/b&gt; ＃ 标题")
+        "&gt; 引用 ＿斜体＿ ｀代码｀ &lt;!channel&gt; ＠所有人 &amp; &lt;b&gt;粗&lt;/b&gt; ＃ 标题"
+    )
     [action] = [e for e in card["elements"] if e["tag"] == "action"]
     assert [b["url"] for b in action["actions"]] == ["https://weibo.example/p/%281%29"]
 
@@ -328,8 +342,15 @@ def test_slack_mrkdwn_injection_neutralised() -> None:
     assert payload["blocks"][1]["fields"][1]["text"] == '*负面数*\n62 &lt;at user＿id="all"&gt;&lt;/at&gt;'
 
 
-@pytest.mark.parametrize(("level", "kind", "template"), [("blue", "firing", "blue"), ("yellow", "repeat", "yellow"),
-                                                         ("red", "escalated", "red"), ("red", "resolved", "green")])
+@pytest.mark.parametrize(
+    ("level", "kind", "template"),
+    [
+        ("blue", "firing", "blue"),
+        ("yellow", "repeat", "yellow"),
+        ("red", "escalated", "red"),
+        ("red", "resolved", "green"),
+    ],
+)
 def test_feishu_header_colour_is_the_level(level: str, kind: str, template: str) -> None:
     card = FeishuChannel("f", "https://x.example/hook/t").render(note(level, kind))["card"]
     assert card["header"]["template"] == template
@@ -358,8 +379,10 @@ def test_dingtalk_action_card_and_red_mentions_fall_back_to_markdown() -> None:
     ding = DingTalkChannel("d", "https://x.example/robot/send?access_token=t", msgtype="actionCard")
     card = ding.render(note(links=[("原帖", "https://a.example/1"), ("看板", "https://a.example/2")]))
     assert card["msgtype"] == "actionCard"
-    assert card["actionCard"]["btns"] == [{"title": "原帖", "actionURL": "https://a.example/1"},
-                                          {"title": "看板", "actionURL": "https://a.example/2"}]
+    assert card["actionCard"]["btns"] == [
+        {"title": "原帖", "actionURL": "https://a.example/1"},
+        {"title": "看板", "actionURL": "https://a.example/2"},
+    ]
     assert card["actionCard"]["text"].startswith(PREFIX)
     assert ding.render(note("red", mention=["13800000000"]))["msgtype"] == "markdown"
 
@@ -367,12 +390,18 @@ def test_dingtalk_action_card_and_red_mentions_fall_back_to_markdown() -> None:
 # ---------------------------------------------------------------------------- secrets
 
 
-def test_secrets_never_in_results_reprs_or_logs(chat: ChatReceivers, client: httpx.Client,
-                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_secrets_never_in_results_reprs_or_logs(
+    chat: ChatReceivers, client: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     secret_values = {
-        chat["dingtalk"].token, chat["dingtalk"].secret, chat["wecom"].key, chat["feishu"].token,
-        chat["feishu"].secret, chat["slack"].token, chat["webhook"].secret,
+        chat["dingtalk"].token,
+        chat["dingtalk"].secret,
+        chat["wecom"].key,
+        chat["feishu"].token,
+        chat["feishu"].secret,
+        chat["slack"].token,
+        chat["webhook"].secret,
     }
     results, shown = [], []
     for name in PLATFORMS:
@@ -395,10 +424,14 @@ def test_secrets_never_in_results_reprs_or_logs(chat: ChatReceivers, client: htt
 
 
 def test_redact_url() -> None:
-    assert redact_url("https://oapi.dingtalk.com/robot/send?access_token=abc123") == \
-        "https://oapi.dingtalk.com/robot/send?access_token=***"
-    assert redact_url("https://open.feishu.cn/open-apis/bot/v2/hook/0a1b2c3d-aaaa") == \
-        "https://open.feishu.cn/open-apis/bot/v2/hook/***"
+    assert (
+        redact_url("https://oapi.dingtalk.com/robot/send?access_token=abc123")
+        == "https://oapi.dingtalk.com/robot/send?access_token=***"
+    )
+    assert (
+        redact_url("https://open.feishu.cn/open-apis/bot/v2/hook/0a1b2c3d-aaaa")
+        == "https://open.feishu.cn/open-apis/bot/v2/hook/***"
+    )
     assert redact_url("https://hooks.slack.com/services/T0/B0/XYZ") == "https://hooks.slack.com/services/***"
     assert redact_url("https://user:pw@h.example/x/abcdef0123456789abcd") == "https://h.example/x/***"
 
@@ -408,8 +441,13 @@ def test_redact_url() -> None:
 
 def test_config_models_and_build_channel() -> None:
     base = {"name": "群", "url": "https://h.example/robot/send?access_token=t"}
-    kinds = {"dingtalk": DingTalkChannel, "wecom": WeComChannel, "feishu": FeishuChannel, "slack": SlackChannel,
-             "webhook": WebhookChannel}
+    kinds = {
+        "dingtalk": DingTalkChannel,
+        "wecom": WeComChannel,
+        "feishu": FeishuChannel,
+        "slack": SlackChannel,
+        "webhook": WebhookChannel,
+    }
     for kind, cls in kinds.items():
         cfg = parse_channel_config({**base, "type": kind})
         ch = build_channel(cfg)

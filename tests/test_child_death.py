@@ -59,11 +59,18 @@ def observations(cfg: Path) -> int:
 
 
 def test_kill_9_of_the_scheduler_leaves_no_crawl_behind(shop, tmp_path):
-    schedule = ('[schedule]\nproducts = "every 2s"\nreviews = "off"\nmentions = "off"\nevaluate = "off"\n'
-                'dispatch = "off"\nreport = "off"\n')
+    schedule = (
+        '[schedule]\nproducts = "every 2s"\nreviews = "off"\nmentions = "off"\nevaluate = "off"\n'
+        'dispatch = "off"\nreport = "off"\n'
+    )
     cfg = slow_config(shop, tmp_path, 150, 0.3, schedule=schedule)
-    run = subprocess.Popen([sys.executable, "-m", "jingshao.cli", "run", "--config", str(cfg)], cwd=str(REPO),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "jingshao.cli", "run", "--config", str(cfg)],
+        cwd=str(REPO),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         children = wait_for(lambda: crawl_processes(cfg), timeout=90)
         wait_for(lambda: observations(cfg) >= 3, timeout=90)  # the crawl is storing
@@ -72,8 +79,9 @@ def test_kill_9_of_the_scheduler_leaves_no_crawl_behind(shop, tmp_path):
         killed_at = time.monotonic()
         wait_for(lambda: not crawl_processes(cfg), timeout=10)
         assert time.monotonic() - killed_at <= 10
-        assert all(not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
-                   for pid in children)
+        assert all(
+            not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text() for pid in children
+        )
     finally:
         if run.poll() is None:
             run.kill()
@@ -85,9 +93,18 @@ def test_kill_9_of_the_scheduler_leaves_no_crawl_behind(shop, tmp_path):
 def test_crawl_piped_into_head_ends_by_itself_and_stores_everything(shop, tmp_path):
     cfg = slow_config(shop, tmp_path, 60, 0.05, concurrency=8)
     start = time.monotonic()
-    proc = subprocess.run(["bash", "-c", f"'{sys.executable}' -m jingshao.cli crawl products -v --config '{cfg}' "
-                                         "2>&1 | head -1; echo \"crawl exit ${PIPESTATUS[0]}\""],
-                          cwd=str(REPO), capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f"'{sys.executable}' -m jingshao.cli crawl products -v --config '{cfg}' "
+            '2>&1 | head -1; echo "crawl exit ${PIPESTATUS[0]}"',
+        ],
+        cwd=str(REPO),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert time.monotonic() - start < 100
     assert proc.stdout.strip().endswith("crawl exit 0"), proc.stdout + proc.stderr
     assert observations(cfg) == 60
@@ -98,13 +115,18 @@ def test_crawl_piped_into_head_ends_by_itself_and_stores_everything(shop, tmp_pa
 
 
 def test_sigterm_stops_a_crawl_whose_output_nobody_reads(shop, tmp_path):
-    missing = [DemoProduct(f"m{i}", "缺页店", f"缺页{i}", f"{shop.base_url.rstrip('/')}/nope/{i}.html")
-               for i in range(1500)]
+    missing = [
+        DemoProduct(f"m{i}", "缺页店", f"缺页{i}", f"{shop.base_url.rstrip('/')}/nope/{i}.html") for i in range(1500)
+    ]
     cfg = write_demo_config(shop.base_url, tmp_path, with_browser=False, mentions=False, products=missing)
     # Every missing page logs two lines (about 250 bytes): far more than the 64 KB a pipe holds, and this
     # test never reads the pipe. A blocking write would stop the crawl (and its SIGTERM handling) there.
-    proc = subprocess.Popen([sys.executable, "-m", "jingshao.cli", "crawl", "products", "-v", "--config", str(cfg)],
-                            cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jingshao.cli", "crawl", "products", "-v", "--config", str(cfg)],
+        cwd=str(REPO),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_for(lambda: failures(cfg) >= 800, timeout=120)
         proc.send_signal(signal.SIGTERM)
@@ -131,9 +153,13 @@ def failures(cfg: Path) -> int:
 
 def test_a_crawl_that_cannot_store_stops_with_an_error(shop, tmp_path):
     cfg = slow_config(shop, tmp_path, 100, 0.2, concurrency=2)
-    proc = subprocess.Popen([sys.executable, "-m", "jingshao.cli", "crawl", "products", "--no-progress",
-                             "--config", str(cfg)], cwd=str(REPO), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jingshao.cli", "crawl", "products", "--no-progress", "--config", str(cfg)],
+        cwd=str(REPO),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for(lambda: observations(cfg) >= 3, timeout=90)
         conn = sqlite3.connect(str(tmp_path / "demo.db"), timeout=30)

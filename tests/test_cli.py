@@ -51,8 +51,19 @@ def test_extract_json_on_saved_pages():
     out = run_cli("extract", "--json", *map(str, pages)).stdout.splitlines()
     rows = [json.loads(x) for x in out]
     assert len(rows) == len(pages)
-    assert {"input", "title", "price", "original_price", "currency", "availability", "promo", "sku", "brand",
-            "sources", "error"} <= set(rows[0])
+    assert {
+        "input",
+        "title",
+        "price",
+        "original_price",
+        "currency",
+        "availability",
+        "promo",
+        "sku",
+        "brand",
+        "sources",
+        "error",
+    } <= set(rows[0])
     missing = run_cli("extract", "--json", "/no/such/file.html", check=False)
     assert missing.returncode == 1 and json.loads(missing.stdout)["error"]
 
@@ -87,7 +98,14 @@ def run_cli_input(args: list[str], stdin: str):
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "jingshao.cli", *args], input=stdin, capture_output=True,
-                          text=True, timeout=120, cwd=str(REPO), env={**os.environ})
+    proc = subprocess.run(
+        [sys.executable, "-m", "jingshao.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(REPO),
+        env={**os.environ},
+    )
     assert proc.returncode == 0, proc.stderr
     return proc

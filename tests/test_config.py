@@ -39,8 +39,9 @@ def test_env_overrides_database_url(tmp_path, monkeypatch):
 
 def test_env_interpolation(tmp_path, monkeypatch):
     monkeypatch.setenv("SHOP_HOST", "shop.example.com")
-    cfg = load_config(write(tmp_path, "[[competitors]]\nname='A'\n[[competitors.products]]\n"
-                                      "url='https://${SHOP_HOST}/1.html'\n"))
+    cfg = load_config(
+        write(tmp_path, "[[competitors]]\nname='A'\n[[competitors.products]]\nurl='https://${SHOP_HOST}/1.html'\n")
+    )
     assert cfg.competitors[0].products[0].url == "https://shop.example.com/1.html"
 
 
@@ -49,15 +50,22 @@ def test_env_interpolation(tmp_path, monkeypatch):
     [
         ("[crawl]\ndownload_delay = 'slow'\n", "crawl.download_delay: Input should be a valid number"),
         ("[crawl]\nconcurency_per_domain = 2\n", "crawl.concurency_per_domain: unknown key"),
-        ("[[competitors]]\nname='A'\n[[competitors.products]]\nurl='ftp://x/1'\n",
-         "competitors[0].products[0].url: expected an http:// or https:// URL"),
-        ("[[competitors]]\nname='A'\n[[competitors.products]]\nname='no url'\n",
-         "competitors[0].products[0].url: Field required"),
+        (
+            "[[competitors]]\nname='A'\n[[competitors.products]]\nurl='ftp://x/1'\n",
+            "competitors[0].products[0].url: expected an http:// or https:// URL",
+        ),
+        (
+            "[[competitors]]\nname='A'\n[[competitors.products]]\nname='no url'\n",
+            "competitors[0].products[0].url: Field required",
+        ),
         ("timezone = 'Mars/Olympus'\n", "timezone: unknown time zone 'Mars/Olympus'"),
         ("[[competitors]]\nname='A'\n[[competitors]]\nname='A'\n", "competitor name 'A' appears twice"),
         ("[browser]\nblock_resources = ['image', 'video']\n", "browser.block_resources[1]"),
-        ("[[competitors]]\nname='A'\n[[competitors.products]]\nurl='https://x/1'\n"
-         "[competitors.products.selectors]\nprise='.p'\n", "competitors[0].products[0].selectors.prise: unknown key"),
+        (
+            "[[competitors]]\nname='A'\n[[competitors.products]]\nurl='https://x/1'\n"
+            "[competitors.products.selectors]\nprise='.p'\n",
+            "competitors[0].products[0].selectors.prise: unknown key",
+        ),
     ],
 )
 def test_bad_config_names_file_key_and_expectation(tmp_path, text, expected):
@@ -102,8 +110,13 @@ def test_secrets_in_url_credentials_are_percent_encoded(tmp_path, monkeypatch):
 
     monkeypatch.setenv("PGPASSWORD", "S3cret@PW:/x")
     monkeypatch.setenv("JINGSHAO_DATABASE_URL", "")
-    cfg = load_config(write(tmp_path, "redis_url = 'redis://:${PGPASSWORD}@redis.internal:6379/0'\n[database]\n"
-                                      "url = 'postgresql+psycopg://jingshao:${PGPASSWORD}@db.internal/js'\n"))
+    cfg = load_config(
+        write(
+            tmp_path,
+            "redis_url = 'redis://:${PGPASSWORD}@redis.internal:6379/0'\n[database]\n"
+            "url = 'postgresql+psycopg://jingshao:${PGPASSWORD}@db.internal/js'\n",
+        )
+    )
     url = make_url(cfg.database_url)
     assert (url.host, url.password, url.database) == ("db.internal", "S3cret@PW:/x", "js")
     assert "S3cret" not in safe_url(cfg.database_url) and "PW" not in safe_url(cfg.database_url)

@@ -35,8 +35,11 @@ def crawl(cfg: Path, *, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 def latest_by_url(db) -> dict[str, Observation]:
     with db.session() as s:
-        rows = s.execute(select(Product.url, Observation).join(Observation.product)
-                         .order_by(Observation.first_seen_at, Observation.id)).all()
+        rows = s.execute(
+            select(Product.url, Observation)
+            .join(Observation.product)
+            .order_by(Observation.first_seen_at, Observation.id)
+        ).all()
     return {url: obs for url, obs in rows}
 
 
@@ -77,8 +80,7 @@ def test_crawl_stores_what_the_shop_shows_and_only_changes(shop, tmp_path, http_
     assert first.returncode == 1, first.stderr  # some pages failed
     out = first.stdout
     db = open_database(f"sqlite:///{tmp_path / 'demo.db'}")
-    priced = [p for p in http_products if expected(p.id, 0).price is not None
-              or not expected(p.id, 0).in_stock]
+    priced = [p for p in http_products if expected(p.id, 0).price is not None or not expected(p.id, 0).in_stock]
     assert count(db, Observation) == len(priced)
     check_matches_shop(db, http_products, 0)
     assert "failed" in out
@@ -112,9 +114,15 @@ def test_prices_command_shows_history(shop, tmp_path):
     crawl(cfg)
     shop.advance()
     crawl(cfg)
-    p = next(p for p in demo_products(shop.base_url) if p.id and not p.render
-             and expected(p.id, 0).price and expected(p.id, 1).price
-             and expected(p.id, 0).price != expected(p.id, 1).price)
+    p = next(
+        p
+        for p in demo_products(shop.base_url)
+        if p.id
+        and not p.render
+        and expected(p.id, 0).price
+        and expected(p.id, 1).price
+        and expected(p.id, 0).price != expected(p.id, 1).price
+    )
     out = run_cli("prices", "--product", p.url, "--config", str(cfg)).stdout
     assert f"{expected(p.id, 0).price:,.2f}" in out and f"{expected(p.id, 1).price:,.2f}" in out
     assert run_cli("prices", "--product", "no-such-product", "--config", str(cfg), check=False).returncode == 1
@@ -141,8 +149,10 @@ def test_http_errors_and_refused_connections_are_recorded(shop, tmp_path):
     from .conftest import free_port
 
     dead = f"http://127.0.0.1:{free_port()}/item.html"
-    products = [DemoProduct("missing", "测试店", "404", shop.base_url + "/no/such/page.html"),
-                DemoProduct("dead", "测试店", "拒绝连接", dead)]
+    products = [
+        DemoProduct("missing", "测试店", "404", shop.base_url + "/no/such/page.html"),
+        DemoProduct("dead", "测试店", "拒绝连接", dead),
+    ]
     cfg = write_demo_config(shop.base_url, tmp_path, with_browser=False, products=products)
     cfg.write_text(cfg.read_text().replace("retry_times = 2", "retry_times = 0"))
     assert crawl(cfg, check=False).returncode == 3  # every page failed
@@ -157,14 +167,19 @@ def test_http_errors_and_refused_connections_are_recorded(shop, tmp_path):
 
 def test_crawl_killed_mid_run_then_rerun_is_consistent(shop, tmp_path):
     n = 40
-    products = [DemoProduct(f"slow{i}", "慢店", f"慢页面{i}", slow_product_url(shop.base_url, i, 0.25))
-                for i in range(n)]
+    products = [
+        DemoProduct(f"slow{i}", "慢店", f"慢页面{i}", slow_product_url(shop.base_url, i, 0.25)) for i in range(n)
+    ]
     cfg = write_demo_config(shop.base_url, tmp_path, with_browser=False, products=products)
     cfg.write_text(cfg.read_text().replace("concurrency_per_domain = 8", "concurrency_per_domain = 2"))
     db = open_database(f"sqlite:///{tmp_path / 'demo.db'}")
-    proc = subprocess.Popen([sys.executable, "-m", "jingshao.cli", "crawl", "products", "--config", str(cfg),
-                             "--no-progress"], cwd=str(REPO), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env={**os.environ})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jingshao.cli", "crawl", "products", "--config", str(cfg), "--no-progress"],
+        cwd=str(REPO),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ},
+    )
     try:
         wait_for(lambda: count(db, Observation) >= 5, timeout=60)
     finally:
@@ -186,8 +201,10 @@ def test_crawl_killed_mid_run_then_rerun_is_consistent(shop, tmp_path):
 
 def test_bad_config_fails_before_any_crawl(shop, tmp_path):
     cfg = tmp_path / "bad.toml"
-    cfg.write_text(f"[crawl]\ntimeout = 'soon'\n[[competitors]]\nname = 'x'\n[[competitors.products]]\n"
-                   f"url = '{shop.base_url}/'\n", encoding="utf-8")
+    cfg.write_text(
+        f"[crawl]\ntimeout = 'soon'\n[[competitors]]\nname = 'x'\n[[competitors.products]]\nurl = '{shop.base_url}/'\n",
+        encoding="utf-8",
+    )
     proc = run_cli("crawl", "products", "--config", str(cfg), check=False)
     assert proc.returncode == 2
     assert "crawl.timeout: Input should be a valid number" in " ".join(proc.stderr.split())

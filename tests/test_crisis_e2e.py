@@ -63,12 +63,12 @@ def test_crisis_switch_blue_yellow_red_resolved(shop, tmp_path):
         assert any("恢复" in t for t in ding)
         for d in chat.accepted("dingtalk"):
             assert d.payload["markdown"]["text"].startswith("【竞哨】") or d.payload["markdown"]["title"].startswith(
-                "【竞哨】")
+                "【竞哨】"
+            )
         red = next(d for d in chat.accepted("dingtalk") if "红色" in d.payload["markdown"]["title"])
         assert "事实确认" in red.payload["markdown"]["text"]  # the response playbook rides along
         assert titles(chat, "feishu") and len(titles(chat, "feishu")) == len(ding)
         assert chat.rejected("dingtalk") == [] and chat.rejected("feishu") == []
-
 
 
 def test_ordinary_chatter_raises_nothing_with_default_thresholds(shop, tmp_path):
@@ -78,8 +78,9 @@ def test_ordinary_chatter_raises_nothing_with_default_thresholds(shop, tmp_path)
     from jingshao.alerts.backtest import backtest
 
     cfg_path = write_demo_config(shop.base_url, tmp_path, with_browser=False, products=[])
-    cfg_path.write_text(cfg_path.read_text().replace("  [brands.crisis]\n  red_growth_hours = 2\n"
-                                                     "  blue_share_hours = 2\n", ""))
+    cfg_path.write_text(
+        cfg_path.read_text().replace("  [brands.crisis]\n  red_growth_hours = 2\n  blue_share_hours = 2\n", "")
+    )
     cfg = load_config(cfg_path)
     assert cfg.brands[0].crisis == {}
     run_cli("crawl", "mentions", "--config", str(cfg_path), "--no-progress")

@@ -84,26 +84,58 @@ def parse_time(value: str) -> datetime:
 
 
 def item(source: str, url: str, title: str | None, snippet: str | None, time: str, author: str | None) -> dict:
-    return {"source": source, "url": url, "title": title or "", "text": snippet or "", "posted_at": parse_time(time),
-            "author": author or ""}
+    return {
+        "source": source,
+        "url": url,
+        "title": title or "",
+        "text": snippet or "",
+        "posted_at": parse_time(time),
+        "author": author or "",
+    }
 
 
 def parse_feed(body: bytes, source: str) -> list[dict]:
     root = ET.fromstring(body)
     if root.tag == "rss":
-        return [item(source, i.findtext("link"), i.findtext("title"), i.findtext("description"),
-                     i.findtext("pubDate"), i.findtext(DC)) for i in root.iter("item")]
-    return [item(source, e.find("a:link", ATOM_NS).get("href"), e.findtext("a:title", namespaces=ATOM_NS),
-                 e.findtext("a:summary", namespaces=ATOM_NS), e.findtext("a:published", namespaces=ATOM_NS),
-                 e.findtext("a:author/a:name", namespaces=ATOM_NS)) for e in root.findall("a:entry", ATOM_NS)]
+        return [
+            item(
+                source,
+                i.findtext("link"),
+                i.findtext("title"),
+                i.findtext("description"),
+                i.findtext("pubDate"),
+                i.findtext(DC),
+            )
+            for i in root.iter("item")
+        ]
+    return [
+        item(
+            source,
+            e.find("a:link", ATOM_NS).get("href"),
+            e.findtext("a:title", namespaces=ATOM_NS),
+            e.findtext("a:summary", namespaces=ATOM_NS),
+            e.findtext("a:published", namespaces=ATOM_NS),
+            e.findtext("a:author/a:name", namespaces=ATOM_NS),
+        )
+        for e in root.findall("a:entry", ATOM_NS)
+    ]
 
 
 def html_items(doc: Selector, src: dict, page_url: httpx.URL) -> list[dict]:
     def one(node: Selector, key: str) -> str | None:
         return node.css(src[key]).get() if src.get(key) else None
 
-    return [item(src["name"], str(page_url.join(one(n, "link"))), one(n, "title"), one(n, "snippet"),
-                 one(n, "time"), one(n, "author")) for n in doc.css(src["item"])]
+    return [
+        item(
+            src["name"],
+            str(page_url.join(one(n, "link"))),
+            one(n, "title"),
+            one(n, "snippet"),
+            one(n, "time"),
+            one(n, "author"),
+        )
+        for n in doc.css(src["item"])
+    ]
 
 
 def crawl_source(client: httpx.Client, src: dict, keyword: str, max_pages: int = 50) -> list[dict]:
@@ -127,8 +159,17 @@ def crawl_source(client: httpx.Client, src: dict, keyword: str, max_pages: int =
             url = str(response.url.join(href))
         else:
             data = response.json()
-            found += [item(src["name"], dotted(s, src["link"]), dotted(s, src["title"]), dotted(s, src["snippet"]),
-                           dotted(s, src["time"]), dotted(s, src["author"])) for s in dotted(data, src["item"])]
+            found += [
+                item(
+                    src["name"],
+                    dotted(s, src["link"]),
+                    dotted(s, src["title"]),
+                    dotted(s, src["snippet"]),
+                    dotted(s, src["time"]),
+                    dotted(s, src["author"]),
+                )
+                for s in dotted(data, src["item"])
+            ]
             cursor = dotted(data, src["cursor"])
             if not cursor:
                 return found
@@ -139,8 +180,9 @@ def hot_items_from_api(client: httpx.Client, src: dict) -> list[dict]:
     """What the hot list page's script puts in the DOM (the browser test checks the real DOM)."""
     base = httpx.URL(src["url"])
     data = client.get(str(base.join("/hot/api/list"))).json()
-    return [item(src["name"], str(base.join(i["url"])), i["title"], i["desc"], i["time"], i["host"])
-            for i in data["items"]]
+    return [
+        item(src["name"], str(base.join(i["url"])), i["title"], i["desc"], i["time"], i["host"]) for i in data["items"]
+    ]
 
 
 def crawl_all(client: httpx.Client, base_url: str) -> list[dict]:
@@ -155,8 +197,14 @@ def crawl_all(client: httpx.Client, base_url: str) -> list[dict]:
 
 
 def as_found(m: DemoMention) -> dict:
-    return {"source": m.source, "url": m.url, "title": m.title, "text": m.text, "posted_at": m.posted_at,
-            "author": m.author}
+    return {
+        "source": m.source,
+        "url": m.url,
+        "title": m.title,
+        "text": m.text,
+        "posted_at": m.posted_at,
+        "author": m.author,
+    }
 
 
 def key(d: dict) -> tuple:
@@ -291,8 +339,12 @@ def test_phase_without_timeline_equals_a_direct_switch(srv: DemoServer) -> None:
 
 
 def test_control_endpoints_and_errors(srv: DemoServer, client: httpx.Client) -> None:
-    assert client.get(srv.url("/_demo/crisis")).json() == {"phase": 0, "active": False, "now": NOW.isoformat(),
-                                                           "timeline": []}
+    assert client.get(srv.url("/_demo/crisis")).json() == {
+        "phase": 0,
+        "active": False,
+        "now": NOW.isoformat(),
+        "timeline": [],
+    }
     assert client.post(srv.url("/_demo/crisis?phase=7")).status_code == 400
     assert client.post(srv.url("/_demo/crisis")).status_code == 400
     assert client.post(srv.url("/_demo/crisis?on=1")).json()["phase"] == 1
@@ -300,7 +352,10 @@ def test_control_endpoints_and_errors(srv: DemoServer, client: httpx.Client) -> 
     assert datetime.fromisoformat(shifted) == NOW + timedelta(minutes=1)
     assert client.get(srv.url("/social/api/search?keyword=x&cursor=abc")).status_code == 400
     assert client.get(srv.url("/social/api/search?keyword=%E4%B8%8D%E5%AD%98%E5%9C%A8")).json()["data"] == {
-        "statuses": [], "next_cursor": None, "total_number": 0}
+        "statuses": [],
+        "next_cursor": None,
+        "total_number": 0,
+    }
     feed = client.get(srv.url("/feeds/news.xml"))
     assert feed.headers["content-type"].startswith("application/rss+xml")
     link = ET.fromstring(feed.content).find("channel/item/link").text

@@ -103,8 +103,9 @@ def html_items(body: str, cfg: dict[str, Any]) -> tuple[list[dict[str, Any]], st
     return items, doc.css(cfg["next"]).get()
 
 
-def crawl(client: httpx.Client, cfg: dict[str, Any], known: set[str] = frozenset(),
-          max_pages: int = 100) -> tuple[list[dict[str, Any]], int]:
+def crawl(
+    client: httpx.Client, cfg: dict[str, Any], known: set[str] = frozenset(), max_pages: int = 100
+) -> tuple[list[dict[str, Any]], int]:
     """Follow ``cfg`` newest first; stop at an empty page, the last page or a known review id."""
     found: list[dict[str, Any]] = []
     start, size = cfg.get("start", 1), cfg.get("page_size", 10)
@@ -156,8 +157,7 @@ def test_every_priced_product_has_a_valid_review_config(srv: DemoServer) -> None
 
 
 @pytest.mark.parametrize("product_id", list(PLANS))
-def test_following_the_config_finds_exactly_the_reviews(srv: DemoServer, client: httpx.Client,
-                                                        product_id: str) -> None:
+def test_following_the_config_finds_exactly_the_reviews(srv: DemoServer, client: httpx.Client, product_id: str) -> None:
     cfg = review_configs(srv.base_url)[product_id]
     found, pages = crawl(client, cfg)
     expected = demo_reviews(product_id, 0)
@@ -230,7 +230,8 @@ def test_endpoint_details(srv: DemoServer, client: httpx.Client) -> None:
     data = client.get(srv.url("/jd/api/comments?productId=100012043978&page=0&pageSize=10")).json()
     assert data["maxPage"] == 38 and len(data["comments"]) == 10
     assert data["comments"][0]["creationTime"] == demo_reviews("jd-100012043978", 0)[0].posted_at.strftime(
-        "%Y-%m-%d %H:%M:%S")
+        "%Y-%m-%d %H:%M:%S"
+    )
     past = client.get(srv.url("/jd/api/comments?productId=100012043978&page=38&pageSize=10")).json()
     assert past["comments"] == []
     assert client.get(srv.url("/jd/api/comments?productId=1&page=0")).status_code == 404

@@ -42,15 +42,31 @@ def make_channel(chat: ChatReceivers, platform: str, name: str | None = None) ->
     return build_channel(parse_channel_config(chat.channel_settings(platform, name)))
 
 
-def enqueue(db: Database, channel: str, count: int, *, at: datetime = T0, level: str = "yellow",
-            start: int = 0) -> list[int]:
+def enqueue(
+    db: Database, channel: str, count: int, *, at: datetime = T0, level: str = "yellow", start: int = 0
+) -> list[int]:
     ids = []
     with db.session() as s:
         for i in range(start, start + count):
-            n = Notification(level=level, kind="firing", title=f"通知{i:03d}", facts=[("序号", str(i))],
-                             subject="蜜橙", fingerprint=f"fp{i}", created_at=at)
-            row = OutboxRow(channel=channel, kind="firing", level=level, payload=to_payload(n, group=None),
-                            status="pending", attempts=0, next_attempt_at=at, created_at=at)
+            n = Notification(
+                level=level,
+                kind="firing",
+                title=f"通知{i:03d}",
+                facts=[("序号", str(i))],
+                subject="蜜橙",
+                fingerprint=f"fp{i}",
+                created_at=at,
+            )
+            row = OutboxRow(
+                channel=channel,
+                kind="firing",
+                level=level,
+                payload=to_payload(n, group=None),
+                status="pending",
+                attempts=0,
+                next_attempt_at=at,
+                created_at=at,
+            )
             s.add(row)
             s.flush()
             ids.append(row.id)
@@ -59,8 +75,11 @@ def enqueue(db: Database, channel: str, count: int, *, at: datetime = T0, level:
 
 def delivered_titles(chat: ChatReceivers, platform: str) -> list[str]:
     """The ``通知NNN`` titles in what ``platform`` accepted, in arrival order."""
-    return [t for d in chat.accepted(platform) for t in dict.fromkeys(TITLE.findall(json.dumps(d.payload,
-                                                                                              ensure_ascii=False)))]
+    return [
+        t
+        for d in chat.accepted(platform)
+        for t in dict.fromkeys(TITLE.findall(json.dumps(d.payload, ensure_ascii=False)))
+    ]
 
 
 def statuses(db: Database) -> dict[int, str]:
@@ -69,8 +88,9 @@ def statuses(db: Database) -> dict[int, str]:
 
 
 def config(**kw) -> AlertsConfig:
-    return AlertsConfig.model_validate({"rate_limits": {"dingtalk": [], "wecom": [], "feishu": [], "slack": [],
-                                                        "webhook": []}, **kw})
+    return AlertsConfig.model_validate(
+        {"rate_limits": {"dingtalk": [], "wecom": [], "feishu": [], "slack": [], "webhook": []}, **kw}
+    )
 
 
 def test_sends_in_order_and_records_the_platform_answer(database_url, chat):
@@ -128,7 +148,7 @@ class Killed(BaseException):
 class DiesOnce(Channel):
     """Wraps a channel; the first send dies before (or after) the HTTP request."""
 
-    def __init__(self, inner: Channel, *, after_post: bool) -> None:  # noqa: D107 - no super(): a thin proxy
+    def __init__(self, inner: Channel, *, after_post: bool) -> None:
         self.inner, self.after_post, self.died = inner, after_post, False
         self.name, self.kind = inner.name, inner.kind
 
@@ -140,10 +160,10 @@ class DiesOnce(Channel):
             raise Killed()
         return self.inner.send(n, client)
 
-    def build(self, n, body):  # noqa: ANN001, ANN201 - abstract in Channel, unused by the proxy
+    def build(self, n, body):
         raise NotImplementedError
 
-    def classify_body(self, response):  # noqa: ANN001, ANN201
+    def classify_body(self, response):
         raise NotImplementedError
 
 
@@ -207,8 +227,10 @@ def test_permanent_error_marks_the_channel_broken_and_keeps_its_notifications(db
     ids = enqueue(db, "钉钉群", 3)
     chat.fail_next("dingtalk", 1, 310000)  # keyword / signature check failed
     broken: list[tuple[str, str]] = []
-    with caplog.at_level(logging.WARNING), Dispatcher(db, {"钉钉群": channel}, config(),
-                                                      on_broken=lambda n, r: broken.append((n, r))) as d:
+    with (
+        caplog.at_level(logging.WARNING),
+        Dispatcher(db, {"钉钉群": channel}, config(), on_broken=lambda n, r: broken.append((n, r))) as d,
+    ):
         report = d.run_once(T0)
         assert report.broken and "310000" in report.broken["钉钉群"] and broken[0][0] == "钉钉群"
         for k in range(1, 5):
@@ -238,8 +260,9 @@ def test_on_broken_runs_after_the_commit_without_holding_the_write_lock(db, chat
         other = sqlite3.connect(str(tmp_path / "outbox.db"), timeout=0.2, isolation_level=None)
         try:
             other.execute("BEGIN IMMEDIATE")  # would raise "database is locked" inside _record's transaction
-            other.execute("UPDATE notifications SET last_error = 'touched' WHERE id = (SELECT MAX(id) FROM "
-                          "notifications)")
+            other.execute(
+                "UPDATE notifications SET last_error = 'touched' WHERE id = (SELECT MAX(id) FROM notifications)"
+            )
             state = other.execute("SELECT state FROM channel_states WHERE name = ?", (name,)).fetchone()
             other.execute("COMMIT")
         finally:

@@ -115,13 +115,17 @@ def test_microdata_and_opengraph() -> None:
 
 def test_user_selectors_css_xpath_json() -> None:
     body = load("jd.html")
-    r = extract_product(body, URL, selectors={
-        "price": "css:.summary-price .price::text",
-        "title": "//div[@class='sku-name']/text()",
-        "sku": "json:pageConfig.product.skuid",
-        "brand": "xpath://div[contains(@class,'summary-info')]/a",
-        "promo": ".summary-quan .quan-item",
-    })
+    r = extract_product(
+        body,
+        URL,
+        selectors={
+            "price": "css:.summary-price .price::text",
+            "title": "//div[@class='sku-name']/text()",
+            "sku": "json:pageConfig.product.skuid",
+            "brand": "xpath://div[contains(@class,'summary-info')]/a",
+            "promo": ".summary-quan .quan-item",
+        },
+    )
     assert r.price == Decimal("299.00")
     assert r.sources["price"] == {"layer": "selector", "via": "css:.summary-price .price::text"}
     assert r.title == "美的电饭煲 MB-FB40S701 4L 智能预约" and layer(r, "title") == "selector"
@@ -131,8 +135,9 @@ def test_user_selectors_css_xpath_json() -> None:
     # json: into window.__INITIAL_STATE__ with a list index, and attr extraction
     html = """<html><body><h1 data-sku="A-9">商品</h1><script>window.__INITIAL_STATE__ = {"item":
     {"skus": [{"price": "12.80"}, {"price": "15.00"}]}};</script></body></html>"""
-    r2 = extract_product(html, URL, selectors={"price": "json:window.__INITIAL_STATE__.item.skus.1.price",
-                                               "sku": "h1::attr(data-sku)"})
+    r2 = extract_product(
+        html, URL, selectors={"price": "json:window.__INITIAL_STATE__.item.skus.1.price", "sku": "h1::attr(data-sku)"}
+    )
     assert (r2.price, r2.sku) == (Decimal("15.00"), "A-9")
     # a broken selector does not break the rest
     r3 = extract_product(html, URL, selectors={"price": "xpath://[[[", "sku": "h1::attr(data-sku)"})
@@ -170,8 +175,21 @@ def test_twenty_megabyte_page_is_bounded() -> None:
 def test_to_json_shape() -> None:
     r = extract_product(load("jd.html"), URL)
     data = r.to_json("jd.html")
-    assert list(data) == ["input", "title", "price", "original_price", "currency", "availability", "promo", "sku",
-                          "brand", "price_is_range", "variants", "sources", "error"]
+    assert list(data) == [
+        "input",
+        "title",
+        "price",
+        "original_price",
+        "currency",
+        "availability",
+        "promo",
+        "sku",
+        "brand",
+        "price_is_range",
+        "variants",
+        "sources",
+        "error",
+    ]
     assert (data["price"], data["original_price"], data["sku"]) == ("299.00", "399.00", None)
 
 

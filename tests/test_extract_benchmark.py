@@ -28,8 +28,13 @@ def scores() -> dict[str, scoring.FieldScore]:
 
     def ours(body: bytes, url: str) -> dict[str, object]:
         r = extract_product(body, url)
-        return {"price": r.price, "currency": r.currency, "availability": r.availability, "sku": r.sku,
-                "brand": r.brand}
+        return {
+            "price": r.price,
+            "currency": r.currency,
+            "availability": r.availability,
+            "sku": r.sku,
+            "brand": r.brand,
+        }
 
     return scoring.score(scoring.run_extractor(pages, ours), pages)
 

@@ -62,8 +62,7 @@ def test_js_filled_price_needs_render(server: DemoServer) -> None:
 
     # what the browser renders: the span is filled by the page's script
     sku = jd.id.split("-", 1)[1]
-    rendered = html.replace(f'<span class="price J-p-{sku}"></span>',
-                            f'<span class="price J-p-{sku}">5999.00</span>')
+    rendered = html.replace(f'<span class="price J-p-{sku}"></span>', f'<span class="price J-p-{sku}">5999.00</span>')
     rendered = rendered.replace(f'<del class="J-op-{sku}"></del>', f'<del class="J-op-{sku}">￥6499.00</del>')
     assert rendered != html
     r2 = extract_product(rendered, jd.url, selectors=jd.selectors)

@@ -6,18 +6,26 @@ from __future__ import annotations
 
 from jingshao.alerts.rules.model import EVENT_FAMILIES, AlertInstance, fingerprint
 
-from .test_alert_engine import HOUR, MIN, PREFIX, T0, db, rig  # noqa: F401 - fixtures
+from .test_alert_engine import HOUR, MIN, PREFIX, T0, db, rig
 
 __all__ = ["db", "rig"]
 
 
 def competitor(family: str, level: str = "yellow", summary: str = "降价 10.0%：¥129.90 → ¥116.90") -> AlertInstance:
-    return AlertInstance(fingerprint=fingerprint(family, "product:7"), family=family, level=level,
-                         subject="三只松鼠官方旗舰店 / 每日坚果", subject_key="product:7", rule=f"{family}.test",
-                         summary=summary, facts=[("价格", "¥116.90")], at=T0)
+    return AlertInstance(
+        fingerprint=fingerprint(family, "product:7"),
+        family=family,
+        level=level,
+        subject="三只松鼠官方旗舰店 / 每日坚果",
+        subject_key="product:7",
+        rule=f"{family}.test",
+        summary=summary,
+        facts=[("价格", "¥116.90")],
+        at=T0,
+    )
 
 
-def test_a_price_drop_that_drops_further_never_says_resolved(rig):  # noqa: F811
+def test_a_price_drop_that_drops_further_never_says_resolved(rig):
     fp = competitor("price_drop").fingerprint
     rig.step(T0, competitor("price_drop"))
     rig.step(T0 + 10 * MIN, competitor("price_drop", summary="降价 23.1%：¥129.90 → ¥99.90"))
@@ -30,7 +38,7 @@ def test_a_price_drop_that_drops_further_never_says_resolved(rig):  # noqa: F811
     assert len(rig.texts()) == 2 and "94.90" in rig.texts()[1]
 
 
-def test_a_state_still_resolves_with_a_notice(rig):  # noqa: F811
+def test_a_state_still_resolves_with_a_notice(rig):
     rig.source.families = frozenset({"stock_out", "price_drop"})
     rig.step(T0, competitor("stock_out", "blue", "缺货"))
     rig.step(T0 + 5 * MIN)

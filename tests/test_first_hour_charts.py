@@ -17,8 +17,10 @@ NOW = datetime(2026, 12, 1, 6, 30, tzinfo=UTC)  # 14:30 Beijing time
 def test_a_first_day_chart_spans_the_hours_it_has_and_stops_now():
     from zoneinfo import ZoneInfo
 
-    points = [PricePoint(NOW - timedelta(hours=3), Decimal("129.90")), PricePoint(NOW - timedelta(hours=1),
-                                                                                  Decimal("99.90"))]
+    points = [
+        PricePoint(NOW - timedelta(hours=3), Decimal("129.90")),
+        PricePoint(NOW - timedelta(hours=1), Decimal("99.90")),
+    ]
     fig = price_figure(points, days=30, start=NOW - timedelta(days=30), end=NOW, tz=ZoneInfo("Asia/Shanghai"))
     ax = fig.axes[0]
     title = ax.get_title(loc="left")
@@ -43,6 +45,7 @@ def test_the_png_is_phone_sized():
 
     from PIL import Image
 
-    png = price_chart([PricePoint(NOW - timedelta(days=2), Decimal("10"))], days=30, start=NOW - timedelta(days=30),
-                      end=NOW)
+    png = price_chart(
+        [PricePoint(NOW - timedelta(days=2), Decimal("10"))], days=30, start=NOW - timedelta(days=30), end=NOW
+    )
     assert Image.open(BytesIO(png)).size == (900, 360)

@@ -35,9 +35,11 @@ def plain_site(tmp_path):
 
 
 def broken_products(site: str) -> list[DemoProduct]:
-    return [DemoProduct("missing", "测试店", "不存在的页面", f"{site}/no/such/item.html"),
-            DemoProduct("closed", "测试店", "关闭的端口", f"http://127.0.0.1:{free_port()}/item.html"),
-            DemoProduct("folder", "测试店", "目录页", f"{site}/catalog/")]
+    return [
+        DemoProduct("missing", "测试店", "不存在的页面", f"{site}/no/such/item.html"),
+        DemoProduct("closed", "测试店", "关闭的端口", f"http://127.0.0.1:{free_port()}/item.html"),
+        DemoProduct("folder", "测试店", "目录页", f"{site}/catalog/"),
+    ]
 
 
 def write_config(shop, tmp_path: Path, products: list[DemoProduct]) -> Path:
@@ -60,7 +62,7 @@ def test_every_page_failing_is_one_line_each_a_summary_and_exit_3(shop, plain_si
     assert "connection refused" in reasons[products[1].url]
     assert "no price found on page" in reasons[products[2].url]
     assert "3 失败 failed" in proc.stdout
-    table = proc.stdout[proc.stdout.index("按结果 by outcome"):]
+    table = proc.stdout[proc.stdout.index("按结果 by outcome") :]
     for reason in ("HTTP 404", "connection refused", "no price found on page"):
         assert reason in table
 
@@ -70,8 +72,11 @@ def test_some_pages_failing_exit_1_and_the_table_counts_outcomes(shop, plain_sit
     cfg = write_config(shop, tmp_path, good + broken_products(plain_site)[:1])
     proc = run_cli("crawl", "products", "--config", str(cfg), "--no-progress", check=False)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    rows = {line.split("│")[1].strip(): line.split("│")[-2].strip()
-            for line in proc.stdout.splitlines() if line.startswith("│") and line.split("│")[1].strip()}
+    rows = {
+        line.split("│")[1].strip(): line.split("│")[-2].strip()
+        for line in proc.stdout.splitlines()
+        if line.startswith("│") and line.split("│")[1].strip()
+    }
     assert rows["有变化 changed"] == "2" and rows["失败 failed"] == "1", proc.stdout
     # Once more: nothing changed, the broken page still fails.
     proc = run_cli("crawl", "products", "--config", str(cfg), "--no-progress", check=False)
@@ -109,15 +114,28 @@ def test_piped_tables_are_not_cut_at_80_columns(tmp_path):
     db = open_database(f"sqlite:///{tmp_path / 'p.db'}")
     with db.session() as s:
         ids = sync_catalog(s, [CatalogEntry("测试店", url, "一个名字很长很长很长很长的测试商品", False, "general")])
-        record_observation(s, ids[url], {"title": "t", "price": 99, "currency": "CNY", "availability": "InStock",
-                                         "promo": promo}, seen_at=None)
+        record_observation(
+            s,
+            ids[url],
+            {"title": "t", "price": 99, "currency": "CNY", "availability": "InStock", "promo": promo},
+            seen_at=None,
+        )
     db.dispose()
     cfg = tmp_path / "jingshao.toml"
-    cfg.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "p.db"}"\n[[competitors]]\nname = "测试店"\n'
-                   f'  [[competitors.products]]\n  url = "{url}"\n', encoding="utf-8")
+    cfg.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "p.db"}"\n[[competitors]]\nname = "测试店"\n'
+        f'  [[competitors.products]]\n  url = "{url}"\n',
+        encoding="utf-8",
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    proc = subprocess.run([sys.executable, "-m", "jingshao.cli", "prices", "--config", str(cfg)], capture_output=True,
-                          text=True, env=env, cwd=str(REPO), timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "jingshao.cli", "prices", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(REPO),
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert promo in proc.stdout and url in proc.stdout
     assert max(len(line) for line in proc.stdout.splitlines()) > 80
@@ -133,13 +151,13 @@ def test_readme_says_exactly_what_init_writes(tmp_path):
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     at = readme.index("Full example: `jingshao init`")
-    sentence = readme[at:readme.index("```toml", at)]
+    sentence = readme[at : readme.index("```toml", at)]
     block = tomllib.loads(re.search(r"```toml\n(.*?)```", readme[at:], re.S).group(1))
     path = tmp_path / "jingshao.toml"
     run_cli("init", str(path))
     written = tomllib.loads(path.read_text(encoding="utf-8"))
 
-    def contained(part, whole, where="") -> None:  # noqa: ANN001
+    def contained(part, whole, where="") -> None:
         if isinstance(part, dict):
             for key, value in part.items():
                 assert key in whole, f"README's full example has {where}{key}; `jingshao init` does not write it"
@@ -164,8 +182,13 @@ def test_prices_finds_a_product_by_the_shops_item_id(shop, tmp_path):
 
     db = open_database(f"sqlite:///{tmp_path / 'ids.db'}")
     with db.session() as s:
-        ids = sync_catalog(s, [CatalogEntry("店", "https://item.example.com/item/334455.html", "甲"),
-                               CatalogEntry("店", "https://shop.example.com/p?id=1334455&x=1", "乙")])
+        ids = sync_catalog(
+            s,
+            [
+                CatalogEntry("店", "https://item.example.com/item/334455.html", "甲"),
+                CatalogEntry("店", "https://shop.example.com/p?id=1334455&x=1", "乙"),
+            ],
+        )
     with db.session() as s:
         assert [p.url for p in find_products(s, "334455")] == ["https://item.example.com/item/334455.html"]
         assert [p.url for p in find_products(s, "1334455")] == ["https://shop.example.com/p?id=1334455&x=1"]

@@ -19,9 +19,20 @@ def test_alerts_are_listed_red_first_then_by_time_and_the_wording_is_for_manager
     seed(db)
     with db.session() as s:
         for i, (level, hour) in enumerate([("blue", 8), ("yellow", 9), ("red", 15)]):
-            alert = Alert(fingerprint=f"w{i}", family="stock_out", subject=f"对象{level}", subject_key=f"p:w{i}",
-                          summary=f"{level} 摘要", level=level, max_level=level, state="firing", rule="t",
-                          started_at=at(hour), level_since=at(hour), last_active_at=at(hour))
+            alert = Alert(
+                fingerprint=f"w{i}",
+                family="stock_out",
+                subject=f"对象{level}",
+                subject_key=f"p:w{i}",
+                summary=f"{level} 摘要",
+                level=level,
+                max_level=level,
+                state="firing",
+                rule="t",
+                started_at=at(hour),
+                level_since=at(hour),
+                last_active_at=at(hour),
+            )
             s.add(alert)
             s.flush()
             s.add(AlertEvent(alert_id=alert.id, kind="opened", level=level, at=at(hour)))

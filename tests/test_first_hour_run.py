@@ -20,8 +20,13 @@ from .conftest import REPO, run_cli, wait_for
 
 
 def test_alerts_follow_a_crawl_without_a_manual_evaluate(shop, tmp_path):
-    cfg = write_demo_config(shop.base_url, tmp_path, with_browser=False, mentions=False,
-                            products=[p for p in demo_products(shop.base_url) if not p.render])
+    cfg = write_demo_config(
+        shop.base_url,
+        tmp_path,
+        with_browser=False,
+        mentions=False,
+        products=[p for p in demo_products(shop.base_url) if not p.render],
+    )
     run_cli("crawl", "products", "--config", str(cfg), "--no-progress", check=False)
     shop.advance()  # prices drop, one item sells out
     proc = run_cli("crawl", "products", "--config", str(cfg), "--no-progress", check=False)
@@ -32,8 +37,13 @@ def test_alerts_follow_a_crawl_without_a_manual_evaluate(shop, tmp_path):
 
 
 def test_no_evaluate_leaves_the_rules_alone(shop, tmp_path):
-    cfg = write_demo_config(shop.base_url, tmp_path, with_browser=False, mentions=False,
-                            products=[p for p in demo_products(shop.base_url) if not p.render])
+    cfg = write_demo_config(
+        shop.base_url,
+        tmp_path,
+        with_browser=False,
+        mentions=False,
+        products=[p for p in demo_products(shop.base_url) if not p.render],
+    )
     run_cli("crawl", "products", "--config", str(cfg), "--no-progress", "--no-evaluate", check=False)
     shop.advance()
     proc = run_cli("crawl", "products", "--config", str(cfg), "--no-progress", "--no-evaluate", check=False)
@@ -49,10 +59,16 @@ def test_run_crawls_what_was_never_crawled_at_once_and_says_what_it_scheduled(sh
     out_path = tmp_path / "run.out"
     started = time.monotonic()
     with out_path.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "jingshao.cli", "run", "--config", str(cfg)], cwd=str(REPO),
-                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"},
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jingshao.cli", "run", "--config", str(cfg)],
+            cwd=str(REPO),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "COLUMNS": "200"},
+            start_new_session=True,
+        )
     try:
+
         def observed() -> int:
             with db.session() as s:
                 return s.scalar(select(func.count()).select_from(Observation))

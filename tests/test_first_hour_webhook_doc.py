@@ -11,15 +11,15 @@ import httpx
 from jingshao.alerts.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 from .conftest import REPO
-from .test_channels import channel, chat, client, note  # noqa: F401 - fixtures
+from .test_channels import channel, chat, client, note
 
 __all__ = ["chat", "client"]
 
 
-def test_readme_documents_every_key_and_header_of_a_webhook_request(chat, client):  # noqa: F811
+def test_readme_documents_every_key_and_header_of_a_webhook_request(chat, client):
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("### The webhook channel's contract"):]
-    section = section[:section.index("\n### ", 5)]
+    section = readme[readme.index("### The webhook channel's contract") :]
+    section = section[: section.index("\n### ", 5)]
     documented = set(re.findall(r"^\| `(\w+)`(?:, `(\w+)`)? \|", section, re.M))
     keys = {k for pair in documented for k in pair if k}
     ch = channel(chat, "webhook")

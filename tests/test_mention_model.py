@@ -47,11 +47,16 @@ def test_shipped_model_loads_fast_and_is_plain_data() -> None:
 
 
 def test_obvious_posts(scorer: MentionScorer) -> None:
-    labels = [s.label for s in scorer.classify([
-        "蜜橙充电宝用了三天就鼓包了，客服还不理人，气死了[怒][怒]",
-        "太喜欢蜜橙的新款了，颜值高充电快[哈哈][爱你]",
-        "蜜橙发布了新款充电宝，售价199元",
-    ])]
+    labels = [
+        s.label
+        for s in scorer.classify(
+            [
+                "蜜橙充电宝用了三天就鼓包了，客服还不理人，气死了[怒][怒]",
+                "太喜欢蜜橙的新款了，颜值高充电快[哈哈][爱你]",
+                "蜜橙发布了新款充电宝，售价199元",
+            ]
+        )
+    ]
     assert labels[0] == "neg"
     assert labels[1] == "pos"
     assert labels[2] != "neg"
@@ -101,19 +106,49 @@ def _write(path: Path, rows: list[tuple[str, str]], header: tuple[str, str] = ("
 
 
 def test_retrain_on_own_posts_through_the_cli(tmp_path: Path) -> None:
-    base = [("太差了，退货", "neg"), ("垃圾，再也不买", "neg"), ("气死了，客服不理人", "neg"),
-            ("好用，推荐", "pos"), ("非常喜欢，五星", "pos"), ("颜值高，真香", "pos"),
-            ("今天发布新品", "neu"), ("请问在哪里买", "neu"), ("下午三点开会", "neu")]
+    base = [
+        ("太差了，退货", "neg"),
+        ("垃圾，再也不买", "neg"),
+        ("气死了，客服不理人", "neg"),
+        ("好用，推荐", "pos"),
+        ("非常喜欢，五星", "pos"),
+        ("颜值高，真香", "pos"),
+        ("今天发布新品", "neu"),
+        ("请问在哪里买", "neu"),
+        ("下午三点开会", "neu"),
+    ]
     rows = [(f"{t}{i}", lab) for i in range(30) for t, lab in base] + [("没有标签的帖子", "")]
     data = _write(tmp_path / "mine.csv", rows)
     out = tmp_path / "models" / "mine"
-    proc = subprocess.run([*JINGSHAO, "nlp", "train", "--kind", "mention", "--csv", str(data), "--text-column",
-                           "post", "--label-column", "stance", "--out", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            *JINGSHAO,
+            "nlp",
+            "train",
+            "--kind",
+            "mention",
+            "--csv",
+            str(data),
+            "--text-column",
+            "post",
+            "--label-column",
+            "stance",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "1 without a label skipped" in proc.stderr and "held-out" in proc.stderr
-    scored = subprocess.run([*JINGSHAO, "nlp", "score", "--kind", "mention", "--model", str(out) + ".npz"],
-                            input="太差了，退货\n好用，推荐\n", capture_output=True, text=True, timeout=120)
+    scored = subprocess.run(
+        [*JINGSHAO, "nlp", "score", "--kind", "mention", "--model", str(out) + ".npz"],
+        input="太差了，退货\n好用，推荐\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert scored.returncode == 0, scored.stderr
     lines = [json.loads(line) for line in scored.stdout.splitlines()]
     assert [x["label"] for x in lines] == ["neg", "pos"]
@@ -129,14 +164,19 @@ def test_bad_training_csv(tmp_path: Path) -> None:
     one_class = _write(tmp_path / "one.csv", [(f"好{i}", "pos") for i in range(20)], header=("text", "label"))
     with pytest.raises(DatasetError, match="needs all of pos, neu and neg"):
         train_mention([one_class], tmp_path / "m")
-    proc = subprocess.run([*JINGSHAO, "nlp", "train", "--kind", "mention", "--csv", str(bad), "--out",
-                           str(tmp_path / "m")], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [*JINGSHAO, "nlp", "train", "--kind", "mention", "--csv", str(bad), "--out", str(tmp_path / "m")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "label must be pos, neu or neg" in proc.stderr
 
 
 def test_score_cli_review_kind_has_the_same_shape() -> None:
-    proc = subprocess.run([*JINGSHAO, "nlp", "score"], input="物流很快，质量不错\n", capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [*JINGSHAO, "nlp", "score"], input="物流很快，质量不错\n", capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     line = json.loads(proc.stdout)
     assert line["label"] == "pos" and set(line["probabilities"]) == {"pos", "neg"}
@@ -155,16 +195,31 @@ def test_crisis_counts_what_the_mention_model_says(tmp_path: Path) -> None:
 
     db_url = f"sqlite:///{tmp_path / 'j.db'}"
     cfg = tmp_path / "jingshao.toml"
-    cfg.write_text(f'[database]\nurl = "{db_url}"\n\n[[brands]]\nname = "蜜橙"\nkeywords = ["蜜橙"]\n',
-                   encoding="utf-8")
+    cfg.write_text(
+        f'[database]\nurl = "{db_url}"\n\n[[brands]]\nname = "蜜橙"\nkeywords = ["蜜橙"]\n', encoding="utf-8"
+    )
     now = datetime.now(UTC).replace(microsecond=0)
     texts = ["蜜橙充电宝鼓包了，客服不理人，太气人了[怒]", "蜜橙新品发布会今天下午两点", "蜜橙真好用，爱了[哈哈]"]
-    lines = [json.dumps({"brand": "蜜橙", "url": f"https://weibo.example/{i}", "text": t, "source": "微博",
-                         "posted_at": (now - timedelta(minutes=5)).isoformat()}, ensure_ascii=False)
-             for i, t in enumerate(texts)]
+    lines = [
+        json.dumps(
+            {
+                "brand": "蜜橙",
+                "url": f"https://weibo.example/{i}",
+                "text": t,
+                "source": "微博",
+                "posted_at": (now - timedelta(minutes=5)).isoformat(),
+            },
+            ensure_ascii=False,
+        )
+        for i, t in enumerate(texts)
+    ]
     (tmp_path / "m.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    proc = subprocess.run([*JINGSHAO, "ingest", "mentions", str(tmp_path / "m.jsonl"), "--config", str(cfg)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [*JINGSHAO, "ingest", "mentions", str(tmp_path / "m.jsonl"), "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr + proc.stdout
     expected = [s.label for s in get_mention_scorer().classify(texts)]
     db = open_database(db_url)

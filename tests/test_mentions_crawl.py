@@ -32,8 +32,13 @@ def test_mentions_match_the_brand_dedup_and_score(shop, tmp_path):
     db = open_database(f"sqlite:///{tmp_path / 'demo.db'}")
     rows = stored(db)
     names = [*DEMO_BRAND["keywords"], *DEMO_BRAND["aliases"]]  # the spider searches aliases too
-    truth = [m for m in expected_mentions(0, shop.now(), base_url=shop.base_url, timeline=shop.crisis_timeline(),
-                                          keywords=names) if m.source != "热搜榜"]
+    truth = [
+        m
+        for m in expected_mentions(
+            0, shop.now(), base_url=shop.base_url, timeline=shop.crisis_timeline(), keywords=names
+        )
+        if m.source != "热搜榜"
+    ]
     about = [m for m in truth if m.is_about_brand]
     # One row per distinct content (reposts and the same URL in two sources collapse).
     distinct = {normalise_content(m.text) for m in about}
@@ -60,8 +65,12 @@ def test_mentions_match_the_brand_dedup_and_score(shop, tmp_path):
 def test_ingest_mentions_jsonl(shop, tmp_path):
     cfg = demo_cfg(shop, tmp_path)
     lines = [
-        {"url": "https://bbs.example.com/t/1", "text": "蜜橙充电宝用了两天就鼓包了，已经投诉", "authority": 1,
-         "posted_at": "2026-11-25 10:00"},
+        {
+            "url": "https://bbs.example.com/t/1",
+            "text": "蜜橙充电宝用了两天就鼓包了，已经投诉",
+            "authority": 1,
+            "posted_at": "2026-11-25 10:00",
+        },
         {"url": "https://bbs.example.com/t/1?utm_source=x", "text": "重复的URL"},
         {"url": "https://weibo.example.com/2", "text": "转发: 蜜橙充电宝用了两天就鼓包了，已经投诉"},
         {"url": "https://fruit.example.com/3", "text": "蜜橙真甜，十斤装好吃"},
@@ -71,8 +80,9 @@ def test_ingest_mentions_jsonl(shop, tmp_path):
         {"url": "https://x.example.com/6", "text": "蜜橙新品", "posted_at": "99999999999999999999"},
     ]
     path = tmp_path / "m.jsonl"
-    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines),
-                    encoding="utf-8")
+    path.write_text(
+        "\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines), encoding="utf-8"
+    )
     proc = run_cli("ingest", "mentions", str(path), "--config", str(cfg), check=False)
     assert proc.returncode == 1
     assert f"{path}:5: skipped: not valid JSON" in proc.stderr

@@ -12,8 +12,11 @@ from jingshao.nlp.tags import LexiconError, Tag, aggregate_tags, extract_tags
 
 def tags(text: str, category: str = "general") -> list[tuple[str, str, str, str]]:
     """Tags naming an aspect; implicit overall opinions (整体 / 使用体验: 很满意) are tests/test_tags_open.py's."""
-    return [(t.aspect, t.aspect_text, t.opinion, t.polarity) for t in extract_tags(text, category)
-            if t.aspect not in ("整体", "使用体验")]
+    return [
+        (t.aspect, t.aspect_text, t.opinion, t.polarity)
+        for t in extract_tags(text, category)
+        if t.aspect not in ("整体", "使用体验")
+    ]
 
 
 @pytest.mark.parametrize(

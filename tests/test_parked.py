@@ -38,8 +38,7 @@ def test_a_two_hour_outage_with_a_small_retry_budget_delivers_every_alert_afterw
     chat.down("dingtalk")  # HTTP 503 for two hours
     told: list[tuple[str, int, object]] = []
     now, created = T0, 3
-    with Dispatcher(db, {"钉钉群": channel}, cfg, rng=random.Random(3),
-                    on_parked=lambda *a: told.append(a)) as d:
+    with Dispatcher(db, {"钉钉群": channel}, cfg, rng=random.Random(3), on_parked=lambda *a: told.append(a)) as d:
         while now < T0 + timedelta(hours=2):
             if (now - T0) % (20 * MIN) == timedelta(0) and now > T0:  # new alerts keep coming during the outage
                 enqueue(db, "钉钉群", 1, at=now, level="yellow" if created % 2 else "red", start=created)
@@ -85,8 +84,11 @@ def test_channels_test_status_and_dead_rows_of_older_versions(tmp_path, chat):
     db_path = tmp_path / "p.db"
     cfg_path = tmp_path / "jingshao.toml"
     settings = chat.channel_settings("wecom", "企微群")
-    cfg_path.write_text(f'[database]\nurl = "sqlite:///{db_path}"\n[[channels]]\nname = "企微群"\ntype = "wecom"\n'
-                        f'url = "{settings["url"]}"\n', encoding="utf-8")
+    cfg_path.write_text(
+        f'[database]\nurl = "sqlite:///{db_path}"\n[[channels]]\nname = "企微群"\ntype = "wecom"\n'
+        f'url = "{settings["url"]}"\n',
+        encoding="utf-8",
+    )
     db = open_database(f"sqlite:///{db_path}")
     ids = enqueue(db, "企微群", 3)
     with db.session() as s:  # an older version gave up on two of them ("dead"); one is parked already

@@ -16,8 +16,17 @@ spec.loader.exec_module(bench)
 def test_at_least_twenty_pages_of_every_shape() -> None:
     assert len(TRUTH) >= 20
     hosts = " ".join(t["url"] for t in TRUTH.values())
-    for shop in ("jd.com", "tmall.com", "taobao.com", "yangkeduo.com", "dangdang.com", "suning.com", "vip.com",
-                 "jinritemai.com", "xiaohongshu.com"):
+    for shop in (
+        "jd.com",
+        "tmall.com",
+        "taobao.com",
+        "yangkeduo.com",
+        "dangdang.com",
+        "suning.com",
+        "vip.com",
+        "jinritemai.com",
+        "xiaohongshu.com",
+    ):
         assert shop in hosts
     assert any(t["encoding"] != "utf-8" for t in TRUTH.values())
 

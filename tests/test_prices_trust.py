@@ -49,8 +49,7 @@ def alerts_at(db, now: datetime, thresholds: CompetitorThresholds | None = None)
     t = thresholds or CompetitorThresholds()
     with db.session() as s:
         inputs = facts.product_inputs(s, now, t)
-    return [a for p in inputs for a in evaluate_competitor(p.product, p.observations, p.reviews, now, t,
-                                                            p.adlaw_hits)]
+    return [a for p in inputs for a in evaluate_competitor(p.product, p.observations, p.reviews, now, t, p.adlaw_hits)]
 
 
 def test_a_plain_price_drop_still_alerts(db):
@@ -118,8 +117,14 @@ def test_a_voided_observation_disappears_from_prices_report_and_rules(db, tmp_pa
 
 def test_price_basis_final_makes_price_alerts_follow_the_final_price(db):
     observe(db, "1399", T0, final_price=Decimal("1399"))
-    observe(db, "1399", T0 + timedelta(hours=1), final_price=Decimal("999"), promo="领券减400",
-            offers=[{"kind": "coupon", "amount": "400"}])  # a coupon appears: same price, lower 到手价
+    observe(
+        db,
+        "1399",
+        T0 + timedelta(hours=1),
+        final_price=Decimal("999"),
+        promo="领券减400",
+        offers=[{"kind": "coupon", "amount": "400"}],
+    )  # a coupon appears: same price, lower 到手价
     now = T0 + timedelta(hours=2)
     assert not any(a.family == "price_drop" for a in alerts_at(db, now))
     final = CompetitorThresholds(price_basis={"拼多多某店": "final"})
@@ -132,16 +137,30 @@ def test_observations_void_command(db, database_url, tmp_path):
     observe(db, "1399", T0)
     observe(db, "13.99", T0 + timedelta(hours=1), plausibility_factor=None)
     cfg = tmp_path / "jingshao.toml"
-    cfg.write_text(f"[database]\nurl = \"{database_url}\"\n", encoding="utf-8")
+    cfg.write_text(f'[database]\nurl = "{database_url}"\n', encoding="utf-8")
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "jingshao.cli", *args, "--config", str(cfg)],
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "jingshao.cli", *args, "--config", str(cfg)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     missing = run("observations", "void", "--product", "手环")
     assert missing.returncode != 0 and "--reason" in missing.stderr + missing.stdout
-    done = run("observations", "void", "--product", "手环", "--since", "2026-11-30T08:30+00:00",
-               "--reason", "单位错误", "--by", "测试")
+    done = run(
+        "observations",
+        "void",
+        "--product",
+        "手环",
+        "--since",
+        "2026-11-30T08:30+00:00",
+        "--reason",
+        "单位错误",
+        "--by",
+        "测试",
+    )
     assert done.returncode == 0, done.stderr
     assert "已作废 voided 1" in done.stdout
     shown = run("prices", "--product", "手环")

@@ -26,7 +26,22 @@ def test_toml_examples_are_valid_configs(block, monkeypatch):
 def test_readme_lists_every_command():
     listed = set(re.findall(r"`jingshao ([a-z]+(?: [a-z]+)?)", README))
     top = run_cli("--help").stdout
-    for name in ("init", "crawl", "prices", "extract", "demo", "tags", "analyze", "adlaw", "nlp", "ingest",
-                 "alerts", "channels", "report", "run", "status"):
+    for name in (
+        "init",
+        "crawl",
+        "prices",
+        "extract",
+        "demo",
+        "tags",
+        "analyze",
+        "adlaw",
+        "nlp",
+        "ingest",
+        "alerts",
+        "channels",
+        "report",
+        "run",
+        "status",
+    ):
         assert name in top, f"{name} missing from `jingshao --help`"
         assert any(entry.split()[0] == name for entry in listed), f"README does not mention `jingshao {name}`"

@@ -32,8 +32,17 @@ from jingshao.storage.models import (
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 11, 24)
 EVIL = '<script>alert("x")</script> **限时** [点我](javascript:alert(1)) 耳机'
-SECTIONS = ("今日要点", "竞品价格变动", "促销与广告法", "库存变化", "买家评价", "竞品拆解", "品牌声量", "告警",
-            "数据源与通道健康")
+SECTIONS = (
+    "今日要点",
+    "竞品价格变动",
+    "促销与广告法",
+    "库存变化",
+    "买家评价",
+    "竞品拆解",
+    "品牌声量",
+    "告警",
+    "数据源与通道健康",
+)
 
 
 def at(hour: float, day: date = DAY) -> datetime:
@@ -41,14 +50,31 @@ def at(hour: float, day: date = DAY) -> datetime:
     return datetime.combine(day, datetime.min.time(), TZ) + timedelta(hours=hour)
 
 
-def obs(product_id: int, when: datetime, price: str, *, promo: str | None = None, stock: str = "InStock",
-        title: str = "t", until: datetime | None = None) -> Observation:
-    return Observation(product_id=product_id, title=title, price=Decimal(price), currency="CNY", availability=stock,
-                       in_stock=stock == "InStock", promo=promo, content_hash=f"{product_id}-{when}-{price}",
-                       first_seen_at=when, last_seen_at=until or when)
+def obs(
+    product_id: int,
+    when: datetime,
+    price: str,
+    *,
+    promo: str | None = None,
+    stock: str = "InStock",
+    title: str = "t",
+    until: datetime | None = None,
+) -> Observation:
+    return Observation(
+        product_id=product_id,
+        title=title,
+        price=Decimal(price),
+        currency="CNY",
+        availability=stock,
+        in_stock=stock == "InStock",
+        promo=promo,
+        content_hash=f"{product_id}-{when}-{price}",
+        first_seen_at=when,
+        last_seen_at=until or when,
+    )
 
 
-def seed(db) -> None:  # noqa: ANN001
+def seed(db) -> None:
     with db.session() as s:
         a, b = Competitor(name="优品数码旗舰店"), Competitor(name="三只松鼠官方旗舰店")
         s.add_all([a, b])
@@ -59,51 +85,113 @@ def seed(db) -> None:  # noqa: ANN001
         p4 = Product(competitor_id=b.id, url="https://shop.example.com/item/4.html", name="late change")
         s.add_all([p1, p2, p3, p4])
         s.flush()
-        s.add_all([
-            # p1: 1499 for weeks, 1299 on the day, with a new promo
-            obs(p1.id, at(-24 * 20), "1499.00", promo="满2000减200", until=at(-1)),
-            obs(p1.id, at(9), "1299.00", promo="到货特惠 | 领券立减200元", until=at(20)),
-            # p2 (malicious title): goes out of stock on the day, price unchanged, ad-law word in its title
-            obs(p2.id, at(-24 * 3), "99.00", title=EVIL, until=at(-2)),
-            obs(p2.id, at(10), "99.00", stock="OutOfStock", title=EVIL),
-            # p3: up 10% on the day
-            obs(p3.id, at(-24 * 40), "129.90", until=at(-3)),
-            obs(p3.id, at(11), "142.89"),
-            # p4: changed at 00:30 the day after (local): not in this report
-            obs(p4.id, at(-24 * 2), "50.00", until=at(23)),
-            obs(p4.id, at(24.5), "40.00"),
-        ])
+        s.add_all(
+            [
+                # p1: 1499 for weeks, 1299 on the day, with a new promo
+                obs(p1.id, at(-24 * 20), "1499.00", promo="满2000减200", until=at(-1)),
+                obs(p1.id, at(9), "1299.00", promo="到货特惠 | 领券立减200元", until=at(20)),
+                # p2 (malicious title): goes out of stock on the day, price unchanged, ad-law word in its title
+                obs(p2.id, at(-24 * 3), "99.00", title=EVIL, until=at(-2)),
+                obs(p2.id, at(10), "99.00", stock="OutOfStock", title=EVIL),
+                # p3: up 10% on the day
+                obs(p3.id, at(-24 * 40), "129.90", until=at(-3)),
+                obs(p3.id, at(11), "142.89"),
+                # p4: changed at 00:30 the day after (local): not in this report
+                obs(p4.id, at(-24 * 2), "50.00", until=at(23)),
+                obs(p4.id, at(24.5), "40.00"),
+            ]
+        )
         s.flush()
         evil_obs = s.query(Observation).filter_by(product_id=p2.id, availability="OutOfStock").one()
-        s.add(AdlawHit(observation_id=evil_obs.id, product_id=p2.id, field="title", word="最", category="absolute",
-                       start=0, end=1, context="<b>全网最低</b>"))
-        tags_pos = [{"aspect": "物流", "aspect_text": "快递", "opinion": "很快", "polarity": "pos",
-                     "opinion_norm": "快"}]
-        tags_neg = [{"aspect": "质量", "aspect_text": "做工", "opinion": "一般", "polarity": "neg",
-                     "opinion_norm": "一般"}]
+        s.add(
+            AdlawHit(
+                observation_id=evil_obs.id,
+                product_id=p2.id,
+                field="title",
+                word="最",
+                category="absolute",
+                start=0,
+                end=1,
+                context="<b>全网最低</b>",
+            )
+        )
+        tags_pos = [
+            {"aspect": "物流", "aspect_text": "快递", "opinion": "很快", "polarity": "pos", "opinion_norm": "快"}
+        ]
+        tags_neg = [
+            {"aspect": "质量", "aspect_text": "做工", "opinion": "一般", "polarity": "neg", "opinion_norm": "一般"}
+        ]
         for i in range(10):
             pos = i < 7
-            s.add(Review(product_id=p1.id, fingerprint=f"f{i}", text="快递很快" if pos else "做工一般",
-                         posted_at=at(-24 * 2 - i), first_seen_at=at(8), sentiment=0.9 if pos else 0.1,
-                         label="pos" if pos else "neg", tags=tags_pos if pos else tags_neg))
+            s.add(
+                Review(
+                    product_id=p1.id,
+                    fingerprint=f"f{i}",
+                    text="快递很快" if pos else "做工一般",
+                    posted_at=at(-24 * 2 - i),
+                    first_seen_at=at(8),
+                    sentiment=0.9 if pos else 0.1,
+                    label="pos" if pos else "neg",
+                    tags=tags_pos if pos else tags_neg,
+                )
+            )
         for i in range(6):
             neg = i < 2
-            s.add(Mention(brand="蜜橙", source="微博搜索", url=f"https://weibo.example.com/{i}", url_key=f"u{i}",
-                          content_key=f"c{i}", title=f"蜜橙 讨论 {i}" if not neg else "<img src=x onerror=alert(3)>",
-                          text="...", posted_at=at(12 - i * 24 * (i % 3 == 0)), sentiment=0.1 if neg else 0.8,
-                          label="neg" if neg else "pos"))
-        alert = Alert(fingerprint="a1", family="price_drop", subject="华为 FreeBuds Pro 3", subject_key="p:1",
-                      level="red", max_level="red", state="firing", rule="price_drop", summary="降价 13.3%",
-                      started_at=at(9), level_since=at(9), last_active_at=at(9))
+            s.add(
+                Mention(
+                    brand="蜜橙",
+                    source="微博搜索",
+                    url=f"https://weibo.example.com/{i}",
+                    url_key=f"u{i}",
+                    content_key=f"c{i}",
+                    title=f"蜜橙 讨论 {i}" if not neg else "<img src=x onerror=alert(3)>",
+                    text="...",
+                    posted_at=at(12 - i * 24 * (i % 3 == 0)),
+                    sentiment=0.1 if neg else 0.8,
+                    label="neg" if neg else "pos",
+                )
+            )
+        alert = Alert(
+            fingerprint="a1",
+            family="price_drop",
+            subject="华为 FreeBuds Pro 3",
+            subject_key="p:1",
+            level="red",
+            max_level="red",
+            state="firing",
+            rule="price_drop",
+            summary="降价 13.3%",
+            started_at=at(9),
+            level_since=at(9),
+            last_active_at=at(9),
+        )
         s.add(alert)
         s.flush()
-        s.add_all([AlertEvent(alert_id=alert.id, kind="opened", level="yellow", at=at(9)),
-                   AlertEvent(alert_id=alert.id, kind="escalated", level="red", at=at(10)),
-                   AlertEvent(alert_id=alert.id, kind="repeated", level="red", at=at(11))])
-        s.add_all([FailedObservation(url="https://shop.example.com/item/9.html", reason="no price found",
-                                     http_status=200, at=at(h)) for h in (3, 6, 9)])
-        s.add(CrawlRun(spider="reviews", started_at=at(7), finished_at=at(7.1), status="failed", failures=4,
-                       errors=["HTTP 503 from reviews API"]))
+        s.add_all(
+            [
+                AlertEvent(alert_id=alert.id, kind="opened", level="yellow", at=at(9)),
+                AlertEvent(alert_id=alert.id, kind="escalated", level="red", at=at(10)),
+                AlertEvent(alert_id=alert.id, kind="repeated", level="red", at=at(11)),
+            ]
+        )
+        s.add_all(
+            [
+                FailedObservation(
+                    url="https://shop.example.com/item/9.html", reason="no price found", http_status=200, at=at(h)
+                )
+                for h in (3, 6, 9)
+            ]
+        )
+        s.add(
+            CrawlRun(
+                spider="reviews",
+                started_at=at(7),
+                finished_at=at(7.1),
+                status="failed",
+                failures=4,
+                errors=["HTTP 503 from reviews API"],
+            )
+        )
         s.add(ChannelState(name="dingtalk-ops", state="broken", reason="310000 关键词不匹配", since=at(5)))
 
 
@@ -116,12 +204,11 @@ def db(tmp_path: Path):
 
 
 @pytest.fixture
-def built(db, tmp_path: Path):  # noqa: ANN001
-    return build_report(db, "Asia/Shanghai", DAY, None, tmp_path / "out",
-                        now=datetime(2026, 11, 25, 0, 5, tzinfo=UTC))
+def built(db, tmp_path: Path):
+    return build_report(db, "Asia/Shanghai", DAY, None, tmp_path / "out", now=datetime(2026, 11, 25, 0, 5, tzinfo=UTC))
 
 
-def test_figures_and_sections(built) -> None:  # noqa: ANN001
+def test_figures_and_sections(built) -> None:
     data = built.data
     h = data.headline
     assert (h.competitors, h.products) == (2, 4)
@@ -153,7 +240,7 @@ def test_figures_and_sections(built) -> None:  # noqa: ANN001
         assert needle in built.html and needle in built.text
 
 
-def test_images_are_referenced_by_cid_and_embedded_in_the_saved_file(built) -> None:  # noqa: ANN001
+def test_images_are_referenced_by_cid_and_embedded_in_the_saved_file(built) -> None:
     cids = set(re.findall(r'src="cid:([^"]+)"', built.html))
     assert cids == {img.cid for img in built.images} and len(cids) == 3  # two price charts, one brand
     for img in built.images:
@@ -162,7 +249,7 @@ def test_images_are_referenced_by_cid_and_embedded_in_the_saved_file(built) -> N
     assert "cid:" not in saved and saved.count("data:image/png;base64,") == 3
 
 
-def test_crawled_text_is_escaped(built) -> None:  # noqa: ANN001
+def test_crawled_text_is_escaped(built) -> None:
     html = built.html
     assert "<script" not in html.lower()
     tree = lxml.html.fromstring(html.encode())
@@ -176,7 +263,7 @@ def test_crawled_text_is_escaped(built) -> None:  # noqa: ANN001
     assert '<script>alert("x")</script>' in built.text  # plain text part: shown as written, not executed
 
 
-def test_size_budget_caps_lists_and_says_so(db, tmp_path: Path) -> None:  # noqa: ANN001
+def test_size_budget_caps_lists_and_says_so(db, tmp_path: Path) -> None:
     with db.session() as s:
         comp = Competitor(name="大卖场")
         s.add(comp)
@@ -185,8 +272,12 @@ def test_size_budget_caps_lists_and_says_so(db, tmp_path: Path) -> None:  # noqa
             p = Product(competitor_id=comp.id, url=f"https://big.example.com/{i}", name=f"很长的商品名称 {i} " * 4)
             s.add(p)
             s.flush()
-            s.add_all([obs(p.id, at(-30), "100.00", promo=f"满{i}减", until=at(-1)),
-                       obs(p.id, at(8), f"{90 - i % 50}.00", promo=f"新促销 {i} " * 5, stock="OutOfStock")])
+            s.add_all(
+                [
+                    obs(p.id, at(-30), "100.00", promo=f"满{i}减", until=at(-1)),
+                    obs(p.id, at(8), f"{90 - i % 50}.00", promo=f"新促销 {i} " * 5, stock="OutOfStock"),
+                ]
+            )
     built = build_report(db, TZ, DAY, None, tmp_path / "big")
     assert built.size_bytes < 100 * 1024
     assert re.search(r"还有 \d+ 条价格变动", built.html) and re.search(r"还有 \d+ 条价格变动", built.text)
@@ -201,7 +292,7 @@ def test_date_range_and_empty_database(tmp_path: Path) -> None:
     db.dispose()
 
 
-def test_charts_render_chinese_or_fall_back_to_ascii(built, monkeypatch) -> None:  # noqa: ANN001
+def test_charts_render_chinese_or_fall_back_to_ascii(built, monkeypatch) -> None:
     from jingshao.reports import charts
 
     brand = built.data.brands[0]
@@ -215,7 +306,7 @@ def test_charts_render_chinese_or_fall_back_to_ascii(built, monkeypatch) -> None
 
 
 @pytest.mark.browser
-def test_phone_render_in_chromium(built, chromium, tmp_path: Path) -> None:  # noqa: ANN001
+def test_phone_render_in_chromium(built, chromium, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     shot = Path(os.environ.get("JINGSHAO_ARTIFACTS") or tmp_path) / "report-phone.png"
@@ -242,25 +333,34 @@ def test_phone_render_in_chromium(built, chromium, tmp_path: Path) -> None:  # n
 # ---------------------------------------------------------------- when a report is due
 
 
-def schedule_cfg(report: str, db: Path | None = None, **report_section):  # noqa: ANN003, ANN201
+def schedule_cfg(report: str, db: Path | None = None, **report_section):
     from jingshao.config import parse_config
 
-    return parse_config({"timezone": "Asia/Shanghai", "schedule": {"report": report}, "report": report_section,
-                         "database": {"url": f"sqlite:///{db}"} if db else {}})
+    return parse_config(
+        {
+            "timezone": "Asia/Shanghai",
+            "schedule": {"report": report},
+            "report": report_section,
+            "database": {"url": f"sqlite:///{db}"} if db else {},
+        }
+    )
 
 
-@pytest.mark.parametrize(("spec", "local_now", "due"), [
-    ("0 8 * * *", "2026-11-25 07:59", "2026-11-23"),  # today's 08:00 not yet: the last one was yesterday's
-    ("0 8 * * *", "2026-11-25 08:00", "2026-11-24"),
-    ("every 1h", "2026-11-25 00:59", "2026-11-23"),  # fires once in any hour: by 01:00 it has for yesterday
-    ("every 1h", "2026-11-25 01:00", "2026-11-24"),
-    ("every 6h", "2026-11-25 05:59", "2026-11-23"),
-    ("every 6h", "2026-11-25 06:00", "2026-11-24"),
-    ("every 1d", "2026-11-25 23:59", "2026-11-23"),  # yesterday's may still be pending until midnight
-    ("every 1d", "2026-11-26 00:00", "2026-11-24"),
-    ("every 2d", "2026-11-25 12:00", None),  # skips days by design; its phase is unknown
-    ("off", "2026-11-25 12:00", None),
-])
+@pytest.mark.parametrize(
+    ("spec", "local_now", "due"),
+    [
+        ("0 8 * * *", "2026-11-25 07:59", "2026-11-23"),  # today's 08:00 not yet: the last one was yesterday's
+        ("0 8 * * *", "2026-11-25 08:00", "2026-11-24"),
+        ("every 1h", "2026-11-25 00:59", "2026-11-23"),  # fires once in any hour: by 01:00 it has for yesterday
+        ("every 1h", "2026-11-25 01:00", "2026-11-24"),
+        ("every 6h", "2026-11-25 05:59", "2026-11-23"),
+        ("every 6h", "2026-11-25 06:00", "2026-11-24"),
+        ("every 1d", "2026-11-25 23:59", "2026-11-23"),  # yesterday's may still be pending until midnight
+        ("every 1d", "2026-11-26 00:00", "2026-11-24"),
+        ("every 2d", "2026-11-25 12:00", None),  # skips days by design; its phase is unknown
+        ("off", "2026-11-25 12:00", None),
+    ],
+)
 def test_last_due_report_date_for_crontab_and_interval_schedules(spec: str, local_now: str, due: str | None) -> None:
     from jingshao.reports.service import last_due_report_date
 

@@ -44,7 +44,7 @@ class Inbox:
         self.messages: list[tuple[str, list[str], bytes]] = []
         self.fail_first = fail_first
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201
+    async def handle_DATA(self, server, session, envelope):
         if self.fail_first:
             self.fail_first -= 1
             return "421 4.3.2 try again later"
@@ -52,14 +52,17 @@ class Inbox:
         return "250 2.0.0 queued"
 
 
-def authenticator(server, session, envelope, mechanism, auth_data):  # noqa: ANN001, ANN201
-    ok = isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode() \
+def authenticator(server, session, envelope, mechanism, auth_data):
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login == USER.encode()
         and auth_data.password == PASSWORD.encode()
+    )
     return AuthResult(success=ok, handled=False)
 
 
 @pytest.fixture(scope="module")
-def tls_files(tmp_path_factory) -> tuple[Path, Path]:  # noqa: ANN001
+def tls_files(tmp_path_factory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1, made with `cryptography`."""
     x509 = pytest.importorskip("cryptography.x509")
     from cryptography.hazmat.primitives import hashes, serialization
@@ -69,17 +72,26 @@ def tls_files(tmp_path_factory) -> tuple[Path, Path]:  # noqa: ANN001
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                                        x509.DNSName("localhost")]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     d = tmp_path_factory.mktemp("tls")
     (d / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (d / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                  serialization.NoEncryption()))
+    (d / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return d / "cert.pem", d / "key.pem"
 
 
@@ -102,14 +114,24 @@ def start_server(inbox: Inbox, port: int, security: str, tls_files: tuple[Path, 
     return controller
 
 
-def smtp_config(port: int, security: str, tls_files: tuple[Path, Path] | None, **kw) -> SmtpConfig:  # noqa: ANN003
-    return SmtpConfig(host="127.0.0.1", port=port, security=security, username=USER, password=PASSWORD,
-                      from_addr="jingshao@example.com", to=["ops@example.com", "boss@example.com"], timeout=5,
-                      ca_file=str(tls_files[0]) if tls_files else None, retry_backoff=0.05, **kw)
+def smtp_config(port: int, security: str, tls_files: tuple[Path, Path] | None, **kw) -> SmtpConfig:
+    return SmtpConfig(
+        host="127.0.0.1",
+        port=port,
+        security=security,
+        username=USER,
+        password=PASSWORD,
+        from_addr="jingshao@example.com",
+        to=["ops@example.com", "boss@example.com"],
+        timeout=5,
+        ca_file=str(tls_files[0]) if tls_files else None,
+        retry_backoff=0.05,
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> BuiltReport:  # noqa: ANN001
+def built(tmp_path_factory) -> BuiltReport:
     """A real report with one price chart and one brand chart."""
     tmp = tmp_path_factory.mktemp("mailreport")
     db = open_database(f"sqlite:///{tmp / 'r.db'}")
@@ -124,11 +146,30 @@ def built(tmp_path_factory) -> BuiltReport:  # noqa: ANN001
         s.flush()
         for hours, price in ((-200, "1499.00"), (9, "1299.00")):
             when = start + dt.timedelta(hours=hours)
-            s.add(Observation(product_id=p.id, price=price, availability="InStock", content_hash=price,
-                              first_seen_at=when, last_seen_at=when + dt.timedelta(hours=5)))
-        s.add(Mention(brand="蜜橙", source="微博", url="https://weibo.example.com/1", url_key="u", content_key="c",
-                      title="蜜橙 太慢了", text="...", posted_at=start + dt.timedelta(hours=3), sentiment=0.1,
-                      label="neg"))
+            s.add(
+                Observation(
+                    product_id=p.id,
+                    price=price,
+                    availability="InStock",
+                    content_hash=price,
+                    first_seen_at=when,
+                    last_seen_at=when + dt.timedelta(hours=5),
+                )
+            )
+        s.add(
+            Mention(
+                brand="蜜橙",
+                source="微博",
+                url="https://weibo.example.com/1",
+                url_key="u",
+                content_key="c",
+                title="蜜橙 太慢了",
+                text="...",
+                posted_at=start + dt.timedelta(hours=3),
+                sentiment=0.1,
+                label="neg",
+            )
+        )
     report = build_report(db, "Asia/Shanghai", DAY, None, tmp / "out")
     db.dispose()
     assert len(report.images) == 2
@@ -140,7 +181,7 @@ def parse(raw: bytes) -> EmailMessage:
 
 
 @pytest.mark.parametrize("security", ["starttls", "ssl"])
-def test_report_arrives_with_text_html_and_inline_images(built, tls_files, tmp_path, security) -> None:  # noqa: ANN001
+def test_report_arrives_with_text_html_and_inline_images(built, tls_files, tmp_path, security) -> None:
     inbox, port = Inbox(), free_port()
     server = start_server(inbox, port, security, tls_files)
     try:
@@ -170,7 +211,7 @@ def test_report_arrives_with_text_html_and_inline_images(built, tls_files, tmp_p
         assert img.get_content().startswith(b"\x89PNG")
 
 
-def test_smtp_down_then_up_delivers_exactly_once(built, tls_files, tmp_path, caplog) -> None:  # noqa: ANN001
+def test_smtp_down_then_up_delivers_exactly_once(built, tls_files, tmp_path, caplog) -> None:
     port = free_port()
     ledger = FileSendLedger(tmp_path / "sends.json")
     cfg = smtp_config(port, "starttls", tls_files, retries=2)
@@ -196,11 +237,12 @@ def test_smtp_down_then_up_delivers_exactly_once(built, tls_files, tmp_path, cap
     assert PASSWORD not in caplog.text
 
 
-def test_bad_password_is_permanent_and_never_shown(built, tls_files, tmp_path, caplog) -> None:  # noqa: ANN001
+def test_bad_password_is_permanent_and_never_shown(built, tls_files, tmp_path, caplog) -> None:
     inbox, port = Inbox(), free_port()
     server = start_server(inbox, port, "starttls", tls_files)
-    cfg = SmtpConfig.model_validate({**smtp_config(port, "starttls", tls_files).model_dump(),
-                                     "password": "wrong-" + PASSWORD})
+    cfg = SmtpConfig.model_validate(
+        {**smtp_config(port, "starttls", tls_files).model_dump(), "password": "wrong-" + PASSWORD}
+    )
     caplog.set_level(logging.DEBUG)
     try:
         outcome = send_report(built, cfg, FileSendLedger(tmp_path / "l.json"))
@@ -212,7 +254,7 @@ def test_bad_password_is_permanent_and_never_shown(built, tls_files, tmp_path, c
     assert PASSWORD not in repr(cfg) and not inbox.messages
 
 
-def test_untrusted_certificate_is_refused(built, tls_files, tmp_path) -> None:  # noqa: ANN001
+def test_untrusted_certificate_is_refused(built, tls_files, tmp_path) -> None:
     inbox, port = Inbox(), free_port()
     server = start_server(inbox, port, "ssl", tls_files)
     try:
@@ -241,7 +283,7 @@ def test_smtp_config_validation() -> None:
     assert SmtpConfig(host="h", security="ssl", from_addr="r@x.com", to=["a@x.com"]).effective_port == 465
 
 
-def test_report_command_sends_once_with_the_database_ledger(tmp_path) -> None:  # noqa: ANN001
+def test_report_command_sends_once_with_the_database_ledger(tmp_path) -> None:
     """`jingshao report --send` twice (a retry tick, a user): one mail; the password comes from ${ENV}."""
     import os
 
@@ -252,7 +294,8 @@ def test_report_command_sends_once_with_the_database_ledger(tmp_path) -> None:  
     controller = start_server(inbox, port, "none", None)
     try:
         cfg = tmp_path / "jingshao.toml"
-        cfg.write_text(f"""
+        cfg.write_text(
+            f"""
 [report]
 out_dir = "out"
 [report.smtp]
@@ -265,7 +308,9 @@ from_addr = "jingshao@example.com"
 to = ["ops@example.com"]
 timeout = 5
 retry_backoff = 0.05
-""", encoding="utf-8")
+""",
+            encoding="utf-8",
+        )
         env = {"JINGSHAO_TEST_SMTP_PASSWORD": PASSWORD}
         first = run_cli("report", "--date", "2026-11-24", "--send", "--config", str(cfg), env=env)
         second = run_cli("report", "--date", "2026-11-24", "--send", "--config", str(cfg), env=env)
@@ -278,7 +323,7 @@ retry_backoff = 0.05
     assert os.environ.get("JINGSHAO_TEST_SMTP_PASSWORD") is None
 
 
-def test_broken_channel_emails_the_admin(tmp_path) -> None:  # noqa: ANN001
+def test_broken_channel_emails_the_admin(tmp_path) -> None:
     """A permanent platform error (a wrong signing secret) breaks the channel, keeps its notices,
     and mails alerts.admin_email through the report's SMTP settings."""
     from datetime import UTC, datetime
@@ -296,17 +341,34 @@ def test_broken_channel_emails_the_admin(tmp_path) -> None:  # noqa: ANN001
     try:
         with ChatReceivers() as chat:
             channel = chat.channel_settings("dingtalk") | {"secret": "SECwrong"}
-            cfg = parse_config({
-                "database": {"url": f"sqlite:///{tmp_path / 'a.db'}"},
-                "alerts": {"admin_email": "admin@example.com"},
-                "channels": [channel],
-                "report": {"smtp": {"host": "127.0.0.1", "port": port, "security": "none", "username": USER,
-                                    "password": PASSWORD, "from_addr": "jingshao@example.com",
-                                    "to": ["team@example.com"], "timeout": 5}},
-            })
+            cfg = parse_config(
+                {
+                    "database": {"url": f"sqlite:///{tmp_path / 'a.db'}"},
+                    "alerts": {"admin_email": "admin@example.com"},
+                    "channels": [channel],
+                    "report": {
+                        "smtp": {
+                            "host": "127.0.0.1",
+                            "port": port,
+                            "security": "none",
+                            "username": USER,
+                            "password": PASSWORD,
+                            "from_addr": "jingshao@example.com",
+                            "to": ["team@example.com"],
+                            "timeout": 5,
+                        }
+                    },
+                }
+            )
             db = open_database(cfg.database_url)
-            note = AlertNotice(level="red", kind="firing", title="测试告警", subject="蜜橙", fingerprint="f",
-                               created_at=datetime.now(UTC))
+            note = AlertNotice(
+                level="red",
+                kind="firing",
+                title="测试告警",
+                subject="蜜橙",
+                fingerprint="f",
+                created_at=datetime.now(UTC),
+            )
             with db.session() as s:
                 s.add(Notification(channel=channel["name"], kind="firing", level="red", payload=to_payload(note)))
             out = dispatch_notifications(cfg)
@@ -321,7 +383,7 @@ def test_broken_channel_emails_the_admin(tmp_path) -> None:  # noqa: ANN001
         assert s.query(Notification).filter_by(status="pending").count() == 1  # kept until the channel is fixed
 
 
-def test_report_missed_at_report_time_is_caught_up_once(tmp_path) -> None:  # noqa: ANN001
+def test_report_missed_at_report_time_is_caught_up_once(tmp_path) -> None:
     """SMTP down at 08:00: the report job fails; the catch-up job sends it once SMTP is back, and
     never again."""
     from jingshao.config import load_config
@@ -331,7 +393,8 @@ def test_report_missed_at_report_time_is_caught_up_once(tmp_path) -> None:  # no
 
     port = free_port()
     cfg_path = tmp_path / "jingshao.toml"
-    cfg_path.write_text(f"""
+    cfg_path.write_text(
+        f"""
 [schedule]
 report = "0 8 * * *"
 [report.smtp]
@@ -342,7 +405,9 @@ from_addr = "jingshao@example.com"
 to = ["ops@example.com"]
 timeout = 2
 retries = 1
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     cfg = load_config(cfg_path)
     day = unsent_report_date(cfg)
     assert day is not None  # some 08:00 has passed in the last two days
@@ -373,7 +438,7 @@ class SlowInbox(Inbox):
         self.delay = delay
         self.entered = threading.Event()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201
+    async def handle_DATA(self, server, session, envelope):
         self.entered.set()
         await asyncio.sleep(self.delay)
         return await super().handle_DATA(server, session, envelope)
@@ -402,7 +467,7 @@ def write_with_short_timeout(url: str) -> None:
         engine.dispose()
 
 
-def test_db_ledger_holds_no_transaction_while_sending(built, database_url) -> None:  # noqa: ANN001
+def test_db_ledger_holds_no_transaction_while_sending(built, database_url) -> None:
     """A slow SMTP exchange: the database stays writable (SQLite's write lock is not held), the
     "sending" record is already committed, and a second sender waits for the claim, then finds the
     report sent: one mail."""
@@ -415,7 +480,7 @@ def test_db_ledger_holds_no_transaction_while_sending(built, database_url) -> No
     first_db, second_db, reader_db = (open_database(database_url) for _ in range(3))
     outcomes: dict[str, object] = {}
 
-    def send(name: str, db) -> None:  # noqa: ANN001
+    def send(name: str, db) -> None:
         outcomes[name] = send_report(built, cfg, DbSendLedger(db))
 
     first = threading.Thread(target=send, args=("first", first_db))
@@ -445,19 +510,19 @@ class Crash(BaseException):
 class CrashBeforeSentLedger:
     """A DbSendLedger whose process dies after the server accepted the mail, before "sent" is written."""
 
-    def __init__(self, db) -> None:  # noqa: ANN001
+    def __init__(self, db) -> None:
         from jingshao.reports.ledger import DbSendLedger
 
         self.inner = DbSendLedger(db)
         self.lock, self.get = self.inner.lock, self.inner.get
 
-    def put(self, record) -> None:  # noqa: ANN001
+    def put(self, record) -> None:
         if record.status == "sent":
             raise Crash
         self.inner.put(record)
 
 
-def test_crash_between_acceptance_and_record_resends_with_the_same_message_id(built, database_url) -> None:  # noqa: ANN001
+def test_crash_between_acceptance_and_record_resends_with_the_same_message_id(built, database_url) -> None:
     from jingshao.reports.ledger import DbSendLedger
     from jingshao.reports.mailer import recipients_hash
 
@@ -487,7 +552,7 @@ def test_crash_between_acceptance_and_record_resends_with_the_same_message_id(bu
     restarted.dispose()
 
 
-def test_permanent_failure_stops_the_catch_up(tmp_path) -> None:  # noqa: ANN001
+def test_permanent_failure_stops_the_catch_up(tmp_path) -> None:
     """A wrong password at report time: the ledger says the failure is permanent, so the catch-up
     does not rebuild and resend the report every 10 minutes; a manual send after the fix works."""
     from jingshao.config import load_config

@@ -81,13 +81,20 @@ def test_reviews_are_stored_once_enriched_and_incremental(shop, tmp_path):
 def test_review_crawl_killed_midway_loses_nothing(shop, tmp_path):
     products = reviewed(shop)
     cfg = write_demo_config(shop.base_url, tmp_path, with_browser=False, products=products)
-    cfg.write_text(cfg.read_text().replace("concurrency_per_domain = 8", "concurrency_per_domain = 1")
-                   .replace("download_delay = 0", "download_delay = 0.05")
-                   .replace("timeout = 20", "timeout = 20\nreview_max_pages = 100"))
+    cfg.write_text(
+        cfg.read_text()
+        .replace("concurrency_per_domain = 8", "concurrency_per_domain = 1")
+        .replace("download_delay = 0", "download_delay = 0.05")
+        .replace("timeout = 20", "timeout = 20\nreview_max_pages = 100")
+    )
     db = open_database(f"sqlite:///{tmp_path / 'demo.db'}")
-    proc = subprocess.Popen([sys.executable, "-m", "jingshao.cli", "crawl", "reviews", "--config", str(cfg),
-                             "--no-progress"], cwd=str(REPO), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jingshao.cli", "crawl", "reviews", "--config", str(cfg), "--no-progress"],
+        cwd=str(REPO),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ},
+    )
     try:
         wait_for(lambda: count(db) >= 256, timeout=120)
     finally:
@@ -98,6 +105,9 @@ def test_review_crawl_killed_midway_loses_nothing(shop, tmp_path):
     run_cli("crawl", "reviews", "--config", str(cfg))
     assert count(db) == expected_total
     with db.session() as s:
-        dupes = s.execute(select(Review.product_id, Review.external_id, func.count())
-                          .group_by(Review.product_id, Review.external_id).having(func.count() > 1)).all()
+        dupes = s.execute(
+            select(Review.product_id, Review.external_id, func.count())
+            .group_by(Review.product_id, Review.external_id)
+            .having(func.count() > 1)
+        ).all()
     assert dupes == []

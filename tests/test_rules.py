@@ -44,16 +44,27 @@ def in_hour(bucket: int, minute: int = 30) -> datetime:
 
 
 def neg(bucket: int = 0, **kw: object) -> MentionFact:
-    values: dict[str, object] = {"posted_at": in_hour(bucket), "sentiment": 0.2, "is_negative": True,
-                                 "source": "微博搜索", "url": f"https://weibo.example/{next(SERIAL)}",
-                                 "title": "蜜橙充电宝用了两个月就坏了"}
+    values: dict[str, object] = {
+        "posted_at": in_hour(bucket),
+        "sentiment": 0.2,
+        "is_negative": True,
+        "source": "微博搜索",
+        "url": f"https://weibo.example/{next(SERIAL)}",
+        "title": "蜜橙充电宝用了两个月就坏了",
+    }
     values.update(kw)
     return MentionFact(**values)  # type: ignore[arg-type]
 
 
 def pos(bucket: int = 0) -> MentionFact:
-    return MentionFact(posted_at=in_hour(bucket), sentiment=0.9, is_negative=False, source="微博搜索",
-                       url="https://weibo.example/p", title="蜜橙充电宝真香")
+    return MentionFact(
+        posted_at=in_hour(bucket),
+        sentiment=0.9,
+        is_negative=False,
+        source="微博搜索",
+        url="https://weibo.example/p",
+        title="蜜橙充电宝真香",
+    )
 
 
 def stream(hours: dict[int, tuple[int, int]]) -> list[MentionFact]:
@@ -79,8 +90,9 @@ def alternating(even: int, odd: int) -> list[int]:
     return [even if bucket % 2 == 0 else odd for bucket in range(1, 169)]
 
 
-def evaluate(mentions: list[MentionFact], history: CrisisHistory | None = None,
-             thresholds: CrisisThresholds | None = None) -> AlertInstance | None:
+def evaluate(
+    mentions: list[MentionFact], history: CrisisHistory | None = None, thresholds: CrisisThresholds | None = None
+) -> AlertInstance | None:
     alerts = evaluate_crisis(BRAND, mentions, NOW, thresholds, history)
     assert len(alerts) <= 1
     return alerts[0] if alerts else None
@@ -113,8 +125,13 @@ def test_blue_by_sigma_and_just_under() -> None:
         ("偏离", "2.0σ（阈值 2σ，即 ≥ 8.0 条）"),
     ]
     assert fact(alert, "1小时负面/提及") == "8 / 48 条"
-    assert alert.metrics == {"negatives_1h": 8, "mentions_1h": 48, "baseline_mean": 4.0, "baseline_std": 2.0,
-                             "deviations": 2.0}
+    assert alert.metrics == {
+        "negatives_1h": 8,
+        "mentions_1h": 48,
+        "baseline_mean": 4.0,
+        "baseline_std": 2.0,
+        "deviations": 2.0,
+    }
     assert evaluate(stream({**week, 0: (7, 40)})) is None
 
 
@@ -143,8 +160,13 @@ def test_blue_by_24h_share_and_boundaries() -> None:
 
 
 def test_blue_by_crisis_word() -> None:
-    word = neg(sentiment=0.02, negative_prob=0.95, title="蜜橙充电宝鼓包，已向平台投诉", url="https://forum.example/t/1",
-               source="机友论坛")
+    word = neg(
+        sentiment=0.02,
+        negative_prob=0.95,
+        title="蜜橙充电宝鼓包，已向平台投诉",
+        url="https://forum.example/t/1",
+        source="机友论坛",
+    )
     alert = evaluate([word])
     assert alert is not None and (alert.level, alert.rule) == ("blue", "blue.crisis_word")
     assert alert.summary == "强负面提及含危机词「投诉」：机友论坛《蜜橙充电宝鼓包，已向平台投诉》"
@@ -208,8 +230,13 @@ def test_yellow_by_2h_share_and_boundaries() -> None:
 
 
 def test_yellow_by_authority_2() -> None:
-    article = neg(authority=2, source="行业资讯搜索", title="蜜橙充电宝批次质量调查", sentiment=0.3,
-                  url="https://news.example/a/7")
+    article = neg(
+        authority=2,
+        source="行业资讯搜索",
+        title="蜜橙充电宝批次质量调查",
+        sentiment=0.3,
+        url="https://news.example/a/7",
+    )
     alert = evaluate([*stream({0: (0, 10)}), article])
     assert alert is not None and (alert.level, alert.rule) == ("yellow", "yellow.authority2")
     assert alert.summary == "2级来源负面：行业资讯搜索《蜜橙充电宝批次质量调查》"
@@ -237,8 +264,13 @@ def test_yellow_by_blue_for_6_hours() -> None:
 
 
 def test_red_by_authority_3() -> None:
-    article = neg(authority=3, source="财经要闻RSS", title="央媒：蜜橙充电宝起火事故调查", sentiment=0.15,
-                  url="https://rss.example/n/1")
+    article = neg(
+        authority=3,
+        source="财经要闻RSS",
+        title="央媒：蜜橙充电宝起火事故调查",
+        sentiment=0.15,
+        url="https://rss.example/n/1",
+    )
     alert = evaluate([neg(), article, neg(authority=2)])
     assert alert is not None and (alert.level, alert.rule) == ("red", "red.authority3")
     assert alert.is_crisis and alert.family == "crisis" and alert.subject == BRAND
@@ -250,8 +282,9 @@ def test_red_by_authority_3() -> None:
     assert len(alert.evidence) == 3
     assert evaluate([replace(article, is_negative=False, sentiment=0.7)]) is None
     assert evaluate([replace(article, posted_at=NOW - timedelta(hours=1))]) is None  # left the event window
-    assert rule_of([replace(article, posted_at=NOW - timedelta(hours=1) + timedelta(microseconds=1))]) == \
-        "red.authority3"
+    assert (
+        rule_of([replace(article, posted_at=NOW - timedelta(hours=1) + timedelta(microseconds=1))]) == "red.authority3"
+    )
     assert rule_of([replace(article, posted_at=NOW)]) == "red.authority3"
     assert evaluate([replace(article, posted_at=NOW + timedelta(seconds=1))]) is None  # after now: not known yet
 
@@ -267,8 +300,10 @@ def test_red_by_5_sigma_with_50_negatives_and_half_share() -> None:
         ("偏离", "49.0σ（阈值 5σ，即 ≥ 6.0 条）"),
         ("1小时负面占比", "50.0%（50/100）"),
     ]
-    assert fact(alert, "同时触发") == "yellow.sigma3（1小时负面声量突增（3σ，高于昨日与上周同时段））；" \
+    assert (
+        fact(alert, "同时触发") == "yellow.sigma3（1小时负面声量突增（3σ，高于昨日与上周同时段））；"
         "blue.sigma2（1小时负面声量上升（2σ））"
+    )
     assert rule_of(stream({**week, 0: (49, 49)})) == "yellow.sigma3"  # 49 negatives
     assert rule_of(stream({**week, 0: (50, 51)})) == "yellow.sigma3"  # 49.5% negative
 
@@ -284,7 +319,10 @@ def test_red_by_5x_growth_in_24_hours() -> None:
     assert alert is not None and (alert.level, alert.rule) == ("red", "red.growth5x")
     assert alert.summary == "24小时负面 30 条，前24小时 6 条（5.0 倍）"
     assert alert.facts[1:4] == [
-        ("近24小时负面", "30 条"), ("前24小时负面", "6 条"), ("增长", "5.0 倍（阈值 5 倍且 ≥ 30 条）")]
+        ("近24小时负面", "30 条"),
+        ("前24小时负面", "6 条"),
+        ("增长", "5.0 倍（阈值 5 倍且 ≥ 30 条）"),
+    ]
     assert evaluate(stream({10: (30, 200), 30: (7, 0)})) is None
     assert evaluate(stream({10: (29, 200), 30: (5, 0)})) is None
     assert fact(evaluate(stream({10: (30, 200)})), "增长") == "此前为 0（阈值 5 倍且 ≥ 30 条）"
@@ -351,8 +389,15 @@ def test_thresholds_are_configurable() -> None:
 def test_100k_mentions_evaluate_and_count_exactly() -> None:
     rng = random.Random(5)
     mentions = [
-        MentionFact(posted_at=NOW - timedelta(seconds=rng.randrange(-600, 9 * 86400)), sentiment=rng.random(),
-                    is_negative=rng.random() < 0.15, authority=1, source="s", url=f"u{i}", title="蜜橙")
+        MentionFact(
+            posted_at=NOW - timedelta(seconds=rng.randrange(-600, 9 * 86400)),
+            sentiment=rng.random(),
+            is_negative=rng.random() < 0.15,
+            authority=1,
+            source="s",
+            url=f"u{i}",
+            title="蜜橙",
+        )
         for i in range(100_000)
     ]
     alerts = evaluate_crisis(BRAND, mentions, NOW)
@@ -376,13 +421,21 @@ PRODUCT = ProductRef(42, "磁吸充电宝", "安克", "https://shop.example/p/42
 
 
 def obs(hours_ago: float, price: str | None, **kw: object) -> ObservationFact:
-    return ObservationFact(at=NOW - timedelta(hours=hours_ago), price=Decimal(price) if price else None,
-                           title="安克磁吸充电宝 10000mAh", **kw)  # type: ignore[arg-type]
+    return ObservationFact(
+        at=NOW - timedelta(hours=hours_ago),
+        price=Decimal(price) if price else None,
+        title="安克磁吸充电宝 10000mAh",
+        **kw,
+    )  # type: ignore[arg-type]
 
 
-def competitor(observations: list[ObservationFact], reviews: list[ReviewFact] | None = None,
-               thresholds: CompetitorThresholds | None = None, adlaw: list[object] | None = None,
-               family: str | None = None) -> list[AlertInstance]:
+def competitor(
+    observations: list[ObservationFact],
+    reviews: list[ReviewFact] | None = None,
+    thresholds: CompetitorThresholds | None = None,
+    adlaw: list[object] | None = None,
+    family: str | None = None,
+) -> list[AlertInstance]:
     alerts = evaluate_competitor(PRODUCT, observations, reviews or [], NOW, thresholds, adlaw or [])
     return [a for a in alerts if family is None or a.family == family]
 
@@ -420,8 +473,11 @@ def test_price_floor() -> None:
     alerts = competitor([obs(2, "399")], thresholds=floors)
     assert [(a.family, a.level) for a in alerts] == [("price_floor", "red")]
     assert alerts[0].summary == "价格 ¥399.00 低于底价 ¥400.00"
-    assert alerts[0].facts == [("现价格", "¥399.00（11-20 12:00 起）"), ("底价", "¥400.00"),
-                               ("低于底价", "¥1.00（0.3%）")]
+    assert alerts[0].facts == [
+        ("现价格", "¥399.00（11-20 12:00 起）"),
+        ("底价", "¥400.00"),
+        ("低于底价", "¥1.00（0.3%）"),
+    ]
     assert competitor([obs(2, "400")], thresholds=floors) == []
     by_name = CompetitorThresholds(price_floors={"磁吸充电宝": "450"})
     assert competitor([obs(200, "399")], thresholds=by_name)[0].family == "price_floor"  # a condition: no window
@@ -468,8 +524,9 @@ def test_promo_change() -> None:
     assert changed[0].summary == "促销变更：满300减50 → 满300减80"
     assert changed[0].facts[:2] == [("原促销", "满300减50"), ("新促销", "满300减80")]
     assert changed[0].fingerprint != new[0].fingerprint  # a new promo is a new alert
-    assert competitor([obs(48, "399", promo="满300减50"), obs(2, "389", promo=" 满300减50")],
-                      family="promo_change") == []  # whitespace only
+    assert (
+        competitor([obs(48, "399", promo="满300减50"), obs(2, "389", promo=" 满300减50")], family="promo_change") == []
+    )  # whitespace only
     assert competitor([obs(48, "399", promo="满300减50"), obs(2, "399")]) == []  # a promo ending
     assert competitor([obs(2, "399", promo="满300减50")]) == []  # first observation: nothing changed
     assert competitor([obs(48, "399"), obs(30, "399", promo="满300减50")]) == []  # older than a day
@@ -482,8 +539,11 @@ def test_fake_original_price() -> None:
     alert = alerts[0]
     assert alert.summary == "划线价 ¥599.00 高于促销前7日最低售价 ¥459.00（11-15 14:00 观测）"
     assert alert.facts == [
-        ("划线价", "¥599.00"), ("现价格", "¥459.00"), ("促销开始", "11-19 14:00"),
-        ("前7日最低售价", "¥459.00（11-15 14:00 观测）"), ("观测覆盖", "4 天，1 次观测"),
+        ("划线价", "¥599.00"),
+        ("现价格", "¥459.00"),
+        ("促销开始", "11-19 14:00"),
+        ("前7日最低售价", "¥459.00（11-15 14:00 观测）"),
+        ("观测覆盖", "4 天，1 次观测"),
         ("依据", "划线价应不高于促销前7日内最低售价"),
     ]
     assert alert.fingerprint == hashlib.sha1(b"fake_original_price\x1fproduct:42\x1f599").hexdigest()
@@ -492,8 +552,9 @@ def test_fake_original_price() -> None:
 def test_fake_original_price_honest_and_tricky_cases() -> None:
     claim = obs(24, "459", original_price=Decimal("599"))
     # Sold at ¥599 for the whole week before: an honest discount.
-    assert competitor([obs(24 * 9, "599", last_seen=NOW - timedelta(hours=25)), claim],
-                      family="fake_original_price") == []
+    assert (
+        competitor([obs(24 * 9, "599", last_seen=NOW - timedelta(hours=25)), claim], family="fake_original_price") == []
+    )
     # 先涨后降: ¥459, raised to ¥599 for three days, then "¥599 -> ¥459".
     raised = competitor([obs(24 * 6, "459"), obs(24 * 4, "599"), claim], family="fake_original_price")
     assert dict(raised[0].facts)["前7日最低售价"] == "¥459.00（11-14 14:00 观测）"
@@ -507,12 +568,17 @@ def test_fake_original_price_honest_and_tricky_cases() -> None:
     # Only the claim itself: nothing to compare with.
     assert competitor([claim], family="fake_original_price") == []
     # A claim that has lasted 3 weeks is still judged against the week before it began.
-    long_claim = [obs(24 * 25, "459"), obs(24 * 21, "459", original_price=Decimal("599")), obs(2, "449",
-                  original_price=Decimal("599"))]
+    long_claim = [
+        obs(24 * 25, "459"),
+        obs(24 * 21, "459", original_price=Decimal("599")),
+        obs(2, "449", original_price=Decimal("599")),
+    ]
     assert competitor(long_claim, family="fake_original_price")[0].facts[2] == ("促销开始", "10-30 14:00")
     # The original price equal to the selling price is no claim.
-    assert competitor([obs(24 * 5, "399"), obs(24, "459", original_price=Decimal("459"))],
-                      family="fake_original_price") == []
+    assert (
+        competitor([obs(24 * 5, "399"), obs(24, "459", original_price=Decimal("459"))], family="fake_original_price")
+        == []
+    )
 
 
 def test_adlaw() -> None:
@@ -520,11 +586,16 @@ def test_adlaw() -> None:
     alerts = competitor([obs(2, "399")], adlaw=hits)  # type: ignore[arg-type]
     assert [(a.family, a.level) for a in alerts] == [("adlaw", "blue")]
     assert alerts[0].summary == "竞品文案含广告法违禁词 2 个：最、第一"
-    assert alerts[0].facts == [("违禁词", "最、第一"), ("「最」", "全网最低价，错过再等一年"),
-                               ("「第一」", "销量第一的磁吸充电宝"), ("「最」", "最安全")]
+    assert alerts[0].facts == [
+        ("违禁词", "最、第一"),
+        ("「最」", "全网最低价，错过再等一年"),
+        ("「第一」", "销量第一的磁吸充电宝"),
+        ("「最」", "最安全"),
+    ]
     assert alerts[0].evidence[0] == ("「最」全网最低价，错过再等一年", "https://shop.example/p/42")
-    same_words = competitor([obs(2, "399")], adlaw=[SimpleNamespace(word="第一", context="x"),
-                                                    SimpleNamespace(word="最", context="y")])
+    same_words = competitor(
+        [obs(2, "399")], adlaw=[SimpleNamespace(word="第一", context="x"), SimpleNamespace(word="最", context="y")]
+    )
     assert same_words[0].fingerprint == alerts[0].fingerprint
     new_word = competitor([obs(2, "399")], adlaw=[("国家级", "国家级品质")])  # type: ignore[list-item]
     assert new_word[0].fingerprint != alerts[0].fingerprint
@@ -539,8 +610,11 @@ def test_review_spike() -> None:
     alerts = competitor([], reviews=[*recent, review(1, negative=False), ReviewFact(None, True)])
     assert [(a.family, a.level) for a in alerts] == [("review_spike", "yellow")]
     assert alerts[0].summary == "24小时差评 5 条，前14日日均 0.0 条"
-    assert alerts[0].facts == [("24小时差评", "5 条"), ("前14日日均差评", "0.0 条（共 0 条）"),
-                               ("阈值", "≥ max(5, 3 × 0.0) = 5 条")]
+    assert alerts[0].facts == [
+        ("24小时差评", "5 条"),
+        ("前14日日均差评", "0.0 条（共 0 条）"),
+        ("阈值", "≥ max(5, 3 × 0.0) = 5 条"),
+    ]
     assert len(alerts[0].evidence) == 3
     assert competitor([], reviews=recent[:4]) == []
     assert competitor([], reviews=[*recent[:4], review(24)]) == []  # 24h ago exactly: the previous day
@@ -551,8 +625,7 @@ def test_review_spike() -> None:
 
 
 def test_evaluate_competitor_ignores_the_future_and_orders_rules() -> None:
-    observations = [obs(2, "399", promo="满300减50", in_stock=False), obs(48, "459", in_stock=True),
-                    obs(-1, "199")]
+    observations = [obs(2, "399", promo="满300减50", in_stock=False), obs(48, "459", in_stock=True), obs(-1, "199")]
     alerts = competitor(observations)
     assert [a.family for a in alerts] == ["price_drop", "stock_out", "promo_change"]
     assert all(a.at == NOW for a in alerts)

@@ -37,8 +37,9 @@ class RedisServer:
     """redis-server on a free port in a temp dir, with an fsync-always append-only file."""
 
     def __init__(self) -> None:
-        self.binary = shutil.which("redis-server") or ("/usr/bin/redis-server"
-                                                       if os.path.exists("/usr/bin/redis-server") else None)
+        self.binary = shutil.which("redis-server") or (
+            "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
+        )
         if self.binary is None:
             raise FileNotFoundError("redis-server not found")
         self.dir = Path(tempfile.mkdtemp(prefix="jingshao-redis-"))
@@ -51,9 +52,26 @@ class RedisServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-             "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--protected-mode",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for(self.ping, timeout=15)
 
     def ping(self) -> bool:
@@ -88,21 +106,30 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def client(redis_server):  # noqa: ANN001, ANN201
+def client(redis_server):
     from jingshao.crawlers.distributed import redis_client
 
     return redis_client(redis_server.url)
 
 
-def scale_config(shop, tmp_path: Path, db_url: str, redis_url: str, pages: list[str],
-                 concurrency_per_domain: int = 4, concurrency: int = 16) -> Path:
+def scale_config(
+    shop,
+    tmp_path: Path,
+    db_url: str,
+    redis_url: str,
+    pages: list[str],
+    concurrency_per_domain: int = 4,
+    concurrency: int = 16,
+) -> Path:
     products = [DemoProduct(f"b{i}", "压测店", f"压测商品{i}", url) for i, url in enumerate(pages)]
-    cfg = write_demo_config(shop.base_url, tmp_path, with_browser=False, products=products, database_url=db_url,
-                            mentions=False)
+    cfg = write_demo_config(
+        shop.base_url, tmp_path, with_browser=False, products=products, database_url=db_url, mentions=False
+    )
     text = cfg.read_text(encoding="utf-8")
     text = text.replace('timezone = "Asia/Shanghai"\n', f'timezone = "Asia/Shanghai"\nredis_url = "{redis_url}"\n')
-    text = text.replace("concurrency_per_domain = 8", f"concurrency_per_domain = {concurrency_per_domain}\n"
-                                                      f"concurrency = {concurrency}")
+    text = text.replace(
+        "concurrency_per_domain = 8", f"concurrency_per_domain = {concurrency_per_domain}\nconcurrency = {concurrency}"
+    )
     cfg.write_text(text, encoding="utf-8")
     return cfg
 
@@ -112,8 +139,12 @@ class Worker:
         self.log = log
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jingshao.cli", "worker", "--config", str(cfg), "--spiders", spiders],
-            cwd=str(REPO), stdout=subprocess.DEVNULL, stderr=log.open("wb"), start_new_session=True,
-            env={**os.environ, "JINGSHAO_WORKER_HEARTBEAT": HEARTBEAT})
+            cwd=str(REPO),
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("wb"),
+            start_new_session=True,
+            env={**os.environ, "JINGSHAO_WORKER_HEARTBEAT": HEARTBEAT},
+        )
 
     def stop(self, timeout: float = 30) -> int:
         if self.proc.poll() is None:
@@ -137,7 +168,7 @@ def enqueue(cfg: Path, spider: str = "products", *, force: bool = False) -> int:
     return enqueue_crawl(load_config(cfg), spider, force=True) if force else enqueue_crawl(load_config(cfg), spider)
 
 
-def observations(db) -> dict[str, list[Observation]]:  # noqa: ANN001
+def observations(db) -> dict[str, list[Observation]]:
     with db.session() as s:
         rows = s.execute(select(Product.url, Observation).join(Observation.product)).all()
     out: dict[str, list[Observation]] = {}
@@ -146,12 +177,12 @@ def observations(db) -> dict[str, list[Observation]]:  # noqa: ANN001
     return out
 
 
-def stored_count(db) -> int:  # noqa: ANN001
+def stored_count(db) -> int:
     with db.session() as s:
         return s.scalar(select(func.count(func.distinct(Observation.product_id))))
 
 
-def check_every_page_once(db, pages: list[str]) -> None:  # noqa: ANN001
+def check_every_page_once(db, pages: list[str]) -> None:
     obs = observations(db)
     assert sorted(obs) == sorted(pages)
     doubled = {u: len(rows) for u, rows in obs.items() if len(rows) != 1}
@@ -160,17 +191,24 @@ def check_every_page_once(db, pages: list[str]) -> None:  # noqa: ANN001
         assert obs[url][0].price == expected_bench(i).price, url
 
 
-def runs(db) -> list[CrawlRun]:  # noqa: ANN001
+def runs(db) -> list[CrawlRun]:
     with db.session() as s:
         return list(s.scalars(select(CrawlRun).order_by(CrawlRun.id)))
 
 
-def wait_until_done(db, client, n: int, timeout: float = 60) -> None:  # noqa: ANN001
-    wait_for(lambda: stored_count(db) >= n and client.llen("jingshao:products:requests") == 0
-             and all(r.status == "finished" for r in runs(db)), timeout=timeout, interval=0.2)
+def wait_until_done(db, client, n: int, timeout: float = 60) -> None:
+    wait_for(
+        lambda: (
+            stored_count(db) >= n
+            and client.llen("jingshao:products:requests") == 0
+            and all(r.status == "finished" for r in runs(db))
+        ),
+        timeout=timeout,
+        interval=0.2,
+    )
 
 
-def slow_pages(shop, n: int, delay: float) -> list[str]:  # noqa: ANN001
+def slow_pages(shop, n: int, delay: float) -> list[str]:
     return [slow_product_url(shop.base_url, i, delay) for i in range(n)]
 
 
@@ -179,6 +217,7 @@ def path_of(url: str) -> str:
 
 
 # ---------------------------------------------------------------- tests
+
 
 def test_two_workers_crawl_every_page_exactly_once(shop, tmp_path, postgres_server, redis_server, client):
     db_url = postgres_server.new_database()
@@ -237,8 +276,11 @@ def test_worker_killed_mid_crawl_loses_nothing(shop, tmp_path, postgres_server, 
     doomed, survivor = Worker(cfg, tmp_path / "doomed.log"), Worker(cfg, tmp_path / "survivor.log")
     try:
         wait_for(lambda: stored_count(db) >= 10, timeout=60)
-        taken = {k.decode(): client.llen(k) for k in client.smembers("jingshao:processing")
-                 if client.get(k.decode() + ":alive") == str(doomed.proc.pid).encode()}
+        taken = {
+            k.decode(): client.llen(k)
+            for k in client.smembers("jingshao:processing")
+            if client.get(k.decode() + ":alive") == str(doomed.proc.pid).encode()
+        }
         doomed.kill()
         assert sum(taken.values()) > 0, "the killed worker held no requests: nothing was tested"
         assert stored_count(db) < 60
@@ -288,8 +330,13 @@ def test_enqueue_needs_redis_and_nothing_changes_without_it(shop, tmp_path, post
     from jingshao.crawlers.distributed import RedisNotConfigured, enqueue_crawl, redis_url_of
 
     pages = slow_pages(shop, 2, 0)
-    cfg = write_demo_config(shop.base_url, tmp_path, with_browser=False, mentions=False,
-                            products=[DemoProduct(f"b{i}", "店", f"商品{i}", u) for i, u in enumerate(pages)])
+    cfg = write_demo_config(
+        shop.base_url,
+        tmp_path,
+        with_browser=False,
+        mentions=False,
+        products=[DemoProduct(f"b{i}", "店", f"商品{i}", u) for i, u in enumerate(pages)],
+    )
     config = load_config(cfg)
     monkeypatch.delenv("JINGSHAO_REDIS_URL", raising=False)
     assert redis_url_of(config) is None
@@ -300,12 +347,13 @@ def test_enqueue_needs_redis_and_nothing_changes_without_it(shop, tmp_path, post
 
 # ---------------------------------------------------------------- the run ledger, without worker processes
 
+
 class _Stats:
     def inc_value(self, key: str, count: int = 1, start: int = 0) -> None:
         pass
 
 
-def queued_run(db, client, pending: int, **counts: int) -> int:  # noqa: ANN001
+def queued_run(db, client, pending: int, **counts: int) -> int:
     from sqlalchemy import update
 
     from jingshao.crawlers.distributed import run_key
@@ -329,8 +377,9 @@ def test_a_request_given_up_after_max_attempts_still_finishes_its_run(tmp_path, 
     keys = QueueKeys("products", "w1")
     good, bad = b"stored-entry", b"failing-entry"
     client.lpush(keys.processing, good, bad)
-    pipeline = ReliableStoragePipeline(db_url, None, _Stats(), NlpConfig(), server=client, spider_name="products",
-                                       worker_id="w1")
+    pipeline = ReliableStoragePipeline(
+        db_url, None, _Stats(), NlpConfig(), server=client, spider_name="products", worker_id="w1"
+    )
     pipeline.db = db
     pipeline.finish_request(AckItem(good, run_id, "https://shop.example/ok"))
     assert int(client.hget(run_key(run_id), "pending")) == 1
@@ -359,7 +408,7 @@ def test_an_undecodable_entry_is_dropped_as_a_failure_of_its_run(tmp_path, clien
         name = "products"
         settings = Settings({"JINGSHAO_WORKER_ID": "w1", "JINGSHAO_DATABASE_URL": db_url})
 
-        def request_from_payload(self, data):  # noqa: ANN001, ANN201
+        def request_from_payload(self, data):
             raise KeyError("url")  # e.g. a payload from an older version
 
     queue = ReliableQueue(client, Spider(), "jingshao:%(spider)s:requests")
@@ -382,7 +431,7 @@ def test_enqueue_skips_while_the_previous_run_is_still_queued(shop, tmp_path, re
     made: list = []
     closed: list = []
 
-    def tracking_client(url: str):  # noqa: ANN202
+    def tracking_client(url: str):
         c = real_client(url)
         made.append(c)
         original = c.close
@@ -421,16 +470,20 @@ def test_worker_components_share_one_redis_client(redis_server):
         worker_spider,
     )
 
-    settings = Settings({"REDIS_URL": redis_server.url, "JINGSHAO_WORKER_ID": "w1",
-                         "JINGSHAO_DATABASE_URL": "sqlite://"})
+    settings = Settings(
+        {"REDIS_URL": redis_server.url, "JINGSHAO_WORKER_ID": "w1", "JINGSHAO_DATABASE_URL": "sqlite://"}
+    )
     try:
         clients = []
         for name in ("products", "reviews", "mentions"):
             crawler = SimpleNamespace(settings=settings, spidercls=worker_spider(name), stats=_Stats())
             spider = QueuedSpiderMixin()
             spider.settings = settings
-            clients += [ReliableStoragePipeline.from_crawler(crawler).server, WorkerPresence(crawler).server,
-                        spider._redis()]
+            clients += [
+                ReliableStoragePipeline.from_crawler(crawler).server,
+                WorkerPresence(crawler).server,
+                spider._redis(),
+            ]
         assert all(c is clients[0] for c in clients) and clients[0] is shared_client(redis_server.url)
         assert clients[0].ping()
     finally:

@@ -99,14 +99,22 @@ def test_jobs_fire_on_time_and_survive_a_restart(shop, tmp_path):
 def test_sigterm_stops_the_scheduler_and_its_crawl_cleanly(shop, tmp_path):
     slow = [DemoProduct(f"s{i}", "慢店", f"慢页面{i}", slow_product_url(shop.base_url, i, 0.5)) for i in range(30)]
     cfg_path = config_for(shop, tmp_path, products=slow)
-    cfg_path.write_text(cfg_path.read_text().replace('products = "every 3s"', 'products = "every 1h"')
-                        .replace("concurrency_per_domain = 8", "concurrency_per_domain = 1"))
+    cfg_path.write_text(
+        cfg_path.read_text()
+        .replace('products = "every 3s"', 'products = "every 1h"')
+        .replace("concurrency_per_domain = 8", "concurrency_per_domain = 1")
+    )
     cfg = load_config(cfg_path)
     db = open_database(cfg.database_url)
     # SIGTERM as soon as the jobs are stored (the first crawl is seconds away): the scheduler stops promptly.
-    proc = subprocess.Popen([sys.executable, "-m", "jingshao.cli", "run", "--config", str(cfg_path)], cwd=str(REPO),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ},
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jingshao.cli", "run", "--config", str(cfg_path)],
+        cwd=str(REPO),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ},
+        start_new_session=True,
+    )
     try:
         wait_for(lambda: next_run_known(cfg), timeout=60)
         proc.send_signal(signal.SIGTERM)
@@ -189,7 +197,7 @@ def test_scheduler_exits_when_its_thread_dies(tmp_path, monkeypatch):
     cfg = load_config(cfg_path)
     open_database(cfg.database_url).dispose()
 
-    def broken_loop(self):  # noqa: ANN001
+    def broken_loop(self):
         raise RuntimeError("job store failed")
 
     monkeypatch.setattr(BackgroundScheduler, "_main_loop", broken_loop)

@@ -50,12 +50,18 @@ class NotifyReceiver(GenericReceiver):
 def make_secrets() -> dict[str, str]:
     rand = secrets.token_hex
     return {
-        "DINGTALK_TOKEN": f"dt{rand(16)}", "DINGTALK_SECRET": f"SEC{rand(20)}",
-        "WECOM_KEY": f"{rand(4)}-{rand(2)}-{rand(2)}-{rand(6)}", "FEISHU_HOOK": f"fs{rand(8)}",
-        "FEISHU_SECRET": f"fsSecret{rand(6)}", "SLACK_TOKEN": f"xs{rand(10)}",
-        "WH_TOKEN": "hunter2hunter2", "WH_SECRET": f"whs{rand(6)}",
-        "SOCIAL_API_KEY": f"sk{rand(9)}", "NEWS_TOKEN": f"nt{rand(5)}",
-        "SMTP_USER": f"robot{rand(3)}@example.com", "SMTP_PASSWORD": f"Pw{rand(6)}!x",
+        "DINGTALK_TOKEN": f"dt{rand(16)}",
+        "DINGTALK_SECRET": f"SEC{rand(20)}",
+        "WECOM_KEY": f"{rand(4)}-{rand(2)}-{rand(2)}-{rand(6)}",
+        "FEISHU_HOOK": f"fs{rand(8)}",
+        "FEISHU_SECRET": f"fsSecret{rand(6)}",
+        "SLACK_TOKEN": f"xs{rand(10)}",
+        "WH_TOKEN": "hunter2hunter2",
+        "WH_SECRET": f"whs{rand(6)}",
+        "SOCIAL_API_KEY": f"sk{rand(9)}",
+        "NEWS_TOKEN": f"nt{rand(5)}",
+        "SMTP_USER": f"robot{rand(3)}@example.com",
+        "SMTP_PASSWORD": f"Pw{rand(6)}!x",
     }
 
 
@@ -63,7 +69,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[bytes] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append(envelope.original_content)
         return "250 2.0.0 queued"
 
@@ -71,19 +77,32 @@ class Inbox:
 def test_twelve_secrets_never_leave_the_process(tmp_path, shop):
     s = make_secrets()
     assert len(s) == 12
-    robots = [DingTalkReceiver(token=s["DINGTALK_TOKEN"], secret=s["DINGTALK_SECRET"]),
-              WeComReceiver(key=s["WECOM_KEY"]), FeishuReceiver(token=s["FEISHU_HOOK"], secret=s["FEISHU_SECRET"]),
-              SlackReceiver(token=s["SLACK_TOKEN"]), NotifyReceiver(hook=s["WH_TOKEN"], secret=s["WH_SECRET"])]
+    robots = [
+        DingTalkReceiver(token=s["DINGTALK_TOKEN"], secret=s["DINGTALK_SECRET"]),
+        WeComReceiver(key=s["WECOM_KEY"]),
+        FeishuReceiver(token=s["FEISHU_HOOK"], secret=s["FEISHU_SECRET"]),
+        SlackReceiver(token=s["SLACK_TOKEN"]),
+        NotifyReceiver(hook=s["WH_TOKEN"], secret=s["WH_SECRET"]),
+    ]
     inbox = Inbox()
     smtp_port = free_port()
 
-    def authenticator(server, session, envelope, mechanism, auth_data):  # noqa: ANN001, ANN202
-        ok = isinstance(auth_data, LoginPassword) and auth_data.login == s["SMTP_USER"].encode() \
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == s["SMTP_USER"].encode()
             and auth_data.password == s["SMTP_PASSWORD"].encode()
+        )
         return AuthResult(success=ok, handled=False)
 
-    smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port, authenticator=authenticator,
-                      auth_exclude_mechanism=["PLAIN"], auth_require_tls=False)
+    smtp = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=smtp_port,
+        authenticator=authenticator,
+        auth_exclude_mechanism=["PLAIN"],
+        auth_require_tls=False,
+    )
     smtp.start()
     with ChatReceivers(receivers=robots) as chat:
         for r in chat:
@@ -99,37 +118,47 @@ def test_twelve_secrets_never_leave_the_process(tmp_path, shop):
         products = [p for p in demo_products(shop.base_url) if not p.render][:2]
         cfg_path = tmp_path / "jingshao.toml"
         root = shop.base_url.rstrip("/")
-        channels = [("钉钉群", "dingtalk", templated("dingtalk", "DINGTALK_TOKEN"), "DINGTALK_SECRET"),
-                    ("企微群", "wecom", templated("wecom", "WECOM_KEY"), None),
-                    ("飞书群", "feishu", templated("feishu", "FEISHU_HOOK"), "FEISHU_SECRET"),
-                    ("slack", "slack", templated("slack", "SLACK_TOKEN"), None),
-                    ("值班系统", "webhook", templated("notify", "WH_TOKEN"), "WH_SECRET")]
-        lines = [f'[database]\nurl = "sqlite:///{tmp_path / "s.db"}"',
-                 '[schedule]\nproducts = "off"\nreviews = "off"\nmentions = "off"\nevaluate = "every 2s"\n'
-                 'dispatch = "every 2s"\nreport = "off"',
-                 '[crawl]\ndownload_delay = 0\nautothrottle = false\nretry_times = 0\ntimeout = 10',
-                 '[alerts]\nadmin_email = "ops@example.com"\n[alerts.retry]\nmax_attempts = 1',
-                 f'[report]\nout_dir = "out"\n[report.smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\n'
-                 'security = "none"\nusername = "${SMTP_USER}"\npassword = "${SMTP_PASSWORD}"\n'
-                 'from_addr = "jingshao@example.com"\nto = ["team@example.com"]\ntimeout = 5\nretry_backoff = 0.05',
-                 '[[competitors]]\nname = "测试店"']
+        channels = [
+            ("钉钉群", "dingtalk", templated("dingtalk", "DINGTALK_TOKEN"), "DINGTALK_SECRET"),
+            ("企微群", "wecom", templated("wecom", "WECOM_KEY"), None),
+            ("飞书群", "feishu", templated("feishu", "FEISHU_HOOK"), "FEISHU_SECRET"),
+            ("slack", "slack", templated("slack", "SLACK_TOKEN"), None),
+            ("值班系统", "webhook", templated("notify", "WH_TOKEN"), "WH_SECRET"),
+        ]
+        lines = [
+            f'[database]\nurl = "sqlite:///{tmp_path / "s.db"}"',
+            '[schedule]\nproducts = "off"\nreviews = "off"\nmentions = "off"\nevaluate = "every 2s"\n'
+            'dispatch = "every 2s"\nreport = "off"',
+            "[crawl]\ndownload_delay = 0\nautothrottle = false\nretry_times = 0\ntimeout = 10",
+            '[alerts]\nadmin_email = "ops@example.com"\n[alerts.retry]\nmax_attempts = 1',
+            f'[report]\nout_dir = "out"\n[report.smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\n'
+            'security = "none"\nusername = "${SMTP_USER}"\npassword = "${SMTP_PASSWORD}"\n'
+            'from_addr = "jingshao@example.com"\nto = ["team@example.com"]\ntimeout = 5\nretry_backoff = 0.05',
+            '[[competitors]]\nname = "测试店"',
+        ]
         for i, p in enumerate(products):
             lines.append(f'  [[competitors.products]]\n  url = "{p.url}"\n  name = "{p.name}"')
             if i == 0:  # a review source that signs its requests, and fails (404)
-                lines.append('    [competitors.products.reviews]\n    kind = "json"\n'
-                             f'    url = "{root}/nope/reviews?page={{page}}&sign=${{NEWS_TOKEN}}"\n'
-                             '    items = "comments"\n    [competitors.products.reviews.fields]\n    text = "content"')
-        lines += ['[[brands]]\nname = "蜜橙"\nkeywords = ["蜜橙"]',
-                  f'[[mention_sources]]\nname = "微博搜索"\nkind = "json"\n'
-                  f'url = "{root}/social/api/nope?keyword={{keyword}}&apikey=${{SOCIAL_API_KEY}}"\n'
-                  'item = "data.statuses"\nlink = "url"\nsnippet = "text"',
-                  f'[[mention_sources]]\nname = "行业资讯搜索"\nkind = "html"\n'
-                  f'url = "{root}/news/search?q={{keyword}}&page=1&token=${{NEWS_TOKEN}}"\n'
-                  'item = "div.news-item"\ntitle = "h3 a::text"\nlink = "h3 a::attr(href)"\n'
-                  'snippet = "p.snippet::text"\ntime = "span.time::text"']
+                lines.append(
+                    '    [competitors.products.reviews]\n    kind = "json"\n'
+                    f'    url = "{root}/nope/reviews?page={{page}}&sign=${{NEWS_TOKEN}}"\n'
+                    '    items = "comments"\n    [competitors.products.reviews.fields]\n    text = "content"'
+                )
+        lines += [
+            '[[brands]]\nname = "蜜橙"\nkeywords = ["蜜橙"]',
+            f'[[mention_sources]]\nname = "微博搜索"\nkind = "json"\n'
+            f'url = "{root}/social/api/nope?keyword={{keyword}}&apikey=${{SOCIAL_API_KEY}}"\n'
+            'item = "data.statuses"\nlink = "url"\nsnippet = "text"',
+            f'[[mention_sources]]\nname = "行业资讯搜索"\nkind = "html"\n'
+            f'url = "{root}/news/search?q={{keyword}}&page=1&token=${{NEWS_TOKEN}}"\n'
+            'item = "div.news-item"\ntitle = "h3 a::text"\nlink = "h3 a::attr(href)"\n'
+            'snippet = "p.snippet::text"\ntime = "span.time::text"',
+        ]
         for name, kind, url, secret in channels:
-            lines.append(f'[[channels]]\nname = "{name}"\ntype = "{kind}"\nurl = "{url}"'
-                         + (f'\nsecret = "${{{secret}}}"' if secret else ""))
+            lines.append(
+                f'[[channels]]\nname = "{name}"\ntype = "{kind}"\nurl = "{url}"'
+                + (f'\nsecret = "${{{secret}}}"' if secret else "")
+            )
         cfg_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         text = cfg_path.read_text()
         assert not any(v in text for v in s.values())  # the config itself only names the variables
@@ -175,8 +204,12 @@ def test_twelve_secrets_never_leave_the_process(tmp_path, shop):
     assert "sk" in database and "***" in database  # the stored failure records are there, redacted
     mails = b"\n".join(inbox.messages).decode("utf-8", "replace")
     everything = {"output": "\n".join(outputs), "report": html, "database": database, "mail": mails}
-    leaks = {(name, where) for name, value in s.items() for where, blob in everything.items()
-             if value in blob or value.replace("@", "%40") in blob}
+    leaks = {
+        (name, where)
+        for name, value in s.items()
+        for where, blob in everything.items()
+        if value in blob or value.replace("@", "%40") in blob
+    }
     assert not leaks, leaks
 
 
@@ -191,18 +224,35 @@ def queue_notifications(db_path: Path, names: list[str]) -> None:
     now = datetime.now(UTC)
     with db.session() as session:
         for name in names:
-            n = Notification(level="red", kind="firing", title="蜜橙：负面舆情激增", subject="蜜橙", fingerprint="fp",
-                             created_at=now)
-            session.add(OutboxRow(channel=name, kind="firing", level="red", payload=to_payload(n, group=None),
-                                  status="pending", attempts=0, next_attempt_at=now, created_at=now))
+            n = Notification(
+                level="red", kind="firing", title="蜜橙：负面舆情激增", subject="蜜橙", fingerprint="fp", created_at=now
+            )
+            session.add(
+                OutboxRow(
+                    channel=name,
+                    kind="firing",
+                    level="red",
+                    payload=to_payload(n, group=None),
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
     db.dispose()
 
 
 def run_scheduler_briefly(cfg_path: Path, env: dict[str, str]) -> str:
     """`jingshao run` for a few seconds (evaluate and dispatch every 2 s), then SIGTERM; its log."""
-    proc = subprocess.Popen([sys.executable, "-m", "jingshao.cli", "run", "--config", str(cfg_path)], cwd=str(REPO),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, **env}, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jingshao.cli", "run", "--config", str(cfg_path)],
+        cwd=str(REPO),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **env},
+        start_new_session=True,
+    )
     time.sleep(8)
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)

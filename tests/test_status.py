@@ -28,8 +28,9 @@ def test_failing_sources_are_listed_only_while_they_still_fail(tmp_path):
     good, bad = "https://shop.example.com/good.html", "https://shop.example.com/bad.html"
     feed = "https://news.example.com/feed.xml"
     with db.session() as s:
-        ids = sync_catalog(s, [CatalogEntry("店", good, "好", False, "general"), CatalogEntry("店", bad, "坏", False,
-                                                                                            "general")])
+        ids = sync_catalog(
+            s, [CatalogEntry("店", good, "好", False, "general"), CatalogEntry("店", bad, "坏", False, "general")]
+        )
     with db.session() as s:  # crawl 1: all three fail
         products_run, mentions_run = start_run(s, "products"), start_run(s, "mentions")
         record_failure(s, good, "HTTP 503", product_id=ids[good], crawl_run_id=products_run)

@@ -23,9 +23,17 @@ from jingshao.storage.repository import (
     table_counts,
 )
 
-FIELDS = {"title": "李宁 赤兔6 男子跑步鞋", "price": Decimal("399.00"), "original_price": Decimal("499.00"),
-          "currency": "CNY", "availability": "InStock", "promo": "满299减30", "sku": "ARMT013",
-          "brand": "李宁", "price_is_range": False}
+FIELDS = {
+    "title": "李宁 赤兔6 男子跑步鞋",
+    "price": Decimal("399.00"),
+    "original_price": Decimal("499.00"),
+    "currency": "CNY",
+    "availability": "InStock",
+    "promo": "满299减30",
+    "sku": "ARMT013",
+    "brand": "李宁",
+    "price_is_range": False,
+}
 
 
 def setup_product(db) -> int:
@@ -42,8 +50,7 @@ def count(db, model=Observation) -> int:
 def test_migration_builds_the_models_schema(database_url):
     db = open_database(database_url)
     tables = set(inspect(db.engine).get_table_names())
-    assert {"competitors", "products", "observations", "failed_observations", "crawl_runs",
-            "alembic_version"} <= tables
+    assert {"competitors", "products", "observations", "failed_observations", "crawl_runs", "alembic_version"} <= tables
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == [], f"models and migrations disagree: {diff}"
@@ -60,8 +67,7 @@ def test_unchanged_observation_only_moves_last_seen(database_url):
         with db.session() as s:
             # The same price written with other digits and spacing is the same observation.
             same = {**FIELDS, "price": Decimal("399"), "promo": " 满299减30 "}
-            assert record_observation(s, pid, same, seen_at=t0 + timedelta(hours=hours)) \
-                is ObservationOutcome.UNCHANGED
+            assert record_observation(s, pid, same, seen_at=t0 + timedelta(hours=hours)) is ObservationOutcome.UNCHANGED
     assert count(db) == 1
     with db.session() as s:
         obs = s.scalars(select(Observation)).one()
@@ -74,9 +80,13 @@ def test_each_change_appends_exactly_one_row(database_url):
     db = open_database(database_url)
     pid = setup_product(db)
     t0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
-    steps = [FIELDS, {**FIELDS, "price": Decimal("359.00")}, {**FIELDS, "price": Decimal("359.00")},
-             {**FIELDS, "price": Decimal("359.00"), "availability": "OutOfStock"},
-             {**FIELDS, "price": Decimal("359.00"), "availability": "OutOfStock", "promo": "限时秒杀"}]
+    steps = [
+        FIELDS,
+        {**FIELDS, "price": Decimal("359.00")},
+        {**FIELDS, "price": Decimal("359.00")},
+        {**FIELDS, "price": Decimal("359.00"), "availability": "OutOfStock"},
+        {**FIELDS, "price": Decimal("359.00"), "availability": "OutOfStock", "promo": "限时秒杀"},
+    ]
     outcomes = []
     for i, fields in enumerate(steps):
         with db.session() as s:
@@ -101,9 +111,11 @@ def test_a_price_going_back_is_a_change(database_url):
 
 def test_sync_catalog_is_idempotent_and_follows_config(database_url):
     db = open_database(database_url)
-    entries = [CatalogEntry("店铺A", "https://a.example.com/1", "商品1"),
-               CatalogEntry("店铺A", "https://a.example.com/2"),
-               CatalogEntry("店铺B", "https://b.example.com/1", "商品3", render=True)]
+    entries = [
+        CatalogEntry("店铺A", "https://a.example.com/1", "商品1"),
+        CatalogEntry("店铺A", "https://a.example.com/2"),
+        CatalogEntry("店铺B", "https://b.example.com/1", "商品3", render=True),
+    ]
     with db.session() as s:
         first = sync_catalog(s, entries)
     with db.session() as s:
@@ -121,8 +133,7 @@ def test_failed_observation_keeps_reason_and_status(database_url):
     db = open_database(database_url)
     pid = setup_product(db)
     with db.session() as s:
-        record_failure(s, "https://shop.example.com/1.html", "no price found on page", product_id=pid,
-                       http_status=200)
+        record_failure(s, "https://shop.example.com/1.html", "no price found on page", product_id=pid, http_status=200)
     with db.session() as s:
         assert table_counts(s)["failed_observations"] == 1
         assert table_counts(s)["observations"] == 0
@@ -145,7 +156,7 @@ def test_concurrent_writers_append_one_change(database_url):
             for _ in range(5):
                 with other.session() as s:
                     record_observation(s, pid, changed)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
         finally:
             other.dispose()

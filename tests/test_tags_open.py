@@ -135,4 +135,3 @@ def test_mind_map_groups_aspects_with_shares_opinions_and_examples() -> None:
     assert {"物流", "快递"} == {s for s, _ in nodes["物流"].surfaces}
     battery = next(n for a, n in nodes.items() if "续航" in {s for s, _ in n.surfaces})
     assert battery.reviews == 3 and battery.top_positive and battery.examples
-

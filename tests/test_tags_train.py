@@ -24,8 +24,19 @@ def write_folder(folder: Path) -> None:
             rid += 1
             text = f"{a}{o}，第{i}{j}次买"
             reviews.append({"id": rid, "Reviews": text})
-            labels.append({"id": rid, "AspectTerms": a, "A_start": 0, "A_end": len(a), "OpinionTerms": o,
-                           "O_start": len(a), "O_end": len(a) + len(o), "Categories": "整体", "Polarities": pol})
+            labels.append(
+                {
+                    "id": rid,
+                    "AspectTerms": a,
+                    "A_start": 0,
+                    "A_end": len(a),
+                    "OpinionTerms": o,
+                    "O_start": len(a),
+                    "O_end": len(a) + len(o),
+                    "Categories": "整体",
+                    "Polarities": pol,
+                }
+            )
     with open(folder / "Train_reviews.csv", "w", encoding="utf-8", newline="") as fh:
         w = csv.DictWriter(fh, ["id", "Reviews"])
         w.writeheader()
@@ -56,7 +67,8 @@ def test_train_kind_tags_then_use_it(tmp_path: Path) -> None:
 def test_train_kind_tags_refuses_unknown_data(tmp_path: Path) -> None:
     bad = tmp_path / "x.txt"
     bad.write_text("hello", encoding="utf-8")
-    result = CliRunner().invoke(app, ["nlp", "train", "--kind", "tags", "--data", str(bad), "--out",
-                                      str(tmp_path / "m")])
+    result = CliRunner().invoke(
+        app, ["nlp", "train", "--kind", "tags", "--data", str(bad), "--out", str(tmp_path / "m")]
+    )
     assert result.exit_code == 2
     assert "x.txt" in result.output

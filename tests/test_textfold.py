@@ -18,13 +18,16 @@ class Brand:
     exclude = ["水果"]
 
 
-@pytest.mark.parametrize(("raw", "folded"), [
-    ("消費者投訴 假貨", "消费者投诉 假货"),
-    ("ＡＢＣ１２３", "abc123"),
-    ("３１５晚會", "315晚会"),
-    ("MiCheng", "micheng"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    ("raw", "folded"),
+    [
+        ("消費者投訴 假貨", "消费者投诉 假货"),
+        ("ＡＢＣ１２３", "abc123"),
+        ("３１５晚會", "315晚会"),
+        ("MiCheng", "micheng"),
+        ("", ""),
+    ],
+)
 def test_fold(raw: str, folded: str) -> None:
     assert fold(raw) == folded
 

@@ -35,23 +35,36 @@ def posts(now: datetime) -> list[dict]:
     local = now.astimezone(TZ)
     eleven_days = local - timedelta(days=11)
     out = [{"url": f"/p/unreadable-{i}", "text": negative(i, "甲"), "created_at": UNREADABLE} for i in range(20)]
-    out += [{"url": f"/p/old-{i}", "text": negative(i, "乙"),
-             "created_at": f"{eleven_days.year}年{eleven_days.month}月{eleven_days.day}日 10时00分"} for i in range(20)]
+    out += [
+        {
+            "url": f"/p/old-{i}",
+            "text": negative(i, "乙"),
+            "created_at": f"{eleven_days.year}年{eleven_days.month}月{eleven_days.day}日 10时00分",
+        }
+        for i in range(20)
+    ]
     out += [
         {"url": "/p/minutes", "text": "蜜橙新品开箱，手感不错", "created_at": "3分钟前"},
-        {"url": "/p/weibo", "text": "蜜橙发布会定档",
-         "created_at": (local - timedelta(hours=1)).strftime("%a %b %d %H:%M:%S +0800 %Y")},
+        {
+            "url": "/p/weibo",
+            "text": "蜜橙发布会定档",
+            "created_at": (local - timedelta(hours=1)).strftime("%a %b %d %H:%M:%S +0800 %Y"),
+        },
         {"url": "/p/no-time", "text": "蜜橙门店开业"},
     ]
     return out
 
 
 def feed(now: datetime) -> str:
-    items = [("/f/rfc", "蜜橙官方公告", format_datetime(now - timedelta(hours=2))),
-             ("/f/odd", "蜜橙媒体报道", "上个朔望月"),
-             ("/f/zh", "蜜橙年度盘点", (now - timedelta(days=2)).astimezone(TZ).strftime("%Y年%m月%d日 %H:%M"))]
-    body = "".join(f"<item><title>{t}</title><link>{link}</link><description>{t}。</description>"
-                   f"<pubDate>{d}</pubDate></item>" for link, t, d in items)
+    items = [
+        ("/f/rfc", "蜜橙官方公告", format_datetime(now - timedelta(hours=2))),
+        ("/f/odd", "蜜橙媒体报道", "上个朔望月"),
+        ("/f/zh", "蜜橙年度盘点", (now - timedelta(days=2)).astimezone(TZ).strftime("%Y年%m月%d日 %H:%M")),
+    ]
+    body = "".join(
+        f"<item><title>{t}</title><link>{link}</link><description>{t}。</description><pubDate>{d}</pubDate></item>"
+        for link, t, d in items
+    )
     return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{body}</channel></rss>'
 
 
@@ -60,7 +73,7 @@ def source_server():
     now = datetime.now(UTC)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             root = f"http://{self.headers['Host']}"
             if self.path.startswith("/api/search"):
                 data = [{**p, "url": root + p["url"]} for p in posts(now)]
@@ -77,7 +90,7 @@ def source_server():
             self.end_headers()
             self.wfile.write(raw)
 
-        def log_message(self, *args) -> None:  # noqa: ANN002
+        def log_message(self, *args) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -90,9 +103,10 @@ def source_server():
 
 def write_config(tmp_path, base_url: str) -> str:
     path = tmp_path / "jingshao.toml"
-    path.write_text(f"""timezone = "Asia/Shanghai"
+    path.write_text(
+        f"""timezone = "Asia/Shanghai"
 [database]
-url = "sqlite:///{(tmp_path / 'j.db').as_posix()}"
+url = "sqlite:///{(tmp_path / "j.db").as_posix()}"
 [crawl]
 download_delay = 0
 autothrottle = false
@@ -111,11 +125,13 @@ time = "created_at"
 name = "资讯RSS"
 kind = "rss"
 url = "{base_url}/feed.xml"
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return str(path)
 
 
-def by_url(db) -> dict[str, Mention]:  # noqa: ANN001
+def by_url(db) -> dict[str, Mention]:
     with db.session() as s:
         return {m.url.rsplit("/", 1)[1]: m for m in s.scalars(select(Mention))}
 
@@ -148,8 +164,9 @@ def test_crawled_unreadable_times_are_kept_flagged_counted_and_in_no_crisis_wind
     # 20 negative posts with unreadable times and 20 from eleven days ago, crawled now: no crisis. The model's
     # labels are set here so the test does not hang on its judgement of these texts.
     with db.session() as s:
-        s.execute(update(Mention).where(Mention.text.like("%鼓包%")).values(label="neg", sentiment=0.02,
-                                                                           negative_prob=0.97))
+        s.execute(
+            update(Mention).where(Mention.text.like("%鼓包%")).values(label="neg", sentiment=0.02, negative_prob=0.97)
+        )
     cfg = load_config(cfg_path)
     now = datetime.now(UTC)
     report = run_evaluation(cfg, now=now)
@@ -170,10 +187,13 @@ def test_crawled_unreadable_times_are_kept_flagged_counted_and_in_no_crisis_wind
 
 def test_ingest_keeps_an_unreadable_posted_at_flagged_and_out_of_crisis_windows(tmp_path, source_server):
     cfg_path = write_config(tmp_path, source_server)
-    lines = [{"url": f"https://bbs.example.com/t/{i}", "text": negative(i, "丙"), "posted_at": "上周某天"}
-             for i in range(20)]
-    lines += [{"url": "https://bbs.example.com/t/minutes", "text": "蜜橙开箱", "posted_at": "2小时前"},
-              {"url": "https://bbs.example.com/t/none", "text": "蜜橙新店"}]
+    lines = [
+        {"url": f"https://bbs.example.com/t/{i}", "text": negative(i, "丙"), "posted_at": "上周某天"} for i in range(20)
+    ]
+    lines += [
+        {"url": "https://bbs.example.com/t/minutes", "text": "蜜橙开箱", "posted_at": "2小时前"},
+        {"url": "https://bbs.example.com/t/none", "text": "蜜橙新店"},
+    ]
     path = tmp_path / "m.jsonl"
     path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines), encoding="utf-8")
     proc = run_cli("ingest", "mentions", str(path), "--config", cfg_path)
@@ -189,20 +209,30 @@ def test_ingest_keeps_an_unreadable_posted_at_flagged_and_out_of_crisis_windows(
     assert "unreadable time: 20 mentions, 0 reviews" in run_cli("status", "--config", cfg_path).stdout
 
     with db.session() as s:
-        s.execute(update(Mention).where(Mention.text.like("%鼓包%")).values(label="neg", sentiment=0.02,
-                                                                           negative_prob=0.97))
+        s.execute(
+            update(Mention).where(Mention.text.like("%鼓包%")).values(label="neg", sentiment=0.02, negative_prob=0.97)
+        )
     report = run_evaluation(load_config(cfg_path), now=datetime.now(UTC))
     assert [c for c in report.changes if c.family == "crisis"] == []
 
 
 def test_mention_pages_report_unreadable_times_with_their_text():
     class Src:
-        kind, item, title, link, snippet, time, author = "html", "li", None, "a::attr(href)", "a::text", \
-            "span::text", None
+        kind, item, title, link, snippet, time, author = (
+            "html",
+            "li",
+            None,
+            "a::attr(href)",
+            "a::text",
+            "span::text",
+            None,
+        )
         pagination, next, cursor = "none", None, None
 
-    html = ('<ul><li><a href="/1">蜜橙一</a><span>昨天 10:00</span></li>'
-            '<li><a href="/2">蜜橙二</a><span>不详</span></li><li><a href="/3">蜜橙三</a></li></ul>')
+    html = (
+        '<ul><li><a href="/1">蜜橙一</a><span>昨天 10:00</span></li>'
+        '<li><a href="/2">蜜橙二</a><span>不详</span></li><li><a href="/3">蜜橙三</a></li></ul>'
+    )
     now = datetime(2026, 12, 1, 10, 30, tzinfo=TZ)
     a, b, c = parse_mention_page(html, Src, tz=TZ, page_url="http://x/", now=now).items
     assert (a.posted_at, a.time_raw) == (datetime(2026, 11, 30, 10, tzinfo=TZ), None)
@@ -212,8 +242,10 @@ def test_mention_pages_report_unreadable_times_with_their_text():
     class Rss(Src):
         kind = "rss"
 
-    atom_naive = ('<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><entry><title>蜜橙</title>'
-                  '<link href="http://x/a"/><id>http://x/a</id><published>2026-11-30T10:00:00</published>'
-                  '</entry></feed>')
+    atom_naive = (
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><entry><title>蜜橙</title>'
+        '<link href="http://x/a"/><id>http://x/a</id><published>2026-11-30T10:00:00</published>'
+        "</entry></feed>"
+    )
     [entry] = parse_mention_page(atom_naive, Rss, tz=TZ, page_url="http://x/", now=now).items
     assert entry.posted_at == datetime(2026, 11, 30, 10, tzinfo=TZ)  # a naive feed time is in the configured zone

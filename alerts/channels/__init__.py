@@ -27,7 +27,20 @@ from jingshao.alerts.channels.webhook import WebhookChannel
 from jingshao.alerts.channels.wecom import WeComChannel
 
 __all__ = [
-    "DEFAULT_PREFIX", "KINDS", "LEVELS", "LEVEL_NAMES", "Channel", "ChannelConfig", "DingTalkChannel",
-    "FeishuChannel", "Notification", "OutgoingRequest", "SendResult", "SlackChannel", "WeComChannel",
-    "WebhookChannel", "build_channel", "parse_channel_config",
+    "DEFAULT_PREFIX",
+    "KINDS",
+    "LEVELS",
+    "LEVEL_NAMES",
+    "Channel",
+    "ChannelConfig",
+    "DingTalkChannel",
+    "FeishuChannel",
+    "Notification",
+    "OutgoingRequest",
+    "SendResult",
+    "SlackChannel",
+    "WeComChannel",
+    "WebhookChannel",
+    "build_channel",
+    "parse_channel_config",
 ]

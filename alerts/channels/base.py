@@ -43,7 +43,12 @@ TRUNCATED = "…(已截断)"
 LEVEL_NAMES: dict[str, str] = {"blue": "蓝色预警", "yellow": "黄色预警", "red": "红色预警"}
 LEVEL_EMOJI: dict[str, str] = {"blue": "🔵", "yellow": "🟡", "red": "🔴"}
 KIND_SUFFIX: dict[str, str] = {
-    "firing": "", "escalated": "·升级", "repeat": "·持续", "summary": "·汇总", "resolved": "", "test": "",
+    "firing": "",
+    "escalated": "·升级",
+    "repeat": "·持续",
+    "summary": "·汇总",
+    "resolved": "",
+    "test": "",
 }
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST in China: a fixed offset is exact
 
@@ -299,8 +304,7 @@ class Channel(ABC):
         """POST ``n`` and classify the answer. Never raises for HTTP or network trouble."""
         request = self.prepare(n)
         try:
-            response = client.post(request.url, content=request.content, headers=request.headers,
-                                   timeout=self.timeout)
+            response = client.post(request.url, content=request.content, headers=request.headers, timeout=self.timeout)
         except httpx.UnsupportedProtocol as exc:
             result = SendResult("permanent", None, f"bad webhook URL: {exc}")
         except httpx.TimeoutException as exc:
@@ -313,16 +317,28 @@ class Channel(ABC):
         level = logging.INFO if result.status == "sent" else logging.WARNING
         if result.status == "permanent":
             level = logging.ERROR
-        log.log(level, "%s channel %r (%s): %s %s %s", self.kind, self.name, self.redacted_url,
-                result.status, result.code, result.detail)
+        log.log(
+            level,
+            "%s channel %r (%s): %s %s %s",
+            self.kind,
+            self.name,
+            self.redacted_url,
+            result.status,
+            result.code,
+            result.detail,
+        )
         return result
 
     def classify(self, response: httpx.Response) -> SendResult:
         """HTTP-level answer first (429/5xx retry, other non-2xx permanent), then the platform's body."""
         status = response.status_code
         if status == 429 or status >= 500:
-            return SendResult("retry", status, f"HTTP {status}: {_snippet(response)}",
-                              parse_retry_after(response.headers.get("Retry-After"), self._clock))
+            return SendResult(
+                "retry",
+                status,
+                f"HTTP {status}: {_snippet(response)}",
+                parse_retry_after(response.headers.get("Retry-After"), self._clock),
+            )
         if not 200 <= status < 300:
             return SendResult("permanent", status, f"HTTP {status}: {_snippet(response)}")
         return self.classify_body(response)
@@ -346,23 +362,28 @@ class JsonCodeChannel(Channel):
         try:
             data = response.json()
         except ValueError:
-            return SendResult("permanent", response.status_code,
-                              f"HTTP {response.status_code} but the answer is not JSON: {_snippet(response)}")
+            return SendResult(
+                "permanent",
+                response.status_code,
+                f"HTTP {response.status_code} but the answer is not JSON: {_snippet(response)}",
+            )
         if not isinstance(data, dict):
             return SendResult("permanent", response.status_code, f"unexpected answer: {_snippet(response)}")
         code = next((data[f] for f in self.code_fields if f in data), None)
         message = str(next((data[f] for f in self.message_fields if f in data), ""))
         if code is None:
-            return SendResult("permanent", response.status_code, f"answer has no {self.code_fields[0]}: "
-                              f"{_snippet(response)}")
+            return SendResult(
+                "permanent", response.status_code, f"answer has no {self.code_fields[0]}: {_snippet(response)}"
+            )
         if code == 0:
             return SendResult("sent", 0, message or "ok")
         hint = self.known_codes.get(code if isinstance(code, int) else -1)
         detail = f"{self.code_fields[0]} {code}" + (f" ({hint})" if hint else "") + (f": {message}" if message else "")
         if code in self.retry_codes:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock)
-            return SendResult("retry", code, detail,
-                              retry_after if retry_after is not None else self.throttle_retry_after)
+            return SendResult(
+                "retry", code, detail, retry_after if retry_after is not None else self.throttle_retry_after
+            )
         return SendResult("permanent", code, detail)
 
 

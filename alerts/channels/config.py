@@ -36,14 +36,20 @@ class _ChannelConfig(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     url: str = Field(repr=False, description="the webhook URL, token included")
     secret: SecretStr | None = Field(default=None, description="signing secret, if the robot has one")
-    prefix: str = Field(default=DEFAULT_PREFIX, min_length=1,
-                        description="fixed start of every message; must contain the robot's keyword")
-    levels: list[Level] = Field(default_factory=lambda: list(LEVELS), min_length=1,
-                                description="alert levels routed to this channel")
+    prefix: str = Field(
+        default=DEFAULT_PREFIX,
+        min_length=1,
+        description="fixed start of every message; must contain the robot's keyword",
+    )
+    levels: list[Level] = Field(
+        default_factory=lambda: list(LEVELS), min_length=1, description="alert levels routed to this channel"
+    )
     mention: list[str] = Field(default_factory=list, description="ids to @ on red alerts")
-    keywords: list[str] = Field(default_factory=list,
-                                description="the robot's security keywords (DingTalk/Feishu 自定义关键词); "
-                                            "a prefix containing none of them is warned about at load")
+    keywords: list[str] = Field(
+        default_factory=list,
+        description="the robot's security keywords (DingTalk/Feishu 自定义关键词); "
+        "a prefix containing none of them is warned about at load",
+    )
     timeout: float = Field(default=10.0, gt=0, le=120, description="HTTP timeout in seconds")
 
     @field_validator("url")
@@ -76,16 +82,23 @@ class _ChannelConfig(BaseModel):
     def prefix_warning(self) -> str | None:
         """Why the robot may drop this channel's messages: a prefix without any of its keywords."""
         if self.keywords and not any(k in self.prefix for k in self.keywords):
-            return (f"channel {self.name!r}: the prefix {self.prefix!r} contains none of the robot's keywords "
-                    f"{self.keywords}; a keyword-secured robot drops messages without one (set `prefix`)")
+            return (
+                f"channel {self.name!r}: the prefix {self.prefix!r} contains none of the robot's keywords "
+                f"{self.keywords}; a keyword-secured robot drops messages without one (set `prefix`)"
+            )
         return None
 
     def accepts(self, level: str) -> bool:
         return level in self.levels
 
     def _common(self) -> dict[str, object]:
-        return {"secret": self.secret.get_secret_value() if self.secret else None, "prefix": self.prefix,
-                "levels": self.levels, "mention": self.mention, "timeout": self.timeout}
+        return {
+            "secret": self.secret.get_secret_value() if self.secret else None,
+            "prefix": self.prefix,
+            "levels": self.levels,
+            "mention": self.mention,
+            "timeout": self.timeout,
+        }
 
 
 class _Unsigned(_ChannelConfig):

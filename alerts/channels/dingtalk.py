@@ -83,6 +83,7 @@ class DingTalkChannel(JsonCodeChannel):
         if self._secret:
             timestamp = int(self._clock() * 1000)
             signed = httpx.URL(url).copy_merge_params(
-                {"timestamp": str(timestamp), "sign": dingtalk_sign(self._secret, timestamp)})
+                {"timestamp": str(timestamp), "sign": dingtalk_sign(self._secret, timestamp)}
+            )
             url = str(signed)  # httpx percent-encodes the base64 exactly once (+ / = included)
         return OutgoingRequest(url, {"Content-Type": "application/json; charset=utf-8"}, encode_json(payload))

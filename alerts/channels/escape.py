@@ -24,8 +24,16 @@ _WHITESPACE = re.compile(r"[\s\u2028\u2029\u200b]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 _MARKDOWN_CHARS = {
-    "\\": "＼", "*": "＊", "_": "＿", "`": "｀", "[": "［", "]": "］", "#": "＃",
-    "~": "～", "|": "｜", "@": "＠",
+    "\\": "＼",
+    "*": "＊",
+    "_": "＿",
+    "`": "｀",
+    "[": "［",
+    "]": "］",
+    "#": "＃",
+    "~": "～",
+    "|": "｜",
+    "@": "＠",
 }
 _MARKDOWN = str.maketrans({**_MARKDOWN_CHARS, "<": "＜", ">": "＞"})
 _ENTITY_MARKDOWN = str.maketrans(_MARKDOWN_CHARS)

@@ -56,17 +56,26 @@ class FeishuChannel(JsonCodeChannel):
         if mentions:
             elements.append(_div(" ".join(f"<at id={m}></at>" for m in mentions)))
         buttons = [
-            {"tag": "button", "text": {"tag": "plain_text", "content": escape.plain(text)}, "url": url,
-             "type": "primary" if i == 0 else "default"}
-            for i, (text, url) in enumerate((t, escape.safe_url(u)) for t, u in n.links) if url
+            {
+                "tag": "button",
+                "text": {"tag": "plain_text", "content": escape.plain(text)},
+                "url": url,
+                "type": "primary" if i == 0 else "default",
+            }
+            for i, (text, url) in enumerate((t, escape.safe_url(u)) for t, u in n.links)
+            if url
         ]
         if buttons:
             elements.append({"tag": "action", "actions": buttons})
         elements.append({"tag": "note", "elements": [{"tag": "plain_text", "content": escape.plain(self.footer(n))}]})
-        header = {"template": template,
-                  "title": {"tag": "plain_text", "content": f"{self.prefix}{self.label(n)}｜{escape.plain(n.title)}"}}
-        return {"msg_type": "interactive",
-                "card": {"config": {"wide_screen_mode": True}, "header": header, "elements": elements}}
+        header = {
+            "template": template,
+            "title": {"tag": "plain_text", "content": f"{self.prefix}{self.label(n)}｜{escape.plain(n.title)}"},
+        }
+        return {
+            "msg_type": "interactive",
+            "card": {"config": {"wide_screen_mode": True}, "header": header, "elements": elements},
+        }
 
     def sign(self, payload: dict[str, Any]) -> OutgoingRequest:
         if self._secret:

@@ -35,7 +35,7 @@ class SlackChannel(Channel):
             headline = headline[: MAX_HEADER_TEXT - 1] + "…"
         blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": headline}}]
         fields = [{"type": "mrkdwn", "text": f"*{escape.mrkdwn(k)}*\n{escape.mrkdwn(v)}"} for k, v in self.facts_of(n)]
-        blocks += [{"type": "section", "fields": fields[i: i + MAX_FIELDS]} for i in range(0, len(fields), MAX_FIELDS)]
+        blocks += [{"type": "section", "fields": fields[i : i + MAX_FIELDS]} for i in range(0, len(fields), MAX_FIELDS)]
         if body:
             blocks += [_section(chunk) for chunk in _chunks([escape.mrkdwn(p) for p in body], MAX_SECTION_TEXT)]
         links = [f"<{url}|{escape.mrkdwn(text)}>" for text, url in ((t, escape.safe_url(u)) for t, u in n.links) if url]
@@ -64,8 +64,11 @@ class SlackChannel(Channel):
     def classify_body(self, response: httpx.Response) -> SendResult:
         if response.text.strip() == "ok":
             return SendResult("sent", response.status_code, "ok")
-        return SendResult("permanent", response.status_code, f"HTTP {response.status_code} without 'ok': "
-                          f"{response.text.strip()[:120]}")
+        return SendResult(
+            "permanent",
+            response.status_code,
+            f"HTTP {response.status_code} without 'ok': {response.text.strip()[:120]}",
+        )
 
 
 def _section(text: str) -> dict[str, Any]:

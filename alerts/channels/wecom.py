@@ -41,8 +41,9 @@ class WeComChannel(JsonCodeChannel):
     def _markdown(self, n: Notification, body: list[str]) -> dict[str, Any]:
         colour = "info" if n.kind == "resolved" else _LEVEL_COLOUR[n.level]
         lines = [f'{self.prefix}<font color="{colour}">{self.label(n)}</font>', f"**{escape.markdown(n.title)}**"]
-        lines += [f'> {escape.markdown(k)}：<font color="comment">{escape.markdown(v)}</font>'
-                  for k, v in self.facts_of(n)]
+        lines += [
+            f'> {escape.markdown(k)}：<font color="comment">{escape.markdown(v)}</font>' for k, v in self.facts_of(n)
+        ]
         lines += [escape.markdown(p) for p in body]
         for text, url in n.links:
             safe = escape.safe_url(url)

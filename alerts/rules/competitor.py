@@ -139,12 +139,18 @@ class CompetitorThresholds:
         object.__setattr__(self, "price_floors", floors)
         for key, basis in dict(self.price_basis).items():
             if basis not in ("price", "final"):
-                raise ValueError(f"CompetitorThresholds.price_basis[{key!r}] must be \"price\" or \"final\", "
-                                 f"got {basis!r}")
+                raise ValueError(f'CompetitorThresholds.price_basis[{key!r}] must be "price" or "final", got {basis!r}')
         if self.drop_red_percent < self.drop_percent:
             raise ValueError("CompetitorThresholds.drop_red_percent must be >= drop_percent")
-        for name in ("anomaly_history", "anomaly_min_history", "original_price_days", "original_price_min_observations",
-                     "review_window_hours", "review_baseline_days", "review_spike_min"):
+        for name in (
+            "anomaly_history",
+            "anomaly_min_history",
+            "original_price_days",
+            "original_price_min_observations",
+            "review_window_hours",
+            "review_baseline_days",
+            "review_spike_min",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"CompetitorThresholds.{name} must be a whole number >= 1, got {value!r}")
@@ -154,7 +160,7 @@ class CompetitorThresholds:
                 raise ValueError(f"CompetitorThresholds.{name} must be a number > 0, got {value!r}")
 
     def basis_for(self, product: ProductRef) -> str:
-        """"final" when price alerts of this product use its 到手价 (product keys win over the competitor)."""
+        """ "final" when price alerts of this product use its 到手价 (product keys win over the competitor)."""
         for key in (*product.lookup_keys(), product.competitor):
             if key in self.price_basis:
                 return self.price_basis[key]
@@ -189,16 +195,32 @@ class CompetitorFacts:
     def is_recent(self, moment: datetime) -> bool:
         return self.now - moment <= self.change_window
 
-    def alert(self, family: Family, level: Level, rule: str, summary: str, facts: list[tuple[str, str]],
-              evidence: Iterable[tuple[str, str]] = (), extra_key: Sequence[str] = ()) -> AlertInstance:
+    def alert(
+        self,
+        family: Family,
+        level: Level,
+        rule: str,
+        summary: str,
+        facts: list[tuple[str, str]],
+        evidence: Iterable[tuple[str, str]] = (),
+        extra_key: Sequence[str] = (),
+    ) -> AlertInstance:
         product = self.product
         if not evidence:
             title = next((o.title for o in reversed(self.observations) if o.title), None) or product.name
             evidence = [(quote(title), product.url)]
         return AlertInstance(
-            fingerprint=fingerprint(family, product.key, *extra_key), family=family, level=level,
-            subject=product.subject, subject_key=product.key, rule=rule, summary=summary, facts=facts,
-            evidence=list(evidence)[:MAX_EVIDENCE], at=self.now, is_crisis=False,
+            fingerprint=fingerprint(family, product.key, *extra_key),
+            family=family,
+            level=level,
+            subject=product.subject,
+            subject_key=product.key,
+            rule=rule,
+            summary=summary,
+            facts=facts,
+            evidence=list(evidence)[:MAX_EVIDENCE],
+            at=self.now,
+            is_crisis=False,
         )
 
 
@@ -240,11 +262,22 @@ def price_drop_rule(c: CompetitorFacts) -> list[AlertInstance]:
     if drop < t.drop_percent:
         return []
     level: Level = "red" if drop >= t.drop_red_percent else "yellow"
-    return [c.alert(
-        "price_drop", level, f"price_drop.{level}", f"降价 {percent(drop)}：{money(old)} → {money(new)}",
-        [("原价格", f"{money(old)}（{_since(before)}）"), ("现价格", f"{money(new)}（{_since(after)}）"),
-         ("降幅", f"{percent(drop)}（黄色 ≥ {percent(t.drop_percent, 0)}，红色 ≥ {percent(t.drop_red_percent, 0)}）")],
-    )]
+    return [
+        c.alert(
+            "price_drop",
+            level,
+            f"price_drop.{level}",
+            f"降价 {percent(drop)}：{money(old)} → {money(new)}",
+            [
+                ("原价格", f"{money(old)}（{_since(before)}）"),
+                ("现价格", f"{money(new)}（{_since(after)}）"),
+                (
+                    "降幅",
+                    f"{percent(drop)}（黄色 ≥ {percent(t.drop_percent, 0)}，红色 ≥ {percent(t.drop_red_percent, 0)}）",
+                ),
+            ],
+        )
+    ]
 
 
 def price_floor_rule(c: CompetitorFacts) -> list[AlertInstance]:
@@ -259,11 +292,19 @@ def price_floor_rule(c: CompetitorFacts) -> list[AlertInstance]:
         return []
     gap = floor - current.price
     gap_pct = gap * 100 / floor if floor else Decimal(0)
-    return [c.alert(
-        "price_floor", "red", "price_floor", f"价格 {money(current.price)} 低于底价 {money(floor)}",
-        [("现价格", f"{money(current.price)}（{_since(current)}）"), ("底价", money(floor)),
-         ("低于底价", f"{money(gap)}（{percent(gap_pct)}）")],
-    )]
+    return [
+        c.alert(
+            "price_floor",
+            "red",
+            "price_floor",
+            f"价格 {money(current.price)} 低于底价 {money(floor)}",
+            [
+                ("现价格", f"{money(current.price)}（{_since(current)}）"),
+                ("底价", money(floor)),
+                ("低于底价", f"{money(gap)}（{percent(gap_pct)}）"),
+            ],
+        )
+    ]
 
 
 def price_anomaly_rule(c: CompetitorFacts) -> list[AlertInstance]:
@@ -279,7 +320,7 @@ def price_anomaly_rule(c: CompetitorFacts) -> list[AlertInstance]:
         return []
     current = priced[-1]
     start = _run_start(priced, lambda o: o.price == current.price)
-    history = [float(o.price) for o in priced[:start][-t.anomaly_history:] if o.price is not None]
+    history = [float(o.price) for o in priced[:start][-t.anomaly_history :] if o.price is not None]
     if len(history) < t.anomaly_min_history or not c.is_recent(priced[start].at):
         return []
     mean, std = statistics.fmean(history), statistics.pstdev(history)
@@ -289,13 +330,19 @@ def price_anomaly_rule(c: CompetitorFacts) -> list[AlertInstance]:
     if abs(deviation) <= t.anomaly_k:
         return []
     direction = "低于" if deviation < 0 else "高于"
-    return [c.alert(
-        "price_anomaly", "yellow", "price_anomaly",
-        f"价格异常：{money(current.price)} {direction}近 {len(history)} 次均值 ¥{mean:.2f} {abs(deviation):.1f}σ",
-        [("现价格", f"{money(current.price)}（{_since(priced[start])}）"),
-         (f"近 {len(history)} 次价格", f"均值 ¥{mean:.2f}，标准差 ¥{std:.2f}（计算用 ¥{sigma:.2f}）"),
-         ("偏离", f"{deviation:+.1f}σ（阈值 ±{number(t.anomaly_k)}σ）")],
-    )]
+    return [
+        c.alert(
+            "price_anomaly",
+            "yellow",
+            "price_anomaly",
+            f"价格异常：{money(current.price)} {direction}近 {len(history)} 次均值 ¥{mean:.2f} {abs(deviation):.1f}σ",
+            [
+                ("现价格", f"{money(current.price)}（{_since(priced[start])}）"),
+                (f"近 {len(history)} 次价格", f"均值 ¥{mean:.2f}，标准差 ¥{std:.2f}（计算用 ¥{sigma:.2f}）"),
+                ("偏离", f"{deviation:+.1f}σ（阈值 ±{number(t.anomaly_k)}σ）"),
+            ],
+        )
+    ]
 
 
 def fake_original_price_rule(c: CompetitorFacts) -> list[AlertInstance]:
@@ -335,16 +382,24 @@ def fake_original_price_rule(c: CompetitorFacts) -> list[AlertInstance]:
         return []
     covered_from = max(window_start, min(o.at for o in earlier))
     days = (claim_start - covered_from).total_seconds() / 86400
-    return [c.alert(
-        "fake_original_price", "yellow", "fake_original_price",
-        f"划线价 {money(claimed)} 高于促销前{t.original_price_days}日最低售价 {money(lowest.price)}"
-        f"（{clock(lowest.at)} 观测）",
-        [("划线价", money(claimed)), ("现价格", money(current.price)), ("促销开始", clock(claim_start)),
-         (f"前{t.original_price_days}日最低售价", f"{money(lowest.price)}（{clock(lowest.at)} 观测）"),
-         ("观测覆盖", f"{number(min(days, t.original_price_days))} 天，{len(earlier)} 次观测"),
-         ("依据", f"划线价应不高于促销前{t.original_price_days}日内最低售价")],
-        extra_key=(format(claimed.normalize(), "f"),),
-    )]
+    return [
+        c.alert(
+            "fake_original_price",
+            "yellow",
+            "fake_original_price",
+            f"划线价 {money(claimed)} 高于促销前{t.original_price_days}日最低售价 {money(lowest.price)}"
+            f"（{clock(lowest.at)} 观测）",
+            [
+                ("划线价", money(claimed)),
+                ("现价格", money(current.price)),
+                ("促销开始", clock(claim_start)),
+                (f"前{t.original_price_days}日最低售价", f"{money(lowest.price)}（{clock(lowest.at)} 观测）"),
+                ("观测覆盖", f"{number(min(days, t.original_price_days))} 天，{len(earlier)} 次观测"),
+                ("依据", f"划线价应不高于促销前{t.original_price_days}日内最低售价"),
+            ],
+            extra_key=(format(claimed.normalize(), "f"),),
+        )
+    ]
 
 
 # ---------------------------------------------------------------- stock and promo
@@ -365,11 +420,18 @@ def stock_out_rule(c: CompetitorFacts) -> list[AlertInstance]:
         return []
     went_out = known[start]
     hours = (c.now - went_out.at).total_seconds() / 3600
-    return [c.alert(
-        "stock_out", "blue", "stock_out", f"竞品缺货（{clock(went_out.at)} 起），可加推同类商品",
-        [("缺货时间", f"{clock(went_out.at)} 起，已 {hours:.1f} 小时"),
-         ("此前有货", f"至 {clock(known[start - 1].seen_until)}")],
-    )]
+    return [
+        c.alert(
+            "stock_out",
+            "blue",
+            "stock_out",
+            f"竞品缺货（{clock(went_out.at)} 起），可加推同类商品",
+            [
+                ("缺货时间", f"{clock(went_out.at)} 起，已 {hours:.1f} 小时"),
+                ("此前有货", f"至 {clock(known[start - 1].seen_until)}"),
+            ],
+        )
+    ]
 
 
 def back_in_stock_rule(c: CompetitorFacts) -> list[AlertInstance]:
@@ -379,10 +441,15 @@ def back_in_stock_rule(c: CompetitorFacts) -> list[AlertInstance]:
         return []
     back = known[start]
     out_since = known[_run_start(known[:start], lambda o: o.in_stock is False)]
-    return [c.alert(
-        "back_in_stock", "blue", "back_in_stock", f"竞品恢复有货（{clock(back.at)}）",
-        [("恢复时间", clock(back.at)), ("缺货期间", f"{clock(out_since.at)} 至 {clock(back.at)}")],
-    )]
+    return [
+        c.alert(
+            "back_in_stock",
+            "blue",
+            "back_in_stock",
+            f"竞品恢复有货（{clock(back.at)}）",
+            [("恢复时间", clock(back.at)), ("缺货期间", f"{clock(out_since.at)} 至 {clock(back.at)}")],
+        )
+    ]
 
 
 def _promo(o: ObservationFact) -> str | None:
@@ -407,12 +474,20 @@ def promo_change_rule(c: CompetitorFacts) -> list[AlertInstance]:
         return []
     old = _promo(obs[start - 1])
     summary = f"新促销：{quote(new, 60)}" if old is None else f"促销变更：{quote(old, 40)} → {quote(new, 40)}"
-    return [c.alert(
-        "promo_change", "blue", "promo_change", summary,
-        [("原促销", quote(old, 200) if old else "（无）"), ("新促销", quote(new, 200)),
-         ("变更时间", clock(obs[start].at))],
-        extra_key=(short_hash(new),),
-    )]
+    return [
+        c.alert(
+            "promo_change",
+            "blue",
+            "promo_change",
+            summary,
+            [
+                ("原促销", quote(old, 200) if old else "（无）"),
+                ("新促销", quote(new, 200)),
+                ("变更时间", clock(obs[start].at)),
+            ],
+            extra_key=(short_hash(new),),
+        )
+    ]
 
 
 # ---------------------------------------------------------------- copy and reviews
@@ -426,10 +501,17 @@ def adlaw_rule(c: CompetitorFacts) -> list[AlertInstance]:
     facts = [("违禁词", "、".join(words))]
     facts += [(f"「{word}」", quote(context, 120)) for word, context in c.adlaw_hits[:10]]
     evidence = [(quote(f"「{word}」{context}"), c.product.url) for word, context in c.adlaw_hits[:MAX_EVIDENCE]]
-    return [c.alert(
-        "adlaw", "blue", "adlaw", f"竞品文案含广告法违禁词 {len(words)} 个：{'、'.join(words[:5])}",
-        facts, evidence, extra_key=(short_hash("\x1f".join(sorted(words))),),
-    )]
+    return [
+        c.alert(
+            "adlaw",
+            "blue",
+            "adlaw",
+            f"竞品文案含广告法违禁词 {len(words)} 个：{'、'.join(words[:5])}",
+            facts,
+            evidence,
+            extra_key=(short_hash("\x1f".join(sorted(words))),),
+        )
+    ]
 
 
 def review_spike_rule(c: CompetitorFacts) -> list[AlertInstance]:
@@ -446,21 +528,37 @@ def review_spike_rule(c: CompetitorFacts) -> list[AlertInstance]:
     hours = t.review_window_hours
     recent.sort(key=lambda r: r.posted_at or c.now, reverse=True)
     evidence = [(quote(r.text), c.product.url) for r in recent if r.text][:MAX_EVIDENCE]
-    return [c.alert(
-        "review_spike", "yellow", "review_spike",
-        f"{hours}小时差评 {len(recent)} 条，前{t.review_baseline_days}日日均 {average:.1f} 条",
-        [(f"{hours}小时差评", f"{len(recent)} 条"),
-         (f"前{t.review_baseline_days}日日均差评", f"{average:.1f} 条（共 {earlier} 条）"),
-         ("阈值", f"≥ max({t.review_spike_min}, {number(t.review_spike_k)} × {average:.1f}) = {number(needed)} 条")],
-        evidence,
-    )]
+    return [
+        c.alert(
+            "review_spike",
+            "yellow",
+            "review_spike",
+            f"{hours}小时差评 {len(recent)} 条，前{t.review_baseline_days}日日均 {average:.1f} 条",
+            [
+                (f"{hours}小时差评", f"{len(recent)} 条"),
+                (f"前{t.review_baseline_days}日日均差评", f"{average:.1f} 条（共 {earlier} 条）"),
+                (
+                    "阈值",
+                    f"≥ max({t.review_spike_min}, {number(t.review_spike_k)} × {average:.1f}) = {number(needed)} 条",
+                ),
+            ],
+            evidence,
+        )
+    ]
 
 
 CompetitorRule = Callable[[CompetitorFacts], list[AlertInstance]]
 
 COMPETITOR_RULES: tuple[CompetitorRule, ...] = (
-    price_drop_rule, price_floor_rule, price_anomaly_rule, fake_original_price_rule,
-    stock_out_rule, back_in_stock_rule, promo_change_rule, adlaw_rule, review_spike_rule,
+    price_drop_rule,
+    price_floor_rule,
+    price_anomaly_rule,
+    fake_original_price_rule,
+    stock_out_rule,
+    back_in_stock_rule,
+    promo_change_rule,
+    adlaw_rule,
+    review_spike_rule,
 )
 
 
@@ -489,7 +587,11 @@ def evaluate_competitor(
     require_aware(now, "now")
     ordered = sorted((o for o in observations if o.at <= now), key=lambda o: o.at)
     facts = CompetitorFacts(
-        product=product, observations=tuple(ordered), reviews=tuple(reviews), now=now,
-        thresholds=thresholds or CompetitorThresholds(), adlaw_hits=_adlaw_pairs(adlaw_hits),
+        product=product,
+        observations=tuple(ordered),
+        reviews=tuple(reviews),
+        now=now,
+        thresholds=thresholds or CompetitorThresholds(),
+        adlaw_hits=_adlaw_pairs(adlaw_hits),
     )
     return [alert for rule in rules for alert in rule(facts)]

@@ -67,8 +67,22 @@ HOUR = timedelta(hours=1)
 WEEK_HOURS = 7 * 24
 
 DEFAULT_CRISIS_WORDS: tuple[str, ...] = (
-    "投诉", "召回", "假货", "曝光", "维权", "315", "起诉", "欺诈", "虚假宣传", "自燃", "爆炸",
-    "中毒", "致癌", "立案", "约谈", "消协",
+    "投诉",
+    "召回",
+    "假货",
+    "曝光",
+    "维权",
+    "315",
+    "起诉",
+    "欺诈",
+    "虚假宣传",
+    "自燃",
+    "爆炸",
+    "中毒",
+    "致癌",
+    "立案",
+    "约谈",
+    "消协",
 )
 
 RULE_NAMES: dict[str, str] = {
@@ -87,7 +101,7 @@ RULE_NAMES: dict[str, str] = {
 #: Keys older configs may still carry, with what replaced them.
 RETIRED_KEYS: dict[str, str] = {
     "negative_below": "removed; a mention is negative when the mention model labels it neg "
-                      "(retrain it with `jingshao nlp train --kind mention` to change what counts)",
+    "(retrain it with `jingshao nlp train --kind mention` to change what counts)",
     "strongly_negative": "renamed strongly_negative_prob and now a P(negative), e.g. 0.8 (it was a P(positive))",
 }
 #: Rule ids, most severe first; the first that fires at the highest level names the alert.
@@ -212,8 +226,14 @@ class CrisisThresholds:
     @property
     def horizon_hours(self) -> int:
         """Hour buckets the rules look at (the baseline, same hour last week, the growth window ...)."""
-        return max(self.baseline_hours + 1, WEEK_HOURS + 1, 2 * self.red_growth_hours,
-                   self.yellow_share_hours, self.blue_share_hours, self.event_hours)
+        return max(
+            self.baseline_hours + 1,
+            WEEK_HOURS + 1,
+            2 * self.red_growth_hours,
+            self.yellow_share_hours,
+            self.blue_share_hours,
+            self.event_hours,
+        )
 
 
 @dataclass(frozen=True)
@@ -347,8 +367,13 @@ def crisis_stats(mentions: Sequence[MentionFact], now: datetime, t: CrisisThresh
     top = sorted(current_negatives, key=_telling)[:MAX_EVIDENCE]
 
     return CrisisStats(
-        negatives=negatives, mentions=per_hour, baseline_mean=mean, baseline_std=std,
-        sigma=max(std, t.std_floor), authority_negatives=authority, crisis_word_mentions=crisis_words,
+        negatives=negatives,
+        mentions=per_hour,
+        baseline_mean=mean,
+        baseline_std=std,
+        sigma=max(std, t.std_floor),
+        authority_negatives=authority,
+        crisis_word_mentions=crisis_words,
         top_negatives=top,
     )
 
@@ -397,9 +422,15 @@ def _authority_hit(hits: list, rule: str, level: str, what: str, count_label: st
         return None
     first = hits[0]
     return RuleHit(
-        rule, level, f"{what}：{_mention_label(first)}",
-        [("来源", f"{first.source}（权威度 {first.authority}）"), ("发布时间", clock(first.posted_at)),
-         ("负面概率", f"{first.p_negative:.2f}"), (count_label, f"{len(hits)} 条")],
+        rule,
+        level,
+        f"{what}：{_mention_label(first)}",
+        [
+            ("来源", f"{first.source}（权威度 {first.authority}）"),
+            ("发布时间", clock(first.posted_at)),
+            ("负面概率", f"{first.p_negative:.2f}"),
+            (count_label, f"{len(hits)} 条"),
+        ],
         hits,
     )
 
@@ -407,8 +438,9 @@ def _authority_hit(hits: list, rule: str, level: str, what: str, count_label: st
 def red_authority_rule(s: CrisisStats, t: CrisisThresholds) -> RuleHit | None:
     """A negative mention from an authority-3 source (national media, a hot list)."""
     hits = [m for m in s.authority_negatives if m.authority >= t.red_authority]
-    return _authority_hit(hits, "red.authority3", "red", f"{t.red_authority}级权威来源负面",
-                          f"{t.event_hours}小时内权威负面")
+    return _authority_hit(
+        hits, "red.authority3", "red", f"{t.red_authority}级权威来源负面", f"{t.event_hours}小时内权威负面"
+    )
 
 
 def red_sigma_rule(s: CrisisStats, t: CrisisThresholds) -> RuleHit | None:
@@ -418,7 +450,9 @@ def red_sigma_rule(s: CrisisStats, t: CrisisThresholds) -> RuleHit | None:
     if s.mentions_1h == 0 or s.negatives_1h / s.mentions_1h < t.red_min_negative_share:
         return None
     return RuleHit(
-        "red.sigma5", "red", f"{_volume_summary(s, t.red_sigma)}，负面占比 {share(s.negatives_1h, s.mentions_1h)}",
+        "red.sigma5",
+        "red",
+        f"{_volume_summary(s, t.red_sigma)}，负面占比 {share(s.negatives_1h, s.mentions_1h)}",
         [*_volume_facts(s, t.red_sigma), ("1小时负面占比", share(s.negatives_1h, s.mentions_1h))],
     )
 
@@ -431,9 +465,14 @@ def red_growth_rule(s: CrisisStats, t: CrisisThresholds) -> RuleHit | None:
         return None
     ratio = f"{current / previous:.1f} 倍" if previous else "此前为 0"
     return RuleHit(
-        "red.growth5x", "red", f"{hours}小时负面 {current} 条，前{hours}小时 {previous} 条（{ratio}）",
-        [(f"近{hours}小时负面", f"{current} 条"), (f"前{hours}小时负面", f"{previous} 条"),
-         ("增长", f"{ratio}（阈值 {number(t.red_growth_factor)} 倍且 ≥ {t.red_growth_min_negatives} 条）")],
+        "red.growth5x",
+        "red",
+        f"{hours}小时负面 {current} 条，前{hours}小时 {previous} 条（{ratio}）",
+        [
+            (f"近{hours}小时负面", f"{current} 条"),
+            (f"前{hours}小时负面", f"{previous} 条"),
+            ("增长", f"{ratio}（阈值 {number(t.red_growth_factor)} 倍且 ≥ {t.red_growth_min_negatives} 条）"),
+        ],
     )
 
 
@@ -446,10 +485,14 @@ def yellow_sigma_rule(s: CrisisStats, t: CrisisThresholds) -> RuleHit | None:
     if s.negatives_1h < t.yellow_vs_yesterday * yesterday or s.negatives_1h < t.yellow_vs_last_week * last_week:
         return None
     return RuleHit(
-        "yellow.sigma3", "yellow",
+        "yellow.sigma3",
+        "yellow",
         f"{_volume_summary(s, t.yellow_sigma)}，昨日同时段 {yesterday} 条，上周同时段 {last_week} 条",
-        [*_volume_facts(s, t.yellow_sigma), ("昨日同时段负面", f"{yesterday} 条"),
-         ("上周同时段负面", f"{last_week} 条")],
+        [
+            *_volume_facts(s, t.yellow_sigma),
+            ("昨日同时段负面", f"{yesterday} 条"),
+            ("上周同时段负面", f"{last_week} 条"),
+        ],
     )
 
 
@@ -458,9 +501,13 @@ def _share_hit(s: CrisisStats, rule: str, level: Level, hours: int, limit: float
     if total < min_mentions or negatives <= limit * total:
         return None
     return RuleHit(
-        rule, level, f"{hours}小时负面占比 {share(negatives, total)}，超过 {number(limit * 100)}%",
-        [(f"{hours}小时负面占比", share(negatives, total)),
-         ("阈值", f"> {number(limit * 100)}% 且提及 ≥ {min_mentions} 条")],
+        rule,
+        level,
+        f"{hours}小时负面占比 {share(negatives, total)}，超过 {number(limit * 100)}%",
+        [
+            (f"{hours}小时负面占比", share(negatives, total)),
+            ("阈值", f"> {number(limit * 100)}% 且提及 ≥ {min_mentions} 条"),
+        ],
     )
 
 
@@ -472,8 +519,9 @@ def yellow_share_rule(s: CrisisStats, t: CrisisThresholds) -> RuleHit | None:
 def yellow_authority_rule(s: CrisisStats, t: CrisisThresholds) -> RuleHit | None:
     """A negative mention from an authority-2 source (industry media, a big account, a regulator)."""
     hits = [m for m in s.authority_negatives if m.authority == t.yellow_authority]
-    return _authority_hit(hits, "yellow.authority2", "yellow", f"{t.yellow_authority}级来源负面",
-                          f"{t.event_hours}小时内该级负面")
+    return _authority_hit(
+        hits, "yellow.authority2", "yellow", f"{t.yellow_authority}级来源负面", f"{t.event_hours}小时内该级负面"
+    )
 
 
 def blue_sigma_rule(s: CrisisStats, t: CrisisThresholds) -> RuleHit | None:
@@ -494,17 +542,23 @@ def blue_crisis_word_rule(s: CrisisStats, t: CrisisThresholds) -> RuleHit | None
         return None
     first, word = s.crisis_word_mentions[0]
     return RuleHit(
-        "blue.crisis_word", "blue", f"强负面提及含危机词「{word}」：{_mention_label(first)}",
-        [("危机词", "、".join(dict.fromkeys(w for _, w in s.crisis_word_mentions))),
-         ("来源", f"{first.source}（权威度 {first.authority}）"), ("发布时间", clock(first.posted_at)),
-         ("负面概率", f"{first.p_negative:.2f}（≥ {number(t.strongly_negative_prob)} 为强负面）"),
-         (f"{t.event_hours}小时内此类提及", f"{len(s.crisis_word_mentions)} 条")],
+        "blue.crisis_word",
+        "blue",
+        f"强负面提及含危机词「{word}」：{_mention_label(first)}",
+        [
+            ("危机词", "、".join(dict.fromkeys(w for _, w in s.crisis_word_mentions))),
+            ("来源", f"{first.source}（权威度 {first.authority}）"),
+            ("发布时间", clock(first.posted_at)),
+            ("负面概率", f"{first.p_negative:.2f}（≥ {number(t.strongly_negative_prob)} 为强负面）"),
+            (f"{t.event_hours}小时内此类提及", f"{len(s.crisis_word_mentions)} 条"),
+        ],
         [m for m, _ in s.crisis_word_mentions],
     )
 
 
-def red_yellow_rising_rule(s: CrisisStats, t: CrisisThresholds, history: CrisisHistory | None, now: datetime,
-                           own: Level | None) -> RuleHit | None:
+def red_yellow_rising_rule(
+    s: CrisisStats, t: CrisisThresholds, history: CrisisHistory | None, now: datetime, own: Level | None
+) -> RuleHit | None:
     """Yellow (or red) for 2 hours, still at least yellow on its own numbers, and rising."""
     if history is None or own is None or LEVEL_RANK[own] < LEVEL_RANK["yellow"]:
         return None
@@ -515,16 +569,21 @@ def red_yellow_rising_rule(s: CrisisStats, t: CrisisThresholds, history: CrisisH
     if previous is None or s.negatives_1h <= previous:
         return None
     return RuleHit(
-        "red.yellow_2h_rising", "red",
+        "red.yellow_2h_rising",
+        "red",
         f"黄色预警已持续 {hours_text(now - since)}，仍在上升：1小时负面 {previous} → {s.negatives_1h} 条",
-        [("黄色预警开始", clock(since)), ("已持续", hours_text(now - since)),
-         ("1小时负面", f"上次评估 {previous} 条 → 本次 {s.negatives_1h} 条")],
+        [
+            ("黄色预警开始", clock(since)),
+            ("已持续", hours_text(now - since)),
+            ("1小时负面", f"上次评估 {previous} 条 → 本次 {s.negatives_1h} 条"),
+        ],
         s.top_negatives,
     )
 
 
-def yellow_blue_sustained_rule(s: CrisisStats, t: CrisisThresholds, history: CrisisHistory | None, now: datetime,
-                               own: Level | None) -> RuleHit | None:
+def yellow_blue_sustained_rule(
+    s: CrisisStats, t: CrisisThresholds, history: CrisisHistory | None, now: datetime, own: Level | None
+) -> RuleHit | None:
     """Firing for 6 hours (blue or above) and still at least blue on its own numbers."""
     if history is None or own is None:
         return None
@@ -532,18 +591,29 @@ def yellow_blue_sustained_rule(s: CrisisStats, t: CrisisThresholds, history: Cri
     if now - started < timedelta(hours=t.yellow_after_blue_hours):
         return None
     return RuleHit(
-        "yellow.blue_6h", "yellow", f"蓝色预警已持续 {hours_text(now - started)}",
-        [("预警开始", clock(started)), ("已持续", hours_text(now - started)),
-         ("阈值", f"≥ {number(t.yellow_after_blue_hours)} 小时")],
+        "yellow.blue_6h",
+        "yellow",
+        f"蓝色预警已持续 {hours_text(now - started)}",
+        [
+            ("预警开始", clock(started)),
+            ("已持续", hours_text(now - started)),
+            ("阈值", f"≥ {number(t.yellow_after_blue_hours)} 小时"),
+        ],
         s.top_negatives,
     )
 
 
 #: Rules that judge the numbers alone, in :data:`RULE_ORDER`.
 COUNT_RULES: tuple[CountRule, ...] = (
-    red_authority_rule, red_sigma_rule, red_growth_rule,
-    yellow_sigma_rule, yellow_share_rule, yellow_authority_rule,
-    blue_sigma_rule, blue_share_rule, blue_crisis_word_rule,
+    red_authority_rule,
+    red_sigma_rule,
+    red_growth_rule,
+    yellow_sigma_rule,
+    yellow_share_rule,
+    yellow_authority_rule,
+    blue_sigma_rule,
+    blue_share_rule,
+    blue_crisis_word_rule,
 )
 #: Rules that also need the ongoing alert's history.
 SUSTAIN_RULES: tuple[SustainRule, ...] = (red_yellow_rising_rule, yellow_blue_sustained_rule)
@@ -573,8 +643,13 @@ def _evidence(hit: RuleHit, s: CrisisStats) -> list[tuple[str, str]]:
 
 
 def _metrics(s: CrisisStats) -> dict[str, float]:
-    return {"negatives_1h": s.negatives_1h, "mentions_1h": s.mentions_1h, "baseline_mean": s.baseline_mean,
-            "baseline_std": s.baseline_std, "deviations": s.deviations()}
+    return {
+        "negatives_1h": s.negatives_1h,
+        "mentions_1h": s.mentions_1h,
+        "baseline_mean": s.baseline_mean,
+        "baseline_std": s.baseline_std,
+        "deviations": s.deviations(),
+    }
 
 
 def crisis_fingerprint(brand: str) -> str:
@@ -605,8 +680,19 @@ def evaluate_crisis(
     if others:
         facts.append(("同时触发", "；".join(f"{h.rule}（{RULE_NAMES[h.rule]}）" for h in others)))
     facts.append(("1小时负面/提及", f"{s.negatives_1h} / {s.mentions_1h} 条"))
-    return [AlertInstance(
-        fingerprint=crisis_fingerprint(brand), family="crisis", level=top.level, subject=brand,
-        subject_key=f"brand:{brand}", rule=top.rule, summary=top.summary, facts=facts,
-        evidence=_evidence(top, s), at=now, is_crisis=True, metrics=_metrics(s),
-    )]
+    return [
+        AlertInstance(
+            fingerprint=crisis_fingerprint(brand),
+            family="crisis",
+            level=top.level,
+            subject=brand,
+            subject_key=f"brand:{brand}",
+            rule=top.rule,
+            summary=top.summary,
+            facts=facts,
+            evidence=_evidence(top, s),
+            at=now,
+            is_crisis=True,
+            metrics=_metrics(s),
+        )
+    ]

@@ -30,15 +30,22 @@ Family = Literal[
 LEVELS: tuple[Level, ...] = ("blue", "yellow", "red")
 LEVEL_RANK: dict[str, int] = {"blue": 1, "yellow": 2, "red": 3}
 FAMILIES: tuple[Family, ...] = (
-    "crisis", "price_drop", "price_floor", "price_anomaly", "stock_out", "back_in_stock",
-    "promo_change", "fake_original_price", "adlaw", "review_spike",
+    "crisis",
+    "price_drop",
+    "price_floor",
+    "price_anomaly",
+    "stock_out",
+    "back_in_stock",
+    "promo_change",
+    "fake_original_price",
+    "adlaw",
+    "review_spike",
 )
 #: Families that report a one-off *event* (a price drop, a new promo, a new ad-law word): the notice is
 #: the news, and there is nothing to "recover" from. Their alerts close quietly when the rule stops
 #: firing, with no 已恢复 notice (one said "竞品降价已恢复" while the price had dropped further). The other
 #: families are *states* (out of stock, a crisis level, a price below a floor) and do get one.
-EVENT_FAMILIES: frozenset[str] = frozenset({"price_drop", "price_anomaly", "back_in_stock", "promo_change",
-                                            "adlaw"})
+EVENT_FAMILIES: frozenset[str] = frozenset({"price_drop", "price_anomaly", "back_in_stock", "promo_change", "adlaw"})
 MAX_EVIDENCE = 3
 MAX_QUOTE = 80
 

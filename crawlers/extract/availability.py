@@ -6,9 +6,16 @@ from __future__ import annotations
 import re
 
 _SCHEMA = {
-    "instock": "InStock", "instoreonly": "InStock", "onlineonly": "InStock", "limitedavailability": "InStock",
-    "outofstock": "OutOfStock", "soldout": "OutOfStock", "discontinued": "OutOfStock",
-    "preorder": "PreOrder", "presale": "PreOrder", "backorder": "PreOrder",
+    "instock": "InStock",
+    "instoreonly": "InStock",
+    "onlineonly": "InStock",
+    "limitedavailability": "InStock",
+    "outofstock": "OutOfStock",
+    "soldout": "OutOfStock",
+    "discontinued": "OutOfStock",
+    "preorder": "PreOrder",
+    "presale": "PreOrder",
+    "backorder": "PreOrder",
 }
 
 # Free text. Order matters: "out of stock" must win over "in stock", "预售" over "立即购买".

@@ -15,8 +15,9 @@ from typing import TextIO
 from .model import FIELDS, ProductExtraction, decimal_text
 from .pipeline import extract_product
 
-USER_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-              "Chrome/124.0 Safari/537.36")
+USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
+)
 TIMEOUT_S = 20.0
 
 
@@ -25,8 +26,12 @@ def _read(source: str) -> tuple[bytes, str | None, str]:
     if source.startswith(("http://", "https://")):
         import httpx
 
-        resp = httpx.get(source, timeout=TIMEOUT_S, follow_redirects=True,
-                         headers={"User-Agent": USER_AGENT, "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
+        resp = httpx.get(
+            source,
+            timeout=TIMEOUT_S,
+            follow_redirects=True,
+            headers={"User-Agent": USER_AGENT, "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"},
+        )
         resp.raise_for_status()
         return resp.content, resp.charset_encoding, str(resp.url)
     data = Path(source).read_bytes()
@@ -69,7 +74,7 @@ def run(inputs: list[str], urls: list[str], as_json: bool, out: TextIO) -> int:
         page_url = urls[i] if i < len(urls) else (urls[0] if len(urls) == 1 else "")
         try:
             body, charset, fetched_url = _read(source)
-        except Exception as exc:  # noqa: BLE001 - one unreadable input must not stop the rest
+        except Exception as exc:
             status = 1
             result = ProductExtraction(error=f"could not read input: {type(exc).__name__}: {exc}")
         else:

@@ -31,7 +31,7 @@ def _sniff(data: bytes) -> str | None:
 
         best = from_bytes(sample[:50_000]).best()
         return best.encoding if best is not None else None
-    except Exception:  # noqa: BLE001 - a detector failure just means "no guess"
+    except Exception:
         return None
 
 
@@ -55,6 +55,6 @@ def decode_html(body: bytes | str, encoding: str | None = None) -> tuple[str, st
     header = f"text/html; charset={hint}" if hint else None
     try:
         used, text = html_to_unicode(header, body, default_encoding="utf-8", auto_detect_fun=_sniff)
-    except Exception:  # noqa: BLE001 - never let decoding break extraction
+    except Exception:
         return body.decode("utf-8", "replace"), "utf-8"
     return text, used

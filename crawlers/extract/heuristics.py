@@ -27,9 +27,31 @@ from .prices import currency_iso, parse_price
 from .structured import Found
 
 MAX_ELEMENTS = 60_000
-_SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "head", "title", "meta", "link",
-                        "option", "select", "textarea", "iframe", "path", "canvas", "video", "audio", "picture",
-                        "source", "map", "object"})
+_SKIP_TAGS = frozenset(
+    {
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "svg",
+        "head",
+        "title",
+        "meta",
+        "link",
+        "option",
+        "select",
+        "textarea",
+        "iframe",
+        "path",
+        "canvas",
+        "video",
+        "audio",
+        "picture",
+        "source",
+        "map",
+        "object",
+    }
+)
 _EXCLUDE_TAGS = frozenset({"footer", "nav", "header", "aside"})
 _HEAD_TAGS = frozenset({"h2", "h3", "h4"})
 # Elements up to this many visible characters keep their text (labels, prices, buttons, promo tags).
@@ -55,15 +77,24 @@ _PRICE_ATTR = re.compile(
     r"\bsale|current|final|offer|now|value|money|valor",
     re.I,
 )
-_STRONG_ATTR = re.compile(r"(sale|current|final|special|actual|our|main|product|now|offer|big|large|deal|buying)"
-                          r"[-_]?price|price[-_]?(now|current|sale|final|value|actual|main|big|amount)|"
-                          r"p-price|tm-price|\bjg\b|price--?(large|big|main|current)", re.I)
-_OLD_ATTR = re.compile(r"\bold|was|original|strike|regular|before|\bdel\b|crossed|compare|list[-_]?price|"
-                       r"market|retail|rrp|uvp|msrp|prev|line[-_]?through|through|initial|reference|"
-                       r"\bop\b|\bm-price|\bmkt", re.I)
-_OLD_TEXT = re.compile(r"划线|原价|市场价|参考价|专柜价|吊牌价|was\b|\brrp\b|\buvp\b|list price|"
-                       r"statt|au lieu de|\bprev|before|regular price|retail|msrp|prezzo consigliato|"
-                       r"precio anterior|tidligere|originally|typical price", re.I)
+_STRONG_ATTR = re.compile(
+    r"(sale|current|final|special|actual|our|main|product|now|offer|big|large|deal|buying)"
+    r"[-_]?price|price[-_]?(now|current|sale|final|value|actual|main|big|amount)|"
+    r"p-price|tm-price|\bjg\b|price--?(large|big|main|current)",
+    re.I,
+)
+_OLD_ATTR = re.compile(
+    r"\bold|was|original|strike|regular|before|\bdel\b|crossed|compare|list[-_]?price|"
+    r"market|retail|rrp|uvp|msrp|prev|line[-_]?through|through|initial|reference|"
+    r"\bop\b|\bm-price|\bmkt",
+    re.I,
+)
+_OLD_TEXT = re.compile(
+    r"划线|原价|市场价|参考价|专柜价|吊牌价|was\b|\brrp\b|\buvp\b|list price|"
+    r"statt|au lieu de|\bprev|before|regular price|retail|msrp|prezzo consigliato|"
+    r"precio anterior|tidligere|originally|typical price",
+    re.I,
+)
 # In a candidate's own text: instalments, per-unit prices, percentages, discount rates.
 _BAD_OWN = re.compile(
     r"/\s*(mo|month|mes|monat|mois|week)|per month|x\s*\d+\s*(cuotas|meses|rate)|\d+\s*x\s|cuotas|"
@@ -114,8 +145,20 @@ _HIDDEN_CLASS = re.compile(r"\b(hidden|d-none|hide|is-hidden|visually-hidden|sr-
 
 
 def _attrs(el: Any) -> str:
-    return " ".join(filter(None, (el.get("class"), el.get("id"), el.get("itemprop"), el.get("data-testid"),
-                                  el.get("data-test"), el.get("data-qa"), el.get("aria-label"))))
+    return " ".join(
+        filter(
+            None,
+            (
+                el.get("class"),
+                el.get("id"),
+                el.get("itemprop"),
+                el.get("data-testid"),
+                el.get("data-test"),
+                el.get("data-qa"),
+                el.get("aria-label"),
+            ),
+        )
+    )
 
 
 @lru_cache(maxsize=32768)
@@ -137,8 +180,11 @@ def _hidden_attrs(style: str, cls: str) -> bool:
 
 def _is_hidden(el: Any) -> bool:
     get = el.get
-    return (get("hidden") is not None or get("aria-hidden") == "true"
-            or _hidden_attrs(get("style") or "", get("class") or ""))
+    return (
+        get("hidden") is not None
+        or get("aria-hidden") == "true"
+        or _hidden_attrs(get("style") or "", get("class") or "")
+    )
 
 
 class _Doc:
@@ -450,8 +496,9 @@ def _fragments(el: Any) -> list[tuple[str, bool]]:
     return out
 
 
-_NO_CANDIDATE_TAGS = frozenset({"body", "html", "form", "table", "ul", "ol", "section", "main", "article", "tbody",
-                                "tr"})
+_NO_CANDIDATE_TAGS = frozenset(
+    {"body", "html", "form", "table", "ul", "ol", "section", "main", "article", "tbody", "tr"}
+)
 
 
 def _candidate_text(el: Any) -> tuple[str, bool] | None:
@@ -479,8 +526,13 @@ def _candidate_text(el: Any) -> tuple[str, bool] | None:
         total += len(text.strip())
         if total > 60:
             return None
-        if seen_digit and (_LETTER.search(_CURRENCY_TOKEN.sub("", text)) or _CURRENCY_TOKEN.search(text)
-                           or "[" in text or "(" in text or "/" in text):
+        if seen_digit and (
+            _LETTER.search(_CURRENCY_TOKEN.sub("", text))
+            or _CURRENCY_TOKEN.search(text)
+            or "[" in text
+            or "(" in text
+            or "/" in text
+        ):
             if _RATE_AFTER.match(text):
                 return None  # "72 折", "20 %": the number is a discount rate
             break  # letters or a second price after the number: the price text ended
@@ -539,24 +591,42 @@ def _text_after(el: Any, doc: _Doc, limit: int = 10) -> str:
 
 # The price hierarchy (issue 11): a label saying "the price now" (促销价, 活动价, 秒杀价, 拼团价 ...) beats
 # a plain or list-price label (价格, 原价, 单独购买, 日常价, 定价 ...), which then becomes ``original_price``.
-_SALE_LABEL = re.compile(r"促销价|活动价|秒杀价|拼团价|团购价|特卖价|预售价|折后价|限时价|闪购价|特价|"
-                         r"sale price|now\s*[:：]?$|deal price", re.I)
-_LIST_LABEL = re.compile(r"(?<![促活秒团卖售后限购折特])价\s*格|原价|单独购买|日常价|定价|淘宝价|吊牌价|"
-                         r"list price", re.I)
+_SALE_LABEL = re.compile(
+    r"促销价|活动价|秒杀价|拼团价|团购价|特卖价|预售价|折后价|限时价|闪购价|特价|"
+    r"sale price|now\s*[:：]?$|deal price",
+    re.I,
+)
+_LIST_LABEL = re.compile(
+    r"(?<![促活秒团卖售后限购折特])价\s*格|原价|单独购买|日常价|定价|淘宝价|吊牌价|"
+    r"list price",
+    re.I,
+)
 
 
 class _Candidate:
     __slots__ = ("score", "amount", "currency", "via", "sig", "conditional", "kind")
 
-    def __init__(self, score: float, amount: Decimal, currency: str | None, via: str, sig: tuple[str, ...],
-                 conditional: bool, kind: str) -> None:
+    def __init__(
+        self,
+        score: float,
+        amount: Decimal,
+        currency: str | None,
+        via: str,
+        sig: tuple[str, ...],
+        conditional: bool,
+        kind: str,
+    ) -> None:
         self.score, self.amount, self.currency, self.via = score, amount, currency, via
         self.sig, self.conditional, self.kind = sig, conditional, kind
 
 
-def _score_prices(page: Page, doc: _Doc) -> tuple[list[tuple[float, Decimal, str | None, str]],
-                                                  list[tuple[float, Decimal, str]],
-                                                  list[tuple[float, Decimal, str | None, str]]]:
+def _score_prices(
+    page: Page, doc: _Doc
+) -> tuple[
+    list[tuple[float, Decimal, str | None, str]],
+    list[tuple[float, Decimal, str]],
+    list[tuple[float, Decimal, str | None, str]],
+]:
     """(prices, crossed-out prices, conditional prices), each scored; higher is better."""
     cached = page.__dict__.get("_scored_prices")
     if cached is not None:
@@ -576,8 +646,10 @@ def _score_prices(page: Page, doc: _Doc) -> tuple[list[tuple[float, Decimal, str
         if tl > 60:
             continue
         raw = doc._raw.get(el, "")
-        if not _NUMBER.search(raw) and not (el.attrib and (el.get("itemprop") in ("price", "lowPrice")
-                                                           or el.get("data-price") or el.get("data-price-amount"))):
+        if not _NUMBER.search(raw) and not (
+            el.attrib
+            and (el.get("itemprop") in ("price", "lowPrice") or el.get("data-price") or el.get("data-price-amount"))
+        ):
             continue
         if el in doc.excluded or el in doc.hidden:
             continue
@@ -589,11 +661,20 @@ def _score_prices(page: Page, doc: _Doc) -> tuple[list[tuple[float, Decimal, str
         # itself a candidate with the same digits (split spans ¥ 1 99 .00 are joined by the parent).
         parent = el.getparent()
         digits = re.sub(r"\D", "", text)
-        if parent is not None and parent in seen_parents and (
-            digits in seen_parents[parent]
-            or (text_len.get(parent, 0) <= 40 and parent not in old_parents
-                and _font_size_of(el, sizes) <= _font_size_of(parent, sizes)
-                and not struck and not _OLD_ATTR.search(_attrs(el)) and not _OLD_TEXT.search(text))
+        if (
+            parent is not None
+            and parent in seen_parents
+            and (
+                digits in seen_parents[parent]
+                or (
+                    text_len.get(parent, 0) <= 40
+                    and parent not in old_parents
+                    and _font_size_of(el, sizes) <= _font_size_of(parent, sizes)
+                    and not struck
+                    and not _OLD_ATTR.search(_attrs(el))
+                    and not _OLD_TEXT.search(text)
+                )
+            )
         ):
             # the parent already holds this price (split spans, "$" + "12.99", "12.99 + VAT" labels)
             seen_parents[el] = seen_parents[parent]
@@ -656,8 +737,7 @@ def _score_prices(page: Page, doc: _Doc) -> tuple[list[tuple[float, Decimal, str
             score -= math.log1p(bd) * 0.25
         else:
             score -= math.log1p(pos) * 0.1
-        is_old = (struck or _in_struck(el) or bool(_OLD_ATTR.search(attrs))
-                  or bool(_OLD_TEXT.search(f"{label} {text}")))
+        is_old = struck or _in_struck(el) or bool(_OLD_ATTR.search(attrs)) or bool(_OLD_TEXT.search(f"{label} {text}"))
         kind = "old" if is_old else "price"
         if is_old:
             old_parents.add(el)
@@ -758,8 +838,7 @@ def _availability(page: Page, doc: _Doc, title_pos: int | None) -> tuple[str | N
         else:
             # the element's own words (its text and its children's tails), not its children's
             text = (el.text or "") + " ".join((c.tail or "") for c in el)
-            if not text.strip() and len(el) == 1 and isinstance(el[0].tag, str) \
-                    and el[0].tag.lower() not in _SKIP_TAGS:
+            if not text.strip() and len(el) == 1 and isinstance(el[0].tag, str) and el[0].tag.lower() not in _SKIP_TAGS:
                 text = doc.text(el)
         text = " ".join(text.split())
         if not text:
@@ -770,12 +849,16 @@ def _availability(page: Page, doc: _Doc, title_pos: int | None) -> tuple[str | N
         if avail.is_out_text(text):
             if best_out is None or dist < best_out[0]:
                 best_out = (dist, _describe(el))
-        elif (avail.is_pre_text(text) and tag in ("button", "a", "input", "span", "em", "strong", "b", "label")
-              and (best_pre is None or dist < best_pre[0])):
+        elif (
+            avail.is_pre_text(text)
+            and tag in ("button", "a", "input", "span", "em", "strong", "b", "label")
+            and (best_pre is None or dist < best_pre[0])
+        ):
             best_pre = (dist, _describe(el))
     buys = [b for b in doc.buy_elements() if not b.get("disabled")]
-    buy_dist = min((abs(doc.order[b] - title_pos) if title_pos is not None else doc.order[b]) for b in buys) \
-        if buys else None
+    buy_dist = (
+        min((abs(doc.order[b] - title_pos) if title_pos is not None else doc.order[b]) for b in buys) if buys else None
+    )
     if best_pre is not None and (buy_dist is None or best_pre[0] <= buy_dist + 30):
         return "PreOrder", f"text near title: {best_pre[1]}"
     if best_out is not None and (buy_dist is None or best_out[0] < buy_dist):
@@ -789,8 +872,11 @@ def _availability(page: Page, doc: _Doc, title_pos: int | None) -> tuple[str | N
 
 def page_currency(page: Page) -> str | None:
     """The currency named by the page's own currency meta tags, if any."""
-    for xp in ('//meta[@itemprop="priceCurrency"]/@content', '//*[@itemprop="priceCurrency"]/@content',
-               '//meta[contains(@property,"currency")]/@content'):
+    for xp in (
+        '//meta[@itemprop="priceCurrency"]/@content',
+        '//*[@itemprop="priceCurrency"]/@content',
+        '//meta[contains(@property,"currency")]/@content',
+    ):
         vals = page.tree.xpath(xp)
         if vals and vals[0].strip():
             return vals[0].strip()
@@ -799,13 +885,15 @@ def page_currency(page: Page) -> str | None:
 
 def heuristic_fields(page: Page, so_far: ProductExtraction) -> Found:
     found = Found()
-    need_doc = so_far.title is None or so_far.price is None or so_far.original_price is None \
-        or so_far.availability is None
+    need_doc = (
+        so_far.title is None or so_far.price is None or so_far.original_price is None or so_far.availability is None
+    )
     doc = get_doc(page) if need_doc else None
     if so_far.title is None and doc is not None:
         named = page.tree.xpath(
             '//*[contains(@class,"sku-name") or contains(@class,"product-name") or contains(@class,"product-title")'
-            ' or contains(@class,"goods-name") or contains(@class,"item-name") or contains(@class,"goods-title")]')
+            ' or contains(@class,"goods-name") or contains(@class,"item-name") or contains(@class,"goods-title")]'
+        )
         named = [n for n in named if n not in doc.excluded and 4 <= len(_own_text(n)) <= 200]
         if doc.title_el is not None:
             found.put("title", _own_text(doc.title_el)[:300], "h1")
@@ -815,8 +903,11 @@ def heuristic_fields(page: Page, so_far: ProductExtraction) -> Found:
             titles = page.tree.xpath("//title")
             if titles and _own_text(titles[0]):
                 found.put("title", _own_text(titles[0])[:300], "title")
-    if doc is not None and (so_far.price is None or so_far.original_price is None) \
-            and not page.__dict__.get("price_selector_empty"):
+    if (
+        doc is not None
+        and (so_far.price is None or so_far.original_price is None)
+        and not page.__dict__.get("price_selector_empty")
+    ):
         _prices, olds, _conds = _score_prices(page, doc)
         best = best_price(page) if so_far.price is None else None
         if best is not None:

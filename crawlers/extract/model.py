@@ -60,7 +60,7 @@ class ProductExtraction:
             return None
         return self.availability != "OutOfStock"
 
-    def to_json(self, input: str) -> dict[str, Any]:  # noqa: A002 - the CLI's key is called "input"
+    def to_json(self, input: str) -> dict[str, Any]:
         """The object ``jingshao extract --json`` prints for one input."""
         return {
             "input": input,

@@ -40,8 +40,11 @@ class Offer:
     label: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {k: (format(v, "f") if isinstance(v, Decimal) else v) for k, v in asdict(self).items()
-                if v not in (None, "", False)}
+        return {
+            k: (format(v, "f") if isinstance(v, Decimal) else v)
+            for k, v in asdict(self).items()
+            if v not in (None, "", False)
+        }
 
 
 def _d(text: str) -> Decimal:
@@ -59,21 +62,49 @@ def _rate(text: str) -> Decimal:
 
 
 _RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"定金" + _Y + _NUM + r"\s*元?\s*(?:抵|膨胀|可抵)\s*[¥￥]?\s*" + _NUM + r"\s*元?"
-                r"(?:[^\d尾]{0,6}尾款" + _Y + _NUM + r")?"), "presale"),
-    (re.compile(r"每满" + _Y + _NUM + r"\s*元?\s*减" + _Y + _NUM + r"\s*元?"
-                r"(?:[^\d]{0,6}(?:最高|封顶|上限)\s*减?" + _Y + _NUM + r"|\s*[,，]?\s*(上不封顶))?"), "per_threshold"),
+    (
+        re.compile(
+            r"定金" + _Y + _NUM + r"\s*元?\s*(?:抵|膨胀|可抵)\s*[¥￥]?\s*" + _NUM + r"\s*元?"
+            r"(?:[^\d尾]{0,6}尾款" + _Y + _NUM + r")?"
+        ),
+        "presale",
+    ),
+    (
+        re.compile(
+            r"每满" + _Y + _NUM + r"\s*元?\s*减" + _Y + _NUM + r"\s*元?"
+            r"(?:[^\d]{0,6}(?:最高|封顶|上限)\s*减?" + _Y + _NUM + r"|\s*[,，]?\s*(上不封顶))?"
+        ),
+        "per_threshold",
+    ),
     (re.compile(r"满" + _Y + _NUM + r"\s*件\s*(?:打)?\s*" + _NUM + r"\s*折"), "qty_rate"),
     (re.compile(r"(?<!每)满" + _Y + _NUM + r"\s*元?\s*(?:可)?减" + _Y + _NUM), "threshold"),
     (re.compile(r"第\s*([\d一二两三四五]+)\s*件\s*(半价|" + _NUM + r"\s*折|0\s*元|免费)"), "nth_rate"),
     (re.compile(r"([\d一二两三四五]+)\s*件\s*" + _NUM + r"\s*折"), "qty_rate_n"),
     (re.compile(r"(券后价?|到手价|到手)\s*[:：]?" + _Y + _NUM), "stated_final"),
-    (re.compile(r"(?:(?:领|用)?(店铺|平台|品类|跨店|满减|优惠)?券\s*(?:立)?减|领券\s*(?:立)?减?|优惠券)" + _Y + _NUM
-                + r"(?![\d.%％])"), "coupon"),
-    (re.compile(r"(立减|直降|下单立减|限时直降|官方立减|补贴|百亿补贴\s*(?:立)?减?|国补\s*(?:立)?减?|"
-                r"国家补贴\s*(?:立)?减?|以旧换新\s*(?:立)?减?)" + _Y + _NUM + r"(?![\d.%％])"), "unit_off"),
-    (re.compile(r"(PLUS\s*(?:会员)?价|会员价|88VIP价|超级会员价|秒杀价|百亿补贴价|国补价|拼团价|活动价)"
-                r"\s*[:：]?" + _Y + _NUM, re.I), "unit_price"),
+    (
+        re.compile(
+            r"(?:(?:领|用)?(店铺|平台|品类|跨店|满减|优惠)?券\s*(?:立)?减|领券\s*(?:立)?减?|优惠券)"
+            + _Y
+            + _NUM
+            + r"(?![\d.%％])"
+        ),
+        "coupon",
+    ),
+    (
+        re.compile(
+            r"(立减|直降|下单立减|限时直降|官方立减|补贴|百亿补贴\s*(?:立)?减?|国补\s*(?:立)?减?|"
+            r"国家补贴\s*(?:立)?减?|以旧换新\s*(?:立)?减?)" + _Y + _NUM + r"(?![\d.%％])"
+        ),
+        "unit_off",
+    ),
+    (
+        re.compile(
+            r"(PLUS\s*(?:会员)?价|会员价|88VIP价|超级会员价|秒杀价|百亿补贴价|国补价|拼团价|活动价)"
+            r"\s*[:：]?" + _Y + _NUM,
+            re.I,
+        ),
+        "unit_price",
+    ),
     (re.compile(r"(?<![\d.])" + _NUM + r"\s*折(?!扣券)"), "rate_all"),
 ]
 
@@ -106,12 +137,12 @@ def _offer(kind: str, m: re.Match[str]) -> Offer | None:
     t = m.group(0).strip()
     if kind == "presale":
         deposit, worth, balance = m.group(1), m.group(2), m.group(3)
-        return Offer("presale", t, threshold=_d(deposit), amount=_d(worth) - _d(deposit),
-                     cap=_d(balance) if balance else None)
+        return Offer(
+            "presale", t, threshold=_d(deposit), amount=_d(worth) - _d(deposit), cap=_d(balance) if balance else None
+        )
     if kind == "per_threshold":
         cap = m.group(3)
-        return Offer("per_threshold", t, threshold=_d(m.group(1)), amount=_d(m.group(2)),
-                     cap=_d(cap) if cap else None)
+        return Offer("per_threshold", t, threshold=_d(m.group(1)), amount=_d(m.group(2)), cap=_d(cap) if cap else None)
     if kind == "qty_rate":
         return Offer("qty_rate", t, quantity=int(Decimal(m.group(1))), rate=_rate(m.group(2)))
     if kind == "qty_rate_n":
@@ -157,8 +188,12 @@ class FinalPrice:
     used: tuple[Offer, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"unit": format(self.unit, "f"), "quantity": self.quantity, "total": format(self.total, "f"),
-                "offers": [o.to_json() for o in self.used]}
+        return {
+            "unit": format(self.unit, "f"),
+            "quantity": self.quantity,
+            "total": format(self.total, "f"),
+            "offers": [o.to_json() for o in self.used],
+        }
 
 
 def _basket_discount(offer: Offer, unit: Decimal, quantity: int) -> Decimal:
@@ -175,8 +210,9 @@ def _basket_discount(offer: Offer, unit: Decimal, quantity: int) -> Decimal:
     return Decimal(0)
 
 
-def final_price(price: Decimal | None, offers: list[Offer], quantity: int = 1, *,
-                members: bool = False) -> FinalPrice | None:
+def final_price(
+    price: Decimal | None, offers: list[Offer], quantity: int = 1, *, members: bool = False
+) -> FinalPrice | None:
     """The lowest per-unit price for ``quantity`` units using the offers (None without a price)."""
     if price is None or price <= 0:
         return None
@@ -199,8 +235,11 @@ def final_price(price: Decimal | None, offers: list[Offer], quantity: int = 1, *
             unit -= o.amount
             used.append(o)
     total = unit * quantity
-    baskets = [(o, _basket_discount(o, unit, quantity)) for o in offers
-               if o.kind in ("threshold", "per_threshold", "qty_rate", "nth_rate")]
+    baskets = [
+        (o, _basket_discount(o, unit, quantity))
+        for o in offers
+        if o.kind in ("threshold", "per_threshold", "qty_rate", "nth_rate")
+    ]
     baskets = [(o, d) for o, d in baskets if d > 0]
     if baskets:
         best_o, best_d = max(baskets, key=lambda od: od[1])
@@ -219,5 +258,6 @@ def final_price(price: Decimal | None, offers: list[Offer], quantity: int = 1, *
             used = [best_s]
     total = max(total, CENT)
     per_unit = (total / quantity).quantize(CENT, rounding=ROUND_HALF_UP)
-    return FinalPrice(unit=per_unit, quantity=quantity, total=total.quantize(CENT, rounding=ROUND_HALF_UP),
-                      used=tuple(used))
+    return FinalPrice(
+        unit=per_unit, quantity=quantity, total=total.quantize(CENT, rounding=ROUND_HALF_UP), used=tuple(used)
+    )

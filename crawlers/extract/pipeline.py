@@ -66,15 +66,18 @@ def _check_units_against_visible(page: Page, result: ProductExtraction) -> None:
         return
     try:
         visible = heuristics.best_price(page)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return
     if visible is None or visible[1] <= 0 or visible[1] == result.price:
         return
     for factor in _UNIT_FACTORS:
         if abs(result.price - visible[1] * factor) <= visible[1] * factor / 200:
             result.price = visible[1]
-            result.sources["price"] = {"layer": "heuristic", "via": f"{visible[3]} (the {source.get('layer')} "
-                                       f"price {source.get('via')} is {factor}x the visible price: wrong unit)"}
+            result.sources["price"] = {
+                "layer": "heuristic",
+                "via": f"{visible[3]} (the {source.get('layer')} "
+                f"price {source.get('via')} is {factor}x the visible price: wrong unit)",
+            }
             orig = result.original_price
             if orig is not None and result.sources.get("original_price", {}).get("layer") == source.get("layer"):
                 result.original_price = (orig / factor).quantize(Decimal("0.01"))
@@ -82,11 +85,15 @@ def _check_units_against_visible(page: Page, result: ProductExtraction) -> None:
             return
 
 
-def _extract(body: bytes | str, url: str, selectors: Mapping[str, str] | None,
-             encoding: str | None, variant: str | None = None) -> ProductExtraction:
+def _extract(
+    body: bytes | str, url: str, selectors: Mapping[str, str] | None, encoding: str | None, variant: str | None = None
+) -> ProductExtraction:
     result = ProductExtraction()
-    if body is None or len(body) == 0 or (isinstance(body, (bytes, bytearray)) and not body.strip()) or (
-        isinstance(body, str) and not body.strip()
+    if (
+        body is None
+        or len(body) == 0
+        or (isinstance(body, (bytes, bytearray)) and not body.strip())
+        or (isinstance(body, str) and not body.strip())
     ):
         result.error = "empty body"
         return result
@@ -94,8 +101,9 @@ def _extract(body: bytes | str, url: str, selectors: Mapping[str, str] | None,
     notes: list[str] = []
     if len(text) > MAX_PARSE_CHARS:
         size_mb = len(body) / 1_000_000
-        notes.append(f"page too large ({size_mb:.1f} MB), truncated to the first "
-                     f"{MAX_PARSE_CHARS / 1_000_000:.0f} M characters")
+        notes.append(
+            f"page too large ({size_mb:.1f} MB), truncated to the first {MAX_PARSE_CHARS / 1_000_000:.0f} M characters"
+        )
         text = text[:MAX_PARSE_CHARS]
     tree = parse_tree(text)
     page = Page(text=text, url=url or "", tree=tree, notes=notes)
@@ -110,10 +118,18 @@ def _extract(body: bytes | str, url: str, selectors: Mapping[str, str] | None,
         ("jsonld", lambda: structured.product_fields(structured.jsonld_items(tree), "", url, page.lang)),
         # extruct's microdata/RDFa need lxml.html elements: the page is parsed a second time for
         # them, and only when the raw text can contain that syntax at all.
-        ("microdata", lambda: structured.product_fields(
-            structured.microdata_items(page.html_tree, url) if "itemscope" in text else [], "", url, page.lang)),
-        ("rdfa", lambda: structured.product_fields(
-            structured.rdfa_items(page.html_tree, url) if "typeof=" in text else [], "", url, page.lang)),
+        (
+            "microdata",
+            lambda: structured.product_fields(
+                structured.microdata_items(page.html_tree, url) if "itemscope" in text else [], "", url, page.lang
+            ),
+        ),
+        (
+            "rdfa",
+            lambda: structured.product_fields(
+                structured.rdfa_items(page.html_tree, url) if "typeof=" in text else [], "", url, page.lang
+            ),
+        ),
         ("opengraph", lambda: structured.opengraph_fields(tree, url, page.lang)),
         ("state", lambda: state.state_fields(page)),
         ("heuristic", lambda: heuristics.heuristic_fields(page, result)),
@@ -123,7 +139,7 @@ def _extract(body: bytes | str, url: str, selectors: Mapping[str, str] | None,
             break
         try:
             found = run()
-        except Exception as exc:  # noqa: BLE001 - a failing layer must not lose the others
+        except Exception as exc:
             log.debug("layer %s failed on %s", layer, url, exc_info=True)
             notes.append(f"{layer} layer failed: {type(exc).__name__}")
             continue
@@ -134,7 +150,7 @@ def _extract(body: bytes | str, url: str, selectors: Mapping[str, str] | None,
         # advertises the range's lowest price ("最低价 $99 元起"). Ranges give their lowest price.
         try:
             low = heuristics.visible_from_price(page)
-        except Exception:  # noqa: BLE001
+        except Exception:
             low = None
         if low is not None and result.price is not None and low[0] < result.price:
             result.price = low[0]
@@ -143,13 +159,15 @@ def _extract(body: bytes | str, url: str, selectors: Mapping[str, str] | None,
     _check_units_against_visible(page, result)
     try:
         result.variants = variants.page_variants(page, [data for _name, data in state.iter_state(page)])
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         notes.append(f"variant detection failed: {type(exc).__name__}")
     if variant:
         chosen_variant = variants.pick(result.variants, variant)
         if chosen_variant is None:
-            notes.append(f"variant {variant!r} not found on the page"
-                         + (f" (shown: {', '.join(v['name'] for v in result.variants)})" if result.variants else ""))
+            notes.append(
+                f"variant {variant!r} not found on the page"
+                + (f" (shown: {', '.join(v['name'] for v in result.variants)})" if result.variants else "")
+            )
         elif result.sources.get("price", {}).get("layer") != "selector":
             result.price = chosen_variant["price"]
             result.price_is_range = False
@@ -158,7 +176,7 @@ def _extract(body: bytes | str, url: str, selectors: Mapping[str, str] | None,
         try:
             found = promo.promo_fields(page)
             _merge(result, found, "heuristic")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             notes.append(f"promo detection failed: {type(exc).__name__}")
     if result.availability is None and result.price is not None:
         # A product page that shows a price and no sold-out/unavailable label sells the product.
@@ -178,13 +196,19 @@ def _extract(body: bytes | str, url: str, selectors: Mapping[str, str] | None,
     return result
 
 
-def extract_product(body: bytes | str, url: str = "", *, selectors: Mapping[str, str] | None = None,
-                    encoding: str | None = None, variant: str | None = None) -> ProductExtraction:
+def extract_product(
+    body: bytes | str,
+    url: str = "",
+    *,
+    selectors: Mapping[str, str] | None = None,
+    encoding: str | None = None,
+    variant: str | None = None,
+) -> ProductExtraction:
     """Extract product fields from one page. Never raises; problems are described in ``error``.
 
     ``variant`` ("256GB 黑色") picks that variant's price among those the page shows."""
     try:
         return _extract(body, url, selectors, encoding, variant)
-    except Exception as exc:  # noqa: BLE001 - the contract is "never an exception escaping"
+    except Exception as exc:
         log.exception("extraction failed for %s", url)
         return ProductExtraction(error=f"extraction failed: {type(exc).__name__}: {exc}")

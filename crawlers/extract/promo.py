@@ -30,8 +30,9 @@ _NOT_PROMO = re.compile(
     re.I,
 )
 # A bare price with its label ("促销价￥459.00", "价格 ¥329"): the price itself, not a promotion.
-_PRICE_LABEL = re.compile(r"^[^\d¥￥$€£]{0,6}(价|價|price|preis|prix)\s*[:：]?\s*[¥￥$€£]?\s*\d[\d,]*(?:\.\d+)?\s*元?$",
-                          re.I)
+_PRICE_LABEL = re.compile(
+    r"^[^\d¥￥$€£]{0,6}(价|價|price|preis|prix)\s*[:：]?\s*[¥￥$€£]?\s*\d[\d,]*(?:\.\d+)?\s*元?$", re.I
+)
 # The price box (class/id "price"): its 到手价/促销价 label is the price's, not a promotion's.
 _PRICE_BOX = re.compile(r"price|\bjg\b", re.I)
 _CONDITIONAL = re.compile(r"券后|到手")
@@ -47,8 +48,9 @@ def _is_promo(text: str, attrs: str) -> bool:
         return False
     if _PRICE_LABEL.match(text) and not _CONDITIONAL.search(text):
         return False
-    return bool(_PROMO.search(text)) or bool(attrs and _PROMO_ATTR.search(attrs) and len(text) >= 4
-                                              and re.search(r"[^\W\d_]", text))
+    return bool(_PROMO.search(text)) or bool(
+        attrs and _PROMO_ATTR.search(attrs) and len(text) >= 4 and re.search(r"[^\W\d_]", text)
+    )
 
 
 def promo_fields(page: Page, limit: int = 6) -> Found:

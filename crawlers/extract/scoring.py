@@ -57,8 +57,9 @@ def load_pages(folder: Path) -> list[Page]:
         entry = truth[page_id]
         path = folder / "html" / f"{page_id}.html.gz"
         if path.exists():
-            pages.append(Page(page_id, entry.get("url", ""), path,
-                              {k: v for k, v in entry.items() if isinstance(v, list)}))
+            pages.append(
+                Page(page_id, entry.get("url", ""), path, {k: v for k, v in entry.items() if isinstance(v, list)})
+            )
     return pages
 
 
@@ -114,8 +115,9 @@ class FieldScore:
         return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def score(predictions: Mapping[str, Mapping[str, Any]], pages: list[Page],
-          fields: Iterable[str] = SCORED_FIELDS) -> dict[str, FieldScore]:
+def score(
+    predictions: Mapping[str, Mapping[str, Any]], pages: list[Page], fields: Iterable[str] = SCORED_FIELDS
+) -> dict[str, FieldScore]:
     """``predictions[page_id][field]`` -> per-field scores."""
     out = {f: FieldScore(f) for f in fields}
     for page in pages:

@@ -83,7 +83,7 @@ def apply_selectors(page: Page, selectors: Mapping[str, str]) -> Found:
             continue
         try:
             raw, empty = select_detail(page, spec)
-        except Exception:  # noqa: BLE001 - a bad user selector must not break the other fields
+        except Exception:
             raw, empty = None, False
         if raw is None:
             if empty and name == "price":

@@ -35,18 +35,67 @@ _JS_TOKEN = re.compile(
 MAX_SCRIPT = 3_000_000
 
 TITLE_KEYS = ("title", "name", "skuName", "goodsName", "productName", "itemName", "displayName", "wareName")
-PRICE_KEYS = ("price", "salePrice", "sale_price", "currentPrice", "current_price", "finalPrice", "final_price",
-              "promotionPrice", "sellingPrice", "jdPrice", "minGroupPrice", "groupPrice", "priceValue",
-              "priceAmount", "minPrice", "offerPrice", "priceInCent", "price_in_cents", "p")
-ORIGINAL_KEYS = ("originalPrice", "original_price", "marketPrice", "market_price", "listPrice", "list_price",
-                 "linePrice", "line_price", "oldPrice", "old_price", "wasPrice", "regularPrice", "regular_price",
-                 "normalPrice", "minNormalPrice", "tagPrice", "op", "m", "originPriceInCent", "originPrice")
+PRICE_KEYS = (
+    "price",
+    "salePrice",
+    "sale_price",
+    "currentPrice",
+    "current_price",
+    "finalPrice",
+    "final_price",
+    "promotionPrice",
+    "sellingPrice",
+    "jdPrice",
+    "minGroupPrice",
+    "groupPrice",
+    "priceValue",
+    "priceAmount",
+    "minPrice",
+    "offerPrice",
+    "priceInCent",
+    "price_in_cents",
+    "p",
+)
+ORIGINAL_KEYS = (
+    "originalPrice",
+    "original_price",
+    "marketPrice",
+    "market_price",
+    "listPrice",
+    "list_price",
+    "linePrice",
+    "line_price",
+    "oldPrice",
+    "old_price",
+    "wasPrice",
+    "regularPrice",
+    "regular_price",
+    "normalPrice",
+    "minNormalPrice",
+    "tagPrice",
+    "op",
+    "m",
+    "originPriceInCent",
+    "originPrice",
+)
 #: The top of a price range (variants): the product's price is the low end and a range.
 HIGH_KEYS = ("highPrice", "maxPrice", "max_price", "maxGroupPrice", "priceMax")
 SKU_KEYS = ("sku", "skuId", "skuid", "goodsID", "itemId", "goodsId", "productId", "product_id", "articleNumber")
 BRAND_KEYS = ("brand", "brandName", "brand_name")
-STOCK_KEYS = ("availability", "stockState", "stockStatus", "stock_status", "isSoldOut", "soldOut",
-              "inStock", "in_stock", "isInStock", "available", "isAvailable", "onSale")
+STOCK_KEYS = (
+    "availability",
+    "stockState",
+    "stockStatus",
+    "stock_status",
+    "isSoldOut",
+    "soldOut",
+    "inStock",
+    "in_stock",
+    "isInStock",
+    "available",
+    "isAvailable",
+    "onSale",
+)
 CURRENCY_KEYS = ("currency", "currencyCode", "priceCurrency", "currency_code")
 
 
@@ -94,7 +143,7 @@ def _balanced(text: str, start: int) -> str | None:
         elif c in "}]":
             depth -= 1
             if depth == 0:
-                return text[start:i + 1] if c == closer else None
+                return text[start : i + 1] if c == closer else None
         i += 1
     return None
 
@@ -160,7 +209,7 @@ def _words(text: str) -> set[str]:
     words = {w for w in _WORD.findall(text) if len(w) > 1 or ord(w[0]) > 0x2E80}
     # CJK has no spaces: use character bigrams.
     cjk = re.sub(r"[^\u2e80-\u9fff\uac00-\ud7af]", "", text)
-    words |= {cjk[i:i + 2] for i in range(len(cjk) - 1)}
+    words |= {cjk[i : i + 2] for i in range(len(cjk) - 1)}
     return words
 
 
@@ -210,10 +259,14 @@ def _price_value(value: Any) -> Decimal | None:
 #: Integer prices under these keys are in fen (1/100 yuan) or cents.
 FEN_KEY = re.compile(r"fen|cent|^(min|max)?GroupPrice$|^minNormalPrice$|^normalPrice$", re.I)
 #: Keys under which a state blob lists other items: never the product.
-_RAIL_KEY = re.compile(r"recommend|similar|related|guess|rails?$|feeds?$|hot|rank|also|together|bundle|"
-                       r"shopGoods|goodsList|itemList|list$|items$", re.I)
-_ITEM_ID = re.compile(r"(?:[?&#](?:id|item_?id|goods_?id|sku_?id|skuId|productId|pid)=|/)(\d{5,})(?:\.html|[/?&#]|$)",
-                      re.I)
+_RAIL_KEY = re.compile(
+    r"recommend|similar|related|guess|rails?$|feeds?$|hot|rank|also|together|bundle|"
+    r"shopGoods|goodsList|itemList|list$|items$",
+    re.I,
+)
+_ITEM_ID = re.compile(
+    r"(?:[?&#](?:id|item_?id|goods_?id|sku_?id|skuId|productId|pid)=|/)(\d{5,})(?:\.html|[/?&#]|$)", re.I
+)
 
 
 def url_item_id(url: str) -> str | None:
@@ -247,8 +300,11 @@ def state_price(key: str, value: Any) -> Decimal | None:
 
 
 def _ids(node: dict[str, Any]) -> set[str]:
-    return {str(node[k]) for k in (*SKU_KEYS, "id", "goods_id", "item_id", "skuid", "wareId") if
-            isinstance(node.get(k), (str, int)) and not isinstance(node.get(k), bool)}
+    return {
+        str(node[k])
+        for k in (*SKU_KEYS, "id", "goods_id", "item_id", "skuid", "wareId")
+        if isinstance(node.get(k), (str, int)) and not isinstance(node.get(k), bool)
+    }
 
 
 def state_fields(page: Page) -> Found:
@@ -282,8 +338,12 @@ def state_fields(page: Page) -> Found:
                 match = 0.9  # the name is shown on the page verbatim
             if match < match_floor and not id_match:
                 continue
-            score = match + (1.0 if id_match else 0) + (0.1 if _get(node, SKU_KEYS) else 0) + (
-                0.1 if _get(node, STOCK_KEYS) else 0)
+            score = (
+                match
+                + (1.0 if id_match else 0)
+                + (0.1 if _get(node, SKU_KEYS) else 0)
+                + (0.1 if _get(node, STOCK_KEYS) else 0)
+            )
             if best is None or score > best[0]:
                 best = (score, name, node)
     if best is None:
@@ -320,8 +380,11 @@ def state_fields(page: Page) -> Found:
             found.put("brand", value.strip(), f"{name}..{brand[0]}")
     stock = _get(node, STOCK_KEYS)
     if stock is not None or "isSoldOut" in node or "soldOut" in node:
-        key, value = stock if stock else (("isSoldOut", node["isSoldOut"]) if "isSoldOut" in node
-                                           else ("soldOut", node["soldOut"]))
+        key, value = (
+            stock
+            if stock
+            else (("isSoldOut", node["isSoldOut"]) if "isSoldOut" in node else ("soldOut", node["soldOut"]))
+        )
         if key in ("isSoldOut", "soldOut") and isinstance(value, (bool, int)):
             state = "OutOfStock" if value else "InStock"
         else:

@@ -21,8 +21,18 @@ from .prices import currency_iso, parse_price, to_decimal
 log = logging.getLogger(__name__)
 
 PRODUCT_TYPES = {
-    "product", "productgroup", "individualproduct", "productmodel", "somproducts", "book", "vehicle", "car",
-    "softwareapplication", "offer", "aggregateoffer", "event",
+    "product",
+    "productgroup",
+    "individualproduct",
+    "productmodel",
+    "somproducts",
+    "book",
+    "vehicle",
+    "car",
+    "softwareapplication",
+    "offer",
+    "aggregateoffer",
+    "event",
 }
 
 
@@ -244,7 +254,7 @@ def jsonld_items(tree: Any) -> list[dict[str, Any]]:
     for script in tree.xpath('//script[contains(translate(@type,"JSONLD","jsonld"),"ld+json")]'):
         try:
             items = list(extractor._extract_items(script))  # per block, so one bad block loses only itself
-        except Exception:  # noqa: BLE001
+        except Exception:
             continue
         out.extend(walk(items))
     return out
@@ -257,7 +267,7 @@ def microdata_items(tree: Any, url: str) -> list[dict[str, Any]]:
 
     try:
         items = MicrodataExtractor().extract_items(tree, url or None)
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.debug("microdata extraction failed", exc_info=True)
         return []
     return list(walk(_microdata_to_ld(items)))
@@ -271,7 +281,7 @@ def rdfa_items(tree: Any, url: str) -> list[dict[str, Any]]:
         from extruct.rdfa import RDFaExtractor
 
         items = RDFaExtractor().extract_items(tree, base_url=url or None)
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.debug("RDFa extraction failed", exc_info=True)
         return []
     return _rdfa_to_ld(items)

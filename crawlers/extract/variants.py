@@ -17,8 +17,20 @@ from .page import Page, text_content
 from .prices import to_decimal
 
 _NAME_KEYS = ("specName", "spec", "skuName", "sku_name", "specs", "name", "title", "propPath", "skuDesc")
-_PRICE_KEYS = ("price", "salePrice", "promotionPrice", "groupPrice", "normalPrice", "priceFen", "price_fen",
-               "salePriceFen", "price_in_cents", "priceCent", "jdPrice", "p")
+_PRICE_KEYS = (
+    "price",
+    "salePrice",
+    "promotionPrice",
+    "groupPrice",
+    "normalPrice",
+    "priceFen",
+    "price_fen",
+    "salePriceFen",
+    "price_in_cents",
+    "priceCent",
+    "jdPrice",
+    "p",
+)
 _FEN_KEY = re.compile(r"fen|cent|^groupPrice$|^normalPrice$", re.I)
 _LIST_KEYS = re.compile(r"^(sku_?list|skus|skuInfos?|variants|sku_?infos?|specList)$", re.I)
 
@@ -71,8 +83,7 @@ def from_state(blobs: list[Any]) -> list[dict[str, Any]]:
                 name = next((item[k] for k in _NAME_KEYS if isinstance(item.get(k), str) and item[k].strip()), None)
                 if isinstance(name, list):
                     name = " ".join(map(str, name))
-                price = next((p for k in _PRICE_KEYS if k in item for p in [_price(k, item[k])] if p is not None),
-                             None)
+                price = next((p for k in _PRICE_KEYS if k in item for p in [_price(k, item[k])] if p is not None), None)
                 if name and price is not None:
                     out.append({"name": _norm(name), "price": price})
             if len(out) >= 2:

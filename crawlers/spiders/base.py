@@ -17,14 +17,15 @@ from jingshao.crawlers.items import FailedPageItem
 class TargetsSpider(scrapy.Spider):
     """Targets come from the settings (`JINGSHAO_TARGETS`, built by crawlers.runner)."""
 
-    def __init__(self, targets: list[dict[str, Any]] | None = None, timezone: str = "Asia/Shanghai",
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, targets: list[dict[str, Any]] | None = None, timezone: str = "Asia/Shanghai", **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.targets = targets or []
         self.tz = ZoneInfo(timezone)
 
     @classmethod
-    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):  # noqa: ANN001, ANN206
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
         kwargs.setdefault("targets", crawler.settings.getlist("JINGSHAO_TARGETS"))
         kwargs.setdefault("timezone", crawler.settings.get("JINGSHAO_TIMEZONE", "Asia/Shanghai"))
         return super().from_crawler(crawler, *args, **kwargs)
@@ -37,9 +38,14 @@ class TargetsSpider(scrapy.Spider):
         return {"playwright": True, "playwright_page_goto_kwargs": {"wait_until": "networkidle"}}
 
     @staticmethod
-    def failed_request(failure: Failure, what: str | None = None, product_id: int | None = None,
-                       url: str | None = None) -> FailedPageItem:
+    def failed_request(
+        failure: Failure, what: str | None = None, product_id: int | None = None, url: str | None = None
+    ) -> FailedPageItem:
         status = failure.value.response.status if failure.check(HttpError) else None
         reason = describe_failure(failure)
-        return FailedPageItem(url=url or failure.request.url, product_id=product_id, http_status=status,
-                              reason=f"{what}: {reason}" if what else reason)
+        return FailedPageItem(
+            url=url or failure.request.url,
+            product_id=product_id,
+            http_status=status,
+            reason=f"{what}: {reason}" if what else reason,
+        )

@@ -39,8 +39,11 @@ class MentionsSpider(TargetsSpider):
         """One JSON-safe payload per start request: per brand keyword where the URL has `{keyword}`."""
         src = MentionSourceConfig.model_validate(target["source"])
         brands = [BrandConfig.model_validate(b) for b in target["brands"]]
-        keywords = list(dict.fromkeys(k for b in brands for k in [*b.keywords, *b.aliases])) \
-            if "{keyword}" in src.url else [""]
+        keywords = (
+            list(dict.fromkeys(k for b in brands for k in [*b.keywords, *b.aliases]))
+            if "{keyword}" in src.url
+            else [""]
+        )
         source, brand_dicts = src.model_dump(mode="json"), [b.model_dump(mode="json") for b in brands]
         return [{"source": source, "brands": brand_dicts, "keyword": kw} for kw in keywords]
 
@@ -54,10 +57,16 @@ class MentionsSpider(TargetsSpider):
     def fill(url: str, keyword: str, cursor: str) -> str:
         return url.replace("{keyword}", quote(keyword)).replace("{cursor}", quote(cursor))
 
-    def page_request(self, src: MentionSourceConfig, brands: list[BrandConfig], index: int, url: str,
-                     keyword: str) -> scrapy.Request:
-        meta: dict[str, Any] = {"src": src, "brands": brands, "index": index, "keyword": keyword,
-                                **self.browser_meta(src.kind == "render")}
+    def page_request(
+        self, src: MentionSourceConfig, brands: list[BrandConfig], index: int, url: str, keyword: str
+    ) -> scrapy.Request:
+        meta: dict[str, Any] = {
+            "src": src,
+            "brands": brands,
+            "index": index,
+            "keyword": keyword,
+            **self.browser_meta(src.kind == "render"),
+        }
         return scrapy.Request(url, callback=self.parse_page, errback=self.on_error, meta=meta, dont_filter=True)
 
     def parse_page(self, response: Response):
@@ -69,18 +78,27 @@ class MentionsSpider(TargetsSpider):
             # may run for days, so not the spider's start.
             page = parse_mention_page(text, src, tz=self.tz, page_url=response.url, now=datetime.now(UTC))
         except MentionParseError as exc:
-            yield FailedPageItem(url=response.url, reason=f"mention source {src.name}: {exc}",
-                                 http_status=response.status)
+            yield FailedPageItem(
+                url=response.url, reason=f"mention source {src.name}: {exc}", http_status=response.status
+            )
             return
         for m in page.items:
             full = f"{m.title or ''} {m.text}"
             for brand in brands:
                 if match_brand(full, brand):
-                    yield MentionItem(brand=brand.name, source=src.name, authority=src.authority, url=m.url,
-                                      url_key=url_key(m.url), content_key=content_key(m.title, m.text),
-                                      title=m.title, text=m.text, author=m.author,
-                                      posted_at=m.posted_at.astimezone(UTC) if m.posted_at else None,
-                                      time_raw=m.time_raw)
+                    yield MentionItem(
+                        brand=brand.name,
+                        source=src.name,
+                        authority=src.authority,
+                        url=m.url,
+                        url_key=url_key(m.url),
+                        content_key=content_key(m.title, m.text),
+                        title=m.title,
+                        text=m.text,
+                        author=m.author,
+                        posted_at=m.posted_at.astimezone(UTC) if m.posted_at else None,
+                        time_raw=m.time_raw,
+                    )
         index = response.meta["index"]
         if index + 1 >= src.max_pages or not page.items:
             return

@@ -15,8 +15,7 @@ from jingshao.crawlers.extract.offers import final_price, parse_offers
 from jingshao.crawlers.items import FailedPageItem, ProductObservationItem
 from jingshao.crawlers.spiders.base import TargetsSpider
 
-FIELDS = ("title", "price", "original_price", "currency", "availability", "promo", "sku", "brand",
-          "price_is_range")
+FIELDS = ("title", "price", "original_price", "currency", "availability", "promo", "sku", "brand", "price_is_range")
 
 
 class ProductsSpider(TargetsSpider):
@@ -38,24 +37,37 @@ class ProductsSpider(TargetsSpider):
 
     def request_for(self, target: dict[str, Any]) -> scrapy.Request:
         meta: dict[str, Any] = {"target": target, **self.browser_meta(bool(target.get("render")))}
-        return scrapy.Request(target["url"], callback=self.parse_product, errback=self.on_error, meta=meta,
-                              dont_filter=True)
+        return scrapy.Request(
+            target["url"], callback=self.parse_product, errback=self.on_error, meta=meta, dont_filter=True
+        )
 
     def parse_product(self, response: Response):
         target = response.meta["target"]
         encoding = response.encoding if isinstance(response, TextResponse) else None
-        ext = extract_product(response.body, response.url, selectors=target.get("selectors") or None,
-                              encoding=encoding, variant=target.get("variant") or None)
+        ext = extract_product(
+            response.body,
+            response.url,
+            selectors=target.get("selectors") or None,
+            encoding=encoding,
+            variant=target.get("variant") or None,
+        )
         # An out-of-stock page often hides its price; the stock change still matters, so it is
         # stored with price unknown. Any other page without a price is a failure, never price 0.
         if ext.price is None and ext.availability != "OutOfStock":
-            yield FailedPageItem(url=target["url"], product_id=target["product_id"], http_status=response.status,
-                                 reason=ext.error or "no price found on page")
+            yield FailedPageItem(
+                url=target["url"],
+                product_id=target["product_id"],
+                http_status=response.status,
+                reason=ext.error or "no price found on page",
+            )
             return
         yield ProductObservationItem(
-            product_id=target["product_id"], url=target["url"],
-            fields={f: getattr(ext, f) for f in FIELDS}, sources=ext.sources,
-            rendered=bool(target.get("render")), extras=observation_extras(ext, target),
+            product_id=target["product_id"],
+            url=target["url"],
+            fields={f: getattr(ext, f) for f in FIELDS},
+            sources=ext.sources,
+            rendered=bool(target.get("render")),
+            extras=observation_extras(ext, target),
         )
 
     def on_error(self, failure: Failure):

@@ -51,8 +51,9 @@ class ReviewsSpider(TargetsSpider):
         try:
             page = parse_review_page(text, src, tz=self.tz, page_url=response.url, now=datetime.now(UTC))
         except ReviewParseError as exc:
-            yield FailedPageItem(url=response.url, product_id=pid, http_status=response.status,
-                                 reason=f"review page: {exc}")
+            yield FailedPageItem(
+                url=response.url, product_id=pid, http_status=response.status, reason=f"review page: {exc}"
+            )
             return
         reached_known = False
         for r in page.reviews:
@@ -60,9 +61,25 @@ class ReviewsSpider(TargetsSpider):
             if fp in target["known"]:
                 reached_known = True
                 continue
-            yield ReviewItem(product_id=pid, fingerprint=fp, category=target.get("category", "general"),
-                             **{k: getattr(r, k) for k in ("text", "external_id", "rating", "posted_at", "variant",
-                                                           "helpful", "has_images", "followup", "time_raw")})
+            yield ReviewItem(
+                product_id=pid,
+                fingerprint=fp,
+                category=target.get("category", "general"),
+                **{
+                    k: getattr(r, k)
+                    for k in (
+                        "text",
+                        "external_id",
+                        "rating",
+                        "posted_at",
+                        "variant",
+                        "helpful",
+                        "has_images",
+                        "followup",
+                        "time_raw",
+                    )
+                },
+            )
         next_url = self.next_page(src, index, page, response.url)
         if reached_known or not page.reviews or next_url is None or index + 1 >= target["max_pages"]:
             yield ReviewsCompleteItem(product_id=pid)
@@ -70,7 +87,7 @@ class ReviewsSpider(TargetsSpider):
         yield self.page_request(target, index + 1, next_url)
 
     @staticmethod
-    def next_page(src: ReviewSource, index: int, page, url: str) -> str | None:  # noqa: ANN001
+    def next_page(src: ReviewSource, index: int, page, url: str) -> str | None:
         if src.pagination == "next":
             return page.next_url if page.next_url and page.next_url != url else None
         if src.pagination == "offset" and len(page.reviews) + page.skipped < src.page_size:
