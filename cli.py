@@ -1185,8 +1185,26 @@ def worker(
     raise typer.Exit(worker_main(cfg, [s.strip() for s in spiders.split(",") if s.strip()]))
 
 
+HostOpt = Annotated[str | None, typer.Option("--host", help="Address to listen on (default: web.host, 127.0.0.1).")]
+PortOpt = Annotated[int | None, typer.Option("--port", help="Port (default: web.port, 8080).")]
+
+
+def _web_server(cfg: Config, host: str | None, port: int | None):
+    from jingshao.web.server import UnsafeBindError, make_server
+
+    try:
+        return make_server(cfg, host or cfg.web.host, port if port is not None else cfg.web.port)
+    except UnsafeBindError as exc:
+        raise _fail(str(exc), 2) from None
+
+
 @app.command()
-def run(config: ConfigOpt = None) -> None:
+def run(
+    config: ConfigOpt = None,
+    web: Annotated[bool, typer.Option("--web", help="Also serve the web dashboard and API.")] = False,
+    host: HostOpt = None,
+    port: PortOpt = None,
+) -> None:
     """Run the scheduler in the foreground: crawls, alert evaluation, notifications, the daily report.
 
     Stop it with Ctrl-C or SIGTERM: running jobs finish, running crawls stop cleanly.
@@ -1200,9 +1218,169 @@ def run(config: ConfigOpt = None) -> None:
     # (APScheduler's INFO lines repeat what the summary says).
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _db(cfg).dispose()  # migrate before the job store touches the database
-    if not planned_jobs(cfg):
+    if not planned_jobs(cfg) and not web:
         raise _fail(f"{cfg.source}: no job to run (no products, mention sources or report configured)", 2)
-    run_scheduler(cfg, str(cfg.source), out=lambda line: console.print(line, highlight=False))
+    server = None
+    if web:
+        from jingshao.web.server import serve_in_thread
+
+        server = _web_server(cfg, host, port)
+        serve_in_thread(server)
+        console.print(f"看板 web: http://{server.config.host}:{server.config.port}/", highlight=False)
+    try:
+        run_scheduler(cfg, str(cfg.source), out=lambda line: console.print(line, highlight=False))
+    finally:
+        if server is not None:
+            server.should_exit = True
+
+
+@app.command()
+def serve(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None) -> None:
+    """Serve the web dashboard (看板) and the REST API (/api/v1, docs at /api/docs).
+
+    Binds 127.0.0.1:8080 by default; another address needs a user or token (`jingshao users add`).
+    """
+    cfg = _load(config)
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _db(cfg).dispose()
+    server = _web_server(cfg, host, port)
+    console.print(f"看板 web: http://{server.config.host}:{server.config.port}/  (Ctrl-C stops)", highlight=False)
+    server.run()
+
+
+users_app = typer.Typer(help="Web dashboard users and API tokens.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+RoleOpt = Annotated[str, typer.Option("--role", help="admin (edits) or viewer (reads).")]
+
+
+def _role(role: str) -> str:
+    if role not in ("admin", "viewer"):
+        raise _fail(f"--role must be admin or viewer, not {role!r}", 2)
+    return role
+
+
+@users_app.command("add")
+def users_add(
+    name: str,
+    role: RoleOpt = "viewer",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin instead of prompting.")
+    ] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Add a user (or set a user's password and role); the password is stored as an scrypt hash."""
+    cfg = _load(config)
+    _role(role)
+    from sqlalchemy import select
+
+    from jingshao.storage.models import WebUser
+    from jingshao.web.auth import hash_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("密码 password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        raise _fail("the password must have at least 8 characters", 2)
+    if any(u.name == name for u in cfg.web.users):
+        raise _fail(f"user {name!r} is defined in {cfg.source} ([[web.users]]); change it there", 2)
+    db = _db(cfg)
+    with db.session() as s:
+        row = s.scalar(select(WebUser).where(WebUser.name == name))
+        if row is None:
+            s.add(WebUser(name=name, role=role, password_hash=hash_password(password)))
+            what = "added"
+        else:
+            row.role, row.password_hash, row.disabled_at = role, hash_password(password), None
+            what = "updated"
+    console.print(f"用户 {name} ({role}) {what}", highlight=False)
+
+
+@users_app.command("remove")
+def users_remove(name: str, config: ConfigOpt = None) -> None:
+    """Remove a user added with `users add` (their sessions end)."""
+    cfg = _load(config)
+    from sqlalchemy import delete
+
+    from jingshao.storage.models import WebSession, WebUser
+
+    with _db(cfg).session() as s:
+        gone = s.execute(delete(WebUser).where(WebUser.name == name)).rowcount
+        s.execute(delete(WebSession).where(WebSession.user_name == name))
+    if not gone:
+        raise _fail(f"no user {name!r} in the database")
+    console.print(f"用户 {name} removed", highlight=False)
+
+
+@users_app.command("list")
+def users_list(config: ConfigOpt = None) -> None:
+    """Users and API tokens, from the config file and the database (never their secrets)."""
+    cfg = _load(config)
+    from sqlalchemy import select
+
+    from jingshao.storage.models import ApiToken, WebUser
+
+    table = Table("类型 kind", "名称 name", "角色 role", "来源 from", box=None)
+    for u in cfg.web.users:
+        table.add_row("user", u.name, u.role, "config")
+    for t in cfg.web.tokens:
+        table.add_row("token", t.name, t.role, "config")
+    with _db(cfg).session() as s:
+        for row in s.scalars(select(WebUser).order_by(WebUser.name)):
+            table.add_row("user", row.name, row.role, "database" + (" (disabled)" if row.disabled_at else ""))
+        for tok in s.scalars(select(ApiToken).order_by(ApiToken.name)):
+            table.add_row("token", tok.name, tok.role, "database" + (" (revoked)" if tok.revoked_at else ""))
+    console.print(table)
+
+
+@users_app.command("token")
+def users_token(name: str, role: RoleOpt = "viewer", config: ConfigOpt = None) -> None:
+    """Create an API token (printed once; only its SHA-256 is stored). Use: Authorization: Bearer TOKEN."""
+    cfg = _load(config)
+    _role(role)
+    from sqlalchemy import select
+
+    from jingshao.storage.models import ApiToken
+    from jingshao.web.auth import new_token, token_digest
+
+    token = new_token()
+    with _db(cfg).session() as s:
+        if s.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
+            raise _fail(f"a token named {name!r} exists; revoke it first (`jingshao users revoke {name}`)", 2)
+        s.add(ApiToken(name=name, role=role, token_hash=token_digest(token)))
+    # The one place a token is shown: on stdout, to the person who created it.
+    sys.stdout.write(token + "\n")
+
+
+@users_app.command("revoke")
+def users_revoke(name: str, config: ConfigOpt = None) -> None:
+    """Revoke an API token created with `users token`."""
+    cfg = _load(config)
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from jingshao.storage.models import ApiToken
+
+    with _db(cfg).session() as s:
+        tok = s.scalar(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None)))
+        if tok is None:
+            raise _fail(f"no active token {name!r}")
+        tok.revoked_at = datetime.now(UTC)
+    console.print(f"token {name} revoked", highlight=False)
+
+
+@users_app.command("hash")
+def users_hash() -> None:
+    """Print an scrypt hash of a password read from stdin, for password_hash in [[web.users]]."""
+    from jingshao.web.auth import hash_password
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8:
+        raise _fail("the password must have at least 8 characters", 2)
+    sys.stdout.write(hash_password(password) + "\n")
 
 
 @app.command()
