@@ -136,8 +136,11 @@ def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool, 
 
     if spider == "mentions" and not (cfg.brands and cfg.mention_sources):
         raise _fail(f"{cfg.source}: mentions need [[brands]] and [[mention_sources]]; nothing to crawl", 2)
-    if spider != "mentions" and not any(True for _ in cfg.iter_products()):
-        raise _fail(f"{cfg.source}: no [[competitors.products]] configured; nothing to crawl", 2)
+    if spider != "mentions":
+        from jingshao.crawlers.catalog import any_products
+
+        if not any_products(cfg):
+            raise _fail(f"{cfg.source}: no [[competitors.products]] configured (nor added in the web UI)", 2)
     hook = RichProgress(spider) if progress and err.is_terminal else _LogProgress(spider)
     try:
         summary = crawl(cfg, spider, progress=hook, log_level="INFO" if verbose else "WARNING")
@@ -258,6 +261,48 @@ class _LogProgress:
         pass
 
 
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV (header row, UTF-8) instead of a table.")]
+PRICE_COLUMNS = (
+    "product_id",
+    "competitor",
+    "product",
+    "url",
+    "observation_id",
+    "first_seen_at",
+    "last_seen_at",
+    "price",
+    "final_price",
+    "original_price",
+    "currency",
+    "availability",
+    "promo",
+    "suspect",
+)
+
+
+def _one_format(as_json: bool, as_csv: bool) -> None:
+    if as_json and as_csv:
+        raise _fail("give --json or --csv, not both", 2)
+
+
+def _export(columns, rows, as_json: bool, tz) -> None:
+    """Rows to stdout as JSON lines or CSV; times in the configured time zone, with their offset."""
+    from datetime import datetime
+
+    from jingshao.core.export import csv_text, json_line
+
+    def local(v):
+        return v.astimezone(tz) if isinstance(v, datetime) else v
+
+    rows = [[local(v) for v in row] for row in rows]
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json_line(dict(zip(columns, row, strict=True))) + "\n")
+    else:
+        sys.stdout.write(csv_text(columns, rows))
+
+
 @app.command()
 def prices(
     product: Annotated[
@@ -266,27 +311,40 @@ def prices(
             "--product", "-p", help="Product id, URL, the shop's item id (a number in its URL) or part of its name."
         ),
     ] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Show the price history of one product or all products."""
+    """Show the price history of one product or all watched products (paused and removed ones: name them)."""
     cfg = _load(config)
+    _one_format(as_json, as_csv)
     from jingshao.storage.repository import find_products, price_history
 
     db = _db(cfg)
     with db.session() as s:
         products = find_products(s, product)
+        if product is None:
+            # Paused and removed products (history kept) leave the list; `--product` still shows them.
+            products = [p for p in products if p.active and p.removed_at is None]
         if not products:
             raise _fail(
                 f"no product matches {product!r}" if product else "no products yet: run `jingshao crawl products` first"
             )
         rows = price_history(s, [p.id for p in products])
     tz = cfg.tz
+    if as_json or as_csv:
+        _export(PRICE_COLUMNS, [[getattr(r, c) for c in PRICE_COLUMNS] for r in rows], as_json, tz)
+        return
     by_product: dict[int, list] = {}
     for r in rows:
         by_product.setdefault(r.product_id, []).append(r)
     for p in products:
         hist = by_product.get(p.id, [])
         title = f"#{p.id} {p.name or p.url}"
+        if p.removed_at is not None:
+            title += " (已移除 removed)"
+        elif not p.active:
+            title += " (已暂停 paused)"
         table = Table(title=title, title_justify="left", caption=p.url, caption_justify="left")
         for col in ("观测", "首次发现", "最近确认", "价格", "到手价", "原价", "库存", "促销"):
             table.add_column(col, no_wrap=col != "促销")
@@ -507,19 +565,40 @@ def _when(cfg: Config, dt) -> str:
     return "—" if dt is None else dt.astimezone(cfg.tz).strftime("%m-%d %H:%M")
 
 
+ALERT_COLUMNS = (
+    "id",
+    "state",
+    "level",
+    "max_level",
+    "since",
+    "subject",
+    "family",
+    "rule",
+    "summary",
+    "acked_by",
+    "last_notified_at",
+)
+
+
 @alerts_app.command("list")
 def alerts_list(
     all_: Annotated[bool, typer.Option("--all", help="Resolved alerts too.")] = False,
     level: Annotated[str | None, typer.Option(help="blue, yellow or red.")] = None,
     family: Annotated[str | None, typer.Option(help="crisis, price_drop, stock_out, ...")] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Firing alerts (most severe first)."""
     cfg = _load(config)
+    _one_format(as_json, as_csv)
     from jingshao.storage.alerts_repo import list_alerts
 
     with _db(cfg).session() as s:
         rows = list_alerts(s, state=None if all_ else "firing", level=level, family=family)
+    if as_json or as_csv:
+        _export(ALERT_COLUMNS, [[getattr(r, c) for c in ALERT_COLUMNS] for r in rows], as_json, cfg.tz)
+        return
     table = Table(title=f"{'all' if all_ else 'firing'} alerts: {len(rows)}", title_justify="left")
     for col in ("id", "级别", "状态", "自", "对象", "规则", "摘要", "确认"):
         table.add_column(col)

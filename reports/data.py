@@ -385,7 +385,7 @@ def _observed_changes(session: Session, start: datetime, end: datetime) -> _Chan
     refs = _product_refs(session, seqs)
     out = _Changes([], [], [])
     for pid, seq in seqs.items():
-        if len(seq) < 2 or pid not in refs:
+        if len(seq) < 2 or pid not in refs or not refs[pid][1]:  # paused / removed: out of the report
             continue
         first, last = seq[0], seq[-1]
         ref = refs[pid][0]
@@ -457,7 +457,9 @@ def _adlaw(session: Session, start: datetime, end: datetime) -> list[AdlawFindin
     seen: set[tuple[int, str, str]] = set()
     out = []
     for pid, fld, word, category, context, at in rows:
-        if (pid, fld, word) in seen or pid not in refs:  # a product re-observed twice in a day: one finding
+        if (
+            (pid, fld, word) in seen or pid not in refs or not refs[pid][1]
+        ):  # a product re-observed twice in a day: one finding
             continue
         seen.add((pid, fld, word))
         out.append(AdlawFinding(refs[pid][0], fld, word, category, context, at))

@@ -54,7 +54,7 @@ CSP = (
 
 
 def create_app(cfg: Config, *, db: Database | None = None) -> FastAPI:
-    from jingshao.web import api, login, pages
+    from jingshao.web import api, api_files, login, pages
 
     app = FastAPI(
         title="竞哨 jingshao API",
@@ -68,6 +68,7 @@ def create_app(cfg: Config, *, db: Database | None = None) -> FastAPI:
     app.state.login_limiter = LoginLimiter(cfg.web.login_attempts, cfg.web.login_window_seconds)
 
     app.include_router(api.router, prefix="/api/v1")
+    app.include_router(api_files.router, prefix="/api/v1")
     app.include_router(login.router)
     app.include_router(pages.router, dependencies=[Depends(require_viewer), Depends(csrf_protect)])
     if STATIC.is_dir():

@@ -124,11 +124,7 @@ def csrf_field(request: Request) -> Markup:
     return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, escape(csrf_token(request)))
 
 
-async def csrf_protect(request: Request, user: Principal | None = Depends(current_user)) -> None:
-    """Reject an unsafe request from a browser (cookie or local mode) without the right CSRF token.
-
-    Bearer-token API calls are exempt: a browser never attaches that header on its own.
-    """
+async def _check_csrf(request: Request, user: Principal | None, *, anonymous_ok: bool) -> None:
     if request.method not in UNSAFE_METHODS or (user is not None and user.via == "token"):
         return
     sent = request.headers.get(CSRF_HEADER)
@@ -138,9 +134,26 @@ async def csrf_protect(request: Request, user: Principal | None = Depends(curren
         form = await request.form()
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
-    expected = getattr(request.state, "session_csrf", None) or request.cookies.get(CSRF_COOKIE)
-    if not sent or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+    session_csrf = getattr(request.state, "session_csrf", None)
+    expected = [session_csrf] if session_csrf else []
+    if anonymous_ok or not session_csrf:
+        expected.append(request.cookies.get(CSRF_COOKIE))
+    if not sent or not any(e and hmac.compare_digest(sent.encode(), e.encode()) for e in expected):
         raise HTTPException(403, "CSRF token missing or wrong: reload the page and try again")
+
+
+async def csrf_protect(request: Request, user: Principal | None = Depends(current_user)) -> None:
+    """Reject an unsafe request from a browser (cookie or local mode) without the right CSRF token.
+
+    A logged-in browser must send its session's token; before login (and in local mode) the
+    ``jingshao_csrf`` cookie's. Bearer-token API calls are exempt: a browser never adds that header.
+    """
+    await _check_csrf(request, user, anonymous_ok=False)
+
+
+async def csrf_protect_login(request: Request, user: Principal | None = Depends(current_user)) -> None:
+    """The login form: the pre-login token is accepted even when an older session cookie is present."""
+    await _check_csrf(request, user, anonymous_ok=True)
 
 
 def page_context(request: Request, **extra: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from markupsafe import escape
 from sqlalchemy.orm import Session
 
 from jingshao.web.auth import SESSION_COOKIE, check_login, end_session, start_session
-from jingshao.web.deps import csrf_field, csrf_protect, get_cfg, get_db, page_context
+from jingshao.web.deps import csrf_field, csrf_protect, csrf_protect_login, get_cfg, get_db, page_context
 
 router = APIRouter(include_in_schema=False)
 
@@ -57,7 +57,7 @@ def login_page(request: Request, error: str | None = None, next: str | None = No
     return render_login(request, error, safe_next(next))
 
 
-@router.post("/login", dependencies=[Depends(csrf_protect)])
+@router.post("/login", dependencies=[Depends(csrf_protect_login)])
 def login(
     request: Request,
     username: str = Form(...),
