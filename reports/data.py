@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -40,6 +41,9 @@ from jingshao.storage.queries.report import (
 )
 
 from .settings import ReportConfig
+
+if TYPE_CHECKING:  # the nlp package loads jieba lazily; the report imports it only when it builds
+    from jingshao.nlp.mindmap import MindMap
 
 # ---------------------------------------------------------------- result types
 # Query results (ProductRef, PriceChange, AlertSummary ...) are storage's (storage.queries.report),
@@ -95,6 +99,8 @@ class CompetitorTeardown:
     price_max: Decimal | None
     selling_points: tuple[str, ...]
     top: tuple[TeardownProduct, ...]
+    # 用户心智图谱: the competitor's reviews in the review window, by aspect (jingshao.nlp.mindmap)
+    mind_map: MindMap | None = None
 
 
 @dataclass(frozen=True)
@@ -254,6 +260,26 @@ def _top_products(
     }
 
 
+#: Aspects per competitor in the report's mind map (the most talked about first).
+MIND_MAP_ASPECTS = 6
+
+
+def _mind_maps(
+    rows: dict[int, list[q.DatedReview]], by_comp: dict[str, list[int]], end: datetime
+) -> dict[str, MindMap]:
+    from jingshao.crawlers.enrichment import tag_from_row
+    from jingshao.nlp.mindmap import MindMapReview, build_mind_map
+
+    out = {}
+    for comp, pids in by_comp.items():
+        reviews = [
+            MindMapReview(r.text, [tag_from_row(t) for t in r.tags], r.at) for pid in pids for r in rows.get(pid, [])
+        ]
+        if reviews:
+            out[comp] = build_mind_map(reviews, competitor=comp, top=3, aspects=MIND_MAP_ASPECTS, now=end)
+    return out
+
+
 def _teardowns(
     refs: dict[int, q.CatalogProduct],
     top_ids: dict[str, list[int]],
@@ -263,6 +289,7 @@ def _teardowns(
     tag_rows: dict[int, list[q.TaggedReview]],
     bands: dict[int, q.PriceBand],
     copy: dict[int, list[str]],
+    maps: dict[str, MindMap],
 ) -> list[CompetitorTeardown]:
     from jingshao.nlp import selling_points
 
@@ -304,6 +331,7 @@ def _teardowns(
                 max(prices) if prices else None,
                 tuple(w for w, _ in selling_points(dict.fromkeys(comp_copy), topk=8)),
                 tuple(top),
+                maps.get(comp),
             )
         )
     return out
@@ -401,6 +429,9 @@ def build_report_data(
     teardown_ids = [p for ids in top_ids.values() for p in ids]
     tag_rows = q.tagged_reviews(session, set(shown_sentiment) | set(teardown_ids), review_start, day_end)
     sentiment = _sentiment(refs, window, new, tag_rows, shown_sentiment)
+    by_comp = _by_competitor(refs)
+    shown_competitors = {c: by_comp[c] for c in top_ids}
+    mind_map_ids = [p for ids in shown_competitors.values() for p in ids]
     teardowns = _teardowns(
         refs,
         top_ids,
@@ -410,6 +441,7 @@ def build_report_data(
         tag_rows,
         q.price_bands(session, teardown_ids, trend_start, day_end),
         q.product_copy(session, teardown_ids, trend_start, day_end),
+        _mind_maps(q.dated_reviews(session, mind_map_ids, review_start, day_end), shown_competitors, day_end),
     )
 
     adlaw = q.adlaw_findings(session, day_start, day_end)

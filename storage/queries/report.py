@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -158,6 +158,15 @@ class TaggedReview:
     text: str
     tags: tuple[dict[str, Any], ...]
     sentiment: float | None
+
+
+@dataclass(frozen=True)
+class DatedReview:
+    """A review's text and stored tags, with when it was written (else first crawled), aware UTC."""
+
+    text: str
+    tags: tuple[dict[str, Any], ...]
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -488,6 +497,31 @@ def tagged_reviews(
     ):
         out[pid].append(TaggedReview(text, tuple(tags or ()), s))
     return dict(out)
+
+
+def dated_reviews(
+    session: Session, ids: Iterable[int], window_start: datetime, end: datetime
+) -> dict[int, list[DatedReview]]:
+    """Every review of the given products written (undated: first crawled) in [window_start, end)."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    when = func.coalesce(Review.posted_at, Review.first_seen_at)
+    out: dict[int, list[DatedReview]] = defaultdict(list)
+    for pid, text, tags, at in session.execute(
+        select(Review.product_id, Review.text, Review.tags, when).where(
+            Review.product_id.in_(ids), when >= window_start, when < end
+        )
+    ):
+        out[pid].append(DatedReview(text, tuple(tags or ()), _aware(at)))
+    return dict(out)
+
+
+def _aware(at: datetime | str) -> datetime:
+    """coalesce() loses the column's UTC type: SQLite hands back naive text/datetimes of stored UTC."""
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 # ---------------------------------------------------------------- mentions
