@@ -195,6 +195,35 @@ def test_ack_silence_and_unsilence_an_alert(admin, site):
     db.dispose()
 
 
+def test_add_a_product_with_the_extraction_preview(admin, site):
+    from jingshao.demo.catalog import bench_product_urls, expected_bench
+
+    url = bench_product_urls(site.shop.base_url, 8)[7]
+    want = expected_bench(7)
+    admin.goto(site.url("/settings"))
+    admin.fill("#add-form input[name=competitor]", "新竞品旗舰店")
+    admin.fill("#add-form textarea[name=urls]", url)
+    admin.click("#preview-btn")
+    admin.wait_for_selector(".preview-result [data-field=price] .value")
+    result = admin.locator(".preview-result")
+    assert result.locator("[data-field=price] .value").inner_text() == str(want.price)
+    assert result.locator("[data-field=title] .value").inner_text() == want.title
+    assert result.locator("[data-field=price] .layer").inner_text() not in ("", "—")  # which layer found it
+    admin.click("#add-form button[type=submit]")
+    admin.wait_for_selector(".flash")
+    assert "已添加 1 个商品" in admin.inner_text(".flash")
+    row = admin.locator("#product-list tr", has_text="新竞品旗舰店")
+    assert "网页添加" in row.inner_text() and "监控中" in row.inner_text()
+    pid = row.get_attribute("data-product")
+    # Pause from the page: it leaves the price table (history kept), then comes back.
+    row.locator("button[value=pause]").click()
+    admin.wait_for_selector(".flash")
+    assert "已暂停" in admin.locator(f"#product-list tr[data-product='{pid}'] .status").inner_text()
+    # A product from the config file is read-only here.
+    file_row = admin.locator("#product-list tr", has_text="配置文件（只读）").first
+    assert file_row.locator("button").count() == 0
+
+
 def test_a_viewer_reads_but_cannot_void(browser, site):
     ctx, page = login(browser, site, VIEWER, VIEWER_PASSWORD)
     try:
@@ -225,6 +254,7 @@ PAGES = [
     "/alerts/{crisis}",
     "/alerts/backtest",
     "/health",
+    "/settings",
     "/reports",
     "/reports/view/jingshao-report-2026-12-01.html",
 ]

@@ -137,7 +137,8 @@ def seed(database_url: str, base_url: str, now: datetime | None = None) -> Seede
         for pid in products.values():
             every = 5 if pid == chart_pid else 20
             price = Decimal(rng.randrange(100, 5000))
-            t = now - timedelta(days=400)
+            # Half a day off the grid, so no change sits on a 30/90/365-day boundary while a test runs.
+            t = now - timedelta(days=400, hours=12)
             while t < now - timedelta(days=1):
                 step = Decimal(rng.choice([-3, -2, -1, 1, 2, 3])) / 100 * price
                 price = max(Decimal(10), (price + step).quantize(Decimal("0.01")))

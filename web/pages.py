@@ -34,6 +34,7 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(TEMPLATES))
 
 RANGES = (30, 90, 365)
+OBSERVATION_ROWS = 60  # the table under the chart: newest first; the API pages through all
 LEVEL_NAMES = {"red": "红色", "yellow": "黄色", "blue": "蓝色"}
 AVAILABILITY = {
     "InStock": "有货",
@@ -102,19 +103,20 @@ templates.env.globals["EVENT_NAMES"] = EVENT_NAMES
 templates.env.globals["FIELD_NAMES"] = FIELD_NAMES
 
 
-def render(request: Request, name: str, nav: str, status: int = 200, **values: Any) -> Response:
+def render(request: Request, template: str, nav: str, *, status_code: int = 200, **values: Any) -> Response:
     tz = get_cfg(request).tz
     ctx = page_context(request, nav=nav, t=lambda v, fmt="%m-%d %H:%M": _fmt_time(tz, v, fmt), **values)
     flash = request.query_params.get("ok") or request.query_params.get("err")
     if flash and "flash" not in values:
         ctx["flash"] = flash[:300]
         ctx["flash_error"] = "err" in request.query_params
-    return templates.TemplateResponse(request, name, ctx, status_code=status)
+    return templates.TemplateResponse(request, template, ctx, status_code=status_code)
 
 
 def back(path: str, *, ok: str | None = None, err: str | None = None) -> RedirectResponse:
     params = {k: v for k, v in (("ok", ok), ("err", err)) if v}
-    return RedirectResponse(path + (("?" + urlencode(params)) if params else ""), status_code=303)
+    sep = "&" if "?" in path else "?"
+    return RedirectResponse(path + ((sep + urlencode(params)) if params else ""), status_code=303)
 
 
 def _now() -> datetime:
@@ -343,7 +345,8 @@ def product_page(request: Request, product_id: int, days: int = 30, db: Session 
         charts=True,
         p=hist.product,
         hist=hist,
-        observations=list(reversed(hist.observations)),
+        observations=list(reversed(hist.observations))[:OBSERVATION_ROWS],
+        more=max(0, len(hist.observations) - OBSERVATION_ROWS),
         latest=latest,
         option=option,
         anomalies=anomalies,
@@ -766,6 +769,150 @@ def health(request: Request, db: Session = Depends(get_db)) -> Response:
     )
 
 
+# ---------------------------------------------------------------- 监控设置
+
+MAX_PREVIEW_URLS = 10
+FIELD_ORDER = ("title", "price", "original_price", "currency", "availability", "promo", "sku", "brand")
+
+
+def _urls(text: str) -> list[str]:
+    """One URL per line (blank lines and duplicates dropped, order kept)."""
+    return list(dict.fromkeys(u.strip() for u in text.splitlines() if u.strip()))
+
+
+def _api_error(exc: HTTPException) -> str:
+    detail = exc.detail
+    if isinstance(detail, list):
+        return "；".join(f"{'.'.join(str(x) for x in d.get('loc', []))}: {d.get('msg')}" for d in detail)
+    return str(detail)
+
+
+@router.get("/settings")
+def settings(request: Request, db: Session = Depends(get_db), status: str = "all") -> Response:
+    from jingshao.storage.queries import web as wq
+
+    if status not in ("all", "active", "paused", "removed"):
+        status = "all"
+    rows = wq.products(db, status=None if status == "all" else status, limit=5000).items
+    comps = wq.competitors(db)
+    return render(
+        request,
+        "settings.html",
+        "settings",
+        rows=rows,
+        status=status,
+        web_competitors=[c for c in comps if c.managed_by == "web"],
+        file_competitors=[c for c in comps if c.managed_by == "file"],
+    )
+
+
+@router.post("/settings/preview")
+async def settings_preview(
+    request: Request,
+    urls: str = Form(""),
+    render_: bool = Form(False, alias="render"),
+    price_selector: str = Form(""),
+    variant: str = Form(""),
+    user: Principal = Depends(require_admin),
+) -> Response:
+    """The extraction preview (web/preview.py) of each pasted URL, as an htmx fragment: nothing is stored."""
+    from jingshao.web.preview import PreviewError, preview
+
+    cfg = get_cfg(request)
+    results = []
+    selectors = {"price": price_selector.strip()} if price_selector.strip() else None
+    for url in _urls(urls)[:MAX_PREVIEW_URLS]:
+        try:
+            results.append(
+                (url, await preview(cfg, url, selectors=selectors, render=render_, variant=variant or None), None)
+            )
+        except (PreviewError, ValueError) as exc:
+            results.append((url, None, str(exc)))
+    return templates.TemplateResponse(
+        request,
+        "_preview.html",
+        page_context(request, results=results, too_many=len(_urls(urls)) > MAX_PREVIEW_URLS, order=FIELD_ORDER),
+    )
+
+
+@router.post("/settings/products")
+def settings_add(
+    request: Request,
+    competitor: str = Form(""),
+    urls: str = Form(""),
+    render_: bool = Form(False, alias="render"),
+    price_selector: str = Form(""),
+    variant: str = Form(""),
+    user: Principal = Depends(require_admin),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Add every pasted URL under `competitor` through the API's own checks (web/api.py add_product)."""
+    from jingshao.web import api
+
+    links = _urls(urls)
+    if not competitor.strip() or not links:
+        return back("/settings", err="请填写竞品店铺名称和至少一个商品链接")
+    added, errors = 0, []
+    for url in links:
+        body = {"competitor": competitor.strip(), "url": url, "render": render_}
+        if price_selector.strip():
+            body["selectors"] = {"price": price_selector.strip()}
+        if variant.strip():
+            body["variant"] = variant.strip()
+        try:
+            with db.begin_nested():  # one bad URL does not undo the others
+                api.add_product(api.ProductIn(**body), user, db, request)
+            added += 1
+        except HTTPException as exc:
+            errors.append(f"{url}：{_api_error(exc)}")
+        except ValueError as exc:  # pydantic's ValidationError
+            errors.append(f"{url}：{exc}")
+    if errors:
+        return back("/settings", err=f"已添加 {added} 个；未添加：" + "；".join(errors)[:250])
+    return back("/settings", ok=f"已添加 {added} 个商品，下次抓取时开始监控")
+
+
+@router.post("/settings/products/{product_id}")
+def settings_edit(
+    request: Request,
+    product_id: int,
+    action: str = Form("save"),
+    name: str = Form(""),
+    render_: bool = Form(False, alias="render"),
+    price_selector: str = Form(""),
+    variant: str = Form(""),
+    user: Principal = Depends(require_admin),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Edit, pause, resume or remove a web-managed product (file-managed ones answer 409 from the API)."""
+    from jingshao.web import api
+
+    try:
+        if action == "pause":
+            api.pause_product(product_id, user, db)
+            msg = "已暂停"
+        elif action == "resume":
+            api.resume_product(product_id, user, db)
+            msg = "已恢复监控"
+        elif action == "remove":
+            api.remove_product(product_id, user, db)
+            msg = "已移除（历史记录保留）"
+        else:
+            patch: dict[str, Any] = {
+                "name": name.strip() or None,
+                "render": render_,
+                "variant": variant.strip() or None,
+            }
+            patch["selectors"] = {"price": price_selector.strip()} if price_selector.strip() else None
+            api.edit_product(product_id, api.ProductPatch(**patch), user, db)
+            msg = "已保存"
+    except HTTPException as exc:
+        return back("/settings", err=f"商品 #{product_id}：{_api_error(exc)}")
+    except ValueError as exc:
+        return back("/settings", err=f"商品 #{product_id}：{exc}")
+    return back("/settings", ok=f"商品 #{product_id} {msg}")
+
+
 # ---------------------------------------------------------------- 日报
 
 REPORT_NAME = re.compile(r"^jingshao-report-[0-9A-Za-z_.-]+\.html$")
@@ -792,7 +939,7 @@ def reports(request: Request) -> Response:
 
 @router.get("/reports/view/{name}")
 def report_view(request: Request, name: str) -> Response:
-    return render(request, "report_view.html", "reports", title=name, name=_report_path(request, name).name)
+    return render(request, "report_view.html", "reports", title=name, report=_report_path(request, name).name)
 
 
 @router.get("/reports/file/{name}")

@@ -8,7 +8,7 @@ dataclasses, never ORM rows. Aggregates are done in SQL where the row counts gro
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -261,6 +261,8 @@ def product_history(session: Session, product_id: int, since: datetime) -> Produ
                 select(AdlawHit.field, AdlawHit.word, AdlawHit.context).where(AdlawHit.observation_id == latest.id)
             )
         ]
+    if latest is not None and latest.title and info.name == info.url:  # no configured name: the page's title
+        info = replace(info, name=latest.title)
     return ProductHistory(info, obs, failures, adlaw)
 
 
