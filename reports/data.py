@@ -60,6 +60,8 @@ class ProductRef:
 class PricePoint:
     at: datetime
     price: Decimal
+    list_price: Decimal | None = None  # 划线价 (the page's original_price) from this point on, when known
+    final_price: Decimal | None = None  # 到手价 (after coupons and 满减) from this point on, when known
 
 
 @dataclass(frozen=True)
@@ -414,7 +416,14 @@ def _price_trends(
     if not ids:
         return {}
     rows = session.execute(
-        select(Observation.product_id, Observation.first_seen_at, Observation.last_seen_at, Observation.price)
+        select(
+            Observation.product_id,
+            Observation.first_seen_at,
+            Observation.last_seen_at,
+            Observation.price,
+            Observation.original_price,
+            Observation.final_price,
+        )
         .where(
             Observation.product_id.in_(ids),
             Observation.first_seen_at < end,
@@ -425,21 +434,22 @@ def _price_trends(
     )
     points: dict[int, list[PricePoint]] = defaultdict(list)
     last_seen: dict[int, datetime] = {}
-    for pid, first, last, price in rows:
+    for pid, first, last, price, listed, final in rows:
         last_seen[pid] = max(last, last_seen.get(pid, last))
         if price is None:
             continue
         at = max(first, window_start)
         pts = points[pid]
+        point = PricePoint(at, price, listed, final)
         if pts and pts[-1].at == at:
-            pts[-1] = PricePoint(at, price)  # two changes at the clamped start: the later one holds
+            pts[-1] = point  # two changes at the clamped start: the later one holds
         else:
-            pts.append(PricePoint(at, price))
+            pts.append(point)
     out = {}
     for pid, pts in points.items():
         tail = min(max(last_seen[pid], pts[-1].at), end)
         if tail > pts[-1].at:
-            pts.append(PricePoint(tail, pts[-1].price))
+            pts.append(PricePoint(tail, pts[-1].price, pts[-1].list_price, pts[-1].final_price))
         out[pid] = tuple(pts)
     return out
 
@@ -603,7 +613,7 @@ def _teardowns(
     end: datetime,
     review_start: datetime,
 ) -> list[CompetitorTeardown]:
-    from jingshao.nlp import selling_points
+    from jingshao.nlp.keywords import selling_phrases
 
     by_comp: dict[str, list[int]] = defaultdict(list)
     for pid, (ref, active) in refs.items():
@@ -652,7 +662,7 @@ def _teardowns(
             lo, hi = bands.get(pid, (None, None))
             n, p, _, _ = window.get(pid, (0, 0, 0, None))
             pros, cons = _tag_counts(tag_rows.get(pid, []), 3)
-            points = tuple(w for w, _ in selling_points(dict.fromkeys(copy.get(pid, [])), topk=5))
+            points = tuple(w for w, _ in selling_phrases(copy.get(pid, []), topk=5))
             top.append(
                 TeardownProduct(
                     ref,
@@ -675,7 +685,7 @@ def _teardowns(
                 sum(1 for r in current if r.availability in ("InStock", "PreOrder")),
                 min(prices) if prices else None,
                 max(prices) if prices else None,
-                tuple(w for w, _ in selling_points(dict.fromkeys(comp_copy), topk=8)),
+                tuple(w for w, _ in selling_phrases(comp_copy, topk=8)),
                 tuple(top),
                 maps.get(comp),
             )
