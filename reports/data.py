@@ -291,7 +291,7 @@ def _teardowns(
     copy: dict[int, list[str]],
     maps: dict[str, MindMap],
 ) -> list[CompetitorTeardown]:
-    from jingshao.nlp import selling_points
+    from jingshao.nlp.keywords import selling_phrases
 
     by_comp = _by_competitor(refs)
     out = []
@@ -306,7 +306,7 @@ def _teardowns(
             band = bands.get(pid, q.PriceBand(None, None))
             w = window.get(pid, _NO_WINDOW)
             pros, cons = _tag_counts(tag_rows.get(pid, []), 3)
-            points = tuple(w for w, _ in selling_points(dict.fromkeys(copy.get(pid, [])), topk=5))
+            points = tuple(w for w, _ in selling_phrases(copy.get(pid, []), topk=5))
             top.append(
                 TeardownProduct(
                     refs[pid].ref,
@@ -329,7 +329,7 @@ def _teardowns(
                 sum(1 for r in current if r.availability in ("InStock", "PreOrder")),
                 min(prices) if prices else None,
                 max(prices) if prices else None,
-                tuple(w for w, _ in selling_points(dict.fromkeys(comp_copy), topk=8)),
+                tuple(w for w, _ in selling_phrases(comp_copy, topk=8)),
                 tuple(top),
                 maps.get(comp),
             )

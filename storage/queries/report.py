@@ -79,6 +79,8 @@ class ObservedState:
 class PricePoint:
     at: datetime
     price: Decimal
+    list_price: Decimal | None = None  # 划线价 (the page's original_price) from this point on, when known
+    final_price: Decimal | None = None  # 到手价 (after coupons and 满减) from this point on, when known
 
 
 @dataclass(frozen=True)
@@ -344,12 +346,19 @@ def observed_changes(session: Session, start: datetime, end: datetime) -> Observ
 def price_trends(
     session: Session, ids: Iterable[int], window_start: datetime, end: datetime
 ) -> dict[int, tuple[PricePoint, ...]]:
-    """Step points (price from each change on) of the given products over [window_start, end)."""
+    """Step points (price, 划线价 and 到手价 from each change on) of the given products over [window_start, end)."""
     ids = list(ids)
     if not ids:
         return {}
     rows = session.execute(
-        select(Observation.product_id, Observation.first_seen_at, Observation.last_seen_at, Observation.price)
+        select(
+            Observation.product_id,
+            Observation.first_seen_at,
+            Observation.last_seen_at,
+            Observation.price,
+            Observation.original_price,
+            Observation.final_price,
+        )
         .where(
             Observation.product_id.in_(ids),
             Observation.first_seen_at < end,
@@ -360,21 +369,22 @@ def price_trends(
     )
     points: dict[int, list[PricePoint]] = defaultdict(list)
     last_seen: dict[int, datetime] = {}
-    for pid, first, last, price in rows:
+    for pid, first, last, price, listed, final in rows:
         last_seen[pid] = max(last, last_seen.get(pid, last))
         if price is None:
             continue
         at = max(first, window_start)
         pts = points[pid]
+        point = PricePoint(at, price, listed, final)
         if pts and pts[-1].at == at:
-            pts[-1] = PricePoint(at, price)  # two changes at the clamped start: the later one holds
+            pts[-1] = point  # two changes at the clamped start: the later one holds
         else:
-            pts.append(PricePoint(at, price))
+            pts.append(point)
     out = {}
     for pid, pts in points.items():
         tail = min(max(last_seen[pid], pts[-1].at), end)
         if tail > pts[-1].at:
-            pts.append(PricePoint(tail, pts[-1].price))
+            pts.append(PricePoint(tail, pts[-1].price, pts[-1].list_price, pts[-1].final_price))
         out[pid] = tuple(pts)
     return out
 
