@@ -552,3 +552,18 @@ def test_web_competitor_selectors_reach_the_crawl_targets(env):
     assert bad.status_code == 422
     status = client.get("/api/v1/status", headers=bearer(VIEWER_TOKEN)).json()
     assert set(status) == {"last_runs", "failing_sources", "channels", "outbox"}
+
+
+def test_login_guessing_across_names_is_limited_per_client():
+    from jingshao.web.auth import LoginLimiter
+
+    limiter = LoginLimiter(attempts=2, window=300)
+    for i in range(8):
+        assert limiter.retry_after("10.0.0.1", f"user{i}") == 0
+        limiter.failed("10.0.0.1", f"user{i}")
+    assert limiter.retry_after("10.0.0.1", "someone-new") > 0  # 4 x 2 failures over any names
+    assert limiter.retry_after("10.0.0.2", "user0") == 0  # another client is not affected
+    limiter.failed("10.0.0.2", "ops")
+    limiter.failed("10.0.0.2", "ops")
+    assert limiter.retry_after("10.0.0.2", "ops") > 0
+    assert limiter.retry_after("10.0.0.2", "boss") == 0
