@@ -14,18 +14,20 @@ from jingshao.alerts.channels.base import Channel, SendResult
 from jingshao.alerts.channels.config import build_channel
 from jingshao.alerts.dispatcher import Dispatcher, reset_channel
 from jingshao.alerts.engine import EvaluationReport, evaluate
+from jingshao.config import Config
+from jingshao.core.smtp import send_plain_mail
 from jingshao.storage.db import open_database
 from jingshao.storage.models import utcnow
 
 log = logging.getLogger("jingshao.alerts")
 
 
-def channels_of(cfg) -> dict[str, Channel]:
+def channels_of(cfg: Config) -> dict[str, Channel]:
     """Configured channels by name, in config order (routing follows that order)."""
     return {c.name: build_channel(c) for c in cfg.channels}
 
 
-def run_evaluation(cfg, now: datetime | None = None) -> EvaluationReport:
+def run_evaluation(cfg: Config, now: datetime | None = None) -> EvaluationReport:
     db = open_database(cfg.database_url)
     try:
         return evaluate(db, cfg.alerts, cfg.brands, list(channels_of(cfg).values()), now)
@@ -33,7 +35,7 @@ def run_evaluation(cfg, now: datetime | None = None) -> EvaluationReport:
         db.dispose()
 
 
-def evaluate_alerts(cfg, now: datetime | None = None) -> dict[str, Any]:
+def evaluate_alerts(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
     """The scheduler's `evaluate` job: counts for the job log."""
     report = run_evaluation(cfg, now)
     for line in report.lines()[1:]:
@@ -46,7 +48,7 @@ def evaluate_alerts(cfg, now: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def dispatch_notifications(cfg, now: datetime | None = None) -> dict[str, Any]:
+def dispatch_notifications(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
     """The scheduler's `dispatch` job: send what is due, once."""
     db = open_database(cfg.database_url)
     try:
@@ -68,7 +70,7 @@ def dispatch_notifications(cfg, now: datetime | None = None) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v}
 
 
-def _mail_admin(cfg, subject: str, body: str, about: str) -> None:
+def _mail_admin(cfg: Config, subject: str, body: str, about: str) -> None:
     """Mail alerts.admin_email when mail is set up; never raises (it must not break dispatching)."""
     admin = cfg.alerts.admin_email
     report_cfg = getattr(cfg, "report", None)
@@ -76,14 +78,12 @@ def _mail_admin(cfg, subject: str, body: str, about: str) -> None:
     if not (admin and smtp):
         return
     try:
-        from jingshao.reports.mailer import send_plain_mail
-
         send_plain_mail(smtp, [admin], f"{cfg.alerts.prefix}{subject}", body)
     except Exception as exc:
         log.error("could not email %s about %s: %s", admin, about, type(exc).__name__)
 
 
-def broken_channel_notice(cfg):
+def broken_channel_notice(cfg: Config):
     """on_broken hook: say so loudly in the log, and by email to alerts.admin_email when mail is set up."""
 
     def on_broken(name: str, reason: str) -> None:
@@ -99,7 +99,7 @@ def broken_channel_notice(cfg):
     return on_broken
 
 
-def parked_channel_notice(cfg):
+def parked_channel_notice(cfg: Config):
     """on_parked hook: a channel used its retry budget; how many notifications wait and since when."""
 
     def on_parked(name: str, count: int, since: datetime) -> None:
@@ -123,7 +123,7 @@ def parked_channel_notice(cfg):
     return on_parked
 
 
-def send_test_message(cfg, name: str) -> SendResult:
+def send_test_message(cfg: Config, name: str) -> SendResult:
     """Send a test message through one channel; on success a broken channel is reset to ok."""
     channels = channels_of(cfg)
     if name not in channels:

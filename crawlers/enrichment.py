@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
-from jingshao.config import NlpConfig
+from jingshao.nlp.settings import NlpConfig
 
 
 def tag_to_row(tag) -> dict[str, str]:

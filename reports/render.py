@@ -20,13 +20,14 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from jingshao.core.levels import LEVEL_COLOURS
+
 from . import charts
 from .data import ReportData
 from .text import money, stock_label
 
 log = logging.getLogger(__name__)
 
-LEVEL_NAMES = {"red": "红色", "yellow": "黄色", "blue": "蓝色"}
 KIND_NAMES = {"opened": "新开", "escalated": "升级", "resolved": "恢复"}
 STATUS_NAMES = {"failed": "失败", "interrupted": "中断", "running": "运行中", "finished": "完成"}
 
@@ -120,7 +121,7 @@ def environment() -> Environment:
     env.filters.update(
         cut=cut, href=href, host=host, pct=pct, share=share, score=score, money=money, yuan=yuan, stock=stock_label
     )
-    env.globals.update(band=band, level_names=LEVEL_NAMES, kind_names=KIND_NAMES, status_names=STATUS_NAMES)
+    env.globals.update(band=band, level_names=LEVEL_COLOURS, kind_names=KIND_NAMES, status_names=STATUS_NAMES)
     return env
 
 

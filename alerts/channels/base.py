@@ -27,21 +27,17 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 
-from jingshao.alerts.channels.redact import install_log_redaction, redact_url, scrub, sensitive_parts
+from jingshao.core.levels import DEFAULT_PREFIX, LEVEL_EMOJI, LEVEL_NAMES, LEVELS, MENTION_ID, Level
+from jingshao.core.url_redaction import install_log_redaction, redact_url, scrub, sensitive_parts
 
 log = logging.getLogger(__name__)
 
-Level = Literal["blue", "yellow", "red"]
 Kind = Literal["firing", "escalated", "repeat", "resolved", "summary", "test"]
 Status = Literal["sent", "retry", "permanent"]
 
-LEVELS: tuple[Level, ...] = ("blue", "yellow", "red")
 KINDS: tuple[Kind, ...] = ("firing", "escalated", "repeat", "resolved", "summary", "test")
-DEFAULT_PREFIX = "【竞哨】"
 TRUNCATED = "…(已截断)"
 
-LEVEL_NAMES: dict[str, str] = {"blue": "蓝色预警", "yellow": "黄色预警", "red": "红色预警"}
-LEVEL_EMOJI: dict[str, str] = {"blue": "🔵", "yellow": "🟡", "red": "🔴"}
 KIND_SUFFIX: dict[str, str] = {
     "firing": "",
     "escalated": "·升级",
@@ -52,8 +48,6 @@ KIND_SUFFIX: dict[str, str] = {
 }
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST in China: a fixed offset is exact
 
-#: Ids a channel may @: phone numbers, user ids, open ids, Slack ``U123``/``here``/``channel``.
-MENTION_ID = re.compile(r"^[A-Za-z0-9_.+\-]{1,64}$")
 PHONE = re.compile(r"^\+?\d{6,15}$")
 
 # Caps applied before rendering, so one huge crawled field cannot crowd out the rest of a message.

@@ -30,11 +30,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from jingshao.core.identities import product_key, product_subject
+from jingshao.core.levels import Level
+
 from .model import (
     MAX_EVIDENCE,
     AlertInstance,
     Family,
-    Level,
     clock,
     fingerprint,
     money,
@@ -59,11 +61,11 @@ class ProductRef:
 
     @property
     def key(self) -> str:
-        return f"product:{self.id}"
+        return product_key(self.id)
 
     @property
     def subject(self) -> str:
-        return f"{self.competitor} / {self.name}"
+        return product_subject(self.competitor, self.name)
 
     def lookup_keys(self) -> tuple[str, ...]:
         """Keys a per-product setting (a price floor) may be configured under, most specific first."""

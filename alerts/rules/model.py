@@ -13,7 +13,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
-Level = Literal["blue", "yellow", "red"]
+from jingshao.core.levels import LEVELS, Level
+
 Family = Literal[
     "crisis",
     "price_drop",
@@ -27,8 +28,6 @@ Family = Literal[
     "review_spike",
 ]
 
-LEVELS: tuple[Level, ...] = ("blue", "yellow", "red")
-LEVEL_RANK: dict[str, int] = {"blue": 1, "yellow": 2, "red": 3}
 FAMILIES: tuple[Family, ...] = (
     "crisis",
     "price_drop",
@@ -108,10 +107,6 @@ def short_hash(text: str) -> str:
 def require_aware(moment: datetime, name: str) -> None:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{name} must be a timezone-aware datetime, got naive {moment!r}")
-
-
-def higher(a: Level, b: Level) -> bool:
-    return LEVEL_RANK[a] > LEVEL_RANK[b]
 
 
 # ---------------------------------------------------------------- Chinese formatting
