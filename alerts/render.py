@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from jingshao.alerts.channels.base import Notification
-from jingshao.alerts.rules.model import clock
 from jingshao.alerts.rules.playbook import POSTMORTEM_HOURS, POSTMORTEM_REMINDER, RED_PLAYBOOK_STEPS
+from jingshao.core.formatting import clock
 from jingshao.core.levels import LEVEL_NAMES, LEVEL_RANK
 from jingshao.storage.models import Alert
 

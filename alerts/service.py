@@ -15,6 +15,7 @@ from jingshao.alerts.channels.config import build_channel
 from jingshao.alerts.dispatcher import Dispatcher, reset_channel
 from jingshao.alerts.engine import EvaluationReport, evaluate
 from jingshao.config import Config
+from jingshao.core.formatting import display_zone, timestamp
 from jingshao.core.smtp import send_plain_mail
 from jingshao.storage.db import open_database
 from jingshao.storage.models import utcnow
@@ -28,9 +29,11 @@ def channels_of(cfg: Config) -> dict[str, Channel]:
 
 
 def run_evaluation(cfg: Config, now: datetime | None = None) -> EvaluationReport:
+    """Evaluate every rule once; facts show times in ``cfg.timezone``."""
     db = open_database(cfg.database_url)
     try:
-        return evaluate(db, cfg.alerts, cfg.brands, list(channels_of(cfg).values()), now)
+        with display_zone(cfg.tz):
+            return evaluate(db, cfg.alerts, cfg.brands, list(channels_of(cfg).values()), now)
     finally:
         db.dispose()
 
@@ -49,12 +52,19 @@ def evaluate_alerts(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
 
 
 def dispatch_notifications(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
-    """The scheduler's `dispatch` job: send what is due, once."""
+    """The scheduler's `dispatch` job: send what is due, once (message times in ``cfg.timezone``)."""
     db = open_database(cfg.database_url)
     try:
-        with Dispatcher(
-            db, channels_of(cfg), cfg.alerts, on_broken=broken_channel_notice(cfg), on_parked=parked_channel_notice(cfg)
-        ) as d:
+        with (
+            display_zone(cfg.tz),
+            Dispatcher(
+                db,
+                channels_of(cfg),
+                cfg.alerts,
+                on_broken=broken_channel_notice(cfg),
+                on_parked=parked_channel_notice(cfg),
+            ) as d,
+        ):
             r = d.run_once(now)
     finally:
         db.dispose()
@@ -103,7 +113,7 @@ def parked_channel_notice(cfg: Config):
     """on_parked hook: a channel used its retry budget; how many notifications wait and since when."""
 
     def on_parked(name: str, count: int, since: datetime) -> None:
-        when = since.astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M")
+        when = timestamp(since, cfg.tz)
         log.error(
             "channel %s is failing: %d notifications parked since %s; they are re-sent in order when "
             "the channel accepts a message again",
@@ -139,7 +149,7 @@ def send_test_message(cfg: Config, name: str) -> SendResult:
         fingerprint="channel-test",
         created_at=utcnow(),
     )
-    with httpx.Client(timeout=ch.timeout) as client:
+    with display_zone(cfg.tz), httpx.Client(timeout=ch.timeout) as client:
         result = ch.send(n, client)
     if result.status == "sent":
         db = open_database(cfg.database_url)

@@ -337,7 +337,7 @@ def _tag_counts(
     rows: Sequence[tuple[str, list[dict[str, Any]] | None, float | None]], limit: int
 ) -> tuple[tuple[TagCount, ...], tuple[TagCount, ...]]:
     """Top pros and cons over (text, stored tags, sentiment) rows, via nlp.aggregate_tags."""
-    from jingshao.crawlers.enrichment import tag_from_row
+    from jingshao.core.tags import tag_from_row
     from jingshao.nlp import aggregate_tags
 
     summary = aggregate_tags(

@@ -20,11 +20,11 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from jingshao.core.formatting import clock, money, percent, stock_label, yuan
 from jingshao.core.levels import LEVEL_COLOURS
 
 from . import charts
 from .data import ReportData
-from .text import money, stock_label
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def host(url: str | None) -> str:
 
 
 def pct(v: float | None) -> str:
-    return "—" if v is None else f"{v:+.1f}%"
+    return percent(v, signed=True)
 
 
 def share(v: float | None) -> str:
@@ -96,10 +96,6 @@ def share(v: float | None) -> str:
 
 def score(v: float | None) -> str:
     return "—" if v is None else f"{v:.2f}"
-
-
-def yuan(v: Decimal | None) -> str:
-    return "—" if v is None else f"¥{money(v)}"
 
 
 def band(lo: Decimal | None, hi: Decimal | None) -> str:
@@ -221,7 +217,7 @@ def render_report(data: ReportData) -> RenderedReport:
     assert tz is not None
     images, cids, charted = _charts(data, tz)
     env = environment().overlay()
-    env.filters["when"] = lambda dt: "" if dt is None else dt.astimezone(tz).strftime("%m-%d %H:%M")
+    env.filters["when"] = lambda dt: "" if dt is None else clock(dt, tz)
     inliner = css_inline.CSSInliner(load_remote_stylesheets=False, minify_css=True)
     budget = data.settings.max_html_kb * 1024
     html = text = ""

@@ -22,11 +22,12 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 import httpx
 
+from jingshao.core.formatting import timestamp, zone_label
 from jingshao.core.levels import DEFAULT_PREFIX, LEVEL_EMOJI, LEVEL_NAMES, LEVELS, MENTION_ID, Level
 from jingshao.core.url_redaction import install_log_redaction, redact_url, scrub, sensitive_parts
 
@@ -46,7 +47,6 @@ KIND_SUFFIX: dict[str, str] = {
     "resolved": "",
     "test": "",
 }
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST in China: a fixed offset is exact
 
 PHONE = re.compile(r"^\+?\d{6,15}$")
 
@@ -113,10 +113,6 @@ class OutgoingRequest:
 def encode_json(payload: Any) -> bytes:
     """Compact UTF-8 JSON: what is sent is what size limits are measured on."""
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def beijing_time(moment: datetime) -> str:
-    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
 def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
@@ -239,9 +235,9 @@ class Channel(ABC):
         return f"{LEVEL_EMOJI[n.level]}{LEVEL_NAMES[n.level]}{KIND_SUFFIX[n.kind]}"
 
     def footer(self, n: Notification) -> str:
-        """``指纹 … · time (北京时间)``, raw (escape per format)."""
+        """``指纹 … · time (北京时间)`` in the display time zone (``Config.timezone``), raw (escape per format)."""
         parts = [f"指纹 {n.fingerprint[:12]}"] if n.fingerprint else []
-        parts.append(f"{beijing_time(n.created_at)}（北京时间）")
+        parts.append(f"{timestamp(n.created_at)}（{zone_label()}）")
         return " · ".join(parts)
 
     def facts_of(self, n: Notification) -> list[tuple[str, str]]:

@@ -46,21 +46,12 @@ from typing import Any
 
 import numpy as np
 
+from jingshao.core.formatting import clock
 from jingshao.core.identities import brand_key
 from jingshao.core.levels import LEVEL_RANK, LEVELS, Level
 from jingshao.core.textfold import fold
 
-from .model import (
-    MAX_EVIDENCE,
-    AlertInstance,
-    clock,
-    fingerprint,
-    hours_text,
-    number,
-    quote,
-    require_aware,
-    share,
-)
+from .model import MAX_EVIDENCE, AlertInstance, fingerprint, hours_text, number, quote, require_aware, share
 
 HOUR = timedelta(hours=1)
 WEEK_HOURS = 7 * 24

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
+from jingshao.core.formatting import percent
 from jingshao.core.levels import LEVELS, Level
 
 Family = Literal[
@@ -47,8 +48,6 @@ FAMILIES: tuple[Family, ...] = (
 EVENT_FAMILIES: frozenset[str] = frozenset({"price_drop", "price_anomaly", "back_in_stock", "promo_change", "adlaw"})
 MAX_EVIDENCE = 3
 MAX_QUOTE = 80
-
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST in China: a fixed offset is exact
 
 
 @dataclass(frozen=True)
@@ -112,26 +111,10 @@ def require_aware(moment: datetime, name: str) -> None:
 # ---------------------------------------------------------------- Chinese formatting
 
 
-def money(value: Decimal) -> str:
-    """``¥459.00``: two decimals, no thousands separator (as Chinese shops print prices)."""
-    return f"¥{Decimal(value).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}"
-
-
-def percent(value: Decimal | float, places: int = 1) -> str:
-    """``12.5%`` from a percentage value (12.5, not 0.125)."""
-    quantum = Decimal(1).scaleb(-places)
-    return f"{Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_UP)}%"
-
-
 def share(part: int, whole: int) -> str:
     """``45.0%（18/40）``"""
     pct = Decimal(part * 100) / Decimal(whole) if whole else Decimal(0)
     return f"{percent(pct)}（{part}/{whole}）"
-
-
-def clock(moment: datetime) -> str:
-    """``11-20 14:30`` in Beijing time: short enough for a fact, exact enough to find the page."""
-    return moment.astimezone(BEIJING).strftime("%m-%d %H:%M")
 
 
 def hours_text(span: timedelta) -> str:
