@@ -995,8 +995,11 @@ def tags(
         typer.Option(
             "--json",
             help="The mind map per competitor and product as JSON: "
-            "aspects, counts, positive / negative share, top opinions, examples.",
+            "aspects, counts, positive / negative share, top opinions, examples, this week vs last.",
         ),
+    ] = False,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="The same mind map as CSV, one row per competitor, product and aspect.")
     ] = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -1017,28 +1020,31 @@ def tags(
     if product is None:  # also one line per competitor across its products
         for comp in sorted({r.competitor for r in rows}):
             groups[(comp, "全部商品 (all products)")] = [r for r in rows if r.competitor == comp]
-    if as_json:
-        import json
+    if as_json or as_csv:
+        from jingshao.nlp.mindmap import MindMapReview, build_mind_map
 
-        from jingshao.nlp.mindmap import mind_map, mind_map_dict
-
-        print(
-            json.dumps(
-                [
-                    {
-                        "competitor": comp,
-                        "product": name,
-                        "reviews": len(items),
-                        "aspects": mind_map_dict(
-                            mind_map(((r.text, [tag_from_row(t) for t in (r.tags or [])]) for r in items), top=top)
-                        ),
-                    }
-                    for (comp, name), items in groups.items()
-                ],
-                ensure_ascii=False,
-                indent=1,
+        maps = [
+            build_mind_map(
+                (MindMapReview(r.text, [tag_from_row(t) for t in (r.tags or [])], r.at) for r in items),
+                competitor=comp,
+                product=None if name.startswith("全部商品") else name,
+                top=top,
             )
-        )
+            for (comp, name), items in groups.items()
+        ]
+        if as_json:
+            import json
+
+            print(json.dumps([m.to_dict() for m in maps], ensure_ascii=False, indent=1))
+        else:
+            import csv
+
+            from jingshao.nlp.mindmap import CSV_COLUMNS, csv_rows
+
+            writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            for m in maps:
+                writer.writerows(csv_rows(m))
         return
     for (comp, name), items in groups.items():
         summary = aggregate_tags(

@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -38,6 +38,9 @@ from jingshao.storage.models import (
 )
 
 from .settings import ReportConfig
+
+if TYPE_CHECKING:  # the nlp package loads jieba lazily; the report imports it only when it builds
+    from jingshao.nlp.mindmap import MindMap
 
 ALERT_KINDS = ("opened", "escalated", "resolved")
 
@@ -151,6 +154,8 @@ class CompetitorTeardown:
     price_max: Decimal | None
     selling_points: tuple[str, ...]
     top: tuple[TeardownProduct, ...]
+    # 用户心智图谱: the competitor's reviews in the review window, by aspect (jingshao.nlp.mindmap)
+    mind_map: MindMap | None = None
 
 
 @dataclass(frozen=True)
@@ -491,6 +496,50 @@ def _review_stats(
     return window, new
 
 
+def _mind_map_rows(
+    session: Session, ids: Iterable[int], window_start: datetime, end: datetime
+) -> dict[int, list[tuple[str, Any, datetime]]]:
+    """(text, stored tags, written or first-seen time) of the products' reviews in the window."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    when = func.coalesce(Review.posted_at, Review.first_seen_at)
+    out: dict[int, list[tuple[str, Any, datetime]]] = defaultdict(list)
+    for pid, text, tags, at in session.execute(
+        select(Review.product_id, Review.text, Review.tags, when).where(
+            Review.product_id.in_(ids), when >= window_start, when < end
+        )
+    ):
+        out[pid].append((text, tags, at))
+    return out
+
+
+#: Aspects per competitor in the report's mind map (the most talked about first).
+MIND_MAP_ASPECTS = 6
+
+
+def _mind_maps(
+    rows: dict[int, list[tuple[str, Any, datetime]]], by_comp: dict[str, list[int]], end: datetime
+) -> dict[str, MindMap]:
+    from jingshao.crawlers.enrichment import tag_from_row
+    from jingshao.nlp.mindmap import MindMapReview, build_mind_map
+
+    out = {}
+    for comp, pids in by_comp.items():
+        reviews = [
+            MindMapReview(text, [tag_from_row(t) for t in (tags or [])], _aware(at))
+            for pid in pids
+            for text, tags, at in rows.get(pid, [])
+        ]
+        if reviews:
+            out[comp] = build_mind_map(reviews, competitor=comp, top=3, aspects=MIND_MAP_ASPECTS, now=end)
+    return out
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 def _review_rows(
     session: Session, ids: Iterable[int], window_start: datetime, end: datetime
 ) -> dict[int, list[tuple[str, Any, float | None]]]:
@@ -552,6 +601,7 @@ def _teardowns(
     tag_rows: dict[int, list[Any]],
     trend_start: datetime,
     end: datetime,
+    review_start: datetime,
 ) -> list[CompetitorTeardown]:
     from jingshao.nlp import selling_points
 
@@ -585,6 +635,10 @@ def _teardowns(
         )
     ):
         copy[pid] += [t for t in (title, promo) if t]
+    shown = {c: by_comp[c] for c in top_ids}
+    maps = _mind_maps(
+        _mind_map_rows(session, [p for ids in shown.values() for p in ids], review_start, end), shown, end
+    )
     out = []
     for comp in top_ids:
         pids = by_comp[comp]
@@ -623,6 +677,7 @@ def _teardowns(
                 max(prices) if prices else None,
                 tuple(w for w, _ in selling_points(dict.fromkeys(comp_copy), topk=8)),
                 tuple(top),
+                maps.get(comp),
             )
         )
     return out
@@ -820,7 +875,9 @@ def build_report_data(
     teardown_ids = {p for ids in top_ids.values() for p in ids}
     tag_rows = _review_rows(session, set(shown_sentiment) | teardown_ids, review_start, day_end)
     sentiment = _sentiment(refs, window, new, tag_rows, shown_sentiment)
-    teardowns = _teardowns(session, refs, top_ids, latest, review_totals, window, tag_rows, trend_start, day_end)
+    teardowns = _teardowns(
+        session, refs, top_ids, latest, review_totals, window, tag_rows, trend_start, day_end, review_start
+    )
 
     adlaw = _adlaw(session, day_start, day_end)
     brands = _brands(session, cfg, tz, day_start, day_end)

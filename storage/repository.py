@@ -543,6 +543,7 @@ class ReviewRow:
     sentiment: float | None
     tags: list[dict[str, Any]] | None
     category: str
+    at: datetime | None = None  # written (posted_at), else first seen
 
 
 def reviews_for(
@@ -561,7 +562,9 @@ def reviews_for(
     if only_unscored:
         q = q.where(Review.sentiment.is_(None))
     return [
-        ReviewRow(r.id, p.id, p.name or p.url, c.name, r.text, r.sentiment, r.tags, p.category)
+        ReviewRow(
+            r.id, p.id, p.name or p.url, c.name, r.text, r.sentiment, r.tags, p.category, r.posted_at or r.first_seen_at
+        )
         for r, p, c in session.execute(q)
     ]
 
