@@ -521,7 +521,7 @@ MIND_MAP_ASPECTS = 6
 def _mind_maps(
     rows: dict[int, list[tuple[str, Any, datetime]]], by_comp: dict[str, list[int]], end: datetime
 ) -> dict[str, MindMap]:
-    from jingshao.crawlers.enrichment import tag_from_row
+    from jingshao.core.tags import tag_from_row
     from jingshao.nlp.mindmap import MindMapReview, build_mind_map
 
     out = {}
