@@ -23,9 +23,10 @@ section                         schema module
 ``[alerts]``                    :mod:`jingshao.alerts.settings`
 ``[[channels]]``                :mod:`jingshao.alerts.channels.config` (a registry by ``type``)
 ``[report]``                    :mod:`jingshao.reports.settings`
+``[web]``                       :mod:`jingshao.web.settings`
 ==============================  ======================================================
 
-To add a section: write its model in your package's schema module (``web/settings.py`` for a
+To add a section: write its model in your package's schema module (``web/settings.py`` for the
 ``[web]`` table, say), import it below and add one field to :class:`Config` with a default
 (``web: WebConfig = Field(default_factory=WebConfig)``), so an existing config stays valid. Checks
 that span sections go in a ``model_validator`` on :class:`Config`. Document the keys in
@@ -65,6 +66,7 @@ from jingshao.crawlers.config import (
 from jingshao.nlp.settings import NlpConfig
 from jingshao.reports.settings import ReportConfig
 from jingshao.storage.settings import DatabaseConfig
+from jingshao.web.settings import WebConfig
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,7 @@ class Config(_Strict):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     channels: list[ChannelConfig] = Field(default_factory=list)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
     # Where the file was read from; relative paths (the SQLite file) resolve against it.
     source: Path | None = Field(default=None, exclude=True)

@@ -33,7 +33,9 @@ def run_evaluation(cfg: Config, now: datetime | None = None) -> EvaluationReport
     db = open_database(cfg.database_url)
     try:
         with display_zone(cfg.tz):
-            return evaluate(db, cfg.alerts, cfg.brands, list(channels_of(cfg).values()), now)
+            return evaluate(
+                db, cfg.alerts, cfg.brands, list(channels_of(cfg).values()), now, public_url=cfg.web.public_url
+            )
     finally:
         db.dispose()
 
