@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from jingshao.alerts.channels.config import ChannelConfig
 from jingshao.alerts.settings import AlertsConfig, BrandConfig
 from jingshao.core.redaction import install_log_filter, register_secret, register_secrets
+from jingshao.crawlers.blocking import BlockingConfig
+from jingshao.crawlers.cookies import CookieSourceConfig
 from jingshao.reports.settings import ReportConfig
 
 log = logging.getLogger(__name__)
@@ -209,6 +211,7 @@ class CompetitorConfig(_Strict):
     category: Category = "general"
     selectors: Selectors | None = None
     products: list[ProductConfig] = Field(default_factory=list)
+    cookies: CookieSourceConfig | None = Field(default=None, description="logged-in cookies (issue 12)")
 
     def category_for(self, product: ProductConfig) -> str:
         return product.category or self.category
@@ -232,6 +235,7 @@ class CrawlConfig(_Strict):
     timeout: float = Field(default=30, gt=0)
     max_page_mb: float = Field(default=20, gt=0)
     review_max_pages: int = Field(default=20, ge=1, le=10_000)
+    blocking: BlockingConfig = Field(default_factory=BlockingConfig)
 
 
 class BrowserConfig(_Strict):
