@@ -25,6 +25,7 @@ from jingshao.core.redaction import install_log_filter, register_secret, registe
 from jingshao.crawlers.blocking import BlockingConfig
 from jingshao.crawlers.cookies import CookieSourceConfig
 from jingshao.reports.settings import ReportConfig
+from jingshao.storage.evidence import EvidenceConfig
 
 log = logging.getLogger(__name__)
 
@@ -363,6 +364,7 @@ class Config(_Strict):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     channels: list[ChannelConfig] = Field(default_factory=list)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
 
     # Where the file was read from; relative paths (the SQLite file) resolve against it.
     source: Path | None = Field(default=None, exclude=True)

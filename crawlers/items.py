@@ -17,6 +17,9 @@ class ProductObservationItem:
     extras: dict[str, Any] = field(default_factory=dict)
     # Size of the page's body: folded into the product's usual size (an empty shell is far below it).
     page_bytes: int | None = None
+    # The page as served (and a PNG of a rendered page): evidence when the observation changed (issue 12).
+    body: bytes | None = field(default=None, repr=False)
+    screenshot: bytes | None = field(default=None, repr=False)
 
 
 @dataclass

@@ -49,12 +49,14 @@ def build_settings(config: Config, *, needs_browser: bool, log_level: str = "WAR
         },
         "ITEM_PIPELINES": {
             "jingshao.crawlers.pipelines.StoragePipeline": 500,
+            "jingshao.crawlers.pipelines_blocking.EvidencePipeline": 550,  # issue 12: snapshots of changes
             "jingshao.crawlers.pipelines_blocking.PageProfilePipeline": 600,  # issue 12: usual page sizes
         },
         "JINGSHAO_DATABASE_URL": config.database_url,
         "JINGSHAO_BLOCKING": crawl.blocking,
         "JINGSHAO_BLOCKING_POLICY": crawl.blocking.policy(),
         "JINGSHAO_COOKIE_JARS": load_jars(config),
+        "JINGSHAO_EVIDENCE": config.evidence,
     }
     if needs_browser:
         settings.update(browser_settings(config))

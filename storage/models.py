@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -447,3 +448,32 @@ class CookieJarState(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     refresh: Mapped[str | None] = mapped_column(Text)
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EvidenceBlob(Base):
+    """A page (HTML as served) or screenshot (PNG), gzip-compressed, keyed by the SHA-256 of its raw bytes:
+    stored once however many observations point at it (issue 12)."""
+
+    __tablename__ = "evidence_blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # html | png
+    size: Mapped[int] = mapped_column(Integer)
+    stored_size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ObservationEvidence(Base):
+    """The snapshot (and screenshot) behind one observation that changed something."""
+
+    __tablename__ = "observation_evidence"
+    __table_args__ = (Index("ix_observation_evidence_product_captured", "product_id", "captured_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    observation_id: Mapped[int] = mapped_column(ForeignKey("observations.id", ondelete="CASCADE"), unique=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2000))
+    html_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    screenshot_sha256: Mapped[str | None] = mapped_column(String(64))
+    captured_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -24,6 +24,7 @@ class ProductsSpider(TargetsSpider):
 
     name = "products"
     blocking_policy = BlockingPolicy()
+    screenshots = False
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
@@ -31,6 +32,8 @@ class ProductsSpider(TargetsSpider):
         policy = crawler.settings.get("JINGSHAO_BLOCKING_POLICY")
         if policy is not None:
             spider.blocking_policy = policy
+        evidence = crawler.settings.get("JINGSHAO_EVIDENCE")
+        spider.screenshots = bool(evidence is not None and evidence.enabled and evidence.screenshots)
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -47,6 +50,10 @@ class ProductsSpider(TargetsSpider):
 
     def request_for(self, target: dict[str, Any]) -> scrapy.Request:
         meta: dict[str, Any] = {"target": target, **self.browser_meta(bool(target.get("render")))}
+        if target.get("render") and self.screenshots:  # issue 12: evidence of a rendered page
+            from scrapy_playwright.page import PageMethod
+
+            meta["playwright_page_methods"] = [PageMethod("screenshot", type="png", full_page=False)]
         return scrapy.Request(
             target["url"], callback=self.parse_product, errback=self.on_error, meta=meta, dont_filter=True
         )
@@ -84,6 +91,8 @@ class ProductsSpider(TargetsSpider):
             rendered=bool(target.get("render")),
             extras=observation_extras(ext, target),
             page_bytes=len(response.body),
+            body=response.body,
+            screenshot=screenshot_of(response),
         )
 
     def blocked_page(self, response: Response, ext: Any, target: dict[str, Any]) -> BlockedPageItem | None:
@@ -123,6 +132,14 @@ class ProductsSpider(TargetsSpider):
             status = failure.value.response.status
             item = BlockedPageItem(item.url, f"blocked: HTTP {status}", item.product_id, status, signal="status")
         yield item
+
+
+def screenshot_of(response: Response) -> bytes | None:
+    """The PNG a ``screenshot`` page method took of a rendered page, if any."""
+    for method in response.meta.get("playwright_page_methods") or ():
+        if getattr(method, "method", None) == "screenshot" and isinstance(getattr(method, "result", None), bytes):
+            return method.result
+    return None
 
 
 def observation_extras(ext: Any, target: dict[str, Any]) -> dict[str, Any]:
