@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test test-fast install lint typecheck bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,17 @@ test: install
 	scripts/ensure-system-deps.sh $(VENV) test
 	$(BIN)/python -m pytest
 
+# Everything but the tests marked slow (end-to-end crawls, the demo, training): about a minute.
+test-fast: install
+	scripts/ensure-system-deps.sh $(VENV) test
+	$(BIN)/python -m pytest -m "not slow"
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/python scripts/typecheck.py
 
 bench: install
 	scripts/ensure-system-deps.sh $(VENV) test

@@ -26,6 +26,7 @@ from jingshao.crawlers.blocking import BlockingConfig
 from jingshao.crawlers.cookies import CookieSourceConfig
 from jingshao.reports.settings import ReportConfig
 from jingshao.storage.evidence import EvidenceConfig
+from jingshao.web.settings import WebConfig
 
 log = logging.getLogger(__name__)
 
@@ -365,6 +366,7 @@ class Config(_Strict):
     channels: list[ChannelConfig] = Field(default_factory=list)
     report: ReportConfig = Field(default_factory=ReportConfig)
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
     # Where the file was read from; relative paths (the SQLite file) resolve against it.
     source: Path | None = Field(default=None, exclude=True)

@@ -1,19 +1,56 @@
 """The user mind map (用户心智图谱): what buyers of one product or competitor talk about, like and dislike.
 
-Per normalised aspect: how many reviews mention it, the positive / negative share of those mentions,
-the surface forms buyers used (续航, 电池, 待机), the top opinions each way and short example reviews.
-When the reviews carry times, ``week`` compares the last 7 days with the 7 before (mentions and
-negative share) so a team sees what moved. Pure: plain data in, plain data out (``to_dict`` for JSON).
+One function builds it, :func:`build_mind_map`, for every consumer (the daily report, ``jingshao tags
+--json`` / ``--csv`` and the web dashboard): plain reviews with their tags in, a :class:`MindMap`
+dataclass out, ``MindMap.to_dict()`` for JSON. Pure: no database, no I/O.
+
+Per normalised aspect (:class:`AspectNode`): how many reviews mention it and their share of all reviews
+given, the positive / negative share of its tags, the surface forms buyers used (续航, 电池, 待机), the
+top opinions each way with the number of reviews saying them, short example reviews (the shortest, they
+read best), and, when the reviews carry times, :class:`WeekChange`: mentions and negative share in the 7
+days up to ``now`` beside the 7 days before, so a team sees what moved.
+
+JSON shape of ``MindMap.to_dict()``::
+
+    {"competitor": "优品数码旗舰店", "product": null, "reviews": 320, "tagged": 281, "now": "2026-...",
+     "aspects": [{"aspect": "续航", "reviews": 41, "share": 0.128, "positive": 0.8, "negative": 0.2,
+                  "surfaces": [["续航", 30], ["电池", 11]],
+                  "top_positive": [["很给力", 12]], "top_negative": [["不耐用", 3]],
+                  "examples": ["续航很给力"], "example_positive": "续航很给力", "example_negative": "...",
+                  "week": {"this_week": 9, "last_week": 4, "negative_this_week": 0.1,
+                           "negative_last_week": 0.25}}]}
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from .tags import Tag
+
+
+@dataclass(frozen=True)
+class MindMapReview:
+    """One review as the mind map reads it: its text, its tags and when it was written (or first seen)."""
+
+    text: str
+    tags: Sequence[Tag]
+    at: datetime | None = None
+
+
+@dataclass
+class WeekChange:
+    this_week: int  # reviews mentioning the aspect in (now - 7 days, now]
+    last_week: int  # ... in (now - 14 days, now - 7 days]
+    negative_this_week: float | None  # negative share of those reviews' tags; None without any
+    negative_last_week: float | None
+
+    @property
+    def delta(self) -> int:
+        return self.this_week - self.last_week
 
 
 @dataclass
@@ -27,34 +64,70 @@ class AspectNode:
     top_positive: list[tuple[str, int]] = field(default_factory=list)  # (normalised opinion, reviews)
     top_negative: list[tuple[str, int]] = field(default_factory=list)
     examples: list[str] = field(default_factory=list)
-    week: dict[str, float] | None = None  # this_week, last_week mentions; their negative shares
+    example_positive: str | None = None  # a short review praising it
+    example_negative: str | None = None  # a short review complaining about it
+    week: WeekChange | None = None
 
 
-def mind_map(
-    reviews: Iterable[tuple[str, list[Tag]] | tuple[str, list[Tag], datetime | None]],
+@dataclass
+class MindMap:
+    competitor: str
+    product: str | None  # None: all of the competitor's products
+    reviews: int  # reviews given
+    tagged: int  # of those, reviews with at least one tag
+    aspects: list[AspectNode]
+    now: datetime | None = None  # the end of "this week" (None when no review carries a time)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["now"] = self.now.isoformat() if self.now else None
+        return d
+
+
+def _quote(text: str, chars: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= chars else text[: chars - 1] + "…"
+
+
+def build_mind_map(
+    reviews: Iterable[MindMapReview | tuple[str, Sequence[Tag]] | tuple[str, Sequence[Tag], datetime | None]],
     *,
+    competitor: str = "",
+    product: str | None = None,
     top: int = 5,
+    aspects: int | None = None,
     now: datetime | None = None,
     quote_chars: int = 60,
-) -> list[AspectNode]:
-    """Aspects sorted by reviews mentioning them, most first (implicit 整体 included)."""
-    total = 0
+) -> MindMap:
+    """The mind map of ``reviews``: aspects sorted by reviews mentioning them, most first (the implicit
+    整体 included), at most ``aspects`` of them; ``top`` surfaces and opinions each way per aspect.
+
+    ``now`` ends "this week" for :class:`WeekChange` (default: the newest review time); reviews without a
+    time count everywhere except in the week figures.
+    """
+    total = tagged = 0
     members: dict[str, set[int]] = defaultdict(set)
     pol: dict[str, Counter] = defaultdict(Counter)
+    pol_by_review: dict[str, dict[int, Counter]] = defaultdict(lambda: defaultdict(Counter))
     surf: dict[str, Counter] = defaultdict(Counter)
     ops: dict[tuple[str, str], Counter] = defaultdict(Counter)
     texts: list[str] = []
     times: list[datetime | None] = []
     for k, item in enumerate(reviews):
-        text, tags = item[0], item[1]
-        when = item[2] if len(item) > 2 else None  # type: ignore[misc]
+        if isinstance(item, MindMapReview):
+            text, tags, when = item.text, item.tags, item.at
+        else:
+            text, tags = item[0], item[1]
+            when = item[2] if len(item) > 2 else None  # type: ignore[misc]
         total += 1
-        texts.append(text)
+        tagged += bool(tags)
+        texts.append(text or "")
         times.append(when)
         seen_op: set[tuple[str, str, str]] = set()
         for t in tags:
             members[t.aspect].add(k)
             pol[t.aspect][t.polarity] += 1
+            pol_by_review[t.aspect][k][t.polarity] += 1
             surf[t.aspect][t.aspect_text] += 1
             key = (t.aspect, t.polarity, t.opinion_norm or t.opinion)
             if key not in seen_op:
@@ -64,7 +137,11 @@ def mind_map(
     out: list[AspectNode] = []
     for aspect, ids in members.items():
         n_tags = sum(pol[aspect].values())
-        quotes = sorted({texts[i].strip() for i in ids if texts[i].strip()}, key=lambda t: (len(t), t))[:2]
+        by_len = sorted((i for i in ids if texts[i].strip()), key=lambda i: (len(texts[i]), texts[i]))
+        quotes = list(dict.fromkeys(_quote(texts[i], quote_chars) for i in by_len))[:2]
+        per = pol_by_review[aspect]
+        pos_q = next((_quote(texts[i], quote_chars) for i in by_len if per[i]["pos"] > per[i]["neg"]), None)
+        neg_q = next((_quote(texts[i], quote_chars) for i in by_len if per[i]["neg"] > per[i]["pos"]), None)
         node = AspectNode(
             aspect=aspect,
             reviews=len(ids),
@@ -74,20 +151,91 @@ def mind_map(
             surfaces=surf[aspect].most_common(top),
             top_positive=ops[(aspect, "pos")].most_common(top),
             top_negative=ops[(aspect, "neg")].most_common(top),
-            examples=[q if len(q) <= quote_chars else q[: quote_chars - 1] + "…" for q in quotes],
+            examples=quotes,
+            example_positive=pos_q,
+            example_negative=neg_q,
         )
         if ref is not None:
-            node.week = _week(ref, [times[i] for i in ids], [texts[i] for i in ids])
+            node.week = _week(ref, ids, times, per)
         out.append(node)
     out.sort(key=lambda a: (-a.reviews, a.aspect))
-    return out
+    if aspects is not None:
+        out = out[:aspects]
+    return MindMap(competitor, product, total, tagged, out, ref)
 
 
-def _week(ref: datetime, times: list[datetime | None], _texts: list[str]) -> dict[str, float]:
-    this = sum(1 for t in times if t and ref - timedelta(days=7) < t <= ref)
-    last = sum(1 for t in times if t and ref - timedelta(days=14) < t <= ref - timedelta(days=7))
-    return {"this_week": this, "last_week": last}
+def _week(ref: datetime, ids: set[int], times: list[datetime | None], per: dict[int, Counter]) -> WeekChange:
+    def window(lo: datetime, hi: datetime) -> tuple[int, float | None]:
+        got = [i for i in ids if times[i] is not None and lo < times[i] <= hi]  # type: ignore[operator]
+        c: Counter = Counter()
+        for i in got:
+            c.update(per[i])
+        n = sum(c.values())
+        return len(got), (round(c["neg"] / n, 4) if n else None)
+
+    week = timedelta(days=7)
+    this, neg_this = window(ref - week, ref)
+    last, neg_last = window(ref - 2 * week, ref - week)
+    return WeekChange(this, last, neg_this, neg_last)
+
+
+def mind_map(
+    reviews: Iterable[tuple[str, list[Tag]] | tuple[str, list[Tag], datetime | None]],
+    *,
+    top: int = 5,
+    now: datetime | None = None,
+    quote_chars: int = 60,
+) -> list[AspectNode]:
+    """The aspects of :func:`build_mind_map` alone (kept for callers that need only the list)."""
+    return build_mind_map(reviews, top=top, now=now, quote_chars=quote_chars).aspects
 
 
 def mind_map_dict(nodes: list[AspectNode]) -> list[dict]:
     return [asdict(n) for n in nodes]
+
+
+#: Columns of ``jingshao tags --csv``: one row per (competitor, product, aspect).
+CSV_COLUMNS = (
+    "competitor",
+    "product",
+    "aspect",
+    "reviews",
+    "share",
+    "positive",
+    "negative",
+    "surfaces",
+    "top_positive",
+    "top_negative",
+    "example",
+    "this_week",
+    "last_week",
+    "negative_this_week",
+    "negative_last_week",
+)
+
+
+def csv_rows(m: MindMap) -> Iterable[dict[str, Any]]:
+    """One flat row per aspect (lists joined with ``、``, opinions as ``很给力(12)``)."""
+
+    def join(pairs: list[tuple[str, int]]) -> str:
+        return "、".join(f"{w}({n})" for w, n in pairs)
+
+    for a in m.aspects:
+        w = a.week
+        yield {
+            "competitor": m.competitor,
+            "product": m.product or "",
+            "aspect": a.aspect,
+            "reviews": a.reviews,
+            "share": a.share,
+            "positive": a.positive,
+            "negative": a.negative,
+            "surfaces": join(a.surfaces),
+            "top_positive": join(a.top_positive),
+            "top_negative": join(a.top_negative),
+            "example": a.examples[0] if a.examples else "",
+            "this_week": "" if w is None else w.this_week,
+            "last_week": "" if w is None else w.last_week,
+            "negative_this_week": "" if w is None or w.negative_this_week is None else w.negative_this_week,
+            "negative_last_week": "" if w is None or w.negative_last_week is None else w.negative_last_week,
+        }

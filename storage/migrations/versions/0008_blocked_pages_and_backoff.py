@@ -5,8 +5,8 @@ delay floor, blocked pages in a row and pause; ``page_profiles`` the usual size 
 empty shell is far below it); ``crawl_competitor_outcomes`` the pages changed / unchanged / failed /
 blocked per crawl and competitor.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-02
 
 """
@@ -16,8 +16,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision: str = '0007'
-down_revision: Union[str, Sequence[str], None] = '0006'
+revision: str = '0008'
+down_revision: Union[str, Sequence[str], None] = '0007'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
