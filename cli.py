@@ -140,7 +140,9 @@ def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool, 
         from jingshao.crawlers.catalog import any_products
 
         if not any_products(cfg):
-            raise _fail(f"{cfg.source}: no [[competitors.products]] configured (nor added in the web UI)", 2)
+            raise _fail(
+                f"{cfg.source}: no [[competitors.products]] configured (nor added in the web UI); nothing to crawl", 2
+            )
     hook = RichProgress(spider) if progress and err.is_terminal else _LogProgress(spider)
     from jingshao.crawlers.cookies import CookieError, load_jars
 
