@@ -65,6 +65,7 @@ from jingshao.crawlers.config import (
 )
 from jingshao.nlp.settings import NlpConfig
 from jingshao.reports.settings import ReportConfig
+from jingshao.storage.evidence import EvidenceConfig
 from jingshao.storage.settings import DatabaseConfig
 from jingshao.web.settings import WebConfig
 
@@ -97,6 +98,7 @@ class Config(_Strict):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     channels: list[ChannelConfig] = Field(default_factory=list)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     web: WebConfig = Field(default_factory=WebConfig)
 
     # Where the file was read from; relative paths (the SQLite file) resolve against it.

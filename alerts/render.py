@@ -40,6 +40,8 @@ FAMILY_NAMES: dict[str, str] = {
     "fake_original_price": "划线价高于7日最低价",
     "adlaw": "竞品广告法违规用语",
     "review_spike": "竞品差评激增",
+    "crawl_blocked": "竞品抓取被拦截",
+    "cookie_expired": "抓取登录态失效",
 }
 MAX_SUMMARY_LINES = 60
 

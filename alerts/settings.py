@@ -170,6 +170,9 @@ class AlertsConfig(_Strict):
         default=timedelta(seconds=60), description="notifications for one subject and channel within it become one"
     )
     admin_email: str | None = Field(default=None, description="told when a channel breaks")
+    blocked_crawls: int = Field(
+        default=3, ge=1, description="products crawls in a row with a competitor blocked before admin channels are told"
+    )
     prefix: str = Field(
         default=DEFAULT_PREFIX, min_length=1, description="default start of every message (channels may set their own)"
     )

@@ -17,6 +17,8 @@ from parsel import Selector
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from jingshao.core.identities import brand_key
+from jingshao.crawlers.blocking import BlockingConfig
+from jingshao.crawlers.cookies import CookieSourceConfig
 from jingshao.nlp.settings import NlpConfig
 
 DEFAULT_USER_AGENT = (
@@ -190,6 +192,7 @@ class CompetitorConfig(_Strict):
     category: Category = "general"
     selectors: Selectors | None = None
     products: list[ProductConfig] = Field(default_factory=list)
+    cookies: CookieSourceConfig | None = Field(default=None, description="logged-in cookies (issue 12)")
 
     def category_for(self, product: ProductConfig) -> str:
         return product.category or self.category
@@ -213,6 +216,7 @@ class CrawlConfig(_Strict):
     timeout: float = Field(default=30, gt=0)
     max_page_mb: float = Field(default=20, gt=0)
     review_max_pages: int = Field(default=20, ge=1, le=10_000)
+    blocking: BlockingConfig = Field(default_factory=BlockingConfig)
 
 
 class BrowserConfig(_Strict):

@@ -21,7 +21,7 @@ from jingshao.storage.repository import (
 )
 
 from .enrichment import Enricher
-from .items import FailedPageItem, MentionItem, ProductObservationItem, ReviewItem, ReviewsCompleteItem
+from .items import BlockedPageItem, FailedPageItem, MentionItem, ProductObservationItem, ReviewItem, ReviewsCompleteItem
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,9 @@ class StoragePipeline:
                     product_id=item.product_id,
                     http_status=item.http_status,
                     crawl_run_id=self.run_id,
+                    kind="blocked" if isinstance(item, BlockedPageItem) else "failed",  # issue 12
                 )
-            self.stats.inc_value("jingshao/failures")
+            self.stats.inc_value("jingshao/blocked" if isinstance(item, BlockedPageItem) else "jingshao/failures")
             log.warning("no data from %s: %s", item.url, item.reason)
         return item
 

@@ -196,6 +196,7 @@ class Channel(ABC):
         mention: Iterable[str] = (),
         timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
+        roles: Iterable[str] = ("business",),
     ) -> None:
         if not prefix:
             raise ValueError("a channel prefix must not be empty (keyword-secured robots need it)")
@@ -206,6 +207,7 @@ class Channel(ABC):
         self.levels = frozenset(levels)
         self.mention = tuple(mention)
         self.timeout = timeout
+        self.roles = frozenset(roles)  # business | admin (issue 12: alerts about the crawler go to admin)
         self._clock = clock
         self._sensitive = tuple(sensitive_parts(url)) + ((self._secret,) if self._secret else ())
         install_log_redaction()

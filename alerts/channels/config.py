@@ -64,6 +64,11 @@ class ChannelSettings(BaseModel):
         default_factory=lambda: list(LEVELS), min_length=1, description="alert levels routed to this channel"
     )
     mention: list[str] = Field(default_factory=list, description="ids to @ on red alerts")
+    roles: list[Literal["business", "admin"]] = Field(
+        default_factory=lambda: ["business"],
+        min_length=1,
+        description="business: market alerts (prices, crises); admin: the crawler's own (blocked, cookies)",
+    )
     keywords: list[str] = Field(
         default_factory=list,
         description="the robot's security keywords (DingTalk/Feishu 自定义关键词); "
@@ -120,6 +125,7 @@ class ChannelSettings(BaseModel):
             "levels": self.levels,
             "mention": self.mention,
             "timeout": self.timeout,
+            "roles": self.roles,
             **own,
         }
 

@@ -27,6 +27,8 @@ Family = Literal[
     "fake_original_price",
     "adlaw",
     "review_spike",
+    "crawl_blocked",
+    "cookie_expired",
 ]
 
 FAMILIES: tuple[Family, ...] = (
@@ -40,7 +42,12 @@ FAMILIES: tuple[Family, ...] = (
     "fake_original_price",
     "adlaw",
     "review_spike",
+    "crawl_blocked",
+    "cookie_expired",
 )
+#: Families about the crawler itself, not the market (issue 12): routed to channels with the ``admin`` role only
+#: (never to the business group), and every other family only to channels with the ``business`` role.
+ADMIN_FAMILIES: frozenset[str] = frozenset({"crawl_blocked", "cookie_expired"})
 #: Families that report a one-off *event* (a price drop, a new promo, a new ad-law word): the notice is
 #: the news, and there is nothing to "recover" from. Their alerts close quietly when the rule stops
 #: firing, with no 已恢复 notice (one said "竞品降价已恢复" while the price had dropped further). The other
