@@ -125,7 +125,7 @@ def list_competitors(user: Viewer, db: Db) -> list[dict[str, Any]]:
 
 
 def _validated_selectors(sel: SelectorsIn | None) -> dict[str, str]:
-    from jingshao.config import Selectors
+    from jingshao.crawlers.config import Selectors
 
     if sel is None:
         return {}
@@ -205,7 +205,7 @@ class ProductPatch(BaseModel):
 
 def _product_config(url: str, name: str | None, render: bool, spec: dict[str, Any]):
     """Validate exactly as the config file would (URL, selectors compile, ranges)."""
-    from jingshao.config import ProductConfig
+    from jingshao.crawlers.config import ProductConfig
 
     try:
         return ProductConfig.model_validate({**spec, "url": url, "name": name, "render": render})

@@ -383,7 +383,7 @@ def void_observation(
 
 
 def _tag_summary(rows: list[q.ReviewText]) -> list[Any]:
-    from jingshao.crawlers.enrichment import tag_from_row
+    from jingshao.core.tags import tag_from_row
     from jingshao.nlp import aggregate_tags
 
     return aggregate_tags(
