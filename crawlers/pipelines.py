@@ -18,7 +18,7 @@ from typing import Any
 
 from scrapy import Spider
 
-from jingshao.config import NlpConfig
+from jingshao.nlp.settings import NlpConfig
 from jingshao.storage.db import Database, open_database
 from jingshao.storage.models import AdlawHit
 from jingshao.storage.repository import (
@@ -31,7 +31,7 @@ from jingshao.storage.repository import (
 )
 
 from .enrichment import Enricher
-from .items import FailedPageItem, MentionItem, ProductObservationItem, ReviewItem, ReviewsCompleteItem
+from .items import BlockedPageItem, FailedPageItem, MentionItem, ProductObservationItem, ReviewItem, ReviewsCompleteItem
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,8 @@ class MentionPipeline(_BufferedPipeline):
 
 
 class FailurePipeline(ItemPipeline):
-    """A page that gave no usable observation, recorded with its reason (never as price 0)."""
+    """A page that gave no usable observation, recorded with its reason (never as price 0); a blocked
+    page (issue 12) is recorded and counted as blocked."""
 
     def process(self, item: FailedPageItem) -> None:
         owner = self.owner
@@ -160,8 +161,9 @@ class FailurePipeline(ItemPipeline):
                 product_id=item.product_id,
                 http_status=item.http_status,
                 crawl_run_id=owner.run_id,
+                kind="blocked" if isinstance(item, BlockedPageItem) else "failed",  # issue 12
             )
-        owner.stats.inc_value("jingshao/failures")
+        owner.stats.inc_value("jingshao/blocked" if isinstance(item, BlockedPageItem) else "jingshao/failures")
         log.warning("no data from %s: %s", item.url, item.reason)
 
 
