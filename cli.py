@@ -136,8 +136,11 @@ def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool, 
 
     if spider == "mentions" and not (cfg.brands and cfg.mention_sources):
         raise _fail(f"{cfg.source}: mentions need [[brands]] and [[mention_sources]]; nothing to crawl", 2)
-    if spider != "mentions" and not any(True for _ in cfg.iter_products()):
-        raise _fail(f"{cfg.source}: no [[competitors.products]] configured; nothing to crawl", 2)
+    if spider != "mentions":
+        from jingshao.crawlers.catalog import any_products
+
+        if not any_products(cfg):
+            raise _fail(f"{cfg.source}: no [[competitors.products]] configured (nor added in the web UI)", 2)
     hook = RichProgress(spider) if progress and err.is_terminal else _LogProgress(spider)
     try:
         summary = crawl(cfg, spider, progress=hook, log_level="INFO" if verbose else "WARNING")
@@ -258,6 +261,48 @@ class _LogProgress:
         pass
 
 
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV (header row, UTF-8) instead of a table.")]
+PRICE_COLUMNS = (
+    "product_id",
+    "competitor",
+    "product",
+    "url",
+    "observation_id",
+    "first_seen_at",
+    "last_seen_at",
+    "price",
+    "final_price",
+    "original_price",
+    "currency",
+    "availability",
+    "promo",
+    "suspect",
+)
+
+
+def _one_format(as_json: bool, as_csv: bool) -> None:
+    if as_json and as_csv:
+        raise _fail("give --json or --csv, not both", 2)
+
+
+def _export(columns, rows, as_json: bool, tz) -> None:
+    """Rows to stdout as JSON lines or CSV; times in the configured time zone, with their offset."""
+    from datetime import datetime
+
+    from jingshao.core.export import csv_text, json_line
+
+    def local(v):
+        return v.astimezone(tz) if isinstance(v, datetime) else v
+
+    rows = [[local(v) for v in row] for row in rows]
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json_line(dict(zip(columns, row, strict=True))) + "\n")
+    else:
+        sys.stdout.write(csv_text(columns, rows))
+
+
 @app.command()
 def prices(
     product: Annotated[
@@ -266,27 +311,40 @@ def prices(
             "--product", "-p", help="Product id, URL, the shop's item id (a number in its URL) or part of its name."
         ),
     ] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Show the price history of one product or all products."""
+    """Show the price history of one product or all watched products (paused and removed ones: name them)."""
     cfg = _load(config)
+    _one_format(as_json, as_csv)
     from jingshao.storage.repository import find_products, price_history
 
     db = _db(cfg)
     with db.session() as s:
         products = find_products(s, product)
+        if product is None:
+            # Paused and removed products (history kept) leave the list; `--product` still shows them.
+            products = [p for p in products if p.active and p.removed_at is None]
         if not products:
             raise _fail(
                 f"no product matches {product!r}" if product else "no products yet: run `jingshao crawl products` first"
             )
         rows = price_history(s, [p.id for p in products])
     tz = cfg.tz
+    if as_json or as_csv:
+        _export(PRICE_COLUMNS, [[getattr(r, c) for c in PRICE_COLUMNS] for r in rows], as_json, tz)
+        return
     by_product: dict[int, list] = {}
     for r in rows:
         by_product.setdefault(r.product_id, []).append(r)
     for p in products:
         hist = by_product.get(p.id, [])
         title = f"#{p.id} {p.name or p.url}"
+        if p.removed_at is not None:
+            title += " (已移除 removed)"
+        elif not p.active:
+            title += " (已暂停 paused)"
         table = Table(title=title, title_justify="left", caption=p.url, caption_justify="left")
         for col in ("观测", "首次发现", "最近确认", "价格", "到手价", "原价", "库存", "促销"):
             table.add_column(col, no_wrap=col != "促销")
@@ -507,19 +565,40 @@ def _when(cfg: Config, dt) -> str:
     return "—" if dt is None else dt.astimezone(cfg.tz).strftime("%m-%d %H:%M")
 
 
+ALERT_COLUMNS = (
+    "id",
+    "state",
+    "level",
+    "max_level",
+    "since",
+    "subject",
+    "family",
+    "rule",
+    "summary",
+    "acked_by",
+    "last_notified_at",
+)
+
+
 @alerts_app.command("list")
 def alerts_list(
     all_: Annotated[bool, typer.Option("--all", help="Resolved alerts too.")] = False,
     level: Annotated[str | None, typer.Option(help="blue, yellow or red.")] = None,
     family: Annotated[str | None, typer.Option(help="crisis, price_drop, stock_out, ...")] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Firing alerts (most severe first)."""
     cfg = _load(config)
+    _one_format(as_json, as_csv)
     from jingshao.storage.alerts_repo import list_alerts
 
     with _db(cfg).session() as s:
         rows = list_alerts(s, state=None if all_ else "firing", level=level, family=family)
+    if as_json or as_csv:
+        _export(ALERT_COLUMNS, [[getattr(r, c) for c in ALERT_COLUMNS] for r in rows], as_json, cfg.tz)
+        return
     table = Table(title=f"{'all' if all_ else 'firing'} alerts: {len(rows)}", title_justify="left")
     for col in ("id", "级别", "状态", "自", "对象", "规则", "摘要", "确认"):
         table.add_column(col)
@@ -1191,8 +1270,26 @@ def worker(
     raise typer.Exit(worker_main(cfg, [s.strip() for s in spiders.split(",") if s.strip()]))
 
 
+HostOpt = Annotated[str | None, typer.Option("--host", help="Address to listen on (default: web.host, 127.0.0.1).")]
+PortOpt = Annotated[int | None, typer.Option("--port", help="Port (default: web.port, 8080).")]
+
+
+def _web_server(cfg: Config, host: str | None, port: int | None):
+    from jingshao.web.server import UnsafeBindError, make_server
+
+    try:
+        return make_server(cfg, host or cfg.web.host, port if port is not None else cfg.web.port)
+    except UnsafeBindError as exc:
+        raise _fail(str(exc), 2) from None
+
+
 @app.command()
-def run(config: ConfigOpt = None) -> None:
+def run(
+    config: ConfigOpt = None,
+    web: Annotated[bool, typer.Option("--web", help="Also serve the web dashboard and API.")] = False,
+    host: HostOpt = None,
+    port: PortOpt = None,
+) -> None:
     """Run the scheduler in the foreground: crawls, alert evaluation, notifications, the daily report.
 
     Stop it with Ctrl-C or SIGTERM: running jobs finish, running crawls stop cleanly.
@@ -1206,9 +1303,169 @@ def run(config: ConfigOpt = None) -> None:
     # (APScheduler's INFO lines repeat what the summary says).
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _db(cfg).dispose()  # migrate before the job store touches the database
-    if not planned_jobs(cfg):
+    if not planned_jobs(cfg) and not web:
         raise _fail(f"{cfg.source}: no job to run (no products, mention sources or report configured)", 2)
-    run_scheduler(cfg, str(cfg.source), out=lambda line: console.print(line, highlight=False))
+    server = None
+    if web:
+        from jingshao.web.server import serve_in_thread
+
+        server = _web_server(cfg, host, port)
+        serve_in_thread(server)
+        console.print(f"看板 web: http://{server.config.host}:{server.config.port}/", highlight=False)
+    try:
+        run_scheduler(cfg, str(cfg.source), out=lambda line: console.print(line, highlight=False))
+    finally:
+        if server is not None:
+            server.should_exit = True
+
+
+@app.command()
+def serve(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None) -> None:
+    """Serve the web dashboard (看板) and the REST API (/api/v1, docs at /api/docs).
+
+    Binds 127.0.0.1:8080 by default; another address needs a user or token (`jingshao users add`).
+    """
+    cfg = _load(config)
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _db(cfg).dispose()
+    server = _web_server(cfg, host, port)
+    console.print(f"看板 web: http://{server.config.host}:{server.config.port}/  (Ctrl-C stops)", highlight=False)
+    server.run()
+
+
+users_app = typer.Typer(help="Web dashboard users and API tokens.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+RoleOpt = Annotated[str, typer.Option("--role", help="admin (edits) or viewer (reads).")]
+
+
+def _role(role: str) -> str:
+    if role not in ("admin", "viewer"):
+        raise _fail(f"--role must be admin or viewer, not {role!r}", 2)
+    return role
+
+
+@users_app.command("add")
+def users_add(
+    name: str,
+    role: RoleOpt = "viewer",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin instead of prompting.")
+    ] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Add a user (or set a user's password and role); the password is stored as an scrypt hash."""
+    cfg = _load(config)
+    _role(role)
+    from sqlalchemy import select
+
+    from jingshao.storage.models import WebUser
+    from jingshao.web.auth import hash_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("密码 password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        raise _fail("the password must have at least 8 characters", 2)
+    if any(u.name == name for u in cfg.web.users):
+        raise _fail(f"user {name!r} is defined in {cfg.source} ([[web.users]]); change it there", 2)
+    db = _db(cfg)
+    with db.session() as s:
+        row = s.scalar(select(WebUser).where(WebUser.name == name))
+        if row is None:
+            s.add(WebUser(name=name, role=role, password_hash=hash_password(password)))
+            what = "added"
+        else:
+            row.role, row.password_hash, row.disabled_at = role, hash_password(password), None
+            what = "updated"
+    console.print(f"用户 {name} ({role}) {what}", highlight=False)
+
+
+@users_app.command("remove")
+def users_remove(name: str, config: ConfigOpt = None) -> None:
+    """Remove a user added with `users add` (their sessions end)."""
+    cfg = _load(config)
+    from sqlalchemy import delete
+
+    from jingshao.storage.models import WebSession, WebUser
+
+    with _db(cfg).session() as s:
+        gone = s.execute(delete(WebUser).where(WebUser.name == name)).rowcount
+        s.execute(delete(WebSession).where(WebSession.user_name == name))
+    if not gone:
+        raise _fail(f"no user {name!r} in the database")
+    console.print(f"用户 {name} removed", highlight=False)
+
+
+@users_app.command("list")
+def users_list(config: ConfigOpt = None) -> None:
+    """Users and API tokens, from the config file and the database (never their secrets)."""
+    cfg = _load(config)
+    from sqlalchemy import select
+
+    from jingshao.storage.models import ApiToken, WebUser
+
+    table = Table("类型 kind", "名称 name", "角色 role", "来源 from", box=None)
+    for u in cfg.web.users:
+        table.add_row("user", u.name, u.role, "config")
+    for t in cfg.web.tokens:
+        table.add_row("token", t.name, t.role, "config")
+    with _db(cfg).session() as s:
+        for row in s.scalars(select(WebUser).order_by(WebUser.name)):
+            table.add_row("user", row.name, row.role, "database" + (" (disabled)" if row.disabled_at else ""))
+        for tok in s.scalars(select(ApiToken).order_by(ApiToken.name)):
+            table.add_row("token", tok.name, tok.role, "database" + (" (revoked)" if tok.revoked_at else ""))
+    console.print(table)
+
+
+@users_app.command("token")
+def users_token(name: str, role: RoleOpt = "viewer", config: ConfigOpt = None) -> None:
+    """Create an API token (printed once; only its SHA-256 is stored). Use: Authorization: Bearer TOKEN."""
+    cfg = _load(config)
+    _role(role)
+    from sqlalchemy import select
+
+    from jingshao.storage.models import ApiToken
+    from jingshao.web.auth import new_token, token_digest
+
+    token = new_token()
+    with _db(cfg).session() as s:
+        if s.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
+            raise _fail(f"a token named {name!r} exists; revoke it first (`jingshao users revoke {name}`)", 2)
+        s.add(ApiToken(name=name, role=role, token_hash=token_digest(token)))
+    # The one place a token is shown: on stdout, to the person who created it.
+    sys.stdout.write(token + "\n")
+
+
+@users_app.command("revoke")
+def users_revoke(name: str, config: ConfigOpt = None) -> None:
+    """Revoke an API token created with `users token`."""
+    cfg = _load(config)
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from jingshao.storage.models import ApiToken
+
+    with _db(cfg).session() as s:
+        tok = s.scalar(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None)))
+        if tok is None:
+            raise _fail(f"no active token {name!r}")
+        tok.revoked_at = datetime.now(UTC)
+    console.print(f"token {name} revoked", highlight=False)
+
+
+@users_app.command("hash")
+def users_hash() -> None:
+    """Print an scrypt hash of a password read from stdin, for password_hash in [[web.users]]."""
+    from jingshao.web.auth import hash_password
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8:
+        raise _fail("the password must have at least 8 characters", 2)
+    sys.stdout.write(hash_password(password) + "\n")
 
 
 @app.command()

@@ -23,6 +23,7 @@ from jingshao.alerts.channels.config import ChannelConfig
 from jingshao.alerts.settings import AlertsConfig, BrandConfig
 from jingshao.core.redaction import install_log_filter, register_secret, register_secrets
 from jingshao.reports.settings import ReportConfig
+from jingshao.web.settings import WebConfig
 
 log = logging.getLogger(__name__)
 
@@ -359,6 +360,7 @@ class Config(_Strict):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     channels: list[ChannelConfig] = Field(default_factory=list)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
     # Where the file was read from; relative paths (the SQLite file) resolve against it.
     source: Path | None = Field(default=None, exclude=True)

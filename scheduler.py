@@ -279,6 +279,17 @@ JOB_FUNCS: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
 }
 
 
+def _web_products(cfg) -> list:
+    """Products added in the web UI (they are crawled beside the file's); none when the database is not there."""
+    from jingshao.crawlers.catalog import web_watched
+    from jingshao.storage.db import DatabaseError, open_database
+
+    try:
+        return web_watched(open_database(cfg.database_url))
+    except (DatabaseError, OSError):
+        return []
+
+
 def planned_jobs(cfg) -> dict[str, str]:
     """Job id -> trigger spec from config (jobs set to 'off' or with nothing to do are left out)."""
     sch = cfg.schedule
@@ -291,9 +302,10 @@ def planned_jobs(cfg) -> dict[str, str]:
         "report": sch.report,
         "report_catchup": "every 10m" if cfg.report.smtp is not None else "off",
     }
-    if not any(True for _ in cfg.iter_products()):
+    web_products = _web_products(cfg)
+    if not web_products and not any(True for _ in cfg.iter_products()):
         plan.pop("crawl_products")
-    if not any(p.reviews for _, p, _ in cfg.iter_products()):
+    if not any(p.reviews for _, p, _ in cfg.iter_products()) and not any(w.product.reviews for w in web_products):
         plan.pop("crawl_reviews")
     if not (cfg.brands and cfg.mention_sources):
         plan.pop("crawl_mentions")

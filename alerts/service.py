@@ -28,7 +28,7 @@ def channels_of(cfg) -> dict[str, Channel]:
 def run_evaluation(cfg, now: datetime | None = None) -> EvaluationReport:
     db = open_database(cfg.database_url)
     try:
-        return evaluate(db, cfg.alerts, cfg.brands, list(channels_of(cfg).values()), now)
+        return evaluate(db, cfg.alerts, cfg.brands, list(channels_of(cfg).values()), now, public_url=cfg.web.public_url)
     finally:
         db.dispose()
 

@@ -34,15 +34,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from jingshao.config import Config
 from jingshao.storage.db import open_database
 from jingshao.storage.repository import (
-    CatalogEntry,
     finish_run,
     known_review_fingerprints,
     mark_interrupted_runs,
     record_failure,
     start_run,
-    sync_catalog,
 )
 
+from .catalog import WatchedProduct, watched_products
 from .items import FailedPageItem, ProductObservationItem, ReviewsCompleteItem
 from .settings import build_settings
 from .spiders.mentions import MentionsSpider
@@ -274,19 +273,19 @@ class ProgressHook:
     def stop(self) -> None: ...
 
 
-def _targets(config: Config, spider: str, ids: dict[str, int], db) -> list[dict]:
+def _targets(config: Config, spider: str, watched: list[WatchedProduct], db) -> list[dict]:
     if spider == "products":
         return [
             {
-                "url": p.url,
-                "product_id": ids[p.url],
-                "render": p.render,
-                "selectors": sel,
-                "variant": p.variant,
-                "quantity": p.quantity,
-                "plausibility_factor": p.plausibility_factor,
+                "url": w.product.url,
+                "product_id": w.product_id,
+                "render": w.product.render,
+                "selectors": w.selectors,
+                "variant": w.product.variant,
+                "quantity": w.product.quantity,
+                "plausibility_factor": w.product.plausibility_factor,
             }
-            for _, p, sel in config.iter_products()
+            for w in watched
         ]
     if spider == "mentions":
         brands = {b.name: b for b in config.brands}
@@ -300,15 +299,15 @@ def _targets(config: Config, spider: str, ids: dict[str, int], db) -> list[dict]
         ]
     targets = []
     with db.session() as s:
-        for comp, p, _ in config.iter_products():
-            if p.reviews is None:
+        for w in watched:
+            if w.product.reviews is None:
                 continue
             targets.append(
                 {
-                    "product_id": ids[p.url],
-                    "source": p.reviews.model_dump(),
-                    "category": comp.category_for(p),
-                    "known": known_review_fingerprints(s, ids[p.url]),
+                    "product_id": w.product_id,
+                    "source": w.product.reviews.model_dump(),
+                    "category": w.category,
+                    "known": known_review_fingerprints(s, w.product_id),
                     "max_pages": config.crawl.review_max_pages,
                 }
             )
@@ -323,10 +322,8 @@ def build_targets(config: Config, spider: str, db) -> list[dict]:
 
     Shared by a crawl in this process and by a scaled-out crawl queued in Redis, so both
     crawl exactly the same things."""
-    entries = [CatalogEntry(c.name, p.url, p.name, p.render, c.category_for(p)) for c, p, _ in config.iter_products()]
-    with db.session() as s:
-        ids = sync_catalog(s, entries)
-    return _targets(config, spider, ids, db)
+    watched = watched_products(config, db) if spider != "mentions" else []
+    return _targets(config, spider, watched, db)
 
 
 def crawl(

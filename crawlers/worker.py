@@ -372,10 +372,21 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
+def _all_products(config: Config) -> list:
+    """The file's products and those added in the web UI (a web product with render = true needs the browser)."""
+    from jingshao.storage.db import open_database
+
+    from .catalog import web_watched
+
+    return [p for _, p, _ in config.iter_products()] + [
+        w.product for w in web_watched(open_database(config.database_url))
+    ]
+
+
 def _needs_browser(config: Config, spiders: list[str]) -> bool:
     products = any(
         p.render or (p.reviews is not None and p.reviews.render and "reviews" in spiders)
-        for _, p, _ in config.iter_products()
+        for p in _all_products(config)
         if "products" in spiders or "reviews" in spiders
     )
     mentions = "mentions" in spiders and any(s.kind == "render" for s in config.mention_sources)

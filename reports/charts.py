@@ -66,6 +66,8 @@ COLORS = {
     "neutral": "#b0b7c3",
     "neg": "#c62828",
     "grid": "#e6e8eb",
+    "list": "#8f959e",
+    "final": "#e07b00",
     "text": "#555b66",
 }
 
@@ -92,17 +94,41 @@ def cjk_font() -> str | None:
 
 def _labels(cjk: bool) -> dict[str, str]:
     if cjk:
-        return {"pos": "正面", "neutral": "中性", "neg": "负面", "price": "价格 {span}", "volume": "每日声量"}
-    return {"pos": "pos", "neutral": "neutral", "neg": "neg", "price": "price {span}", "volume": "mentions/day"}
+        return {
+            "pos": "正面",
+            "neutral": "中性",
+            "neg": "负面",
+            "price": "价格 {span}",
+            "volume": "每日声量",
+            "now": "现价",
+            "list": "划线价",
+            "final": "到手价",
+        }
+    return {
+        "pos": "pos",
+        "neutral": "neutral",
+        "neg": "neg",
+        "price": "price {span}",
+        "volume": "mentions/day",
+        "now": "price",
+        "list": "list",
+        "final": "final",
+    }
 
 
-def _figure(font: str | None):
+#: Height added above the title for the legend row when a price chart has 划线价 / 到手价 lines.
+LEGEND_IN = 0.25
+
+
+def _figure(font: str | None, extra_top: float = 0.0):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+    height = HEIGHT_IN + extra_top
+    fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.17, 0.2, 0.78, 0.64))
+    # the same margins in inches whatever the height: ticks below, the title row (and legend row) above
+    ax = fig.add_axes((0.17, 0.2 * HEIGHT_IN / height, 0.78, 0.64 * HEIGHT_IN / height))
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     for side in ("left", "bottom"):
@@ -153,13 +179,24 @@ def price_figure(points: Sequence[PricePoint], *, days: int, start: datetime, en
 
     font = cjk_font()
     labels = _labels(font is not None)
-    fig, ax = _figure(font)
+    has_extra = any(p.list_price is not None or p.final_price is not None for p in points)
+    fig, ax = _figure(font, LEGEND_IN if has_extra else 0.0)
     xs = [p.at for p in points]
     ys = [float(p.price) for p in points]
     if xs and xs[-1] < end:
         xs.append(min(end, max(xs[-1], end - timedelta(seconds=1))))
         ys.append(ys[-1])
-    ax.step(xs, ys, where="post", color=COLORS["line"], linewidth=1.4)
+    ax.step(xs, ys, where="post", color=COLORS["line"], linewidth=1.4, label=labels["now"])
+    # 划线价 (list price) and 到手价 (price after coupons) as their own steps where the pages gave them.
+    extra: list[float] = []
+    for key, attr, style in (("list", "list_price", (0, (4, 2))), ("final", "final_price", (0, (1, 1.5)))):
+        vals = [getattr(p, attr) for p in points]
+        if all(v is None for v in vals):
+            continue
+        line = [float("nan") if v is None else float(v) for v in vals]
+        line += [line[-1]] * (len(xs) - len(line))  # the tail to `end` carries the last value
+        ax.step(xs, line, where="post", color=COLORS[key], linewidth=1.1, linestyle=style, label=labels[key])
+        extra += [v for v in line if v == v]
     if len(set(ys)) > 1:
         colour = COLORS["down"] if ys[-1] < ys[0] else COLORS["up"]
         ax.plot([xs[-1]], [ys[-1]], marker="o", markersize=3.5, color=colour)
@@ -172,7 +209,7 @@ def price_figure(points: Sequence[PricePoint], *, days: int, start: datetime, en
             fontsize=TEXT_PT,
             color=colour,
         )
-    lo, hi = min(ys, default=0), max(ys, default=1)
+    lo, hi = min(ys + extra, default=0), max(ys + extra, default=1)
     pad = (hi - lo) * 0.15 or max(hi * 0.05, 1)
     ax.set_ylim(lo - pad, hi + pad)
     # From the window start, or from the first price known when the product is newer than the window;
@@ -192,6 +229,19 @@ def price_figure(points: Sequence[PricePoint], *, days: int, start: datetime, en
     ax.set_title(
         labels["price"].format(span=span), loc="left", fontsize=TEXT_PT, color=COLORS["text"], **_font_kw(font)
     )
+    if extra:
+        fig.legend(
+            loc="upper right",
+            bbox_to_anchor=(0.95, 1.0),
+            ncol=3,
+            frameon=False,
+            fontsize=TEXT_PT,
+            handlelength=1.4,
+            columnspacing=0.8,
+            borderaxespad=0.1,
+            labelcolor=COLORS["text"],
+            prop={"family": font, "size": TEXT_PT} if font else None,
+        )
     return fig
 
 

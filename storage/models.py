@@ -78,6 +78,9 @@ class Competitor(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Competitors added in the web UI / API keep their category and selectors here (the TOML file's own
+    # stay in the file): {"category": "electronics", "selectors": {"price": ".p-price"}}.
+    spec: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     products: Mapped[list[Product]] = relationship(back_populates="competitor")
 
@@ -97,6 +100,13 @@ class Product(Base):
     # had, or to the page limit). Only reviews stored before this count as "known" for stopping
     # early, so a crawl killed halfway is walked again past what it stored, and nothing is skipped.
     reviews_complete_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "file": from the TOML config (read-only in the web UI); "web": added in the web UI / API, its
+    # ProductConfig fields (selectors, variant, quantity, ...) kept in `spec` and crawled beside the file's.
+    managed_by: Mapped[str] = mapped_column(String(10), default="file", server_default="file")
+    spec: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Paused: active = False. Removed (from the file, or in the web UI): active = False and removed_at
+    # set; the history stays, the product leaves `prices`, the report and the rules.
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     competitor: Mapped[Competitor] = relationship(back_populates="products")
     observations: Mapped[list[Observation]] = relationship(
@@ -381,3 +391,44 @@ class ReportSend(Base):
     html_path: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebUser(Base):
+    """A dashboard user added with `jingshao users add` (users from the config file are not stored)."""
+
+    __tablename__ = "web_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(10))  # admin | viewer
+    password_hash: Mapped[str] = mapped_column(String(300))  # scrypt$n$r$p$salt$hash
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    """A bearer token for the REST API; only its SHA-256 is stored (the token is shown once)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(10))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebSession(Base):
+    """A logged-in browser: the cookie holds a random key, the row its SHA-256 (logout deletes it)."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(10))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

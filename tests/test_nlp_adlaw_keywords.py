@@ -70,3 +70,27 @@ def test_selling_points() -> None:
     assert selling_points([]) == []
     with pytest.raises(ValueError, match="unknown method"):
         selling_points(titles, method="lda")
+
+
+def test_selling_phrases_are_the_sellers_phrases_not_tokens() -> None:
+    """Issue 18: "gen3、plus、封顶" said nothing; a teardown shows the phrase each keyword sits in."""
+    from jingshao.nlp.keywords import selling_phrases
+
+    copy = [
+        "小米 Redmi K70 第二代骁龙8 澎湃OS 2K高光屏 120W快充 12GB+256GB 5G手机",
+        "小米 Redmi K70 至尊版 120W快充 2K高光屏",
+        "领券立减100元 | 12期免息",
+        "2024新款纯棉短袖T恤男宽松透气 圆领 包邮",
+    ]
+    got = [p for p, _ in selling_phrases(copy, topk=8)]
+    assert "120W快充" in got and "2K高光屏" in got, got  # whole segments, as written (case kept)
+    promo = [p for p, _ in selling_phrases(["领券立减100元 | 12期免息", "限时秒杀 | 领券立减50元"], topk=3)]
+    assert promo == ["12期免息"], promo  # the phrase, not 免息; 领券, 秒杀 are promo mechanics (stop words)
+    assert not {"快充", "光屏", "立减", "包邮", "新款"} & set(got), got  # tokens and stop words are not phrases
+    assert all(len(p) <= 12 for p in got)
+    assert len(got) == len({p.lower() for p in got})  # no repeats
+    for a in got:  # no phrase inside another
+        assert not any(a != b and a.lower() in b.lower() for b in got), got
+    assert selling_phrases([]) == [] and selling_phrases(["", "  "]) == []
+    long = [p for p, _ in selling_phrases(["2024新款纯棉短袖T恤男宽松透气", "纯棉短袖T恤男宽松透气"], topk=3)]
+    assert long and all(2 < len(p) <= 12 and "新款" not in p for p in long), long  # runs from a long segment
