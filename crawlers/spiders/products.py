@@ -12,6 +12,7 @@ from twisted.python.failure import Failure
 from jingshao.crawlers.extract import extract_product
 from jingshao.crawlers.extract.model import reading_basis
 from jingshao.crawlers.extract.offers import final_price, parse_offers
+from jingshao.crawlers.failures import request_of
 from jingshao.crawlers.items import FailedPageItem, ProductObservationItem
 from jingshao.crawlers.spiders.base import TargetsSpider
 
@@ -71,7 +72,7 @@ class ProductsSpider(TargetsSpider):
         )
 
     def on_error(self, failure: Failure):
-        target = failure.request.meta["target"]
+        target = request_of(failure).meta["target"]
         yield self.failed_request(failure, product_id=target["product_id"], url=target["url"])
 
 
