@@ -148,6 +148,24 @@ def test_price_chart_draws_each_observation_over_the_whole_range(admin, site):
         assert admin.locator("td.anomaly").count() >= 1
 
 
+def test_price_table_filters_in_place_and_sorts(admin, site):
+    admin.goto(site.url("/prices"))
+    total = admin.locator("#price-table tbody tr[data-product]").count()
+    admin.evaluate("window.__samePage = true")
+    admin.select_option("select[name=competitor]", "优品数码旗舰店")
+    admin.wait_for_function(
+        "n => document.querySelectorAll('#price-table tbody tr[data-product]').length < n", arg=total
+    )
+    assert admin.evaluate("window.__samePage") is True  # htmx swapped the table; no page load
+    assert "competitor=" in admin.url  # ... and pushed the filter into the URL (a shareable link)
+    cells = admin.locator("#price-table tbody td[data-label=竞品]").all_inner_texts()
+    assert cells and set(cells) == {"优品数码旗舰店"}
+    admin.click("#price-table th a:has-text('现价')")
+    admin.wait_for_url("**sort=price**")
+    prices = [float(t.strip("¥").replace(",", "")) for t in admin.locator("td[data-label=现价]").all_inner_texts()]
+    assert prices == sorted(prices)
+
+
 def test_void_an_observation(admin, site):
     pid, oid = site.data.chart_product, site.data.void_target
     admin.goto(site.url(f"/prices/{pid}?days=90"))
