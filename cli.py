@@ -15,7 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from jingshao.config import DEFAULT_CONFIG_NAME, EXAMPLE_CONFIG, Config, ConfigError, load_config
-from jingshao.reports.text import money, stock_label
+from jingshao.core.formatting import clock, display_zone, money, stock_label, timestamp
+from jingshao.core.levels import LEVEL_EMOJI, LEVEL_NAMES
 from jingshao.storage.db import DatabaseError
 
 app = typer.Typer(
@@ -136,9 +137,20 @@ def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool, 
 
     if spider == "mentions" and not (cfg.brands and cfg.mention_sources):
         raise _fail(f"{cfg.source}: mentions need [[brands]] and [[mention_sources]]; nothing to crawl", 2)
-    if spider != "mentions" and not any(True for _ in cfg.iter_products()):
-        raise _fail(f"{cfg.source}: no [[competitors.products]] configured; nothing to crawl", 2)
+    if spider != "mentions":
+        from jingshao.crawlers.catalog import any_products
+
+        if not any_products(cfg):
+            raise _fail(
+                f"{cfg.source}: no [[competitors.products]] configured (nor added in the web UI); nothing to crawl", 2
+            )
     hook = RichProgress(spider) if progress and err.is_terminal else _LogProgress(spider)
+    from jingshao.crawlers.cookies import CookieError, load_jars
+
+    try:
+        load_jars(cfg)  # issue 12: a cookie source that cannot be read stops the crawl before it starts
+    except CookieError as exc:
+        raise _fail(f"配置错误 config error {exc}", 2) from None
     try:
         summary = crawl(cfg, spider, progress=hook, log_level="INFO" if verbose else "WARNING")
     except (DatabaseError, BrowserNotFound) as exc:
@@ -154,7 +166,7 @@ def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool, 
         console.print(
             f"抓取 crawl #{summary.run_id}: {summary.targets} 个商品 products, {summary.pages} 页已存 "
             f"pages stored: {summary.changes} 有变化 changed, {summary.unchanged} 无变化 unchanged, "
-            f"{summary.failures} 失败 failed",
+            f"{summary.failures - summary.blocked} 失败 failed, {summary.blocked} 被拒 blocked",
             highlight=False,
         )
         table = Table(title="按结果 by outcome", title_justify="left")
@@ -164,6 +176,9 @@ def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool, 
             table.add_row(f"{_OUTCOME_ZH.get(outcome, outcome)} {outcome}", reason or "—", str(n))
         if summary.outcomes:
             console.print(table)
+        per = summary.by_competitor()
+        if per:  # issue 12: per competitor, so a blocked shop is visible next to the ones that worked
+            console.print(_competitor_outcome_table(per))
     elif spider == "reviews":
         console.print(
             f"抓取 crawl #{summary.run_id}: {summary.targets} 个商品的评价 reviews, 读到 {summary.pages} 条 "
@@ -181,10 +196,34 @@ def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool, 
         if e.split(": ", 1)[0] not in shown:
             err.print(f"[red]错误 error[/] {escape(e)}", highlight=False)
     code = summary.exit_code
-    if evaluate and summary.pages:
+    if evaluate and (summary.pages or summary.blocked):  # blocked crawls feed the admin alert (issue 12)
         code = max(code, _evaluate_after_crawl(cfg))
     if code:
         raise typer.Exit(code)
+
+
+def _competitor_outcome_table(rows) -> Table:
+    """Pages changed / unchanged / failed / blocked per competitor, with the main block reason."""
+    table = Table(title="按竞品 by competitor", title_justify="left")
+    for col in (
+        "竞品 competitor",
+        "有变化 changed",
+        "无变化 unchanged",
+        "失败 failed",
+        "被拒 blocked",
+        "被拒原因 reason",
+    ):
+        table.add_column(col, justify="left" if col.startswith(("竞品", "被拒原因")) else "right")
+    for o in rows:
+        table.add_row(
+            escape(o.competitor),
+            str(o.changed),
+            str(o.unchanged),
+            str(o.failed),
+            str(o.blocked),
+            escape(o.blocked_reason or "—"),
+        )
+    return table
 
 
 def _evaluate_after_crawl(cfg: Config) -> int:
@@ -258,6 +297,48 @@ class _LogProgress:
         pass
 
 
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV (header row, UTF-8) instead of a table.")]
+PRICE_COLUMNS = (
+    "product_id",
+    "competitor",
+    "product",
+    "url",
+    "observation_id",
+    "first_seen_at",
+    "last_seen_at",
+    "price",
+    "final_price",
+    "original_price",
+    "currency",
+    "availability",
+    "promo",
+    "suspect",
+)
+
+
+def _one_format(as_json: bool, as_csv: bool) -> None:
+    if as_json and as_csv:
+        raise _fail("give --json or --csv, not both", 2)
+
+
+def _export(columns, rows, as_json: bool, tz) -> None:
+    """Rows to stdout as JSON lines or CSV; times in the configured time zone, with their offset."""
+    from datetime import datetime
+
+    from jingshao.core.export import csv_text, json_line
+
+    def local(v):
+        return v.astimezone(tz) if isinstance(v, datetime) else v
+
+    rows = [[local(v) for v in row] for row in rows]
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json_line(dict(zip(columns, row, strict=True))) + "\n")
+    else:
+        sys.stdout.write(csv_text(columns, rows))
+
+
 @app.command()
 def prices(
     product: Annotated[
@@ -266,27 +347,40 @@ def prices(
             "--product", "-p", help="Product id, URL, the shop's item id (a number in its URL) or part of its name."
         ),
     ] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Show the price history of one product or all products."""
+    """Show the price history of one product or all watched products (paused and removed ones: name them)."""
     cfg = _load(config)
+    _one_format(as_json, as_csv)
     from jingshao.storage.repository import find_products, price_history
 
     db = _db(cfg)
     with db.session() as s:
         products = find_products(s, product)
+        if product is None:
+            # Paused and removed products (history kept) leave the list; `--product` still shows them.
+            products = [p for p in products if p.active and p.removed_at is None]
         if not products:
             raise _fail(
                 f"no product matches {product!r}" if product else "no products yet: run `jingshao crawl products` first"
             )
         rows = price_history(s, [p.id for p in products])
     tz = cfg.tz
+    if as_json or as_csv:
+        _export(PRICE_COLUMNS, [[getattr(r, c) for c in PRICE_COLUMNS] for r in rows], as_json, tz)
+        return
     by_product: dict[int, list] = {}
     for r in rows:
         by_product.setdefault(r.product_id, []).append(r)
     for p in products:
         hist = by_product.get(p.id, [])
         title = f"#{p.id} {p.name or p.url}"
+        if p.removed_at is not None:
+            title += " (已移除 removed)"
+        elif not p.active:
+            title += " (已暂停 paused)"
         table = Table(title=title, title_justify="left", caption=p.url, caption_justify="left")
         for col in ("观测", "首次发现", "最近确认", "价格", "到手价", "原价", "库存", "促销"):
             table.add_column(col, no_wrap=col != "促销")
@@ -296,8 +390,8 @@ def prices(
             mark = " (存疑 suspect)" if r.suspect else ""
             table.add_row(
                 f"#{r.observation_id}",
-                r.first_seen_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-                r.last_seen_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                timestamp(r.first_seen_at, tz),
+                timestamp(r.last_seen_at, tz),
                 money(r.price) + cur + mark,
                 money(r.final_price),
                 money(r.original_price),
@@ -498,13 +592,26 @@ app.add_typer(channels_app, name="channels")
 
 
 def level_name(level: str) -> str:
-    from jingshao.alerts.channels.base import LEVEL_EMOJI, LEVEL_NAMES
-
     return f"{LEVEL_EMOJI.get(level, '')}{LEVEL_NAMES.get(level, level)}"
 
 
 def _when(cfg: Config, dt) -> str:
-    return "—" if dt is None else dt.astimezone(cfg.tz).strftime("%m-%d %H:%M")
+    return "—" if dt is None else clock(dt, cfg.tz)
+
+
+ALERT_COLUMNS = (
+    "id",
+    "state",
+    "level",
+    "max_level",
+    "since",
+    "subject",
+    "family",
+    "rule",
+    "summary",
+    "acked_by",
+    "last_notified_at",
+)
 
 
 @alerts_app.command("list")
@@ -512,14 +619,20 @@ def alerts_list(
     all_: Annotated[bool, typer.Option("--all", help="Resolved alerts too.")] = False,
     level: Annotated[str | None, typer.Option(help="blue, yellow or red.")] = None,
     family: Annotated[str | None, typer.Option(help="crisis, price_drop, stock_out, ...")] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Firing alerts (most severe first)."""
     cfg = _load(config)
+    _one_format(as_json, as_csv)
     from jingshao.storage.alerts_repo import list_alerts
 
     with _db(cfg).session() as s:
         rows = list_alerts(s, state=None if all_ else "firing", level=level, family=family)
+    if as_json or as_csv:
+        _export(ALERT_COLUMNS, [[getattr(r, c) for c in ALERT_COLUMNS] for r in rows], as_json, cfg.tz)
+        return
     table = Table(title=f"{'all' if all_ else 'firing'} alerts: {len(rows)}", title_justify="left")
     for col in ("id", "级别", "状态", "自", "对象", "规则", "摘要", "确认"):
         table.add_column(col)
@@ -713,7 +826,7 @@ def alerts_backtest(
             err.print(f"backtest: {done}/{total} steps", highlight=False)
 
     try:
-        with bar:
+        with bar, display_zone(cfg.tz):
             task = bar.add_task("", total=total)
             events = backtest(cfg, db, start, end, span, brand, progress=progress)
     except BacktestError as exc:
@@ -1006,7 +1119,7 @@ def tags(
 ) -> None:
     """What buyers love and hate: top pros and cons per product, from stored reviews."""
     cfg = _load(config)
-    from jingshao.crawlers.enrichment import tag_from_row
+    from jingshao.core.tags import tag_from_row
     from jingshao.nlp import aggregate_tags
     from jingshao.storage.repository import reviews_for
 
@@ -1191,8 +1304,26 @@ def worker(
     raise typer.Exit(worker_main(cfg, [s.strip() for s in spiders.split(",") if s.strip()]))
 
 
+HostOpt = Annotated[str | None, typer.Option("--host", help="Address to listen on (default: web.host, 127.0.0.1).")]
+PortOpt = Annotated[int | None, typer.Option("--port", help="Port (default: web.port, 8080).")]
+
+
+def _web_server(cfg: Config, host: str | None, port: int | None):
+    from jingshao.web.server import UnsafeBindError, make_server
+
+    try:
+        return make_server(cfg, host or cfg.web.host, port if port is not None else cfg.web.port)
+    except UnsafeBindError as exc:
+        raise _fail(str(exc), 2) from None
+
+
 @app.command()
-def run(config: ConfigOpt = None) -> None:
+def run(
+    config: ConfigOpt = None,
+    web: Annotated[bool, typer.Option("--web", help="Also serve the web dashboard and API.")] = False,
+    host: HostOpt = None,
+    port: PortOpt = None,
+) -> None:
     """Run the scheduler in the foreground: crawls, alert evaluation, notifications, the daily report.
 
     Stop it with Ctrl-C or SIGTERM: running jobs finish, running crawls stop cleanly.
@@ -1206,9 +1337,169 @@ def run(config: ConfigOpt = None) -> None:
     # (APScheduler's INFO lines repeat what the summary says).
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _db(cfg).dispose()  # migrate before the job store touches the database
-    if not planned_jobs(cfg):
+    if not planned_jobs(cfg) and not web:
         raise _fail(f"{cfg.source}: no job to run (no products, mention sources or report configured)", 2)
-    run_scheduler(cfg, str(cfg.source), out=lambda line: console.print(line, highlight=False))
+    server = None
+    if web:
+        from jingshao.web.server import serve_in_thread
+
+        server = _web_server(cfg, host, port)
+        serve_in_thread(server)
+        console.print(f"看板 web: http://{server.config.host}:{server.config.port}/", highlight=False)
+    try:
+        run_scheduler(cfg, str(cfg.source), out=lambda line: console.print(line, highlight=False))
+    finally:
+        if server is not None:
+            server.should_exit = True
+
+
+@app.command()
+def serve(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None) -> None:
+    """Serve the web dashboard (看板) and the REST API (/api/v1, docs at /api/docs).
+
+    Binds 127.0.0.1:8080 by default; another address needs a user or token (`jingshao users add`).
+    """
+    cfg = _load(config)
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _db(cfg).dispose()
+    server = _web_server(cfg, host, port)
+    console.print(f"看板 web: http://{server.config.host}:{server.config.port}/  (Ctrl-C stops)", highlight=False)
+    server.run()
+
+
+users_app = typer.Typer(help="Web dashboard users and API tokens.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+RoleOpt = Annotated[str, typer.Option("--role", help="admin (edits) or viewer (reads).")]
+
+
+def _role(role: str) -> str:
+    if role not in ("admin", "viewer"):
+        raise _fail(f"--role must be admin or viewer, not {role!r}", 2)
+    return role
+
+
+@users_app.command("add")
+def users_add(
+    name: str,
+    role: RoleOpt = "viewer",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin instead of prompting.")
+    ] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Add a user (or set a user's password and role); the password is stored as an scrypt hash."""
+    cfg = _load(config)
+    _role(role)
+    from sqlalchemy import select
+
+    from jingshao.storage.models import WebUser
+    from jingshao.web.auth import hash_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("密码 password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        raise _fail("the password must have at least 8 characters", 2)
+    if any(u.name == name for u in cfg.web.users):
+        raise _fail(f"user {name!r} is defined in {cfg.source} ([[web.users]]); change it there", 2)
+    db = _db(cfg)
+    with db.session() as s:
+        row = s.scalar(select(WebUser).where(WebUser.name == name))
+        if row is None:
+            s.add(WebUser(name=name, role=role, password_hash=hash_password(password)))
+            what = "added"
+        else:
+            row.role, row.password_hash, row.disabled_at = role, hash_password(password), None
+            what = "updated"
+    console.print(f"用户 {name} ({role}) {what}", highlight=False)
+
+
+@users_app.command("remove")
+def users_remove(name: str, config: ConfigOpt = None) -> None:
+    """Remove a user added with `users add` (their sessions end)."""
+    cfg = _load(config)
+    from sqlalchemy import delete
+
+    from jingshao.storage.models import WebSession, WebUser
+
+    with _db(cfg).session() as s:
+        gone = s.execute(delete(WebUser).where(WebUser.name == name)).rowcount
+        s.execute(delete(WebSession).where(WebSession.user_name == name))
+    if not gone:
+        raise _fail(f"no user {name!r} in the database")
+    console.print(f"用户 {name} removed", highlight=False)
+
+
+@users_app.command("list")
+def users_list(config: ConfigOpt = None) -> None:
+    """Users and API tokens, from the config file and the database (never their secrets)."""
+    cfg = _load(config)
+    from sqlalchemy import select
+
+    from jingshao.storage.models import ApiToken, WebUser
+
+    table = Table("类型 kind", "名称 name", "角色 role", "来源 from", box=None)
+    for u in cfg.web.users:
+        table.add_row("user", u.name, u.role, "config")
+    for t in cfg.web.tokens:
+        table.add_row("token", t.name, t.role, "config")
+    with _db(cfg).session() as s:
+        for row in s.scalars(select(WebUser).order_by(WebUser.name)):
+            table.add_row("user", row.name, row.role, "database" + (" (disabled)" if row.disabled_at else ""))
+        for tok in s.scalars(select(ApiToken).order_by(ApiToken.name)):
+            table.add_row("token", tok.name, tok.role, "database" + (" (revoked)" if tok.revoked_at else ""))
+    console.print(table)
+
+
+@users_app.command("token")
+def users_token(name: str, role: RoleOpt = "viewer", config: ConfigOpt = None) -> None:
+    """Create an API token (printed once; only its SHA-256 is stored). Use: Authorization: Bearer TOKEN."""
+    cfg = _load(config)
+    _role(role)
+    from sqlalchemy import select
+
+    from jingshao.storage.models import ApiToken
+    from jingshao.web.auth import new_token, token_digest
+
+    token = new_token()
+    with _db(cfg).session() as s:
+        if s.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
+            raise _fail(f"a token named {name!r} exists; revoke it first (`jingshao users revoke {name}`)", 2)
+        s.add(ApiToken(name=name, role=role, token_hash=token_digest(token)))
+    # The one place a token is shown: on stdout, to the person who created it.
+    sys.stdout.write(token + "\n")
+
+
+@users_app.command("revoke")
+def users_revoke(name: str, config: ConfigOpt = None) -> None:
+    """Revoke an API token created with `users token`."""
+    cfg = _load(config)
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from jingshao.storage.models import ApiToken
+
+    with _db(cfg).session() as s:
+        tok = s.scalar(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None)))
+        if tok is None:
+            raise _fail(f"no active token {name!r}")
+        tok.revoked_at = datetime.now(UTC)
+    console.print(f"token {name} revoked", highlight=False)
+
+
+@users_app.command("hash")
+def users_hash() -> None:
+    """Print an scrypt hash of a password read from stdin, for password_hash in [[web.users]]."""
+    from jingshao.web.auth import hash_password
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8:
+        raise _fail("the password must have at least 8 characters", 2)
+    sys.stdout.write(hash_password(password) + "\n")
 
 
 @app.command()
@@ -1241,6 +1532,13 @@ def status(config: ConfigOpt = None) -> None:
             .group_by(Notification.channel, Notification.status)
         ).all()
         untimed = untimed_counts(s)
+        from jingshao.storage.blocking import latest_competitor_outcomes, load_domain_states
+
+        per_competitor = latest_competitor_outcomes(s)  # issue 12
+        from jingshao.storage.cookies import jar_health
+
+        jars = jar_health(s)
+        backoff = [d for d in load_domain_states(s).values() if d.delay or d.paused_until or d.blocks_in_row]
     table = Table(title="jobs", title_justify="left")
     for col in ("job", "schedule", "next run", "last run", "outcome", "detail"):
         table.add_column(col)
@@ -1263,13 +1561,34 @@ def status(config: ConfigOpt = None) -> None:
         f"failing sources (24 h, still failing): {len(failing)}"
         + "".join(f"\n  {f.count}× {f.url} — {f.reason}" for f in failing)
     )
+    if per_competitor:
+        t = _competitor_outcome_table(per_competitor)
+        t.title = "最近一次抓取 latest products crawl, by competitor"
+        console.print(t)
+    now = datetime.now(UTC)
+    for d in sorted(backoff, key=lambda d: d.domain):
+        paused = (
+            f"暂停至 paused until {d.paused_until.astimezone(tz).strftime('%m-%d %H:%M:%S')}"
+            if d.paused(now)
+            else "未暂停 not paused"
+        )
+        console.print(
+            f"back-off {d.domain}: 每 {d.delay:.1f} 秒一次 one request every {d.delay:.1f} s, "
+            f"连续被拒 {d.blocks_in_row} blocked in a row, {paused}" + (f" — {d.last_reason}" if d.last_reason else ""),
+            highlight=False,
+        )
+    if jars:
+        console.print(_cookie_table(jars, tz))
+        for h in jars:
+            if h.status != "ok":
+                console.print(f"cookies expired: {h.scope} — {h.refresh}", highlight=False)
     console.print(f"broken channels: {len(broken)}" + "".join(f"\n  {b.name}: {b.reason}" for b in broken))
     depth = sum(c for _, st, c in outbox if st == "pending")
     console.print(f"outbox: {depth} pending" + "".join(f"\n  {ch}: {c} {st}" for ch, st, c in outbox))
     console.print(
         f"parked notifications: {sum(p.count for p in parked)}"
         + "".join(
-            f"\n  {p.channel}: {p.count} 条暂存，最早生成于 {p.since.astimezone(tz).strftime('%Y-%m-%d %H:%M')}"
+            f"\n  {p.channel}: {p.count} 条暂存，最早生成于 {timestamp(p.since, tz)}"
             f"（通道恢复后按顺序补发；`jingshao channels test {p.channel}`）"
             for p in parked
         )
@@ -1310,6 +1629,121 @@ def demo(
         run_demo(workdir or Path(tempfile.mkdtemp(prefix="jingshao-demo-")), browser=browser, console=console, err=err)
     except DemoFailed as exc:
         raise _fail(str(exc)) from None
+
+
+cookies_app = typer.Typer(help="Competitor cookies: check and refresh (issue 12).", no_args_is_help=True)
+app.add_typer(cookies_app, name="cookies")
+
+
+def _cookie_table(rows, tz) -> Table:
+    table = Table(title="cookies", title_justify="left")
+    for col in ("竞品 scope", "来源 source", "最早过期 expires", "状态 status", "更新方法 refresh"):
+        table.add_column(col)
+    for h in rows:
+        expires = h.expires_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if h.expires_at else "会话 session"
+        state = "有效 ok" if h.status == "ok" else f"已失效 expired（{h.reason or ''}）"
+        table.add_row(
+            escape(h.scope),
+            escape(h.source),
+            expires,
+            escape(state),
+            escape(h.refresh or "") if h.status != "ok" else "—",
+        )
+    return table
+
+
+@cookies_app.command("check")
+def cookies_check(config: ConfigOpt = None) -> None:
+    """Read every competitor's cookies (files, env variables), record their expiry; a refreshed jar is ok again.
+
+    Exit codes: 0 all readable and none expired, 1 some expired (by date or a login wall), 2 a source cannot be read."""
+    cfg = _load(config)
+    from datetime import UTC, datetime
+
+    from jingshao.crawlers.cookies import CookieError, load_jars
+    from jingshao.storage.cookies import jar_health, sync_jars
+
+    try:
+        jars = load_jars(cfg)
+    except CookieError as exc:
+        raise _fail(str(exc), 2) from None
+    if not jars:
+        console.print("no competitor has [competitors.cookies] configured")
+        return
+    db = _db(cfg)
+    with db.session() as s:
+        sync_jars(s, jars)
+    with db.session() as s:
+        health = jar_health(s)
+    console.print(_cookie_table(health, cfg.tz))
+    now = datetime.now(UTC)
+    for jar in jars:
+        console.print(
+            f"{jar.scope}: {len(jar.cookies)} cookies from {jar.source} for {', '.join(jar.hosts)}", highlight=False
+        )
+    if any(h.status != "ok" or (h.expires_at and h.expires_at <= now) for h in health):
+        raise typer.Exit(1)
+
+
+evidence_app = typer.Typer(help="Evidence: the pages behind changing observations (issue 12).", no_args_is_help=True)
+app.add_typer(evidence_app, name="evidence")
+
+
+def _since(cfg: Config, since: str | None):
+    from datetime import datetime as _dt
+
+    if not since:
+        return None
+    try:
+        when = _dt.fromisoformat(since)
+    except ValueError:
+        raise _fail(f"--since {since!r} is not an ISO 8601 time (e.g. 2026-12-01T08:00)", 2) from None
+    return when.replace(tzinfo=cfg.tz) if when.tzinfo is None else when
+
+
+@evidence_app.command("export")
+def evidence_export(
+    product: Annotated[str, typer.Argument(help="jingshao product id, the shop's item id, a URL or part of a name")],
+    since: Annotated[
+        str | None, typer.Option("--since", help="only evidence captured from this time (ISO 8601)")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="the zip to write (default: evidence-<id>-<time>.zip)")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write a zip of the product's snapshots, screenshots, observations (JSON, with times) and SHA-256 sums,
+    for a 12315 or platform complaint."""
+    cfg = _load(config)
+    from datetime import UTC, datetime
+
+    from jingshao.storage.evidence import evidence_for, export_zip
+    from jingshao.storage.repository import find_products
+
+    db = _db(cfg)
+    with db.session() as s:
+        found = find_products(s, product)
+        if not found:
+            raise _fail(f"no product matches {product!r} (try `jingshao prices`)")
+        if len(found) > 1:
+            names = ", ".join(f"#{p.id} {p.name or p.url}" for p in found[:5])
+            raise _fail(f"{product!r} matches {len(found)} products ({names}); give its id")
+        rows = evidence_for(s, [found[0].id], _since(cfg, since))
+        if not rows:
+            raise _fail(
+                f"no evidence stored for #{found[0].id} {found[0].name or found[0].url}"
+                + (f" since {since}" if since else "")
+            )
+        stamp = datetime.now(UTC).astimezone(cfg.tz).strftime("%Y%m%d-%H%M%S")
+        target = out or Path(f"evidence-{found[0].id}-{stamp}.zip")
+        sums = export_zip(s, rows, target)
+    shots = sum(1 for name in sums if name.startswith("screenshots/"))
+    snaps = sum(1 for name in sums if name.startswith("snapshots/"))
+    console.print(
+        f"证据 evidence: {target} — {len(rows)} 条观测 observations, {snaps} 个页面快照 snapshots, "
+        f"{shots} 张截图 screenshots, SHA256SUMS 校验 (sha256sum -c)",
+        highlight=False,
+    )
 
 
 # Help text quotes config keys ("[[mention_sources]]", "[report] out_dir"): Rich markup would eat them.

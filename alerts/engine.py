@@ -55,9 +55,11 @@ from jingshao.alerts.render import notification_from_dict, payload_parts, render
 from jingshao.alerts.render import to_payload as payload_of
 from jingshao.alerts.rules.competitor import evaluate_competitor
 from jingshao.alerts.rules.crisis import CrisisHistory, crisis_fingerprint, evaluate_crisis
-from jingshao.alerts.rules.model import EVENT_FAMILIES, FAMILIES, LEVEL_RANK, AlertInstance
-from jingshao.alerts.settings import AlertsConfig, BrandConfig
+from jingshao.alerts.rules.model import ADMIN_FAMILIES, EVENT_FAMILIES, FAMILIES, AlertInstance
+from jingshao.alerts.settings import AlertsConfig
 from jingshao.alerts.stages import DEFAULT_PIPELINE, Candidate, Routable, Stage, StageContext, run_pipeline
+from jingshao.core.levels import LEVEL_RANK
+from jingshao.crawlers.config import BrandConfig
 from jingshao.storage.db import Database
 from jingshao.storage.models import Alert, AlertEvent, Silence
 from jingshao.storage.models import Notification as OutboxRow
@@ -134,7 +136,7 @@ class CrisisSource:
 class CompetitorSource:
     """Price, stock, promo, 划线价, ad-law and review alerts per active competitor product."""
 
-    families = frozenset(FAMILIES) - {"crisis"}
+    families = frozenset(FAMILIES) - {"crisis"} - ADMIN_FAMILIES
 
     def __init__(self, config: AlertsConfig) -> None:
         self.config = config
@@ -148,7 +150,9 @@ class CompetitorSource:
 
 
 def default_sources(brands: Sequence[BrandConfig], config: AlertsConfig) -> list[RuleSource]:
-    return [CrisisSource(brands, config), CompetitorSource(config)]
+    from jingshao.alerts.crawl_health import CrawlHealthSource  # issue 12: admin alerts about the crawler
+
+    return [CrisisSource(brands, config), CompetitorSource(config), CrawlHealthSource(config)]
 
 
 # ---------------------------------------------------------------- report
@@ -323,8 +327,9 @@ class OutboxWriter:
     pending, never tried and younger than ``group_interval``. Merged rows get ``status = merged`` and
     ``merged_into`` = the message that carries them."""
 
-    def __init__(self, config: AlertsConfig) -> None:
+    def __init__(self, config: AlertsConfig, public_url: str | None = None) -> None:
         self.config = config
+        self.public_url = public_url
 
     def write(self, session: Session, candidates: Sequence[Candidate], now: datetime) -> tuple[int, int]:
         groups: dict[tuple[str, str], list[OutboxRow]] = defaultdict(list)
@@ -332,7 +337,7 @@ class OutboxWriter:
         for c in candidates:
             if not c.live or not c.channels:
                 continue
-            n = render_alert(c.alert, c.kind, now, previous_level=c.previous_level)
+            n = render_alert(c.alert, c.kind, now, previous_level=c.previous_level, public_url=self.public_url)
             for channel in c.channels:
                 row = OutboxRow(
                     alert_id=c.alert.id,
@@ -412,13 +417,16 @@ class Engine:
         sources: Sequence[RuleSource],
         channels: Iterable[Routable],
         pipeline: Sequence[Stage] = DEFAULT_PIPELINE,
+        *,
+        public_url: str | None = None,
     ) -> None:
         self.config = config
         self.sources = list(sources)
         self.channels = list(channels)
         self.pipeline = list(pipeline)
         self.machine = StateMachine(config)
-        self.outbox = OutboxWriter(config)
+        # web.public_url: every notice links to the alert's page there ({public_url}/alerts/{id}).
+        self.outbox = OutboxWriter(config, public_url)
 
     def evaluate(self, db: Database, now: datetime | None = None) -> EvaluationReport:
         now = now or datetime.now(UTC)
@@ -544,13 +552,20 @@ def evaluate(
     *,
     sources: Sequence[RuleSource] | None = None,
     pipeline: Sequence[Stage] = DEFAULT_PIPELINE,
+    public_url: str | None = None,
 ) -> EvaluationReport:
     """Run every rule, move the alert states and queue notifications, all in one transaction.
 
     ``channels``: the configured channels (``Channel`` objects or their configs: anything with ``name``
     and ``accepts(level)``), in configuration order. ``now`` defaults to the current UTC time.
     """
-    engine = Engine(config, sources if sources is not None else default_sources(brands, config), channels, pipeline)
+    engine = Engine(
+        config,
+        sources if sources is not None else default_sources(brands, config),
+        channels,
+        pipeline,
+        public_url=public_url,
+    )
     return engine.evaluate(db, now)
 
 

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from jingshao.alerts.channels.base import LEVEL_NAMES, Notification
-from jingshao.alerts.rules.model import LEVEL_RANK, clock
+from jingshao.alerts.channels.base import Notification
 from jingshao.alerts.rules.playbook import POSTMORTEM_HOURS, POSTMORTEM_REMINDER, RED_PLAYBOOK_STEPS
+from jingshao.core.formatting import clock
+from jingshao.core.levels import LEVEL_NAMES, LEVEL_RANK
 from jingshao.storage.models import Alert
 
 KIND_NAMES: dict[str, str] = {
@@ -39,6 +40,8 @@ FAMILY_NAMES: dict[str, str] = {
     "fake_original_price": "划线价高于7日最低价",
     "adlaw": "竞品广告法违规用语",
     "review_spike": "竞品差评激增",
+    "crawl_blocked": "竞品抓取被拦截",
+    "cookie_expired": "抓取登录态失效",
 }
 MAX_SUMMARY_LINES = 60
 
@@ -82,14 +85,24 @@ def _family(alert: Alert) -> str:
     return FAMILY_NAMES.get(alert.family, alert.family)
 
 
-def render_alert(alert: Alert, kind: str, now: datetime, *, previous_level: str | None = None) -> Notification:
+def alert_link(alert: Alert, public_url: str | None) -> list[tuple[str, str]]:
+    """The link to the alert's page in the dashboard, when ``web.public_url`` is set."""
+    if not public_url or alert.id is None:
+        return []
+    return [("在看板中查看告警", f"{public_url.rstrip('/')}/alerts/{alert.id}")]
+
+
+def render_alert(
+    alert: Alert, kind: str, now: datetime, *, previous_level: str | None = None, public_url: str | None = None
+) -> Notification:
     """The notice for ``alert`` of ``kind`` (firing / escalated / repeat / resolved) at ``now``.
 
     The level shown is the alert's highest level in this episode (``max_level``): a crisis that cooled
-    from red to yellow is still handled as red until it resolves.
+    from red to yellow is still handled as red until it resolves. With ``public_url`` (``web.public_url``)
+    the notice links to the alert's page first.
     """
     if kind == "resolved":
-        return _render_resolved(alert, now)
+        return _render_resolved(alert, now, public_url)
     level = alert.max_level
     status = KIND_NAMES[kind]
     if kind == "escalated" and previous_level:
@@ -107,6 +120,7 @@ def render_alert(alert: Alert, kind: str, now: datetime, *, previous_level: str 
     if alert.acked_by:
         facts.append(("已确认", f"{alert.acked_by}（{clock(alert.acked_at)}）" if alert.acked_at else alert.acked_by))
     links, quotes = _links(alert.evidence)
+    links = alert_link(alert, public_url) + links
     body = [alert.summary, *quotes]
     if alert.is_crisis and level == "red":
         body += ["红色预警处置要求：", *(f"{i}. {step}" for i, step in enumerate(RED_PLAYBOOK_STEPS, 1))]
@@ -123,7 +137,7 @@ def render_alert(alert: Alert, kind: str, now: datetime, *, previous_level: str 
     )
 
 
-def _render_resolved(alert: Alert, now: datetime) -> Notification:
+def _render_resolved(alert: Alert, now: datetime, public_url: str | None = None) -> Notification:
     level = alert.max_level
     ended = alert.resolved_at or now
     lasted = duration_text(ended - alert.started_at)
@@ -147,6 +161,7 @@ def _render_resolved(alert: Alert, now: datetime) -> Notification:
         title=f"{alert.subject}：{_family(alert)}已恢复",  # type: ignore[arg-type]
         facts=facts,
         body=body,
+        links=alert_link(alert, public_url),
         subject=alert.subject,
         fingerprint=alert.fingerprint,
         created_at=now,

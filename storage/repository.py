@@ -78,11 +78,12 @@ def content_hash(fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def sync_catalog(session: Session, entries: Iterable[CatalogEntry]) -> dict[str, int]:
+def sync_catalog(session: Session, entries: Iterable[CatalogEntry], *, complete: bool = False) -> dict[str, int]:
     """Make sure every configured competitor and product exists; return url -> product id.
 
     Names and the render flag follow the config; products are never deleted here (their
-    history stays), only created or updated.
+    history stays), only created or updated. With ``complete`` (``entries`` is the whole file), a
+    file-managed product missing from it is marked removed (``active = False``, ``removed_at``).
     """
     entries = list(entries)
     competitors = {c.name: c for c in session.scalars(select(Competitor))}
@@ -109,6 +110,15 @@ def sync_catalog(session: Session, entries: Iterable[CatalogEntry]) -> dict[str,
             prod.category = e.category
             if e.name:
                 prod.name = e.name
+            if prod.managed_by != "file" or prod.removed_at is not None:
+                # Back in the file (or moved there from the web UI): the file manages it again.
+                prod.managed_by, prod.spec, prod.removed_at, prod.active = "file", None, None, True
+    if complete:
+        # A product taken out of the file is removed: kept with its history, out of prices, report, rules.
+        gone = select(Product).where(Product.managed_by == "file", Product.removed_at.is_(None))
+        for prod in session.scalars(gone):
+            if prod.url not in existing:
+                prod.active, prod.removed_at = False, utcnow()
     session.flush()
     return {url: p.id for url, p in existing.items()}
 
@@ -263,6 +273,7 @@ def record_failure(
     product_id: int | None = None,
     http_status: int | None = None,
     crawl_run_id: int | None = None,
+    kind: str = "failed",
 ) -> None:
     # A source URL may carry a key (apikey=${SOCIAL_API_KEY}): stored redacted, like every failure text.
     session.add(
@@ -272,6 +283,7 @@ def record_failure(
             product_id=product_id,
             http_status=http_status,
             crawl_run_id=crawl_run_id,
+            kind=kind,
         )
     )
 

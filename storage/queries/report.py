@@ -326,7 +326,7 @@ def observed_changes(session: Session, start: datetime, end: datetime) -> Observ
     promos: list[PromoChange] = []
     stock: list[StockChange] = []
     for pid, seq in seqs.items():
-        if len(seq) < 2 or pid not in refs:
+        if len(seq) < 2 or pid not in refs or not refs[pid].active:  # paused / removed: out of the report
             continue
         first, last = seq[0], seq[-1]
         ref = refs[pid].ref
@@ -448,7 +448,8 @@ def adlaw_findings(session: Session, start: datetime, end: datetime) -> list[Adl
     seen: set[tuple[int, str, str]] = set()
     out = []
     for pid, fld, word, category, context, at in rows:
-        if (pid, fld, word) in seen or pid not in refs:  # a product re-observed twice in a day: one finding
+        # A product re-observed twice in a day: one finding; paused / removed products: none.
+        if (pid, fld, word) in seen or pid not in refs or not refs[pid].active:
             continue
         seen.add((pid, fld, word))
         out.append(AdlawFinding(refs[pid].ref, fld, word, category, context, at))

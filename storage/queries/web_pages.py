@@ -1,0 +1,740 @@
+"""Reads for the dashboard's server-rendered pages (web/pages.py).
+
+Every function takes a `Session` inside a transaction and plain arguments and returns frozen
+dataclasses, never ORM rows. Aggregates are done in SQL where the row counts grow with data
+(mentions, reviews); per-product history is small and returned as rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session, aliased
+
+from jingshao.storage.models import (
+    Alert,
+    Competitor,
+    CrawlCompetitorOutcome,
+    CrawlRun,
+    FailedObservation,
+    Mention,
+    Observation,
+    Product,
+    Review,
+)
+
+CONFIRMED = (Observation.voided_at.is_(None), Observation.status == "ok")
+
+
+# ---------------------------------------------------------------- prices
+
+
+@dataclass(frozen=True)
+class PriceRow:
+    product_id: int
+    competitor: str
+    name: str
+    url: str
+    active: bool
+    price: Decimal | None
+    final_price: Decimal | None
+    original_price: Decimal | None
+    currency: str | None
+    availability: str | None
+    in_stock: bool | None
+    promo: str | None
+    seen_at: datetime | None
+    price_1d: Decimal | None
+    price_7d: Decimal | None
+
+    @staticmethod
+    def _pct(now: Decimal | None, then: Decimal | None) -> float | None:
+        if now is None or then is None or not then:
+            return None
+        return float((now - then) / then * 100)
+
+    @property
+    def change_1d(self) -> float | None:
+        return self._pct(self.price, self.price_1d)
+
+    @property
+    def change_7d(self) -> float | None:
+        return self._pct(self.price, self.price_7d)
+
+
+def _latest_id(before: datetime | None) -> Any:
+    """Correlated to `Product`: the id of its newest confirmed observation first seen before `before`.
+
+    One index seek per product on ``ix_observations_product_seen`` (product_id, first_seen_at); a
+    window function over the whole table or a GROUP BY would read every observation instead.
+    """
+    q = select(Observation.id).where(Observation.product_id == Product.id, *CONFIRMED)
+    if before is not None:
+        q = q.where(Observation.first_seen_at < before)
+    return (
+        q.order_by(Observation.first_seen_at.desc(), Observation.id.desc())
+        .limit(1)
+        .correlate(Product)
+        .scalar_subquery()
+    )
+
+
+def _prices_before(session: Session, before: datetime, product_ids: list[int]) -> dict[int, Decimal | None]:
+    if not product_ids:
+        return {}
+    latest = _latest_id(before).label("oid")
+    out: dict[int, Decimal | None] = {}
+    for start in range(0, len(product_ids), 5000):
+        chunk = product_ids[start : start + 5000]
+        sub = select(Product.id.label("pid"), latest).where(Product.id.in_(chunk)).subquery()
+        out.update(
+            session.execute(select(sub.c.pid, Observation.price).join(Observation, Observation.id == sub.c.oid)).all()
+        )
+    return out
+
+
+def price_table(session: Session, now: datetime, *, include_inactive: bool = False) -> list[PriceRow]:
+    """Every watched product with its current confirmed observation and its price 1 and 7 days ago."""
+    q = (
+        select(
+            Product.id,
+            Competitor.name,
+            Product.name,
+            Product.url,
+            Product.active,
+            Observation.price,
+            Observation.final_price,
+            Observation.original_price,
+            Observation.currency,
+            Observation.availability,
+            Observation.in_stock,
+            Observation.promo,
+            Observation.last_seen_at,
+            Observation.title,
+        )
+        .join(Competitor, Product.competitor_id == Competitor.id)
+        .outerjoin(Observation, Observation.id == _latest_id(now + timedelta(seconds=1)))
+        .order_by(Competitor.name, Product.id)
+    )
+    if not include_inactive:
+        q = q.where(Product.active.is_(True))
+    rows = session.execute(q).all()
+    ids = [r[0] for r in rows]
+    past = {days: _prices_before(session, now - timedelta(days=days), ids) for days in (1, 7)}
+    return [
+        PriceRow(
+            pid,
+            comp,
+            name or title or url,
+            url,
+            active,
+            price,
+            final,
+            orig,
+            currency,
+            avail,
+            in_stock,
+            promo,
+            seen,
+            past[1].get(pid),
+            past[7].get(pid),
+        )
+        for pid, comp, name, url, active, price, final, orig, currency, avail, in_stock, promo, seen, title in rows
+    ]
+
+
+@dataclass(frozen=True)
+class ObservationRow:
+    id: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    title: str | None
+    price: Decimal | None
+    original_price: Decimal | None
+    final_price: Decimal | None
+    currency: str | None
+    availability: str | None
+    promo: str | None
+    status: str
+    sources: dict[str, Any]
+    voided_at: datetime | None
+    voided_by: str | None
+    void_reason: str | None
+
+    @property
+    def is_void(self) -> bool:
+        return self.voided_at is not None
+
+    @property
+    def is_suspect(self) -> bool:
+        return self.status != "ok" and not self.is_void
+
+
+@dataclass(frozen=True)
+class ProductInfo:
+    id: int
+    competitor_id: int
+    competitor: str
+    name: str
+    url: str
+    render: bool
+    active: bool
+    category: str
+
+
+@dataclass(frozen=True)
+class FailureRow:
+    at: datetime
+    url: str
+    reason: str
+    http_status: int | None
+
+
+@dataclass(frozen=True)
+class ProductHistory:
+    product: ProductInfo
+    observations: list[ObservationRow]  # oldest first: the one before `since` (if any) and all after
+    failures: list[FailureRow]
+    adlaw: list[tuple[str, str, str]]  # (field, word, context) of the latest observation
+
+
+def product_info(session: Session, product_id: int) -> ProductInfo | None:
+    row = session.execute(
+        select(Product, Competitor.name)
+        .join(Competitor, Product.competitor_id == Competitor.id)
+        .where(Product.id == product_id)
+    ).first()
+    if row is None:
+        return None
+    p, comp = row
+    return ProductInfo(p.id, p.competitor_id, comp, p.name or p.url, p.url, p.render, p.active, p.category)
+
+
+def product_history(session: Session, product_id: int, since: datetime) -> ProductHistory | None:
+    """A product's observations since `since` (voided and suspect ones included, marked), plus the
+    confirmed one in force at `since` so a chart starts at the price that held then."""
+    from jingshao.storage.models import AdlawHit
+
+    info = product_info(session, product_id)
+    if info is None:
+        return None
+    cols = (
+        Observation.id,
+        Observation.first_seen_at,
+        Observation.last_seen_at,
+        Observation.title,
+        Observation.price,
+        Observation.original_price,
+        Observation.final_price,
+        Observation.currency,
+        Observation.availability,
+        Observation.promo,
+        Observation.status,
+        Observation.sources,
+        Observation.voided_at,
+        Observation.voided_by,
+        Observation.void_reason,
+    )
+    before = session.execute(
+        select(*cols)
+        .where(Observation.product_id == product_id, Observation.first_seen_at < since, *CONFIRMED)
+        .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
+        .limit(1)
+    ).all()
+    after = session.execute(
+        select(*cols)
+        .where(Observation.product_id == product_id, Observation.first_seen_at >= since)
+        .order_by(Observation.first_seen_at, Observation.id)
+    ).all()
+    obs = [ObservationRow(*r[:11], r[11] or {}, *r[12:]) for r in [*before, *after]]
+    failures = [
+        FailureRow(*r)
+        for r in session.execute(
+            select(FailedObservation.at, FailedObservation.url, FailedObservation.reason, FailedObservation.http_status)
+            .where(FailedObservation.product_id == product_id)
+            .order_by(FailedObservation.at.desc())
+            .limit(10)
+        )
+    ]
+    adlaw: list[tuple[str, str, str]] = []
+    latest = next((o for o in reversed(obs) if not o.is_void), None)
+    if latest is not None:
+        adlaw = [
+            (f, w, c)
+            for f, w, c in session.execute(
+                select(AdlawHit.field, AdlawHit.word, AdlawHit.context).where(AdlawHit.observation_id == latest.id)
+            )
+        ]
+    if latest is not None and latest.title and info.name == info.url:  # no configured name: the page's title
+        info = replace(info, name=latest.title)
+    return ProductHistory(info, obs, failures, adlaw)
+
+
+def confirmed_prices_before(session: Session, product_id: int, before: datetime, limit: int) -> list[Decimal]:
+    """The last `limit` confirmed prices first seen before `before`, oldest first (anomaly baseline)."""
+    rows = session.scalars(
+        select(Observation.price)
+        .where(
+            Observation.product_id == product_id,
+            Observation.first_seen_at < before,
+            Observation.price.is_not(None),
+            *CONFIRMED,
+        )
+        .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
+        .limit(limit)
+    ).all()
+    return list(reversed(rows))
+
+
+def product_product_id_of_observation(session: Session, observation_id: int) -> int | None:
+    return session.scalar(select(Observation.product_id).where(Observation.id == observation_id))
+
+
+# ---------------------------------------------------------------- overview
+
+
+@dataclass(frozen=True)
+class OverviewCounts:
+    price_changes: int
+    promo_changes: int
+    stock_outs: int
+    new_reviews: int
+    mentions: int
+    negative_mentions: int
+    open_alerts: dict[str, int]
+
+    @property
+    def negative_share(self) -> float | None:
+        return self.negative_mentions / self.mentions if self.mentions else None
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    product_id: int
+    competitor: str
+    name: str
+    at: datetime
+    old_price: Decimal | None
+    new_price: Decimal | None
+    old_promo: str | None
+    new_promo: str | None
+    old_availability: str | None
+    new_availability: str | None
+
+
+def changes_since(session: Session, since: datetime) -> list[ChangeRow]:
+    """Confirmed observations of watched products first seen since `since`, each beside the confirmed
+    one before it (newest first). One query: the previous row is found by an index seek per change."""
+    prev = aliased(Observation)
+    prev_id = (
+        select(prev.id)
+        .where(
+            prev.product_id == Observation.product_id,
+            prev.first_seen_at < Observation.first_seen_at,
+            prev.voided_at.is_(None),
+            prev.status == "ok",
+        )
+        .order_by(prev.first_seen_at.desc(), prev.id.desc())
+        .limit(1)
+        .correlate(Observation)
+        .scalar_subquery()
+    )
+    old = aliased(Observation)
+    rows = session.execute(
+        select(
+            Observation.product_id,
+            Competitor.name,
+            Product.name,
+            Product.url,
+            Observation.first_seen_at,
+            old.price,
+            Observation.price,
+            old.promo,
+            Observation.promo,
+            old.availability,
+            Observation.availability,
+        )
+        .join(Product, Product.id == Observation.product_id)
+        .join(Competitor, Competitor.id == Product.competitor_id)
+        .join(old, old.id == prev_id)
+        .where(Observation.first_seen_at >= since, *CONFIRMED, Product.active.is_(True))
+        .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
+    ).all()
+    return [ChangeRow(pid, comp, name or url, *rest) for pid, comp, name, url, *rest in rows]
+
+
+def overview_counts(session: Session, start: datetime, end: datetime, changes: list[ChangeRow]) -> OverviewCounts:
+    price = sum(1 for c in changes if c.old_price != c.new_price)
+    promo = sum(1 for c in changes if (c.old_promo or None) != (c.new_promo or None))
+    out_ = sum(1 for c in changes if c.new_availability == "OutOfStock" and c.old_availability != "OutOfStock")
+    new_reviews = session.scalar(
+        select(func.count()).select_from(Review).where(Review.first_seen_at >= start, Review.first_seen_at < end)
+    )
+    n, neg = session.execute(
+        select(func.count(), func.coalesce(func.sum(case((Mention.label == "neg", 1), else_=0)), 0)).where(
+            Mention.posted_at >= start, Mention.posted_at < end
+        )
+    ).one()
+    levels = dict(
+        session.execute(select(Alert.level, func.count()).where(Alert.state == "firing").group_by(Alert.level)).all()
+    )
+    return OverviewCounts(price, promo, out_, new_reviews or 0, n or 0, int(neg or 0), levels)
+
+
+# ---------------------------------------------------------------- reviews
+
+
+@dataclass(frozen=True)
+class ReviewBucket:
+    start: datetime
+    reviews: int
+    positive: int
+    negative: int
+    mean_sentiment: float | None
+
+
+def review_products(session: Session) -> list[tuple[int, str, str, int]]:
+    """(product id, competitor, name, review count) of products that have reviews, most reviewed first."""
+    counts = (
+        select(Review.product_id.label("pid"), func.count().label("n")).group_by(Review.product_id).subquery()
+    )  # one pass over the (product_id, posted_at) index, then a join of one row per product
+    return [
+        (pid, comp, name or url, n)
+        for pid, comp, name, url, n in session.execute(
+            select(Product.id, Competitor.name, Product.name, Product.url, counts.c.n)
+            .join(counts, counts.c.pid == Product.id)
+            .join(Competitor, Product.competitor_id == Competitor.id)
+            .where(Product.active.is_(True))
+            .order_by(counts.c.n.desc(), Product.id)
+        )
+    ]
+
+
+def review_weeks(session: Session, product_ids: list[int], weeks: list[datetime]) -> list[ReviewBucket]:
+    """Per week (starts given, ascending; each runs to the next, the last for 7 days) of posting time."""
+    when = func.coalesce(Review.posted_at, Review.first_seen_at)
+    out = []
+    bounds = [*weeks, weeks[-1] + timedelta(days=7)]
+    bucket = case(*[(when < bounds[i + 1], i) for i in range(len(weeks))], else_=None)
+    rows = {
+        b: (n, p, ng, m)
+        for b, n, p, ng, m in session.execute(
+            select(
+                bucket.label("b"),
+                func.count(),
+                func.sum(case((Review.label == "pos", 1), else_=0)),
+                func.sum(case((Review.label == "neg", 1), else_=0)),
+                func.avg(Review.sentiment),
+            )
+            .where(Review.product_id.in_(product_ids), when >= bounds[0], when < bounds[-1])
+            .group_by("b")
+        )
+    }
+    for i, start in enumerate(weeks):
+        n, p, ng, m = rows.get(i, (0, 0, 0, None))
+        out.append(ReviewBucket(start, n or 0, int(p or 0), int(ng or 0), None if m is None else float(m)))
+    return out
+
+
+@dataclass(frozen=True)
+class ReviewText:
+    product_id: int
+    text: str
+    tags: list[dict[str, Any]]
+    sentiment: float | None
+    at: datetime
+
+
+def tagged_reviews(session: Session, product_ids: list[int], start: datetime, end: datetime) -> list[ReviewText]:
+    when = func.coalesce(Review.posted_at, Review.first_seen_at)
+    return [
+        ReviewText(pid, text, tags or [], s, at)
+        for pid, text, tags, s, at in session.execute(
+            select(Review.product_id, Review.text, Review.tags, Review.sentiment, when)
+            .where(Review.product_id.in_(product_ids), when >= start, when < end, Review.tags.is_not(None))
+            .order_by(Review.id)
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class TeardownRow:
+    product_id: int
+    competitor: str
+    name: str
+    reviews: int
+    price: Decimal | None
+    low: Decimal | None
+    high: Decimal | None
+    copy: list[str]
+
+
+def teardown_rows(session: Session, products: list[tuple[int, str, str, int]], since: datetime) -> list[TeardownRow]:
+    """Price band and copy (titles, promos) since `since` of the given (id, competitor, name, reviews) products."""
+    ids = [p[0] for p in products]
+    if not ids:
+        return []
+    bands = {
+        pid: (lo, hi)
+        for pid, lo, hi in session.execute(
+            select(Observation.product_id, func.min(Observation.price), func.max(Observation.price))
+            .where(Observation.product_id.in_(ids), Observation.last_seen_at >= since, *CONFIRMED)
+            .group_by(Observation.product_id)
+        )
+    }
+    copy: dict[int, list[str]] = defaultdict(list)
+    for pid, title, promo in session.execute(
+        select(Observation.product_id, Observation.title, Observation.promo)
+        .distinct()
+        .where(Observation.product_id.in_(ids), Observation.last_seen_at >= since, Observation.voided_at.is_(None))
+    ):
+        copy[pid] += [t for t in (title, promo) if t]
+    current = _prices_before(session, datetime.now(since.tzinfo) + timedelta(days=1), ids)
+    return [
+        TeardownRow(pid, comp, name, n, current.get(pid), *bands.get(pid, (None, None)), copy.get(pid, []))
+        for pid, comp, name, n in products
+    ]
+
+
+# ---------------------------------------------------------------- mentions
+
+
+def mention_brands(session: Session) -> list[str]:
+    return list(session.scalars(select(Mention.brand).distinct().order_by(Mention.brand)))
+
+
+@dataclass(frozen=True)
+class VolumeBucket:
+    start: datetime
+    mentions: int
+    negative: int
+
+    @property
+    def negative_share(self) -> float | None:
+        return self.negative / self.mentions if self.mentions else None
+
+
+def mention_volume(session: Session, brand: str, start: datetime, step: timedelta, count: int) -> list[VolumeBucket]:
+    """Mentions and negatives per bucket [start + i*step, start + (i+1)*step), i < count (by posting time)."""
+    end = start + step * count
+    # Counted in SQL: a CASE over the bucket edges (portable: no date arithmetic of one dialect).
+    bucket = case(*[(Mention.posted_at < start + step * (i + 1), i) for i in range(count)], else_=None)
+    n = [0] * count
+    neg = [0] * count
+    for i, total, negative in session.execute(
+        select(bucket.label("b"), func.count(), func.sum(case((Mention.label == "neg", 1), else_=0)))
+        .where(Mention.brand == brand, Mention.posted_at >= start, Mention.posted_at < end)
+        .group_by("b")
+    ):
+        if i is not None:
+            n[i], neg[i] = total, int(negative or 0)
+    return [VolumeBucket(start + step * i, n[i], neg[i]) for i in range(count)]
+
+
+@dataclass(frozen=True)
+class MentionRow:
+    id: int
+    source: str
+    authority: int
+    url: str
+    title: str | None
+    text: str
+    author: str | None
+    posted_at: datetime | None
+    label: str | None
+    negative_prob: float | None
+
+
+def mention_list(
+    session: Session,
+    brand: str,
+    *,
+    source: str | None = None,
+    label: str | None = None,
+    authority: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[MentionRow], int]:
+    """A brand's mentions, newest first, filtered; and how many match in all."""
+    where = [Mention.brand == brand]
+    if source:
+        where.append(Mention.source == source)
+    if label:
+        where.append(Mention.label == label)
+    if authority is not None:
+        where.append(Mention.authority >= authority)
+    total = session.scalar(select(func.count()).select_from(Mention).where(*where)) or 0
+    rows = session.execute(
+        select(
+            Mention.id,
+            Mention.source,
+            Mention.authority,
+            Mention.url,
+            Mention.title,
+            Mention.text,
+            Mention.author,
+            Mention.posted_at,
+            Mention.label,
+            Mention.negative_prob,
+        )
+        .where(*where)
+        .order_by(Mention.posted_at.desc().nulls_last(), Mention.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return [MentionRow(*r) for r in rows], total
+
+
+def mention_sources(session: Session, brand: str) -> list[str]:
+    return list(
+        session.scalars(select(Mention.source).where(Mention.brand == brand).distinct().order_by(Mention.source))
+    )
+
+
+@dataclass(frozen=True)
+class CrisisNow:
+    alert_id: int
+    level: str
+    rule: str
+    summary: str
+    facts: list[tuple[str, str]]
+    since: datetime
+
+
+def current_crisis(session: Session, brand: str) -> CrisisNow | None:
+    a = session.scalars(
+        select(Alert)
+        .where(Alert.subject_key == f"brand:{brand}", Alert.state == "firing", Alert.is_crisis.is_(True))
+        .order_by(Alert.level_since.desc())
+    ).first()
+    if a is None:
+        return None
+    facts = [(str(k), str(v)) for k, v in (a.facts or []) if True] if a.facts else []
+    return CrisisNow(a.id, a.level, a.rule, a.summary, facts, a.level_since)
+
+
+# ---------------------------------------------------------------- crawl health
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: int
+    spider: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    pages: int
+    changes: int
+    unchanged: int
+    failures: int
+    errors: list[str]
+
+
+def last_runs(session: Session) -> list[RunRow]:
+    """The newest crawl run of each spider."""
+    rn = func.row_number().over(partition_by=CrawlRun.spider, order_by=CrawlRun.id.desc()).label("rn")
+    sub = select(CrawlRun.id.label("rid"), rn).subquery()
+    rows = session.scalars(
+        select(CrawlRun).join(sub, sub.c.rid == CrawlRun.id).where(sub.c.rn == 1).order_by(CrawlRun.spider)
+    ).all()
+    return [
+        RunRow(
+            r.id,
+            r.spider,
+            r.started_at,
+            r.finished_at,
+            r.status,
+            r.pages,
+            r.changes,
+            r.unchanged,
+            r.failures,
+            r.errors or [],
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class CompetitorHealth:
+    competitor: str
+    products: int
+    last_seen_at: datetime | None
+    changed: int  # in the newest products run
+    unchanged: int | None  # (None: that run did not count it per competitor)
+    failed: int
+    blocked: int
+    blocked_reason: str | None
+
+
+def competitor_health(session: Session, run_id: int | None) -> list[CompetitorHealth]:
+    # The newest observation of each product carries its latest last_seen_at (rows only ever move forward).
+    last_seen: dict[str, datetime] = {}
+    for name, seen in session.execute(
+        select(Competitor.name, Observation.last_seen_at)
+        .join(Product, Product.competitor_id == Competitor.id)
+        .join(Observation, Observation.id == _latest_id(None))
+    ):
+        if name not in last_seen or seen > last_seen[name]:
+            last_seen[name] = seen
+    products = dict(
+        session.execute(
+            select(Competitor.name, func.count(Product.id))
+            .join(Product, Product.competitor_id == Competitor.id)
+            .where(Product.active.is_(True))
+            .group_by(Competitor.name)
+        ).all()
+    )
+    changed: dict[str, int] = {}
+    failed: dict[str, int] = {}
+    blocked: dict[str, int] = {}
+    unchanged: dict[str, int] = {}
+    reasons: dict[str, str | None] = {}
+    if run_id is not None:
+        outcomes = session.execute(
+            select(
+                CrawlCompetitorOutcome.competitor,
+                CrawlCompetitorOutcome.changed,
+                CrawlCompetitorOutcome.unchanged,
+                CrawlCompetitorOutcome.failed,
+                CrawlCompetitorOutcome.blocked,
+                CrawlCompetitorOutcome.blocked_reason,
+            ).where(CrawlCompetitorOutcome.crawl_run_id == run_id)
+        ).all()
+        for name, ch, un, fa, bl, why in outcomes:
+            changed[name], unchanged[name], failed[name], blocked[name], reasons[name] = ch, un, fa, bl, why
+        if not outcomes:  # a run from before per-competitor outcomes were recorded: count its rows
+            changed = dict(
+                session.execute(
+                    select(Competitor.name, func.count())
+                    .join(Product, Product.competitor_id == Competitor.id)
+                    .join(Observation, Observation.product_id == Product.id)
+                    .where(Observation.crawl_run_id == run_id)
+                    .group_by(Competitor.name)
+                ).all()
+            )
+            for name, kind, n in session.execute(
+                select(Competitor.name, FailedObservation.kind, func.count())
+                .join(Product, Product.competitor_id == Competitor.id)
+                .join(FailedObservation, FailedObservation.product_id == Product.id)
+                .where(FailedObservation.crawl_run_id == run_id)
+                .group_by(Competitor.name, FailedObservation.kind)
+            ):
+                (blocked if kind == "blocked" else failed)[name] = n
+    return [
+        CompetitorHealth(
+            name,
+            products.get(name, 0),
+            last_seen.get(name),
+            changed.get(name, 0),
+            unchanged.get(name),
+            failed.get(name, 0),
+            blocked.get(name, 0),
+            reasons.get(name),
+        )
+        for name in sorted(set(last_seen) | set(products) | set(changed) | set(blocked))
+    ]

@@ -1,0 +1,244 @@
+"""The dashboard's pages over FastAPI's TestClient on a real SQLite database (no browser): what each
+page shows, the chart options it builds, the red anomalies, CSRF and roles on the page forms,
+report files that cannot escape their folder, and crawled text escaped in the HTML."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from jingshao.alerts.rules.competitor import CompetitorThresholds
+from jingshao.config import load_config
+from jingshao.demo.runner import write_demo_config
+from jingshao.storage.db import open_database
+from jingshao.storage.queries.web_pages import ObservationRow
+from jingshao.web.app import create_app
+from jingshao.web.pages import price_chart_option, promo_timeline, safe_url
+
+from .web_pages_data import HOSTILE_TITLE, INJECTIONS, seed
+
+BASE = "http://127.0.0.1:9"  # the catalog's URLs; nothing here fetches them
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    work = tmp_path_factory.mktemp("pages")
+    cfg = load_config(write_demo_config(BASE, work, with_browser=False))
+    open_database(cfg.database_url).dispose()
+    data = seed(cfg.database_url, BASE)
+    (work / "reports").mkdir()
+    (work / "reports" / "jingshao-report-2026-12-01.html").write_text("<h1>日报</h1>", encoding="utf-8")
+    (work / "secret.html").write_text("not a report", encoding="utf-8")
+    app = create_app(cfg)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        yield client, data, work
+
+
+def csrf(html: str) -> str:
+    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+
+
+def obs(i: int, days_ago: float, price: str | None, *, status: str = "ok", void: bool = False, promo=None):
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    at = now - timedelta(days=days_ago)
+    return ObservationRow(
+        i,
+        at,
+        at,
+        None,
+        None if price is None else Decimal(price),
+        Decimal("199"),
+        None,
+        "CNY",
+        "InStock",
+        promo,
+        status,
+        {},
+        at if void else None,
+        "ops" if void else None,
+        "x" if void else None,
+    )
+
+
+def test_chart_option_spans_the_range_and_keeps_suspect_and_void_apart():
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    since = now - timedelta(days=30)
+    rows = [
+        obs(1, 40, "100"),  # in force when the window starts: drawn at its start
+        obs(2, 20, "90"),
+        obs(3, 10, "900", status="suspect"),
+        obs(4, 5, "80", void=True),
+        obs(5, 2, "85"),
+        obs(6, 1, None),  # no price (a range or a failure): not a point
+    ]
+    option = price_chart_option(rows, {5: -4.2}, since, now, 3.0)
+    series = {s["name"]: s for s in option["series"]}
+    assert [p["id"] for p in series["价格"]["data"]] == [1, 2, 5]
+    assert series["价格"]["data"][0]["value"][0] == int(since.timestamp() * 1000)
+    assert [p["id"] for p in series["待确认"]["data"]] == [3]
+    assert [p["id"] for p in series["已作废"]["data"]] == [4]
+    assert [p["id"] for p in series["异常（超出 ±3σ）"]["data"]] == [5]
+    assert series["价格"]["data"][2]["itemStyle"]["color"] == "#dc2626"
+    assert option["xAxis"] == {"type": "time", "min": int(since.timestamp() * 1000), "max": int(now.timestamp() * 1000)}
+    assert len(series["划线价"]["data"]) == 3
+
+
+def test_promo_timeline_lists_changes_only_newest_first():
+    rows = [
+        obs(1, 9, "1", promo="满300减40"),
+        obs(2, 8, "2", promo="满300减40"),
+        obs(3, 7, "3"),
+        obs(4, 6, "4", promo="秒杀"),
+    ]
+    assert [o.id for o in promo_timeline(rows)] == [4, 3, 1]
+
+
+def test_safe_url_links_only_http():
+    assert safe_url("https://item.example.com/1.html") == "https://item.example.com/1.html"
+    for bad in ("javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,x", "//evil", None):
+        assert safe_url(bad) is None
+
+
+def test_anomalies_use_the_configured_sigma_threshold(site):
+    client, data, _ = site
+    html = client.get(f"/prices/{data.chart_product}?days=30").text
+    k = CompetitorThresholds().anomaly_k
+    assert f"±{k:g}σ" in html
+    assert html.count('class="num anomaly"') >= 1  # the halved price ten days ago
+
+
+def test_every_page_answers_in_chinese(site):
+    client, data, _ = site
+    for path, words in {
+        "/": ["今日概览", "价格变动", "未恢复的告警"],
+        "/prices": ["竞品价格", "较昨日", "到手价"],
+        f"/prices/{data.chart_product}": ["价格走势", "促销文案时间线", "各字段的提取方式", "作废此记录"],
+        "/reviews": ["情感趋势", "爆款拆解", "本周变化"],
+        "/mentions": ["当前危机级别", "红色预警处置要求", "提及明细"],
+        "/alerts": ["告警", "未恢复"],
+        f"/alerts/{data.alerts['crisis']}": ["时间线", "静默"],
+        "/alerts/backtest": ["规则回测"],
+        "/health": ["抓取健康", "通知渠道", "页面没有价格"],
+        "/reports": ["2026-12-01"],
+    }.items():
+        r = client.get(path)
+        assert r.status_code == 200, path
+        for w in words:
+            assert w in r.text, (path, w)
+
+
+def test_price_table_sorts_and_filters(site):
+    client, _, _ = site
+    html = client.get("/prices", params={"sort": "price", "order": "desc"}).text
+    prices = [Decimal(p.replace(",", "")) for p in re.findall(r'data-label="现价" class="num">¥([\d,.]+)<', html)]
+    assert len(prices) >= 5 and prices == sorted(prices, reverse=True)
+    only = client.get("/prices", params={"q": "iPad"}).text
+    assert only.count("data-product=") == 1
+
+
+def test_page_forms_need_the_csrf_token(site):
+    client, data, _ = site
+    url = f"/alerts/{data.alerts['resolved']}/silence"
+    assert client.post(url, data={"hours": "1", "reason": "x"}).status_code == 403
+    token = csrf(client.get("/alerts").text)
+    r = client.post(url, data={"hours": "1", "reason": "测试", "csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303 and "ok=" in r.headers["location"]
+    r = client.post(url, data={"hours": "1", "reason": " ", "csrf_token": token}, follow_redirects=False)
+    assert "err=" in r.headers["location"]  # a silence without a reason is refused with a message
+
+
+def test_void_needs_a_reason_and_the_right_product(site):
+    client, data, _ = site
+    token = csrf(client.get("/prices").text)
+    url = f"/prices/{data.chart_product}/observations/{data.void_target}/void"
+    r = client.post(url, data={"reason": "", "csrf_token": token}, follow_redirects=False)
+    assert "err=" in r.headers["location"]
+    other = f"/prices/{data.hostile_product}/observations/{data.void_target}/void"
+    assert client.post(other, data={"reason": "x", "csrf_token": token}).status_code == 404
+
+
+def test_report_files_cannot_escape_their_folder(site):
+    client, _, _ = site
+    assert client.get("/reports/file/jingshao-report-2026-12-01.html").text == "<h1>日报</h1>"
+    for bad in ("..%2Fsecret.html", "secret.html", "jingshao-report-..%2F..%2Fsecret.html", "%2Fetc%2Fpasswd"):
+        assert client.get(f"/reports/file/{bad}").status_code == 404, bad
+        assert client.get(f"/reports/view/{bad}").status_code == 404, bad
+
+
+def test_crawled_text_is_escaped_in_the_html(site):
+    client, data, _ = site
+    for path in (
+        "/prices",
+        f"/prices/{data.hostile_product}",
+        "/mentions?authority=3",
+        f"/alerts/{data.alerts['crisis']}",
+    ):
+        html = client.get(path).text
+        for raw in INJECTIONS[:2]:
+            assert raw not in html, path
+        assert 'href="javascript:' not in html.lower()
+    html = client.get(f"/prices/{data.hostile_product}").text
+    assert "&lt;script&gt;" in html and "@all" in html
+    assert HOSTILE_TITLE.split()[0] in html
+    # Chart JSON goes through tojson: no "</script>" can close the data block early.
+    page = client.get(f"/prices/{data.chart_product}").text
+    block = re.search(r'<script type="application/json" id="price-chart-option">(.*?)</script>', page, re.S)
+    assert block and "<" not in block.group(1)
+
+
+def test_static_assets_are_served_locally(site):
+    client, _, _ = site
+    html = client.get("/").text
+    assert "//cdn" not in html and "https://" not in re.sub(r'href="https?://[^"]*"', "", html)
+    for asset in ("/static/vendor/htmx.min.js", "/static/vendor/echarts.min.js", "/static/app.js", "/static/app.css"):
+        assert client.get(asset).status_code == 200, asset
+    assert Path(__file__).resolve().parents[1].joinpath("web/static/vendor/echarts.LICENSE").is_file()
+
+
+def test_every_page_renders_on_sqlite_and_postgresql(database_url, tmp_path):
+    cfg = load_config(write_demo_config(BASE, tmp_path, with_browser=False, database_url=database_url))
+    open_database(cfg.database_url).dispose()
+    data = seed(cfg.database_url, BASE)
+    with TestClient(create_app(cfg), base_url="http://127.0.0.1") as client:
+        for path in (
+            "/",
+            "/prices?sort=change7&order=desc",
+            f"/prices/{data.chart_product}?days=365",
+            "/reviews",
+            f"/reviews?product={data.chart_product}",
+            "/mentions",
+            "/mentions?view=day&label=neg&authority=2",
+            "/alerts?state=all",
+            f"/alerts/{data.alerts['crisis']}",
+            "/health",
+            "/settings",
+        ):
+            r = client.get(path)
+            assert r.status_code == 200, (path, r.text[-2000:])
+        html = client.get(f"/prices/{data.chart_product}?days=365").text
+        block = re.search(r'id="price-chart-option">(.*?)</script>', html, re.S).group(1)
+        assert block.count('"id"') >= data.chart_points[365]
+        assert "降价 23.1%" in client.get("/").text  # the firing price alert, listed on the overview
+
+
+def test_evidence_snapshots_are_listed_and_served_sandboxed(site):
+    client, data, _ = site
+    html = client.get(f"/prices/{data.chart_product}").text
+    assert f"/prices/{data.chart_product}/evidence/{data.evidence}" in html
+    r = client.get(f"/prices/{data.chart_product}/evidence/{data.evidence}")
+    assert r.status_code == 200 and "快照" in r.text
+    assert r.headers["content-security-policy"].startswith("sandbox")  # the competitor's HTML runs nothing
+    # Only this product's snapshots, by their digest.
+    assert client.get(f"/prices/{data.hostile_product}/evidence/{data.evidence}").status_code == 404
+    assert client.get(f"/prices/{data.chart_product}/evidence/..%2F..%2Fetc").status_code == 404
+
+
+def test_health_shows_blocked_pages_per_competitor(site):
+    client, _, _ = site
+    html = client.get("/health").text
+    assert "被拦截" in html and "滑块验证码 captcha" in html

@@ -1,0 +1,117 @@
+"""The web app factory: ``create_app(cfg)`` builds the FastAPI app that ``jingshao serve`` runs.
+
+Contract for pages (``jingshao.web.pages.router``, included here):
+
+- **Database session**: ``db: Session = Depends(get_db)`` (``jingshao.web.deps``). One SQLAlchemy
+  session, one transaction per request, committed when the handler returns. Read through
+  ``jingshao.storage.queries.web`` (plain dataclasses), never by building SQL in a page.
+- **Current user**: every page route already requires a logged-in user (the router is included with
+  ``Depends(require_viewer)``); take it with ``user: Principal = Depends(require_viewer)`` and guard
+  editing actions with ``Depends(require_admin)`` (``Principal.name``, ``.role``, ``.is_admin``).
+  A page request without a login is redirected to ``/login?next=...``; a viewer's edit gets 403.
+- **CSRF**: every POST/PUT/PATCH/DELETE of the pages router is checked (``csrf_protect`` is a router
+  dependency). Forms put ``{{ csrf_field }}`` inside ``<form>``; htmx sends the header
+  ``X-CSRF-Token: {{ csrf_token }}`` (e.g. ``hx-headers='{"X-CSRF-Token": "{{ csrf_token }}"}'`` on
+  ``<body>``). Both come from ``page_context(request, **values)``, which every TemplateResponse should
+  use as its context (it also gives ``user``, ``cfg`` and ``request``).
+- **Config**: ``cfg = get_cfg(request)`` or ``page_context(...)["cfg"]`` (the validated ``Config``;
+  ``cfg.tz`` for display times, ``cfg.web.public_url``). Never render a secret from it.
+- **Login page**: ``GET /login`` renders ``templates/login.html`` when it exists, with ``error``
+  (Chinese message or None) and ``next``; the form posts ``username``, ``password``, ``next`` and
+  ``csrf_token`` to ``/login``. Logout is ``POST /logout`` (with the CSRF field).
+- **Static files**: ``web/static`` is served at ``/static`` (``/static/vendor/echarts.min.js``).
+- **Security headers**: a Content-Security-Policy allows scripts from this site only (no inline
+  ``<script>``, no ``on...=`` attributes: put code in ``/static`` files); inline styles are allowed.
+
+The API router (``jingshao.web.api``) lives under ``/api/v1``; OpenAPI docs at ``/api/docs``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from jingshao.storage.db import Database, open_database
+from jingshao.web.auth import CSRF_COOKIE, LoginLimiter
+from jingshao.web.deps import csrf_protect, require_viewer
+
+if TYPE_CHECKING:
+    from jingshao.config import Config
+
+STATIC = Path(__file__).parent / "static"
+API_DOCS_ASSETS = Path(__file__).parent / "apidocs"
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
+)
+
+
+def create_app(cfg: Config, *, db: Database | None = None) -> FastAPI:
+    from jingshao.web import api, api_files, login, pages
+
+    app = FastAPI(
+        title="竞哨 jingshao API",
+        version="1",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.cfg = cfg
+    app.state.db = db or open_database(cfg.database_url)
+    app.state.login_limiter = LoginLimiter(cfg.web.login_attempts, cfg.web.login_window_seconds)
+
+    app.include_router(api.router, prefix="/api/v1")
+    app.include_router(api_files.router, prefix="/api/v1")
+    app.include_router(login.router)
+    app.include_router(pages.router, dependencies=[Depends(require_viewer), Depends(csrf_protect)])
+    if STATIC.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if API_DOCS_ASSETS.is_dir():
+        app.mount("/api/docs-assets", StaticFiles(directory=API_DOCS_ASSETS), name="apidocs")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> Response:
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        # Served from the package (no CDN: the dashboard works offline).
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="竞哨 API",
+            swagger_js_url="/api/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/api/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/api/docs-assets/favicon-32x32.png",
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_errors(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 401 and not request.url.path.startswith("/api/") and request.method == "GET":
+            return login.login_redirect(request)
+        return await http_exception_handler(request, exc)
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if not request.url.path.startswith("/api/docs"):
+            response.headers.setdefault("Content-Security-Policy", CSP)
+        # The pre-login CSRF token (double-submit cookie); readable by nothing but this site's forms.
+        anon = getattr(request.state, "anon_csrf", None)
+        if anon and request.cookies.get(CSRF_COOKIE) != anon:
+            response.set_cookie(
+                CSRF_COOKIE, anon, httponly=True, samesite="lax", secure=cfg.web.secure_cookies, path="/"
+            )
+        return response
+
+    return app
+
+
+__all__ = ["HTTPException", "create_app"]

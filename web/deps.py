@@ -1,0 +1,168 @@
+"""FastAPI dependencies shared by the API and the pages: config, database session, user, CSRF.
+
+See ``jingshao.web.app`` for the contract pages build on.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Depends, HTTPException, Request
+from markupsafe import Markup, escape
+from sqlalchemy.orm import Session
+
+from jingshao.web.auth import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    CSRF_HEADER,
+    LOCAL_ADMIN,
+    SESSION_COOKIE,
+    Principal,
+    auth_configured,
+    check_token,
+    load_session,
+)
+from jingshao.web.settings import is_loopback
+
+if TYPE_CHECKING:
+    from jingshao.config import Config
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_AUTH_CACHE_SECONDS = 5.0
+
+
+def get_cfg(request: Request) -> Config:
+    return request.app.state.cfg
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One session in one transaction per request: committed when the handler returns, rolled back on error."""
+    with request.app.state.db.session() as s:
+        yield s
+
+
+def _auth_required(request: Request, db: Session) -> bool:
+    state = request.app.state
+    now = time.monotonic()
+    cached = getattr(state, "auth_required_cache", None)
+    if cached and now - cached[1] < _AUTH_CACHE_SECONDS:
+        return cached[0]
+    value = auth_configured(state.cfg.web, db)
+    state.auth_required_cache = (value, now)
+    return value
+
+
+def _host_name(request: Request) -> str:
+    host = request.headers.get("host", "")
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def current_user(request: Request, db: Session = Depends(get_db)) -> Principal | None:
+    """The authenticated principal, or None. A bad bearer token is a 401 at once (never a fallback)."""
+    if hasattr(request.state, "principal"):
+        return request.state.principal
+    principal: Principal | None = None
+    auth = request.headers.get("authorization", "")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise HTTPException(401, "Authorization must be 'Bearer <token>'", {"WWW-Authenticate": "Bearer"})
+        principal = check_token(request.app.state.cfg.web, db, token.strip())
+        if principal is None:
+            raise HTTPException(401, "invalid or revoked API token", {"WWW-Authenticate": "Bearer"})
+    elif key := request.cookies.get(SESSION_COOKIE):
+        row = load_session(db, key)
+        if row is not None:
+            principal = Principal(row.user_name, row.role, "session")  # type: ignore[arg-type]
+            request.state.session_csrf = row.csrf_token
+    if principal is None and not _auth_required(request, db):
+        # Local mode (no users, loopback only): refuse other Host names, so a DNS-rebinding page
+        # served from elsewhere cannot drive this dashboard through the user's browser.
+        if not is_loopback(_host_name(request)):
+            raise HTTPException(403, "local mode (no users configured) answers only to localhost / 127.0.0.1")
+        principal = LOCAL_ADMIN
+    request.state.principal = principal
+    return principal
+
+
+def require_viewer(user: Principal | None = Depends(current_user)) -> Principal:
+    if user is None:
+        raise HTTPException(401, "login required", {"WWW-Authenticate": "Bearer"})
+    return user
+
+
+def require_admin(user: Principal = Depends(require_viewer)) -> Principal:
+    if not user.is_admin:
+        raise HTTPException(403, "this needs the admin role")
+    return user
+
+
+def csrf_token(request: Request) -> str:
+    """The token a form or htmx request must send back (hidden field ``csrf_token`` or header ``X-CSRF-Token``).
+
+    A logged-in browser's token belongs to its session; before login (and in local mode) it is the
+    random value of the ``jingshao_csrf`` cookie, which the app sets on every response that lacks it.
+    """
+    session_csrf = getattr(request.state, "session_csrf", None)
+    if session_csrf:
+        return session_csrf
+    token = getattr(request.state, "anon_csrf", None) or request.cookies.get(CSRF_COOKIE)
+    if not token:
+        token = secrets.token_urlsafe(32)
+    request.state.anon_csrf = token
+    return token
+
+
+def csrf_field(request: Request) -> Markup:
+    """``<input type="hidden" name="csrf_token" value="...">`` for a template's forms."""
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, escape(csrf_token(request)))
+
+
+async def _check_csrf(request: Request, user: Principal | None, *, anonymous_ok: bool) -> None:
+    if request.method not in UNSAFE_METHODS or (user is not None and user.via == "token"):
+        return
+    sent = request.headers.get(CSRF_HEADER)
+    if not sent and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    session_csrf = getattr(request.state, "session_csrf", None)
+    expected = [session_csrf] if session_csrf else []
+    if anonymous_ok or not session_csrf:
+        expected.append(request.cookies.get(CSRF_COOKIE))
+    if not sent or not any(e and hmac.compare_digest(sent.encode(), e.encode()) for e in expected):
+        raise HTTPException(403, "CSRF token missing or wrong: reload the page and try again")
+
+
+async def csrf_protect(request: Request, user: Principal | None = Depends(current_user)) -> None:
+    """Reject an unsafe request from a browser (cookie or local mode) without the right CSRF token.
+
+    A logged-in browser must send its session's token; before login (and in local mode) the
+    ``jingshao_csrf`` cookie's. Bearer-token API calls are exempt: a browser never adds that header.
+    """
+    await _check_csrf(request, user, anonymous_ok=False)
+
+
+async def csrf_protect_login(request: Request, user: Principal | None = Depends(current_user)) -> None:
+    """The login form: the pre-login token is accepted even when an older session cookie is present."""
+    await _check_csrf(request, user, anonymous_ok=True)
+
+
+def page_context(request: Request, **extra: Any) -> dict[str, Any]:
+    """What every template gets: request, user, cfg, csrf_token (str) and csrf_field (markup)."""
+    return {
+        "request": request,
+        "user": getattr(request.state, "principal", None),
+        "cfg": request.app.state.cfg,
+        "csrf_token": csrf_token(request),
+        "csrf_field": csrf_field(request),
+        **extra,
+    }
