@@ -150,7 +150,15 @@ def overview(request: Request, db: Session = Depends(get_db)) -> Response:
     changes = q.changes_since(db, since_yesterday)
     counts = q.overview_counts(db, today, now + timedelta(seconds=1), [c for c in changes if c.at >= today])
     alerts = sorted(list_alerts(db, state="firing"), key=lambda a: (LEVEL_ORDER.get(a.level, 9), -a.since.timestamp()))
-    return render(request, "overview.html", "overview", counts=counts, alerts=alerts[:20], changes=changes[:50])
+    return render(
+        request,
+        "overview.html",
+        "overview",
+        counts=counts,
+        alerts=alerts[:20],
+        changes=changes[:50],
+        more=len(changes) - 50,
+    )
 
 
 # ---------------------------------------------------------------- 竞品价格

@@ -327,8 +327,9 @@ class ChangeRow:
     new_availability: str | None
 
 
-def changes_since(session: Session, since: datetime, limit: int = 200) -> list[ChangeRow]:
-    """Confirmed observations first seen since `since`, each beside the confirmed one before it."""
+def changes_since(session: Session, since: datetime) -> list[ChangeRow]:
+    """Confirmed observations of watched products first seen since `since`, each beside the confirmed
+    one before it (newest first). One query: the previous row is found by an index seek per change."""
     prev = aliased(Observation)
     prev_id = (
         select(prev.id)
@@ -343,59 +344,28 @@ def changes_since(session: Session, since: datetime, limit: int = 200) -> list[C
         .correlate(Observation)
         .scalar_subquery()
     )
-    pairs = [
-        (oid, before)
-        for oid, before in session.execute(
-            select(Observation.id, prev_id).where(Observation.first_seen_at >= since, *CONFIRMED)
+    old = aliased(Observation)
+    rows = session.execute(
+        select(
+            Observation.product_id,
+            Competitor.name,
+            Product.name,
+            Product.url,
+            Observation.first_seen_at,
+            old.price,
+            Observation.price,
+            old.promo,
+            Observation.promo,
+            old.availability,
+            Observation.availability,
         )
-        if before is not None
-    ]
-    if not pairs:
-        return []
-    ids = {i for pair in pairs for i in pair}
-    rows = {
-        r.id: r
-        for r in session.execute(
-            select(
-                Observation.id,
-                Observation.product_id,
-                Observation.first_seen_at,
-                Observation.price,
-                Observation.promo,
-                Observation.availability,
-            ).where(Observation.id.in_(ids))
-        )
-    }
-    names = {
-        pid: (comp, name or url)
-        for pid, comp, name, url in session.execute(
-            select(Product.id, Competitor.name, Product.name, Product.url)
-            .join(Competitor, Product.competitor_id == Competitor.id)
-            .where(Product.id.in_({rows[o].product_id for o, _ in pairs}), Product.active.is_(True))
-        )
-    }
-    out = []
-    for oid, pid_ in pairs:
-        new, old = rows[oid], rows[pid_]
-        if new.product_id not in names:
-            continue
-        comp, name = names[new.product_id]
-        out.append(
-            ChangeRow(
-                new.product_id,
-                comp,
-                name,
-                new.first_seen_at,
-                old.price,
-                new.price,
-                old.promo,
-                new.promo,
-                old.availability,
-                new.availability,
-            )
-        )
-    out.sort(key=lambda c: c.at, reverse=True)
-    return out[:limit]
+        .join(Product, Product.id == Observation.product_id)
+        .join(Competitor, Competitor.id == Product.competitor_id)
+        .join(old, old.id == prev_id)
+        .where(Observation.first_seen_at >= since, *CONFIRMED, Product.active.is_(True))
+        .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
+    ).all()
+    return [ChangeRow(pid, comp, name or url, *rest) for pid, comp, name, url, *rest in rows]
 
 
 def overview_counts(session: Session, start: datetime, end: datetime, changes: list[ChangeRow]) -> OverviewCounts:
