@@ -38,6 +38,7 @@ from jingshao.storage.repository import (
     finish_run,
     known_review_fingerprints,
     mark_interrupted_runs,
+    page_fingerprints,
     record_failure,
     start_run,
 )
@@ -306,12 +307,15 @@ def _targets(config: CrawlerInputs, spider: str, watched: list[WatchedProduct], 
     if spider == "products":
         with db.session() as s:  # issue 12: a page far below its usual size without the product is a shell
             usual = usual_page_sizes(s, [w.product_id for w in watched])
+            # issue 15: a page equal to the last one stored is seen unchanged without extracting it
+            fingerprints = page_fingerprints(s, [w.product_id for w in watched])
         return [
             {
                 "url": w.product.url,
                 "product_id": w.product_id,
                 "competitor": w.competitor,
                 "usual_bytes": usual.get(w.product_id),
+                "fingerprint": fingerprints.get(w.product_id),
                 "render": w.product.render,
                 "selectors": w.selectors,
                 "variant": w.product.variant,
