@@ -440,11 +440,11 @@ def aggregate_tags(
     Overall opinions (aspect 整体) are left out unless ``overall``.
     """
     total = 0
-    counts: dict[tuple[str, str, str], int] = defaultdict(int)
-    members: dict[tuple[str, str, str], list[tuple[str, float]]] = defaultdict(list)
+    counts: dict[tuple[str, Polarity, str], int] = defaultdict(int)
+    members: dict[tuple[str, Polarity, str], list[tuple[str, float]]] = defaultdict(list)
     for text, tags, score in reviews:
         total += 1
-        seen: set[tuple[str, str, str]] = set()
+        seen: set[tuple[str, Polarity, str]] = set()
         for tag in tags:
             if tag.aspect == OVERALL_ASPECT and not overall:
                 continue
@@ -460,7 +460,7 @@ def aggregate_tags(
         out.append(
             TagSummary(
                 aspect=key[0],
-                polarity=key[1],  # type: ignore[arg-type]
+                polarity=key[1],
                 opinion=key[2],
                 count=counts[key],
                 reviews=len(items),
@@ -672,7 +672,7 @@ def model_tags(norm: str, lex: Lexicon, model_path: str | None = None) -> list[T
         same = [k for k, o in enumerate(opinions) if cid[o.start] == cid[a.start]]
         after = [k for k in same if opinions[k].start >= a.end]
         before = [k for k in reversed(same) if opinions[k].end <= a.start]
-        pick = (after or before or [None])[0]
+        pick = next(iter(after or before), None)
         if pick is None:  # the CRF saw the aspect but not its opinion: the lexicon's phrases in the clause
             tag = _lexicon_opinion_for(norm, cid, lex, a, normalise_aspect(a.text, lex, tagger.groups))
             if tag is not None:
@@ -693,10 +693,10 @@ def model_tags(norm: str, lex: Lexicon, model_path: str | None = None) -> list[T
         if k in used:
             continue
         core = o.text.rstrip(_TRAIL) or o.text
-        aspect = tagger.implicit.get(o.text) or tagger.implicit.get(core) or lex.implied.get(core)
-        if aspect is None:
-            aspect = next((lex.implied[w] for w in lex.implied if len(w) >= 2 and w in core), None)
-        aspect = aspect or tagger.implicit_default
+        implied = tagger.implicit.get(o.text) or tagger.implicit.get(core) or lex.implied.get(core)
+        if implied is None:
+            implied = next((lex.implied[w] for w in lex.implied if len(w) >= 2 and w in core), None)
+        aspect = implied or tagger.implicit_default
         read = _read_opinion(lex, aspect, core, o.text, o.kind)
         if read is None:
             continue

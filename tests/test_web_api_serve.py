@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -25,6 +26,8 @@ from jingshao.storage.models import Observation, Product
 from jingshao.web.app import create_app
 
 from .conftest import REPO, free_port, run_cli, wait_for
+
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: make test-fast leaves these out
 
 
 def _plain_products(shop, n: int):

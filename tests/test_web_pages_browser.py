@@ -26,7 +26,7 @@ from jingshao.storage.models import Alert, Observation, Silence
 from .conftest import REPO, free_port, wait_for
 from .web_pages_data import Seeded, seed
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).parent / "artifacts" / "web"
 ADMIN, ADMIN_PASSWORD = "ops", "ops-password-1"
