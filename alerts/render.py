@@ -1,4 +1,5 @@
-"""Alert rows -> :class:`~jingshao.alerts.channels.Notification` (Chinese text), and back from the outbox.
+"""Alerts (plain records from storage) -> :class:`~jingshao.alerts.channels.Notification` (Chinese text),
+and back from the outbox.
 
 The engine renders a notification when it writes the outbox, so what is sent is what the alert said
 *at that moment* (a later escalation does not rewrite an earlier message). The payload stored in
@@ -18,7 +19,7 @@ from typing import Any
 from jingshao.alerts.channels.base import LEVEL_NAMES, Notification
 from jingshao.alerts.rules.model import LEVEL_RANK, clock
 from jingshao.alerts.rules.playbook import POSTMORTEM_HOURS, POSTMORTEM_REMINDER, RED_PLAYBOOK_STEPS
-from jingshao.storage.models import Alert
+from jingshao.storage.queries.alerts import AlertRecord
 
 KIND_NAMES: dict[str, str] = {
     "firing": "新告警",
@@ -78,11 +79,11 @@ def _links(evidence: Any) -> tuple[list[tuple[str, str]], list[str]]:
     return links, quotes
 
 
-def _family(alert: Alert) -> str:
+def _family(alert: AlertRecord) -> str:
     return FAMILY_NAMES.get(alert.family, alert.family)
 
 
-def alert_link(alert: Alert, public_url: str | None) -> list[tuple[str, str]]:
+def alert_link(alert: AlertRecord, public_url: str | None) -> list[tuple[str, str]]:
     """The link to the alert's page in the dashboard, when ``web.public_url`` is set."""
     if not public_url or alert.id is None:
         return []
@@ -90,7 +91,7 @@ def alert_link(alert: Alert, public_url: str | None) -> list[tuple[str, str]]:
 
 
 def render_alert(
-    alert: Alert, kind: str, now: datetime, *, previous_level: str | None = None, public_url: str | None = None
+    alert: AlertRecord, kind: str, now: datetime, *, previous_level: str | None = None, public_url: str | None = None
 ) -> Notification:
     """The notice for ``alert`` of ``kind`` (firing / escalated / repeat / resolved) at ``now``.
 
@@ -134,7 +135,7 @@ def render_alert(
     )
 
 
-def _render_resolved(alert: Alert, now: datetime, public_url: str | None = None) -> Notification:
+def _render_resolved(alert: AlertRecord, now: datetime, public_url: str | None = None) -> Notification:
     level = alert.max_level
     ended = alert.resolved_at or now
     lasted = duration_text(ended - alert.started_at)

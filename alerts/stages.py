@@ -24,8 +24,8 @@ from typing import Protocol
 
 from jingshao.alerts.rules.model import LEVEL_RANK
 from jingshao.alerts.settings import AlertsConfig
-from jingshao.storage.models import Alert
-from jingshao.storage.models import Silence as SilenceRow
+from jingshao.storage.alerts_repo import SilenceRow
+from jingshao.storage.queries.alerts import AlertRecord
 
 
 class Routable(Protocol):
@@ -38,12 +38,13 @@ class Routable(Protocol):
 
 @dataclass
 class Candidate:
-    """A notice the state machine wants to send about ``alert``.
+    """A notice the state machine wants to send about ``alert`` (a plain value, not a database row:
+    stages can be run and tested without a database).
 
     ``kind``: firing (first notice of an episode), escalated, repeat, resolved.
     """
 
-    alert: Alert
+    alert: AlertRecord
     kind: str
     previous_level: str | None = None
     muted: str | None = None  # why it is recorded but not sent
@@ -71,7 +72,7 @@ class StageContext:
     config: AlertsConfig
     channels: Sequence[Routable]
     silences: Sequence[SilenceRow] = ()
-    red_subjects: dict[str, Alert] = field(default_factory=dict)  # subject_key -> its firing red crisis alert
+    red_subjects: dict[str, AlertRecord] = field(default_factory=dict)  # subject_key -> its firing red crisis alert
 
 
 class Stage(Protocol):
@@ -94,7 +95,7 @@ class Inhibit(_Named):
         return candidates
 
 
-def silence_matches(silence: SilenceRow, alert: Alert) -> bool:
+def silence_matches(silence: SilenceRow, alert: AlertRecord) -> bool:
     """A matcher is a fingerprint, a subject key (``brand:蜜橙``, ``product:12``) or a family (``price_drop``)."""
     return silence.matcher in (alert.fingerprint, alert.subject_key, alert.family)
 
