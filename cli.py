@@ -15,7 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from jingshao.config import DEFAULT_CONFIG_NAME, EXAMPLE_CONFIG, Config, ConfigError, load_config
-from jingshao.reports.text import money, stock_label
+from jingshao.core.formatting import clock, display_zone, money, stock_label, timestamp
+from jingshao.core.levels import LEVEL_EMOJI, LEVEL_NAMES
 from jingshao.storage.db import DatabaseError
 
 app = typer.Typer(
@@ -140,8 +141,16 @@ def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool, 
         from jingshao.crawlers.catalog import any_products
 
         if not any_products(cfg):
-            raise _fail(f"{cfg.source}: no [[competitors.products]] configured (nor added in the web UI)", 2)
+            raise _fail(
+                f"{cfg.source}: no [[competitors.products]] configured (nor added in the web UI); nothing to crawl", 2
+            )
     hook = RichProgress(spider) if progress and err.is_terminal else _LogProgress(spider)
+    from jingshao.crawlers.cookies import CookieError, load_jars
+
+    try:
+        load_jars(cfg)  # issue 12: a cookie source that cannot be read stops the crawl before it starts
+    except CookieError as exc:
+        raise _fail(f"配置错误 config error {exc}", 2) from None
     try:
         summary = crawl(cfg, spider, progress=hook, log_level="INFO" if verbose else "WARNING")
     except (DatabaseError, BrowserNotFound) as exc:
@@ -157,7 +166,7 @@ def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool, 
         console.print(
             f"抓取 crawl #{summary.run_id}: {summary.targets} 个商品 products, {summary.pages} 页已存 "
             f"pages stored: {summary.changes} 有变化 changed, {summary.unchanged} 无变化 unchanged, "
-            f"{summary.failures} 失败 failed",
+            f"{summary.failures - summary.blocked} 失败 failed, {summary.blocked} 被拒 blocked",
             highlight=False,
         )
         table = Table(title="按结果 by outcome", title_justify="left")
@@ -167,6 +176,9 @@ def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool, 
             table.add_row(f"{_OUTCOME_ZH.get(outcome, outcome)} {outcome}", reason or "—", str(n))
         if summary.outcomes:
             console.print(table)
+        per = summary.by_competitor()
+        if per:  # issue 12: per competitor, so a blocked shop is visible next to the ones that worked
+            console.print(_competitor_outcome_table(per))
     elif spider == "reviews":
         console.print(
             f"抓取 crawl #{summary.run_id}: {summary.targets} 个商品的评价 reviews, 读到 {summary.pages} 条 "
@@ -184,10 +196,34 @@ def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool, 
         if e.split(": ", 1)[0] not in shown:
             err.print(f"[red]错误 error[/] {escape(e)}", highlight=False)
     code = summary.exit_code
-    if evaluate and summary.pages:
+    if evaluate and (summary.pages or summary.blocked):  # blocked crawls feed the admin alert (issue 12)
         code = max(code, _evaluate_after_crawl(cfg))
     if code:
         raise typer.Exit(code)
+
+
+def _competitor_outcome_table(rows) -> Table:
+    """Pages changed / unchanged / failed / blocked per competitor, with the main block reason."""
+    table = Table(title="按竞品 by competitor", title_justify="left")
+    for col in (
+        "竞品 competitor",
+        "有变化 changed",
+        "无变化 unchanged",
+        "失败 failed",
+        "被拒 blocked",
+        "被拒原因 reason",
+    ):
+        table.add_column(col, justify="left" if col.startswith(("竞品", "被拒原因")) else "right")
+    for o in rows:
+        table.add_row(
+            escape(o.competitor),
+            str(o.changed),
+            str(o.unchanged),
+            str(o.failed),
+            str(o.blocked),
+            escape(o.blocked_reason or "—"),
+        )
+    return table
 
 
 def _evaluate_after_crawl(cfg: Config) -> int:
@@ -354,8 +390,8 @@ def prices(
             mark = " (存疑 suspect)" if r.suspect else ""
             table.add_row(
                 f"#{r.observation_id}",
-                r.first_seen_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-                r.last_seen_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                timestamp(r.first_seen_at, tz),
+                timestamp(r.last_seen_at, tz),
                 money(r.price) + cur + mark,
                 money(r.final_price),
                 money(r.original_price),
@@ -556,13 +592,11 @@ app.add_typer(channels_app, name="channels")
 
 
 def level_name(level: str) -> str:
-    from jingshao.alerts.channels.base import LEVEL_EMOJI, LEVEL_NAMES
-
     return f"{LEVEL_EMOJI.get(level, '')}{LEVEL_NAMES.get(level, level)}"
 
 
 def _when(cfg: Config, dt) -> str:
-    return "—" if dt is None else dt.astimezone(cfg.tz).strftime("%m-%d %H:%M")
+    return "—" if dt is None else clock(dt, cfg.tz)
 
 
 ALERT_COLUMNS = (
@@ -792,7 +826,7 @@ def alerts_backtest(
             err.print(f"backtest: {done}/{total} steps", highlight=False)
 
     try:
-        with bar:
+        with bar, display_zone(cfg.tz):
             task = bar.add_task("", total=total)
             events = backtest(cfg, db, start, end, span, brand, progress=progress)
     except BacktestError as exc:
@@ -1085,7 +1119,7 @@ def tags(
 ) -> None:
     """What buyers love and hate: top pros and cons per product, from stored reviews."""
     cfg = _load(config)
-    from jingshao.crawlers.enrichment import tag_from_row
+    from jingshao.core.tags import tag_from_row
     from jingshao.nlp import aggregate_tags
     from jingshao.storage.repository import reviews_for
 
@@ -1503,6 +1537,26 @@ def status(config: ConfigOpt = None) -> None:
         f"失败来源 failing sources（24 小时内，仍在失败 still failing）: {len(st.failing)}"
         + "".join(f"\n  {f.count}× {escape(f.url)} — {escape(f.reason)}" for f in st.failing)
     )
+    if st.competitor_outcomes:
+        t = _competitor_outcome_table(st.competitor_outcomes)
+        t.title = "最近一次抓取 latest products crawl, by competitor"
+        console.print(t)
+    now = datetime.now(UTC)
+    for d in st.backoff:
+        paused = (
+            f"暂停至 paused until {d.paused_until.astimezone(tz).strftime('%m-%d %H:%M:%S')}"
+            if d.paused(now)
+            else "未暂停 not paused"
+        )
+        say(
+            f"限速 back-off {d.domain}: 每 {d.delay:.1f} 秒一次 one request every {d.delay:.1f} s, "
+            f"连续被拒 {d.blocks_in_row} blocked in a row, {paused}" + (f" — {d.last_reason}" if d.last_reason else "")
+        )
+    if st.cookie_jars:
+        console.print(_cookie_table(st.cookie_jars, tz))
+        for h in st.cookie_jars:
+            if h.status != "ok":
+                say(f"Cookie 已过期 cookies expired: {h.scope} — {h.refresh}")
     say(
         f"故障通道 broken channels: {len(st.broken)}"
         + "".join(f"\n  {escape(b.name)}: {escape(b.reason or '')}" for b in st.broken)
@@ -1514,7 +1568,7 @@ def status(config: ConfigOpt = None) -> None:
     say(
         f"暂存通知 parked notifications: {sum(p.count for p in st.parked)}"
         + "".join(
-            f"\n  {escape(p.channel)}: {p.count} 条暂存，最早生成于 {p.since.astimezone(tz).strftime('%Y-%m-%d %H:%M')}"
+            f"\n  {escape(p.channel)}: {p.count} 条暂存，最早生成于 {timestamp(p.since, tz)}"
             f"（通道恢复后按顺序补发；`jingshao channels test {escape(p.channel)}`）"
             for p in st.parked
         )
@@ -1559,6 +1613,121 @@ def demo(
         run_demo(workdir or Path(tempfile.mkdtemp(prefix="jingshao-demo-")), browser=browser, console=console, err=err)
     except DemoFailed as exc:
         raise _fail(str(exc)) from None
+
+
+cookies_app = typer.Typer(help="Competitor cookies: check and refresh (issue 12).", no_args_is_help=True)
+app.add_typer(cookies_app, name="cookies")
+
+
+def _cookie_table(rows, tz) -> Table:
+    table = Table(title="cookies", title_justify="left")
+    for col in ("竞品 scope", "来源 source", "最早过期 expires", "状态 status", "更新方法 refresh"):
+        table.add_column(col)
+    for h in rows:
+        expires = h.expires_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if h.expires_at else "会话 session"
+        state = "有效 ok" if h.status == "ok" else f"已失效 expired（{h.reason or ''}）"
+        table.add_row(
+            escape(h.scope),
+            escape(h.source),
+            expires,
+            escape(state),
+            escape(h.refresh or "") if h.status != "ok" else "—",
+        )
+    return table
+
+
+@cookies_app.command("check")
+def cookies_check(config: ConfigOpt = None) -> None:
+    """Read every competitor's cookies (files, env variables), record their expiry; a refreshed jar is ok again.
+
+    Exit codes: 0 all readable and none expired, 1 some expired (by date or a login wall), 2 a source cannot be read."""
+    cfg = _load(config)
+    from datetime import UTC, datetime
+
+    from jingshao.crawlers.cookies import CookieError, load_jars
+    from jingshao.storage.cookies import jar_health, sync_jars
+
+    try:
+        jars = load_jars(cfg)
+    except CookieError as exc:
+        raise _fail(str(exc), 2) from None
+    if not jars:
+        console.print("no competitor has [competitors.cookies] configured")
+        return
+    db = _db(cfg)
+    with db.session() as s:
+        sync_jars(s, jars)
+    with db.session() as s:
+        health = jar_health(s)
+    console.print(_cookie_table(health, cfg.tz))
+    now = datetime.now(UTC)
+    for jar in jars:
+        console.print(
+            f"{jar.scope}: {len(jar.cookies)} cookies from {jar.source} for {', '.join(jar.hosts)}", highlight=False
+        )
+    if any(h.status != "ok" or (h.expires_at and h.expires_at <= now) for h in health):
+        raise typer.Exit(1)
+
+
+evidence_app = typer.Typer(help="Evidence: the pages behind changing observations (issue 12).", no_args_is_help=True)
+app.add_typer(evidence_app, name="evidence")
+
+
+def _since(cfg: Config, since: str | None):
+    from datetime import datetime as _dt
+
+    if not since:
+        return None
+    try:
+        when = _dt.fromisoformat(since)
+    except ValueError:
+        raise _fail(f"--since {since!r} is not an ISO 8601 time (e.g. 2026-12-01T08:00)", 2) from None
+    return when.replace(tzinfo=cfg.tz) if when.tzinfo is None else when
+
+
+@evidence_app.command("export")
+def evidence_export(
+    product: Annotated[str, typer.Argument(help="jingshao product id, the shop's item id, a URL or part of a name")],
+    since: Annotated[
+        str | None, typer.Option("--since", help="only evidence captured from this time (ISO 8601)")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="the zip to write (default: evidence-<id>-<time>.zip)")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write a zip of the product's snapshots, screenshots, observations (JSON, with times) and SHA-256 sums,
+    for a 12315 or platform complaint."""
+    cfg = _load(config)
+    from datetime import UTC, datetime
+
+    from jingshao.storage.evidence import evidence_for, export_zip
+    from jingshao.storage.repository import find_products
+
+    db = _db(cfg)
+    with db.session() as s:
+        found = find_products(s, product)
+        if not found:
+            raise _fail(f"no product matches {product!r} (try `jingshao prices`)")
+        if len(found) > 1:
+            names = ", ".join(f"#{p.id} {p.name or p.url}" for p in found[:5])
+            raise _fail(f"{product!r} matches {len(found)} products ({names}); give its id")
+        rows = evidence_for(s, [found[0].id], _since(cfg, since))
+        if not rows:
+            raise _fail(
+                f"no evidence stored for #{found[0].id} {found[0].name or found[0].url}"
+                + (f" since {since}" if since else "")
+            )
+        stamp = datetime.now(UTC).astimezone(cfg.tz).strftime("%Y%m%d-%H%M%S")
+        target = out or Path(f"evidence-{found[0].id}-{stamp}.zip")
+        sums = export_zip(s, rows, target)
+    shots = sum(1 for name in sums if name.startswith("screenshots/"))
+    snaps = sum(1 for name in sums if name.startswith("snapshots/"))
+    console.print(
+        f"证据 evidence: {target} — {len(rows)} 条观测 observations, {snaps} 个页面快照 snapshots, "
+        f"{shots} 张截图 screenshots, SHA256SUMS 校验 (sha256sum -c)",
+        highlight=False,
+    )
 
 
 # Help text quotes config keys ("[[mention_sources]]", "[report] out_dir"): Rich markup would eat them.

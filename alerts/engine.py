@@ -56,9 +56,11 @@ from jingshao.alerts.render import notification_from_dict, payload_parts, render
 from jingshao.alerts.render import to_payload as payload_of
 from jingshao.alerts.rules.competitor import evaluate_competitor
 from jingshao.alerts.rules.crisis import CrisisHistory, crisis_fingerprint, evaluate_crisis
-from jingshao.alerts.rules.model import EVENT_FAMILIES, FAMILIES, LEVEL_RANK, AlertInstance
-from jingshao.alerts.settings import AlertsConfig, BrandConfig
+from jingshao.alerts.rules.model import ADMIN_FAMILIES, EVENT_FAMILIES, FAMILIES, AlertInstance
+from jingshao.alerts.settings import AlertsConfig
 from jingshao.alerts.stages import DEFAULT_PIPELINE, Candidate, Routable, Stage, StageContext, run_pipeline
+from jingshao.core.levels import LEVEL_RANK
+from jingshao.crawlers.config import BrandConfig
 from jingshao.storage import alerts_repo
 from jingshao.storage.db import Database
 from jingshao.storage.queries import alerts as store
@@ -130,7 +132,7 @@ class CrisisSource:
 class CompetitorSource:
     """Price, stock, promo, 划线价, ad-law and review alerts per active competitor product."""
 
-    families = frozenset(FAMILIES) - {"crisis"}
+    families = frozenset(FAMILIES) - {"crisis"} - ADMIN_FAMILIES
 
     def __init__(self, config: AlertsConfig) -> None:
         self.config = config
@@ -144,7 +146,9 @@ class CompetitorSource:
 
 
 def default_sources(brands: Sequence[BrandConfig], config: AlertsConfig) -> list[RuleSource]:
-    return [CrisisSource(brands, config), CompetitorSource(config)]
+    from jingshao.alerts.crawl_health import CrawlHealthSource  # issue 12: admin alerts about the crawler
+
+    return [CrisisSource(brands, config), CompetitorSource(config), CrawlHealthSource(config)]
 
 
 # ---------------------------------------------------------------- report

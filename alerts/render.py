@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from jingshao.alerts.channels.base import LEVEL_NAMES, Notification
-from jingshao.alerts.rules.model import LEVEL_RANK, clock
+from jingshao.alerts.channels.base import Notification
 from jingshao.alerts.rules.playbook import POSTMORTEM_HOURS, POSTMORTEM_REMINDER, RED_PLAYBOOK_STEPS
+from jingshao.core.formatting import clock
+from jingshao.core.levels import LEVEL_NAMES, LEVEL_RANK
 from jingshao.storage.queries.alerts import AlertRecord
 
 KIND_NAMES: dict[str, str] = {
@@ -40,6 +41,8 @@ FAMILY_NAMES: dict[str, str] = {
     "fake_original_price": "划线价高于7日最低价",
     "adlaw": "竞品广告法违规用语",
     "review_spike": "竞品差评激增",
+    "crawl_blocked": "竞品抓取被拦截",
+    "cookie_expired": "抓取登录态失效",
 }
 MAX_SUMMARY_LINES = 60
 

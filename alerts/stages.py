@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from jingshao.alerts.rules.model import LEVEL_RANK
+from jingshao.alerts.rules.model import ADMIN_FAMILIES
 from jingshao.alerts.settings import AlertsConfig
+from jingshao.core.levels import LEVEL_RANK
 from jingshao.storage.alerts_repo import SilenceRow
 from jingshao.storage.queries.alerts import AlertRecord
 
@@ -144,13 +145,21 @@ class RepeatInterval(_Named):
         return candidates
 
 
+def channel_roles(channel: Routable) -> frozenset[str]:
+    """A channel's roles (``business`` by default; ``admin`` receives the alerts about the crawler itself)."""
+    return frozenset(getattr(channel, "roles", None) or ("business",))
+
+
 class Route(_Named):
-    """Channels whose ``levels`` include the notice's level, in configuration order."""
+    """Channels whose ``levels`` include the notice's level, in configuration order; alerts about the crawler
+    (:data:`ADMIN_FAMILIES`: blocked competitor, expired cookies) only to ``admin`` channels, every other alert
+    only to ``business`` channels (the default role)."""
 
     def apply(self, candidates: list[Candidate], ctx: StageContext) -> list[Candidate]:
         for c in candidates:
             if c.live:
-                c.channels = [ch.name for ch in ctx.channels if ch.accepts(c.level)]
+                role = "admin" if c.alert.family in ADMIN_FAMILIES else "business"
+                c.channels = [ch.name for ch in ctx.channels if ch.accepts(c.level) and role in channel_roles(ch)]
         return candidates
 
 

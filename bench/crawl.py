@@ -3,12 +3,15 @@
 Prints pages/s for
   * baseline: a bare Scrapy spider that only parses the JSON-LD price (same settings),
   * products: the full `products` pipeline (layered extraction + change-only SQLite writes),
-and their ratio; then pages/s for `render = true` pages through headless Chromium with and
-without resource blocking. Every measurement runs in its own child process (Twisted's reactor
-cannot restart) against one demo-shop process, all in the same run, so the ratios are fair on
-a noisy shared machine while the absolute figures are not.
+  * re-crawl: the same `products` crawl again on the same database with nothing changed,
+and the ratios (products / baseline, re-crawl / first crawl), min / median / max over ``--reps``
+interleaved repetitions (baseline, products, re-crawl, baseline, ...); then pages/s for `render = true`
+pages through headless Chromium with and without resource blocking. Every measurement runs in its own
+child process (Twisted's reactor cannot restart; each child imports what it needs before its timer
+starts) against one demo-shop process, all in the same run, so the ratios are fair on a noisy shared
+machine while the absolute figures are not.
 
-    python bench/crawl.py [--pages 2000] [--render-pages 50]
+    python bench/crawl.py [--pages 2000] [--reps 3] [--render-pages 50]
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -123,6 +127,7 @@ def run_child(*args: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pages", type=int, default=2000)
+    ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--render-pages", type=int, default=50)
     ap.add_argument("--child", nargs="*")
     args = ap.parse_args()
@@ -159,19 +164,31 @@ def main() -> None:
             f"crawl benchmark: {args.pages} demo product pages over HTTP on 127.0.0.1 "
             f"(16 concurrent requests, no delay)"
         )
-        base_res = run_child("baseline", base, str(args.pages))
-        full = run_child("products", base, str(args.pages), str(tmp / "products.db"))
-        rows = [
-            ("baseline: bare Scrapy, JSON-LD price only", base_res),
-            ("products: extraction + SQLite change-only writes", full),
-        ]
-        for label, r in rows:
-            print(
-                f"  {label:<52} {r['ok']:>5}/{r['pages']} ok  {r['seconds']:7.2f} s  "
-                f"{r['pages'] / r['seconds']:8.1f} pages/s"
-            )
-        ratio = (full["pages"] / full["seconds"]) / (base_res["pages"] / base_res["seconds"])
-        print(f"  ratio products / baseline: {ratio:.2f}")
+        runs: dict[str, list[dict]] = {"baseline": [], "products": [], "recrawl": []}
+        for rep in range(max(1, args.reps)):
+            db = str(tmp / f"products-{rep}.db")
+            runs["baseline"].append(run_child("baseline", base, str(args.pages)))
+            runs["products"].append(run_child("products", base, str(args.pages), db))
+            runs["recrawl"].append(run_child("products", base, str(args.pages), db))
+        labels = {
+            "baseline": "baseline: bare Scrapy, JSON-LD price only",
+            "products": "products: extraction + SQLite change-only writes",
+            "recrawl": "re-crawl: the same products, nothing changed",
+        }
+
+        def spread(values: list[float], fmt: str = "{:.1f}") -> str:
+            v = sorted(values)
+            return " / ".join(fmt.format(x) for x in (v[0], statistics.median(v), v[-1]))
+
+        print(f"  pages/s, min / median / max of {len(runs['baseline'])} interleaved repetitions:")
+        for key, label in labels.items():
+            rs = runs[key]
+            ok = min(r["ok"] for r in rs)
+            print(f"  {label:<52} {ok:>5}/{rs[0]['pages']} ok  {spread([r['pages'] / r['seconds'] for r in rs])}")
+        speed = [b["seconds"] / p["seconds"] for b, p in zip(runs["baseline"], runs["products"], strict=True)]
+        again = [r["seconds"] / p["seconds"] for p, r in zip(runs["products"], runs["recrawl"], strict=True)]
+        print(f"  ratio products / baseline (pages/s, per repetition): {spread(speed, '{:.2f}')}")
+        print(f"  ratio re-crawl time / first crawl time (per repetition): {spread(again, '{:.2f}')}")
 
         if args.render_pages:
             print(

@@ -37,7 +37,7 @@ import redis
 from scrapy import Request
 from scrapy_redis.queue import Base
 
-from jingshao.config import Config
+from jingshao.crawlers.config import CrawlerInputs
 
 if TYPE_CHECKING:
     from jingshao.storage.db import Database
@@ -60,7 +60,7 @@ class RedisNotConfigured(ValueError):
     """No Redis URL: `redis_url` in the config or JINGSHAO_REDIS_URL."""
 
 
-def redis_url_of(config: Config) -> str | None:
+def redis_url_of(config: CrawlerInputs) -> str | None:
     """`JINGSHAO_REDIS_URL` wins over the file (like the database URL)."""
     return os.environ.get("JINGSHAO_REDIS_URL") or getattr(config, "redis_url", None) or None
 
@@ -92,6 +92,11 @@ class QueueKeys:
     @property
     def attempts(self) -> str:
         return f"{PREFIX}:{self.spider}:attempts"
+
+
+def _str(value: bytes | str) -> str:
+    """redis-py types replies as bytes | str (it depends on decode_responses); ours are bytes."""
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def run_key(run_id: int) -> str:
@@ -198,7 +203,7 @@ def finish_queued_run(server: redis.Redis, db: Database, run_id: int) -> dict[st
     """The last request of a queued run is done: write the run's totals, drop its Redis ledger."""
     from jingshao.storage.repository import finish_run
 
-    counts = {k.decode(): int(v) for k, v in server.hgetall(run_key(run_id)).items() if v.isdigit()}
+    counts = {_str(k): int(v) for k, v in server.hgetall(run_key(run_id)).items() if v.isdigit()}
     with db.session() as s:
         finish_run(
             s,
@@ -224,7 +229,7 @@ def reap_dead_workers(server: redis.Redis) -> int:
     """Run by every worker: re-queue the work of workers whose heartbeat expired."""
     moved = 0
     for key in server.smembers(REGISTRY_KEY):
-        n = reap(server, key.decode() if isinstance(key, bytes) else key)
+        n = reap(server, _str(key))
         if n > 0:
             log.warning("re-queued %d request(s) of a worker that stopped: %s", n, key)
             moved += n
@@ -362,7 +367,7 @@ def worker_settings(redis_url: str, worker_id: str, *, heartbeat: float = 30.0) 
 # ---------------------------------------------------------------- the scheduler side
 
 
-def enqueue_crawl(config: Config, spider: str, *, force: bool = False) -> int:
+def enqueue_crawl(config: CrawlerInputs, spider: str, *, force: bool = False) -> int:
     """Queue one crawl of `spider` for the workers; returns the number of requests pushed.
 
     The same targets as a crawl in this process (the catalog is synced first); a CrawlRun is
@@ -408,7 +413,7 @@ def enqueue_crawl(config: Config, spider: str, *, force: bool = False) -> int:
                         "are the workers running?",
                         spider,
                         waiting[0],
-                        (server.hget(run_key(waiting[0]), "pending") or b"?").decode(),
+                        _str(server.hget(run_key(waiting[0]), "pending") or b"?"),
                     )
                     return 0
             with db.session() as s:
@@ -433,10 +438,10 @@ def queue_status(server: redis.Redis, spiders: tuple[str, ...] = ("products", "r
     out: dict[str, Any] = {}
     for spider in spiders:
         keys = QueueKeys(spider)
-        taken = [k for k in server.smembers(REGISTRY_KEY) if k.decode().startswith(keys.queue + ":")]
+        taken = [_str(k) for k in server.smembers(REGISTRY_KEY) if _str(k).startswith(keys.queue + ":")]
         out[spider] = {
             "queued": server.llen(keys.queue),
             "taken": sum(server.llen(k) for k in taken),
-            "workers": sum(1 for k in taken if server.exists(k.decode() + ":alive")),
+            "workers": sum(1 for k in taken if server.exists(k + ":alive")),
         }
     return out

@@ -15,6 +15,11 @@ class ProductObservationItem:
     rendered: bool = False
     # Stored beside the observed fields (issue 11): final_price, offers, variants, basis.
     extras: dict[str, Any] = field(default_factory=dict)
+    # Size of the page's body: folded into the product's usual size (an empty shell is far below it).
+    page_bytes: int | None = None
+    # The page as served (and a PNG of a rendered page): evidence when the observation changed (issue 12).
+    body: bytes | None = field(default=None, repr=False)
+    screenshot: bytes | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -25,6 +30,17 @@ class FailedPageItem:
     reason: str
     product_id: int | None = None
     http_status: int | None = None
+
+
+@dataclass
+class BlockedPageItem(FailedPageItem):
+    """A page the shop answered with a wall (login, captcha, 403/412/429, empty shell; issue 12): stored as a
+    ``blocked`` crawl result with its reason; it changes no price, stock or promo and raises no alert.
+
+    ``signal``: status | redirect | marker | shell | paused (the domain was paused: no request was made)."""
+
+    signal: str = ""
+    login_wall: bool = False
 
 
 @dataclass

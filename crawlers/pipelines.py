@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from scrapy import Spider
 
-from jingshao.config import NlpConfig
+from jingshao.nlp.settings import NlpConfig
 from jingshao.storage.db import Database, open_database
 from jingshao.storage.models import AdlawHit
 from jingshao.storage.repository import (
@@ -21,7 +21,7 @@ from jingshao.storage.repository import (
 )
 
 from .enrichment import Enricher
-from .items import FailedPageItem, MentionItem, ProductObservationItem, ReviewItem, ReviewsCompleteItem
+from .items import BlockedPageItem, FailedPageItem, MentionItem, ProductObservationItem, ReviewItem, ReviewsCompleteItem
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,9 @@ class StoragePipeline:
                     product_id=item.product_id,
                     http_status=item.http_status,
                     crawl_run_id=self.run_id,
+                    kind="blocked" if isinstance(item, BlockedPageItem) else "failed",  # issue 12
                 )
-            self.stats.inc_value("jingshao/failures")
+            self.stats.inc_value("jingshao/blocked" if isinstance(item, BlockedPageItem) else "jingshao/failures")
             log.warning("no data from %s: %s", item.url, item.reason)
         return item
 

@@ -31,7 +31,8 @@ from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from sqlalchemy.exc import SQLAlchemyError
 
-from jingshao.config import Config
+from jingshao.crawlers.config import CrawlerInputs
+from jingshao.storage.blocking import CompetitorOutcome, record_competitor_outcomes, usual_page_sizes
 from jingshao.storage.db import open_database
 from jingshao.storage.repository import (
     finish_run,
@@ -42,7 +43,7 @@ from jingshao.storage.repository import (
 )
 
 from .catalog import WatchedProduct, watched_products
-from .items import FailedPageItem, ProductObservationItem, ReviewsCompleteItem
+from .items import BlockedPageItem, FailedPageItem, ProductObservationItem, ReviewsCompleteItem
 from .settings import build_settings
 from .spiders.mentions import MentionsSpider
 from .spiders.products import ProductsSpider
@@ -65,11 +66,14 @@ class PageOutcome:
     url: str
     outcome: str
     reason: str = ""
+    competitor: str = ""
 
 
 def outcome_of_failure(reason: str) -> str:
     """A page refused by robots.txt (or a 403/429 wall) is *blocked*: the site said no, nothing broke."""
     text = reason.lower()
+    if text.startswith("blocked:"):
+        return BLOCKED
     return BLOCKED if "robots.txt" in text or "http 403" in text or "http 429" in text else FAILED
 
 
@@ -81,7 +85,8 @@ class CrawlSummary:
     pages: int = 0
     changes: int = 0
     unchanged: int = 0
-    failures: int = 0
+    failures: int = 0  # pages without data, blocked ones included
+    blocked: int = 0  # of which blocked (a wall: login, captcha, 403/412/429, empty shell, paused domain)
     errors: list[str] = field(default_factory=list)
     finish_reason: str = ""
     #: One entry per product page (products crawl), in the order they finished.
@@ -117,6 +122,30 @@ class CrawlSummary:
             counts[key] = counts.get(key, 0) + 1
         order = {CHANGED: 0, UNCHANGED: 1, FAILED: 2, BLOCKED: 3}
         return sorted(((k[0], k[1], n) for k, n in counts.items()), key=lambda r: (order.get(r[0], 9), -r[2], r[1]))
+
+    def by_competitor(self) -> list[CompetitorOutcome]:
+        """Pages changed / unchanged / failed / blocked per competitor (issue 12), with the main block reason."""
+        counts: dict[str, dict[str, int]] = {}
+        reasons: dict[str, dict[str, int]] = {}
+        for o in self.outcomes:
+            if not o.competitor:
+                continue
+            c = counts.setdefault(o.competitor, {CHANGED: 0, UNCHANGED: 0, FAILED: 0, BLOCKED: 0})
+            c[o.outcome] = c.get(o.outcome, 0) + 1
+            if o.outcome == BLOCKED:
+                r = reasons.setdefault(o.competitor, {})
+                r[o.reason] = r.get(o.reason, 0) + 1
+        return [
+            CompetitorOutcome(
+                name,
+                c[CHANGED],
+                c[UNCHANGED],
+                c[FAILED],
+                c[BLOCKED],
+                max(reasons[name].items(), key=lambda kv: kv[1])[0] if name in reasons else None,
+            )
+            for name, c in sorted(counts.items())
+        ]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -273,12 +302,16 @@ class ProgressHook:
     def stop(self) -> None: ...
 
 
-def _targets(config: Config, spider: str, watched: list[WatchedProduct], db) -> list[dict]:
+def _targets(config: CrawlerInputs, spider: str, watched: list[WatchedProduct], db) -> list[dict]:
     if spider == "products":
+        with db.session() as s:  # issue 12: a page far below its usual size without the product is a shell
+            usual = usual_page_sizes(s, [w.product_id for w in watched])
         return [
             {
                 "url": w.product.url,
                 "product_id": w.product_id,
+                "competitor": w.competitor,
+                "usual_bytes": usual.get(w.product_id),
                 "render": w.product.render,
                 "selectors": w.selectors,
                 "variant": w.product.variant,
@@ -317,7 +350,7 @@ def _targets(config: Config, spider: str, watched: list[WatchedProduct], db) -> 
 SPIDERS = {"products": ProductsSpider, "reviews": ReviewsSpider, "mentions": MentionsSpider}
 
 
-def build_targets(config: Config, spider: str, db) -> list[dict]:
+def build_targets(config: CrawlerInputs, spider: str, db) -> list[dict]:
     """Sync the configured catalog into the database and return the spider's targets.
 
     Shared by a crawl in this process and by a scaled-out crawl queued in Redis, so both
@@ -327,7 +360,7 @@ def build_targets(config: Config, spider: str, db) -> list[dict]:
 
 
 def crawl(
-    config: Config,
+    config: CrawlerInputs,
     spider: str = "products",
     *,
     progress: ProgressHook | None = None,
@@ -378,18 +411,23 @@ def crawl(
     }[spider]
 
     seen_changes = [0]
+    competitor_of = {t["url"]: t.get("competitor", "") for t in targets} if spider == "products" else {}
 
     def on_item(item, response=None, spider=None):
         if isinstance(item, progress_items):
             progress.advance(getattr(item, "url", "") or f"product #{getattr(item, 'product_id', '')}")
         if spider_cls is not ProductsSpider:
             return
-        if isinstance(item, FailedPageItem):
-            summary.outcomes.append(PageOutcome(item.url, outcome_of_failure(item.reason), item.reason))
+        who = competitor_of.get(item.url, "")
+        if isinstance(item, BlockedPageItem):
+            summary.outcomes.append(PageOutcome(item.url, BLOCKED, item.reason, who))
+        elif isinstance(item, FailedPageItem):
+            summary.outcomes.append(PageOutcome(item.url, outcome_of_failure(item.reason), item.reason, who))
         elif isinstance(item, ProductObservationItem):
             # The pipeline counted the page just before this signal: a new change means it changed.
             changes = crawler.stats.get_value("jingshao/changes", 0) if crawler.stats else 0
-            summary.outcomes.append(PageOutcome(item.url, CHANGED if changes > seen_changes[0] else UNCHANGED))
+            outcome = CHANGED if changes > seen_changes[0] else UNCHANGED
+            summary.outcomes.append(PageOutcome(item.url, outcome, competitor=who))
             seen_changes[0] = changes
 
     def on_item_error(item, response, spider, failure):
@@ -418,7 +456,7 @@ def crawl(
         url = target.get("url") or response.url
         summary.errors.append(f"{url}: {reason}")
         if spider_cls is ProductsSpider:
-            summary.outcomes.append(PageOutcome(url, FAILED, reason))
+            summary.outcomes.append(PageOutcome(url, FAILED, reason, competitor_of.get(url, "")))
             progress.advance(url)
         try:
             with db.session() as s:
@@ -451,7 +489,9 @@ def crawl(
         summary.pages = stats.get("jingshao/pages", 0)
         summary.changes = stats.get("jingshao/changes", 0)
         summary.unchanged = stats.get("jingshao/unchanged", 0)
-        summary.failures = stats.get("jingshao/failures", 0)
+        # Pages without data: failed and blocked ones (blocked: issue 12; they are also counted apart).
+        summary.blocked = stats.get("jingshao/blocked", 0)
+        summary.failures = stats.get("jingshao/failures", 0) + summary.blocked
         if spider_cls is ProductsSpider:  # pages whose parsing raised are failures too
             summary.failures += sum(1 for o in summary.outcomes if o.reason.startswith("extraction error:"))
         summary.finish_reason = stats.get("finish_reason", "")
@@ -472,11 +512,13 @@ def crawl(
                     failures=summary.failures,
                     errors=summary.errors[:50],
                 )
+                if spider_cls is ProductsSpider:  # issue 12: per-competitor outcomes (status, report, admin)
+                    record_competitor_outcomes(s, run_id, summary.by_competitor())
         except SQLAlchemyError as exc:  # the database that failed the items; the next crawl marks the run
             summary.errors.append(f"could not record the end of crawl #{run_id}: {type(exc).__name__}")
         db.dispose()
     return summary
 
 
-def crawl_products(config: Config, **kwargs) -> CrawlSummary:
+def crawl_products(config: CrawlerInputs, **kwargs) -> CrawlSummary:
     return crawl(config, "products", **kwargs)

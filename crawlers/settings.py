@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from jingshao.config import Config
+from jingshao.crawlers.config import CrawlerInputs
 
 from .browser import CHROMIUM_ARGS, abort_blocked_resources, resolve_chromium
+from .cookies import context_name, load_jars
 
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 
 
-def build_settings(config: Config, *, needs_browser: bool, log_level: str = "WARNING") -> dict[str, Any]:
+def build_settings(config: CrawlerInputs, *, needs_browser: bool, log_level: str = "WARNING") -> dict[str, Any]:
     crawl = config.crawl
     settings: dict[str, Any] = {
         "BOT_NAME": "jingshao",
@@ -42,22 +43,40 @@ def build_settings(config: Config, *, needs_browser: bool, log_level: str = "WAR
         "LOG_LEVEL": log_level,
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
         "DOWNLOADER_MIDDLEWARES": {
+            "jingshao.crawlers.backoff.BlockBackoffMiddleware": 540,  # issue 12: slow down / pause on walls
+            "jingshao.crawlers.cookies.CookieHeaderMiddleware": 720,  # issue 12: cookies (after CookiesMiddleware)
             "jingshao.crawlers.middlewares.RetryBackoffMiddleware": 560,
         },
         "ITEM_PIPELINES": {
             "jingshao.crawlers.pipelines.StoragePipeline": 500,
+            "jingshao.crawlers.pipelines_blocking.EvidencePipeline": 550,  # issue 12: snapshots of changes
+            "jingshao.crawlers.pipelines_blocking.PageProfilePipeline": 600,  # issue 12: usual page sizes
         },
         "JINGSHAO_DATABASE_URL": config.database_url,
+        "JINGSHAO_BLOCKING": crawl.blocking,
+        "JINGSHAO_BLOCKING_POLICY": crawl.blocking.policy(),
+        "JINGSHAO_COOKIE_JARS": load_jars(config),
+        "JINGSHAO_EVIDENCE": config.evidence,
     }
     if needs_browser:
         settings.update(browser_settings(config))
     return settings
 
 
-def browser_settings(config: Config, *, block: bool | None = None) -> dict[str, Any]:
+def browser_settings(config: CrawlerInputs, *, block: bool | None = None) -> dict[str, Any]:
     """scrapy-playwright settings; the handler only acts on requests with meta playwright=True."""
     browser = config.browser
     launch: dict[str, Any] = {"headless": browser.headless, "args": CHROMIUM_ARGS}
+    context = {
+        "locale": "zh-CN",
+        "timezone_id": config.timezone,
+        "user_agent": config.crawl.user_agent,
+        "viewport": {"width": 1366, "height": 900},
+    }
+    # Issue 12: one context per cookie jar, holding its cookies (CookieHeaderMiddleware picks it per request).
+    contexts: dict[str, Any] = {"default": context}
+    for i, jar in enumerate(load_jars(config)):
+        contexts[context_name(i)] = {**context, "storage_state": {"cookies": [c.playwright() for c in jar.cookies]}}
     path = resolve_chromium(browser.executable_path)
     if path:
         launch["executable_path"] = path
@@ -70,14 +89,7 @@ def browser_settings(config: Config, *, block: bool | None = None) -> dict[str, 
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
         "PLAYWRIGHT_LAUNCH_OPTIONS": launch,
         "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": browser.navigation_timeout * 1000,
-        "PLAYWRIGHT_CONTEXTS": {
-            "default": {
-                "locale": "zh-CN",
-                "timezone_id": config.timezone,
-                "user_agent": config.crawl.user_agent,
-                "viewport": {"width": 1366, "height": 900},
-            }
-        },
+        "PLAYWRIGHT_CONTEXTS": contexts,
         "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": max(2, config.crawl.concurrency_per_domain * 2),
     }
     if blocked:

@@ -12,7 +12,8 @@ As a process (benchmarks, manual use)::
 
 Another process switches the state over HTTP (these ``/_demo/`` requests are not counted in hits):
 ``POST /_demo/advance``, ``POST /_demo/state?n=2``, ``GET /_demo/state``, ``GET /_demo/hits``,
-``POST /_demo/reset-hits``, ``POST /_demo/reset-flaky`` and ``GET /_demo/catalog`` (the products with
+``POST /_demo/reset-hits``, ``POST /_demo/reset-flaky``, ``POST /_demo/wall?path=P&kind=K`` (a blocked
+variant of a product page, :mod:`jingshao.demo.walls`) and ``GET /_demo/catalog`` (the products with
 what they should show in the current state).
 
 Mention sources (:mod:`jingshao.demo.mentions`) follow a demo clock (``DemoServer(clock=DemoClock(...))``,
@@ -240,6 +241,11 @@ class DemoServer:
     def products(self) -> list[catalog.DemoProduct]:
         return catalog.demo_products(self.base_url)
 
+    @property
+    def walls(self):
+        """Switchable walls in front of product pages (:mod:`jingshao.demo.walls`)."""
+        return self.shop.walls
+
     # --- mention sources: clock and crisis switch (see jingshao.demo.crisis / mentions_data) ---
 
     @property
@@ -321,6 +327,18 @@ def register_control_routes(router: Router, server: DemoServer) -> None:
     def reset_flaky(request: Request) -> Response:
         server.reset_flaky()
         return Response.json({"ok": True})
+
+    @router.post(r"/_demo/wall")
+    def set_wall(request: Request) -> Response:
+        path, kind = request.arg("path") or "*", request.arg("kind") or "off"
+        if kind == "off":
+            server.walls.remove(path)
+        else:
+            try:
+                server.walls.set(path, kind)
+            except ValueError as exc:
+                return Response.error(400, str(exc))
+        return Response.json(server.walls.snapshot())
 
     @router.get(r"/_demo/catalog")
     def products(request: Request) -> Response:

@@ -16,6 +16,7 @@ from collections import Counter
 from jingshao.demo import assets, catalog, pages
 from jingshao.demo.crisis import CrisisState, DemoClock
 from jingshao.demo.router import Request, Response, Router
+from jingshao.demo.walls import Walls, login_page
 
 
 class ShopState:
@@ -31,6 +32,7 @@ class ShopState:
         self.asset_latency = asset_latency
         self.clock = clock if clock is not None else DemoClock()
         self.crisis = CrisisState(self.clock)
+        self.walls = Walls()  # issue 12: captcha / login / 429 / shell walls in front of product pages
 
     @property
     def state(self) -> int:
@@ -99,12 +101,17 @@ def register_shop_routes(router: Router, shop: ShopState) -> None:
     """The shop pages, the JD price API, static assets, robots.txt and the benchmark pages."""
 
     def product_page(request: Request) -> Response:
+        wall = shop.walls.answer(request)
+        if wall is not None:
+            return wall
         path = request.path
         charset = "gbk" if catalog.ITEMS_BY_PATH.get(path, catalog.PRIVATE_ITEM).kind == "gbk" else "utf-8"
         return Response.html(pages.product_page_bytes(path, shop.state), charset=charset)
 
     for item in (*catalog.ITEMS, catalog.PRIVATE_ITEM):
         router.add("GET", re.escape(item.path), product_page)
+
+    router.add("GET", r"/passport/login", login_page)
 
     @router.get("/")
     def index(request: Request) -> Response:

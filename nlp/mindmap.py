@@ -118,7 +118,7 @@ def build_mind_map(
             text, tags, when = item.text, item.tags, item.at
         else:
             text, tags = item[0], item[1]
-            when = item[2] if len(item) > 2 else None  # type: ignore[misc]
+            when = item[2] if len(item) > 2 else None
         total += 1
         tagged += bool(tags)
         texts.append(text or "")

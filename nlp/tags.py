@@ -33,36 +33,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
+
+from jingshao.core.tags import Polarity, Tag
 
 from .text import normalize
 
-Polarity = Literal["pos", "neg"]
 CATEGORIES = ("general", "apparel", "electronics", "food", "beauty", "home")
 
 # Clause ends. Not 、 (an enumeration: 物流、包装都很好) and not ~ inside words; NFKC has already
 # turned full-width punctuation into ASCII, the full-width forms are listed for raw callers.
 _CLAUSE_PUNCT = re.compile(r"[,.!?;:~…\s\"'()\[\]{}<>|/\\，。！？；：～]+")
-
-
-@dataclass(frozen=True)
-class Tag:
-    aspect: str  # normalised aspect, e.g. 物流
-    aspect_text: str  # as written (after normalisation), e.g. 快递
-    opinion: str  # opinion phrase as written, e.g. 一点都不快
-    polarity: Polarity
-    opinion_norm: str = field(default="", compare=False, repr=False)  # degree words dropped: 不快
-    # character offsets in the normalised text, when known (the open-vocabulary tagger sets them)
-    aspect_span: tuple[int, int] | None = field(default=None, compare=False, repr=False)
-    opinion_span: tuple[int, int] | None = field(default=None, compare=False, repr=False)
-
-    def to_dict(self) -> dict[str, str]:
-        return {
-            "aspect": self.aspect,
-            "aspect_text": self.aspect_text,
-            "opinion": self.opinion,
-            "polarity": self.polarity,
-        }
 
 
 class LexiconError(ValueError):
@@ -459,11 +440,11 @@ def aggregate_tags(
     Overall opinions (aspect 整体) are left out unless ``overall``.
     """
     total = 0
-    counts: dict[tuple[str, str, str], int] = defaultdict(int)
-    members: dict[tuple[str, str, str], list[tuple[str, float]]] = defaultdict(list)
+    counts: dict[tuple[str, Polarity, str], int] = defaultdict(int)
+    members: dict[tuple[str, Polarity, str], list[tuple[str, float]]] = defaultdict(list)
     for text, tags, score in reviews:
         total += 1
-        seen: set[tuple[str, str, str]] = set()
+        seen: set[tuple[str, Polarity, str]] = set()
         for tag in tags:
             if tag.aspect == OVERALL_ASPECT and not overall:
                 continue
@@ -479,7 +460,7 @@ def aggregate_tags(
         out.append(
             TagSummary(
                 aspect=key[0],
-                polarity=key[1],  # type: ignore[arg-type]
+                polarity=key[1],
                 opinion=key[2],
                 count=counts[key],
                 reviews=len(items),
@@ -691,7 +672,7 @@ def model_tags(norm: str, lex: Lexicon, model_path: str | None = None) -> list[T
         same = [k for k, o in enumerate(opinions) if cid[o.start] == cid[a.start]]
         after = [k for k in same if opinions[k].start >= a.end]
         before = [k for k in reversed(same) if opinions[k].end <= a.start]
-        pick = (after or before or [None])[0]
+        pick = next(iter(after or before), None)
         if pick is None:  # the CRF saw the aspect but not its opinion: the lexicon's phrases in the clause
             tag = _lexicon_opinion_for(norm, cid, lex, a, normalise_aspect(a.text, lex, tagger.groups))
             if tag is not None:
@@ -712,10 +693,10 @@ def model_tags(norm: str, lex: Lexicon, model_path: str | None = None) -> list[T
         if k in used:
             continue
         core = o.text.rstrip(_TRAIL) or o.text
-        aspect = tagger.implicit.get(o.text) or tagger.implicit.get(core) or lex.implied.get(core)
-        if aspect is None:
-            aspect = next((lex.implied[w] for w in lex.implied if len(w) >= 2 and w in core), None)
-        aspect = aspect or tagger.implicit_default
+        implied = tagger.implicit.get(o.text) or tagger.implicit.get(core) or lex.implied.get(core)
+        if implied is None:
+            implied = next((lex.implied[w] for w in lex.implied if len(w) >= 2 and w in core), None)
+        aspect = implied or tagger.implicit_default
         read = _read_opinion(lex, aspect, core, o.text, o.kind)
         if read is None:
             continue

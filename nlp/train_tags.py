@@ -23,7 +23,7 @@ import sys
 import time
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,7 +101,7 @@ def _thread_text(tokens: list[str]) -> tuple[str, list[tuple[int, int]]]:
     return "".join(out), offs
 
 
-def read_diaasq(paths: list[str | Path]) -> list[Gold]:
+def read_diaasq(paths: Sequence[str | Path]) -> list[Gold]:
     golds: list[Gold] = []
     for path in paths:
         for doc in json.loads(Path(path).read_text(encoding="utf-8")):
@@ -149,7 +149,7 @@ def read_diaasq(paths: list[str | Path]) -> list[Gold]:
     return golds
 
 
-def weak_labels(paths: list[str | Path], limit: int, seed: int = 13) -> list[Gold]:
+def weak_labels(paths: Sequence[str | Path], limit: int, seed: int = 13) -> list[Gold]:
     """Short training-side reviews the lexicon tagger tags, with its tags located as spans."""
     from .tags import extract_lexicon_tags
 
@@ -228,10 +228,10 @@ def learn_tables(golds: list[Gold], seeds: dict[str, str]) -> dict[str, object]:
     for surface in set(cat_of) | set(opin_of):
         if surface in seeds:
             continue
-        c = cat_of.get(surface)
-        if c:
-            cat, n = c.most_common(1)[0]
-            if n >= 2 and n / sum(c.values()) >= 0.7 and cat not in ("整体", "其他"):
+        cats = cat_of.get(surface)
+        if cats:
+            cat, n = cats.most_common(1)[0]
+            if n >= 2 and n / sum(cats.values()) >= 0.7 and cat not in ("整体", "其他"):
                 groups[surface] = cat
                 continue
         hit = next((s for s in seed_list if len(s) >= 2 and s in surface), None)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from .models import Alert, AlertEvent, ChannelState, Notification, Silence, utcnow
 
 LEVEL_ORDER = {"red": 0, "yellow": 1, "blue": 2}
-HIDDEN_EVENTS = ("memo",)  # the engine's bookkeeping rows of versions before migration 0008, not history
+HIDDEN_EVENTS = ("memo",)  # the engine's bookkeeping rows of versions before migration 0011, not history
 
 
 class AlertNotFound(LookupError):

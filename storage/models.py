@@ -16,9 +16,11 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -182,6 +184,8 @@ class FailedObservation(Base):
     reason: Mapped[str] = mapped_column(Text)
     http_status: Mapped[int | None] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # failed (fetch error, no price) | blocked (a login wall, captcha, 403/412/429, empty shell: issue 12)
+    kind: Mapped[str] = mapped_column(String(10), default="failed", server_default="failed")
 
 
 class Review(Base):
@@ -435,3 +439,95 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class DomainBackoff(Base):
+    """How a crawl treats one domain after blocked pages (issue 12): the delay floor between requests, the
+    blocked pages in a row, and a pause. Kept across crawls; a pause ends by itself at ``paused_until``."""
+
+    __tablename__ = "domain_backoff"
+
+    domain: Mapped[str] = mapped_column(String(255), primary_key=True)
+    delay: Mapped[float] = mapped_column(Float, default=0.0)
+    blocks_in_row: Mapped[int] = mapped_column(Integer, default=0)
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_block_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PageProfile(Base):
+    """A product page's usual size (bytes of its recent good pages): a page far below it without the
+    product block is an empty shell, not the product (issue 12)."""
+
+    __tablename__ = "page_profiles"
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    usual_bytes: Mapped[int] = mapped_column(Integer)
+    samples: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CrawlCompetitorOutcome(Base):
+    """Per crawl and competitor: pages changed / unchanged / failed / blocked (status, report, admin alert)."""
+
+    __tablename__ = "crawl_competitor_outcomes"
+    __table_args__ = (UniqueConstraint("crawl_run_id", "competitor", name="uq_crawl_competitor_outcomes_run"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    crawl_run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id", ondelete="CASCADE"), index=True)
+    competitor: Mapped[str] = mapped_column(String(200), index=True)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    blocked: Mapped[int] = mapped_column(Integer, default=0)
+    #: The most frequent block reason of this competitor in this crawl.
+    blocked_reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CookieJarState(Base):
+    """One configured cookie jar's health (issue 12): source, earliest expiry, ok | expired (a login wall met
+    after its cookies were sent). Never the cookie values: ``fingerprint`` is a digest telling a refreshed jar."""
+
+    __tablename__ = "cookie_jars"
+
+    scope: Mapped[str] = mapped_column(String(300), primary_key=True)
+    competitor: Mapped[str] = mapped_column(String(200), default="")
+    source: Mapped[str] = mapped_column(String(500), default="")
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(10), default="ok")
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    refresh: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EvidenceBlob(Base):
+    """A page (HTML as served) or screenshot (PNG), gzip-compressed, keyed by the SHA-256 of its raw bytes:
+    stored once however many observations point at it (issue 12)."""
+
+    __tablename__ = "evidence_blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # html | png
+    size: Mapped[int] = mapped_column(Integer)
+    stored_size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ObservationEvidence(Base):
+    """The snapshot (and screenshot) behind one observation that changed something."""
+
+    __tablename__ = "observation_evidence"
+    __table_args__ = (Index("ix_observation_evidence_product_captured", "product_id", "captured_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    observation_id: Mapped[int] = mapped_column(ForeignKey("observations.id", ondelete="CASCADE"), unique=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2000))
+    html_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    screenshot_sha256: Mapped[str | None] = mapped_column(String(64))
+    captured_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -273,6 +273,7 @@ def record_failure(
     product_id: int | None = None,
     http_status: int | None = None,
     crawl_run_id: int | None = None,
+    kind: str = "failed",
 ) -> None:
     # A source URL may carry a key (apikey=${SOCIAL_API_KEY}): stored redacted, like every failure text.
     session.add(
@@ -282,6 +283,7 @@ def record_failure(
             product_id=product_id,
             http_status=http_status,
             crawl_run_id=crawl_run_id,
+            kind=kind,
         )
     )
 

@@ -1,4 +1,4 @@
-"""Migration 0008: the engine's memo moves from ``alert_events`` rows of kind ``memo`` to ``alerts.memo``,
+"""Migration 0011: the engine's memo moves from ``alert_events`` rows of kind ``memo`` to ``alerts.memo``,
 data carried over (real SQLite and PostgreSQL, real Alembic)."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _insert_event(conn, alert_id: int, kind: str, detail: str | None) -> None:
 
 def test_memos_move_to_the_alert_row_and_their_events_go(database_url):
     engine = make_engine(database_url)
-    migrate(engine, "0007")
+    migrate(engine, "0010")
     memo = {"negatives_1h": 7, "yellow_since": T0.isoformat()}
     with engine.begin() as conn:
         _insert_alert(conn, 1, "fp-a")
@@ -76,7 +76,7 @@ def test_downgrade_puts_the_memos_back_as_events(database_url):
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0007")
+        command.downgrade(cfg, "0010")
     with engine.begin() as conn:
         rows = conn.execute(text("SELECT kind, detail FROM alert_events ORDER BY id")).all()
     # the history survives the column's removal (a table copy on SQLite would cascade-delete it)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from parsel import Selector
 
-from jingshao.config import ReviewSource
+from jingshao.crawlers.config import ReviewSource
 from jingshao.demo.catalog import ITEMS_BY_ID, demo_products
 from jingshao.demo.reviews_data import NEW_REVIEWS_PER_STATE, PLANS, DemoReview, demo_reviews
 from jingshao.demo.server import DemoServer
@@ -167,6 +167,7 @@ def test_following_the_config_finds_exactly_the_reviews(srv: DemoServer, client:
     assert pages >= len(expected) // 20
 
 
+@pytest.mark.slow
 def test_each_state_adds_a_page_of_newer_reviews_on_top(srv: DemoServer, client: httpx.Client) -> None:
     for product_id in PLANS:
         before = demo_reviews(product_id, 0)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import lxml.html
+import pytest
 from typer.testing import CliRunner
 
 from jingshao.nlp import extract_tags
@@ -57,6 +58,7 @@ def test_the_mind_map_counts_aspects_shares_opinions_examples_and_the_week() -> 
     assert d["aspects"][0]["week"]["this_week"] == 2 and d["now"].startswith("2026-11-25")
 
 
+@pytest.mark.slow
 def test_the_report_shows_each_competitors_mind_map(tmp_path: Path) -> None:
     db = open_database(f"sqlite:///{tmp_path / 'r.db'}")
     seed(db)

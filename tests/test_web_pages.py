@@ -198,3 +198,47 @@ def test_static_assets_are_served_locally(site):
     for asset in ("/static/vendor/htmx.min.js", "/static/vendor/echarts.min.js", "/static/app.js", "/static/app.css"):
         assert client.get(asset).status_code == 200, asset
     assert Path(__file__).resolve().parents[1].joinpath("web/static/vendor/echarts.LICENSE").is_file()
+
+
+def test_every_page_renders_on_sqlite_and_postgresql(database_url, tmp_path):
+    cfg = load_config(write_demo_config(BASE, tmp_path, with_browser=False, database_url=database_url))
+    open_database(cfg.database_url).dispose()
+    data = seed(cfg.database_url, BASE)
+    with TestClient(create_app(cfg), base_url="http://127.0.0.1") as client:
+        for path in (
+            "/",
+            "/prices?sort=change7&order=desc",
+            f"/prices/{data.chart_product}?days=365",
+            "/reviews",
+            f"/reviews?product={data.chart_product}",
+            "/mentions",
+            "/mentions?view=day&label=neg&authority=2",
+            "/alerts?state=all",
+            f"/alerts/{data.alerts['crisis']}",
+            "/health",
+            "/settings",
+        ):
+            r = client.get(path)
+            assert r.status_code == 200, (path, r.text[-2000:])
+        html = client.get(f"/prices/{data.chart_product}?days=365").text
+        block = re.search(r'id="price-chart-option">(.*?)</script>', html, re.S).group(1)
+        assert block.count('"id"') >= data.chart_points[365]
+        assert "降价 23.1%" in client.get("/").text  # the firing price alert, listed on the overview
+
+
+def test_evidence_snapshots_are_listed_and_served_sandboxed(site):
+    client, data, _ = site
+    html = client.get(f"/prices/{data.chart_product}").text
+    assert f"/prices/{data.chart_product}/evidence/{data.evidence}" in html
+    r = client.get(f"/prices/{data.chart_product}/evidence/{data.evidence}")
+    assert r.status_code == 200 and "快照" in r.text
+    assert r.headers["content-security-policy"].startswith("sandbox")  # the competitor's HTML runs nothing
+    # Only this product's snapshots, by their digest.
+    assert client.get(f"/prices/{data.hostile_product}/evidence/{data.evidence}").status_code == 404
+    assert client.get(f"/prices/{data.chart_product}/evidence/..%2F..%2Fetc").status_code == 404
+
+
+def test_health_shows_blocked_pages_per_competitor(site):
+    client, _, _ = site
+    html = client.get("/health").text
+    assert "被拦截" in html and "滑块验证码 captcha" in html

@@ -22,10 +22,14 @@ truncation is reported in ``error``.
 
 from __future__ import annotations
 
+import bisect
 import logging
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
+
+from lxml import etree
 
 from . import heuristics, promo, state, structured, variants
 from .decode import decode_html
@@ -56,6 +60,48 @@ def _merge(result: ProductExtraction, found: structured.Found, layer: str) -> No
 
 
 _UNIT_FACTORS = (Decimal(100), Decimal(10))
+_SLACK = Decimal("0.000001")  # rounding of the divisions below
+_NUMBER_TOKEN = re.compile(r"\d(?:[\d,.' \u00a0\u202f]*\d)?")
+_GROUP_SEPARATORS = re.compile(r"[,.' \u00a0\u202f]+")
+_VISIBLE_TEXT = etree.XPath("//body//text()[not(ancestor::script) and not(ancestor::style)]")
+
+
+def _visible_numbers(page: Page) -> list[Decimal]:
+    """Every value the numbers of the page's visible text can be read as, sorted (cached on the page).
+
+    Generous on purpose: the digit groups of a token ("1,299.00", "1.299,00", "19 .28") are read
+    in every contiguous run and with the decimal point at every group boundary, so whatever
+    price-parser makes of a visible price text is among them."""
+    cached = page.__dict__.get("_visible_numbers")
+    if cached is not None:
+        return cached
+    values: set[Decimal] = set()
+    text = " ".join(_VISIBLE_TEXT(page.tree))
+    for token in _NUMBER_TOKEN.findall(text):
+        groups = _GROUP_SEPARATORS.split(token)[:8]
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups) + 1):
+                run = groups[i:j]
+                values.add(Decimal("".join(run)))
+                for k in range(1, len(run)):
+                    values.add(Decimal("".join(run[:k]) + "." + "".join(run[k:])))
+    out = sorted(values)
+    page.__dict__["_visible_numbers"] = out
+    return out
+
+
+def _visible_in_unit(page: Page, price: Decimal) -> bool:
+    """Cheap gate of the unit check: can any visible number be ``price`` / 100 or / 10 within the
+    check's 0.5 %? Scoring every visible price candidate is by far the costliest step on a page with
+    structured data and the answer is almost always no, so the full check runs only when it may be yes."""
+    numbers = _visible_numbers(page)
+    for factor in _UNIT_FACTORS:
+        low = price / (factor * Decimal("1.005")) - _SLACK
+        high = price / (factor * Decimal("0.995")) + _SLACK
+        at = bisect.bisect_left(numbers, low)
+        if at < len(numbers) and numbers[at] <= high:
+            return True
+    return False
 
 
 def _check_units_against_visible(page: Page, result: ProductExtraction) -> None:
@@ -63,6 +109,8 @@ def _check_units_against_visible(page: Page, result: ProductExtraction) -> None:
     read in the wrong unit: the visible price wins, and ``sources`` says why."""
     source = result.sources.get("price", {})
     if result.price is None or source.get("layer") in ("selector", "heuristic"):
+        return
+    if not _visible_in_unit(page, result.price):
         return
     try:
         visible = heuristics.best_price(page)

@@ -120,32 +120,45 @@ def _js_to_json(text: str) -> str:
     return _JS_TOKEN.sub(repl, text)
 
 
+_STRUCTURE = re.compile(r"[\"'`{}\[\]]")
+_IN_QUOTE = {q: re.compile(r"[\\" + q + "]") for q in "\"'`"}
+
+
 def _balanced(text: str, start: int) -> str | None:
-    """The {...} / [...] literal starting at ``start``, respecting strings."""
-    opener = text[start]
-    closer = "}" if opener == "{" else "]"
+    """The {...} / [...] literal starting at ``start``, respecting strings.
+
+    Jumps from one bracket or quote to the next with precompiled searches instead of a Python
+    loop over every character (state blobs are often hundreds of kilobytes)."""
+    closer = "}" if text[start] == "{" else "]"
     depth = 0
-    i = start
-    n = len(text)
-    quote = ""
-    while i < n:
-        c = text[i]
-        if quote:
-            if c == "\\":
-                i += 2
-                continue
-            if c == quote:
-                quote = ""
-        elif c in "\"'`":
-            quote = c
-        elif c in "{[":
+    pos = start
+    find = _STRUCTURE.search
+    while True:
+        m = find(text, pos)
+        if m is None:
+            return None
+        c = m.group()
+        i = m.start()
+        if c in "{[":
             depth += 1
+            pos = i + 1
         elif c in "}]":
             depth -= 1
             if depth == 0:
                 return text[start : i + 1] if c == closer else None
-        i += 1
-    return None
+            pos = i + 1
+        else:  # a string: skip to its closing quote, a backslash escaping the next character
+            in_quote = _IN_QUOTE[c].search
+            pos = i + 1
+            while True:
+                q = in_quote(text, pos)
+                if q is None:
+                    return None
+                if q.group() == "\\":
+                    pos = q.start() + 2
+                    continue
+                pos = q.end()
+                break
 
 
 @lru_cache(maxsize=64)
@@ -386,7 +399,7 @@ def state_fields(page: Page) -> Found:
             else (("isSoldOut", node["isSoldOut"]) if "isSoldOut" in node else ("soldOut", node["soldOut"]))
         )
         if key in ("isSoldOut", "soldOut") and isinstance(value, (bool, int)):
-            state = "OutOfStock" if value else "InStock"
+            state: str | None = "OutOfStock" if value else "InStock"
         else:
             state = avail.from_schema(value)
         found.put("availability", state, f"{name}..{key}")

@@ -9,10 +9,12 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
+from jingshao.crawlers.blocking import BLOCK_STATUSES, BlockingPolicy, detect_block, reason_text
 from jingshao.crawlers.extract import extract_product
 from jingshao.crawlers.extract.model import reading_basis
 from jingshao.crawlers.extract.offers import final_price, parse_offers
-from jingshao.crawlers.items import FailedPageItem, ProductObservationItem
+from jingshao.crawlers.failures import request_of
+from jingshao.crawlers.items import BlockedPageItem, FailedPageItem, ProductObservationItem
 from jingshao.crawlers.spiders.base import TargetsSpider
 
 FIELDS = ("title", "price", "original_price", "currency", "availability", "promo", "sku", "brand", "price_is_range")
@@ -22,6 +24,18 @@ class ProductsSpider(TargetsSpider):
     """Targets (`JINGSHAO_TARGETS`): dicts with url, product_id, render, selectors."""
 
     name = "products"
+    blocking_policy = BlockingPolicy()
+    screenshots = False
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        policy = crawler.settings.get("JINGSHAO_BLOCKING_POLICY")
+        if policy is not None:
+            spider.blocking_policy = policy
+        evidence = crawler.settings.get("JINGSHAO_EVIDENCE")
+        spider.screenshots = bool(evidence is not None and evidence.enabled and evidence.screenshots)
+        return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for target in self.targets:
@@ -37,6 +51,10 @@ class ProductsSpider(TargetsSpider):
 
     def request_for(self, target: dict[str, Any]) -> scrapy.Request:
         meta: dict[str, Any] = {"target": target, **self.browser_meta(bool(target.get("render")))}
+        if target.get("render") and self.screenshots:  # issue 12: evidence of a rendered page
+            from scrapy_playwright.page import PageMethod
+
+            meta["playwright_page_methods"] = [PageMethod("screenshot", type="png", full_page=False)]
         return scrapy.Request(
             target["url"], callback=self.parse_product, errback=self.on_error, meta=meta, dont_filter=True
         )
@@ -51,6 +69,11 @@ class ProductsSpider(TargetsSpider):
             encoding=encoding,
             variant=target.get("variant") or None,
         )
+        # Issue 12: a wall (login, captcha, 403/412/429, empty shell) is a blocked page, never an observation.
+        blocked = self.blocked_page(response, ext, target)
+        if blocked is not None:
+            yield blocked
+            return
         # An out-of-stock page often hides its price; the stock change still matters, so it is
         # stored with price unknown. Any other page without a price is a failure, never price 0.
         if ext.price is None and ext.availability != "OutOfStock":
@@ -68,11 +91,56 @@ class ProductsSpider(TargetsSpider):
             sources=ext.sources,
             rendered=bool(target.get("render")),
             extras=observation_extras(ext, target),
+            page_bytes=len(response.body),
+            body=response.body,
+            screenshot=screenshot_of(response),
+        )
+
+    def blocked_page(self, response: Response, ext: Any, target: dict[str, Any]) -> BlockedPageItem | None:
+        html = response.text if isinstance(response, TextResponse) else ""
+        verdict = detect_block(
+            status=response.status,
+            requested_url=target["url"],
+            url=response.url,
+            body=response.body,
+            html=html,
+            has_product=ext.price is not None,
+            usual_bytes=target.get("usual_bytes"),
+            redirect_chain=response.meta.get("redirect_urls") or (),
+            policy=self.blocking_policy,
+        )
+        if verdict is None:
+            return None
+        return BlockedPageItem(
+            url=target["url"],
+            product_id=target["product_id"],
+            http_status=response.status,
+            reason=reason_text(verdict),
+            signal=verdict.signal,
+            login_wall=verdict.is_login,
         )
 
     def on_error(self, failure: Failure):
-        target = failure.request.meta["target"]
-        yield self.failed_request(failure, product_id=target["product_id"], url=target["url"])
+        from scrapy.spidermiddlewares.httperror import HttpError
+
+        from jingshao.crawlers.backoff import DomainPaused
+
+        target = request_of(failure).meta["target"]
+        item = self.failed_request(failure, product_id=target["product_id"], url=target["url"])
+        if failure.check(DomainPaused):
+            item = BlockedPageItem(item.url, f"blocked: {failure.value}", item.product_id, None, signal="paused")
+        elif failure.check(HttpError) and failure.value.response.status in BLOCK_STATUSES:
+            status = failure.value.response.status
+            item = BlockedPageItem(item.url, f"blocked: HTTP {status}", item.product_id, status, signal="status")
+        yield item
+
+
+def screenshot_of(response: Response) -> bytes | None:
+    """The PNG a ``screenshot`` page method took of a rendered page, if any."""
+    for method in response.meta.get("playwright_page_methods") or ():
+        if getattr(method, "method", None) == "screenshot" and isinstance(getattr(method, "result", None), bytes):
+            return method.result
+    return None
 
 
 def observation_extras(ext: Any, target: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jingshao.storage.alerts_repo import ParkedLine, parked_notifications
+from jingshao.storage.blocking import CompetitorOutcome, DomainState, latest_competitor_outcomes, load_domain_states
+from jingshao.storage.cookies import JarHealth, jar_health
 from jingshao.storage.models import JobRun, Notification
 from jingshao.storage.queries.report import BrokenChannel, broken_channels
 from jingshao.storage.repository import CurrentFailure, UntimedCounts, current_failures, untimed_counts
@@ -39,6 +41,9 @@ class StatusSnapshot:
     parked: list[ParkedLine]
     outbox: list[PendingOutbox]
     untimed: UntimedCounts
+    competitor_outcomes: list[CompetitorOutcome]  # each competitor's latest products crawl
+    backoff: list[DomainState]  # domains slowed down or paused after blocks, by domain
+    cookie_jars: list[JarHealth]
 
 
 def last_runs(session: Session, jobs: Iterable[str]) -> dict[str, LastRun]:
@@ -73,4 +78,10 @@ def snapshot(session: Session, jobs: Iterable[str], failing_since: datetime) -> 
         parked=parked_notifications(session),
         outbox=pending_outbox(session),
         untimed=untimed_counts(session),
+        competitor_outcomes=latest_competitor_outcomes(session),
+        backoff=sorted(
+            (d for d in load_domain_states(session).values() if d.delay or d.paused_until or d.blocks_in_row),
+            key=lambda d: d.domain,
+        ),
+        cookie_jars=jar_health(session),
     )

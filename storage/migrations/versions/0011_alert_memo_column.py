@@ -4,8 +4,8 @@ The memo was an ``alert_events`` row of kind ``memo`` (its ``detail`` the JSON t
 place each evaluation: bookkeeping stored as history. It becomes ``alerts.memo`` (JSON); existing
 memos are carried over and their event rows removed. Downgrade puts them back as events.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-02
 
 """
@@ -16,8 +16,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision: str = '0008'
-down_revision: Union[str, Sequence[str], None] = '0007'
+revision: str = '0011'
+down_revision: Union[str, Sequence[str], None] = '0010'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

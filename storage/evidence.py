@@ -1,0 +1,228 @@
+"""Evidence snapshots (issue 12): the page every changing observation came from, kept for a 12315 or
+platform complaint and for price audits.
+
+- Blobs are content-addressed: ``evidence_blobs`` is keyed by the SHA-256 of the raw bytes (the HTML as
+  served, a PNG screenshot) and holds them gzip-compressed; the same page stored twice is one row.
+- ``observation_evidence`` links an observation to its HTML (and screenshot) blob. Only observations that
+  change something get a link (a new observation row); an unchanged re-crawl stores nothing, so storage grows
+  with changes, not crawls (``bench/evidence.py``).
+- Retention (``[evidence] keep_days`` / ``keep_last``) drops old links, then blobs no link uses.
+- :func:`export_zip` writes the snapshots, screenshots, the observations as JSON, times and SHA-256 sums.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from .models import EvidenceBlob, Observation, ObservationEvidence, Product, utcnow
+
+
+class EvidenceConfig(BaseModel):
+    """``[evidence]``: what is kept of the pages behind changing observations, and for how long."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    screenshots: bool = Field(default=True, description="a PNG of render = true pages too")
+    keep_days: int | None = Field(default=365, ge=1, description="drop snapshots older than this (None: keep)")
+    keep_last: int | None = Field(default=None, ge=1, description="keep only the last K snapshots per product")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def put_blob(session: Session, data: bytes, kind: str) -> str:
+    """Store ``data`` once (by its SHA-256); returns the digest."""
+    digest = sha256(data)
+    if session.get(EvidenceBlob, digest) is None:
+        packed = gzip.compress(data, compresslevel=6, mtime=0)
+        session.add(EvidenceBlob(sha256=digest, kind=kind, size=len(data), stored_size=len(packed), data=packed))
+        session.flush()
+    return digest
+
+
+def get_blob(session: Session, digest: str) -> bytes:
+    row = session.get(EvidenceBlob, digest)
+    if row is None:
+        raise KeyError(f"no evidence blob {digest}")
+    return gzip.decompress(row.data)
+
+
+def latest_observation_id(session: Session, product_id: int) -> int | None:
+    return session.scalar(
+        select(Observation.id)
+        .where(Observation.product_id == product_id)
+        .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
+        .limit(1)
+    )
+
+
+def attach_evidence(
+    session: Session,
+    product_id: int,
+    url: str,
+    html: bytes,
+    screenshot: bytes | None = None,
+    *,
+    at: datetime | None = None,
+) -> bool:
+    """Keep the page behind the product's latest observation unless it already has one; True if stored.
+
+    The latest observation has evidence already when this page changed nothing (the crawl only moved its
+    ``last_seen_at``): nothing is written then."""
+    obs_id = latest_observation_id(session, product_id)
+    if obs_id is None:
+        return False
+    exists = session.scalar(select(ObservationEvidence.id).where(ObservationEvidence.observation_id == obs_id))
+    if exists is not None:
+        return False
+    html_sha = put_blob(session, html, "html")
+    shot_sha = put_blob(session, screenshot, "png") if screenshot else None
+    session.add(
+        ObservationEvidence(
+            observation_id=obs_id,
+            product_id=product_id,
+            url=url,
+            html_sha256=html_sha,
+            screenshot_sha256=shot_sha,
+            captured_at=at or utcnow(),
+        )
+    )
+    return True
+
+
+def apply_retention(session: Session, config: EvidenceConfig, now: datetime | None = None) -> int:
+    """Drop links past ``keep_days`` or beyond the last ``keep_last`` per product, then unused blobs."""
+    now = now or utcnow()
+    dropped = 0
+    if config.keep_days:
+        cut = now - timedelta(days=config.keep_days)
+        dropped += session.execute(delete(ObservationEvidence).where(ObservationEvidence.captured_at < cut)).rowcount
+    if config.keep_last:
+        rows = session.execute(
+            select(ObservationEvidence.id, ObservationEvidence.product_id).order_by(
+                ObservationEvidence.product_id, ObservationEvidence.captured_at.desc(), ObservationEvidence.id.desc()
+            )
+        ).all()
+        seen: dict[int, int] = {}
+        old = []
+        for link_id, product_id in rows:
+            seen[product_id] = seen.get(product_id, 0) + 1
+            if seen[product_id] > config.keep_last:
+                old.append(link_id)
+        for i in range(0, len(old), 500):
+            dropped += session.execute(
+                delete(ObservationEvidence).where(ObservationEvidence.id.in_(old[i : i + 500]))
+            ).rowcount
+    if dropped:
+        used = select(ObservationEvidence.html_sha256).union(
+            select(ObservationEvidence.screenshot_sha256).where(ObservationEvidence.screenshot_sha256.is_not(None))
+        )
+        session.execute(delete(EvidenceBlob).where(EvidenceBlob.sha256.not_in(used)))
+    return dropped
+
+
+def stored_bytes(session: Session) -> int:
+    """Bytes the evidence takes in the database (compressed blobs)."""
+    return int(session.scalar(select(func.coalesce(func.sum(EvidenceBlob.stored_size), 0))) or 0)
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    observation_id: int
+    product_id: int
+    product: str
+    url: str
+    captured_at: datetime
+    first_seen_at: datetime
+    last_seen_at: datetime
+    price: Decimal | None
+    original_price: Decimal | None
+    availability: str | None
+    promo: str | None
+    html_sha256: str
+    screenshot_sha256: str | None
+
+
+def evidence_for(session: Session, product_ids: Iterable[int], since: datetime | None = None) -> list[EvidenceRow]:
+    q = (
+        select(ObservationEvidence, Observation, Product)
+        .join(Observation, Observation.id == ObservationEvidence.observation_id)
+        .join(Product, Product.id == ObservationEvidence.product_id)
+        .where(ObservationEvidence.product_id.in_(list(product_ids)))
+        .order_by(ObservationEvidence.captured_at, ObservationEvidence.id)
+    )
+    if since is not None:
+        q = q.where(ObservationEvidence.captured_at >= since)
+    return [
+        EvidenceRow(
+            o.id,
+            p.id,
+            p.name or o.title or p.url,
+            e.url,
+            e.captured_at,
+            o.first_seen_at,
+            o.last_seen_at,
+            o.price,
+            o.original_price,
+            o.availability,
+            o.promo,
+            e.html_sha256,
+            e.screenshot_sha256,
+        )
+        for e, o, p in session.execute(q)
+    ]
+
+
+def _json(value: object) -> object:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def export_zip(session: Session, rows: list[EvidenceRow], out: Path) -> dict[str, str]:
+    """Write the evidence zip; returns {file in the zip: its SHA-256} (also in ``SHA256SUMS`` inside).
+
+    Layout: ``snapshots/<sha256>.html``, ``screenshots/<sha256>.png``, ``observations.json`` (each observation
+    with its times, values and the digests of its files), ``SHA256SUMS`` (``sha256sum -c`` format)."""
+    files: dict[str, bytes] = {}
+    for r in rows:
+        files.setdefault(f"snapshots/{r.html_sha256}.html", get_blob(session, r.html_sha256))
+        if r.screenshot_sha256:
+            files.setdefault(f"screenshots/{r.screenshot_sha256}.png", get_blob(session, r.screenshot_sha256))
+    observations = [
+        {
+            **{k: _json(v) for k, v in r.__dict__.items()},
+            "snapshot": f"snapshots/{r.html_sha256}.html",
+            "screenshot": f"screenshots/{r.screenshot_sha256}.png" if r.screenshot_sha256 else None,
+        }
+        for r in rows
+    ]
+    files["observations.json"] = json.dumps(
+        {"exported_at": utcnow().isoformat(), "observations": observations}, ensure_ascii=False, indent=2
+    ).encode("utf-8")
+    sums = {name: sha256(data) for name, data in files.items()}
+    files["SHA256SUMS"] = "".join(f"{digest}  {name}\n" for name, digest in sorted(sums.items())).encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in sorted(files):
+            z.writestr(name, files[name])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(buffer.getvalue())
+    return sums
