@@ -288,7 +288,7 @@ class StateMachine:
         now: datetime,
         quiet: list[tuple[AlertRecord, str, str | None]],
     ) -> list[Candidate]:
-        old_level, old_max = alert.level, alert.max_level
+        old_level, old_max, old_summary = alert.level, alert.max_level, alert.summary
         self._describe(alert, inst)
         alert.last_active_at, alert.clear_windows = now, 0
         if inst.level != old_level:
@@ -310,6 +310,11 @@ class StateMachine:
             quiet.append((alert, "escalated", None))
         if alert.last_notified_at is None:  # its first notice never got out (muted): try it again, quietly
             return [Candidate(alert, "firing", news=False)]
+        if alert.family in EVENT_FAMILIES and inst.summary != old_summary:
+            # An event changed further while its notice stands (the price dropped again, another promo):
+            # say so now with the current value; waiting for a repeat would leave the old price standing.
+            _event(session, alert, "changed", now, f"{old_summary} -> {inst.summary}")
+            return [Candidate(alert, "followup", previous_summary=old_summary)]
         return [Candidate(alert, "repeat", news=False)]
 
 
@@ -342,7 +347,14 @@ class OutboxWriter:
             if not c.live or not c.channels:
                 continue
             assert c.alert.id is not None
-            n = render_alert(c.alert, c.kind, now, previous_level=c.previous_level, public_url=self.public_url)
+            n = render_alert(
+                c.alert,
+                c.kind,
+                now,
+                previous_level=c.previous_level,
+                previous_summary=c.previous_summary,
+                public_url=self.public_url,
+            )
             payload = payload_of(n, group=c.group, alert_ids=[c.alert.id])
             for channel in c.channels:
                 row = store.queue_notification(

@@ -25,6 +25,7 @@ from jingshao.storage.queries.alerts import AlertRecord
 KIND_NAMES: dict[str, str] = {
     "firing": "新告警",
     "escalated": "升级",
+    "followup": "新变化",
     "repeat": "重复提醒",
     "resolved": "已恢复",
     "summary": "汇总",
@@ -94,9 +95,18 @@ def alert_link(alert: AlertRecord, public_url: str | None) -> list[tuple[str, st
 
 
 def render_alert(
-    alert: AlertRecord, kind: str, now: datetime, *, previous_level: str | None = None, public_url: str | None = None
+    alert: AlertRecord,
+    kind: str,
+    now: datetime,
+    *,
+    previous_level: str | None = None,
+    previous_summary: str | None = None,
+    public_url: str | None = None,
 ) -> Notification:
-    """The notice for ``alert`` of ``kind`` (firing / escalated / repeat / resolved) at ``now``.
+    """The notice for ``alert`` of ``kind`` (firing / escalated / followup / repeat / resolved) at ``now``.
+
+    A ``followup`` (an event alert that changed further) leads with the current summary (the current
+    price) and names what the previous notice said (``previous_summary``).
 
     The level shown is the alert's highest level in this episode (``max_level``): a crisis that cooled
     from red to yellow is still handled as red until it resolves. With ``public_url`` (``web.public_url``)
@@ -118,6 +128,8 @@ def render_alert(
     facts.append(("开始时间", clock(alert.started_at)))
     if kind == "repeat":
         facts.append(("已持续", duration_text(now - alert.started_at)))
+    if kind == "followup" and previous_summary:
+        facts.append(("上次通知", previous_summary))
     if alert.acked_by:
         facts.append(("已确认", f"{alert.acked_by}（{clock(alert.acked_at)}）" if alert.acked_at else alert.acked_by))
     links, quotes = _links(alert.evidence)

@@ -42,12 +42,14 @@ class Candidate:
     """A notice the state machine wants to send about ``alert`` (a plain value, not a database row:
     stages can be run and tested without a database).
 
-    ``kind``: firing (first notice of an episode), escalated, repeat, resolved.
+    ``kind``: firing (first notice of an episode), escalated, followup (an event alert changed further:
+    the price dropped again; ``previous_summary`` is what the last notice said), repeat, resolved.
     """
 
     alert: AlertRecord
     kind: str
     previous_level: str | None = None
+    previous_summary: str | None = None
     muted: str | None = None  # why it is recorded but not sent
     muted_by: str | None = None  # the event kind recording it: "inhibited" | "silenced"
     dropped: str | None = None  # why nothing at all happens this time
