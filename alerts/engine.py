@@ -59,6 +59,7 @@ from jingshao.alerts.rules.crisis import CrisisHistory, crisis_fingerprint, eval
 from jingshao.alerts.rules.model import ADMIN_FAMILIES, EVENT_FAMILIES, FAMILIES, AlertInstance
 from jingshao.alerts.settings import AlertsConfig
 from jingshao.alerts.stages import DEFAULT_PIPELINE, Candidate, Routable, Stage, StageContext, run_pipeline
+from jingshao.core.identities import brand_key
 from jingshao.core.levels import LEVEL_RANK
 from jingshao.crawlers.config import BrandConfig
 from jingshao.storage import alerts_repo
@@ -84,11 +85,14 @@ class AlertBook:
 
 @dataclass
 class SourceResult:
-    """What a source produced: instances, the families it speaks for, memo updates by fingerprint."""
+    """What a source produced: instances, the families it speaks for, memo updates by fingerprint, and
+    the current value of each subject it looked at (by subject key: ``现价 ¥99.90，有货``), which a
+    resolved notice states."""
 
     instances: list[AlertInstance]
     families: frozenset[str]
     memos: dict[str, dict[str, Any]] = field(default_factory=dict)
+    current: dict[str, str] = field(default_factory=dict)
 
 
 class RuleSource(Protocol):
@@ -105,14 +109,17 @@ class CrisisSource:
     def evaluate(self, session: Session, now: datetime, book: AlertBook) -> SourceResult:
         instances: list[AlertInstance] = []
         memos: dict[str, dict[str, Any]] = {}
+        current: dict[str, str] = {}
         for brand in self.brands:
             thresholds = self.config.crisis_thresholds(brand)
             mentions = facts_mod.brand_mentions(session, brand.name, now, thresholds)
             fp = crisis_fingerprint(brand.name)
             alert = book.firing.get(fp)
             instances += evaluate_crisis(brand.name, mentions, now, thresholds, self.history(alert, book))
-            memos[fp] = {"negatives_1h": facts_mod.negatives_last_hour(mentions, now)}
-        return SourceResult(instances, frozenset({"crisis"}), memos)
+            negatives = facts_mod.negatives_last_hour(mentions, now)
+            memos[fp] = {"negatives_1h": negatives}
+            current[brand_key(brand.name)] = f"近1小时负面声量 {negatives} 条"
+        return SourceResult(instances, frozenset({"crisis"}), memos, current)
 
     @staticmethod
     def history(alert: AlertRecord | None, book: AlertBook) -> CrisisHistory | None:
@@ -140,9 +147,12 @@ class CompetitorSource:
     def evaluate(self, session: Session, now: datetime, book: AlertBook) -> SourceResult:
         thresholds = self.config.competitor_thresholds()
         instances: list[AlertInstance] = []
+        current: dict[str, str] = {}
         for p in facts_mod.product_inputs(session, now, thresholds):
             instances += evaluate_competitor(p.product, p.observations, p.reviews, now, thresholds, p.adlaw_hits)
-        return SourceResult(instances, self.families)
+            if p.observations:
+                current[p.product.key] = facts_mod.current_value(p.observations[-1])
+        return SourceResult(instances, self.families, current=current)
 
 
 def default_sources(brands: Sequence[BrandConfig], config: AlertsConfig) -> list[RuleSource]:
@@ -218,8 +228,10 @@ class StateMachine:
         families: frozenset[str],
         book: AlertBook,
         now: datetime,
+        current: dict[str, str] | None = None,
     ) -> tuple[list[Candidate], list[tuple[AlertRecord, str, str | None]]]:
-        """Returns candidates and ``(alert, event, detail)`` for changes that have no notice."""
+        """Returns candidates and ``(alert, event, detail)`` for changes that have no notice. ``current``:
+        the sources' current value per subject key, stated by resolved notices."""
         candidates: list[Candidate] = []
         quiet: list[tuple[AlertRecord, str, str | None]] = []
         active = _highest_per_fingerprint(instances)
@@ -239,7 +251,8 @@ class StateMachine:
                 alert.state, alert.resolved_at = "resolved", now
                 _event(session, alert, "resolved", now, f"连续 {alert.clear_windows} 次评估未触发", alert.max_level)
                 if alert.last_notified_at is not None and alert.family not in EVENT_FAMILIES:
-                    candidates.append(Candidate(alert, "resolved"))  # events close quietly (model.EVENT_FAMILIES)
+                    # events close quietly (model.EVENT_FAMILIES); a state says where it stands now
+                    candidates.append(Candidate(alert, "resolved", current=(current or {}).get(alert.subject_key)))
         return candidates, quiet
 
     def _open(self, session: Session, alert: AlertRecord | None, inst: AlertInstance, now: datetime) -> AlertRecord:
@@ -353,6 +366,7 @@ class OutboxWriter:
                 now,
                 previous_level=c.previous_level,
                 previous_summary=c.previous_summary,
+                current=c.current,
                 public_url=self.public_url,
             )
             payload = payload_of(n, group=c.group, alert_ids=[c.alert.id])
@@ -443,12 +457,14 @@ class Engine:
         instances: list[AlertInstance] = []
         families: set[str] = set()
         memos: dict[str, dict[str, Any]] = {}
+        current: dict[str, str] = {}
         for source in self.sources:
             result = source.evaluate(session, now, book)
             instances += result.instances
             families |= result.families
             memos.update(result.memos)
-        candidates, quiet = self.machine.apply(session, instances, frozenset(families), book, now)
+            current.update(result.current)
+        candidates, quiet = self.machine.apply(session, instances, frozenset(families), book, now, current)
         ctx = StageContext(
             now=now,
             config=self.config,

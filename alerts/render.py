@@ -101,6 +101,7 @@ def render_alert(
     *,
     previous_level: str | None = None,
     previous_summary: str | None = None,
+    current: str | None = None,
     public_url: str | None = None,
 ) -> Notification:
     """The notice for ``alert`` of ``kind`` (firing / escalated / followup / repeat / resolved) at ``now``.
@@ -113,7 +114,7 @@ def render_alert(
     the notice links to the alert's page first.
     """
     if kind == "resolved":
-        return _render_resolved(alert, now, public_url)
+        return _render_resolved(alert, now, public_url, current)
     level = alert.max_level
     status = KIND_NAMES[kind]
     if kind == "escalated" and previous_level:
@@ -150,7 +151,10 @@ def render_alert(
     )
 
 
-def _render_resolved(alert: AlertRecord, now: datetime, public_url: str | None = None) -> Notification:
+def _render_resolved(
+    alert: AlertRecord, now: datetime, public_url: str | None = None, current: str | None = None
+) -> Notification:
+    """A state's resolved notice: how long it lasted, and (``current``, from the sources) where it stands now."""
     level = alert.max_level
     ended = alert.resolved_at or now
     lasted = duration_text(ended - alert.started_at)
@@ -165,6 +169,9 @@ def _render_resolved(alert: AlertRecord, now: datetime, public_url: str | None =
         ("最后触发规则", alert.rule),
     ]
     body = [f"{_family(alert)}已恢复，持续 {lasted}（最高 {LEVEL_NAMES[level]}）。最后一次：{alert.summary}"]
+    if current:
+        facts.insert(1, ("当前", current))
+        body.insert(0, f"当前：{current}")
     if alert.is_crisis and level == "red":
         due = ended + timedelta(hours=POSTMORTEM_HOURS)
         body.append(POSTMORTEM_REMINDER.format(brand=alert.subject, resolved_at=clock(ended), due=clock(due)))

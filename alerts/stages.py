@@ -50,6 +50,7 @@ class Candidate:
     kind: str
     previous_level: str | None = None
     previous_summary: str | None = None
+    current: str | None = None  # a resolved notice's "where it stands now" (现价 ¥99.90，有货)
     muted: str | None = None  # why it is recorded but not sent
     muted_by: str | None = None  # the event kind recording it: "inhibited" | "silenced"
     dropped: str | None = None  # why nothing at all happens this time

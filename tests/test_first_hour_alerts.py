@@ -4,6 +4,10 @@ dispatcher sending to a local DingTalk-like robot."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from jingshao.alerts.facts import current_value
+from jingshao.alerts.rules.competitor import ObservationFact
 from jingshao.alerts.rules.model import EVENT_FAMILIES, AlertInstance, fingerprint
 
 from .test_alert_engine import HOUR, MIN, PREFIX, T0, db, rig
@@ -70,6 +74,23 @@ def test_a_state_still_resolves_with_a_notice(rig):
     rig.step(T0 + 10 * MIN)
     texts = rig.texts()
     assert len(texts) == 2 and texts[1].startswith(f"{PREFIX}✅已恢复")
+
+
+def test_a_resolved_state_says_where_it_stands_now(rig):
+    rig.source.families = frozenset({"stock_out"})
+    rig.step(T0, competitor("stock_out", "blue", "竞品缺货（10:00 起）"))
+    rig.source.current = {"product:7": "现价 ¥99.90，有货"}
+    rig.step(T0 + 5 * MIN)
+    rig.step(T0 + 10 * MIN)
+    texts = rig.texts()
+    assert len(texts) == 2 and texts[1].startswith(f"{PREFIX}✅已恢复")
+    assert "现价 ¥99.90，有货" in texts[1]  # not only "最后一次：竞品缺货"
+
+
+def test_the_current_value_of_a_product():
+    at = T0
+    assert current_value(ObservationFact(at=at, price=Decimal("99.9"), in_stock=True)) == "现价 ¥99.90，有货"
+    assert current_value(ObservationFact(at=at, price=None, in_stock=False)) == "现价 未读到，缺货"
 
 
 def test_the_event_families_are_the_one_off_ones():
