@@ -576,3 +576,13 @@ def test_login_guessing_across_names_is_limited_per_client():
     limiter.failed("10.0.0.2", "ops")
     assert limiter.retry_after("10.0.0.2", "ops") > 0
     assert limiter.retry_after("10.0.0.2", "boss") == 0
+
+
+def test_openapi_documents_the_api_and_its_bearer_scheme(env):
+    _, _, client = env
+    spec = client.get("/api/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    paths = set(spec["paths"])
+    for path in ("/api/v1/products", "/api/v1/alerts/{alert_id}/silence", "/api/v1/prices.csv", "/api/v1/crawl-runs"):
+        assert path in paths
+    assert not any(p.startswith("/login") or not p.startswith("/api/") for p in paths)  # pages stay out of it
