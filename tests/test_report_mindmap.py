@@ -50,6 +50,7 @@ def test_the_mind_map_counts_aspects_shares_opinions_examples_and_the_week() -> 
     battery = nodes["电池"]  # 续航 is written; the lexicon groups it with 电池, 待机, 充电
     assert m.reviews == 4 and m.tagged == 4 and m.aspects[0].aspect == "电池"
     assert battery.reviews == 3 and round(battery.negative, 2) == 0.67 and battery.top_negative
+    assert battery.top_negative[0] == ("续航差", 2)  # 太差 and 很差 are one opinion, shown with what it is about
     assert battery.example_negative == "续航太差了" and battery.example_positive == "物流很快，续航很给力"
     assert battery.week is not None and (battery.week.this_week, battery.week.last_week) == (2, 1)
     assert battery.week.negative_this_week == 1.0 and battery.week.negative_last_week == 0.0
@@ -104,3 +105,11 @@ def test_cli_tags_json_and_csv_give_the_mind_map(tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(got.stdout)))
     row = next(r for r in rows if r["aspect"] == "电池" and r["product"] == "")
     assert row["reviews"] == "5" and row["this_week"] == "3" and row["last_week"] == "2" and "(" in row["top_negative"]
+
+
+def test_week_figures_are_left_out_when_nothing_was_said_in_two_weeks() -> None:
+    old = datetime(2026, 11, 1, tzinfo=UTC)
+    m = build_mind_map([MindMapReview("物流很快", extract_tags("物流很快", None), old)], now=NOW)
+    assert m.aspects[0].week is not None and m.aspects[0].week.this_week == 0 and not m.has_weeks
+    recent = build_mind_map([MindMapReview("物流很快", extract_tags("物流很快", None), NOW)], now=NOW)
+    assert recent.has_weeks
