@@ -17,6 +17,7 @@ from rich.table import Table
 from jingshao.config import DEFAULT_CONFIG_NAME, EXAMPLE_CONFIG, Config, ConfigError, load_config
 from jingshao.core.formatting import clock, display_zone, money, stock_label, timestamp
 from jingshao.core.levels import LEVEL_EMOJI, LEVEL_NAMES
+from jingshao.crawlers.registry import SPIDERS
 from jingshao.storage.db import DatabaseError
 
 app = typer.Typer(
@@ -281,11 +282,8 @@ class _LogProgress:
 
     def start(self, total: int) -> None:
         self.total = total
-        what = {
-            "products": "个商品 products",
-            "reviews": "个商品的评价 products' reviews",
-            "mentions": "个来源 sources",
-        }.get(self.label, "")
+        kind = SPIDERS.get(self.label)
+        what = kind.units if kind else ""
         err.print(f"{self.label}: 抓取 crawling {total} {what}", highlight=False)
 
     def advance(self, description: str) -> None:

@@ -28,10 +28,12 @@ from typing import Any
 
 from jingshao.config import Config, load_config
 from jingshao.core.triggers import is_off, parse_trigger
+from jingshao.crawlers.registry import SPIDERS as SPIDER_TABLE
 
 log = logging.getLogger("jingshao.scheduler")
 
-SPIDERS = ("products", "reviews", "mentions")
+#: The spider names, from the spider table the crawl runner uses too (crawlers.registry).
+SPIDERS = tuple(SPIDER_TABLE)
 
 
 # ---------------------------------------------------------------- crawls as child processes
@@ -250,9 +252,7 @@ def report_catchup_job(config_path: str) -> dict[str, Any]:
 
 
 JOB_FUNCS: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
-    "crawl_products": (crawl_job, ("products",)),
-    "crawl_reviews": (crawl_job, ("reviews",)),
-    "crawl_mentions": (crawl_job, ("mentions",)),
+    **{f"crawl_{name}": (crawl_job, (name,)) for name in SPIDER_TABLE},
     "evaluate": (evaluate_job, ()),
     "dispatch": (dispatch_job, ()),
     "report": (report_job, ()),
@@ -274,22 +274,18 @@ def _web_products(cfg: Config) -> list:
 def planned_jobs(cfg: Config) -> dict[str, str]:
     """Job id -> trigger spec from config (jobs set to 'off' or with nothing to do are left out)."""
     sch = cfg.schedule
+    web_products = _web_products(cfg)
     plan = {
-        "crawl_products": sch.products,
-        "crawl_reviews": sch.reviews,
-        "crawl_mentions": sch.mentions,
+        **{
+            f"crawl_{name}": getattr(sch, name)
+            for name, kind in SPIDER_TABLE.items()
+            if kind.worth_scheduling(cfg, web_products)
+        },
         "evaluate": sch.evaluate,
         "dispatch": sch.dispatch,
         "report": sch.report,
         "report_catchup": "every 10m" if cfg.report.smtp is not None else "off",
     }
-    web_products = _web_products(cfg)
-    if not web_products and not any(True for _ in cfg.iter_products()):
-        plan.pop("crawl_products")
-    if not any(p.reviews for _, p, _ in cfg.iter_products()) and not any(w.product.reviews for w in web_products):
-        plan.pop("crawl_reviews")
-    if not (cfg.brands and cfg.mention_sources):
-        plan.pop("crawl_mentions")
     from jingshao.reports.service import report_enabled
 
     if not report_enabled(cfg):  # [report] enabled = false, or schedule.report = "off"
