@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import pytest
+
 from jingshao.config import load_config
 from jingshao.demo.catalog import demo_products
 from jingshao.demo.runner import write_demo_config
 
 from .conftest import REPO, run_cli
+
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: make test-fast leaves these out
 
 
 def test_init_writes_a_config_that_loads(tmp_path):

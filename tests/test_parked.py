@@ -31,6 +31,7 @@ def db(tmp_path):
     database.dispose()
 
 
+@pytest.mark.slow
 def test_a_two_hour_outage_with_a_small_retry_budget_delivers_every_alert_afterwards_in_order(db, chat):
     channel = make_channel(chat, "dingtalk", "钉钉群")
     cfg = config(retry={"max_attempts": 3, "base": "5s", "cap": "60s", "jitter": 0})
@@ -80,6 +81,7 @@ def test_a_parked_line_waits_for_the_probe_and_new_notifications_queue_behind_it
     assert delivered_titles(chat, "wecom") == ["通知000", "通知001", "通知002"]
 
 
+@pytest.mark.slow
 def test_channels_test_status_and_dead_rows_of_older_versions(tmp_path, chat):
     db_path = tmp_path / "p.db"
     cfg_path = tmp_path / "jingshao.toml"

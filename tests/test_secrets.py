@@ -35,6 +35,8 @@ from jingshao.demo.webhooks import (
 
 from .conftest import REPO, free_port, run_cli
 
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: make test-fast leaves these out
+
 aiosmtpd = pytest.importorskip("aiosmtpd")
 from aiosmtpd.controller import Controller  # noqa: E402
 from aiosmtpd.smtp import AuthResult, LoginPassword  # noqa: E402

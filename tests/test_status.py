@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import update
 
 from jingshao.storage.db import open_database
@@ -19,6 +20,8 @@ from jingshao.storage.repository import (
 )
 
 from .conftest import run_cli
+
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: make test-fast leaves these out
 
 NOW = datetime.now(UTC)
 

@@ -136,6 +136,7 @@ def by_url(db) -> dict[str, Mention]:
         return {m.url.rsplit("/", 1)[1]: m for m in s.scalars(select(Mention))}
 
 
+@pytest.mark.slow
 def test_crawled_unreadable_times_are_kept_flagged_counted_and_in_no_crisis_window(source_server, tmp_path):
     cfg_path = write_config(tmp_path, source_server)
     before = datetime.now(UTC)
@@ -185,6 +186,7 @@ def test_crawled_unreadable_times_are_kept_flagged_counted_and_in_no_crisis_wind
     assert sum(b.total for b in data.brands) == 3  # 3分钟前, Weibo's, the feed's RFC 822 are in these 3 hours
 
 
+@pytest.mark.slow
 def test_ingest_keeps_an_unreadable_posted_at_flagged_and_out_of_crisis_windows(tmp_path, source_server):
     cfg_path = write_config(tmp_path, source_server)
     lines = [
