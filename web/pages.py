@@ -50,6 +50,7 @@ EVENT_NAMES = {
     "escalated": "升级",
     "deescalated": "降级",
     "repeated": "重复提醒",
+    "changed": "新变化",
     "resolved": "恢复",
     "acked": "已认领",
     "silenced": "静默",
@@ -178,14 +179,13 @@ SORTS = {
 def prices(
     request: Request,
     db: Session = Depends(get_db),
-    q_: str = "",
     competitor: str = "",
     stock: str = "",
     promo: str = "",
     sort: str = "competitor",
     order: str = "asc",
 ) -> Response:
-    search = request.query_params.get("q", q_).strip()
+    search = request.query_params.get("q", "").strip()  # `q` is this module's queries: read it by name
     rows = q.price_table(db, _now())
     competitors = sorted({r.competitor for r in rows})
     if competitor:
