@@ -1065,19 +1065,23 @@ def adlaw(
 ) -> None:
     """Find absolute and forbidden advertising claims (广告法极限词) in copy.
 
-    With --config (or $JINGSHAO_CONFIG), the config's [nlp] adlaw_extra and adlaw_allow apply too.
+    With --config (or $JINGSHAO_CONFIG), the config's [nlp] adlaw_extra and adlaw_allow apply too. The 2023
+    enforcement guide's exemptions (self-comparison, consumption tips, standard grades, trademarks and awards)
+    apply unless [nlp.adlaw_exemptions] switches them off.
     """
     import json
 
     from jingshao.nlp import scan_adlaw
+    from jingshao.nlp.adlaw_exemptions import AdlawExemptions, apply_exemptions
 
     extra: list[str] = []
     allow: list[str] = []
+    exemptions = AdlawExemptions()  # the 2023 guide's exemptions (issue 12); a config may switch them
     if config or os.environ.get("JINGSHAO_CONFIG"):
         nlp_cfg = _load(config).nlp
-        extra, allow = nlp_cfg.adlaw_extra, nlp_cfg.adlaw_allow
+        extra, allow, exemptions = nlp_cfg.adlaw_extra, nlp_cfg.adlaw_allow, nlp_cfg.adlaw_exemptions
     body = sys.stdin.read() if text == ["-"] else " ".join(text)
-    hits = scan_adlaw(body, extra_words=extra, allow=allow)
+    hits = apply_exemptions(body, scan_adlaw(body, extra_words=extra, allow=allow), exemptions)
     if as_json:
         print(
             json.dumps(

@@ -24,6 +24,7 @@ from jingshao.alerts.settings import AlertsConfig, BrandConfig
 from jingshao.core.redaction import install_log_filter, register_secret, register_secrets
 from jingshao.crawlers.blocking import BlockingConfig
 from jingshao.crawlers.cookies import CookieSourceConfig
+from jingshao.nlp.adlaw_exemptions import AdlawExemptions
 from jingshao.reports.settings import ReportConfig
 from jingshao.storage.evidence import EvidenceConfig
 from jingshao.web.settings import WebConfig
@@ -317,6 +318,9 @@ class NlpConfig(_Strict):
     )
     adlaw_extra: list[str] = Field(default_factory=list, description="more forbidden words to flag")
     adlaw_allow: list[str] = Field(default_factory=list, description="phrases never to flag (e.g. 最近)")
+    adlaw_exemptions: AdlawExemptions = Field(
+        default_factory=AdlawExemptions, description="the 2023 enforcement guide's exemptions (issue 12)"
+    )
 
 
 class ScheduleConfig(_Strict):
