@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from jingshao.alerts.rules.compliance import (
     AuditSubject,
@@ -123,3 +124,11 @@ def test_audit_prices_command_over_stored_history(tmp_path):
     assert {r["article"] for r in rows} == {16, 19, 20} and all(r["snapshots"] for r in rows if r["article"] == 16)
     other = run_cli("audit", "prices", "--competitor", "别家", "--config", str(cfg)).stdout
     assert "未发现" in other
+
+    # The daily report has a short section with the period's findings (HTML and plain text).
+    from jingshao.reports import build_report
+
+    local = now.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    built = build_report(db, "Asia/Shanghai", local - timedelta(days=2), local, tmp_path / "reports")
+    assert "价格合规风险" in built.html and "第十六条" in built.html and "不构成违法认定" in built.html
+    assert "第十六条" in built.text
