@@ -44,6 +44,15 @@ class BlockedPageItem(FailedPageItem):
 
 
 @dataclass
+class ListPriceItem:
+    """The product's price as a list or search page shows it (Article 20 audits, issue 12)."""
+
+    product_id: int
+    page_url: str
+    price: Any  # Decimal
+
+
+@dataclass
 class ReviewItem:
     product_id: int
     fingerprint: str

@@ -317,6 +317,7 @@ def _targets(config: Config, spider: str, watched: list[WatchedProduct], db) -> 
                 "variant": w.product.variant,
                 "quantity": w.product.quantity,
                 "plausibility_factor": w.product.plausibility_factor,
+                "list_page": w.product.list_page.model_dump() if getattr(w.product, "list_page", None) else None,
             }
             for w in watched
         ]
@@ -418,7 +419,7 @@ def crawl(
             progress.advance(getattr(item, "url", "") or f"product #{getattr(item, 'product_id', '')}")
         if spider_cls is not ProductsSpider:
             return
-        who = competitor_of.get(item.url, "")
+        who = competitor_of.get(getattr(item, "url", ""), "")
         if isinstance(item, BlockedPageItem):
             summary.outcomes.append(PageOutcome(item.url, BLOCKED, item.reason, who))
         elif isinstance(item, FailedPageItem):

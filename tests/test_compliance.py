@@ -132,3 +132,32 @@ def test_audit_prices_command_over_stored_history(tmp_path):
     built = build_report(db, "Asia/Shanghai", local - timedelta(days=2), local, tmp_path / "reports")
     assert "价格合规风险" in built.html and "第十六条" in built.html and "不构成违法认定" in built.html
     assert "第十六条" in built.text
+
+
+def test_article20_from_a_crawled_list_page(shop, tmp_path):
+    from jingshao.demo.catalog import demo_products
+    from jingshao.demo.listing import LIST_PATH, list_price_selector
+
+    product = next(p for p in demo_products(shop.base_url) if p.id == "youpin-10001")
+
+    def crawl_and_audit(where):
+        cfg = write_demo_config(shop.base_url, where, with_browser=False, products=[product], mentions=False)
+        cfg.write_text(
+            cfg.read_text(encoding="utf-8")
+            + "    [competitors.products.list_page]\n"
+            + f"    url = {json.dumps(shop.base_url + LIST_PATH + '?q=iPad')}\n"
+            + f"    price = {json.dumps(list_price_selector(product.id))}\n",
+            encoding="utf-8",
+        )
+        run_cli("crawl", "products", "--config", str(cfg))
+        return run_cli("audit", "prices", "--json", "--config", str(cfg)).stdout
+
+    honest = crawl_and_audit(tmp_path / "same")  # the list shows the detail page's price
+    assert not [r for r in map(json.loads, honest.splitlines()) if r["article"] == 20]
+    db = open_database(f"sqlite:///{tmp_path / 'same' / 'demo.db'}")
+    with db.session() as s:
+        assert len(s.query(ListPagePrice).all()) == 1  # the list price was read and stored
+
+    shop.shop.list_prices[product.id] = Decimal("3999")
+    cheaper = [r for r in map(json.loads, crawl_and_audit(tmp_path / "cheaper").splitlines()) if r["article"] == 20]
+    assert cheaper and "¥3999.00" in cheaper[0]["summary"]
