@@ -15,7 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from jingshao.config import DEFAULT_CONFIG_NAME, EXAMPLE_CONFIG, Config, ConfigError, load_config
-from jingshao.reports.text import money, stock_label
+from jingshao.core.formatting import clock, display_zone, money, stock_label, timestamp
+from jingshao.core.levels import LEVEL_EMOJI, LEVEL_NAMES
 from jingshao.storage.db import DatabaseError
 
 app = typer.Typer(
@@ -389,8 +390,8 @@ def prices(
             mark = " (存疑 suspect)" if r.suspect else ""
             table.add_row(
                 f"#{r.observation_id}",
-                r.first_seen_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-                r.last_seen_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                timestamp(r.first_seen_at, tz),
+                timestamp(r.last_seen_at, tz),
                 money(r.price) + cur + mark,
                 money(r.final_price),
                 money(r.original_price),
@@ -591,13 +592,11 @@ app.add_typer(channels_app, name="channels")
 
 
 def level_name(level: str) -> str:
-    from jingshao.alerts.channels.base import LEVEL_EMOJI, LEVEL_NAMES
-
     return f"{LEVEL_EMOJI.get(level, '')}{LEVEL_NAMES.get(level, level)}"
 
 
 def _when(cfg: Config, dt) -> str:
-    return "—" if dt is None else dt.astimezone(cfg.tz).strftime("%m-%d %H:%M")
+    return "—" if dt is None else clock(dt, cfg.tz)
 
 
 ALERT_COLUMNS = (
@@ -827,7 +826,7 @@ def alerts_backtest(
             err.print(f"backtest: {done}/{total} steps", highlight=False)
 
     try:
-        with bar:
+        with bar, display_zone(cfg.tz):
             task = bar.add_task("", total=total)
             events = backtest(cfg, db, start, end, span, brand, progress=progress)
     except BacktestError as exc:
@@ -1124,7 +1123,7 @@ def tags(
 ) -> None:
     """What buyers love and hate: top pros and cons per product, from stored reviews."""
     cfg = _load(config)
-    from jingshao.crawlers.enrichment import tag_from_row
+    from jingshao.core.tags import tag_from_row
     from jingshao.nlp import aggregate_tags
     from jingshao.storage.repository import reviews_for
 
@@ -1593,7 +1592,7 @@ def status(config: ConfigOpt = None) -> None:
     console.print(
         f"parked notifications: {sum(p.count for p in parked)}"
         + "".join(
-            f"\n  {p.channel}: {p.count} 条暂存，最早生成于 {p.since.astimezone(tz).strftime('%Y-%m-%d %H:%M')}"
+            f"\n  {p.channel}: {p.count} 条暂存，最早生成于 {timestamp(p.since, tz)}"
             f"（通道恢复后按顺序补发；`jingshao channels test {p.channel}`）"
             for p in parked
         )

@@ -26,6 +26,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from jingshao.config import Config, load_config
+from jingshao.core.triggers import is_off, parse_trigger
+
 log = logging.getLogger("jingshao.scheduler")
 
 SPIDERS = ("products", "reviews", "mentions")
@@ -131,13 +134,11 @@ def stop_children() -> None:
 # ---------------------------------------------------------------- jobs
 
 
-def _config(config_path: str):
-    from jingshao.config import load_config
-
+def _config(config_path: str) -> Config:
     return load_config(config_path)
 
 
-def _database(cfg):
+def _database(cfg: Config):
     from jingshao.storage.db import open_database
 
     return open_database(cfg.database_url)
@@ -248,26 +249,6 @@ def report_catchup_job(config_path: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- triggers and the scheduler
 
 
-def parse_trigger(spec: str, tz):
-    """'every 15m' / 'every 30s' / 'every 4h' / 'every 1d' or a 5-field crontab ('0 8 * * *')."""
-    from apscheduler.triggers.cron import CronTrigger
-    from apscheduler.triggers.interval import IntervalTrigger
-
-    text = spec.strip()
-    if text.startswith("every "):
-        amount, unit = text[6:].strip()[:-1], text.strip()[-1]
-        units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-        if unit not in units or not amount.strip().isdigit() or int(amount) <= 0:
-            raise ValueError(f"bad interval {spec!r}: expected e.g. 'every 15m' (s, m, h or d)")
-        return IntervalTrigger(**{units[unit]: int(amount)}, timezone=tz)
-    try:
-        return CronTrigger.from_crontab(text, timezone=tz)
-    except ValueError as exc:
-        raise ValueError(
-            f"bad schedule {spec!r}: expected 'every N[smhd]' or a crontab like '0 8 * * *' ({exc})"
-        ) from None
-
-
 JOB_FUNCS: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
     "crawl_products": (crawl_job, ("products",)),
     "crawl_reviews": (crawl_job, ("reviews",)),
@@ -279,7 +260,7 @@ JOB_FUNCS: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
 }
 
 
-def _web_products(cfg) -> list:
+def _web_products(cfg: Config) -> list:
     """Products added in the web UI (they are crawled beside the file's); none when the database is not there."""
     from jingshao.crawlers.catalog import web_watched
     from jingshao.storage.db import DatabaseError, open_database
@@ -290,7 +271,7 @@ def _web_products(cfg) -> list:
         return []
 
 
-def planned_jobs(cfg) -> dict[str, str]:
+def planned_jobs(cfg: Config) -> dict[str, str]:
     """Job id -> trigger spec from config (jobs set to 'off' or with nothing to do are left out)."""
     sch = cfg.schedule
     plan = {
@@ -314,10 +295,10 @@ def planned_jobs(cfg) -> dict[str, str]:
     if not report_enabled(cfg):  # [report] enabled = false, or schedule.report = "off"
         plan.pop("report")
         plan.pop("report_catchup")
-    return {k: v for k, v in plan.items() if v and v.strip().lower() != "off"}
+    return {k: v for k, v in plan.items() if v and not is_off(v)}
 
 
-def build_scheduler(cfg, config_path: str, *, blocking: bool = True):
+def build_scheduler(cfg: Config, config_path: str, *, blocking: bool = True):
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -341,7 +322,7 @@ def build_scheduler(cfg, config_path: str, *, blocking: bool = True):
     )
 
 
-def sync_jobs(scheduler, cfg, config_path: str) -> dict[str, str]:
+def sync_jobs(scheduler, cfg: Config, config_path: str) -> dict[str, str]:
     """Make the stored jobs match the config. A job whose trigger and arguments did not change is
     kept as stored (with its next run time), so a restart keeps the schedule."""
     plan = planned_jobs(cfg)
@@ -367,7 +348,7 @@ def sync_jobs(scheduler, cfg, config_path: str) -> dict[str, str]:
 FIRST_CRAWL_DELAY = 10.0
 
 
-def never_crawled(cfg) -> set[str]:
+def never_crawled(cfg: Config) -> set[str]:
     """Spiders without a finished crawl in the database: a new user's first `jingshao run` crawls them
     at once instead of four hours later."""
     from sqlalchemy import select
@@ -383,7 +364,7 @@ def never_crawled(cfg) -> set[str]:
     return {spider for spider in SPIDERS if spider not in done}
 
 
-def schedule_first_crawls(scheduler, cfg, *, delay: float = FIRST_CRAWL_DELAY) -> list[str]:
+def schedule_first_crawls(scheduler, cfg: Config, *, delay: float = FIRST_CRAWL_DELAY) -> list[str]:
     """Bring the next run of each crawl job whose spider never finished a crawl forward to `delay`
     seconds from now (a job already due sooner is left alone). Returns the job ids moved."""
     from datetime import timedelta
@@ -420,7 +401,7 @@ def describe_schedule(spec: str) -> str:
     return f"crontab {text}"
 
 
-def startup_summary(scheduler, cfg, moved: list[str]) -> list[str]:
+def startup_summary(scheduler, cfg: Config, moved: list[str]) -> list[str]:
     """What `jingshao run` prints when it starts: each job with its schedule and next run, the
     channels notifications go to, and the database."""
     from jingshao.core.redaction import redact
@@ -453,7 +434,11 @@ def job_event_line(event, tz) -> str:
 
 
 def run_scheduler(
-    cfg, config_path: str, *, stop_event: threading.Event | None = None, out: Callable[[str], None] | None = None
+    cfg: Config,
+    config_path: str,
+    *,
+    stop_event: threading.Event | None = None,
+    out: Callable[[str], None] | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT (or stop_event): running jobs finish, running crawls are asked
     to stop (each page already stored stays), nothing is left half-written.
@@ -504,7 +489,7 @@ class SchedulerDied(RuntimeError):
     pass
 
 
-def next_runs(cfg) -> dict[str, datetime | None]:
+def next_runs(cfg: Config) -> dict[str, datetime | None]:
     """Next run time per stored job (read from the job store without starting a scheduler)."""
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 

@@ -51,7 +51,8 @@ from sqlalchemy.pool import StaticPool
 
 from jingshao.alerts.engine import AlertBook, CompetitorSource, CrisisSource, Engine, RuleSource, SourceResult
 from jingshao.alerts.rules.model import AlertInstance
-from jingshao.alerts.settings import AlertsConfig, BrandConfig
+from jingshao.alerts.settings import AlertsConfig
+from jingshao.crawlers.config import BrandConfig
 from jingshao.storage.db import Database, open_database
 from jingshao.storage.models import Alert, AlertEvent, Base, Mention, Notification, Silence
 

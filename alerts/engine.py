@@ -55,9 +55,11 @@ from jingshao.alerts.render import notification_from_dict, payload_parts, render
 from jingshao.alerts.render import to_payload as payload_of
 from jingshao.alerts.rules.competitor import evaluate_competitor
 from jingshao.alerts.rules.crisis import CrisisHistory, crisis_fingerprint, evaluate_crisis
-from jingshao.alerts.rules.model import ADMIN_FAMILIES, EVENT_FAMILIES, FAMILIES, LEVEL_RANK, AlertInstance
-from jingshao.alerts.settings import AlertsConfig, BrandConfig
+from jingshao.alerts.rules.model import ADMIN_FAMILIES, EVENT_FAMILIES, FAMILIES, AlertInstance
+from jingshao.alerts.settings import AlertsConfig
 from jingshao.alerts.stages import DEFAULT_PIPELINE, Candidate, Routable, Stage, StageContext, run_pipeline
+from jingshao.core.levels import LEVEL_RANK
+from jingshao.crawlers.config import BrandConfig
 from jingshao.storage.db import Database
 from jingshao.storage.models import Alert, AlertEvent, Silence
 from jingshao.storage.models import Notification as OutboxRow

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from jingshao.alerts.channels.base import LEVEL_NAMES, Notification
-from jingshao.alerts.rules.model import LEVEL_RANK, clock
+from jingshao.alerts.channels.base import Notification
 from jingshao.alerts.rules.playbook import POSTMORTEM_HOURS, POSTMORTEM_REMINDER, RED_PLAYBOOK_STEPS
+from jingshao.core.formatting import clock
+from jingshao.core.levels import LEVEL_NAMES, LEVEL_RANK
 from jingshao.storage.models import Alert
 
 KIND_NAMES: dict[str, str] = {

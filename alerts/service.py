@@ -14,26 +14,33 @@ from jingshao.alerts.channels.base import Channel, SendResult
 from jingshao.alerts.channels.config import build_channel
 from jingshao.alerts.dispatcher import Dispatcher, reset_channel
 from jingshao.alerts.engine import EvaluationReport, evaluate
+from jingshao.config import Config
+from jingshao.core.formatting import display_zone, timestamp
+from jingshao.core.smtp import send_plain_mail
 from jingshao.storage.db import open_database
 from jingshao.storage.models import utcnow
 
 log = logging.getLogger("jingshao.alerts")
 
 
-def channels_of(cfg) -> dict[str, Channel]:
+def channels_of(cfg: Config) -> dict[str, Channel]:
     """Configured channels by name, in config order (routing follows that order)."""
     return {c.name: build_channel(c) for c in cfg.channels}
 
 
-def run_evaluation(cfg, now: datetime | None = None) -> EvaluationReport:
+def run_evaluation(cfg: Config, now: datetime | None = None) -> EvaluationReport:
+    """Evaluate every rule once; facts show times in ``cfg.timezone``."""
     db = open_database(cfg.database_url)
     try:
-        return evaluate(db, cfg.alerts, cfg.brands, list(channels_of(cfg).values()), now, public_url=cfg.web.public_url)
+        with display_zone(cfg.tz):
+            return evaluate(
+                db, cfg.alerts, cfg.brands, list(channels_of(cfg).values()), now, public_url=cfg.web.public_url
+            )
     finally:
         db.dispose()
 
 
-def evaluate_alerts(cfg, now: datetime | None = None) -> dict[str, Any]:
+def evaluate_alerts(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
     """The scheduler's `evaluate` job: counts for the job log."""
     report = run_evaluation(cfg, now)
     for line in report.lines()[1:]:
@@ -46,13 +53,20 @@ def evaluate_alerts(cfg, now: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def dispatch_notifications(cfg, now: datetime | None = None) -> dict[str, Any]:
-    """The scheduler's `dispatch` job: send what is due, once."""
+def dispatch_notifications(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
+    """The scheduler's `dispatch` job: send what is due, once (message times in ``cfg.timezone``)."""
     db = open_database(cfg.database_url)
     try:
-        with Dispatcher(
-            db, channels_of(cfg), cfg.alerts, on_broken=broken_channel_notice(cfg), on_parked=parked_channel_notice(cfg)
-        ) as d:
+        with (
+            display_zone(cfg.tz),
+            Dispatcher(
+                db,
+                channels_of(cfg),
+                cfg.alerts,
+                on_broken=broken_channel_notice(cfg),
+                on_parked=parked_channel_notice(cfg),
+            ) as d,
+        ):
             r = d.run_once(now)
     finally:
         db.dispose()
@@ -68,7 +82,7 @@ def dispatch_notifications(cfg, now: datetime | None = None) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v}
 
 
-def _mail_admin(cfg, subject: str, body: str, about: str) -> None:
+def _mail_admin(cfg: Config, subject: str, body: str, about: str) -> None:
     """Mail alerts.admin_email when mail is set up; never raises (it must not break dispatching)."""
     admin = cfg.alerts.admin_email
     report_cfg = getattr(cfg, "report", None)
@@ -76,14 +90,12 @@ def _mail_admin(cfg, subject: str, body: str, about: str) -> None:
     if not (admin and smtp):
         return
     try:
-        from jingshao.reports.mailer import send_plain_mail
-
         send_plain_mail(smtp, [admin], f"{cfg.alerts.prefix}{subject}", body)
     except Exception as exc:
         log.error("could not email %s about %s: %s", admin, about, type(exc).__name__)
 
 
-def broken_channel_notice(cfg):
+def broken_channel_notice(cfg: Config):
     """on_broken hook: say so loudly in the log, and by email to alerts.admin_email when mail is set up."""
 
     def on_broken(name: str, reason: str) -> None:
@@ -99,11 +111,11 @@ def broken_channel_notice(cfg):
     return on_broken
 
 
-def parked_channel_notice(cfg):
+def parked_channel_notice(cfg: Config):
     """on_parked hook: a channel used its retry budget; how many notifications wait and since when."""
 
     def on_parked(name: str, count: int, since: datetime) -> None:
-        when = since.astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M")
+        when = timestamp(since, cfg.tz)
         log.error(
             "channel %s is failing: %d notifications parked since %s; they are re-sent in order when "
             "the channel accepts a message again",
@@ -123,7 +135,7 @@ def parked_channel_notice(cfg):
     return on_parked
 
 
-def send_test_message(cfg, name: str) -> SendResult:
+def send_test_message(cfg: Config, name: str) -> SendResult:
     """Send a test message through one channel; on success a broken channel is reset to ok."""
     channels = channels_of(cfg)
     if name not in channels:
@@ -139,7 +151,7 @@ def send_test_message(cfg, name: str) -> SendResult:
         fingerprint="channel-test",
         created_at=utcnow(),
     )
-    with httpx.Client(timeout=ch.timeout) as client:
+    with display_zone(cfg.tz), httpx.Client(timeout=ch.timeout) as client:
         result = ch.send(n, client)
     if result.status == "sent":
         db = open_database(cfg.database_url)

@@ -1,4 +1,6 @@
-"""Alert settings (pydantic v2, ``extra="forbid"``): the ``[alerts]`` table and ``[[brands]]``.
+"""Alert settings (pydantic v2, ``extra="forbid"``): the ``[alerts]`` table, and the check of each
+``[[brands]]`` entry's ``crisis`` overrides (the brand type itself is the crawlers':
+:class:`jingshao.crawlers.config.BrandConfig`).
 
 Durations accept seconds (``90``), a unit suffix (``"90s"``, ``"5m"``, ``"1h"``, ``"2d"``) or an ISO
 duration (``"PT1H"``). Rate limits accept ``"18/min"``-style strings or ``{count = 18, per = "1m"}``.
@@ -29,9 +31,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from jingshao.alerts.channels.base import DEFAULT_PREFIX
 from jingshao.alerts.rules.competitor import CompetitorThresholds
 from jingshao.alerts.rules.crisis import CrisisThresholds
+from jingshao.core.levels import DEFAULT_PREFIX
+from jingshao.crawlers.config import BrandConfig, CrisisValue
 
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$")
@@ -150,31 +153,12 @@ def _check_competitor_overrides(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-CrisisValue = float | int | list[str]
-
-
-class BrandConfig(_Strict):
-    """One of the user's own brands: what names it, what shows a mention is about something else
-    (苹果 the brand vs the fruit), and optional per-brand crisis threshold overrides."""
-
-    name: str = Field(min_length=1)
-    keywords: list[str] = Field(default_factory=list, description="search words; default: [name]")
-    aliases: list[str] = Field(default_factory=list)
-    exclude: list[str] = Field(default_factory=list, description="words that mark another meaning (水果, 好吃 ...)")
-    crisis: dict[str, CrisisValue] = Field(
-        default_factory=dict, description="overrides of CrisisThresholds fields for this brand"
-    )
-
-    @model_validator(mode="after")
-    def _defaults_and_thresholds(self) -> BrandConfig:
-        if not self.keywords:
-            self.keywords = [self.name]
-        _check_crisis_overrides(self.crisis, f"brand {self.name!r} crisis")
-        return self
-
-    @property
-    def subject_key(self) -> str:
-        return f"brand:{self.name}"
+def check_brand_crisis(brand: BrandConfig) -> BrandConfig:
+    """A brand's ``crisis`` table names only CrisisThresholds fields with valid values (the top-level
+    config runs this on every ``[[brands]]`` entry: the brand type belongs to the crawlers, which do
+    not know alert thresholds)."""
+    _check_crisis_overrides(brand.crisis, f"brand {brand.name!r} crisis")
+    return brand
 
 
 class AlertsConfig(_Strict):

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from jingshao.alerts.rules.model import ADMIN_FAMILIES, LEVEL_RANK
+from jingshao.alerts.rules.model import ADMIN_FAMILIES
 from jingshao.alerts.settings import AlertsConfig
+from jingshao.core.levels import LEVEL_RANK
 from jingshao.storage.models import Alert
 from jingshao.storage.models import Silence as SilenceRow
 

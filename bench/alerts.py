@@ -33,7 +33,8 @@ from jingshao.alerts.channels import build_channel, parse_channel_config
 from jingshao.alerts.dispatcher import Dispatcher
 from jingshao.alerts.engine import evaluate
 from jingshao.alerts.facts import brand_mentions
-from jingshao.alerts.settings import AlertsConfig, BrandConfig
+from jingshao.alerts.settings import AlertsConfig
+from jingshao.crawlers.config import BrandConfig
 from jingshao.demo.webhooks import ChatReceivers
 from jingshao.storage.db import Database, open_database
 from jingshao.storage.models import Mention

@@ -164,7 +164,8 @@ def store(
 def replay(url: str, start: datetime, end: datetime, step: timedelta) -> list:
     """The product's backtest with default alert settings: crisis rules for the one brand."""
     from jingshao.alerts.backtest import backtest
-    from jingshao.alerts.settings import AlertsConfig, BrandConfig
+    from jingshao.alerts.settings import AlertsConfig
+    from jingshao.crawlers.config import BrandConfig
 
     return backtest(AlertsConfig(), url, start, end, step, BRAND, brands=[BrandConfig(name=BRAND)])
 

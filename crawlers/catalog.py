@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from jingshao.config import Config, ProductConfig, Selectors
+from jingshao.crawlers.config import CrawlerInputs, ProductConfig, Selectors
 from jingshao.storage.catalog import ManagedProduct, has_web_products, web_products
 from jingshao.storage.repository import CatalogEntry, sync_catalog
 
@@ -56,7 +56,7 @@ def _watched(row: ManagedProduct) -> WatchedProduct | None:
     return WatchedProduct(row.competitor, prod.category or row.category, prod, sel, "web", row.id)
 
 
-def watched_products(config: Config, db) -> list[WatchedProduct]:
+def watched_products(config: CrawlerInputs, db) -> list[WatchedProduct]:
     """Every product to crawl, the file's first, each with its database id.
 
     The file's catalog is written to the database first (products taken out of the file are marked
@@ -73,11 +73,11 @@ def watched_products(config: Config, db) -> list[WatchedProduct]:
     return out
 
 
-def catalog_entries(config: Config) -> list[CatalogEntry]:
+def catalog_entries(config: CrawlerInputs) -> list[CatalogEntry]:
     return [CatalogEntry(c.name, p.url, p.name, p.render, c.category_for(p)) for c, p, _ in config.iter_products()]
 
 
-def any_products(config: Config, db=None) -> bool:
+def any_products(config: CrawlerInputs, db=None) -> bool:
     """True when the file or the database (web products) has something to crawl."""
     if any(True for _ in config.iter_products()):
         return True

@@ -37,7 +37,7 @@ import redis
 from scrapy import Request
 from scrapy_redis.queue import Base
 
-from jingshao.config import Config
+from jingshao.crawlers.config import CrawlerInputs
 
 if TYPE_CHECKING:
     from jingshao.storage.db import Database
@@ -60,7 +60,7 @@ class RedisNotConfigured(ValueError):
     """No Redis URL: `redis_url` in the config or JINGSHAO_REDIS_URL."""
 
 
-def redis_url_of(config: Config) -> str | None:
+def redis_url_of(config: CrawlerInputs) -> str | None:
     """`JINGSHAO_REDIS_URL` wins over the file (like the database URL)."""
     return os.environ.get("JINGSHAO_REDIS_URL") or getattr(config, "redis_url", None) or None
 
@@ -362,7 +362,7 @@ def worker_settings(redis_url: str, worker_id: str, *, heartbeat: float = 30.0) 
 # ---------------------------------------------------------------- the scheduler side
 
 
-def enqueue_crawl(config: Config, spider: str, *, force: bool = False) -> int:
+def enqueue_crawl(config: CrawlerInputs, spider: str, *, force: bool = False) -> int:
     """Queue one crawl of `spider` for the workers; returns the number of requests pushed.
 
     The same targets as a crawl in this process (the catalog is synced first); a CrawlRun is

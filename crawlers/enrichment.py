@@ -10,24 +10,8 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
-from jingshao.config import NlpConfig
-
-
-def tag_to_row(tag) -> dict[str, str]:
-    """A tag as stored in the reviews.tags JSON column (with the normalised opinion for grouping)."""
-    return {**tag.to_dict(), "opinion_norm": tag.opinion_norm}
-
-
-def tag_from_row(row: dict[str, str]):
-    from jingshao.nlp import Tag
-
-    return Tag(
-        aspect=row["aspect"],
-        aspect_text=row.get("aspect_text", row["aspect"]),
-        opinion=row["opinion"],
-        polarity=row["polarity"],
-        opinion_norm=row.get("opinion_norm", ""),
-    )
+from jingshao.core.tags import tag_to_row
+from jingshao.nlp.settings import NlpConfig
 
 
 def _guess_category(texts: Sequence[str]) -> str | None:

@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from scrapy import Spider
 
-from jingshao.config import NlpConfig
+from jingshao.nlp.settings import NlpConfig
 from jingshao.storage.db import Database, open_database
 from jingshao.storage.models import AdlawHit
 from jingshao.storage.repository import (

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from parsel import Selector
 
-from jingshao.config import ReviewSource
 from jingshao.core.times import read_time
+from jingshao.crawlers.config import ReviewSource
 from jingshao.crawlers.pageparse import clean_text, css_value, json_path, next_link, to_int, unwrap_jsonp
 
 

@@ -31,7 +31,7 @@ from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from sqlalchemy.exc import SQLAlchemyError
 
-from jingshao.config import Config
+from jingshao.crawlers.config import CrawlerInputs
 from jingshao.storage.blocking import CompetitorOutcome, record_competitor_outcomes, usual_page_sizes
 from jingshao.storage.db import open_database
 from jingshao.storage.repository import (
@@ -302,7 +302,7 @@ class ProgressHook:
     def stop(self) -> None: ...
 
 
-def _targets(config: Config, spider: str, watched: list[WatchedProduct], db) -> list[dict]:
+def _targets(config: CrawlerInputs, spider: str, watched: list[WatchedProduct], db) -> list[dict]:
     if spider == "products":
         with db.session() as s:  # issue 12: a page far below its usual size without the product is a shell
             usual = usual_page_sizes(s, [w.product_id for w in watched])
@@ -351,7 +351,7 @@ def _targets(config: Config, spider: str, watched: list[WatchedProduct], db) -> 
 SPIDERS = {"products": ProductsSpider, "reviews": ReviewsSpider, "mentions": MentionsSpider}
 
 
-def build_targets(config: Config, spider: str, db) -> list[dict]:
+def build_targets(config: CrawlerInputs, spider: str, db) -> list[dict]:
     """Sync the configured catalog into the database and return the spider's targets.
 
     Shared by a crawl in this process and by a scaled-out crawl queued in Redis, so both
@@ -361,7 +361,7 @@ def build_targets(config: Config, spider: str, db) -> list[dict]:
 
 
 def crawl(
-    config: Config,
+    config: CrawlerInputs,
     spider: str = "products",
     *,
     progress: ProgressHook | None = None,
@@ -521,5 +521,5 @@ def crawl(
     return summary
 
 
-def crawl_products(config: Config, **kwargs) -> CrawlSummary:
+def crawl_products(config: CrawlerInputs, **kwargs) -> CrawlSummary:
     return crawl(config, "products", **kwargs)

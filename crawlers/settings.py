@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jingshao.config import Config
+from jingshao.crawlers.config import CrawlerInputs
 
 from .browser import CHROMIUM_ARGS, abort_blocked_resources, resolve_chromium
 from .cookies import context_name, load_jars
@@ -16,7 +16,7 @@ from .cookies import context_name, load_jars
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 
 
-def build_settings(config: Config, *, needs_browser: bool, log_level: str = "WARNING") -> dict[str, Any]:
+def build_settings(config: CrawlerInputs, *, needs_browser: bool, log_level: str = "WARNING") -> dict[str, Any]:
     crawl = config.crawl
     settings: dict[str, Any] = {
         "BOT_NAME": "jingshao",
@@ -64,7 +64,7 @@ def build_settings(config: Config, *, needs_browser: bool, log_level: str = "WAR
     return settings
 
 
-def browser_settings(config: Config, *, block: bool | None = None) -> dict[str, Any]:
+def browser_settings(config: CrawlerInputs, *, block: bool | None = None) -> dict[str, Any]:
     """scrapy-playwright settings; the handler only acts on requests with meta playwright=True."""
     browser = config.browser
     launch: dict[str, Any] = {"headless": browser.headless, "args": CHROMIUM_ARGS}

@@ -37,7 +37,7 @@ from scrapy.utils.misc import arg_to_iter
 from twisted.internet import task
 from twisted.python.failure import Failure
 
-from jingshao.config import Config
+from jingshao.crawlers.config import CrawlerInputs
 from jingshao.crawlers.distributed import (
     CALLBACK,
     ERRBACK,
@@ -56,6 +56,7 @@ from jingshao.crawlers.distributed import (
     worker_settings,
 )
 from jingshao.crawlers.pipelines import StoragePipeline
+from jingshao.nlp.settings import NlpConfig
 
 log = logging.getLogger(__name__)
 
@@ -198,8 +199,6 @@ class ReliableStoragePipeline(StoragePipeline):
 
     @classmethod
     def from_crawler(cls, crawler):
-        from jingshao.config import NlpConfig
-
         s = crawler.settings
         return cls(
             s.get("JINGSHAO_DATABASE_URL"),
@@ -372,7 +371,7 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-def _all_products(config: Config) -> list:
+def _all_products(config: CrawlerInputs) -> list:
     """The file's products and those added in the web UI (a web product with render = true needs the browser)."""
     from jingshao.storage.db import open_database
 
@@ -383,7 +382,7 @@ def _all_products(config: Config) -> list:
     ]
 
 
-def _needs_browser(config: Config, spiders: list[str]) -> bool:
+def _needs_browser(config: CrawlerInputs, spiders: list[str]) -> bool:
     products = any(
         p.render or (p.reviews is not None and p.reviews.render and "reviews" in spiders)
         for p in _all_products(config)
@@ -394,7 +393,7 @@ def _needs_browser(config: Config, spiders: list[str]) -> bool:
 
 
 def worker_main(
-    config: Config,
+    config: CrawlerInputs,
     spiders: list[str],
     *,
     idle_timeout: float | None = None,
@@ -444,31 +443,3 @@ def worker_main(
     finally:
         close_shared_clients()
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m jingshao.crawlers.worker --config FILE [--spiders products,reviews]` (what the CLI wraps)."""
-    import argparse
-
-    from jingshao.config import load_config
-
-    parser = argparse.ArgumentParser(prog="python -m jingshao.crawlers.worker")
-    parser.add_argument("--config", default=None)
-    parser.add_argument("--spiders", default="products,reviews,mentions")
-    parser.add_argument("--idle-timeout", type=float, default=None, help="stop after this many idle seconds")
-    parser.add_argument("--log-level", default="INFO")
-    args = parser.parse_args(argv)
-    return worker_main(
-        load_config(args.config),
-        [s.strip() for s in args.spiders.split(",") if s.strip()],
-        idle_timeout=args.idle_timeout,
-        log_level=args.log_level,
-    )
-
-
-if __name__ == "__main__":
-    # Import ourselves by name: the pipeline and extension are loaded from `jingshao.crawlers.worker`,
-    # and `__main__`'s classes (AckItem) would be different ones.
-    from jingshao.crawlers.worker import main as _main
-
-    raise SystemExit(_main())

@@ -13,6 +13,7 @@ from decimal import Decimal
 from functools import lru_cache
 from html import escape
 
+from jingshao.core.formatting import format_money
 from jingshao.demo import catalog
 from jingshao.demo.catalog import ITEMS, PRIVATE_ITEM, ItemState, Recommendation, ShopItem
 
@@ -46,7 +47,8 @@ DETAIL_PARAGRAPHS = (
 
 
 def money(value: Decimal) -> str:
-    return f"{value:.2f}"
+    """A price as the demo shop's pages print it (``459.00``)."""
+    return format_money(value, grouping=False)
 
 
 def json_for_script(data: object) -> str:

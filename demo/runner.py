@@ -16,7 +16,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from jingshao.config import load_config
-from jingshao.reports.text import money, price_change, stock_label
+from jingshao.core.formatting import money, price_change, stock_label
 
 
 class DemoFailed(Exception):
@@ -163,7 +163,7 @@ def run_demo(workdir: Path, *, browser: bool, console: Console, err: Console) ->
 
 
 def show_results(cfg_path: Path, console: Console) -> None:
-    from jingshao.crawlers.enrichment import tag_from_row
+    from jingshao.core.tags import tag_from_row
     from jingshao.nlp import aggregate_tags
     from jingshao.storage.db import open_database
     from jingshao.storage.models import AdlawHit, CrawlRun, Mention, Product, Review

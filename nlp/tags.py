@@ -33,36 +33,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
+
+from jingshao.core.tags import Polarity, Tag
 
 from .text import normalize
 
-Polarity = Literal["pos", "neg"]
 CATEGORIES = ("general", "apparel", "electronics", "food", "beauty", "home")
 
 # Clause ends. Not 、 (an enumeration: 物流、包装都很好) and not ~ inside words; NFKC has already
 # turned full-width punctuation into ASCII, the full-width forms are listed for raw callers.
 _CLAUSE_PUNCT = re.compile(r"[,.!?;:~…\s\"'()\[\]{}<>|/\\，。！？；：～]+")
-
-
-@dataclass(frozen=True)
-class Tag:
-    aspect: str  # normalised aspect, e.g. 物流
-    aspect_text: str  # as written (after normalisation), e.g. 快递
-    opinion: str  # opinion phrase as written, e.g. 一点都不快
-    polarity: Polarity
-    opinion_norm: str = field(default="", compare=False, repr=False)  # degree words dropped: 不快
-    # character offsets in the normalised text, when known (the open-vocabulary tagger sets them)
-    aspect_span: tuple[int, int] | None = field(default=None, compare=False, repr=False)
-    opinion_span: tuple[int, int] | None = field(default=None, compare=False, repr=False)
-
-    def to_dict(self) -> dict[str, str]:
-        return {
-            "aspect": self.aspect,
-            "aspect_text": self.aspect_text,
-            "opinion": self.opinion,
-            "polarity": self.polarity,
-        }
 
 
 class LexiconError(ValueError):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-if TYPE_CHECKING:  # importing jingshao.reports.text (the CLI does) must stay cheap
+if TYPE_CHECKING:  # importing jingshao.reports (the config loads its settings) must stay cheap
     from jingshao.storage.db import Database
 
     from .data import ReportData

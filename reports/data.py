@@ -184,7 +184,7 @@ def _ratio(part: int | None, whole: int | None) -> float | None:
 
 def _tag_counts(rows: Sequence[q.TaggedReview], limit: int) -> tuple[tuple[TagCount, ...], tuple[TagCount, ...]]:
     """Top pros and cons over tagged reviews, via nlp.aggregate_tags."""
-    from jingshao.crawlers.enrichment import tag_from_row
+    from jingshao.core.tags import tag_from_row
     from jingshao.nlp import aggregate_tags
 
     summary = aggregate_tags(
@@ -270,7 +270,7 @@ MIND_MAP_ASPECTS = 6
 def _mind_maps(
     rows: dict[int, list[q.DatedReview]], by_comp: dict[str, list[int]], end: datetime
 ) -> dict[str, MindMap]:
-    from jingshao.crawlers.enrichment import tag_from_row
+    from jingshao.core.tags import tag_from_row
     from jingshao.nlp.mindmap import MindMapReview, build_mind_map
 
     out = {}

@@ -26,23 +26,20 @@ The password only ever leaves `SecretStr` inside `smtplib.login`; error texts ar
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
-import smtplib
-import socket
-import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import formataddr, formatdate, make_msgid
+from email.utils import formataddr, formatdate
 from typing import TYPE_CHECKING, Literal
 
+from jingshao.core.smtp import SendError, SmtpConfig, deliver
+
 from .ledger import PERMANENT, SendLedger, SendRecord
-from .settings import SmtpConfig
 
 if TYPE_CHECKING:
     from . import BuiltReport
@@ -50,14 +47,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SENDER_NAME = "竞哨"
-
-
-class SendError(Exception):
-    """One SMTP attempt failed; `temporary` says whether another attempt may succeed."""
-
-    def __init__(self, message: str, *, temporary: bool) -> None:
-        super().__init__(message)
-        self.temporary = temporary
 
 
 @dataclass(frozen=True)
@@ -110,73 +99,6 @@ def build_message(built: BuiltReport, smtp: SmtpConfig, msg_id: str) -> EmailMes
 # ---------------------------------------------------------------- one attempt
 
 
-def _tls_context(smtp: SmtpConfig) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=smtp.ca_file)
-    if not smtp.verify_tls:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-def _scrub(text: str, smtp: SmtpConfig) -> str:
-    if smtp.password is None:
-        return text
-    secret = smtp.password.get_secret_value()
-    if not secret:
-        return text
-    forms = {secret, base64.b64encode(secret.encode()).decode()}
-    if smtp.username:
-        forms.add(base64.b64encode(f"\0{smtp.username}\0{secret}".encode()).decode())
-    for form in forms:
-        text = text.replace(form, "***")
-    return text
-
-
-def _classify(exc: BaseException, smtp: SmtpConfig) -> SendError:
-    where = f"SMTP {smtp.host}:{smtp.effective_port} ({smtp.security})"
-    detail = _scrub(f"{type(exc).__name__}: {exc}", smtp)
-    if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return SendError(
-            f"{where}: login as {smtp.username!r} refused — check username/password: {detail}", temporary=False
-        )
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in exc.recipients.values()]
-        return SendError(f"{where}: every recipient refused: {detail}", temporary=any(400 <= c < 500 for c in codes))
-    if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return SendError(f"{where}: {detail} (does the server support this security mode?)", temporary=False)
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return SendError(f"{where}: {detail}", temporary=400 <= exc.smtp_code < 500 or exc.smtp_code == -1)
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return SendError(f"{where}: the server's certificate is not trusted ({detail}); set ca_file", temporary=False)
-    if isinstance(exc, smtplib.SMTPServerDisconnected | OSError | socket.timeout):
-        return SendError(f"{where}: {detail}", temporary=True)
-    return SendError(f"{where}: {detail}", temporary=False)
-
-
-def deliver(msg: EmailMessage, smtp: SmtpConfig) -> dict[str, str]:
-    """One SMTP session; returns the refused recipients (empty when all were accepted)."""
-    port = smtp.effective_port
-    try:
-        if smtp.security == "ssl":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, port, timeout=smtp.timeout, context=_tls_context(smtp))
-        else:
-            client = smtplib.SMTP(smtp.host, port, timeout=smtp.timeout)
-        with client:
-            client.ehlo()
-            if smtp.security == "starttls":
-                client.starttls(context=_tls_context(smtp))
-                client.ehlo()
-            if smtp.username and smtp.password is not None:
-                client.login(smtp.username, smtp.password.get_secret_value())
-            refused = client.send_message(msg, from_addr=smtp.from_addr, to_addrs=list(smtp.to))
-    except Exception as exc:
-        raise _classify(exc, smtp) from None
-    return {
-        addr: f"{code} {resp.decode(errors='replace') if isinstance(resp, bytes) else resp}"
-        for addr, (code, resp) in refused.items()
-    }
-
-
 # ---------------------------------------------------------------- with retries and the ledger
 
 
@@ -217,26 +139,3 @@ def send_report(
             return SendOutcome("sent", msg_id, attempt, refused=refused)
     assert error is not None
     return SendOutcome("failed", msg_id, attempt, str(error), permanent=not error.temporary)
-
-
-def send_plain_mail(
-    smtp: SmtpConfig, to: Sequence[str], subject: str, body: str, *, sleep: Callable[[float], None] = time.sleep
-) -> None:
-    """A short plain-text mail (the admin notice of a broken channel) through the report's SMTP
-    settings, to other recipients; temporary errors are retried. Raises SendError."""
-    target = smtp.model_copy(update={"to": list(to)})
-    msg = EmailMessage()
-    msg["Subject"] = subject
-    msg["From"] = smtp.from_addr
-    msg["To"] = ", ".join(to)
-    msg["Date"] = formatdate(localtime=True)
-    msg["Message-ID"] = make_msgid(domain=smtp.from_addr.rpartition("@")[2] or "jingshao")
-    msg.set_content(body)
-    for attempt in range(1, smtp.retries + 1):
-        try:
-            deliver(msg, target)
-            return
-        except SendError as exc:
-            if not exc.temporary or attempt == smtp.retries:
-                raise
-            sleep(smtp.retry_backoff * 2 ** (attempt - 1))

@@ -20,13 +20,14 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from jingshao.core.formatting import clock, money, percent, stock_label, yuan
+from jingshao.core.levels import LEVEL_COLOURS
+
 from . import charts
 from .data import ReportData
-from .text import money, stock_label
 
 log = logging.getLogger(__name__)
 
-LEVEL_NAMES = {"red": "红色", "yellow": "黄色", "blue": "蓝色"}
 KIND_NAMES = {"opened": "新开", "escalated": "升级", "resolved": "恢复"}
 STATUS_NAMES = {"failed": "失败", "interrupted": "中断", "running": "运行中", "finished": "完成"}
 
@@ -86,7 +87,7 @@ def host(url: str | None) -> str:
 
 
 def pct(v: float | None) -> str:
-    return "—" if v is None else f"{v:+.1f}%"
+    return percent(v, signed=True)
 
 
 def share(v: float | None) -> str:
@@ -95,10 +96,6 @@ def share(v: float | None) -> str:
 
 def score(v: float | None) -> str:
     return "—" if v is None else f"{v:.2f}"
-
-
-def yuan(v: Decimal | None) -> str:
-    return "—" if v is None else f"¥{money(v)}"
 
 
 def band(lo: Decimal | None, hi: Decimal | None) -> str:
@@ -120,7 +117,7 @@ def environment() -> Environment:
     env.filters.update(
         cut=cut, href=href, host=host, pct=pct, share=share, score=score, money=money, yuan=yuan, stock=stock_label
     )
-    env.globals.update(band=band, level_names=LEVEL_NAMES, kind_names=KIND_NAMES, status_names=STATUS_NAMES)
+    env.globals.update(band=band, level_names=LEVEL_COLOURS, kind_names=KIND_NAMES, status_names=STATUS_NAMES)
     return env
 
 
@@ -220,7 +217,7 @@ def render_report(data: ReportData) -> RenderedReport:
     assert tz is not None
     images, cids, charted = _charts(data, tz)
     env = environment().overlay()
-    env.filters["when"] = lambda dt: "" if dt is None else dt.astimezone(tz).strftime("%m-%d %H:%M")
+    env.filters["when"] = lambda dt: "" if dt is None else clock(dt, tz)
     inliner = css_inline.CSSInliner(load_remote_stylesheets=False, minify_css=True)
     budget = data.settings.max_html_kb * 1024
     html = text = ""

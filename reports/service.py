@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from jingshao.config import Config
 from jingshao.reports import build_report, send_report
 from jingshao.reports.ledger import DbSendLedger
 from jingshao.storage.db import open_database
@@ -14,7 +15,7 @@ from jingshao.storage.db import open_database
 log = logging.getLogger("jingshao.reports")
 
 
-def report_dir(cfg) -> Path:
+def report_dir(cfg: Config) -> Path:
     """The report folder; relative to the config file's folder, like the SQLite file."""
     out = Path(cfg.report.out_dir)
     if not out.is_absolute() and cfg.source is not None:
@@ -23,7 +24,7 @@ def report_dir(cfg) -> Path:
 
 
 def daily_report(
-    cfg, *, send: bool, date_from: date | None = None, date_to: date | None = None, out_dir: Path | None = None
+    cfg: Config, *, send: bool, date_from: date | None = None, date_to: date | None = None, out_dir: Path | None = None
 ) -> dict[str, Any]:
     """Build (and with `send`, mail once) the report for yesterday or the given dates."""
     db = open_database(cfg.database_url)
@@ -44,7 +45,7 @@ def daily_report(
         db.dispose()
 
 
-def has_data_on(cfg, day: date) -> bool:
+def has_data_on(cfg: Config, day: date) -> bool:
     """Whether anything was observed or crawled on the local day `day` (a product seen, a crawl run)."""
     from sqlalchemy import exists, select
 
@@ -63,7 +64,7 @@ def has_data_on(cfg, day: date) -> bool:
         db.dispose()
 
 
-def interactive_report_day(cfg, now: datetime | None = None) -> tuple[date, str]:
+def interactive_report_day(cfg: Config, now: datetime | None = None) -> tuple[date, str]:
     """The day `jingshao report` covers without --date, and why: the last complete day (yesterday)
     when it has data, else today so far (a new user's first data is today's). The scheduled report
     always covers yesterday."""
@@ -80,14 +81,14 @@ def interactive_report_day(cfg, now: datetime | None = None) -> tuple[date, str]
 MAX_CATCHUP_ATTEMPTS = 60  # SMTP attempts (3 per try) before a day is given up: about 3 h of retries
 
 
-def report_enabled(cfg) -> bool:
+def report_enabled(cfg: Config) -> bool:
     """Whether the scheduled daily report exists at all: `[report] enabled` and a `schedule.report`
     other than "off". (`jingshao report` from the command line works either way.)"""
     spec = (cfg.schedule.report or "").strip().lower()
     return bool(cfg.report.enabled) and spec not in ("", "off")
 
 
-def last_due_report_date(cfg, now: datetime) -> date | None:
+def last_due_report_date(cfg: Config, now: datetime) -> date | None:
     """The report day of the latest report that should have gone out by `now` (reports cover the
     day before they are sent), or None.
 
@@ -102,7 +103,7 @@ def last_due_report_date(cfg, now: datetime) -> date | None:
     """
     from apscheduler.triggers.interval import IntervalTrigger
 
-    from jingshao.scheduler import parse_trigger
+    from jingshao.core.triggers import parse_trigger
 
     spec = cfg.schedule.report
     if not spec or spec.strip().lower() == "off":
@@ -123,7 +124,7 @@ def last_due_report_date(cfg, now: datetime) -> date | None:
     return (last.astimezone(cfg.tz).date() - timedelta(days=1)) if last else None
 
 
-def unsent_report_date(cfg, now: datetime | None = None) -> date | None:
+def unsent_report_date(cfg: Config, now: datetime | None = None) -> date | None:
     """The latest due report day if it has not gone out yet (SMTP or the scheduler was down at
     report time), else None. Gives up on a day after MAX_CATCHUP_ATTEMPTS failed attempts, and at
     once after a permanent failure (bad login, untrusted certificate, 5xx): retrying cannot fix those

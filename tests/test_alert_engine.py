@@ -17,8 +17,9 @@ from jingshao.alerts.channels import Channel, build_channel, parse_channel_confi
 from jingshao.alerts.dispatcher import Dispatcher
 from jingshao.alerts.engine import AlertBook, Engine, SourceResult, evaluate
 from jingshao.alerts.rules.model import AlertInstance, fingerprint
-from jingshao.alerts.settings import AlertsConfig, BrandConfig
+from jingshao.alerts.settings import AlertsConfig
 from jingshao.alerts.stages import DEFAULT_PIPELINE, Candidate, Group, Inhibit, Route, StageContext
+from jingshao.crawlers.config import BrandConfig
 from jingshao.demo.webhooks import ChatReceivers
 from jingshao.storage import alerts_repo
 from jingshao.storage.db import Database, open_database

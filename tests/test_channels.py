@@ -27,8 +27,8 @@ from jingshao.alerts.channels import (
 )
 from jingshao.alerts.channels.base import TRUNCATED, encode_json, fit_lines, parse_retry_after
 from jingshao.alerts.channels.dingtalk import dingtalk_sign
-from jingshao.alerts.channels.redact import redact_url
 from jingshao.alerts.channels.webhook import webhook_signature
+from jingshao.core.url_redaction import redact_url
 from jingshao.demo.webhooks import ChatReceivers
 
 PLATFORMS = ["dingtalk", "wecom", "feishu", "slack", "webhook"]

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from parsel import Selector
 
-from jingshao.config import ReviewSource
+from jingshao.crawlers.config import ReviewSource
 from jingshao.demo.catalog import ITEMS_BY_ID, demo_products
 from jingshao.demo.reviews_data import NEW_REVIEWS_PER_STATE, PLANS, DemoReview, demo_reviews
 from jingshao.demo.server import DemoServer

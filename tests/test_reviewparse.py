@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from jingshao.config import ReviewSource
 from jingshao.core.times import parse_time
+from jingshao.crawlers.config import ReviewSource
 from jingshao.crawlers.reviewparse import ReviewParseError, page_url, parse_review_page
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -367,9 +367,9 @@ def queued_run(db, client, pending: int, **counts: int) -> int:
 
 
 def test_a_request_given_up_after_max_attempts_still_finishes_its_run(tmp_path, client):
-    from jingshao.config import NlpConfig
     from jingshao.crawlers.distributed import MAX_ATTEMPTS, QueueKeys, run_key
     from jingshao.crawlers.worker import AckItem, ReliableStoragePipeline
+    from jingshao.nlp.settings import NlpConfig
 
     db_url = f"sqlite:///{tmp_path / 'ledger.db'}"
     db = open_database(db_url)

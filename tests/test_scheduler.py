@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import func, select
 
 from jingshao.config import load_config
+from jingshao.core.triggers import parse_trigger
 from jingshao.demo.catalog import DemoProduct, demo_products, slow_product_url
 from jingshao.demo.runner import write_demo_config
-from jingshao.scheduler import build_scheduler, parse_trigger, planned_jobs, run_scheduler, sync_jobs
+from jingshao.scheduler import build_scheduler, planned_jobs, run_scheduler, sync_jobs
 from jingshao.storage.db import open_database
 from jingshao.storage.models import CrawlRun, JobRun, Observation
 

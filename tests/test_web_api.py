@@ -521,3 +521,49 @@ def test_report_and_evidence_downloads_cannot_escape_their_folder(database_url, 
             r = client.get(path, headers=h)
             assert r.status_code == 404, path
             assert "top secret" not in r.text
+
+
+def test_web_competitor_selectors_reach_the_crawl_targets(env):
+    cfg, db, client = env
+    h = bearer(ADMIN_TOKEN)
+    r = client.post(
+        "/api/v1/competitors",
+        json={"name": "网页店", "category": "apparel", "selectors": {"price": ".p-price::text", "promo": ".promo"}},
+        headers=h,
+    )
+    assert r.status_code == 201 and r.json()["managed_by"] == "web" and r.json()["category"] == "apparel"
+    cid = r.json()["id"]
+    assert client.post("/api/v1/competitors", json={"name": "文件店"}, headers=h).status_code == 409
+    r = client.post(
+        "/api/v1/products",
+        json={"competitor": "网页店", "url": "https://web.example.com/item/7.html", "selectors": {"promo": ".p2"}},
+        headers=h,
+    )
+    assert r.status_code == 201 and r.json()["category"] == "apparel"  # the competitor's category
+    from jingshao.crawlers.catalog import watched_products
+
+    (web,) = [w for w in watched_products(cfg, db) if w.managed_by == "web"]
+    assert web.selectors == {"price": ".p-price::text", "promo": ".p2"}  # the product's own win per field
+    r = client.patch(f"/api/v1/competitors/{cid}", json={"selectors": {"price": "xpath://span[@id='p']"}}, headers=h)
+    assert r.status_code == 200 and r.json()["selectors"] == {"price": "xpath://span[@id='p']"}
+    (web,) = [w for w in watched_products(cfg, db) if w.managed_by == "web"]
+    assert web.selectors == {"price": "xpath://span[@id='p']", "promo": ".p2"}
+    bad = client.patch(f"/api/v1/competitors/{cid}", json={"selectors": {"price": "xpath://["}}, headers=h)
+    assert bad.status_code == 422
+    status = client.get("/api/v1/status", headers=bearer(VIEWER_TOKEN)).json()
+    assert set(status) == {"last_runs", "failing_sources", "channels", "outbox"}
+
+
+def test_login_guessing_across_names_is_limited_per_client():
+    from jingshao.web.auth import LoginLimiter
+
+    limiter = LoginLimiter(attempts=2, window=300)
+    for i in range(8):
+        assert limiter.retry_after("10.0.0.1", f"user{i}") == 0
+        limiter.failed("10.0.0.1", f"user{i}")
+    assert limiter.retry_after("10.0.0.1", "someone-new") > 0  # 4 x 2 failures over any names
+    assert limiter.retry_after("10.0.0.2", "user0") == 0  # another client is not affected
+    limiter.failed("10.0.0.2", "ops")
+    limiter.failed("10.0.0.2", "ops")
+    assert limiter.retry_after("10.0.0.2", "ops") > 0
+    assert limiter.retry_after("10.0.0.2", "boss") == 0

@@ -213,3 +213,111 @@ def test_serve_refuses_a_public_address_without_users_and_serves_with_them(tmp_p
     finally:
         out, err = _stop(proc)
     assert "s3cret-enough" not in out + err and token not in out + err
+
+
+# ---------------------------------------------------------------- hostile pages
+
+
+HOSTILE_TITLE = "黑店 <script>window.__x=1</script> <img src=x onerror=alert(2)> @all 特价"
+HOSTILE_PROMO = '=HYPERLINK("javascript:alert(3)") 立减 @all'
+
+
+class _HostileShop:
+    """A shop page whose title and promo carry injection strings, the way a hostile site delivers them."""
+
+    def __enter__(self):
+        import html
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        ld = json.dumps(
+            {
+                "@context": "https://schema.org",
+                "@type": "Product",
+                "name": HOSTILE_TITLE,
+                "offers": {
+                    "@type": "Offer",
+                    "price": "88.00",
+                    "priceCurrency": "CNY",
+                    "availability": "https://schema.org/InStock",
+                },
+            },
+            ensure_ascii=False,
+        ).replace("</", "<\\/")
+        page = (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(HOSTILE_TITLE)}</title>"
+            f"<script type='application/ld+json'>{ld}</script></head><body>"
+            f"<h1>{html.escape(HOSTILE_TITLE)}</h1><div class='promo'>{html.escape(HOSTILE_PROMO)}</div>"
+            "<a href='javascript:alert(4)'>加入购物车</a></body></html>"
+        ).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path != "/item/666.html":
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/item/666.html"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_injection_strings_stored_by_a_crawl_come_back_as_inert_data(tmp_path):
+    cfg_path = write_demo_config("http://127.0.0.1:9", tmp_path, False, products=[], mentions=False)
+    cfg = load_config(cfg_path)
+    with _HostileShop() as hostile:
+        with _local_client(cfg) as client:
+            r = client.post(
+                "/api/v1/products",
+                json={"competitor": "可疑店铺", "url": hostile.url, "selectors": {"promo": ".promo::text"}},
+            )
+            assert r.status_code == 201, r.text
+        run_cli("crawl", "products", "--config", str(cfg_path), "--no-evaluate")
+    with _local_client(load_config(cfg_path)) as client:
+        r = client.get("/api/v1/prices")
+        assert r.headers["content-type"] == "application/json" and r.headers["x-content-type-options"] == "nosniff"
+        (row,) = r.json()
+        # Stored and returned exactly as crawled, as a JSON string: data for the consumer, never markup.
+        assert row["product"] == HOSTILE_TITLE and row["promo"] == HOSTILE_PROMO and row["price"] == "88.00"
+        assert "<script>" in r.text and "text/html" not in r.headers["content-type"]
+        obs = client.get(f"/api/v1/products/{row['product_id']}/observations").json()["items"][0]
+        assert obs["title"] == HOSTILE_TITLE and obs["sources"]["promo"]["layer"] == "selector"
+        rows = list(csv.DictReader(io.StringIO(client.get("/api/v1/prices.csv").content.decode("utf-8-sig"))))
+        assert rows[0]["promo"] == "'" + HOSTILE_PROMO  # a spreadsheet would run it as a formula otherwise
+    exported = run_cli("prices", "--csv", "--config", str(cfg_path)).stdout
+    assert list(csv.DictReader(io.StringIO(exported)))[0]["promo"] == "'" + HOSTILE_PROMO
+
+
+def test_run_web_serves_beside_the_scheduler(tmp_path):
+    cfg_path = tmp_path / "jingshao.toml"
+    cfg_path.write_text('[database]\nurl = "sqlite:///j.db"\n', encoding="utf-8")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jingshao.cli", "run", "--web", "--port", str(port), "--config", str(cfg_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=str(REPO),
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        assert wait_for(lambda: _up(f"http://127.0.0.1:{port}/api/v1/health") or proc.poll() is not None, timeout=60)
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert f"看板 web: http://127.0.0.1:{port}/" in out and "evaluate" in out

@@ -224,3 +224,21 @@ def test_every_page_renders_on_sqlite_and_postgresql(database_url, tmp_path):
         block = re.search(r'id="price-chart-option">(.*?)</script>', html, re.S).group(1)
         assert block.count('"id"') >= data.chart_points[365]
         assert "降价 23.1%" in client.get("/").text  # the firing price alert, listed on the overview
+
+
+def test_evidence_snapshots_are_listed_and_served_sandboxed(site):
+    client, data, _ = site
+    html = client.get(f"/prices/{data.chart_product}").text
+    assert f"/prices/{data.chart_product}/evidence/{data.evidence}" in html
+    r = client.get(f"/prices/{data.chart_product}/evidence/{data.evidence}")
+    assert r.status_code == 200 and "快照" in r.text
+    assert r.headers["content-security-policy"].startswith("sandbox")  # the competitor's HTML runs nothing
+    # Only this product's snapshots, by their digest.
+    assert client.get(f"/prices/{data.hostile_product}/evidence/{data.evidence}").status_code == 404
+    assert client.get(f"/prices/{data.chart_product}/evidence/..%2F..%2Fetc").status_code == 404
+
+
+def test_health_shows_blocked_pages_per_competitor(site):
+    client, _, _ = site
+    html = client.get("/health").text
+    assert "被拦截" in html and "滑块验证码 captcha" in html

@@ -65,6 +65,7 @@ class Seeded:
     hostile_product: int
     void_target: int  # an observation id of chart_product that a test may void
     alerts: dict[str, int]  # name -> alert id ("crisis", "price", "resolved")
+    evidence: str  # the SHA-256 of the chart product's page snapshot
     brand: str
 
 
@@ -366,6 +367,37 @@ def seed(database_url: str, base_url: str, now: datetime | None = None) -> Seede
         s.execute(
             insert(ChannelState).values(name="钉钉运营群", state="ok", since=now - timedelta(days=1), last_sent_at=now)
         )
+        # Evidence of the chart product's newest change, and the run's per-competitor outcome counts.
+        from jingshao.storage.evidence import put_blob
+        from jingshao.storage.models import CrawlCompetitorOutcome, ObservationEvidence
+
+        s.flush()
+        newest = s.scalars(
+            select(Observation.id).where(Observation.product_id == chart_pid).order_by(Observation.first_seen_at.desc())
+        ).first()
+        digest = put_blob(s, f"<html><body>快照 {INJECTIONS[0]}</body></html>".encode(), "html")
+        s.execute(
+            insert(ObservationEvidence).values(
+                observation_id=newest,
+                product_id=chart_pid,
+                url=next(iter(products)),
+                html_sha256=digest,
+                captured_at=now - timedelta(minutes=29),
+            )
+        )
+        for comp, cid in comps.items():
+            s.execute(
+                insert(CrawlCompetitorOutcome).values(
+                    crawl_run_id=run,
+                    competitor=comp,
+                    changed=1,
+                    unchanged=2,
+                    failed=0,
+                    blocked=1 if cid == 1 else 0,
+                    blocked_reason="滑块验证码 captcha" if cid == 1 else None,
+                    at=now - timedelta(minutes=29),
+                )
+            )
         s.flush()
         ids = list(
             s.scalars(
@@ -383,4 +415,4 @@ def seed(database_url: str, base_url: str, now: datetime | None = None) -> Seede
         points[days] = sum(1 for r in rows if r["first_seen_at"] >= since) + any(
             r["first_seen_at"] < since for r in rows
         )
-    return Seeded(products, chart_pid, points, hostile, ids[1], alerts, brand)
+    return Seeded(products, chart_pid, points, hostile, ids[1], alerts, digest, brand)

@@ -77,14 +77,18 @@ def me(user: Viewer) -> dict[str, str]:
 
 @router.get("/status", tags=["health"])
 def crawl_health(user: Viewer, db: Db, request: Request) -> dict[str, Any]:
-    """Crawl health: the last run of each spider, channels' health and the outbox depth."""
+    """Crawl health: the last run of each spider, sources failing in the last 24 h (and still failing)
+    with their reasons, channels' health and the outbox depth."""
     runs = {}
     for spider in ("products", "reviews", "mentions"):
         page = q.crawl_runs(db, spider=spider, limit=1)
         runs[spider] = plain(page.items[0]) if page.items else None
     names = [c.name for c in get_cfg(request).channels]
+    from jingshao.storage.repository import current_failures
+
     return {
         "last_runs": runs,
+        "failing_sources": plain(current_failures(db, datetime.now(UTC) - timedelta(hours=24), limit=100)),
         "channels": plain(alerts_repo.channel_health(db, names or None)),
         "outbox": plain(alerts_repo.outbox_depth(db)),
     }
@@ -121,7 +125,7 @@ def list_competitors(user: Viewer, db: Db) -> list[dict[str, Any]]:
 
 
 def _validated_selectors(sel: SelectorsIn | None) -> dict[str, str]:
-    from jingshao.config import Selectors
+    from jingshao.crawlers.config import Selectors
 
     if sel is None:
         return {}
@@ -144,6 +148,33 @@ def add_competitor(body: CompetitorIn, user: Admin, db: Db, request: Request) ->
         raise HTTPException(409, f"competitor {body.name!r} is managed by the config file; change it there")
     spec = {"category": body.category, "selectors": _validated_selectors(body.selectors)}
     comp = catalog_store.ensure_competitor(db, body.name, {k: v for k, v in spec.items() if v})
+    return plain(next(c for c in q.competitors(db) if c.id == comp.id))
+
+
+class CompetitorPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    category: Category | None = None
+    selectors: SelectorsIn | None = None
+
+
+@router.patch("/competitors/{competitor_id}", tags=["catalog"])
+def edit_competitor(competitor_id: int, body: CompetitorPatch, user: Admin, db: Db, request: Request) -> dict[str, Any]:
+    """Change a web-managed competitor's category or selectors (used by its products' next crawl)."""
+    from jingshao.storage.models import Competitor
+
+    comp = db.get(Competitor, competitor_id)
+    if comp is None:
+        raise _not_found(f"competitor #{competitor_id}")
+    if any(c.name == comp.name for c in get_cfg(request).competitors):
+        raise HTTPException(409, f"competitor {comp.name!r} is managed by the config file; change it there")
+    spec = dict(comp.spec or {})
+    changes = body.model_dump(exclude_unset=True)
+    if "category" in changes:
+        spec["category"] = body.category
+    if "selectors" in changes:
+        spec["selectors"] = _validated_selectors(body.selectors)
+    comp.spec = {k: v for k, v in spec.items() if v} or None
+    db.flush()
     return plain(next(c for c in q.competitors(db) if c.id == comp.id))
 
 
@@ -174,7 +205,7 @@ class ProductPatch(BaseModel):
 
 def _product_config(url: str, name: str | None, render: bool, spec: dict[str, Any]):
     """Validate exactly as the config file would (URL, selectors compile, ranges)."""
-    from jingshao.config import ProductConfig
+    from jingshao.crawlers.config import ProductConfig
 
     try:
         return ProductConfig.model_validate({**spec, "url": url, "name": name, "render": render})

@@ -151,11 +151,15 @@ def end_session(session: Session, key: str) -> None:
 
 
 class LoginLimiter:
-    """At most ``attempts`` failed logins per (client address, user name) within ``window`` seconds.
+    """At most ``attempts`` failed logins per (client address, user name) within ``window`` seconds,
+    and four times that per client address over all names (so guessing across names is limited too).
 
-    Own code (a dozen lines) rather than a rate-limit library: one process, one counter, and the
+    Own code (a few lines) rather than a rate-limit library: one process, in-memory counters, and the
     limit must count only failures, which the common libraries do not do.
     """
+
+    ANY_NAME = "\x00any"
+    PER_CLIENT_FACTOR = 4
 
     def __init__(self, attempts: int, window: float) -> None:
         self.attempts, self.window = attempts, window
@@ -168,18 +172,28 @@ class LoginLimiter:
             q.popleft()
         return q
 
+    def _wait(self, q: deque[float], limit: int, now: float) -> int:
+        if len(q) < limit:
+            return 0
+        return max(1, int(q[-limit] + self.window - now + 0.999))
+
     def retry_after(self, client: str, name: str) -> int:
         """Seconds until another attempt is allowed (0: allowed now)."""
         now = time.monotonic()
         with self._lock:
-            q = self._recent((client, name), now)
-            if len(q) < self.attempts:
-                return 0
-            return max(1, int(q[0] + self.window - now + 0.999))
+            by_name = self._wait(self._recent((client, name), now), self.attempts, now)
+            limit = self.attempts * self.PER_CLIENT_FACTOR
+            by_client = self._wait(self._recent((client, self.ANY_NAME), now), limit, now)
+            return max(by_name, by_client)
 
     def failed(self, client: str, name: str) -> None:
+        now = time.monotonic()
         with self._lock:
-            self._recent((client, name), time.monotonic()).append(time.monotonic())
+            self._recent((client, name), now).append(now)
+            self._recent((client, self.ANY_NAME), now).append(now)
+            if len(self._failures) > 10_000:  # forget idle keys so a flood of names cannot grow memory
+                for key in [k for k, q in self._failures.items() if not q or q[-1] <= now - self.window]:
+                    del self._failures[key]
 
     def succeeded(self, client: str, name: str) -> None:
         with self._lock:

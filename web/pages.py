@@ -354,7 +354,36 @@ def product_page(request: Request, product_id: int, days: int = 30, db: Session 
         ranges=RANGES,
         k=thresholds.anomaly_k,
         promos=promo_timeline(hist.observations),
-        evidence=q.evidence_for(db, product_id),
+        evidence=_evidence(db, product_id, since),
+    )
+
+
+def _evidence(db: Session, product_id: int, since: datetime) -> list[Any]:
+    """The product's evidence snapshots in the shown range, newest first (storage/evidence.py)."""
+    from jingshao.storage.evidence import evidence_for
+
+    return list(reversed(evidence_for(db, [product_id], since)))[:OBSERVATION_ROWS]
+
+
+@router.get("/prices/{product_id}/evidence/{digest}")
+def evidence_file(product_id: int, digest: str, db: Session = Depends(get_db)) -> Response:
+    """One snapshot of this product: the page as it was served, or its screenshot. The HTML is the
+    competitor's, so it is served under a sandbox CSP (an opaque origin: no script, no request runs)."""
+    from jingshao.storage.evidence import evidence_for, get_blob
+
+    rows = evidence_for(db, [product_id])
+    if not re.fullmatch(r"[0-9a-f]{64}", digest) or not any(
+        digest in (r.html_sha256, r.screenshot_sha256) for r in rows
+    ):
+        raise HTTPException(404, "没有这份证据快照")
+    is_png = any(digest == r.screenshot_sha256 for r in rows)
+    return Response(
+        get_blob(db, digest),
+        media_type="image/png" if is_png else "text/html; charset=utf-8",
+        headers={
+            "Content-Security-Policy": "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'",
+            "Content-Disposition": f'inline; filename="{digest[:16]}.{"png" if is_png else "html"}"',
+        },
     )
 
 
@@ -383,7 +412,7 @@ def void_observation(
 
 
 def _tag_summary(rows: list[q.ReviewText]) -> list[Any]:
-    from jingshao.crawlers.enrichment import tag_from_row
+    from jingshao.core.tags import tag_from_row
     from jingshao.nlp import aggregate_tags
 
     return aggregate_tags(

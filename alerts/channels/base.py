@@ -22,26 +22,23 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 import httpx
 
-from jingshao.alerts.channels.redact import install_log_redaction, redact_url, scrub, sensitive_parts
+from jingshao.core.formatting import timestamp, zone_label
+from jingshao.core.levels import DEFAULT_PREFIX, LEVEL_EMOJI, LEVEL_NAMES, LEVELS, MENTION_ID, Level
+from jingshao.core.url_redaction import install_log_redaction, redact_url, scrub, sensitive_parts
 
 log = logging.getLogger(__name__)
 
-Level = Literal["blue", "yellow", "red"]
 Kind = Literal["firing", "escalated", "repeat", "resolved", "summary", "test"]
 Status = Literal["sent", "retry", "permanent"]
 
-LEVELS: tuple[Level, ...] = ("blue", "yellow", "red")
 KINDS: tuple[Kind, ...] = ("firing", "escalated", "repeat", "resolved", "summary", "test")
-DEFAULT_PREFIX = "【竞哨】"
 TRUNCATED = "…(已截断)"
 
-LEVEL_NAMES: dict[str, str] = {"blue": "蓝色预警", "yellow": "黄色预警", "red": "红色预警"}
-LEVEL_EMOJI: dict[str, str] = {"blue": "🔵", "yellow": "🟡", "red": "🔴"}
 KIND_SUFFIX: dict[str, str] = {
     "firing": "",
     "escalated": "·升级",
@@ -50,10 +47,7 @@ KIND_SUFFIX: dict[str, str] = {
     "resolved": "",
     "test": "",
 }
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST in China: a fixed offset is exact
 
-#: Ids a channel may @: phone numbers, user ids, open ids, Slack ``U123``/``here``/``channel``.
-MENTION_ID = re.compile(r"^[A-Za-z0-9_.+\-]{1,64}$")
 PHONE = re.compile(r"^\+?\d{6,15}$")
 
 # Caps applied before rendering, so one huge crawled field cannot crowd out the rest of a message.
@@ -119,10 +113,6 @@ class OutgoingRequest:
 def encode_json(payload: Any) -> bytes:
     """Compact UTF-8 JSON: what is sent is what size limits are measured on."""
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def beijing_time(moment: datetime) -> str:
-    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
 def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
@@ -247,9 +237,9 @@ class Channel(ABC):
         return f"{LEVEL_EMOJI[n.level]}{LEVEL_NAMES[n.level]}{KIND_SUFFIX[n.kind]}"
 
     def footer(self, n: Notification) -> str:
-        """``指纹 … · time (北京时间)``, raw (escape per format)."""
+        """``指纹 … · time (北京时间)`` in the display time zone (``Config.timezone``), raw (escape per format)."""
         parts = [f"指纹 {n.fingerprint[:12]}"] if n.fingerprint else []
-        parts.append(f"{beijing_time(n.created_at)}（北京时间）")
+        parts.append(f"{timestamp(n.created_at)}（{zone_label()}）")
         return " · ".join(parts)
 
     def facts_of(self, n: Notification) -> list[tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""Channel configuration (pydantic v2), discriminated by ``type``, and :func:`build_channel`.
+"""Channel configuration (pydantic v2), discriminated by ``type``, and the channel registry.
 
 Example (TOML)::
 
@@ -12,25 +12,44 @@ Example (TOML)::
 
 The webhook URL is a credential too: it is left out of ``repr`` (use ``redacted_url``); ``secret`` is a
 ``SecretStr``.
+
+**The registry.** Every channel kind is one :class:`ChannelKind` row: its ``type`` word, its config
+class (a :class:`ChannelSettings` subclass) and its channel class. Adding a built-in channel is a new
+module with the channel class plus one row in :data:`BUILTIN_KINDS` (and its config class here);
+a third-party package registers a kind without touching jingshao, through the entry-point group
+``jingshao.channels`` whose objects are :class:`ChannelKind` rows. The channel class is named by its
+import path and imported only when a channel is built, so parsing a config (which every crawl does)
+never imports a channel, httpx or a third-party sender.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import importlib
+import logging
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, field_validator
 
-from jingshao.alerts.channels.base import DEFAULT_PREFIX, LEVELS, MENTION_ID, Channel, Level
-from jingshao.alerts.channels.dingtalk import DingTalkChannel
-from jingshao.alerts.channels.feishu import FeishuChannel
-from jingshao.alerts.channels.redact import redact_url
-from jingshao.alerts.channels.slack import SlackChannel
-from jingshao.alerts.channels.webhook import WebhookChannel
-from jingshao.alerts.channels.wecom import WeComChannel
+from jingshao.core.levels import DEFAULT_PREFIX, LEVELS, MENTION_ID, Level
+from jingshao.core.url_redaction import redact_url
+
+if TYPE_CHECKING:
+    from jingshao.alerts.channels.base import Channel
+
+log = logging.getLogger(__name__)
+
+#: The entry-point group third-party channel packages register their :class:`ChannelKind` rows in.
+ENTRY_POINT_GROUP = "jingshao.channels"
 
 
-class _ChannelConfig(BaseModel):
+class ChannelSettings(BaseModel):
+    """What every channel kind's config has; a kind's own fields (``msgtype`` ...) go to its channel
+    class as keyword arguments."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, max_length=64)
@@ -96,7 +115,10 @@ class _ChannelConfig(BaseModel):
     def accepts(self, level: str) -> bool:
         return level in self.levels
 
-    def _common(self) -> dict[str, object]:
+    def channel_kwargs(self) -> dict[str, object]:
+        """The channel class's keyword arguments: the common ones plus every field the kind adds."""
+        own = {k: getattr(self, k) for k in type(self).model_fields if k not in ChannelSettings.model_fields}
+        own.pop("type", None)
         return {
             "secret": self.secret.get_secret_value() if self.secret else None,
             "prefix": self.prefix,
@@ -104,10 +126,11 @@ class _ChannelConfig(BaseModel):
             "mention": self.mention,
             "timeout": self.timeout,
             "roles": self.roles,
+            **own,
         }
 
 
-class _Unsigned(_ChannelConfig):
+class UnsignedSettings(ChannelSettings):
     """Platforms without request signing: the URL is the only credential."""
 
     @field_validator("secret")
@@ -118,51 +141,101 @@ class _Unsigned(_ChannelConfig):
         return None
 
 
-class DingTalkConfig(_ChannelConfig):
+class DingTalkConfig(ChannelSettings):
     type: Literal["dingtalk"]
     msgtype: Literal["markdown", "actionCard"] = "markdown"
 
 
-class WeComConfig(_Unsigned):
+class WeComConfig(UnsignedSettings):
     type: Literal["wecom"]
     msgtype: Literal["markdown", "text"] = "markdown"
 
 
-class FeishuConfig(_ChannelConfig):
+class FeishuConfig(ChannelSettings):
     type: Literal["feishu"]
 
 
-class SlackConfig(_Unsigned):
+class SlackConfig(UnsignedSettings):
     type: Literal["slack"]
 
 
-class WebhookConfig(_ChannelConfig):
+class WebhookConfig(ChannelSettings):
     type: Literal["webhook"]
 
 
-ChannelConfig = Annotated[
-    DingTalkConfig | WeComConfig | FeishuConfig | SlackConfig | WebhookConfig, Field(discriminator="type")
-]
-channel_config_adapter: TypeAdapter[ChannelConfig] = TypeAdapter(ChannelConfig)
+@dataclass(frozen=True)
+class ChannelKind:
+    """One channel kind: the ``type`` word in ``[[channels]]``, its config class and its channel class
+    (a class, or ``"module:Class"`` imported when the first channel of this kind is built)."""
+
+    kind: str
+    config: type[ChannelSettings]
+    channel: str | type[Channel]
+
+    def channel_class(self) -> type[Channel]:
+        if not isinstance(self.channel, str):
+            return self.channel
+        module, _, name = self.channel.partition(":")
+        return getattr(importlib.import_module(module), name)
 
 
-def parse_channel_config(data: object) -> ChannelConfig:
+BUILTIN_KINDS: tuple[ChannelKind, ...] = (
+    ChannelKind("dingtalk", DingTalkConfig, "jingshao.alerts.channels.dingtalk:DingTalkChannel"),
+    ChannelKind("wecom", WeComConfig, "jingshao.alerts.channels.wecom:WeComChannel"),
+    ChannelKind("feishu", FeishuConfig, "jingshao.alerts.channels.feishu:FeishuChannel"),
+    ChannelKind("slack", SlackConfig, "jingshao.alerts.channels.slack:SlackChannel"),
+    ChannelKind("webhook", WebhookConfig, "jingshao.alerts.channels.webhook:WebhookChannel"),
+)
+
+
+def _plugin_kinds() -> list[ChannelKind]:
+    """The :class:`ChannelKind` rows installed packages register under :data:`ENTRY_POINT_GROUP`."""
+    found = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            row = ep.load()
+        except Exception as exc:  # a broken plugin must not take the whole product down
+            log.warning("channel plugin %r (%s) cannot be loaded: %s", ep.name, ep.value, exc)
+            continue
+        if not isinstance(row, ChannelKind) or not issubclass(row.config, ChannelSettings):
+            log.warning("channel plugin %r (%s) is not a jingshao ChannelKind; ignored", ep.name, ep.value)
+            continue
+        found.append(row)
+    return found
+
+
+@cache
+def channel_kinds() -> dict[str, ChannelKind]:
+    """Every channel kind by its ``type`` word: the built-in ones, then installed plugins (a plugin
+    cannot replace a built-in kind)."""
+    kinds = {row.kind: row for row in BUILTIN_KINDS}
+    for row in _plugin_kinds():
+        if row.kind in kinds:
+            log.warning("channel plugin kind %r is already registered; ignored", row.kind)
+            continue
+        kinds[row.kind] = row
+    return kinds
+
+
+def _union() -> Any:
+    configs = tuple(row.config for row in channel_kinds().values())
+    return Annotated[Union[configs], Field(discriminator="type")]  # noqa: UP007 (a runtime tuple of classes)
+
+
+# The union is built once, from the registry, when the config schema is first imported.
+ChannelConfig = _union()
+channel_config_adapter: TypeAdapter[Any] = TypeAdapter(ChannelConfig)
+
+
+def parse_channel_config(data: object) -> ChannelSettings:
     """Validate one ``[[channels]]`` table."""
     return channel_config_adapter.validate_python(data)
 
 
-def build_channel(cfg: ChannelConfig) -> Channel:
-    """The :class:`Channel` described by ``cfg``."""
-    common = cfg._common()
-    match cfg:
-        case DingTalkConfig():
-            return DingTalkChannel(cfg.name, cfg.url, msgtype=cfg.msgtype, **common)  # type: ignore[arg-type]
-        case WeComConfig():
-            return WeComChannel(cfg.name, cfg.url, msgtype=cfg.msgtype, **common)  # type: ignore[arg-type]
-        case FeishuConfig():
-            return FeishuChannel(cfg.name, cfg.url, **common)  # type: ignore[arg-type]
-        case SlackConfig():
-            return SlackChannel(cfg.name, cfg.url, **common)  # type: ignore[arg-type]
-        case WebhookConfig():
-            return WebhookChannel(cfg.name, cfg.url, **common)  # type: ignore[arg-type]
-    raise TypeError(f"not a channel config: {type(cfg).__name__}")
+def build_channel(cfg: ChannelSettings) -> Channel:
+    """The :class:`Channel` described by ``cfg`` (its kind's channel class, imported now)."""
+    kind = getattr(cfg, "type", None)
+    row = channel_kinds().get(kind) if isinstance(kind, str) else None
+    if row is None or not isinstance(cfg, row.config):
+        raise TypeError(f"not a channel config: {type(cfg).__name__}")
+    return row.channel_class()(cfg.name, cfg.url, **cfg.channel_kwargs())

@@ -7,6 +7,8 @@
 The engine (state machine, silences, outbox) turns instances into notifications by fingerprint.
 """
 
+from jingshao.core.levels import LEVEL_RANK, LEVELS, Level
+
 from .competitor import (
     COMPETITOR_RULES,
     CompetitorFacts,
@@ -40,7 +42,7 @@ from .crisis import (
     evaluate_crisis,
     find_crisis_word,
 )
-from .model import FAMILIES, LEVEL_RANK, LEVELS, AlertInstance, Family, Level, fingerprint
+from .model import FAMILIES, AlertInstance, Family, fingerprint
 from .playbook import POSTMORTEM_HOURS, POSTMORTEM_REMINDER, RED_PLAYBOOK, RED_PLAYBOOK_STEPS, RESPONSE_TEAM_HOURS
 
 __all__ = [

@@ -17,7 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from .model import AlertInstance, clock, fingerprint
+from jingshao.core.formatting import clock
+
+from .model import AlertInstance, fingerprint
 
 
 @dataclass(frozen=True)

@@ -30,20 +30,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from .model import (
-    MAX_EVIDENCE,
-    AlertInstance,
-    Family,
-    Level,
-    clock,
-    fingerprint,
-    money,
-    number,
-    percent,
-    quote,
-    require_aware,
-    short_hash,
-)
+from jingshao.core.formatting import clock, percent, shop_price
+from jingshao.core.identities import product_key, product_subject
+from jingshao.core.levels import Level
+
+from .model import MAX_EVIDENCE, AlertInstance, Family, fingerprint, number, quote, require_aware, short_hash
 
 # ---------------------------------------------------------------- inputs
 
@@ -59,11 +50,11 @@ class ProductRef:
 
     @property
     def key(self) -> str:
-        return f"product:{self.id}"
+        return product_key(self.id)
 
     @property
     def subject(self) -> str:
-        return f"{self.competitor} / {self.name}"
+        return product_subject(self.competitor, self.name)
 
     def lookup_keys(self) -> tuple[str, ...]:
         """Keys a per-product setting (a price floor) may be configured under, most specific first."""
@@ -267,10 +258,10 @@ def price_drop_rule(c: CompetitorFacts) -> list[AlertInstance]:
             "price_drop",
             level,
             f"price_drop.{level}",
-            f"降价 {percent(drop)}：{money(old)} → {money(new)}",
+            f"降价 {percent(drop)}：{shop_price(old)} → {shop_price(new)}",
             [
-                ("原价格", f"{money(old)}（{_since(before)}）"),
-                ("现价格", f"{money(new)}（{_since(after)}）"),
+                ("原价格", f"{shop_price(old)}（{_since(before)}）"),
+                ("现价格", f"{shop_price(new)}（{_since(after)}）"),
                 (
                     "降幅",
                     f"{percent(drop)}（黄色 ≥ {percent(t.drop_percent, 0)}，红色 ≥ {percent(t.drop_red_percent, 0)}）",
@@ -297,11 +288,11 @@ def price_floor_rule(c: CompetitorFacts) -> list[AlertInstance]:
             "price_floor",
             "red",
             "price_floor",
-            f"价格 {money(current.price)} 低于底价 {money(floor)}",
+            f"价格 {shop_price(current.price)} 低于底价 {shop_price(floor)}",
             [
-                ("现价格", f"{money(current.price)}（{_since(current)}）"),
-                ("底价", money(floor)),
-                ("低于底价", f"{money(gap)}（{percent(gap_pct)}）"),
+                ("现价格", f"{shop_price(current.price)}（{_since(current)}）"),
+                ("底价", shop_price(floor)),
+                ("低于底价", f"{shop_price(gap)}（{percent(gap_pct)}）"),
             ],
         )
     ]
@@ -335,9 +326,10 @@ def price_anomaly_rule(c: CompetitorFacts) -> list[AlertInstance]:
             "price_anomaly",
             "yellow",
             "price_anomaly",
-            f"价格异常：{money(current.price)} {direction}近 {len(history)} 次均值 ¥{mean:.2f} {abs(deviation):.1f}σ",
+            f"价格异常：{shop_price(current.price)} {direction}近 {len(history)} 次均值 ¥{mean:.2f} "
+            f"{abs(deviation):.1f}σ",
             [
-                ("现价格", f"{money(current.price)}（{_since(priced[start])}）"),
+                ("现价格", f"{shop_price(current.price)}（{_since(priced[start])}）"),
                 (f"近 {len(history)} 次价格", f"均值 ¥{mean:.2f}，标准差 ¥{std:.2f}（计算用 ¥{sigma:.2f}）"),
                 ("偏离", f"{deviation:+.1f}σ（阈值 ±{number(t.anomaly_k)}σ）"),
             ],
@@ -387,13 +379,13 @@ def fake_original_price_rule(c: CompetitorFacts) -> list[AlertInstance]:
             "fake_original_price",
             "yellow",
             "fake_original_price",
-            f"划线价 {money(claimed)} 高于促销前{t.original_price_days}日最低售价 {money(lowest.price)}"
+            f"划线价 {shop_price(claimed)} 高于促销前{t.original_price_days}日最低售价 {shop_price(lowest.price)}"
             f"（{clock(lowest.at)} 观测）",
             [
-                ("划线价", money(claimed)),
-                ("现价格", money(current.price)),
+                ("划线价", shop_price(claimed)),
+                ("现价格", shop_price(current.price)),
                 ("促销开始", clock(claim_start)),
-                (f"前{t.original_price_days}日最低售价", f"{money(lowest.price)}（{clock(lowest.at)} 观测）"),
+                (f"前{t.original_price_days}日最低售价", f"{shop_price(lowest.price)}（{clock(lowest.at)} 观测）"),
                 ("观测覆盖", f"{number(min(days, t.original_price_days))} 天，{len(earlier)} 次观测"),
                 ("依据", f"划线价应不高于促销前{t.original_price_days}日内最低售价"),
                 # Issue 12: the audit's wording (a risk, never a verdict); `jingshao audit prices` has the detail.

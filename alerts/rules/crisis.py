@@ -46,22 +46,12 @@ from typing import Any
 
 import numpy as np
 
+from jingshao.core.formatting import clock
+from jingshao.core.identities import brand_key
+from jingshao.core.levels import LEVEL_RANK, LEVELS, Level
 from jingshao.core.textfold import fold
 
-from .model import (
-    LEVEL_RANK,
-    LEVELS,
-    MAX_EVIDENCE,
-    AlertInstance,
-    Level,
-    clock,
-    fingerprint,
-    hours_text,
-    number,
-    quote,
-    require_aware,
-    share,
-)
+from .model import MAX_EVIDENCE, AlertInstance, fingerprint, hours_text, number, quote, require_aware, share
 
 HOUR = timedelta(hours=1)
 WEEK_HOURS = 7 * 24
@@ -653,7 +643,7 @@ def _metrics(s: CrisisStats) -> dict[str, float]:
 
 
 def crisis_fingerprint(brand: str) -> str:
-    return fingerprint("crisis", f"brand:{brand}")
+    return fingerprint("crisis", brand_key(brand))
 
 
 def evaluate_crisis(
@@ -686,7 +676,7 @@ def evaluate_crisis(
             family="crisis",
             level=top.level,
             subject=brand,
-            subject_key=f"brand:{brand}",
+            subject_key=brand_key(brand),
             rule=top.rule,
             summary=top.summary,
             facts=facts,

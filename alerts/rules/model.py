@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
-Level = Literal["blue", "yellow", "red"]
+from jingshao.core.formatting import percent
+from jingshao.core.levels import LEVELS, Level
+
 Family = Literal[
     "crisis",
     "price_drop",
@@ -29,8 +31,6 @@ Family = Literal[
     "cookie_expired",
 ]
 
-LEVELS: tuple[Level, ...] = ("blue", "yellow", "red")
-LEVEL_RANK: dict[str, int] = {"blue": 1, "yellow": 2, "red": 3}
 FAMILIES: tuple[Family, ...] = (
     "crisis",
     "price_drop",
@@ -55,8 +55,6 @@ ADMIN_FAMILIES: frozenset[str] = frozenset({"crawl_blocked", "cookie_expired"})
 EVENT_FAMILIES: frozenset[str] = frozenset({"price_drop", "price_anomaly", "back_in_stock", "promo_change", "adlaw"})
 MAX_EVIDENCE = 3
 MAX_QUOTE = 80
-
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST in China: a fixed offset is exact
 
 
 @dataclass(frozen=True)
@@ -117,33 +115,13 @@ def require_aware(moment: datetime, name: str) -> None:
         raise ValueError(f"{name} must be a timezone-aware datetime, got naive {moment!r}")
 
 
-def higher(a: Level, b: Level) -> bool:
-    return LEVEL_RANK[a] > LEVEL_RANK[b]
-
-
 # ---------------------------------------------------------------- Chinese formatting
-
-
-def money(value: Decimal) -> str:
-    """``¥459.00``: two decimals, no thousands separator (as Chinese shops print prices)."""
-    return f"¥{Decimal(value).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}"
-
-
-def percent(value: Decimal | float, places: int = 1) -> str:
-    """``12.5%`` from a percentage value (12.5, not 0.125)."""
-    quantum = Decimal(1).scaleb(-places)
-    return f"{Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_UP)}%"
 
 
 def share(part: int, whole: int) -> str:
     """``45.0%（18/40）``"""
     pct = Decimal(part * 100) / Decimal(whole) if whole else Decimal(0)
     return f"{percent(pct)}（{part}/{whole}）"
-
-
-def clock(moment: datetime) -> str:
-    """``11-20 14:30`` in Beijing time: short enough for a fact, exact enough to find the page."""
-    return moment.astimezone(BEIJING).strftime("%m-%d %H:%M")
 
 
 def hours_text(span: timedelta) -> str:

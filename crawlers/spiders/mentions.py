@@ -12,7 +12,7 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from jingshao.config import BrandConfig, MentionSourceConfig
+from jingshao.crawlers.config import BrandConfig, MentionSourceConfig
 from jingshao.crawlers.items import FailedPageItem, MentionItem
 from jingshao.crawlers.mentionparse import (
     MentionParseError,

@@ -11,7 +11,7 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from jingshao.config import ReviewSource
+from jingshao.crawlers.config import ReviewSource
 from jingshao.crawlers.items import FailedPageItem, ReviewItem, ReviewsCompleteItem
 from jingshao.crawlers.reviewparse import ReviewParseError, page_url, parse_review_page
 from jingshao.crawlers.spiders.base import TargetsSpider

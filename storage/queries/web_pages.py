@@ -13,12 +13,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, inspect, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from jingshao.storage.models import (
     Alert,
     Competitor,
+    CrawlCompetitorOutcome,
     CrawlRun,
     FailedObservation,
     Mention,
@@ -292,57 +293,6 @@ def confirmed_prices_before(session: Session, product_id: int, before: datetime,
 
 def product_product_id_of_observation(session: Session, observation_id: int) -> int | None:
     return session.scalar(select(Observation.product_id).where(Observation.id == observation_id))
-
-
-# ---------------------------------------------------------------- evidence (optional table)
-
-
-@dataclass(frozen=True)
-class EvidenceRow:
-    id: Any
-    observation_id: int | None
-    taken_at: datetime | None
-    kind: str
-    sha256: str | None
-
-
-_EVIDENCE_TABLES = ("evidence_snapshots", "evidence", "snapshots")
-
-
-def evidence_for(session: Session, product_id: int, limit: int = 20) -> list[EvidenceRow] | None:
-    """Evidence snapshots of a product when the evidence table exists (None: no evidence storage here).
-
-    Evidence storage is another module's table; this reads it by reflection so the page works with
-    or without it, and only ever returns metadata (the file itself is downloaded through its own route).
-    """
-    conn = session.connection()  # the session's own connection: SQLite holds one writer at a time
-    insp = inspect(conn)
-    names = set(insp.get_table_names())
-    table = next((t for t in _EVIDENCE_TABLES if t in names), None)
-    if table is None:
-        return None
-    from sqlalchemy import MetaData, Table
-
-    t = Table(table, MetaData(), autoload_with=conn)
-    c = t.c
-    if "product_id" not in c:
-        return None
-    when = next((c[n] for n in ("taken_at", "created_at", "at", "fetched_at") if n in c), None)
-    q = select(t).where(c.product_id == product_id).limit(limit)
-    if when is not None:
-        q = q.order_by(when.desc())
-    out = []
-    for r in session.execute(q).mappings():
-        out.append(
-            EvidenceRow(
-                r.get("id"),
-                r.get("observation_id"),
-                r.get(when.name) if when is not None else None,
-                str(r.get("kind") or r.get("media_type") or "html"),
-                r.get("sha256") or r.get("digest"),
-            )
-        )
-    return out
 
 
 # ---------------------------------------------------------------- overview
@@ -745,8 +695,10 @@ class CompetitorHealth:
     products: int
     last_seen_at: datetime | None
     changed: int  # in the newest products run
-    failed: int  # in the newest products run
+    unchanged: int | None  # (None: that run did not count it per competitor)
+    failed: int
     blocked: int
+    blocked_reason: str | None
 
 
 def competitor_health(session: Session, run_id: int | None) -> list[CompetitorHealth]:
@@ -770,39 +722,49 @@ def competitor_health(session: Session, run_id: int | None) -> list[CompetitorHe
     changed: dict[str, int] = {}
     failed: dict[str, int] = {}
     blocked: dict[str, int] = {}
+    unchanged: dict[str, int] = {}
+    reasons: dict[str, str | None] = {}
     if run_id is not None:
-        changed = dict(
-            session.execute(
-                select(Competitor.name, func.count())
-                .join(Product, Product.competitor_id == Competitor.id)
-                .join(Observation, Observation.product_id == Product.id)
-                .where(Observation.crawl_run_id == run_id)
-                .group_by(Competitor.name)
-            ).all()
-        )
-        blocked_col = getattr(FailedObservation, "blocked", None)
-        for name, reason, is_blocked in session.execute(
+        outcomes = session.execute(
             select(
-                Competitor.name,
-                FailedObservation.reason,
-                blocked_col if blocked_col is not None else func.cast(None, FailedObservation.http_status.type),
+                CrawlCompetitorOutcome.competitor,
+                CrawlCompetitorOutcome.changed,
+                CrawlCompetitorOutcome.unchanged,
+                CrawlCompetitorOutcome.failed,
+                CrawlCompetitorOutcome.blocked,
+                CrawlCompetitorOutcome.blocked_reason,
+            ).where(CrawlCompetitorOutcome.crawl_run_id == run_id)
+        ).all()
+        for name, ch, un, fa, bl, why in outcomes:
+            changed[name], unchanged[name], failed[name], blocked[name], reasons[name] = ch, un, fa, bl, why
+        if not outcomes:  # a run from before per-competitor outcomes were recorded: count its rows
+            changed = dict(
+                session.execute(
+                    select(Competitor.name, func.count())
+                    .join(Product, Product.competitor_id == Competitor.id)
+                    .join(Observation, Observation.product_id == Product.id)
+                    .where(Observation.crawl_run_id == run_id)
+                    .group_by(Competitor.name)
+                ).all()
             )
-            .join(Product, Product.competitor_id == Competitor.id)
-            .join(FailedObservation, FailedObservation.product_id == Product.id)
-            .where(FailedObservation.crawl_run_id == run_id)
-        ):
-            if is_blocked or (reason or "").startswith("blocked"):
-                blocked[name] = blocked.get(name, 0) + 1
-            else:
-                failed[name] = failed.get(name, 0) + 1
+            for name, kind, n in session.execute(
+                select(Competitor.name, FailedObservation.kind, func.count())
+                .join(Product, Product.competitor_id == Competitor.id)
+                .join(FailedObservation, FailedObservation.product_id == Product.id)
+                .where(FailedObservation.crawl_run_id == run_id)
+                .group_by(Competitor.name, FailedObservation.kind)
+            ):
+                (blocked if kind == "blocked" else failed)[name] = n
     return [
         CompetitorHealth(
             name,
             products.get(name, 0),
             last_seen.get(name),
             changed.get(name, 0),
+            unchanged.get(name),
             failed.get(name, 0),
             blocked.get(name, 0),
+            reasons.get(name),
         )
-        for name in sorted(set(last_seen) | set(products))
+        for name in sorted(set(last_seen) | set(products) | set(changed) | set(blocked))
     ]
