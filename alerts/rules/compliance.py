@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from .model import clock, money
+from jingshao.core.formatting import clock
+from jingshao.core.formatting import shop_price as money
 
 REGULATION = "《明码标价和禁止价格欺诈规定》"
 ARTICLE_NAMES = {16: "第十六条", 17: "第十七条", 19: "第十九条", 20: "第二十条"}
