@@ -109,6 +109,7 @@ class StoragePipeline:
         self.stats.inc_value("jingshao/pages")
         key = "unchanged" if outcome is ObservationOutcome.UNCHANGED else "changes"
         self.stats.inc_value(f"jingshao/{key}")
+        item.stored_as = "unchanged" if outcome is ObservationOutcome.UNCHANGED else "changed"  # for the summary
 
     def flush_reviews(self) -> None:
         batch, self.pending_reviews = self.pending_reviews, []
