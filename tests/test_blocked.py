@@ -21,7 +21,14 @@ from jingshao.demo.catalog import ITEMS_BY_ID, demo_products
 from jingshao.demo.runner import toml_inline, write_demo_config
 from jingshao.storage.blocking import DomainState
 from jingshao.storage.db import open_database
-from jingshao.storage.models import Alert, CrawlCompetitorOutcome, CrawlRun, DomainBackoff, FailedObservation, Observation
+from jingshao.storage.models import (
+    Alert,
+    CrawlCompetitorOutcome,
+    CrawlRun,
+    DomainBackoff,
+    FailedObservation,
+    Observation,
+)
 
 from .conftest import run_cli, wait_for
 
@@ -133,9 +140,9 @@ def test_walls_in_the_demo_shop_are_blocked_change_nothing_and_slow_the_domain(s
         before = {o.id for o in s.scalars(select(Observation))}
         run = s.scalars(select(CrawlRun)).one()
         first = s.scalars(select(CrawlCompetitorOutcome)).all()
+        alerts_before = {a.id for a in s.scalars(select(Alert))}
     # Per competitor, each page counted as what it was stored as (the run's own counts agree).
     assert sum(o.changed for o in first) == run.changes and sum(o.unchanged for o in first) == run.unchanged
-        alerts_before = {a.id for a in s.scalars(select(Alert))}
     by_id = {p.id: p for p in products}
     walled = {
         "youpin-10001": "captcha",
