@@ -117,7 +117,7 @@ def redact_value(value: Any) -> Any:
 def _redact_record(record: logging.LogRecord) -> None:
     if _pattern is None or getattr(record, "_jingshao_redacted", False):
         return
-    record._jingshao_redacted = True  # type: ignore[attr-defined]
+    record._jingshao_redacted = True
     try:
         message = record.getMessage()
     except Exception:
@@ -218,7 +218,7 @@ class RedactingStream(io.TextIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, text: str) -> int:  # type: ignore[override]
+    def write(self, text: str) -> int:
         with self._lock:
             self._buffer += text
             if "\n" in self._buffer:

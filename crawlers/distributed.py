@@ -94,6 +94,11 @@ class QueueKeys:
         return f"{PREFIX}:{self.spider}:attempts"
 
 
+def _str(value: bytes | str) -> str:
+    """redis-py types replies as bytes | str (it depends on decode_responses); ours are bytes."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def run_key(run_id: int) -> str:
     return f"{PREFIX}:run:{run_id}"
 
@@ -198,7 +203,7 @@ def finish_queued_run(server: redis.Redis, db: Database, run_id: int) -> dict[st
     """The last request of a queued run is done: write the run's totals, drop its Redis ledger."""
     from jingshao.storage.repository import finish_run
 
-    counts = {k.decode(): int(v) for k, v in server.hgetall(run_key(run_id)).items() if v.isdigit()}
+    counts = {_str(k): int(v) for k, v in server.hgetall(run_key(run_id)).items() if v.isdigit()}
     with db.session() as s:
         finish_run(
             s,
@@ -224,7 +229,7 @@ def reap_dead_workers(server: redis.Redis) -> int:
     """Run by every worker: re-queue the work of workers whose heartbeat expired."""
     moved = 0
     for key in server.smembers(REGISTRY_KEY):
-        n = reap(server, key.decode() if isinstance(key, bytes) else key)
+        n = reap(server, _str(key))
         if n > 0:
             log.warning("re-queued %d request(s) of a worker that stopped: %s", n, key)
             moved += n
@@ -408,7 +413,7 @@ def enqueue_crawl(config: CrawlerInputs, spider: str, *, force: bool = False) ->
                         "are the workers running?",
                         spider,
                         waiting[0],
-                        (server.hget(run_key(waiting[0]), "pending") or b"?").decode(),
+                        _str(server.hget(run_key(waiting[0]), "pending") or b"?"),
                     )
                     return 0
             with db.session() as s:
@@ -433,10 +438,10 @@ def queue_status(server: redis.Redis, spiders: tuple[str, ...] = ("products", "r
     out: dict[str, Any] = {}
     for spider in spiders:
         keys = QueueKeys(spider)
-        taken = [k for k in server.smembers(REGISTRY_KEY) if k.decode().startswith(keys.queue + ":")]
+        taken = [_str(k) for k in server.smembers(REGISTRY_KEY) if _str(k).startswith(keys.queue + ":")]
         out[spider] = {
             "queued": server.llen(keys.queue),
             "taken": sum(server.llen(k) for k in taken),
-            "workers": sum(1 for k in taken if server.exists(k.decode() + ":alive")),
+            "workers": sum(1 for k in taken if server.exists(k + ":alive")),
         }
     return out

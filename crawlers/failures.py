@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import scrapy.exceptions as scrapy_exc
+from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as tw
@@ -23,6 +24,11 @@ REASONS: list[tuple[tuple[type[BaseException], ...], str]] = [
         "connection lost before the page was complete",
     ),
 ]
+
+
+def request_of(failure: Failure) -> Request:
+    """The request an errback's failure is about: Scrapy sets ``failure.request``; Twisted's type has no such field."""
+    return failure.request  # type: ignore[attr-defined]
 
 
 def describe_failure(failure: Failure) -> str:

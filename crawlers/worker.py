@@ -55,6 +55,7 @@ from jingshao.crawlers.distributed import (
     run_key,
     worker_settings,
 )
+from jingshao.crawlers.failures import request_of
 from jingshao.crawlers.pipelines import StoragePipeline
 from jingshao.nlp.settings import NlpConfig
 
@@ -116,11 +117,12 @@ class QueuedSpiderMixin:
         return self._tracked(response.request, lambda: callback(response))
 
     def tracked_errback(self, failure: Failure) -> Iterator[Any]:
-        name = failure.request.meta.get(ERRBACK)
+        request = request_of(failure)
+        name = request.meta.get(ERRBACK)
         if name is None:
-            self.logger.warning("%s failed: %s", failure.request.url, failure.value)  # type: ignore[attr-defined]
-            return self._tracked(failure.request, lambda: ())
-        return self._tracked(failure.request, lambda: getattr(self, name)(failure))
+            self.logger.warning("%s failed: %s", request.url, failure.value)  # type: ignore[attr-defined]
+            return self._tracked(request, lambda: ())
+        return self._tracked(request, lambda: getattr(self, name)(failure))
 
     def _tracked(self, request: Request, produce: Callable[[], Iterable[Any] | None]) -> Iterator[Any]:
         token, run_id = request.meta.get(TOKEN), request.meta.get(RUN)

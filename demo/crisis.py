@@ -100,7 +100,8 @@ class CrisisState:
     def phase(self) -> int:
         """The running phase, 0 when the crisis is off."""
         with self._lock:
-            return self._current().phase if self._current() else 0
+            current = self._current()
+            return current.phase if current else 0
 
     @property
     def active(self) -> bool:

@@ -33,11 +33,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from jingshao.core.textfold import fold
 from jingshao.demo.crisis import SHANGHAI, CrisisSegment, floor_minute
 
-DEMO_BRAND: dict[str, object] = {
+DEMO_BRAND: dict[str, Any] = {
     "name": "蜜橙",
     "keywords": ["蜜橙"],
     "aliases": ["蜜橙科技", "蜜橙数码", "MiCheng"],
@@ -129,13 +130,13 @@ def normalise_content(text: str) -> str:
     return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN")
 
 
-def matches_brand(text: str, brand: dict[str, object] = DEMO_BRAND) -> bool:
+def matches_brand(text: str, brand: dict[str, Any] = DEMO_BRAND) -> bool:
     """Keyword or alias present and no exclusion word (the rule a correct crawl applies)."""
-    names = [*brand["keywords"], *brand["aliases"]]  # type: ignore[misc]
+    names = [*brand["keywords"], *brand["aliases"]]
     low = fold(text)
     if not any(fold(str(n)) in low for n in names):
         return False
-    return not any(fold(str(w)) in low for w in brand["exclude"])  # type: ignore[union-attr]
+    return not any(fold(str(w)) in low for w in brand["exclude"])
 
 
 # --- content pools ------------------------------------------------------------------------------
@@ -352,9 +353,9 @@ class _SlotBuilder:
     def at(self) -> datetime:
         return self.start + timedelta(minutes=self.rng.randrange(60))
 
-    def add(self, home: str, prefix: str, at: datetime, **fields: object) -> Post:
+    def add(self, home: str, prefix: str, at: datetime, **fields: Any) -> Post:
         pid = _post_id(at, len(self.posts))
-        post = Post(id=pid, path=f"{prefix}{pid}{'.html' if home != SOCIAL else ''}", home=home, posted_at=at, **fields)  # type: ignore[arg-type]
+        post = Post(id=pid, path=f"{prefix}{pid}{'.html' if home != SOCIAL else ''}", home=home, posted_at=at, **fields)
         self.posts.append(post)
         return post
 
@@ -569,7 +570,7 @@ def _crisis_post(
     pid = _post_id(at, k)
     prefix = _PREFIX[source]
     path = f"{prefix}c{seg.crisis}-{pid}{'' if source == SOCIAL else '.html'}"
-    common = {
+    common: dict[str, Any] = {
         "id": pid,
         "path": path,
         "home": source,
@@ -585,22 +586,22 @@ def _crisis_post(
             author=rng.choice(SOCIAL_USERS),
             reposts=rng.randint(5, 500),
             **common,
-        )  # type: ignore[arg-type]
+        )
     if source == FORUM:
         return Post(
             title=f"{rng.choice(CRISIS_FORUM_TITLES)}（{k % 1000}楼主）",
             text=_unique_complaint(rng, seen, first_with),
             author=rng.choice(FORUM_USERS),
             **common,
-        )  # type: ignore[arg-type]
+        )
     if source == NEWS:
         title, text = CRISIS_NEWS[(k + phase) % len(CRISIS_NEWS)]
-        return Post(title=f"{title}（{rng.choice(CRISIS_CITIES)}）", text=text, author=rng.choice(NEWS_MEDIA), **common)  # type: ignore[arg-type]
+        return Post(title=f"{title}（{rng.choice(CRISIS_CITIES)}）", text=text, author=rng.choice(NEWS_MEDIA), **common)
     if source == RSS:
         title, text, media = CRISIS_NATIONAL[k % len(CRISIS_NATIONAL)]
-        return Post(title=title, text=text, author=media, **common)  # type: ignore[arg-type]
+        return Post(title=title, text=text, author=media, **common)
     title, text = CRISIS_HOT[k % len(CRISIS_HOT)]
-    return Post(title=title, text=text, author="热搜榜", heat=5_000_000 - k * 100_000, **common)  # type: ignore[arg-type]
+    return Post(title=title, text=text, author="热搜榜", heat=5_000_000 - k * 100_000, **common)
 
 
 def _backlog(seg: CrisisSegment, phase: int) -> list[Post]:
@@ -756,7 +757,7 @@ def expected_mentions(
     """
     segments = default_timeline(phase, now) if timeline is None else tuple(timeline)
     snap = snapshot(now, segments)
-    words = list(keywords) if keywords is not None else list(DEMO_BRAND["keywords"])  # type: ignore[call-overload]
+    words = list(keywords) if keywords is not None else list(DEMO_BRAND["keywords"])
     seen: dict[str, list[str]] = {}
     for source in PRECEDENCE:
         visible: dict[str, Post] = {}

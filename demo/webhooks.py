@@ -286,6 +286,7 @@ class DingTalkReceiver(_JsonCodeReceiver):
         return payload
 
     def _check_sign(self, timestamp: str | None, sign: str | None) -> None:
+        assert self.secret is not None  # only called when the robot signs
         if not timestamp or not sign or not timestamp.isdigit():
             raise Refused(310000, "sign not match, more: missing timestamp or sign")
         if abs(self.clock() * 1000 - int(timestamp)) > SIGN_WINDOW_S * 1000:

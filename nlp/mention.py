@@ -98,7 +98,10 @@ class MentionModel:
     def save(self, path: str | Path) -> tuple[Path, Path]:
         npz, meta_path = model_paths(path)
         npz.parent.mkdir(parents=True, exist_ok=True)
-        extra = {} if self.review_weight is None else {"review_weight": np.asarray(self.review_weight, np.float64)}
+        # Any: savez_compressed's own keyword (allow_pickle) makes a typed **dict of arrays clash.
+        extra: dict[str, Any] = (
+            {} if self.review_weight is None else {"review_weight": np.asarray(self.review_weight, np.float64)}
+        )
         np.savez_compressed(
             npz,
             weights=self.weights.astype(np.float16),

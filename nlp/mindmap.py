@@ -78,6 +78,11 @@ class MindMap:
     aspects: list[AspectNode]
     now: datetime | None = None  # the end of "this week" (None when no review carries a time)
 
+    @property
+    def has_weeks(self) -> bool:
+        """Whether any aspect was mentioned in the last two weeks (else the week figures say nothing)."""
+        return any(a.week and (a.week.this_week or a.week.last_week) for a in self.aspects)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["now"] = self.now.isoformat() if self.now else None
@@ -118,7 +123,7 @@ def build_mind_map(
             text, tags, when = item.text, item.tags, item.at
         else:
             text, tags = item[0], item[1]
-            when = item[2] if len(item) > 2 else None  # type: ignore[misc]
+            when = item[2] if len(item) > 2 else None
         total += 1
         tagged += bool(tags)
         texts.append(text or "")

@@ -278,8 +278,8 @@ def train(
         held = [r for r in held_rows if r.source == src]
         entry: dict[str, float] = {"rows": sources[src], "train": train_sources[src], "holdout": len(held)}
         if held:
-            p = LinearScorer(model).score([r.text for r in held])
-            correct = int(((p >= 0.5).astype(int) == np.array([r.label for r in held])).sum())
+            scores = LinearScorer(model).score([r.text for r in held])
+            correct = int(((scores >= 0.5).astype(int) == np.array([r.label for r in held])).sum())
             correct_total += correct
             entry["accuracy"] = round(correct / len(held), 4)
             progress(f"held-out accuracy {src}: {entry['accuracy']:.4f} ({len(held):,} reviews)")

@@ -244,7 +244,7 @@ def choose_threshold(
     return float(np.clip(cuts[int(np.argmax(score))], 0.05, 0.95))
 
 
-def figures(labels: Sequence[str], truth: Sequence[int]) -> dict[str, float]:
+def figures(labels: Sequence[str], truth: Sequence[int] | np.ndarray) -> dict[str, float]:
     """Macro-F1 over the three classes, negative precision and recall, accuracy."""
     pred = np.array([CLASSES.index(x) for x in labels])
     y = np.asarray(truth)
@@ -290,19 +290,21 @@ def train_mention(
         raise DatasetError("no training CSV given")
     posts: list[LabelledPost] = []
     skipped = 0
-    for p in csv_paths:
-        part, skip = read_labelled_posts(p, text_column, label_column, group_column)
-        progress(f"read {p}: {len(part):,} labelled posts" + (f" ({skip:,} without a label skipped)" if skip else ""))
+    for path in csv_paths:
+        part, skip = read_labelled_posts(path, text_column, label_column, group_column)
+        progress(
+            f"read {path}: {len(part):,} labelled posts" + (f" ({skip:,} without a label skipped)" if skip else "")
+        )
         posts.extend(part)
         skipped += skip
     reviews: list[LabelledPost] = []
-    for p in review_csvs:
-        part = [r for r in read_labelled_csv(p) if not (holdout and is_holdout(r.text))]
-        part.sort(key=lambda r: zlib.crc32(r.text.encode("utf-8")))  # a deterministic sample
+    for path in review_csvs:
+        rows = [r for r in read_labelled_csv(path) if not (holdout and is_holdout(r.text))]
+        rows.sort(key=lambda r: zlib.crc32(r.text.encode("utf-8")))  # a deterministic sample
         picked = [
-            LabelledPost(r.text, POS if r.label == 1 else NEG, f"review:{r.source}") for r in part[:reviews_per_file]
+            LabelledPost(r.text, POS if r.label == 1 else NEG, f"review:{r.source}") for r in rows[:reviews_per_file]
         ]
-        progress(f"read {p}: {len(picked):,} of {len(part):,} training-side reviews used as pos / neg posts")
+        progress(f"read {path}: {len(picked):,} of {len(rows):,} training-side reviews used as pos / neg posts")
         reviews.extend(picked)
     train_rows = [p for p in posts if not holdout or p.fold != 0]
     held = [p for p in posts if holdout and p.fold == 0]

@@ -23,7 +23,7 @@ import sys
 import time
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,7 +101,7 @@ def _thread_text(tokens: list[str]) -> tuple[str, list[tuple[int, int]]]:
     return "".join(out), offs
 
 
-def read_diaasq(paths: list[str | Path]) -> list[Gold]:
+def read_diaasq(paths: Sequence[str | Path]) -> list[Gold]:
     golds: list[Gold] = []
     for path in paths:
         for doc in json.loads(Path(path).read_text(encoding="utf-8")):
@@ -149,7 +149,7 @@ def read_diaasq(paths: list[str | Path]) -> list[Gold]:
     return golds
 
 
-def weak_labels(paths: list[str | Path], limit: int, seed: int = 13) -> list[Gold]:
+def weak_labels(paths: Sequence[str | Path], limit: int, seed: int = 13) -> list[Gold]:
     """Short training-side reviews the lexicon tagger tags, with its tags located as spans."""
     from .tags import extract_lexicon_tags
 
@@ -228,10 +228,10 @@ def learn_tables(golds: list[Gold], seeds: dict[str, str]) -> dict[str, object]:
     for surface in set(cat_of) | set(opin_of):
         if surface in seeds:
             continue
-        c = cat_of.get(surface)
-        if c:
-            cat, n = c.most_common(1)[0]
-            if n >= 2 and n / sum(c.values()) >= 0.7 and cat not in ("整体", "其他"):
+        cats = cat_of.get(surface)
+        if cats:
+            cat, n = cats.most_common(1)[0]
+            if n >= 2 and n / sum(cats.values()) >= 0.7 and cat not in ("整体", "其他"):
                 groups[surface] = cat
                 continue
         hit = next((s for s in seed_list if len(s) >= 2 and s in surface), None)
@@ -342,7 +342,7 @@ def train_tags(
         "format": "jingshao-tags-crf/1",
         "model": model_path.name,
         "labels": ["B-A", "I-A", "B-P", "I-P", "B-N", "I-N", "B-U", "I-U", "O"],
-        "features": "chars +-2, bigrams, jieba word / BMES / dictionary POS / neighbours, lexicon roles",
+        "features": "chars +-1, bigrams, longest dictionary word / BMES / POS / neighbours, lexicon roles",
         "params": {"c1": c1, "c2": c2, "max_iterations": iterations},
         "training_sentences": dict(counts),
         "holdout": "zhijiang: crc32(review) % 10 == 0; diaasq: crc32(doc_id) % 10 == 0 (whole threads)"

@@ -83,7 +83,7 @@ def build_message(built: BuiltReport, smtp: SmtpConfig, msg_id: str) -> EmailMes
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies to a robot
     msg.set_content(built.text, subtype="plain", charset="utf-8")
     msg.add_alternative(built.html, subtype="html", charset="utf-8")
-    html_part = msg.get_payload()[1]
+    html_part = list(msg.iter_parts())[1]  # the html alternative just added
     for img in built.images:
         html_part.add_related(
             img.data,

@@ -108,7 +108,7 @@ def band(lo: Decimal | None, hi: Decimal | None) -> str:
 def environment() -> Environment:
     env = Environment(
         loader=PackageLoader("jingshao.reports", "templates"),
-        autoescape=lambda name: bool(name) and name.endswith(".html"),
+        autoescape=lambda name: name is not None and name.endswith(".html"),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

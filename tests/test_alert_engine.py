@@ -52,9 +52,10 @@ class Scripted:
     def __init__(self, families: frozenset[str] = frozenset({"crisis", "review_spike", "price_drop"})) -> None:
         self.instances: list[AlertInstance] = []
         self.families = families
+        self.current: dict[str, str] = {}  # subject key -> what it shows now (for resolved notices)
 
     def evaluate(self, session, now, book: AlertBook) -> SourceResult:
-        return SourceResult([_at(i, now) for i in self.instances], self.families)
+        return SourceResult([_at(i, now) for i in self.instances], self.families, current=dict(self.current))
 
 
 def _at(inst: AlertInstance, now: datetime) -> AlertInstance:
@@ -303,6 +304,7 @@ def test_silence_with_expiry_then_the_first_notice_goes_out(rig):
         assert alerts_repo.unsilence(s, silence.id, now=T0 + 2 * HOUR).ended_at is not None
 
 
+@pytest.mark.slow
 def test_silence_by_family_and_by_fingerprint(rig):
     with rig.db.session() as s:
         alerts_repo.add_silence(s, "price_drop", "小王", "大促期间", T0 + HOUR, now=T0 - MIN)
@@ -312,6 +314,7 @@ def test_silence_by_family_and_by_fingerprint(rig):
     assert len(texts) == 1 and "C" in texts[0]
 
 
+@pytest.mark.slow
 def test_ack_stops_repeats_until_the_alert_escalates(rig):
     fp = crisis("A", "yellow").fingerprint
     rig.step(T0, crisis("A", "yellow"))
@@ -327,6 +330,7 @@ def test_ack_stops_repeats_until_the_alert_escalates(rig):
     assert rig.events(fp)[:2] == ["opened", "acked"]
 
 
+@pytest.mark.slow
 def test_resolved_after_two_clear_windows_with_the_fixed_prefix(rig):
     fp = other("B", "yellow").fingerprint
     rig.step(T0, other("B", "yellow"))
@@ -346,6 +350,7 @@ def test_resolved_after_two_clear_windows_with_the_fixed_prefix(rig):
     assert rig.events(fp) == ["opened", "resolved", "opened"]
 
 
+@pytest.mark.slow
 def test_a_source_that_did_not_run_does_not_resolve_its_alerts(rig):
     rig.step(T0, other("B", "yellow", "price_drop"))
     rig.source.families = frozenset({"crisis"})
@@ -354,6 +359,7 @@ def test_a_source_that_did_not_run_does_not_resolve_its_alerts(rig):
     assert rig.alert(other("B", "yellow", "price_drop").fingerprint).state == "firing"
 
 
+@pytest.mark.slow
 def test_grouping_merges_notices_about_one_subject_per_channel(db, chat):
     rig = Rig(db, chat, channels=[make_channel(chat, "dingtalk", "钉钉群"), make_channel(chat, "wecom", "企微群")])
     rig.step(T0, crisis("A", "yellow"), other("A", "blue"), other("B", "blue"))
@@ -375,6 +381,7 @@ def test_grouping_merges_notices_about_one_subject_per_channel(db, chat):
     rig.dispatcher.close()
 
 
+@pytest.mark.slow
 def test_outbox_is_written_in_the_same_transaction_as_the_state(database_url, chat):
     db = open_database(database_url)
 

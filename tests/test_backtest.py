@@ -124,6 +124,7 @@ def timeline(events) -> list[tuple]:
     return [(e.at, e.transition, e.level, e.rule, e.negatives_1h, e.mentions_1h) for e in events if e.kind == "crisis"]
 
 
+@pytest.mark.slow
 def test_backtest_replays_a_surge_and_a_price_drop(database_url, tmp_path):
     db = open_database(database_url)
     try:
@@ -145,6 +146,7 @@ def test_backtest_replays_a_surge_and_a_price_drop(database_url, tmp_path):
     assert first.numbers["negatives_1h"] == 6 and ("1小时负面", "6 条") in first.facts
 
 
+@pytest.mark.slow
 def test_brand_filter_and_aware_times_via_the_api(tmp_path):
     db = open_database(f"sqlite:///{tmp_path / 'live.db'}")
     try:
@@ -180,6 +182,7 @@ def _requests(chat) -> int:
     return sum(len(chat.accepted(r.name)) + len(chat.rejected(r.name)) for r in chat)
 
 
+@pytest.mark.slow
 def test_backtest_sends_nothing_and_leaves_live_alert_state_untouched(tmp_path, chat):
     url = f"sqlite:///{tmp_path / 'live.db'}"
     db = open_database(url)
@@ -216,6 +219,7 @@ def test_backtest_sends_nothing_and_leaves_live_alert_state_untouched(tmp_path, 
         db.dispose()
 
 
+@pytest.mark.slow
 def test_cli_table_and_json_lines(tmp_path):
     url = f"sqlite:///{tmp_path / 'live.db'}"
     db = open_database(url)
@@ -256,6 +260,7 @@ def cfg_tz():
         (("--from", "2026-11-20T19:00", "--to", "2026-11-21T01:00", "--brand", "苹果"), "configured: 蜜橙"),
     ],
 )
+@pytest.mark.slow
 def test_bad_input_exits_2_with_a_clear_message(tmp_path, args, message):
     cfg_path = write_config(tmp_path, f"sqlite:///{tmp_path / 'live.db'}")
     proc = run_cli("alerts", "backtest", *args, "--config", str(cfg_path), check=False)

@@ -28,6 +28,7 @@ def stored(tmp_path) -> dict[str, Observation]:
         }
 
 
+@pytest.mark.slow
 def test_javascript_price_is_seen_only_through_the_browser(shop, tmp_path, chromium):
     render = [p for p in demo_products(shop.base_url) if p.render]
     assert render, "the demo shop must have a render = true product"
@@ -46,6 +47,7 @@ def test_javascript_price_is_seen_only_through_the_browser(shop, tmp_path, chrom
     assert stored(tmp_path / "plain") == {}
 
 
+@pytest.mark.slow
 def test_resource_blocking_and_browser_identity(shop, tmp_path, chromium):
     urls = bench_render_urls(shop.base_url, 3)
     products = [DemoProduct(f"r{i}", "渲染店", f"渲染页{i}", u, render=True) for i, u in enumerate(urls)]

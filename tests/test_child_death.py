@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
@@ -21,6 +22,8 @@ from jingshao.storage.db import open_database
 from jingshao.storage.models import CrawlRun, Observation
 
 from .conftest import REPO, wait_for
+
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: make test-fast leaves these out
 
 
 def slow_config(shop, tmp_path: Path, n: int, delay: float, concurrency: int = 1, schedule: str = "") -> Path:

@@ -138,6 +138,7 @@ def test_selectors_that_work_are_accepted(tmp_path):
     assert len(cfg.competitors[0].products) == 2 and cfg.warnings == []
 
 
+@pytest.mark.slow
 def test_a_prefix_without_the_robots_keyword_is_a_warning_naming_the_channel(tmp_path):
     text = (
         '[[channels]]\nname = "品牌危机群"\ntype = "dingtalk"\nurl = "https://oapi.dingtalk.com/robot/send?'
@@ -152,6 +153,7 @@ def test_a_prefix_without_the_robots_keyword_is_a_warning_naming_the_channel(tmp
     assert "config warning" in out.stderr and "品牌危机群" in out.stderr and "运营群" not in out.stderr
 
 
+@pytest.mark.slow
 def test_the_cli_exits_2_on_such_a_config(tmp_path):
     path = write(tmp_path, BAD["css"][0])
     out = run_cli("status", "--config", str(path), check=False)

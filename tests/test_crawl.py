@@ -28,6 +28,8 @@ from jingshao.storage.models import CrawlRun, FailedObservation, Observation, Pr
 
 from .conftest import REPO, run_cli, wait_for
 
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: make test-fast leaves these out
+
 
 def crawl(cfg: Path, *, check: bool = True) -> subprocess.CompletedProcess[str]:
     return run_cli("crawl", "products", "--config", str(cfg), check=check)

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from jingshao.alerts.service import dispatch_notifications, run_evaluation
 from jingshao.config import load_config
 from jingshao.demo.runner import write_demo_config
 from jingshao.demo.webhooks import ChatReceivers
 
 from .conftest import run_cli
+
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: make test-fast leaves these out
 
 
 def titles(chat: ChatReceivers, name: str) -> list[str]:

@@ -293,6 +293,7 @@ def level_numbers(expected: list[DemoMention], now: datetime) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 def test_crisis_phases_escalate_then_stop(srv: DemoServer, client: httpx.Client) -> None:
     assert srv.start_crisis() == 1
     n1 = level_numbers(assert_crawl_matches(client, srv), NOW)
@@ -367,6 +368,7 @@ def test_control_endpoints_and_errors(srv: DemoServer, client: httpx.Client) -> 
     assert json.loads(client.get(srv.url("/hot/api/list")).text)["items"]
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_hot_list_selectors_work_on_the_rendered_page(srv: DemoServer, chromium: str) -> None:
     from playwright.sync_api import sync_playwright

@@ -167,6 +167,7 @@ def test_following_the_config_finds_exactly_the_reviews(srv: DemoServer, client:
     assert pages >= len(expected) // 20
 
 
+@pytest.mark.slow
 def test_each_state_adds_a_page_of_newer_reviews_on_top(srv: DemoServer, client: httpx.Client) -> None:
     for product_id in PLANS:
         before = demo_reviews(product_id, 0)

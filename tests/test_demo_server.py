@@ -392,6 +392,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_standalone_process(tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
@@ -427,6 +428,7 @@ def chromium_path() -> str | None:
     return None
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_jd_price_appears_in_a_browser(srv: DemoServer) -> None:
     playwright = pytest.importorskip("playwright.sync_api")

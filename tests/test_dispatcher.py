@@ -109,6 +109,7 @@ def test_sends_in_order_and_records_the_platform_answer(database_url, chat):
     db.dispose()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["503", "close", "stopped"])
 def test_receiver_down_for_minutes_then_back_gets_everything_in_order(db, chat, mode):
     channel = make_channel(chat, "wecom", "企微群")
@@ -279,6 +280,7 @@ def test_on_broken_runs_after_the_commit_without_holding_the_write_lock(db, chat
         assert [r.last_error for r in s.scalars(select(OutboxRow).order_by(OutboxRow.id))][-1] == "touched"
 
 
+@pytest.mark.slow
 def test_throttling_honours_retry_after_and_gives_up_loudly_after_max_attempts(db, chat, caplog):
     channel = make_channel(chat, "slack", "slack")
     enqueue(db, "slack", 2)

@@ -159,6 +159,7 @@ def test_bad_input() -> None:
     assert zero.price is None
 
 
+@pytest.mark.slow
 def test_twenty_megabyte_page_is_bounded() -> None:
     head = load("jd.html").decode("utf-8").split("</body>")[0]
     filler = "<div class='row'><span>填充内容 filler text</span></div>\n" * 400_000
@@ -216,6 +217,7 @@ def test_command_run_files_gz_and_json(tmp_path: Path) -> None:
     assert "299.00" in text and "heuristic" in text and "美的电饭煲" in text
 
 
+@pytest.mark.slow
 def test_command_many_files_are_fast(tmp_path: Path) -> None:
     paths = []
     for i in range(200):

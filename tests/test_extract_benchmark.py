@@ -39,6 +39,7 @@ def scores() -> dict[str, scoring.FieldScore]:
     return scoring.score(scoring.run_extractor(pages, ours), pages)
 
 
+@pytest.mark.slow
 def test_price_f1_floor(scores: dict[str, scoring.FieldScore]) -> None:
     s = scores["price"]
     assert s.f1 >= PRICE_F1_FLOOR, f"price P={s.precision:.3f} R={s.recall:.3f} F1={s.f1:.3f}"

@@ -26,6 +26,7 @@ def _fetch(url: str) -> httpx.Response:
     return resp
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("state", range(STATE_COUNT))
 def test_every_plain_product_in_every_state(server: DemoServer, state: int) -> None:
     server.set_state(state)

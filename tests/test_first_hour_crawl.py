@@ -18,6 +18,8 @@ from jingshao.demo.runner import write_demo_config
 
 from .conftest import REPO, free_port, run_cli
 
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: make test-fast leaves these out
+
 
 @pytest.fixture
 def plain_site(tmp_path):

@@ -10,10 +10,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from jingshao.demo.catalog import demo_products
 from jingshao.demo.runner import write_demo_config
 
 from .conftest import run_cli
+
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: make test-fast leaves these out
 
 
 def test_first_report_covers_today_so_far_and_says_so(shop, tmp_path):

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from sqlalchemy import func, select
 
 from jingshao.demo.catalog import demo_products
@@ -17,6 +18,8 @@ from jingshao.storage.db import open_database
 from jingshao.storage.models import Observation
 
 from .conftest import REPO, run_cli, wait_for
+
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: make test-fast leaves these out
 
 
 def test_alerts_follow_a_crawl_without_a_manual_evaluate(shop, tmp_path):

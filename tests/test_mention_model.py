@@ -105,6 +105,7 @@ def _write(path: Path, rows: list[tuple[str, str]], header: tuple[str, str] = ("
     return path
 
 
+@pytest.mark.slow
 def test_retrain_on_own_posts_through_the_cli(tmp_path: Path) -> None:
     base = [
         ("太差了，退货", "neg"),
@@ -155,6 +156,7 @@ def test_retrain_on_own_posts_through_the_cli(tmp_path: Path) -> None:
     assert set(lines[0]["probabilities"]) == {"pos", "neu", "neg"}
 
 
+@pytest.mark.slow
 def test_bad_training_csv(tmp_path: Path) -> None:
     bad = _write(tmp_path / "bad.csv", [("好", "pos"), ("坏", "angry")], header=("text", "label"))
     with pytest.raises(DatasetError, match=r"bad.csv:3: label must be pos, neu or neg, got 'angry'"):
@@ -173,6 +175,7 @@ def test_bad_training_csv(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "label must be pos, neu or neg" in proc.stderr
 
 
+@pytest.mark.slow
 def test_score_cli_review_kind_has_the_same_shape() -> None:
     proc = subprocess.run(
         [*JINGSHAO, "nlp", "score"], input="物流很快，质量不错\n", capture_output=True, text=True, timeout=120
@@ -188,6 +191,7 @@ def test_retired_threshold_keys_say_what_replaced_them() -> None:
     assert set(RETIRED_KEYS) == {"negative_below", "strongly_negative"}
 
 
+@pytest.mark.slow
 def test_crisis_counts_what_the_mention_model_says(tmp_path: Path) -> None:
     """Ingested posts are labelled by the mention model and the crisis rules count exactly its neg."""
     from jingshao.alerts.facts import brand_mentions

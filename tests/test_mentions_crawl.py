@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import func, select
 
 from jingshao.crawlers.mentionparse import content_key
@@ -14,6 +15,8 @@ from jingshao.storage.db import open_database
 from jingshao.storage.models import Mention
 
 from .conftest import run_cli
+
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: make test-fast leaves these out
 
 
 def demo_cfg(shop, tmp_path, *, browser: bool = False):

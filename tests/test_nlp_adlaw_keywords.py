@@ -55,6 +55,7 @@ def test_list_format_errors() -> None:
         parse_adlaw_list("最\tabsolute\textra", source="mine.txt")
 
 
+@pytest.mark.slow
 def test_selling_points() -> None:
     titles = [
         "2024新款纯棉短袖T恤男宽松透气 圆领 包邮",

@@ -140,6 +140,7 @@ def test_heldout_accuracy_floor(linear: Scorer) -> None:
         assert acc >= floor, f"{name}: held-out accuracy {acc:.4f} < floor {floor}"
 
 
+@pytest.mark.slow
 def test_linear_beats_snownlp_on_hotels(linear: Scorer) -> None:
     shared = need_shared()
     _, held = split(read_labelled_csv(shared / "data" / "sentiment" / "ChnSentiCorp_htl_all.train.csv"))
@@ -205,6 +206,7 @@ def test_train_without_nb_scaling(tmp_path: Path) -> None:
     assert p[0] > 0.5 > p[1]
 
 
+@pytest.mark.slow
 def test_train_main_reports_progress_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert train_main([tiny_csv(tmp_path / "mine.csv")], tmp_path / "m.npz") == 0
     err = capsys.readouterr().err

@@ -20,6 +20,8 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: make test-fast leaves these out
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # Top-level folders of the repository that are not part of the package.

@@ -52,6 +52,7 @@ def alerts_at(db, now: datetime, thresholds: CompetitorThresholds | None = None)
     return [a for p in inputs for a in evaluate_competitor(p.product, p.observations, p.reviews, now, t, p.adlaw_hits)]
 
 
+@pytest.mark.slow
 def test_a_plain_price_drop_still_alerts(db):
     """The control case: without the guards below, this history does raise a price alert."""
     observe(db, "1399", T0)
@@ -133,6 +134,7 @@ def test_price_basis_final_makes_price_alerts_follow_the_final_price(db):
         CompetitorThresholds(price_basis={"x": "cheapest"})
 
 
+@pytest.mark.slow
 def test_observations_void_command(db, database_url, tmp_path):
     observe(db, "1399", T0)
     observe(db, "13.99", T0 + timedelta(hours=1), plausibility_factor=None)

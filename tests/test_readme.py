@@ -23,6 +23,7 @@ def test_toml_examples_are_valid_configs(block, monkeypatch):
     parse_config(tomllib.loads(block), "README.md")
 
 
+@pytest.mark.slow
 def test_readme_lists_every_command():
     listed = set(re.findall(r"`jingshao ([a-z]+(?: [a-z]+)?)", README))
     top = run_cli("--help").stdout

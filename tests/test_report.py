@@ -208,6 +208,7 @@ def built(db, tmp_path: Path):
     return build_report(db, "Asia/Shanghai", DAY, None, tmp_path / "out", now=datetime(2026, 11, 25, 0, 5, tzinfo=UTC))
 
 
+@pytest.mark.slow
 def test_figures_and_sections(built) -> None:
     data = built.data
     h = data.headline
@@ -240,6 +241,7 @@ def test_figures_and_sections(built) -> None:
         assert needle in built.html and needle in built.text
 
 
+@pytest.mark.slow
 def test_images_are_referenced_by_cid_and_embedded_in_the_saved_file(built) -> None:
     cids = set(re.findall(r'src="cid:([^"]+)"', built.html))
     assert cids == {img.cid for img in built.images} and len(cids) == 3  # two price charts, one brand
@@ -249,6 +251,7 @@ def test_images_are_referenced_by_cid_and_embedded_in_the_saved_file(built) -> N
     assert "cid:" not in saved and saved.count("data:image/png;base64,") == 3
 
 
+@pytest.mark.slow
 def test_crawled_text_is_escaped(built) -> None:
     html = built.html
     assert "<script" not in html.lower()
@@ -263,6 +266,7 @@ def test_crawled_text_is_escaped(built) -> None:
     assert '<script>alert("x")</script>' in built.text  # plain text part: shown as written, not executed
 
 
+@pytest.mark.slow
 def test_size_budget_caps_lists_and_says_so(db, tmp_path: Path) -> None:
     with db.session() as s:
         comp = Competitor(name="大卖场")
@@ -292,6 +296,7 @@ def test_date_range_and_empty_database(tmp_path: Path) -> None:
     db.dispose()
 
 
+@pytest.mark.slow
 def test_charts_render_chinese_or_fall_back_to_ascii(built, monkeypatch) -> None:
     from jingshao.reports import charts
 
@@ -305,6 +310,7 @@ def test_charts_render_chinese_or_fall_back_to_ascii(built, monkeypatch) -> None
         assert charts.mention_chart(brand).startswith(b"\x89PNG")
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_phone_render_in_chromium(built, chromium, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright

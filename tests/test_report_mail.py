@@ -180,6 +180,7 @@ def parse(raw: bytes) -> EmailMessage:
     return email.message_from_bytes(raw, policy=policy.default)  # type: ignore[return-value]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("security", ["starttls", "ssl"])
 def test_report_arrives_with_text_html_and_inline_images(built, tls_files, tmp_path, security) -> None:
     inbox, port = Inbox(), free_port()
@@ -283,6 +284,7 @@ def test_smtp_config_validation() -> None:
     assert SmtpConfig(host="h", security="ssl", from_addr="r@x.com", to=["a@x.com"]).effective_port == 465
 
 
+@pytest.mark.slow
 def test_report_command_sends_once_with_the_database_ledger(tmp_path) -> None:
     """`jingshao report --send` twice (a retry tick, a user): one mail; the password comes from ${ENV}."""
     import os
@@ -383,6 +385,7 @@ def test_broken_channel_emails_the_admin(tmp_path) -> None:
         assert s.query(Notification).filter_by(status="pending").count() == 1  # kept until the channel is fixed
 
 
+@pytest.mark.slow
 def test_report_missed_at_report_time_is_caught_up_once(tmp_path) -> None:
     """SMTP down at 08:00: the report job fails; the catch-up job sends it once SMTP is back, and
     never again."""
@@ -552,6 +555,7 @@ def test_crash_between_acceptance_and_record_resends_with_the_same_message_id(bu
     restarted.dispose()
 
 
+@pytest.mark.slow
 def test_permanent_failure_stops_the_catch_up(tmp_path) -> None:
     """A wrong password at report time: the ledger says the failure is permanent, so the catch-up
     does not rebuild and resend the report every 10 minutes; a manual send after the fix works."""

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from sqlalchemy import func, select
 
 from jingshao.demo.catalog import demo_products
@@ -17,6 +18,8 @@ from jingshao.storage.db import open_database
 from jingshao.storage.models import CrawlRun, Product, Review
 
 from .conftest import REPO, run_cli, wait_for
+
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: make test-fast leaves these out
 
 
 def reviewed(shop):

@@ -308,6 +308,7 @@ def test_red_by_5_sigma_with_50_negatives_and_half_share() -> None:
     assert rule_of(stream({**week, 0: (50, 51)})) == "yellow.sigma3"  # 49.5% negative
 
 
+@pytest.mark.slow
 def test_red_5_sigma_binds_on_a_loud_baseline() -> None:
     week = background(alternating(20, 60), positives=200)  # mean 40, std 20: 5σ -> 140
     assert rule_of(stream({**week, 0: (140, 100)})) == "red.sigma5"
@@ -386,6 +387,7 @@ def test_thresholds_are_configurable() -> None:
     assert evaluate([neg(sentiment=0.05, title="要投诉")], thresholds=t) is None
 
 
+@pytest.mark.slow
 def test_100k_mentions_evaluate_and_count_exactly() -> None:
     rng = random.Random(5)
     mentions = [

@@ -28,7 +28,7 @@ from jingshao.storage.models import CrawlRun, Observation, Product
 
 from .conftest import REPO, free_port, skip_or_fail, wait_for
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 HEARTBEAT = "2"  # seconds: a killed worker's requests are re-queued this long after its death
 

@@ -58,6 +58,7 @@ def test_trigger_specs():
             parse_trigger(bad, tz)
 
 
+@pytest.mark.slow
 def test_jobs_fire_on_time_and_survive_a_restart(shop, tmp_path):
     cfg_path = config_for(shop, tmp_path)
     cfg = load_config(cfg_path)
@@ -97,6 +98,7 @@ def test_jobs_fire_on_time_and_survive_a_restart(shop, tmp_path):
         sched.shutdown(wait=False)
 
 
+@pytest.mark.slow
 def test_sigterm_stops_the_scheduler_and_its_crawl_cleanly(shop, tmp_path):
     slow = [DemoProduct(f"s{i}", "慢店", f"慢页面{i}", slow_product_url(shop.base_url, i, 0.5)) for i in range(30)]
     cfg_path = config_for(shop, tmp_path, products=slow)
@@ -155,12 +157,14 @@ def count(db, model) -> int:
         return s.scalar(select(func.count()).select_from(model))
 
 
+@pytest.mark.slow
 def test_status_command(shop, tmp_path):
     cfg_path = config_for(shop, tmp_path)
     out = run_cli("status", "--config", str(cfg_path)).stdout
-    assert "crawl_products" in out and "every 3s" in out and "outbox: 0 pending" in out
+    assert "crawl_products" in out and "every 3s" in out and "待发通知 outbox: 0 条待发 pending" in out
 
 
+@pytest.mark.slow
 def test_a_long_write_elsewhere_does_not_kill_the_scheduler(shop, tmp_path):
     """The job store waits for SQLite's write lock like the rest of the product (it used pysqlite's
     5 s default, and one failed next-run-time update killed APScheduler's thread silently)."""

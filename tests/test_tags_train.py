@@ -8,9 +8,12 @@ import json
 import zlib
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from jingshao.cli import app
+
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: make test-fast leaves these out
 
 ASPECTS = ["续航", "外形", "屏幕", "物流", "声音", "做工", "手感", "拍照"]
 OPINIONS = [("很好", "正面"), ("不错", "正面"), ("很差", "负面"), ("一般", "负面"), ("非常棒", "正面")]

@@ -492,35 +492,44 @@ def test_chat_notice_links_to_the_alert_page_when_public_url_is_set():
 # ---------------------------------------------------------------- files
 
 
-def test_report_and_evidence_downloads_cannot_escape_their_folder(database_url, tmp_path):
+def test_report_and_evidence_downloads_cannot_escape(database_url, tmp_path):
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "jingshao-report-2026-11-26.html").write_text("<h1>日报</h1>", encoding="utf-8")
-    (tmp_path / "evidence").mkdir()
-    (tmp_path / "evidence" / "a.html").write_text("<p>证据</p>", encoding="utf-8")
     (tmp_path / "secret.txt").write_text("top secret", encoding="utf-8")
-    (tmp_path / "evidence" / "link.txt").symlink_to(tmp_path / "secret.txt")
-    cfg = make_cfg(database_url, tmp_path, evidence_dir=str(tmp_path / "evidence"))
-    with TestClient(create_app(cfg), base_url="http://127.0.0.1") as client:
+    (tmp_path / "reports" / "jingshao-report-link.html").symlink_to(tmp_path / "secret.txt")
+    cfg = make_cfg(database_url, tmp_path)
+    db = open_database(database_url)
+    pid, _ = seed_history(db)
+    other = seed_products(db, 1)[0]
+    from jingshao.storage.evidence import attach_evidence
+
+    page = b"<html><script>window.__x=1</script><p>\xe8\xaf\x81\xe6\x8d\xae</p></html>"
+    with db.session() as s:
+        assert attach_evidence(s, pid, "https://hist.example.com/item/1.html", page)
+    with TestClient(create_app(cfg, db=db), base_url="http://127.0.0.1") as client:
         h = bearer(VIEWER_TOKEN)
         listed = client.get("/api/v1/reports", headers=h).json()
-        assert [r["period"] for r in listed] == ["2026-11-26"]
+        assert [r["period"] for r in listed] == ["2026-11-26"]  # the symlink out is not listed
         r = client.get("/api/v1/reports/jingshao-report-2026-11-26.html", headers=h)
         assert r.status_code == 200 and "日报" in r.text and r.headers["content-security-policy"].startswith("sandbox")
-        r = client.get("/api/v1/evidence/a.html", headers=h)
-        assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+        (ev,) = client.get(f"/api/v1/products/{pid}/evidence", headers=h).json()
+        r = client.get(f"/api/v1/products/{pid}/evidence/{ev['html_sha256']}", headers=h)
+        assert r.status_code == 200 and r.content == page
+        assert "attachment" in r.headers["content-disposition"]
+        assert r.headers["content-security-policy"].startswith("sandbox")  # the competitor's script never runs
         for path in (
-            "/api/v1/evidence/../secret.txt",
-            "/api/v1/evidence/%2e%2e/secret.txt",
-            "/api/v1/evidence/..%2Fsecret.txt",
-            "/api/v1/evidence/link.txt",
-            f"/api/v1/evidence/{tmp_path}/secret.txt",
-            "/api/v1/evidence/..%5Csecret.txt",
+            f"/api/v1/products/{other}/evidence/{ev['html_sha256']}",  # another product's digest: not reachable
+            f"/api/v1/products/{pid}/evidence/{'0' * 64}",
+            f"/api/v1/products/{pid}/evidence/..%2F..%2Fsecret.txt",
+            "/api/v1/reports/jingshao-report-link.html",  # a symlink out of the folder
             "/api/v1/reports/..%2Fsecret.txt",
             "/api/v1/reports/jingshao-report-..%2F..%2Fsecret.txt.html",
+            "/api/v1/reports/jingshao-report-..%5C..%5Csecret.txt.html",
         ):
             r = client.get(path, headers=h)
             assert r.status_code == 404, path
             assert "top secret" not in r.text
+    db.dispose()
 
 
 def test_web_competitor_selectors_reach_the_crawl_targets(env):
@@ -567,3 +576,34 @@ def test_login_guessing_across_names_is_limited_per_client():
     limiter.failed("10.0.0.2", "ops")
     assert limiter.retry_after("10.0.0.2", "ops") > 0
     assert limiter.retry_after("10.0.0.2", "boss") == 0
+
+
+def test_openapi_documents_the_api_and_its_bearer_scheme(env):
+    _, _, client = env
+    spec = client.get("/api/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    paths = set(spec["paths"])
+    for path in ("/api/v1/products", "/api/v1/alerts/{alert_id}/silence", "/api/v1/prices.csv", "/api/v1/crawl-runs"):
+        assert path in paths
+    assert not any(p.startswith("/login") or not p.startswith("/api/") for p in paths)  # pages stay out of it
+
+
+def test_chat_robot_receives_the_link_to_the_alert_page(tmp_path, chat):
+    """End to end: the engine with web.public_url, the dispatcher, a local DingTalk robot."""
+    from jingshao.alerts.dispatcher import Dispatcher
+    from jingshao.alerts.engine import Engine
+    from jingshao.alerts.settings import AlertsConfig
+
+    from .test_alert_engine import T0, Scripted, crisis, make_channel
+
+    db = open_database(f"sqlite:///{tmp_path / 'links.db'}")
+    source = Scripted()
+    source.instances = [crisis("蜜橙", "yellow")]
+    channel = make_channel(chat, "dingtalk", "钉钉群")
+    Engine(AlertsConfig(), [source], [channel], public_url="https://jingshao.example.com").evaluate(db, T0)
+    Dispatcher(db, {channel.name: channel}, AlertsConfig()).run_once(T0)
+    with db.session() as s:
+        alert_id = s.query(Alert).one().id
+    (text,) = [d.payload["markdown"]["text"] for d in chat.accepted("dingtalk")]
+    assert f"https://jingshao.example.com/alerts/{alert_id}" in text
+    db.dispose()

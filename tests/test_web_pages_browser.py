@@ -26,7 +26,7 @@ from jingshao.storage.models import Alert, Observation, Silence
 from .conftest import REPO, free_port, wait_for
 from .web_pages_data import Seeded, seed
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).parent / "artifacts" / "web"
 ADMIN, ADMIN_PASSWORD = "ops", "ops-password-1"
@@ -146,6 +146,24 @@ def test_price_chart_draws_each_observation_over_the_whole_range(admin, site):
         assert len(red["data"]) >= 1  # the 50% drop ten days ago is beyond the configured 3σ
         assert series["待确认"]["data"]  # the suspect spike three days ago is drawn apart
         assert admin.locator("td.anomaly").count() >= 1
+
+
+def test_price_table_filters_in_place_and_sorts(admin, site):
+    admin.goto(site.url("/prices"))
+    total = admin.locator("#price-table tbody tr[data-product]").count()
+    admin.evaluate("window.__samePage = true")
+    admin.select_option("select[name=competitor]", "优品数码旗舰店")
+    admin.wait_for_function(
+        "n => document.querySelectorAll('#price-table tbody tr[data-product]').length < n", arg=total
+    )
+    assert admin.evaluate("window.__samePage") is True  # htmx swapped the table; no page load
+    assert "competitor=" in admin.url  # ... and pushed the filter into the URL (a shareable link)
+    cells = admin.locator("#price-table tbody td[data-label=竞品]").all_inner_texts()
+    assert cells and set(cells) == {"优品数码旗舰店"}
+    admin.click("#price-table th a:has-text('现价')")
+    admin.wait_for_url("**sort=price**")
+    prices = [float(t.strip("¥").replace(",", "")) for t in admin.locator("td[data-label=现价]").all_inner_texts()]
+    assert prices == sorted(prices)
 
 
 def test_void_an_observation(admin, site):

@@ -38,7 +38,10 @@ def report_files(folder: Path) -> list[ReportFile]:
     if not folder.is_dir():
         return []
     out = []
+    base = folder.resolve()
     for p in folder.glob("jingshao-report-*.html"):
+        if not p.resolve().is_relative_to(base) or not p.is_file():  # a symlink out of the folder: not listed
+            continue
         st = p.stat()
         out.append(
             ReportFile(

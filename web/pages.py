@@ -50,6 +50,7 @@ EVENT_NAMES = {
     "escalated": "升级",
     "deescalated": "降级",
     "repeated": "重复提醒",
+    "changed": "新变化",
     "resolved": "恢复",
     "acked": "已认领",
     "silenced": "静默",
@@ -150,7 +151,15 @@ def overview(request: Request, db: Session = Depends(get_db)) -> Response:
     changes = q.changes_since(db, since_yesterday)
     counts = q.overview_counts(db, today, now + timedelta(seconds=1), [c for c in changes if c.at >= today])
     alerts = sorted(list_alerts(db, state="firing"), key=lambda a: (LEVEL_ORDER.get(a.level, 9), -a.since.timestamp()))
-    return render(request, "overview.html", "overview", counts=counts, alerts=alerts[:20], changes=changes[:50])
+    return render(
+        request,
+        "overview.html",
+        "overview",
+        counts=counts,
+        alerts=alerts[:20],
+        changes=changes[:50],
+        more=len(changes) - 50,
+    )
 
 
 # ---------------------------------------------------------------- 竞品价格
@@ -170,14 +179,13 @@ SORTS = {
 def prices(
     request: Request,
     db: Session = Depends(get_db),
-    q_: str = "",
     competitor: str = "",
     stock: str = "",
     promo: str = "",
     sort: str = "competitor",
     order: str = "asc",
 ) -> Response:
-    search = request.query_params.get("q", q_).strip()
+    search = request.query_params.get("q", "").strip()  # `q` is this module's queries: read it by name
     rows = q.price_table(db, _now())
     competitors = sorted({r.competitor for r in rows})
     if competitor:

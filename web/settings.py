@@ -74,8 +74,6 @@ class WebConfig(_Strict):
     session_hours: float = Field(default=12, gt=0)
     login_attempts: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
-    # Where `jingshao serve` looks for evidence snapshots; downloads never leave this folder.
-    evidence_dir: str | None = None
 
     @field_validator("public_url")
     @classmethod

@@ -346,14 +346,14 @@ def crisis_stats(mentions: Sequence[MentionFact], now: datetime, t: CrisisThresh
     baseline = negatives[1 : t.baseline_hours + 1].astype(np.float64)
     mean, std = float(baseline.mean()), float(baseline.std())
 
-    recent = [mentions[i] for i in np.flatnonzero(inside & (buckets < t.event_hours))]
+    recent = [mentions[int(i)] for i in np.flatnonzero(inside & (buckets < t.event_hours))]
     authority = sorted((m for m in recent if m.is_negative and m.authority >= t.yellow_authority), key=_telling)
     crisis_words = []
     for m in recent:
         if m.is_negative and m.p_negative >= t.strongly_negative_prob and (word := _crisis_word_of(m, t)):
             crisis_words.append((m, word))
     crisis_words.sort(key=lambda hit: _telling(hit[0]))
-    current_negatives = [mentions[i] for i in np.flatnonzero(inside & negative & (buckets == 0))]
+    current_negatives = [mentions[int(i)] for i in np.flatnonzero(inside & negative & (buckets == 0))]
     top = sorted(current_negatives, key=_telling)[:MAX_EVIDENCE]
 
     return CrisisStats(
@@ -406,7 +406,7 @@ def _above_sigma(s: CrisisStats, k: float, minimum: int) -> bool:
     return s.negatives_1h >= minimum and s.negatives_1h >= s.baseline_mean + k * s.sigma
 
 
-def _authority_hit(hits: list, rule: str, level: str, what: str, count_label: str) -> RuleHit | None:
+def _authority_hit(hits: list, rule: str, level: Level, what: str, count_label: str) -> RuleHit | None:
     """A rule hit for negative mentions from sources of some authority: the first one names it."""
     if not hits:
         return None

@@ -196,17 +196,30 @@ class FinalPrice:
         }
 
 
+def _amount(offer: Offer) -> Decimal:
+    """The offer's amount; the parser sets one for every kind that is priced with it."""
+    if offer.amount is None:
+        raise ValueError(f"{offer.kind} offer {offer.text!r} has no amount")
+    return offer.amount
+
+
+def _offer_rate(offer: Offer) -> Decimal:
+    if offer.rate is None:
+        raise ValueError(f"{offer.kind} offer {offer.text!r} has no rate")
+    return offer.rate
+
+
 def _basket_discount(offer: Offer, unit: Decimal, quantity: int) -> Decimal:
     total = unit * quantity
-    if offer.kind == "threshold" and total >= offer.threshold:
-        return offer.amount
+    if offer.kind == "threshold" and offer.threshold is not None and total >= offer.threshold:
+        return _amount(offer)
     if offer.kind == "per_threshold" and offer.threshold:
-        off = (total // offer.threshold) * offer.amount
+        off = (total // offer.threshold) * _amount(offer)
         return min(off, offer.cap) if offer.cap is not None else off
     if offer.kind == "qty_rate" and quantity >= (offer.quantity or 1):
-        return total * (1 - offer.rate)
+        return total * (1 - _offer_rate(offer))
     if offer.kind == "nth_rate" and offer.quantity and quantity >= offer.quantity:
-        return (quantity // offer.quantity) * unit * (1 - offer.rate)
+        return (quantity // offer.quantity) * unit * (1 - _offer_rate(offer))
     return Decimal(0)
 
 
@@ -224,15 +237,15 @@ def final_price(
     if presale is not None:
         # Deposit X counts as X + bonus; the rest is paid later: the buyer pays price - bonus.
         used.append(presale)
-        unit = unit - presale.amount
-    unit_prices = [o for o in offers if o.kind == "unit_price" and (members or not o.member) and o.amount < unit]
+        unit = unit - _amount(presale)
+    unit_prices = [o for o in offers if o.kind == "unit_price" and (members or not o.member) and _amount(o) < unit]
     if unit_prices:
-        best = min(unit_prices, key=lambda o: o.amount)
-        unit = best.amount
+        best = min(unit_prices, key=_amount)
+        unit = _amount(best)
         used.append(best)
     for o in offers:
-        if o.kind == "unit_off" and o.amount < unit:
-            unit -= o.amount
+        if o.kind == "unit_off" and _amount(o) < unit:
+            unit -= _amount(o)
             used.append(o)
     total = unit * quantity
     baskets = [
@@ -245,16 +258,16 @@ def final_price(
         best_o, best_d = max(baskets, key=lambda od: od[1])
         total -= best_d
         used.append(best_o)
-    coupons = [o for o in offers if o.kind == "coupon" and o.amount < total]
+    coupons = [o for o in offers if o.kind == "coupon" and _amount(o) < total]
     if coupons:
-        best_c = max(coupons, key=lambda o: o.amount)
-        total -= best_c.amount
+        best_c = max(coupons, key=_amount)
+        total -= _amount(best_c)
         used.append(best_c)
-    stated = [o for o in offers if o.kind == "stated_final" and o.amount < price]
+    stated = [o for o in offers if o.kind == "stated_final" and _amount(o) < price]
     if stated and quantity == 1:
-        best_s = min(stated, key=lambda o: o.amount)
-        if best_s.amount < total:
-            total = best_s.amount
+        best_s = min(stated, key=_amount)
+        if _amount(best_s) < total:
+            total = _amount(best_s)
             used = [best_s]
     total = max(total, CENT)
     per_unit = (total / quantity).quantize(CENT, rounding=ROUND_HALF_UP)

@@ -399,7 +399,7 @@ def state_fields(page: Page) -> Found:
             else (("isSoldOut", node["isSoldOut"]) if "isSoldOut" in node else ("soldOut", node["soldOut"]))
         )
         if key in ("isSoldOut", "soldOut") and isinstance(value, (bool, int)):
-            state = "OutOfStock" if value else "InStock"
+            state: str | None = "OutOfStock" if value else "InStock"
         else:
             state = avail.from_schema(value)
         found.put("availability", state, f"{name}..{key}")

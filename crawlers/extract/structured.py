@@ -123,7 +123,7 @@ def _specs(offer: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _is_list_price_spec(spec: dict[str, Any]) -> bool:
     kind = _text(spec.get("priceType"))
-    return bool(kind) and kind.rsplit("/", 1)[-1].rsplit("#", 1)[-1].lower() in _LIST_PRICE_TYPES
+    return kind is not None and bool(kind) and kind.rsplit("/", 1)[-1].rsplit("#", 1)[-1].lower() in _LIST_PRICE_TYPES
 
 
 def _offer_price(offer: dict[str, Any]) -> tuple[Decimal | None, str | None, bool]:

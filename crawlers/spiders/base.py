@@ -10,7 +10,7 @@ import scrapy
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from jingshao.crawlers.failures import describe_failure
+from jingshao.crawlers.failures import describe_failure, request_of
 from jingshao.crawlers.items import FailedPageItem
 
 
@@ -44,7 +44,7 @@ class TargetsSpider(scrapy.Spider):
         status = failure.value.response.status if failure.check(HttpError) else None
         reason = describe_failure(failure)
         return FailedPageItem(
-            url=url or failure.request.url,
+            url=url or request_of(failure).url,
             product_id=product_id,
             http_status=status,
             reason=f"{what}: {reason}" if what else reason,

@@ -13,6 +13,7 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from jingshao.crawlers.config import BrandConfig, MentionSourceConfig
+from jingshao.crawlers.failures import request_of
 from jingshao.crawlers.items import FailedPageItem, MentionItem
 from jingshao.crawlers.mentionparse import (
     MentionParseError,
@@ -111,4 +112,4 @@ class MentionsSpider(TargetsSpider):
             yield self.page_request(src, brands, index + 1, nxt, response.meta["keyword"])
 
     def on_error(self, failure: Failure):
-        yield self.failed_request(failure, f"mention source {failure.request.meta['src'].name}")
+        yield self.failed_request(failure, f"mention source {request_of(failure).meta['src'].name}")

@@ -13,6 +13,7 @@ from jingshao.crawlers.blocking import BLOCK_STATUSES, BlockingPolicy, detect_bl
 from jingshao.crawlers.extract import extract_product
 from jingshao.crawlers.extract.model import reading_basis
 from jingshao.crawlers.extract.offers import final_price, parse_offers
+from jingshao.crawlers.failures import request_of
 from jingshao.crawlers.items import BlockedPageItem, FailedPageItem, ListPriceItem, ProductObservationItem
 from jingshao.crawlers.spiders.base import TargetsSpider
 
@@ -153,7 +154,7 @@ class ProductsSpider(TargetsSpider):
 
         from jingshao.crawlers.backoff import DomainPaused
 
-        target = failure.request.meta["target"]
+        target = request_of(failure).meta["target"]
         item = self.failed_request(failure, product_id=target["product_id"], url=target["url"])
         if failure.check(DomainPaused):
             item = BlockedPageItem(item.url, f"blocked: {failure.value}", item.product_id, None, signal="paused")

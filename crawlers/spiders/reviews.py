@@ -12,6 +12,7 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from jingshao.crawlers.config import ReviewSource
+from jingshao.crawlers.failures import request_of
 from jingshao.crawlers.items import FailedPageItem, ReviewItem, ReviewsCompleteItem
 from jingshao.crawlers.reviewparse import ReviewParseError, page_url, parse_review_page
 from jingshao.crawlers.spiders.base import TargetsSpider
@@ -95,4 +96,4 @@ class ReviewsSpider(TargetsSpider):
         return page_url(src, index + 1)
 
     def on_error(self, failure: Failure):
-        yield self.failed_request(failure, "review page", failure.request.meta["target"]["product_id"])
+        yield self.failed_request(failure, "review page", request_of(failure).meta["target"]["product_id"])

@@ -67,13 +67,13 @@ class PriceRow:
         return self._pct(self.price, self.price_7d)
 
 
-def _latest_id(before: datetime | None) -> Any:
-    """Correlated to `Product`: the id of its newest confirmed observation first seen before `before`.
+def _latest(column: Any, before: datetime | None) -> Any:
+    """Correlated to `Product`: `column` of its newest confirmed observation first seen before `before`.
 
     One index seek per product on ``ix_observations_product_seen`` (product_id, first_seen_at); a
     window function over the whole table or a GROUP BY would read every observation instead.
     """
-    q = select(Observation.id).where(Observation.product_id == Product.id, *CONFIRMED)
+    q = select(column).where(Observation.product_id == Product.id, *CONFIRMED)
     if before is not None:
         q = q.where(Observation.first_seen_at < before)
     return (
@@ -84,22 +84,25 @@ def _latest_id(before: datetime | None) -> Any:
     )
 
 
+def _latest_id(before: datetime | None) -> Any:
+    return _latest(Observation.id, before)
+
+
 def _prices_before(session: Session, before: datetime, product_ids: list[int]) -> dict[int, Decimal | None]:
     if not product_ids:
         return {}
-    latest = _latest_id(before).label("oid")
     out: dict[int, Decimal | None] = {}
     for start in range(0, len(product_ids), 5000):
         chunk = product_ids[start : start + 5000]
-        sub = select(Product.id.label("pid"), latest).where(Product.id.in_(chunk)).subquery()
         out.update(
-            session.execute(select(sub.c.pid, Observation.price).join(Observation, Observation.id == sub.c.oid)).all()
+            session.execute(select(Product.id, _latest(Observation.price, before)).where(Product.id.in_(chunk))).all()
         )
     return out
 
 
 def price_table(session: Session, now: datetime, *, include_inactive: bool = False) -> list[PriceRow]:
-    """Every watched product with its current confirmed observation and its price 1 and 7 days ago."""
+    """Every watched product with its current confirmed observation and its price 1 and 7 days ago
+    (one statement: the current row joined by id, the two older prices as correlated subqueries)."""
     q = (
         select(
             Product.id,
@@ -116,6 +119,8 @@ def price_table(session: Session, now: datetime, *, include_inactive: bool = Fal
             Observation.promo,
             Observation.last_seen_at,
             Observation.title,
+            _latest(Observation.price, now - timedelta(days=1)),
+            _latest(Observation.price, now - timedelta(days=7)),
         )
         .join(Competitor, Product.competitor_id == Competitor.id)
         .outerjoin(Observation, Observation.id == _latest_id(now + timedelta(seconds=1)))
@@ -123,9 +128,6 @@ def price_table(session: Session, now: datetime, *, include_inactive: bool = Fal
     )
     if not include_inactive:
         q = q.where(Product.active.is_(True))
-    rows = session.execute(q).all()
-    ids = [r[0] for r in rows]
-    past = {days: _prices_before(session, now - timedelta(days=days), ids) for days in (1, 7)}
     return [
         PriceRow(
             pid,
@@ -141,10 +143,12 @@ def price_table(session: Session, now: datetime, *, include_inactive: bool = Fal
             in_stock,
             promo,
             seen,
-            past[1].get(pid),
-            past[7].get(pid),
+            p1,
+            p7,
         )
-        for pid, comp, name, url, active, price, final, orig, currency, avail, in_stock, promo, seen, title in rows
+        for pid, comp, name, url, active, price, final, orig, currency, avail, in_stock, promo, seen, title, p1, p7 in (
+            session.execute(q).all()
+        )
     ]
 
 
@@ -327,8 +331,9 @@ class ChangeRow:
     new_availability: str | None
 
 
-def changes_since(session: Session, since: datetime, limit: int = 200) -> list[ChangeRow]:
-    """Confirmed observations first seen since `since`, each beside the confirmed one before it."""
+def changes_since(session: Session, since: datetime) -> list[ChangeRow]:
+    """Confirmed observations of watched products first seen since `since`, each beside the confirmed
+    one before it (newest first). One query: the previous row is found by an index seek per change."""
     prev = aliased(Observation)
     prev_id = (
         select(prev.id)
@@ -343,59 +348,28 @@ def changes_since(session: Session, since: datetime, limit: int = 200) -> list[C
         .correlate(Observation)
         .scalar_subquery()
     )
-    pairs = [
-        (oid, before)
-        for oid, before in session.execute(
-            select(Observation.id, prev_id).where(Observation.first_seen_at >= since, *CONFIRMED)
+    old = aliased(Observation)
+    rows = session.execute(
+        select(
+            Observation.product_id,
+            Competitor.name,
+            Product.name,
+            Product.url,
+            Observation.first_seen_at,
+            old.price,
+            Observation.price,
+            old.promo,
+            Observation.promo,
+            old.availability,
+            Observation.availability,
         )
-        if before is not None
-    ]
-    if not pairs:
-        return []
-    ids = {i for pair in pairs for i in pair}
-    rows = {
-        r.id: r
-        for r in session.execute(
-            select(
-                Observation.id,
-                Observation.product_id,
-                Observation.first_seen_at,
-                Observation.price,
-                Observation.promo,
-                Observation.availability,
-            ).where(Observation.id.in_(ids))
-        )
-    }
-    names = {
-        pid: (comp, name or url)
-        for pid, comp, name, url in session.execute(
-            select(Product.id, Competitor.name, Product.name, Product.url)
-            .join(Competitor, Product.competitor_id == Competitor.id)
-            .where(Product.id.in_({rows[o].product_id for o, _ in pairs}), Product.active.is_(True))
-        )
-    }
-    out = []
-    for oid, pid_ in pairs:
-        new, old = rows[oid], rows[pid_]
-        if new.product_id not in names:
-            continue
-        comp, name = names[new.product_id]
-        out.append(
-            ChangeRow(
-                new.product_id,
-                comp,
-                name,
-                new.first_seen_at,
-                old.price,
-                new.price,
-                old.promo,
-                new.promo,
-                old.availability,
-                new.availability,
-            )
-        )
-    out.sort(key=lambda c: c.at, reverse=True)
-    return out[:limit]
+        .join(Product, Product.id == Observation.product_id)
+        .join(Competitor, Competitor.id == Product.competitor_id)
+        .join(old, old.id == prev_id)
+        .where(Observation.first_seen_at >= since, *CONFIRMED, Product.active.is_(True))
+        .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
+    ).all()
+    return [ChangeRow(pid, comp, name or url, *rest) for pid, comp, name, url, *rest in rows]
 
 
 def overview_counts(session: Session, start: datetime, end: datetime, changes: list[ChangeRow]) -> OverviewCounts:
