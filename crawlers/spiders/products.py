@@ -24,6 +24,7 @@ class ProductsSpider(TargetsSpider):
     """Targets (`JINGSHAO_TARGETS`): dicts with url, product_id, render, selectors."""
 
     name = "products"
+    progress_items = (ProductObservationItem, FailedPageItem)
     blocking_policy = BlockingPolicy()
     screenshots = False
 
