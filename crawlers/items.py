@@ -24,6 +24,9 @@ class ProductObservationItem:
     # stored page's, so nothing was extracted (``fields`` is empty) and the latest observation stands.
     fingerprint: str | None = None
     seen_unchanged: bool = False
+    # Set by the storage pipeline: "changed" | "unchanged" (the crawl summary counts each page by it; a global
+    # counter compared between signals miscounts when items of several pages are in the pipelines at once).
+    stored_as: str | None = None
 
 
 @dataclass
@@ -45,6 +48,15 @@ class BlockedPageItem(FailedPageItem):
 
     signal: str = ""
     login_wall: bool = False
+
+
+@dataclass
+class ListPriceItem:
+    """The product's price as a list or search page shows it (Article 20 audits, issue 12)."""
+
+    product_id: int
+    page_url: str
+    price: Any  # Decimal
 
 
 @dataclass

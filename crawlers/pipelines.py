@@ -85,6 +85,7 @@ class ProductPipeline(ItemPipeline):
             owner.stats.inc_value("jingshao/pages")
             owner.stats.inc_value("jingshao/unchanged")
             owner.stats.inc_value("jingshao/skipped_unchanged")
+            item.stored_as = "unchanged"  # for the summary
             return
         with owner.db.session() as s:
             outcome, obs_id = write_observation(
@@ -99,6 +100,7 @@ class ProductPipeline(ItemPipeline):
         owner.stats.inc_value("jingshao/pages")
         key = "unchanged" if outcome is ObservationOutcome.UNCHANGED else "changes"
         owner.stats.inc_value(f"jingshao/{key}")
+        item.stored_as = "unchanged" if outcome is ObservationOutcome.UNCHANGED else "changed"  # for the summary
 
 
 class _BufferedPipeline(ItemPipeline):
