@@ -1085,16 +1085,20 @@ def adlaw(
 ) -> None:
     """Find absolute and forbidden advertising claims (广告法极限词) in copy.
 
-    With --config (or $JINGSHAO_CONFIG), the config's [nlp] adlaw_extra and adlaw_allow apply too.
+    With --config (or $JINGSHAO_CONFIG), the config's [nlp] adlaw_extra and adlaw_allow apply too. The 2023
+    enforcement guide's exemptions (self-comparison, consumption tips, standard grades, trademarks and awards)
+    apply unless [nlp.adlaw_exemptions] switches them off.
     """
+    from jingshao.nlp.adlaw_exemptions import AdlawExemptions, apply_exemptions
 
     extra: list[str] = []
     allow: list[str] = []
+    exemptions = AdlawExemptions()  # the 2023 guide's exemptions (issue 12); a config may switch them
     if config or os.environ.get("JINGSHAO_CONFIG"):
         nlp_cfg = _load(config).nlp
-        extra, allow = nlp_cfg.adlaw_extra, nlp_cfg.adlaw_allow
+        extra, allow, exemptions = nlp_cfg.adlaw_extra, nlp_cfg.adlaw_allow, nlp_cfg.adlaw_exemptions
     body = sys.stdin.read() if text == ["-"] else " ".join(text)
-    hits = scan_adlaw(body, extra_words=extra, allow=allow)
+    hits = apply_exemptions(body, scan_adlaw(body, extra_words=extra, allow=allow), exemptions)
     if as_json:
         print(
             json.dumps(
@@ -1710,6 +1714,62 @@ def evidence_export(
         f"{shots} 张截图 screenshots, SHA256SUMS 校验 (sha256sum -c)",
         highlight=False,
     )
+
+
+audit_app = typer.Typer(help="Compliance audits of competitors' prices (issue 12).", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("prices")
+def audit_prices_cmd(
+    competitor: Annotated[str | None, typer.Option("--competitor", help="only this competitor")] = None,
+    days: Annotated[int, typer.Option("--days", min=1, help="findings of the last N days")] = 30,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per finding")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Price-compliance risks after 《明码标价和禁止价格欺诈规定》 Articles 16, 17, 19 and 20, with the prices and
+    snapshots behind each. Displayed prices, not transactions: each finding is a risk to check, never a verdict."""
+    cfg = _load(config)
+    import json as _json
+
+    from jingshao.alerts.audit import audit_prices
+
+    db = _db(cfg)
+    with db.session() as s:
+        findings = audit_prices(s, competitor=competitor, days=days)
+    if as_json:
+        for f in findings:
+            row = {
+                "article": f.article,
+                "headline": f.headline,
+                "product_id": f.product_id,
+                "product": f.product,
+                "competitor": f.competitor,
+                "at": f.at.isoformat(),
+                "summary": f.summary,
+                "facts": f.facts,
+                "snapshots": f.snapshots,
+            }
+            print(_json.dumps(row, ensure_ascii=False))
+        return
+    if not findings:
+        console.print(f"近 {days} 天未发现价格合规风险 no price-compliance risks in the last {days} days")
+        return
+    for f in findings:
+        console.print(
+            f"{escape(f.headline)}\n  {escape(f.competitor)} / {escape(f.product)} (#{f.product_id}) "
+            f"{f.at.astimezone(cfg.tz).strftime('%Y-%m-%d %H:%M')}: {escape(f.summary)}",
+            highlight=False,
+        )
+        for label, value in f.facts:
+            console.print(f"    {escape(label)}：{escape(value)}", highlight=False)
+        if f.snapshots:
+            console.print(
+                f"    页面快照 snapshots：{', '.join(sha[:12] for sha in f.snapshots)}"
+                f"（jingshao evidence export {f.product_id}）",
+                highlight=False,
+            )
+    console.print(f"{len(findings)} 条风险提示 findings（依据页面展示价格，仅提示风险，不构成违法认定）")
 
 
 # Help text quotes config keys ("[[mention_sources]]", "[report] out_dir"): Rich markup would eat them.

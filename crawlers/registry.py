@@ -42,6 +42,8 @@ def product_targets(config: CrawlerInputs, watched: Sequence[WatchedProduct], db
             "variant": w.product.variant,
             "quantity": w.product.quantity,
             "plausibility_factor": w.product.plausibility_factor,
+            # issue 12: a list / search page showing this product (Article 20 audits)
+            "list_page": w.product.list_page.model_dump() if getattr(w.product, "list_page", None) else None,
         }
         for w in watched
     ]

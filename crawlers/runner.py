@@ -364,7 +364,7 @@ def crawl(
             progress.advance(getattr(item, "url", "") or f"product #{getattr(item, 'product_id', '')}")
         if spider_cls is not ProductsSpider:
             return
-        who = competitor_of.get(item.url, "")
+        who = competitor_of.get(getattr(item, "url", ""), "")
         if isinstance(item, BlockedPageItem):
             summary.outcomes.append(PageOutcome(item.url, BLOCKED, item.reason, who))
         elif isinstance(item, FailedPageItem):
@@ -373,6 +373,8 @@ def crawl(
             # The pipeline counted the page just before this signal: a new change means it changed.
             changes = crawler.stats.get_value("jingshao/changes", 0) if crawler.stats else 0
             outcome = CHANGED if changes > seen_changes[0] else UNCHANGED
+            if getattr(item, "stored_as", None) in (CHANGED, UNCHANGED):
+                outcome = item.stored_as  # what the pipeline stored this very page as
             summary.outcomes.append(PageOutcome(item.url, outcome, competitor=who))
             seen_changes[0] = changes
 
