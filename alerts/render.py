@@ -139,10 +139,10 @@ def render_alert(
     if alert.is_crisis and level == "red":
         body += ["红色预警处置要求：", *(f"{i}. {step}" for i, step in enumerate(RED_PLAYBOOK_STEPS, 1))]
     return Notification(
-        level=level,
-        kind=kind,
+        level=level,  # type: ignore[arg-type]
+        kind=kind,  # type: ignore[arg-type]
         title=f"{alert.subject}：{alert.summary}",
-        facts=facts,  # type: ignore[arg-type]
+        facts=facts,
         body=body,
         links=links,
         subject=alert.subject,
@@ -176,9 +176,9 @@ def _render_resolved(
         due = ended + timedelta(hours=POSTMORTEM_HOURS)
         body.append(POSTMORTEM_REMINDER.format(brand=alert.subject, resolved_at=clock(ended), due=clock(due)))
     return Notification(
-        level=level,
+        level=level,  # type: ignore[arg-type]
         kind="resolved",
-        title=f"{alert.subject}：{_family(alert)}已恢复",  # type: ignore[arg-type]
+        title=f"{alert.subject}：{_family(alert)}已恢复",
         facts=facts,
         body=body,
         links=alert_link(alert, public_url),
@@ -235,7 +235,7 @@ def render_summary(parts: Sequence[Notification], now: datetime, reason: str) ->
         level=level,
         kind="summary",
         title=f"{len(parts)} 条告警通知汇总",
-        facts=facts,  # type: ignore[arg-type]
+        facts=facts,
         body=lines,
         links=links,
         created_at=now,

@@ -547,6 +547,7 @@ def mention_points(session: Session, start: datetime, end: datetime) -> list[Men
                 Mention.posted_at >= start, Mention.posted_at < end
             )
         )
+        if posted is not None  # never, given the range; it tells the type checker
     ]
 
 
@@ -562,6 +563,7 @@ def negative_mentions(
             .order_by(Mention.authority.desc(), Mention.sentiment, Mention.id)
             .limit(limit)
         )
+        if posted is not None
     ]
 
 
@@ -633,7 +635,7 @@ def failing_sources(session: Session, start: datetime, end: datetime) -> list[Fa
 def crawl_problems(session: Session, start: datetime, end: datetime) -> list[CrawlProblem]:
     """Crawl runs of the range that failed, were interrupted or recorded failures."""
     return [
-        CrawlProblem(spider, started, status, failures or 0, (errors or [None])[0] if errors else None)
+        CrawlProblem(spider, started, status, failures or 0, errors[0] if errors else None)
         for spider, started, status, failures, errors in session.execute(
             select(CrawlRun.spider, CrawlRun.started_at, CrawlRun.status, CrawlRun.failures, CrawlRun.errors)
             .where(
