@@ -181,7 +181,7 @@ def test_walls_in_the_demo_shop_are_blocked_change_nothing_and_slow_the_domain(s
 
 
 def test_a_domain_pauses_after_blocks_and_resumes_by_itself(shop, tmp_path):
-    cfg = blocking_config(shop, tmp_path, "first_delay = 0.05\npause_after = 2\npause_minutes = 0.1")
+    cfg = blocking_config(shop, tmp_path, "first_delay = 0.05\npause_after = 2\npause_minutes = 0.5")
     shop.walls.set(walls.ALL, "captcha")
     shop.reset_hits()
     out = crawl(cfg)

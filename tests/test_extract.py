@@ -165,12 +165,11 @@ def test_twenty_megabyte_page_is_bounded() -> None:
     filler = "<div class='row'><span>填充内容 filler text</span></div>\n" * 400_000
     body = (head + filler + "</body></html>").encode("utf-8")
     assert len(body) > 20_000_000
-    t0 = time.perf_counter()
+    # Bounded means the extractor stops reading at its size cap and says so; how long that takes is
+    # bench/extraction.py's business (no timings in tests: the machine is shared).
     r = extract_product(body, URL)
-    elapsed = time.perf_counter() - t0
     assert r.price == Decimal("299.00")
     assert r.error is not None and r.error.startswith("page too large (")
-    assert elapsed < 30, elapsed
 
 
 def test_to_json_shape() -> None:
