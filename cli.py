@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from jingshao.config import DEFAULT_CONFIG_NAME, EXAMPLE_CONFIG, Config, ConfigError, load_config
@@ -102,17 +102,19 @@ class RichProgress:
             console=err,
             transient=False,
         )
-        self.task = None
+        self.task: TaskID | None = None
 
     def start(self, total: int) -> None:
         self.progress.start()
         self.task = self.progress.add_task("", total=total)
 
     def advance(self, description: str) -> None:
-        self.progress.update(self.task, advance=1, description=description[-60:])
+        if self.task is not None:
+            self.progress.update(self.task, advance=1, description=description[-60:])
 
     def stop(self) -> None:
-        self.progress.update(self.task, description="")
+        if self.task is not None:
+            self.progress.update(self.task, description="")
         self.progress.stop()
 
 
@@ -551,7 +553,7 @@ def ingest_mentions(
                 "(in no crisis window)",
                 highlight=False,
             )
-        text = rec.get("text") or rec.get("title")
+        text = rec.get("text") or rec.get("title") or ""  # jsonl_record requires one of them
         targets = (
             [rec["brand"]]
             if rec.get("brand")
@@ -1569,7 +1571,7 @@ def status(config: ConfigOpt = None) -> None:
     for d in sorted(backoff, key=lambda d: d.domain):
         paused = (
             f"暂停至 paused until {d.paused_until.astimezone(tz).strftime('%m-%d %H:%M:%S')}"
-            if d.paused(now)
+            if d.paused_until is not None and d.paused(now)
             else "未暂停 not paused"
         )
         console.print(
@@ -1604,11 +1606,12 @@ def status(config: ConfigOpt = None) -> None:
     )
     from jingshao.crawlers.distributed import redis_url_of
 
-    if redis_url_of(cfg):
+    redis_url = redis_url_of(cfg)
+    if redis_url:
         from jingshao.crawlers.distributed import queue_status, redis_client
 
         try:
-            console.print(f"redis queue: {queue_status(redis_client(redis_url_of(cfg)))}", highlight=False)
+            console.print(f"redis queue: {queue_status(redis_client(redis_url))}", highlight=False)
         except Exception as exc:
             console.print(f"redis queue: unreachable ({type(exc).__name__})")
     if broken or parked:  # exit codes: see README "jingshao status"

@@ -49,7 +49,7 @@ def brand_mentions(session: Session, brand: str, now: datetime, thresholds: Cris
             sentiment=0.5 if m.sentiment is None else m.sentiment,
             negative_prob=m.negative_prob,
             is_negative=m.label == NEGATIVE,
-            authority=m.authority if m.authority in (1, 2, 3) else _authority(m.authority),  # type: ignore[arg-type]
+            authority=m.authority if m.authority in (1, 2, 3) else _authority(m.authority),
             source=m.source,
             url=m.url,
             title=m.title,

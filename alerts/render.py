@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from jingshao.alerts.channels.base import Notification
+from jingshao.alerts.channels.base import Kind, Notification
 from jingshao.alerts.rules.playbook import POSTMORTEM_HOURS, POSTMORTEM_REMINDER, RED_PLAYBOOK_STEPS
 from jingshao.core.formatting import clock
-from jingshao.core.levels import LEVEL_NAMES, LEVEL_RANK
+from jingshao.core.levels import LEVEL_NAMES, LEVEL_RANK, Level
 from jingshao.storage.models import Alert
 
 KIND_NAMES: dict[str, str] = {
@@ -125,10 +125,10 @@ def render_alert(
     if alert.is_crisis and level == "red":
         body += ["红色预警处置要求：", *(f"{i}. {step}" for i, step in enumerate(RED_PLAYBOOK_STEPS, 1))]
     return Notification(
-        level=level,
-        kind=kind,
+        level=cast(Level, level),  # a stored level; Notification checks both values
+        kind=cast(Kind, kind),
         title=f"{alert.subject}：{alert.summary}",
-        facts=facts,  # type: ignore[arg-type]
+        facts=facts,
         body=body,
         links=links,
         subject=alert.subject,
@@ -156,9 +156,9 @@ def _render_resolved(alert: Alert, now: datetime, public_url: str | None = None)
         due = ended + timedelta(hours=POSTMORTEM_HOURS)
         body.append(POSTMORTEM_REMINDER.format(brand=alert.subject, resolved_at=clock(ended), due=clock(due)))
     return Notification(
-        level=level,
+        level=cast(Level, level),  # a stored level; Notification checks it
         kind="resolved",
-        title=f"{alert.subject}：{_family(alert)}已恢复",  # type: ignore[arg-type]
+        title=f"{alert.subject}：{_family(alert)}已恢复",
         facts=facts,
         body=body,
         links=alert_link(alert, public_url),
@@ -215,7 +215,7 @@ def render_summary(parts: Sequence[Notification], now: datetime, reason: str) ->
         level=level,
         kind="summary",
         title=f"{len(parts)} 条告警通知汇总",
-        facts=facts,  # type: ignore[arg-type]
+        facts=facts,
         body=lines,
         links=links,
         created_at=now,

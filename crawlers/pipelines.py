@@ -96,13 +96,18 @@ class StoragePipeline:
             log.warning("no data from %s: %s", item.url, item.reason)
         return item
 
+    def _session(self):
+        assert self.db is not None, "open_spider opens the database first"
+        return self.db.session()
+
     def store_observation(self, item: ProductObservationItem) -> None:
-        with self.db.session() as s:
+        with self._session() as s:
             outcome = record_observation(
                 s, item.product_id, item.fields, sources=item.sources, crawl_run_id=self.run_id, **item.extras
             )
             if outcome is not ObservationOutcome.UNCHANGED:
                 obs = latest_observation(s, item.product_id)
+                assert obs is not None  # just recorded
                 hits = self.enricher.adlaw_hits({"title": obs.title, "promo": obs.promo})
                 s.add_all(AdlawHit(observation_id=obs.id, product_id=obs.product_id, **h) for h in hits)
                 self.stats.inc_value("jingshao/adlaw_hits", len(hits))
@@ -120,7 +125,7 @@ class StoragePipeline:
             row = asdict(r)
             row.pop("category")
             rows.append({**row, **extra, "crawl_run_id": self.run_id})
-        with self.db.session() as s:
+        with self._session() as s:
             new = upsert_reviews(s, rows)
         self.count_unreadable(batch)
         self.stats.inc_value("jingshao/pages", len(batch))
@@ -134,7 +139,7 @@ class StoragePipeline:
             return
         cols = self.enricher.mention_columns([f"{m.title or ''} {m.text}".strip() for m in batch])
         rows = [{**asdict(m), **c, "crawl_run_id": self.run_id} for m, c in zip(batch, cols, strict=True)]
-        with self.db.session() as s:
+        with self._session() as s:
             new = insert_mentions(s, rows)
         self.count_unreadable(batch)
         self.stats.inc_value("jingshao/pages", len(batch))

@@ -27,6 +27,7 @@ from sqlalchemy import String, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from jingshao.storage.models import AdlawHit, Competitor, Mention, Observation, Product, Review
+from jingshao.storage.queries import dated
 
 # ---------------------------------------------------------------- rule inputs
 
@@ -123,7 +124,7 @@ def brand_mentions(
         .order_by(Mention.posted_at)
     ).all()
     out += [
-        StoredMention(at, s, pn, label, a, source or "", url or "", title or "", text or "")
+        StoredMention(dated(at), s, pn, label, a, source or "", url or "", title or "", text or "")
         for at, s, pn, label, a, source, url, title, text in recent
     ]
     return out
