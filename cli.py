@@ -1198,52 +1198,46 @@ def analyze(
 ) -> None:
     """Back-fill sentiment, tags and ad-law hits for stored reviews, mentions and observations."""
     cfg = _load(config)
-    from sqlalchemy import select, update
-
     from jingshao.crawlers.enrichment import Enricher
-    from jingshao.storage.models import Mention, Observation
-    from jingshao.storage.repository import replace_adlaw_hits, reviews_for, update_review_scores
+    from jingshao.storage.queries import analyze as queries
+    from jingshao.storage.repository import replace_adlaw_hits, update_review_scores
 
     db = _db(cfg)
     enricher = Enricher(cfg.nlp)
     chunk_size = 500  # one short transaction per chunk: crawls keep writing meanwhile
     with db.session() as s:
-        rows = reviews_for(s, only_unscored=not rescore)
-        q = select(Mention.id, Mention.title, Mention.text)
-        mentions = s.execute(q if rescore else q.where(Mention.sentiment.is_(None))).all()
-        observation_ids = list(s.scalars(select(Observation.id).order_by(Observation.id))) if rescore else []
+        todo = queries.work(s, rescore=rescore)
+    rows, mentions, observation_ids = todo.reviews, todo.mentions, todo.observation_ids
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     scanned = hits = 0
     with Progress(*columns, console=err) as bar:
-        task = bar.add_task("reviews", total=len(rows))
+        task = bar.add_task("评价 reviews", total=len(rows))
         for start in range(0, len(rows), chunk_size):
             chunk = rows[start : start + chunk_size]
             cols = enricher.review_columns([r.text for r in chunk], [r.category for r in chunk])
             with db.session() as s:
                 update_review_scores(s, [{"id": r.id, **c} for r, c in zip(chunk, cols, strict=True)])
             bar.update(task, advance=len(chunk))
-        task = bar.add_task("mentions", total=len(mentions))
+        task = bar.add_task("舆情 mentions", total=len(mentions))
         for start in range(0, len(mentions), chunk_size):
-            chunk = mentions[start : start + chunk_size]
-            cols = enricher.mention_columns([f"{m.title or ''} {m.text}".strip() for m in chunk])
+            mchunk = mentions[start : start + chunk_size]
+            mcols = enricher.mention_columns([m.scored_text for m in mchunk])
             with db.session() as s:
-                for m, c in zip(chunk, cols, strict=True):
-                    s.execute(update(Mention).where(Mention.id == m.id).values(**c))
-            bar.update(task, advance=len(chunk))
-        task = bar.add_task("copy (ad-law)", total=len(observation_ids))
+                queries.update_mention_scores(s, [(m.id, c) for m, c in zip(mchunk, mcols, strict=True)])
+            bar.update(task, advance=len(mchunk))
+        task = bar.add_task("文案 copy (ad-law)", total=len(observation_ids))
         for start in range(0, len(observation_ids), chunk_size):
             with db.session() as s:
-                for obs in s.scalars(
-                    select(Observation).where(Observation.id.in_(observation_ids[start : start + chunk_size]))
-                ):
+                for obs in queries.observation_copy(s, observation_ids[start : start + chunk_size]):
                     found = enricher.adlaw_hits({"title": obs.title, "promo": obs.promo})
                     replace_adlaw_hits(s, obs.id, obs.product_id, found)
                     scanned += 1
                     hits += len(found)
             bar.update(task, advance=min(chunk_size, len(observation_ids) - start))
     console.print(
-        f"analyzed {len(rows)} reviews and {len(mentions)} mentions"
-        + (f"; re-scanned {scanned} observations, {hits} ad-law hits" if rescore else "")
+        f"已分析 analyzed: {len(rows)} 条评价 reviews, {len(mentions)} 条舆情 mentions"
+        + (f"；重新扫描 re-scanned: {scanned} 条文案 observations, {hits} 处广告法用语 ad-law hits" if rescore else ""),
+        highlight=False,
     )
 
 
@@ -1510,97 +1504,84 @@ def status(config: ConfigOpt = None) -> None:
     cfg = _load(config)
     from datetime import UTC, datetime, timedelta
 
-    from sqlalchemy import func, select
-
     from jingshao.scheduler import next_runs, planned_jobs
-    from jingshao.storage.alerts_repo import parked_notifications
-    from jingshao.storage.models import ChannelState, JobRun, Notification
-    from jingshao.storage.repository import current_failures, untimed_counts
+    from jingshao.storage.queries.status import snapshot
 
     db = _db(cfg)
     tz = cfg.tz
     nxt = next_runs(cfg)
-    with db.session() as s:
-        last = {}
-        for job in set(planned_jobs(cfg)) | set(nxt):
-            last[job] = s.scalars(select(JobRun).where(JobRun.job == job).order_by(JobRun.id.desc()).limit(1)).first()
-        since = datetime.now(UTC) - timedelta(hours=24)
-        failing = current_failures(s, since)  # only sources that have not succeeded since
-        broken = s.scalars(select(ChannelState).where(ChannelState.state == "broken")).all()
-        parked = parked_notifications(s)
-        outbox = s.execute(
-            select(Notification.channel, Notification.status, func.count())
-            .where(Notification.status == "pending")
-            .group_by(Notification.channel, Notification.status)
-        ).all()
-        untimed = untimed_counts(s)
-        from jingshao.storage.blocking import latest_competitor_outcomes, load_domain_states
-
-        per_competitor = latest_competitor_outcomes(s)  # issue 12
-        from jingshao.storage.cookies import jar_health
-
-        jars = jar_health(s)
-        backoff = [d for d in load_domain_states(s).values() if d.delay or d.paused_until or d.blocks_in_row]
-    table = Table(title="jobs", title_justify="left")
-    for col in ("job", "schedule", "next run", "last run", "outcome", "detail"):
-        table.add_column(col)
     plan = planned_jobs(cfg)
+    with db.session() as s:
+        # only sources that failed in the last 24 h and have not succeeded since
+        st = snapshot(s, set(plan) | set(nxt), datetime.now(UTC) - timedelta(hours=24))
+    table = Table(title="任务 jobs", title_justify="left")
+    for col in ("任务 job", "计划 schedule", "下次运行 next run", "上次运行 last run", "结果 outcome", "详情 detail"):
+        table.add_column(col)
     for job in sorted(set(plan) | set(nxt)):
-        r = last.get(job)
+        r = st.last_runs.get(job)
         n = nxt.get(job)
         table.add_row(
             job,
-            plan.get(job, "(not in config)"),
+            plan.get(job, "（不在配置中 not in config）"),
             n.astimezone(tz).strftime("%m-%d %H:%M:%S") if n else "—",
             r.started_at.astimezone(tz).strftime("%m-%d %H:%M:%S") if r else "—",
-            r.outcome if r else "—",
+            _OUTCOMES.get(r.outcome, r.outcome) if r else "—",
             (r.error or (str(r.counts) if r.counts else ""))[:60] if r else "",
         )
     console.print(table)
+
+    def say(text: str) -> None:
+        console.print(text, highlight=False)
+
     if not nxt:
-        console.print("the scheduler has not run yet (start it with `jingshao run`)")
-    console.print(
-        f"failing sources (24 h, still failing): {len(failing)}"
-        + "".join(f"\n  {f.count}× {f.url} — {f.reason}" for f in failing)
+        say("调度器尚未运行 the scheduler has not run yet（用 `jingshao run` 启动）")
+    say(
+        f"失败来源 failing sources（24 小时内，仍在失败 still failing）: {len(st.failing)}"
+        + "".join(f"\n  {f.count}× {escape(f.url)} — {escape(f.reason)}" for f in st.failing)
     )
-    if per_competitor:
-        t = _competitor_outcome_table(per_competitor)
+    if st.competitor_outcomes:
+        t = _competitor_outcome_table(st.competitor_outcomes)
         t.title = "最近一次抓取 latest products crawl, by competitor"
         console.print(t)
     now = datetime.now(UTC)
-    for d in sorted(backoff, key=lambda d: d.domain):
+    for d in st.backoff:
         paused = (
             f"暂停至 paused until {d.paused_until.astimezone(tz).strftime('%m-%d %H:%M:%S')}"
             if d.paused_until is not None and d.paused(now)
             else "未暂停 not paused"
         )
-        console.print(
-            f"back-off {d.domain}: 每 {d.delay:.1f} 秒一次 one request every {d.delay:.1f} s, "
-            f"连续被拒 {d.blocks_in_row} blocked in a row, {paused}" + (f" — {d.last_reason}" if d.last_reason else ""),
-            highlight=False,
+        say(
+            f"限速 back-off {d.domain}: 每 {d.delay:.1f} 秒一次 one request every {d.delay:.1f} s, "
+            f"连续被拒 {d.blocks_in_row} blocked in a row, {paused}" + (f" — {d.last_reason}" if d.last_reason else "")
         )
-    if jars:
-        console.print(_cookie_table(jars, tz))
-        for h in jars:
+    if st.cookie_jars:
+        console.print(_cookie_table(st.cookie_jars, tz))
+        for h in st.cookie_jars:
             if h.status != "ok":
-                console.print(f"cookies expired: {h.scope} — {h.refresh}", highlight=False)
-    console.print(f"broken channels: {len(broken)}" + "".join(f"\n  {b.name}: {b.reason}" for b in broken))
-    depth = sum(c for _, st, c in outbox if st == "pending")
-    console.print(f"outbox: {depth} pending" + "".join(f"\n  {ch}: {c} {st}" for ch, st, c in outbox))
-    console.print(
-        f"parked notifications: {sum(p.count for p in parked)}"
+                say(f"Cookie 已过期 cookies expired: {h.scope} — {h.refresh}")
+    say(
+        f"故障通道 broken channels: {len(st.broken)}"
+        + "".join(f"\n  {escape(b.name)}: {escape(b.reason or '')}" for b in st.broken)
+    )
+    say(
+        f"待发通知 outbox: {sum(o.count for o in st.outbox)} 条待发 pending"
+        + "".join(f"\n  {escape(o.channel)}: {o.count} 条待发" for o in st.outbox)
+    )
+    say(
+        f"暂存通知 parked notifications: {sum(p.count for p in st.parked)}"
         + "".join(
-            f"\n  {p.channel}: {p.count} 条暂存，最早生成于 {timestamp(p.since, tz)}"
-            f"（通道恢复后按顺序补发；`jingshao channels test {p.channel}`）"
-            for p in parked
+            f"\n  {escape(p.channel)}: {p.count} 条暂存，最早生成于 {timestamp(p.since, tz)}"
+            f"（通道恢复后按顺序补发；`jingshao channels test {escape(p.channel)}`）"
+            for p in st.parked
         )
     )
-    console.print(
-        f"unreadable time: {untimed.unreadable_mentions} mentions, {untimed.unreadable_reviews} reviews "
-        "(kept without a time: in no crisis window)"
+    u = st.untimed
+    say(
+        f"时间无法识别 unreadable time: {u.unreadable_mentions} 条舆情 mentions, {u.unreadable_reviews} 条评价 reviews"
+        "（已保存、不带时间：不计入任何危机窗口）"
         + (
-            f"\n  mentions whose source gave no time: {untimed.mentions_without_time}"
-            if untimed.mentions_without_time
+            f"\n  来源未给出时间的舆情 mentions whose source gave no time: {u.mentions_without_time}"
+            if u.mentions_without_time
             else ""
         )
     )
@@ -1611,11 +1592,14 @@ def status(config: ConfigOpt = None) -> None:
         from jingshao.crawlers.distributed import queue_status, redis_client
 
         try:
-            console.print(f"redis queue: {queue_status(redis_client(redis_url))}", highlight=False)
+            say(f"Redis 队列 redis queue: {queue_status(redis_client(redis_url))}")
         except Exception as exc:
-            console.print(f"redis queue: unreachable ({type(exc).__name__})")
-    if broken or parked:  # exit codes: see README "jingshao status"
+            say(f"Redis 队列 redis queue: 无法连接 unreachable（{type(exc).__name__}）")
+    if st.broken or st.parked:  # exit codes: see README "jingshao status"
         raise typer.Exit(1)
+
+
+_OUTCOMES = {"ok": "成功 ok", "failed": "失败 failed", "timeout": "超时 timeout", "running": "运行中 running"}
 
 
 @app.command()

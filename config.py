@@ -382,4 +382,14 @@ category = "electronics"      # review-tag lexicon: apparel, electronics, food, 
   render = true                       # price appears only after JavaScript runs
     [competitors.products.selectors]  # per-product selectors override the competitor's
     price = "span.price.J-p-1000123::text"
+
+# The web dashboard and REST API (`jingshao serve`, `jingshao run --web`); defaults shown.
+# [web]
+# host = "127.0.0.1"          # another address needs a user or token (`jingshao users add`)
+# port = 8080
+# public_url = "https://jingshao.example.com"   # chat alerts link to {public_url}/alerts/{id}
+#   [[web.users]]
+#   name = "ops"
+#   role = "admin"            # admin edits, viewer reads
+#   password = "${JINGSHAO_OPS_PASSWORD}"
 """

@@ -32,14 +32,16 @@ or rollback), so the second evaluation reads the state the first one committed i
 alert twice (duplicate notices, ``clear_windows`` counted twice, a unique violation on the fingerprint).
 
 Crisis history for the time-based rules (blue 6 h -> yellow, yellow 2 h and rising -> red) comes from the
-alert row (``level``, ``level_since``, ``started_at``) and a small memo kept per alert as one
-``alert_events`` row of kind ``memo`` (JSON: the previous 1-hour negative count and when the alert
-first reached yellow), updated in place each evaluation.
+alert (``level``, ``level_since``, ``started_at``) and its memo (``alerts.memo``, JSON: the previous 1-hour
+negative count and when the alert first reached yellow), updated each evaluation.
+
+Every read and write goes through :mod:`jingshao.storage.queries.alerts`: the state machine moves plain
+:class:`~jingshao.storage.queries.alerts.AlertRecord` values, the stages see those values, and storage
+saves them, the events and the outbox rows at the end of the evaluation (same transaction).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -47,7 +49,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from jingshao.alerts import facts as facts_mod
@@ -58,18 +59,15 @@ from jingshao.alerts.rules.crisis import CrisisHistory, crisis_fingerprint, eval
 from jingshao.alerts.rules.model import ADMIN_FAMILIES, EVENT_FAMILIES, FAMILIES, AlertInstance
 from jingshao.alerts.settings import AlertsConfig
 from jingshao.alerts.stages import DEFAULT_PIPELINE, Candidate, Routable, Stage, StageContext, run_pipeline
+from jingshao.core.identities import brand_key
 from jingshao.core.levels import LEVEL_RANK
 from jingshao.crawlers.config import BrandConfig
+from jingshao.storage import alerts_repo
 from jingshao.storage.db import Database
-from jingshao.storage.models import Alert, AlertEvent, Silence
-from jingshao.storage.models import Notification as OutboxRow
+from jingshao.storage.queries import alerts as store
+from jingshao.storage.queries.alerts import EVALUATION_LOCK_KEY, AlertRecord, NewNotification, QueuedNotification
 
 log = logging.getLogger(__name__)
-
-MEMO = "memo"
-
-# pg_advisory_xact_lock key serialising evaluations on PostgreSQL ("jsev"; the report ledger uses "jing").
-EVALUATION_LOCK_KEY = 0x6A736576
 
 
 # ---------------------------------------------------------------- rule sources
@@ -77,22 +75,24 @@ EVALUATION_LOCK_KEY = 0x6A736576
 
 @dataclass
 class AlertBook:
-    """The firing alerts at the start of an evaluation, by fingerprint, with their memos."""
+    """The firing alerts at the start of an evaluation, by fingerprint (each with its memo)."""
 
-    firing: dict[str, Alert]
-    memos: dict[int, dict[str, Any]]
+    firing: dict[str, AlertRecord]
 
-    def memo(self, alert: Alert | None) -> dict[str, Any]:
-        return self.memos.get(alert.id, {}) if alert is not None else {}
+    def memo(self, alert: AlertRecord | None) -> dict[str, Any]:
+        return alert.memo if alert is not None else {}
 
 
 @dataclass
 class SourceResult:
-    """What a source produced: instances, the families it speaks for, memo updates by fingerprint."""
+    """What a source produced: instances, the families it speaks for, memo updates by fingerprint, and
+    the current value of each subject it looked at (by subject key: ``现价 ¥99.90，有货``), which a
+    resolved notice states."""
 
     instances: list[AlertInstance]
     families: frozenset[str]
     memos: dict[str, dict[str, Any]] = field(default_factory=dict)
+    current: dict[str, str] = field(default_factory=dict)
 
 
 class RuleSource(Protocol):
@@ -109,17 +109,20 @@ class CrisisSource:
     def evaluate(self, session: Session, now: datetime, book: AlertBook) -> SourceResult:
         instances: list[AlertInstance] = []
         memos: dict[str, dict[str, Any]] = {}
+        current: dict[str, str] = {}
         for brand in self.brands:
             thresholds = self.config.crisis_thresholds(brand)
             mentions = facts_mod.brand_mentions(session, brand.name, now, thresholds)
             fp = crisis_fingerprint(brand.name)
             alert = book.firing.get(fp)
             instances += evaluate_crisis(brand.name, mentions, now, thresholds, self.history(alert, book))
-            memos[fp] = {"negatives_1h": facts_mod.negatives_last_hour(mentions, now)}
-        return SourceResult(instances, frozenset({"crisis"}), memos)
+            negatives = facts_mod.negatives_last_hour(mentions, now)
+            memos[fp] = {"negatives_1h": negatives}
+            current[brand_key(brand.name)] = f"近1小时负面声量 {negatives} 条"
+        return SourceResult(instances, frozenset({"crisis"}), memos, current)
 
     @staticmethod
-    def history(alert: Alert | None, book: AlertBook) -> CrisisHistory | None:
+    def history(alert: AlertRecord | None, book: AlertBook) -> CrisisHistory | None:
         if alert is None:
             return None
         memo = book.memo(alert)
@@ -144,9 +147,12 @@ class CompetitorSource:
     def evaluate(self, session: Session, now: datetime, book: AlertBook) -> SourceResult:
         thresholds = self.config.competitor_thresholds()
         instances: list[AlertInstance] = []
+        current: dict[str, str] = {}
         for p in facts_mod.product_inputs(session, now, thresholds):
             instances += evaluate_competitor(p.product, p.observations, p.reviews, now, thresholds, p.adlaw_hits)
-        return SourceResult(instances, self.families)
+            if p.observations:
+                current[p.product.key] = facts_mod.current_value(p.observations[-1])
+        return SourceResult(instances, self.families, current=current)
 
 
 def default_sources(brands: Sequence[BrandConfig], config: AlertsConfig) -> list[RuleSource]:
@@ -203,9 +209,10 @@ def _pairs(items: Iterable[tuple[str, str]]) -> list[list[str]]:
 
 
 def _event(
-    session: Session, alert: Alert, kind: str, now: datetime, detail: str | None = None, level: str | None = None
+    session: Session, alert: AlertRecord, kind: str, now: datetime, detail: str | None = None, level: str | None = None
 ) -> None:
-    session.add(AlertEvent(alert_id=alert.id, kind=kind, level=level or alert.level, at=now, detail=detail))
+    assert alert.id is not None, "an alert is inserted before its first event"
+    store.add_event(session, alert.id, kind, level or alert.level, now, detail)
 
 
 class StateMachine:
@@ -221,26 +228,18 @@ class StateMachine:
         families: frozenset[str],
         book: AlertBook,
         now: datetime,
-    ) -> tuple[list[Candidate], list[tuple[Alert, str, str | None]]]:
-        """Returns candidates and ``(alert, event, detail)`` for changes that have no notice."""
+        current: dict[str, str] | None = None,
+    ) -> tuple[list[Candidate], list[tuple[AlertRecord, str, str | None]]]:
+        """Returns candidates and ``(alert, event, detail)`` for changes that have no notice. ``current``:
+        the sources' current value per subject key, stated by resolved notices."""
         candidates: list[Candidate] = []
-        quiet: list[tuple[Alert, str, str | None]] = []
+        quiet: list[tuple[AlertRecord, str, str | None]] = []
         active = _highest_per_fingerprint(instances)
-        others = (
-            {
-                a.fingerprint: a
-                for a in session.scalars(
-                    select(Alert).where(Alert.fingerprint.in_(list(active)), Alert.state != "firing")
-                )
-            }
-            if active
-            else {}
-        )
+        others = store.resting_alerts(session, active)
         for fp, inst in active.items():
             alert = book.firing.get(fp)
             if alert is None:
                 alert = self._open(session, others.get(fp), inst, now)
-                book.memos.pop(alert.id, None)
                 candidates.append(Candidate(alert, "firing"))
                 continue
             candidates += self._update(session, alert, inst, now, quiet)
@@ -252,26 +251,44 @@ class StateMachine:
                 alert.state, alert.resolved_at = "resolved", now
                 _event(session, alert, "resolved", now, f"连续 {alert.clear_windows} 次评估未触发", alert.max_level)
                 if alert.last_notified_at is not None and alert.family not in EVENT_FAMILIES:
-                    candidates.append(Candidate(alert, "resolved"))  # events close quietly (model.EVENT_FAMILIES)
+                    # events close quietly (model.EVENT_FAMILIES); a state says where it stands now
+                    candidates.append(Candidate(alert, "resolved", current=(current or {}).get(alert.subject_key)))
         return candidates, quiet
 
-    def _open(self, session: Session, alert: Alert | None, inst: AlertInstance, now: datetime) -> Alert:
+    def _open(self, session: Session, alert: AlertRecord | None, inst: AlertInstance, now: datetime) -> AlertRecord:
         reopened = alert is not None
         if alert is None:
-            alert = Alert(fingerprint=inst.fingerprint)
-            session.add(alert)
+            alert = AlertRecord(
+                fingerprint=inst.fingerprint,
+                family=inst.family,
+                subject=inst.subject,
+                subject_key=inst.subject_key,
+                level=inst.level,
+                max_level=inst.level,
+                state="firing",
+                rule=inst.rule,
+                summary=inst.summary,
+                facts=[],
+                evidence=[],
+                is_crisis=inst.is_crisis,
+                started_at=now,
+                level_since=now,
+                last_active_at=now,
+            )
         alert.family, alert.state, alert.is_crisis = inst.family, "firing", inst.is_crisis
         alert.level = alert.max_level = inst.level
         alert.started_at = alert.level_since = alert.last_active_at = now
         alert.clear_windows, alert.resolved_at, alert.last_notified_at = 0, None, None
         alert.acked_by = alert.acked_at = None
+        alert.memo = {}  # a new episode remembers nothing of the last one
         self._describe(alert, inst)
-        session.flush()
+        if alert.id is None:
+            store.insert_alert(session, alert)
         _event(session, alert, "opened", now, "再次触发" if reopened else None)
         return alert
 
     @staticmethod
-    def _describe(alert: Alert, inst: AlertInstance) -> None:
+    def _describe(alert: AlertRecord, inst: AlertInstance) -> None:
         alert.subject, alert.subject_key = inst.subject, inst.subject_key
         alert.rule, alert.summary = inst.rule, inst.summary
         alert.facts, alert.evidence = _pairs(inst.facts), _pairs(inst.evidence)
@@ -279,12 +296,12 @@ class StateMachine:
     def _update(
         self,
         session: Session,
-        alert: Alert,
+        alert: AlertRecord,
         inst: AlertInstance,
         now: datetime,
-        quiet: list[tuple[Alert, str, str | None]],
+        quiet: list[tuple[AlertRecord, str, str | None]],
     ) -> list[Candidate]:
-        old_level, old_max = alert.level, alert.max_level
+        old_level, old_max, old_summary = alert.level, alert.max_level, alert.summary
         self._describe(alert, inst)
         alert.last_active_at, alert.clear_windows = now, 0
         if inst.level != old_level:
@@ -306,6 +323,11 @@ class StateMachine:
             quiet.append((alert, "escalated", None))
         if alert.last_notified_at is None:  # its first notice never got out (muted): try it again, quietly
             return [Candidate(alert, "firing", news=False)]
+        if alert.family in EVENT_FAMILIES and inst.summary != old_summary:
+            # An event changed further while its notice stands (the price dropped again, another promo):
+            # say so now with the current value; waiting for a repeat would leave the old price standing.
+            _event(session, alert, "changed", now, f"{old_summary} -> {inst.summary}")
+            return [Candidate(alert, "followup", previous_summary=old_summary)]
         return [Candidate(alert, "repeat", news=False)]
 
 
@@ -332,29 +354,29 @@ class OutboxWriter:
         self.public_url = public_url
 
     def write(self, session: Session, candidates: Sequence[Candidate], now: datetime) -> tuple[int, int]:
-        groups: dict[tuple[str, str], list[OutboxRow]] = defaultdict(list)
+        groups: dict[tuple[str, str], list[QueuedNotification]] = defaultdict(list)
         written = 0
         for c in candidates:
             if not c.live or not c.channels:
                 continue
-            n = render_alert(c.alert, c.kind, now, previous_level=c.previous_level, public_url=self.public_url)
+            assert c.alert.id is not None
+            n = render_alert(
+                c.alert,
+                c.kind,
+                now,
+                previous_level=c.previous_level,
+                previous_summary=c.previous_summary,
+                current=c.current,
+                public_url=self.public_url,
+            )
+            payload = payload_of(n, group=c.group, alert_ids=[c.alert.id])
             for channel in c.channels:
-                row = OutboxRow(
-                    alert_id=c.alert.id,
-                    channel=channel,
-                    kind=c.kind,
-                    level=c.level,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                    payload=payload_of(n, group=c.group, alert_ids=[c.alert.id]),
+                row = store.queue_notification(
+                    session, NewNotification(c.alert.id, channel, c.kind, c.level, payload, now)
                 )
-                session.add(row)
                 written += 1
                 if c.group:
                     groups[(channel, c.group)].append(row)
-        session.flush()
         if not groups:
             return written, 0
         self._add_earlier(session, groups, now)
@@ -364,44 +386,33 @@ class OutboxWriter:
                 merged += self._merge(session, channel, group, sorted(members, key=lambda r: r.id), now)
         return written, merged
 
-    def _add_earlier(self, session: Session, groups: dict[tuple[str, str], list[OutboxRow]], now: datetime) -> None:
+    def _add_earlier(
+        self, session: Session, groups: dict[tuple[str, str], list[QueuedNotification]], now: datetime
+    ) -> None:
         fresh = {r.id for rows in groups.values() for r in rows}
-        earlier = session.scalars(
-            select(OutboxRow)
-            .where(
-                OutboxRow.status == "pending",
-                OutboxRow.attempts == 0,
-                OutboxRow.created_at >= now - self.config.group_interval,
-                OutboxRow.channel.in_({ch for ch, _ in groups}),
-            )
-            .order_by(OutboxRow.id)
-            .with_for_update()
-        ).all()
+        earlier = store.groupable_notifications(session, {ch for ch, _ in groups}, now - self.config.group_interval)
         for row in earlier:
-            key = (row.channel, (row.payload or {}).get("group"))
-            if row.id not in fresh and key in groups:
-                groups[key].append(row)
+            key = (row.channel, row.group)
+            if row.id not in fresh and row.group is not None and key in groups:
+                groups[(row.channel, row.group)].append(row)
 
     @staticmethod
-    def _merge(session: Session, channel: str, group: str, members: list[OutboxRow], now: datetime) -> int:
+    def _merge(session: Session, channel: str, group: str, members: list[QueuedNotification], now: datetime) -> int:
         parts = [p for m in members for p in payload_parts(m.payload)]
         message = render_group([notification_from_dict(p) for p in parts], now)
         alert_ids = sorted({a for m in members for a in (m.payload.get("alert_ids") or [])})
-        row = OutboxRow(
-            alert_id=alert_ids[0] if len(alert_ids) == 1 else None,
-            channel=channel,
-            kind=message.kind,
-            level=message.level,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            payload=payload_of(message, group=group, alert_ids=alert_ids, parts=parts),
+        store.merge_notifications(
+            session,
+            [m.id for m in members],
+            NewNotification(
+                alert_ids[0] if len(alert_ids) == 1 else None,
+                channel,
+                message.kind,
+                message.level,
+                payload_of(message, group=group, alert_ids=alert_ids, parts=parts),
+                now,
+            ),
         )
-        session.add(row)
-        session.flush()
-        for m in members:
-            m.status, m.merged_into = "merged", row.id
         return len(members)
 
 
@@ -446,17 +457,19 @@ class Engine:
         instances: list[AlertInstance] = []
         families: set[str] = set()
         memos: dict[str, dict[str, Any]] = {}
+        current: dict[str, str] = {}
         for source in self.sources:
             result = source.evaluate(session, now, book)
             instances += result.instances
             families |= result.families
             memos.update(result.memos)
-        candidates, quiet = self.machine.apply(session, instances, frozenset(families), book, now)
+            current.update(result.current)
+        candidates, quiet = self.machine.apply(session, instances, frozenset(families), book, now, current)
         ctx = StageContext(
             now=now,
             config=self.config,
             channels=self.channels,
-            silences=session.scalars(select(Silence).where(Silence.ended_at.is_(None), Silence.expires_at > now)).all(),
+            silences=alerts_repo.list_silences(session, active_only=True, now=now),
             red_subjects=_red_crises(book, candidates),
         )
         candidates = run_pipeline(candidates, ctx, self.pipeline)
@@ -471,7 +484,9 @@ class Engine:
         firing = [c.alert for c in candidates if c.alert.state == "firing"]
         firing_ids = {a.id for a in firing}
         firing += [a for a in book.firing.values() if a.state == "firing" and a.id not in firing_ids]
-        _save_memos(session, firing, book, memos, now)
+        _update_memos(firing, memos, now)
+        touched = {a.id: a for a in book.firing.values()} | {c.alert.id: c.alert for c in candidates}
+        store.save_alerts(session, touched.values())
         report.firing = len({a.id for a in firing})
         return report
 
@@ -492,55 +507,29 @@ class Engine:
 
 
 def lock_evaluations(session: Session) -> None:
-    """Serialise evaluations on PostgreSQL (a transaction-scoped advisory lock); SQLite's ``BEGIN IMMEDIATE``
-    already holds the database's write lock for the whole transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVALUATION_LOCK_KEY})
+    """Serialise evaluations (see :func:`jingshao.storage.queries.alerts.lock_evaluations`)."""
+    store.lock_evaluations(session)
 
 
-def _red_crises(book: AlertBook, candidates: Sequence[Candidate]) -> dict[str, Alert]:
+def _red_crises(book: AlertBook, candidates: Sequence[Candidate]) -> dict[str, AlertRecord]:
     """Firing red crisis alerts by subject key, after this evaluation's state changes."""
     alerts = {a.id: a for a in book.firing.values()} | {c.alert.id: c.alert for c in candidates}
     return {a.subject_key: a for a in alerts.values() if a.state == "firing" and a.is_crisis and a.max_level == "red"}
 
 
 def load_book(session: Session) -> AlertBook:
-    firing = {a.fingerprint: a for a in session.scalars(select(Alert).where(Alert.state == "firing"))}
-    memos: dict[int, dict[str, Any]] = {}
-    if firing:
-        ids = [a.id for a in firing.values()]
-        for i in range(0, len(ids), 500):
-            for ev in session.scalars(
-                select(AlertEvent).where(AlertEvent.kind == MEMO, AlertEvent.alert_id.in_(ids[i : i + 500]))
-            ):
-                memos[ev.alert_id] = json.loads(ev.detail or "{}")
-    return AlertBook(firing, memos)
+    return AlertBook(store.firing_alerts(session))
 
 
-def _save_memos(
-    session: Session, firing: Sequence[Alert], book: AlertBook, fresh: dict[str, dict[str, Any]], now: datetime
-) -> None:
-    """One ``memo`` event per firing alert, updated in place: what the next evaluation needs to remember."""
-    if not firing:
-        return
-    ids = [a.id for a in firing]
-    existing = {
-        ev.alert_id: ev
-        for ev in session.scalars(select(AlertEvent).where(AlertEvent.kind == MEMO, AlertEvent.alert_id.in_(ids)))
-    }
+def _update_memos(firing: Sequence[AlertRecord], fresh: dict[str, dict[str, Any]], now: datetime) -> None:
+    """Each firing alert's memo: what the next evaluation needs to remember."""
     for alert in firing:
-        memo = dict(book.memos.get(alert.id, {}))
+        memo = dict(alert.memo)
         memo.update(fresh.get(alert.fingerprint, {}))
         if alert.is_crisis and LEVEL_RANK[alert.level] >= LEVEL_RANK["yellow"] and not memo.get("yellow_since"):
             memo["yellow_since"] = now.isoformat()
-        if not memo:
-            continue
-        detail = json.dumps(memo, ensure_ascii=False, sort_keys=True)
-        ev = existing.get(alert.id)
-        if ev is None:
-            session.add(AlertEvent(alert_id=alert.id, kind=MEMO, level=alert.level, at=now, detail=detail))
-        else:
-            ev.detail, ev.at, ev.level = detail, now, alert.level
+        if memo:
+            alert.memo = memo
 
 
 def evaluate(
@@ -570,6 +559,7 @@ def evaluate(
 
 
 __all__ = [
+    "EVALUATION_LOCK_KEY",
     "AlertBook",
     "Change",
     "CompetitorSource",

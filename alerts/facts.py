@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from jingshao.alerts.rules.competitor import CompetitorThresholds, ObservationFact, ProductRef, ReviewFact
 from jingshao.alerts.rules.crisis import CrisisThresholds, MentionFact
+from jingshao.core.formatting import shop_price
 from jingshao.storage.queries import alerts as alert_queries
 
 NEGATIVE = "neg"  # the label the mention model (and nlp.scorer.label_for for reviews) gives a negative text
@@ -102,6 +103,13 @@ def product_inputs(session: Session, now: datetime, thresholds: CompetitorThresh
         )
         for pid, ref in refs.items()
     ]
+
+
+def current_value(o: ObservationFact) -> str:
+    """What a product shows now, for a resolved notice: ``现价 ¥99.90，有货``."""
+    price = "现价 未读到" if o.price is None else f"现价 {shop_price(o.price)}"
+    stock = {True: "有货", False: "缺货", None: "库存未知"}[o.in_stock]
+    return f"{price}，{stock}"
 
 
 def observation_facts(rows: Sequence[alert_queries.StoredObservation], *, final: bool = False) -> list[ObservationFact]:

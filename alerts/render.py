@@ -1,4 +1,5 @@
-"""Alert rows -> :class:`~jingshao.alerts.channels.Notification` (Chinese text), and back from the outbox.
+"""Alerts (plain records from storage) -> :class:`~jingshao.alerts.channels.Notification` (Chinese text),
+and back from the outbox.
 
 The engine renders a notification when it writes the outbox, so what is sent is what the alert said
 *at that moment* (a later escalation does not rewrite an earlier message). The payload stored in
@@ -19,11 +20,12 @@ from jingshao.alerts.channels.base import Kind, Notification
 from jingshao.alerts.rules.playbook import POSTMORTEM_HOURS, POSTMORTEM_REMINDER, RED_PLAYBOOK_STEPS
 from jingshao.core.formatting import clock
 from jingshao.core.levels import LEVEL_NAMES, LEVEL_RANK, Level
-from jingshao.storage.models import Alert
+from jingshao.storage.queries.alerts import AlertRecord
 
 KIND_NAMES: dict[str, str] = {
     "firing": "新告警",
     "escalated": "升级",
+    "followup": "新变化",
     "repeat": "重复提醒",
     "resolved": "已恢复",
     "summary": "汇总",
@@ -81,11 +83,11 @@ def _links(evidence: Any) -> tuple[list[tuple[str, str]], list[str]]:
     return links, quotes
 
 
-def _family(alert: Alert) -> str:
+def _family(alert: AlertRecord) -> str:
     return FAMILY_NAMES.get(alert.family, alert.family)
 
 
-def alert_link(alert: Alert, public_url: str | None) -> list[tuple[str, str]]:
+def alert_link(alert: AlertRecord, public_url: str | None) -> list[tuple[str, str]]:
     """The link to the alert's page in the dashboard, when ``web.public_url`` is set."""
     if not public_url or alert.id is None:
         return []
@@ -93,16 +95,26 @@ def alert_link(alert: Alert, public_url: str | None) -> list[tuple[str, str]]:
 
 
 def render_alert(
-    alert: Alert, kind: str, now: datetime, *, previous_level: str | None = None, public_url: str | None = None
+    alert: AlertRecord,
+    kind: str,
+    now: datetime,
+    *,
+    previous_level: str | None = None,
+    previous_summary: str | None = None,
+    current: str | None = None,
+    public_url: str | None = None,
 ) -> Notification:
-    """The notice for ``alert`` of ``kind`` (firing / escalated / repeat / resolved) at ``now``.
+    """The notice for ``alert`` of ``kind`` (firing / escalated / followup / repeat / resolved) at ``now``.
+
+    A ``followup`` (an event alert that changed further) leads with the current summary (the current
+    price) and names what the previous notice said (``previous_summary``).
 
     The level shown is the alert's highest level in this episode (``max_level``): a crisis that cooled
     from red to yellow is still handled as red until it resolves. With ``public_url`` (``web.public_url``)
     the notice links to the alert's page first.
     """
     if kind == "resolved":
-        return _render_resolved(alert, now, public_url)
+        return _render_resolved(alert, now, public_url, current)
     level = alert.max_level
     status = KIND_NAMES[kind]
     if kind == "escalated" and previous_level:
@@ -117,6 +129,8 @@ def render_alert(
     facts.append(("开始时间", clock(alert.started_at)))
     if kind == "repeat":
         facts.append(("已持续", duration_text(now - alert.started_at)))
+    if kind == "followup" and previous_summary:
+        facts.append(("上次通知", previous_summary))
     if alert.acked_by:
         facts.append(("已确认", f"{alert.acked_by}（{clock(alert.acked_at)}）" if alert.acked_at else alert.acked_by))
     links, quotes = _links(alert.evidence)
@@ -137,7 +151,10 @@ def render_alert(
     )
 
 
-def _render_resolved(alert: Alert, now: datetime, public_url: str | None = None) -> Notification:
+def _render_resolved(
+    alert: AlertRecord, now: datetime, public_url: str | None = None, current: str | None = None
+) -> Notification:
+    """A state's resolved notice: how long it lasted, and (``current``, from the sources) where it stands now."""
     level = alert.max_level
     ended = alert.resolved_at or now
     lasted = duration_text(ended - alert.started_at)
@@ -152,6 +169,9 @@ def _render_resolved(alert: Alert, now: datetime, public_url: str | None = None)
         ("最后触发规则", alert.rule),
     ]
     body = [f"{_family(alert)}已恢复，持续 {lasted}（最高 {LEVEL_NAMES[level]}）。最后一次：{alert.summary}"]
+    if current:
+        facts.insert(1, ("当前", current))
+        body.insert(0, f"当前：{current}")
     if alert.is_crisis and level == "red":
         due = ended + timedelta(hours=POSTMORTEM_HOURS)
         body.append(POSTMORTEM_REMINDER.format(brand=alert.subject, resolved_at=clock(ended), due=clock(due)))

@@ -45,7 +45,7 @@ def evaluate_alerts(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
     report = run_evaluation(cfg, now)
     for line in report.lines()[1:]:
         log.info(line.strip())
-    events = ("opened", "escalated", "repeated", "resolved")
+    events = ("opened", "escalated", "followup", "repeated", "resolved")
     return {
         "active": report.instances,
         "notifications": report.notifications,

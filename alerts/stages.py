@@ -25,8 +25,8 @@ from typing import Protocol
 from jingshao.alerts.rules.model import ADMIN_FAMILIES
 from jingshao.alerts.settings import AlertsConfig
 from jingshao.core.levels import LEVEL_RANK
-from jingshao.storage.models import Alert
-from jingshao.storage.models import Silence as SilenceRow
+from jingshao.storage.alerts_repo import SilenceRow
+from jingshao.storage.queries.alerts import AlertRecord
 
 
 class Routable(Protocol):
@@ -39,14 +39,18 @@ class Routable(Protocol):
 
 @dataclass
 class Candidate:
-    """A notice the state machine wants to send about ``alert``.
+    """A notice the state machine wants to send about ``alert`` (a plain value, not a database row:
+    stages can be run and tested without a database).
 
-    ``kind``: firing (first notice of an episode), escalated, repeat, resolved.
+    ``kind``: firing (first notice of an episode), escalated, followup (an event alert changed further:
+    the price dropped again; ``previous_summary`` is what the last notice said), repeat, resolved.
     """
 
-    alert: Alert
+    alert: AlertRecord
     kind: str
     previous_level: str | None = None
+    previous_summary: str | None = None
+    current: str | None = None  # a resolved notice's "where it stands now" (现价 ¥99.90，有货)
     muted: str | None = None  # why it is recorded but not sent
     muted_by: str | None = None  # the event kind recording it: "inhibited" | "silenced"
     dropped: str | None = None  # why nothing at all happens this time
@@ -72,7 +76,7 @@ class StageContext:
     config: AlertsConfig
     channels: Sequence[Routable]
     silences: Sequence[SilenceRow] = ()
-    red_subjects: dict[str, Alert] = field(default_factory=dict)  # subject_key -> its firing red crisis alert
+    red_subjects: dict[str, AlertRecord] = field(default_factory=dict)  # subject_key -> its firing red crisis alert
 
 
 class Stage(Protocol):
@@ -95,7 +99,7 @@ class Inhibit(_Named):
         return candidates
 
 
-def silence_matches(silence: SilenceRow, alert: Alert) -> bool:
+def silence_matches(silence: SilenceRow, alert: AlertRecord) -> bool:
     """A matcher is a fingerprint, a subject key (``brand:蜜橙``, ``product:12``) or a family (``price_drop``)."""
     return silence.matcher in (alert.fingerprint, alert.subject_key, alert.family)
 

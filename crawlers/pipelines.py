@@ -1,11 +1,24 @@
-"""Item pipelines: the storage edge of a crawl."""
+"""Item pipelines: the storage edge of a crawl.
+
+One pipeline per item type, plus the enrichment pipeline they share (issue 17): Scrapy sees one
+:class:`StoragePipeline`, which hands each item to the pipeline registered for its type in
+:attr:`StoragePipeline.pipelines`. A new item type is one small class and one entry there; a hook
+that must see every item (blocked pages, evidence ...) is a Scrapy pipeline of its own before it.
+Everything stays in one Scrapy pipeline on purpose: the queue worker acknowledges a request only
+after every item of its response was stored (:mod:`jingshao.crawlers.worker`), which one owner of
+the database and of the buffers makes easy to keep true.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict
+from typing import Any
 
 from scrapy import Spider
+from sqlalchemy.orm import Session
 
 from jingshao.nlp.settings import NlpConfig
 from jingshao.storage.db import Database, open_database
@@ -13,11 +26,10 @@ from jingshao.storage.models import AdlawHit
 from jingshao.storage.repository import (
     ObservationOutcome,
     insert_mentions,
-    latest_observation,
     mark_reviews_complete,
     record_failure,
-    record_observation,
     upsert_reviews,
+    write_observation,
 )
 
 from .enrichment import Enricher
@@ -26,34 +38,176 @@ from .items import BlockedPageItem, FailedPageItem, MentionItem, ProductObservat
 log = logging.getLogger(__name__)
 
 
-class StoragePipeline:
-    """Writes what the spiders find, enriched by the nlp layer.
+class EnrichmentPipeline:
+    """The nlp layer's columns for what the crawl stores: ad-law hits of a product's copy,
+    sentiment / tags of reviews, sentiment / label of mentions (in batches: one at a time is far
+    slower). Models load on first use, so a crawl that stores no review never loads one."""
 
-    Product pages are written one per transaction, so a crash loses at most the page in flight.
-    Reviews are buffered and scored in batches (scoring one at a time is far slower); a product's
-    "complete" mark is written only after its reviews, so a crash before it makes the next crawl
-    walk that product's list again (upserts make that harmless). Counts go to the crawler stats
-    under `jingshao/*` for the run summary. A review or mention whose time could not be read is stored
-    with posted_at NULL and the site's text in time_raw (counted as `jingshao/unreadable_times`), never
-    given the crawl time: it stays out of every time window.
+    def __init__(self, nlp: NlpConfig) -> None:
+        self.enricher = Enricher(nlp)
+
+    def adlaw_hits(self, title: str | None, promo: str | None) -> list[dict[str, Any]]:
+        return self.enricher.adlaw_hits({"title": title, "promo": promo})
+
+    def reviews(self, batch: Sequence[ReviewItem]) -> list[dict[str, Any]]:
+        return self.enricher.review_columns([r.text for r in batch], [r.category for r in batch])
+
+    def mentions(self, batch: Sequence[MentionItem]) -> list[dict[str, Any]]:
+        return self.enricher.mention_columns([f"{m.title or ''} {m.text}".strip() for m in batch])
+
+
+class ItemPipeline:
+    """Stores one item type. ``owner`` gives the database, the stats, the crawl run and enrichment."""
+
+    def __init__(self, owner: StoragePipeline) -> None:
+        self.owner = owner
+
+    def process(self, item: Any) -> None:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """Write whatever is buffered (called on close, and by the queue worker per request)."""
+
+
+class ProductPipeline(ItemPipeline):
+    """Product pages, one per transaction (a crash loses at most the page in flight): one lookup of
+    the product's latest observation and Core statements (``write_observation``); ad-law hits only
+    for a new or changed observation."""
+
+    def process(self, item: ProductObservationItem) -> None:
+        owner = self.owner
+        with owner.session() as s:
+            outcome, obs_id = write_observation(
+                s, item.product_id, item.fields, sources=item.sources, crawl_run_id=owner.run_id, **item.extras
+            )
+            if outcome is not ObservationOutcome.UNCHANGED:
+                hits = owner.enrichment.adlaw_hits(item.fields.get("title"), item.fields.get("promo"))
+                s.add_all(AdlawHit(observation_id=obs_id, product_id=item.product_id, **h) for h in hits)
+                owner.stats.inc_value("jingshao/adlaw_hits", len(hits))
+        owner.stats.inc_value("jingshao/pages")
+        key = "unchanged" if outcome is ObservationOutcome.UNCHANGED else "changes"
+        owner.stats.inc_value(f"jingshao/{key}")
+
+
+class _BufferedPipeline(ItemPipeline):
+    """Items buffered and written (and scored) in batches of ``owner.review_batch``."""
+
+    def __init__(self, owner: StoragePipeline) -> None:
+        super().__init__(owner)
+        self.pending: list[Any] = []
+
+    def process(self, item: Any) -> None:
+        self.pending.append(item)
+        if len(self.pending) >= self.owner.review_batch:
+            self.owner.flush_kind(type(self))
+
+    def flush(self) -> None:
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
+        new = self.write(batch)
+        owner = self.owner
+        owner.count_unreadable(batch)
+        owner.stats.inc_value("jingshao/pages", len(batch))
+        owner.stats.inc_value("jingshao/changes", new)
+        owner.stats.inc_value("jingshao/unchanged", len(batch) - new)
+
+    def write(self, batch: list[Any]) -> int:
+        raise NotImplementedError
+
+
+class ReviewPipeline(_BufferedPipeline):
+    """Reviews, upserted by fingerprint (a re-crawl or a crash-restart never double counts)."""
+
+    def write(self, batch: list[ReviewItem]) -> int:
+        rows = []
+        for r, extra in zip(batch, self.owner.enrichment.reviews(batch), strict=True):
+            row = asdict(r)
+            row.pop("category")
+            rows.append({**row, **extra, "crawl_run_id": self.owner.run_id})
+        with self.owner.session() as s:
+            return upsert_reviews(s, rows)
+
+
+class ReviewsCompletePipeline(ItemPipeline):
+    """A product's "complete" mark, written only after its reviews: a crash before it makes the next
+    crawl walk that product's list again (upserts make that harmless)."""
+
+    def process(self, item: ReviewsCompleteItem) -> None:
+        self.owner.flush_kind(ReviewPipeline)
+        with self.owner.session() as s:
+            mark_reviews_complete(s, item.product_id)
+
+
+class MentionPipeline(_BufferedPipeline):
+    """Mentions, scored in a batch; the ones not seen before (by URL or by content) are inserted."""
+
+    def write(self, batch: list[MentionItem]) -> int:
+        cols = self.owner.enrichment.mentions(batch)
+        rows = [{**asdict(m), **c, "crawl_run_id": self.owner.run_id} for m, c in zip(batch, cols, strict=True)]
+        with self.owner.session() as s:
+            return insert_mentions(s, rows)
+
+
+class FailurePipeline(ItemPipeline):
+    """A page that gave no usable observation, recorded with its reason (never as price 0); a blocked
+    page (issue 12) is recorded and counted as blocked."""
+
+    def process(self, item: FailedPageItem) -> None:
+        owner = self.owner
+        with owner.session() as s:
+            record_failure(
+                s,
+                item.url,
+                item.reason,
+                product_id=item.product_id,
+                http_status=item.http_status,
+                crawl_run_id=owner.run_id,
+                kind="blocked" if isinstance(item, BlockedPageItem) else "failed",  # issue 12
+            )
+        owner.stats.inc_value("jingshao/blocked" if isinstance(item, BlockedPageItem) else "jingshao/failures")
+        log.warning("no data from %s: %s", item.url, item.reason)
+
+
+class StoragePipeline:
+    """Writes what the spiders find, enriched by the nlp layer, through the pipeline of each item type.
+
+    Counts go to the crawler stats under `jingshao/*` for the run summary. A review or mention whose
+    time could not be read is stored with posted_at NULL and the site's text in time_raw (counted as
+    `jingshao/unreadable_times`), never given the crawl time: it stays out of every time window.
     """
 
     review_batch = 256
+    #: item type -> the pipeline class that stores it (flushed on close in this order)
+    pipelines: dict[type, type[ItemPipeline]] = {
+        ProductObservationItem: ProductPipeline,
+        ReviewItem: ReviewPipeline,
+        ReviewsCompleteItem: ReviewsCompletePipeline,
+        MentionItem: MentionPipeline,
+        FailedPageItem: FailurePipeline,
+    }
 
     def __init__(self, database_url: str, run_id: int | None, stats, nlp: NlpConfig) -> None:
         self.database_url = database_url
         self.run_id = run_id
         self.stats = stats
-        self.enricher = Enricher(nlp)
+        self.enrichment = EnrichmentPipeline(nlp)
         self.db: Database | None = None
-        self.pending_reviews: list[ReviewItem] = []
-        self.pending_mentions: list[MentionItem] = []
+        self.by_kind: dict[type[ItemPipeline], ItemPipeline] = {}
+        self.by_item: dict[type, ItemPipeline] = {}
+        for item_type, kind in self.pipelines.items():
+            stage = self.by_kind.get(kind) or self.by_kind.setdefault(kind, kind(self))
+            self.by_item[item_type] = stage
 
     @classmethod
     def from_crawler(cls, crawler):
         s = crawler.settings
         nlp = s.get("JINGSHAO_NLP") or NlpConfig()
         return cls(s.get("JINGSHAO_DATABASE_URL"), s.getint("JINGSHAO_RUN_ID") or None, crawler.stats, nlp)
+
+    @property
+    def enricher(self) -> Enricher:
+        return self.enrichment.enricher
 
     def open_spider(self, spider: Spider | None = None) -> None:
         # The CLI migrated the schema before the crawl started; don't repeat it per process.
@@ -63,90 +217,57 @@ class StoragePipeline:
         if self.db:
             self.flush_reviews()
             self.flush_mentions()
+            for stage in self.by_kind.values():
+                stage.flush()
             self.db.dispose()
 
-    def process_item(self, item, spider: Spider | None = None):
-        assert self.db is not None
-        if isinstance(item, ProductObservationItem):
-            self.store_observation(item)
-        elif isinstance(item, ReviewItem):
-            self.pending_reviews.append(item)
-            if len(self.pending_reviews) >= self.review_batch:
-                self.flush_reviews()
-        elif isinstance(item, MentionItem):
-            self.pending_mentions.append(item)
-            if len(self.pending_mentions) >= self.review_batch:
-                self.flush_mentions()
-        elif isinstance(item, ReviewsCompleteItem):
-            self.flush_reviews()
-            with self.db.session() as s:
-                mark_reviews_complete(s, item.product_id)
-        elif isinstance(item, FailedPageItem):
-            with self.db.session() as s:
-                record_failure(
-                    s,
-                    item.url,
-                    item.reason,
-                    product_id=item.product_id,
-                    http_status=item.http_status,
-                    crawl_run_id=self.run_id,
-                    kind="blocked" if isinstance(item, BlockedPageItem) else "failed",  # issue 12
-                )
-            self.stats.inc_value("jingshao/blocked" if isinstance(item, BlockedPageItem) else "jingshao/failures")
-            log.warning("no data from %s: %s", item.url, item.reason)
-        return item
-
-    def _session(self):
+    def session(self) -> AbstractContextManager[Session]:
+        """A transaction on the crawl's database (open_spider opened it)."""
         assert self.db is not None, "open_spider opens the database first"
         return self.db.session()
 
-    def store_observation(self, item: ProductObservationItem) -> None:
-        with self._session() as s:
-            outcome = record_observation(
-                s, item.product_id, item.fields, sources=item.sources, crawl_run_id=self.run_id, **item.extras
-            )
-            if outcome is not ObservationOutcome.UNCHANGED:
-                obs = latest_observation(s, item.product_id)
-                assert obs is not None  # just recorded
-                hits = self.enricher.adlaw_hits({"title": obs.title, "promo": obs.promo})
-                s.add_all(AdlawHit(observation_id=obs.id, product_id=obs.product_id, **h) for h in hits)
-                self.stats.inc_value("jingshao/adlaw_hits", len(hits))
-        self.stats.inc_value("jingshao/pages")
-        key = "unchanged" if outcome is ObservationOutcome.UNCHANGED else "changes"
-        self.stats.inc_value(f"jingshao/{key}")
+    def process_item(self, item, spider: Spider | None = None):
+        assert self.db is not None
+        for klass in type(item).__mro__:  # subclasses of an item type go to its pipeline too
+            stage = self.by_item.get(klass)
+            if stage is not None:
+                stage.process(item)
+                break
+        return item
+
+    def flush_kind(self, kind: type[ItemPipeline]) -> None:
+        """Flush one buffered kind through the public flush methods (the queue worker wraps them)."""
+        if kind is ReviewPipeline:
+            self.flush_reviews()
+        elif kind is MentionPipeline:
+            self.flush_mentions()
+        else:
+            self.by_kind[kind].flush()
+
+    # The buffers by name: the queue worker regroups them per crawl run before flushing.
+    @property
+    def pending_reviews(self) -> list[ReviewItem]:
+        return self.by_kind[ReviewPipeline].pending  # type: ignore[attr-defined]
+
+    @pending_reviews.setter
+    def pending_reviews(self, value: list[ReviewItem]) -> None:
+        self.by_kind[ReviewPipeline].pending = value  # type: ignore[attr-defined]
+
+    @property
+    def pending_mentions(self) -> list[MentionItem]:
+        return self.by_kind[MentionPipeline].pending  # type: ignore[attr-defined]
+
+    @pending_mentions.setter
+    def pending_mentions(self, value: list[MentionItem]) -> None:
+        self.by_kind[MentionPipeline].pending = value  # type: ignore[attr-defined]
 
     def flush_reviews(self) -> None:
-        batch, self.pending_reviews = self.pending_reviews, []
-        if not batch:
-            return
-        columns = self.enricher.review_columns([r.text for r in batch], [r.category for r in batch])
-        rows = []
-        for r, extra in zip(batch, columns, strict=True):
-            row = asdict(r)
-            row.pop("category")
-            rows.append({**row, **extra, "crawl_run_id": self.run_id})
-        with self._session() as s:
-            new = upsert_reviews(s, rows)
-        self.count_unreadable(batch)
-        self.stats.inc_value("jingshao/pages", len(batch))
-        self.stats.inc_value("jingshao/changes", new)
-        self.stats.inc_value("jingshao/unchanged", len(batch) - new)
+        self.by_kind[ReviewPipeline].flush()
 
     def flush_mentions(self) -> None:
-        """Score a batch of mentions and insert the ones not seen before (by URL or by content)."""
-        batch, self.pending_mentions = self.pending_mentions, []
-        if not batch:
-            return
-        cols = self.enricher.mention_columns([f"{m.title or ''} {m.text}".strip() for m in batch])
-        rows = [{**asdict(m), **c, "crawl_run_id": self.run_id} for m, c in zip(batch, cols, strict=True)]
-        with self._session() as s:
-            new = insert_mentions(s, rows)
-        self.count_unreadable(batch)
-        self.stats.inc_value("jingshao/pages", len(batch))
-        self.stats.inc_value("jingshao/changes", new)
-        self.stats.inc_value("jingshao/unchanged", len(batch) - new)
+        self.by_kind[MentionPipeline].flush()
 
-    def count_unreadable(self, batch: list[ReviewItem] | list[MentionItem]) -> None:
+    def count_unreadable(self, batch: Sequence[ReviewItem] | Sequence[MentionItem]) -> None:
         unreadable = sum(1 for item in batch if item.posted_at is None and item.time_raw)
         if unreadable:
             self.stats.inc_value("jingshao/unreadable_times", unreadable)
@@ -155,3 +276,15 @@ class StoragePipeline:
                 unreadable,
                 next(i.time_raw for i in batch if i.posted_at is None and i.time_raw),
             )
+
+
+__all__ = [
+    "EnrichmentPipeline",
+    "FailurePipeline",
+    "ItemPipeline",
+    "MentionPipeline",
+    "ProductPipeline",
+    "ReviewPipeline",
+    "ReviewsCompletePipeline",
+    "StoragePipeline",
+]

@@ -5,9 +5,10 @@ phone talk about 续航, 发热, 握感, 外形设计. This module finds aspect 
 CRF over characters (python-crfsuite), then pairs them the way the lexicon tagger pairs its words.
 
 Features per character (11, few on purpose: building feature strings is most of the cost): the
-character, its neighbours and the two bigrams through it, the jieba word it sits in (word, B/M/E/S
-position, jieba's dictionary part of speech and what the shipped lexicon says about the word (aspect,
-opinion, negator, degree, problem word), both with the position), and the words either side. Labels:
+character, its neighbours and the two bigrams through it, the word it sits in (the longest word of
+jieba's dictionary, see :func:`_words`: word, B/M/E/S position, jieba's dictionary part of speech and
+what the shipped lexicon says about the word (aspect, opinion, negator, degree, problem word), both
+with the position), and the words either side. Labels:
 ``A`` aspect, ``P`` / ``N`` / ``U`` positive / negative / neutral opinion, BIO-encoded.
 
 Trained by :mod:`jingshao.nlp.train_tags` on the Zhijiang Cup 2019 cosmetics reviews, DiaASQ Weibo phone
@@ -96,42 +97,29 @@ def lexicon_roles() -> dict[str, str]:
 
 
 def sequence_features(text: str) -> list[list[str]]:
-    """CRF features for each character of an already folded ``text`` (see module docstring)."""
+    """CRF features for each character of an already folded ``text`` (see module docstring).
+
+    Built for speed (this is a third of the tagger's cost): the character features as whole lists, the
+    word features per word from a cache (every B/M/E/S variant made once per word, not per character)."""
     n = len(text)
     words = _words(text)
-    # per character: index of its word and position in it
-    w_of = [0] * n
-    bmes = [""] * n
-    i = 0
-    for k, w in enumerate(words):
-        lw = len(w)
-        for j in range(lw):
-            w_of[i + j] = k
-            bmes[i + j] = "S" if lw == 1 else ("B" if j == 0 else ("E" if j == lw - 1 else "M"))
-        i += lw
-    wfeat = [_word_features(w) for w in words]
-    last = len(words) - 1
     pad = "^" + text + "$"
+    c = ["c=" + ch for ch in text]
+    cm = ["c-1=" + ch for ch in pad[:n]]
+    cp = ["c+1=" + ch for ch in pad[2:]]
+    bm = ["b-1=" + pad[i : i + 2] for i in range(n)]
+    bp = ["b+1=" + pad[i + 1 : i + 3] for i in range(n)]
+    info = [_word_features(w) for w in words]
+    last = len(info) - 1
     out: list[list[str]] = []
-    for i in range(n):
-        k = w_of[i]
-        wf = wfeat[k]
-        b = bmes[i]
-        out.append(
-            [
-                "c=" + pad[i + 1],
-                "c-1=" + pad[i],
-                "c+1=" + pad[i + 2],
-                "b-1=" + pad[i : i + 2],
-                "b+1=" + pad[i + 1 : i + 3],
-                "p=" + b,
-                wf[0],
-                wf[1] + b,
-                wf[2] + b,
-                wfeat[k - 1][3] if k else "pw=^",
-                wfeat[k + 1][4] if k < last else "nw=$",
-            ]
-        )
+    append = out.append
+    i = 0
+    for k, (rows, _pw, _nw) in enumerate(info):
+        prev = info[k - 1][1] if k else "pw=^"
+        nxt = info[k + 1][2] if k < last else "nw=$"
+        for r0, r1, r2, r3 in rows:
+            append([c[i], cm[i], cp[i], bm[i], bp[i], r0, r1, r2, r3, prev, nxt])
+            i += 1
     return out
 
 
@@ -139,8 +127,15 @@ _CUT_CACHE: dict[str, list[str]] = {}
 
 
 def _words(text: str) -> list[str]:
-    """jieba's words (HMM off) of ``text``, cut clause by clause with a cache: jieba cuts at punctuation
-    anyway (each punctuation character is a word of its own), and reviews repeat clauses (物流很快, 好评)."""
+    """The words of ``text`` for the word features, clause by clause with a cache (reviews repeat clauses:
+    物流很快, 好评); each punctuation character is a word of its own.
+
+    Words are the longest word of jieba's dictionary (shop words included) at each word start, not
+    jieba's own cut: its best-path search (a DAG of every dictionary word, then a log-probability
+    Viterbi) was a third of the tagger's cost, while greedy longest match costs a fraction of it and
+    gave the CRF as good features on a development fold of the training side (aspect recall 0.855 /
+    0.492 against 0.844 / 0.488 on Zhijiang / DiaASQ). The same function cuts at training and at tagging
+    time, which is what the CRF needs."""
     jieba = get_jieba()
     out: list[str] = []
     pos = 0
@@ -154,24 +149,60 @@ def _words(text: str) -> list[str]:
     return out
 
 
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def _longest_words(freq: dict[str, int], clause: str) -> list[str]:
+    """Greedy longest dictionary word from each word start (jieba's dictionary, where every prefix of a
+    word is a key with frequency 0), Latin letters and digits in runs."""
+    out: list[str] = []
+    i, n = 0, len(clause)
+    while i < n:
+        if clause[i] in _ALNUM:
+            j = i + 1
+            while j < n and clause[j] in _ALNUM:
+                j += 1
+            out.append(clause[i:j])
+            i = j
+            continue
+        best, j = i + 1, i + 2
+        while j <= n:
+            f = freq.get(clause[i:j])
+            if f is None:
+                break
+            if f:
+                best = j
+            j += 1
+        out.append(clause[i:best])
+        i = best
+    return out
+
+
 def _cut(jieba: Any, clause: str) -> list[str]:
     got = _CUT_CACHE.get(clause)
     if got is None:
-        got = jieba.lcut(clause, HMM=False)
+        got = _longest_words(jieba.dt.FREQ, clause)
         if len(_CUT_CACHE) >= 50_000:
             _CUT_CACHE.clear()
         _CUT_CACHE[clause] = got
     return got
 
 
-_WORD_CACHE: dict[str, tuple[str, str, str, str, str]] = {}
+_WordRows = tuple[tuple[tuple[str, str, str, str], ...], str, str]
+_WORD_CACHE: dict[str, _WordRows] = {}
 
 
-def _word_features(w: str) -> tuple[str, str, str, str, str]:
-    """(word, POS+, lexicon role+, as previous word, as next word) feature strings, cached per word."""
+def _word_features(w: str) -> _WordRows:
+    """Per character of ``w``: (B/M/E/S position, word, POS+position, lexicon role+position) feature
+    strings; then ``w`` as the previous and as the next word. Cached per word."""
     f = _WORD_CACHE.get(w)
     if f is None:
-        f = ("w=" + w, "wp=" + _pos_table().get(w, "x"), "wr=" + lexicon_roles().get(w, "-"), "pw=" + w, "nw=" + w)
+        n = len(w)
+        marks = ["S"] if n == 1 else ["B", *(["M"] * (n - 2)), "E"]
+        wp = "wp=" + _pos_table().get(w, "x")
+        wr = "wr=" + lexicon_roles().get(w, "-")
+        rows = tuple(("p=" + b, "w=" + w, wp + b, wr + b) for b in marks)
+        f = (rows, "pw=" + w, "nw=" + w)
         if len(_WORD_CACHE) < 200_000:
             _WORD_CACHE[w] = f
     return f

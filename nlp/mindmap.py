@@ -78,6 +78,11 @@ class MindMap:
     aspects: list[AspectNode]
     now: datetime | None = None  # the end of "this week" (None when no review carries a time)
 
+    @property
+    def has_weeks(self) -> bool:
+        """Whether any aspect was mentioned in the last two weeks (else the week figures say nothing)."""
+        return any(a.week and (a.week.this_week or a.week.last_week) for a in self.aspects)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["now"] = self.now.isoformat() if self.now else None

@@ -342,8 +342,13 @@ def extract_lexicon_tags(
     """Preference tags of one review from the lexicon and rules alone (the closed vocabulary), in order
     of appearance, without exact duplicates."""
     lex = get_lexicon(category, tuple(str(p) for p in extra_lexicons))
+    return _lexicon_tags(lex, normalize(text))
+
+
+def _lexicon_tags(lex: Lexicon, norm: str) -> list[Tag]:
+    """:func:`extract_lexicon_tags` of an already normalised text."""
     tags: list[Tag] = []
-    for clause in _clauses(lex, normalize(text)):
+    for clause in _clauses(lex, norm):
         toks, phrases = _read_clause(lex, clause)
         found: list[Tag] = []
         for k, tok in enumerate(toks):
@@ -498,11 +503,11 @@ def extract_tags(
     if method not in METHODS:
         raise ValueError(f"unknown tag method {method!r}; choose one of {', '.join(METHODS)}")
     cat = category or "general"
-    lex_tags = [] if method == "model" else extract_lexicon_tags(text, cat, extra_lexicons=extra_lexicons)
+    lex = get_lexicon(cat, tuple(str(p) for p in extra_lexicons))
+    norm = normalize(text)  # once: the lexicon pass and the span tagger read the same text
+    lex_tags = [] if method == "model" else _lexicon_tags(lex, norm)
     if method == "lexicon":
         return lex_tags
-    norm = normalize(text)
-    lex = get_lexicon(cat, tuple(str(p) for p in extra_lexicons))
     placed = _place(norm, lex_tags)
     taken_a = [a for a, _ in placed if a]
     taken_o = [o for _, o in placed if o]
@@ -677,7 +682,12 @@ def model_tags(norm: str, lex: Lexicon, model_path: str | None = None) -> list[T
             tag = _lexicon_opinion_for(norm, cid, lex, a, normalise_aspect(a.text, lex, tagger.groups))
             if tag is not None:
                 tags.append(tag)
-            continue
+                continue
+            # else an opinion the CRF found in the next clause (or the one before) that names no aspect of
+            # its own: 屏幕和外放,还是太拉了 / 续航嘛,一般般
+            pick = _neighbour_opinion(a, opinions, aspects, cid, used)
+            if pick is None:
+                continue
         o = opinions[pick]
         used.add(pick)
         aspect = normalise_aspect(a.text, lex, tagger.groups)
@@ -692,6 +702,13 @@ def model_tags(norm: str, lex: Lexicon, model_path: str | None = None) -> list[T
     for k, o in enumerate(opinions):
         if k in used:
             continue
+        seed = _seed_before(norm, cid, o, spans)
+        if seed is not None:  # 屏幕显示不太清晰: an aspect word of any category's lexicon before it
+            aspect = normalise_aspect(seed[2], lex, tagger.groups)
+            read = _read_opinion(lex, aspect, seed[2], o.text, o.kind)
+            if read is not None:
+                tags.append(Tag(aspect, seed[2], o.text, read[0], read[1], seed[:2], (o.start, o.end)))
+                continue
         core = o.text.rstrip(_TRAIL) or o.text
         implied = tagger.implicit.get(o.text) or tagger.implicit.get(core) or lex.implied.get(core)
         if implied is None:
@@ -702,6 +719,56 @@ def model_tags(norm: str, lex: Lexicon, model_path: str | None = None) -> list[T
             continue
         tags.append(Tag(aspect, o.text, o.text, read[0], read[1], None, (o.start, o.end)))
     return tags
+
+
+@lru_cache(maxsize=1)
+def _seed_pattern() -> re.Pattern[str]:
+    """Every category's aspect words (two characters or more), longest first."""
+    seeds = sorted((w for w in _all_seeds() if len(w) >= 2), key=lambda w: (-len(w), w))
+    return re.compile("|".join(map(re.escape, seeds)))
+
+
+def _seed_before(norm: str, cid: list[int], o: Any, spans: list[Any]) -> tuple[int, int, str] | None:
+    """The last lexicon aspect word (any category: the category lexicons as hints) in the opinion's clause
+    before it that no span covers, as (start, end, text)."""
+    c, cs = cid[o.start], o.start
+    while cs > 0 and cid[cs - 1] == c:
+        cs -= 1
+    if cs == o.start:
+        return None
+    hits = [
+        (m.start(), m.end())
+        for m in _seed_pattern().finditer(norm, cs, o.start)
+        if not any(sp.start < m.end() and m.start() < sp.end for sp in spans)
+    ]
+    got = _last_run(hits)
+    return (got[0], got[1], norm[got[0] : got[1]]) if got else None
+
+
+def _last_run(hits: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """The last hit joined with the hits right before it (屏幕 + 显示 -> 屏幕显示)."""
+    if not hits:
+        return None
+    start, end = hits[-1]
+    for s, e in reversed(hits[:-1]):
+        if e != start:
+            break
+        start = s
+    return start, end
+
+
+def _neighbour_opinion(a: Any, opinions: list[Any], aspects: list[Any], cid: list[int], used: set[int]) -> int | None:
+    """Index of the first unused opinion in the clause after ``a``'s (else the last in the clause before)
+    when that clause has no aspect of its own."""
+    c = cid[a.start]
+    with_aspect = {cid[x.start] for x in aspects}
+    for want, first in ((c + 1, True), (c - 1, False)):
+        if want < 0 or want in with_aspect:
+            continue
+        ks = [k for k, o in enumerate(opinions) if cid[o.start] == want and k not in used]
+        if ks:
+            return ks[0] if first else ks[-1]
+    return None
 
 
 def _clause_ranges(cid: list[int]) -> list[tuple[int, int]]:
@@ -749,9 +816,16 @@ def _implicit_from_lexicon(norm: str, start: int, end: int, lex: Lexicon, tagger
         pol = lex.general.get(ph.word)
         if pol is None:
             continue
-        aspect = tagger.implicit.get(ph.text) or lex.implied.get(ph.word) or tagger.implicit_default
         at = sub.find(ph.text)
         o = (start + at, start + at + len(ph.text)) if at >= 0 else None
+        run = _last_run([m.span() for m in _seed_pattern().finditer(sub, 0, at)]) if at > 0 else None
+        if run:  # 屏幕显示不太清晰: an aspect word of another category's lexicon before the opinion
+            surface = sub[run[0] : run[1]]
+            aspect = normalise_aspect(surface, lex, tagger.groups)
+            sp = (start + run[0], start + run[1])
+            out.append(Tag(aspect, surface, ph.text, _flip(pol) if ph.negated else pol, ph.norm, sp, o))
+            continue
+        aspect = tagger.implicit.get(ph.text) or lex.implied.get(ph.word) or tagger.implicit_default
         out.append(Tag(aspect, ph.text, ph.text, _flip(pol) if ph.negated else pol, ph.norm, None, o))
     return out
 

@@ -342,7 +342,7 @@ def train_tags(
         "format": "jingshao-tags-crf/1",
         "model": model_path.name,
         "labels": ["B-A", "I-A", "B-P", "I-P", "B-N", "I-N", "B-U", "I-U", "O"],
-        "features": "chars +-2, bigrams, jieba word / BMES / dictionary POS / neighbours, lexicon roles",
+        "features": "chars +-1, bigrams, longest dictionary word / BMES / POS / neighbours, lexicon roles",
         "params": {"c1": c1, "c2": c2, "max_iterations": iterations},
         "training_sentences": dict(counts),
         "holdout": "zhijiang: crc32(review) % 10 == 0; diaasq: crc32(doc_id) % 10 == 0 (whole threads)"

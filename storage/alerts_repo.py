@@ -6,7 +6,6 @@ plain dataclasses, so the CLI prints them without touching ORM objects after the
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session
 from .models import Alert, AlertEvent, ChannelState, Notification, Silence, utcnow
 
 LEVEL_ORDER = {"red": 0, "yellow": 1, "blue": 2}
-HIDDEN_EVENTS = ("memo",)  # the engine's own bookkeeping row, not history
+HIDDEN_EVENTS = ("memo",)  # the engine's bookkeeping rows of versions before migration 0011, not history
 
 
 class AlertNotFound(LookupError):
@@ -305,8 +304,7 @@ def broken_channels(session: Session) -> list[ChannelHealth]:
 
 def memo_of(session: Session, alert_id: int) -> dict[str, Any]:
     """The engine's memo for an alert (tests and debugging)."""
-    ev = session.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert_id, AlertEvent.kind == "memo")).first()
-    return json.loads(ev.detail) if ev and ev.detail else {}
+    return dict(session.scalar(select(Alert.memo).where(Alert.id == alert_id)) or {})
 
 
 @dataclass(frozen=True)

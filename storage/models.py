@@ -301,6 +301,9 @@ class Alert(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acked_by: Mapped[str | None] = mapped_column(String(200))
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The engine's notebook for this alert (JSON: the previous 1-hour negative count, when it first
+    #: reached yellow ...): what the next evaluation must remember. Not history.
+    memo: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class AlertEvent(Base):

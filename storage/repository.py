@@ -17,11 +17,11 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from jingshao.core.redaction import redact, redact_value
-from jingshao.storage.db import rowcount
+from jingshao.storage.db import inserted_id, rowcount
 
 from .models import (
     AdlawHit,
@@ -139,6 +139,13 @@ DEFAULT_PLAUSIBILITY_FACTOR = Decimal(3)
 
 
 def record_observation(
+    session: Session, product_id: int, fields: Mapping[str, Any], **kwargs: Any
+) -> ObservationOutcome:
+    """Change-only write of one observation; see :func:`write_observation` (which also gives the row id)."""
+    return write_observation(session, product_id, fields, **kwargs)[0]
+
+
+def write_observation(
     session: Session,
     product_id: int,
     fields: Mapping[str, Any],
@@ -151,8 +158,12 @@ def record_observation(
     variants: Sequence[Mapping[str, Any]] | None = None,
     basis: str | None = None,
     plausibility_factor: Decimal | float | None = DEFAULT_PLAUSIBILITY_FACTOR,
-) -> ObservationOutcome:
+) -> tuple[ObservationOutcome, int]:
     """Change-only write: append a row if the observed fields changed, else move last_seen_at.
+    Returns the outcome and the id of the row appended or touched.
+
+    The crawl's hot path: one lookup of the latest row (only the columns the decision needs) and
+    Core statements, no ORM objects or autoflush (issue 15).
 
     The product row is locked first (`FOR UPDATE` on PostgreSQL; SQLite's BEGIN IMMEDIATE
     already holds the write lock), so concurrent workers seeing the same product never both
@@ -165,7 +176,20 @@ def record_observation(
     seen_at = seen_at or utcnow()
     session.execute(select(Product.id).where(Product.id == product_id).with_for_update())
     digest = content_hash(fields)
-    latest = latest_observation(session, product_id)
+    latest = session.execute(
+        select(
+            Observation.id,
+            Observation.content_hash,
+            Observation.voided_at,
+            Observation.basis,
+            Observation.status,
+            Observation.first_seen_at,
+            Observation.last_seen_at,
+        )
+        .where(Observation.product_id == product_id)
+        .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
+        .limit(1)
+    ).first()
     if (
         latest is not None
         and latest.content_hash == digest
@@ -179,7 +203,7 @@ def record_observation(
             values["status"] = STATUS_OK  # the next crawl agrees: the suspect price is confirmed
         if values:
             session.execute(update(Observation).where(Observation.id == latest.id).values(**values))
-        return ObservationOutcome.UNCHANGED
+        return ObservationOutcome.UNCHANGED, latest.id
     availability = fields.get("availability")
     in_stock = None if availability is None else availability in ("InStock", "PreOrder")
     status = STATUS_OK
@@ -187,8 +211,8 @@ def record_observation(
         reference = last_confirmed_price(session, product_id, basis)
         if reference is not None and not plausible(fields["price"], reference, plausibility_factor):
             status = STATUS_SUSPECT
-    session.add(
-        Observation(
+    inserted = session.execute(
+        insert(Observation).values(
             product_id=product_id,
             crawl_run_id=crawl_run_id,
             content_hash=digest,
@@ -205,7 +229,8 @@ def record_observation(
             status=status,
         )
     )
-    return ObservationOutcome.NEW if latest is None else ObservationOutcome.CHANGED
+    new_id = inserted_id(inserted)
+    return (ObservationOutcome.NEW if latest is None else ObservationOutcome.CHANGED), new_id
 
 
 def plausible(price: Decimal, reference: Decimal, factor: Decimal | float) -> bool:

@@ -52,9 +52,10 @@ class Scripted:
     def __init__(self, families: frozenset[str] = frozenset({"crisis", "review_spike", "price_drop"})) -> None:
         self.instances: list[AlertInstance] = []
         self.families = families
+        self.current: dict[str, str] = {}  # subject key -> what it shows now (for resolved notices)
 
     def evaluate(self, session, now, book: AlertBook) -> SourceResult:
-        return SourceResult([_at(i, now) for i in self.instances], self.families)
+        return SourceResult([_at(i, now) for i in self.instances], self.families, current=dict(self.current))
 
 
 def _at(inst: AlertInstance, now: datetime) -> AlertInstance:

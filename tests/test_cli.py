@@ -85,7 +85,7 @@ def test_reviews_then_tags_and_analyze(shop, tmp_path):
     assert db.execute("select count(*) from reviews where sentiment is null").fetchone()[0] == 0
     assert db.execute("select count(*) from reviews where tags is not null").fetchone()[0] > 0
     res = run_cli("analyze", "--rescore", "--config", str(cfg)).stdout
-    assert "re-scanned" in res and "reviews and 0 mentions" in res
+    assert "re-scanned" in res and "条评价 reviews, 0 条舆情 mentions" in res
 
 
 def test_demo_command_runs_the_whole_job(tmp_path):

@@ -99,14 +99,16 @@ def test_channels_test_status_and_dead_rows_of_older_versions(tmp_path, chat):
         s.add(ChannelState(name="企微群", state="failing", reason="3 条通知暂存", since=T0))
     st = run_cli("status", "--config", str(cfg_path), check=False)
     assert st.returncode == 1, st.stdout + st.stderr
-    assert "parked notifications: 3" in st.stdout and "企微群: 3 条暂存，最早生成于 2025-03-01 10:00" in st.stdout
+    assert (
+        "暂存通知 parked notifications: 3" in st.stdout and "企微群: 3 条暂存，最早生成于 2025-03-01 10:00" in st.stdout
+    )
 
     test = run_cli("channels", "test", "企微群", "--config", str(cfg_path), check=False)
     assert test.returncode == 0 and "sent" in test.stdout, test.stdout + test.stderr
     assert set(statuses(db).values()) == {"pending"}  # back in line, due now
     st = run_cli("status", "--config", str(cfg_path), check=False)
     assert st.returncode == 0, st.stdout + st.stderr
-    assert "parked notifications: 0" in st.stdout and "outbox: 3 pending" in st.stdout
+    assert "暂存通知 parked notifications: 0" in st.stdout and "待发通知 outbox: 3 条待发 pending" in st.stdout
     with Dispatcher(db, {"企微群": make_channel(chat, "wecom", "企微群")}, config()) as d:
         assert d.run_once().sent == ids
     assert delivered_titles(chat, "wecom") == ["通知000", "通知001", "通知002"]

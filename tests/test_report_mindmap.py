@@ -104,3 +104,11 @@ def test_cli_tags_json_and_csv_give_the_mind_map(tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(got.stdout)))
     row = next(r for r in rows if r["aspect"] == "电池" and r["product"] == "")
     assert row["reviews"] == "5" and row["this_week"] == "3" and row["last_week"] == "2" and "(" in row["top_negative"]
+
+
+def test_week_figures_are_left_out_when_nothing_was_said_in_two_weeks() -> None:
+    old = datetime(2026, 11, 1, tzinfo=UTC)
+    m = build_mind_map([MindMapReview("物流很快", extract_tags("物流很快", None), old)], now=NOW)
+    assert m.aspects[0].week is not None and m.aspects[0].week.this_week == 0 and not m.has_weeks
+    recent = build_mind_map([MindMapReview("物流很快", extract_tags("物流很快", None), NOW)], now=NOW)
+    assert recent.has_weeks

@@ -161,7 +161,7 @@ def count(db, model) -> int:
 def test_status_command(shop, tmp_path):
     cfg_path = config_for(shop, tmp_path)
     out = run_cli("status", "--config", str(cfg_path)).stdout
-    assert "crawl_products" in out and "every 3s" in out and "outbox: 0 pending" in out
+    assert "crawl_products" in out and "every 3s" in out and "待发通知 outbox: 0 条待发 pending" in out
 
 
 @pytest.mark.slow

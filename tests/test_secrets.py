@@ -198,7 +198,7 @@ def test_twelve_secrets_never_leave_the_process(tmp_path, shop):
     assert all(chat.accepted(r.name) for r in robots), [(r.name, len(chat.accepted(r.name))) for r in robots]
     assert inbox.messages and "mail: sent" in report.stdout
     assert "apikey=***" in status.stdout  # the failing source is listed, its key hidden
-    assert "parked notifications:" in status.stdout
+    assert "暂存通知 parked notifications:" in status.stdout
 
     html = "\n".join(p.read_text(encoding="utf-8") for p in (tmp_path / "out").glob("*.html"))
     assert "apikey=***" in html or "微博搜索" in html or "social" in html

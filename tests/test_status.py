@@ -58,5 +58,8 @@ def test_failing_sources_are_listed_only_while_they_still_fail(tmp_path):
     cfg = tmp_path / "jingshao.toml"
     cfg.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "s.db"}"\n', encoding="utf-8")
     out = run_cli("status", "--config", str(cfg)).stdout
-    assert "failing sources (24 h, still failing): 1" in out and f"2× {bad} — no price found" in out
+    assert (
+        "失败来源 failing sources（24 小时内，仍在失败 still failing）: 1" in out
+        and f"2× {bad} — no price found" in out
+    )
     assert good not in out and feed not in out

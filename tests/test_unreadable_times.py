@@ -159,8 +159,8 @@ def test_crawled_unreadable_times_are_kept_flagged_counted_and_in_no_crisis_wind
     assert all(m.time_raw is None for k, m in rows.items() if m.posted_at is not None)
 
     status = run_cli("status", "--config", cfg_path)
-    assert "unreadable time: 21 mentions, 0 reviews" in status.stdout
-    assert "mentions whose source gave no time: 1" in status.stdout
+    assert "时间无法识别 unreadable time: 21 条舆情 mentions, 0 条评价 reviews" in status.stdout
+    assert "来源未给出时间的舆情 mentions whose source gave no time: 1" in status.stdout
 
     # 20 negative posts with unreadable times and 20 from eleven days ago, crawled now: no crisis. The model's
     # labels are set here so the test does not hang on its judgement of these texts.
@@ -208,7 +208,10 @@ def test_ingest_keeps_an_unreadable_posted_at_flagged_and_out_of_crisis_windows(
     assert all(rows[str(i)].posted_at is None and rows[str(i)].time_raw == "上周某天" for i in range(20))
     assert abs(rows["minutes"].posted_at - (datetime.now(UTC) - timedelta(hours=2))) < timedelta(minutes=2)
     assert (rows["none"].posted_at, rows["none"].time_raw) == (None, None)
-    assert "unreadable time: 20 mentions, 0 reviews" in run_cli("status", "--config", cfg_path).stdout
+    assert (
+        "时间无法识别 unreadable time: 20 条舆情 mentions, 0 条评价 reviews"
+        in run_cli("status", "--config", cfg_path).stdout
+    )
 
     with db.session() as s:
         s.execute(

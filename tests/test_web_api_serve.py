@@ -50,9 +50,13 @@ def _observations(db, url: str) -> list[Observation]:
         )
 
 
-def test_products_added_through_the_api_are_crawled_and_paused_or_removed_ones_leave_prices(shop, tmp_path):
+def test_products_added_through_the_api_are_crawled_and_paused_or_removed_ones_leave_prices(
+    shop, tmp_path, database_url
+):
     file_product, web_product, other = _plain_products(shop, 3)
-    cfg_path = write_demo_config(shop.base_url, tmp_path, False, products=[file_product], mentions=False)
+    cfg_path = write_demo_config(
+        shop.base_url, tmp_path, False, products=[file_product], mentions=False, database_url=database_url
+    )
     cfg = load_config(cfg_path)
     db = open_database(cfg.database_url)
 
@@ -76,7 +80,7 @@ def test_products_added_through_the_api_are_crawled_and_paused_or_removed_ones_l
     assert _observations(db, other.url) == []  # paused: not crawled
 
     # The product leaves the file: kept with its history, out of `prices`, the API's price table.
-    write_demo_config(shop.base_url, tmp_path, False, products=[], mentions=False)
+    write_demo_config(shop.base_url, tmp_path, False, products=[], mentions=False, database_url=database_url)
     run_cli("crawl", "products", "--config", str(cfg_path), "--no-evaluate")
     lines = run_cli("prices", "--json", "--config", str(cfg_path)).stdout.splitlines()
     rows = [json.loads(line) for line in lines]

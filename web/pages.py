@@ -50,6 +50,7 @@ EVENT_NAMES = {
     "escalated": "升级",
     "deescalated": "降级",
     "repeated": "重复提醒",
+    "changed": "新变化",
     "resolved": "恢复",
     "acked": "已认领",
     "silenced": "静默",

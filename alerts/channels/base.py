@@ -33,15 +33,16 @@ from jingshao.core.url_redaction import install_log_redaction, redact_url, scrub
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["firing", "escalated", "repeat", "resolved", "summary", "test"]
+Kind = Literal["firing", "escalated", "followup", "repeat", "resolved", "summary", "test"]
 Status = Literal["sent", "retry", "permanent"]
 
-KINDS: tuple[Kind, ...] = ("firing", "escalated", "repeat", "resolved", "summary", "test")
+KINDS: tuple[Kind, ...] = ("firing", "escalated", "followup", "repeat", "resolved", "summary", "test")
 TRUNCATED = "…(已截断)"
 
 KIND_SUFFIX: dict[str, str] = {
     "firing": "",
     "escalated": "·升级",
+    "followup": "·新变化",  # an event alert changed further (the price dropped again): the current value
     "repeat": "·持续",
     "summary": "·汇总",
     "resolved": "",

@@ -19,14 +19,27 @@ The outbox functions write ``notifications`` rows from plain payloads; rendering
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import String, func, or_, select, type_coerce
+from sqlalchemy import String, func, insert, or_, select, type_coerce, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
-from jingshao.storage.models import AdlawHit, Competitor, Mention, Observation, Product, Review
+from jingshao.storage.models import (
+    AdlawHit,
+    Alert,
+    AlertEvent,
+    Competitor,
+    Mention,
+    Notification,
+    Observation,
+    Product,
+    Review,
+)
 from jingshao.storage.queries import dated
 
 # ---------------------------------------------------------------- rule inputs
@@ -211,3 +224,180 @@ def latest_adlaw_hits(session: Session, now: datetime) -> dict[int, list[AdlawWo
     for pid, word, context in rows:
         out[pid].append(AdlawWord(word, context))
     return dict(out)
+
+
+# ---------------------------------------------------------------- alert state
+
+
+@dataclass
+class AlertRecord:
+    """An alert as the engine's state machine works on it: a plain value (mutable: the state machine
+    moves it), read with :func:`firing_alerts` / :func:`resting_alerts`, written with :func:`save_alerts`.
+
+    ``memo`` is the engine's notebook for the alert (see the module docstring). ``id`` is None until the
+    record is first saved (:func:`insert_alert`).
+    """
+
+    fingerprint: str
+    family: str
+    subject: str
+    subject_key: str
+    level: str
+    max_level: str
+    state: str  # firing | resolved
+    rule: str
+    summary: str
+    facts: list[list[str]]
+    evidence: list[list[str]]
+    is_crisis: bool
+    started_at: datetime
+    level_since: datetime
+    last_active_at: datetime
+    last_notified_at: datetime | None = None
+    clear_windows: int = 0
+    resolved_at: datetime | None = None
+    acked_by: str | None = None
+    acked_at: datetime | None = None
+    memo: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+
+_RECORD_FIELDS = tuple(f.name for f in fields(AlertRecord))
+
+
+def _record(a: Alert) -> AlertRecord:
+    values = {name: getattr(a, name) for name in _RECORD_FIELDS}
+    values["facts"], values["evidence"] = list(a.facts or []), list(a.evidence or [])
+    values["memo"] = dict(a.memo or {})
+    values["is_crisis"] = bool(a.is_crisis)
+    return AlertRecord(**values)
+
+
+def _columns(r: AlertRecord) -> dict[str, Any]:
+    values = {name: getattr(r, name) for name in _RECORD_FIELDS if name != "id"}
+    values["memo"] = r.memo or None
+    return values
+
+
+def firing_alerts(session: Session) -> dict[str, AlertRecord]:
+    """Every firing alert, by fingerprint."""
+    return {a.fingerprint: _record(a) for a in session.scalars(select(Alert).where(Alert.state == "firing"))}
+
+
+def resting_alerts(session: Session, fingerprints: Iterable[str]) -> dict[str, AlertRecord]:
+    """Alerts with these fingerprints that are not firing (resolved: firing again reopens them)."""
+    fps = list(fingerprints)
+    if not fps:
+        return {}
+    return {
+        a.fingerprint: _record(a)
+        for a in session.scalars(select(Alert).where(Alert.fingerprint.in_(fps), Alert.state != "firing"))
+    }
+
+
+def insert_alert(session: Session, record: AlertRecord) -> int:
+    """Insert a new alert; sets and returns ``record.id``."""
+    record.id = session.execute(insert(Alert).values(**_columns(record)).returning(Alert.id)).scalar_one()
+    return record.id
+
+
+def save_alerts(session: Session, records: Iterable[AlertRecord]) -> None:
+    """Write the records' current values (new ones are inserted); one statement for all updates."""
+    rows = []
+    for r in records:
+        if r.id is None:
+            insert_alert(session, r)
+        else:
+            rows.append({"id": r.id, **_columns(r)})
+    if rows:
+        session.execute(update(Alert), rows)
+
+
+def add_event(session: Session, alert_id: int, kind: str, level: str, at: datetime, detail: str | None = None) -> None:
+    """One row of an alert's history (opened, escalated, resolved, silenced ...)."""
+    session.execute(insert(AlertEvent).values(alert_id=alert_id, kind=kind, level=level, at=at, detail=detail))
+
+
+# pg_advisory_xact_lock key serialising evaluations on PostgreSQL ("jsev"; the report ledger uses "jing").
+EVALUATION_LOCK_KEY = 0x6A736576
+
+
+def lock_evaluations(session: Session) -> None:
+    """Serialise evaluations on PostgreSQL (a transaction-scoped advisory lock, released at commit or
+    rollback); SQLite's ``BEGIN IMMEDIATE`` already holds the database's write lock for the whole transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sql_text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVALUATION_LOCK_KEY})
+
+
+# ---------------------------------------------------------------- outbox
+
+
+@dataclass(frozen=True)
+class NewNotification:
+    """A notification to queue: rendered by ``alerts`` into a JSON ``payload``."""
+
+    alert_id: int | None
+    channel: str
+    kind: str
+    level: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class QueuedNotification:
+    """A pending notification in the outbox (``group``: the payload's group key)."""
+
+    id: int
+    channel: str
+    group: str | None
+    payload: dict[str, Any]
+
+
+def queue_notification(session: Session, n: NewNotification) -> QueuedNotification:
+    """A ``pending`` outbox row, due at once."""
+    row_id = session.execute(
+        insert(Notification)
+        .values(
+            alert_id=n.alert_id,
+            channel=n.channel,
+            kind=n.kind,
+            level=n.level,
+            status="pending",
+            attempts=0,
+            next_attempt_at=n.created_at,
+            created_at=n.created_at,
+            payload=n.payload,
+        )
+        .returning(Notification.id)
+    ).scalar_one()
+    return QueuedNotification(row_id, n.channel, n.payload.get("group"), n.payload)
+
+
+def groupable_notifications(session: Session, channels: Iterable[str], since: datetime) -> list[QueuedNotification]:
+    """Pending notifications of these channels never tried and created since ``since``, oldest first,
+    locked (``FOR UPDATE`` on PostgreSQL) so a dispatcher cannot send one while it is being merged."""
+    rows = session.execute(
+        select(Notification.id, Notification.channel, Notification.payload)
+        .where(
+            Notification.status == "pending",
+            Notification.attempts == 0,
+            Notification.created_at >= since,
+            Notification.channel.in_(set(channels)),
+        )
+        .order_by(Notification.id)
+        .with_for_update()
+    ).all()
+    return [QueuedNotification(i, ch, (p or {}).get("group"), p or {}) for i, ch, p in rows]
+
+
+def merge_notifications(session: Session, member_ids: Sequence[int], message: NewNotification) -> int:
+    """Queue ``message`` and mark the members ``merged`` into it; returns the message's id."""
+    merged = queue_notification(session, message)
+    session.execute(
+        update(Notification)
+        .where(Notification.id.in_(list(member_ids)))
+        .values(status="merged", merged_into=merged.id)
+        .execution_options(synchronize_session=False)
+    )
+    return merged.id

@@ -72,13 +72,13 @@ class PriceRow:
         return self._pct(self.price, self.price_7d)
 
 
-def _latest_id(before: datetime | None) -> Any:
-    """Correlated to `Product`: the id of its newest confirmed observation first seen before `before`.
+def _latest(column: Any, before: datetime | None) -> Any:
+    """Correlated to `Product`: `column` of its newest confirmed observation first seen before `before`.
 
     One index seek per product on ``ix_observations_product_seen`` (product_id, first_seen_at); a
     window function over the whole table or a GROUP BY would read every observation instead.
     """
-    q = select(Observation.id).where(Observation.product_id == Product.id, *CONFIRMED)
+    q = select(column).where(Observation.product_id == Product.id, *CONFIRMED)
     if before is not None:
         q = q.where(Observation.first_seen_at < before)
     return (
@@ -89,22 +89,25 @@ def _latest_id(before: datetime | None) -> Any:
     )
 
 
+def _latest_id(before: datetime | None) -> Any:
+    return _latest(Observation.id, before)
+
+
 def _prices_before(session: Session, before: datetime, product_ids: list[int]) -> dict[int, Decimal | None]:
     if not product_ids:
         return {}
-    latest = _latest_id(before).label("oid")
     out: dict[int, Decimal | None] = {}
     for start in range(0, len(product_ids), 5000):
         chunk = product_ids[start : start + 5000]
-        sub = select(Product.id.label("pid"), latest).where(Product.id.in_(chunk)).subquery()
         out.update(
-            session.execute(select(sub.c.pid, Observation.price).join(Observation, Observation.id == sub.c.oid)).all()
+            session.execute(select(Product.id, _latest(Observation.price, before)).where(Product.id.in_(chunk))).all()
         )
     return out
 
 
 def price_table(session: Session, now: datetime, *, include_inactive: bool = False) -> list[PriceRow]:
-    """Every watched product with its current confirmed observation and its price 1 and 7 days ago."""
+    """Every watched product with its current confirmed observation and its price 1 and 7 days ago
+    (one statement: the current row joined by id, the two older prices as correlated subqueries)."""
     q = (
         select(
             Product.id,
@@ -121,6 +124,8 @@ def price_table(session: Session, now: datetime, *, include_inactive: bool = Fal
             Observation.promo,
             Observation.last_seen_at,
             Observation.title,
+            _latest(Observation.price, now - timedelta(days=1)),
+            _latest(Observation.price, now - timedelta(days=7)),
         )
         .join(Competitor, Product.competitor_id == Competitor.id)
         .outerjoin(Observation, Observation.id == _latest_id(now + timedelta(seconds=1)))
@@ -128,9 +133,6 @@ def price_table(session: Session, now: datetime, *, include_inactive: bool = Fal
     )
     if not include_inactive:
         q = q.where(Product.active.is_(True))
-    rows = session.execute(q).all()
-    ids = [r[0] for r in rows]
-    past = {days: _prices_before(session, now - timedelta(days=days), ids) for days in (1, 7)}
     return [
         PriceRow(
             pid,
@@ -146,10 +148,12 @@ def price_table(session: Session, now: datetime, *, include_inactive: bool = Fal
             in_stock,
             promo,
             seen,
-            past[1].get(pid),
-            past[7].get(pid),
+            p1,
+            p7,
         )
-        for pid, comp, name, url, active, price, final, orig, currency, avail, in_stock, promo, seen, title in rows
+        for pid, comp, name, url, active, price, final, orig, currency, avail, in_stock, promo, seen, title, p1, p7 in (
+            session.execute(q).all()
+        )
     ]
 
 
