@@ -164,6 +164,13 @@ def default_sources(brands: Sequence[BrandConfig], config: AlertsConfig) -> list
 # ---------------------------------------------------------------- report
 
 
+def _saved_id(alert: AlertRecord) -> int:
+    """An alert's id; every alert an evaluation reports on has been inserted (``insert_alert``) first."""
+    if alert.id is None:
+        raise ValueError(f"alert {alert.fingerprint} was never saved")
+    return alert.id
+
+
 @dataclass(frozen=True)
 class Change:
     """One state change of one alert in an evaluation, and what became of its notice."""
@@ -480,7 +487,7 @@ class Engine:
         for c in candidates:
             self._record(session, c, now, report)
         for alert, event, detail in quiet:
-            report.changes.append(Change(alert.id, alert.subject, alert.family, event, alert.level, [], detail))
+            report.changes.append(Change(_saved_id(alert), alert.subject, alert.family, event, alert.level, [], detail))
         firing = [c.alert for c in candidates if c.alert.state == "firing"]
         firing_ids = {a.id for a in firing}
         firing += [a for a in book.firing.values() if a.state == "firing" and a.id not in firing_ids]
@@ -498,12 +505,16 @@ class Engine:
         if c.muted is not None:
             if c.news:  # a muted open/escalation/resolution is recorded; a muted repeat is not news
                 _event(session, c.alert, c.muted_by or "muted", now, f"{c.kind}：{c.muted}", c.level)
-            report.changes.append(Change(c.alert.id, c.alert.subject, c.alert.family, event, c.level, [], c.muted))
+            report.changes.append(
+                Change(_saved_id(c.alert), c.alert.subject, c.alert.family, event, c.level, [], c.muted)
+            )
             return
         c.alert.last_notified_at = now
         if c.kind == "repeat":
             _event(session, c.alert, "repeated", now, None, c.level)
-        report.changes.append(Change(c.alert.id, c.alert.subject, c.alert.family, event, c.level, list(c.channels)))
+        report.changes.append(
+            Change(_saved_id(c.alert), c.alert.subject, c.alert.family, event, c.level, list(c.channels))
+        )
 
 
 def lock_evaluations(session: Session) -> None:

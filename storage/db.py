@@ -65,6 +65,14 @@ def rowcount(result: Result[Any]) -> int:
     return cast("CursorResult[Any]", result).rowcount or 0
 
 
+def inserted_id(result: Result[Any]) -> int:
+    """The primary key a single-row INSERT wrote."""
+    key = cast("CursorResult[Any]", result).inserted_primary_key
+    if key is None:
+        raise ValueError("the statement inserted no row")
+    return key[0]
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` with Alembic (idempotent)."""
     cfg = AlembicConfig()
