@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import json
+import logging
 import os
 import sys
 import tempfile
+from datetime import UTC, date, datetime, timedelta
+from datetime import datetime as _dt
 from pathlib import Path
 from typing import Annotated
 
@@ -13,11 +18,51 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy import delete, select
 
+from jingshao.alerts.settings import parse_duration
 from jingshao.config import DEFAULT_CONFIG_NAME, EXAMPLE_CONFIG, Config, ConfigError, load_config
+from jingshao.core import redaction
+from jingshao.core.export import csv_text, json_line
 from jingshao.core.formatting import clock, display_zone, money, stock_label, timestamp
 from jingshao.core.levels import LEVEL_EMOJI, LEVEL_NAMES
-from jingshao.storage.db import DatabaseError
+from jingshao.core.tags import tag_from_row
+from jingshao.core.times import read_time
+from jingshao.crawlers.catalog import any_products
+from jingshao.crawlers.cookies import CookieError, load_jars
+from jingshao.crawlers.mentionparse import content_key, jsonl_record, match_brand, url_key
+from jingshao.crawlers.registry import SPIDERS
+from jingshao.nlp import CATEGORIES, aggregate_tags, extract_tags, get_scorer, label_for, scan_adlaw, train_main
+from jingshao.nlp.tags import METHODS, infer_category
+from jingshao.storage.alerts_repo import (
+    AlertNotFound,
+    ack,
+    add_silence,
+    channel_health,
+    get_alert,
+    list_alerts,
+    list_silences,
+    unsilence,
+)
+from jingshao.storage.cookies import jar_health, sync_jars
+from jingshao.storage.db import DatabaseError, open_database
+from jingshao.storage.evidence import evidence_for, export_zip
+from jingshao.storage.models import (
+    ApiToken,
+    WebSession,
+    WebUser,
+)
+from jingshao.storage.queries import analyze as queries
+from jingshao.storage.queries.status import snapshot
+from jingshao.storage.repository import (
+    find_products,
+    insert_mentions,
+    price_history,
+    replace_adlaw_hits,
+    reviews_for,
+    update_review_scores,
+    void_observations,
+)
 
 app = typer.Typer(
     help="竞哨 jingshao: watch competitors' prices, promos and stock, and your brand's public opinion.",
@@ -49,7 +94,6 @@ ConfigOpt = Annotated[
 def _load(path: Path | None, *, crawl: bool = False) -> Config:
     """The config, with its secrets registered: from here on stdout, stderr and every log line show
     them as ``***``. A crawl's output is non-blocking too (a reader that stops never hangs it)."""
-    from jingshao.core import redaction
 
     redaction.install(nonblocking_output=crawl)
     try:
@@ -69,7 +113,6 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 def _db(cfg: Config):
     """Open (and migrate) the database, or exit with a clear message instead of a traceback."""
-    from jingshao.storage.db import open_database
 
     try:
         return open_database(cfg.database_url)
@@ -132,22 +175,18 @@ _OUTCOME_ZH = {"changed": "有变化", "unchanged": "无变化", "failed": "失�
 def _run_crawl(config: Path | None, spider: str, progress: bool, verbose: bool, evaluate: bool = True) -> None:
     """Exit codes: 0 all fine, 1 some pages failed, 2 config or usage error, 3 every page failed."""
     cfg = _load(config, crawl=True)
-    from jingshao.crawlers.browser import BrowserNotFound
-    from jingshao.crawlers.runner import crawl, watch_parent
+    from jingshao.crawlers.browser import BrowserNotFound  # lazy: with the crawl stack
+    from jingshao.crawlers.runner import crawl, watch_parent  # lazy: Scrapy and Twisted, for crawls only
 
     watch_parent()  # a scheduler's child ($JINGSHAO_PARENT_PID) stops when the scheduler dies
 
     if spider == "mentions" and not (cfg.brands and cfg.mention_sources):
         raise _fail(f"{cfg.source}: mentions need [[brands]] and [[mention_sources]]; nothing to crawl", 2)
-    if spider != "mentions":
-        from jingshao.crawlers.catalog import any_products
-
-        if not any_products(cfg):
-            raise _fail(
-                f"{cfg.source}: no [[competitors.products]] configured (nor added in the web UI); nothing to crawl", 2
-            )
+    if spider != "mentions" and not any_products(cfg):
+        raise _fail(
+            f"{cfg.source}: no [[competitors.products]] configured (nor added in the web UI); nothing to crawl", 2
+        )
     hook = RichProgress(spider) if progress and err.is_terminal else _LogProgress(spider)
-    from jingshao.crawlers.cookies import CookieError, load_jars
 
     try:
         load_jars(cfg)  # issue 12: a cookie source that cannot be read stops the crawl before it starts
@@ -231,8 +270,11 @@ def _competitor_outcome_table(rows) -> Table:
 def _evaluate_after_crawl(cfg: Config) -> int:
     """Alerts follow a crawl: the rules see what it stored. A crawl the scheduler started leaves the
     sending to the scheduler's dispatch job; one started by hand sends what is due, like `alerts evaluate`."""
-    from jingshao.alerts.service import dispatch_notifications, run_evaluation
-    from jingshao.crawlers.runner import PARENT_PID_ENV
+    from jingshao.alerts.service import (  # lazy: channels and httpx: a crawl run with --no-evaluate never loads them
+        dispatch_notifications,
+        run_evaluation,
+    )
+    from jingshao.crawlers.runner import PARENT_PID_ENV  # lazy: Scrapy and Twisted, for crawls only
 
     try:
         report = run_evaluation(cfg)
@@ -283,11 +325,8 @@ class _LogProgress:
 
     def start(self, total: int) -> None:
         self.total = total
-        what = {
-            "products": "个商品 products",
-            "reviews": "个商品的评价 products' reviews",
-            "mentions": "个来源 sources",
-        }.get(self.label, "")
+        kind = SPIDERS.get(self.label)
+        what = kind.units if kind else ""
         err.print(f"{self.label}: 抓取 crawling {total} {what}", highlight=False)
 
     def advance(self, description: str) -> None:
@@ -326,9 +365,6 @@ def _one_format(as_json: bool, as_csv: bool) -> None:
 
 def _export(columns, rows, as_json: bool, tz) -> None:
     """Rows to stdout as JSON lines or CSV; times in the configured time zone, with their offset."""
-    from datetime import datetime
-
-    from jingshao.core.export import csv_text, json_line
 
     def local(v):
         return v.astimezone(tz) if isinstance(v, datetime) else v
@@ -356,7 +392,6 @@ def prices(
     """Show the price history of one product or all watched products (paused and removed ones: name them)."""
     cfg = _load(config)
     _one_format(as_json, as_csv)
-    from jingshao.storage.repository import find_products, price_history
 
     db = _db(cfg)
     with db.session() as s:
@@ -432,9 +467,6 @@ def observations_void(
     config: ConfigOpt = None,
 ) -> None:
     """Void bad observations: they stay stored with who and why, and leave rules, charts, reports and `prices`."""
-    from datetime import datetime as _dt
-
-    from jingshao.storage.repository import find_products, void_observations
 
     if not ids and not product:
         raise _fail("say which observations: ids, or --product X [--since T]")
@@ -478,7 +510,7 @@ def extract(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input, one per line.")] = False,
 ) -> None:
     """Extract title, price, stock, promo ... from pages, and say which layer found each."""
-    from jingshao.crawlers.extract.command import run
+    from jingshao.crawlers.extract.command import run  # lazy: parsel/extruct, for this command only
 
     raise typer.Exit(run(inputs, [url] if url else [], as_json, sys.stdout))
 
@@ -518,12 +550,8 @@ def ingest_mentions(
     (3分钟前, 昨天 10:00) are read against the import time.
     """
     cfg = _load(config)
-    from datetime import UTC, datetime
 
-    from jingshao.core.times import read_time
-    from jingshao.crawlers.enrichment import Enricher
-    from jingshao.crawlers.mentionparse import content_key, jsonl_record, match_brand, url_key
-    from jingshao.storage.repository import insert_mentions
+    from jingshao.crawlers.enrichment import Enricher  # lazy: loads the NLP models on use
 
     if not cfg.brands:
         raise _fail(f"{cfg.source}: no [[brands]] configured", 2)
@@ -628,7 +656,6 @@ def alerts_list(
     """Firing alerts (most severe first)."""
     cfg = _load(config)
     _one_format(as_json, as_csv)
-    from jingshao.storage.alerts_repo import list_alerts
 
     with _db(cfg).session() as s:
         rows = list_alerts(s, state=None if all_ else "firing", level=level, family=family)
@@ -656,7 +683,6 @@ def alerts_list(
 def alerts_show(alert_id: int, config: ConfigOpt = None) -> None:
     """One alert: the numbers behind it, its history and its notifications."""
     cfg = _load(config)
-    from jingshao.storage.alerts_repo import AlertNotFound, get_alert
 
     try:
         with _db(cfg).session() as s:
@@ -695,7 +721,6 @@ def alerts_ack(
 ) -> None:
     """Acknowledge an alert: no repeats until it escalates."""
     cfg = _load(config)
-    from jingshao.storage.alerts_repo import AlertNotFound, ack
 
     try:
         with _db(cfg).session() as s:
@@ -717,10 +742,6 @@ def alerts_silence(
 ) -> None:
     """Silence matching alerts until the silence expires (they are recorded, not sent)."""
     cfg = _load(config)
-    from datetime import UTC, datetime, timedelta
-
-    from jingshao.alerts.settings import parse_duration
-    from jingshao.storage.alerts_repo import add_silence
 
     try:
         span = parse_duration(duration)
@@ -738,7 +759,6 @@ def alerts_silence(
 def alerts_unsilence(silence_id: int, config: ConfigOpt = None) -> None:
     """End a silence now."""
     cfg = _load(config)
-    from jingshao.storage.alerts_repo import AlertNotFound, unsilence
 
     try:
         with _db(cfg).session() as s:
@@ -752,7 +772,6 @@ def alerts_unsilence(silence_id: int, config: ConfigOpt = None) -> None:
 def alerts_silences(config: ConfigOpt = None) -> None:
     """Active silences."""
     cfg = _load(config)
-    from jingshao.storage.alerts_repo import list_silences
 
     with _db(cfg).session() as s:
         rows = list_silences(s)
@@ -769,7 +788,10 @@ def alerts_evaluate(
 ) -> None:
     """Evaluate every alert rule now (and send the notifications it queues)."""
     cfg = _load(config)
-    from jingshao.alerts.service import dispatch_notifications, run_evaluation
+    from jingshao.alerts.service import (  # lazy: channels and httpx: a crawl run with --no-evaluate never loads them
+        dispatch_notifications,
+        run_evaluation,
+    )
 
     _db(cfg).dispose()  # a clear error, not a traceback, when the database is unreachable
     report = run_evaluation(cfg)
@@ -796,9 +818,14 @@ def alerts_backtest(
     """Replay the crisis and competitor rules over stored history on a scratch alert state: nothing is
     sent and the live alerts are untouched (tune thresholds on your own data)."""
     cfg = _load(config)
-    import json
 
-    from jingshao.alerts.backtest import BacktestError, backtest, parse_moment, parse_step, steps_between
+    from jingshao.alerts.backtest import (  # lazy: channels and httpx: a crawl run with --no-evaluate never loads them
+        BacktestError,
+        backtest,
+        parse_moment,
+        parse_step,
+        steps_between,
+    )
 
     try:
         start = parse_moment(from_, cfg.tz, "--from")
@@ -865,7 +892,9 @@ def alerts_backtest(
 def channels_test(name: str, config: ConfigOpt = None) -> None:
     """Send a test message and report the platform's answer (a success un-breaks the channel)."""
     cfg = _load(config)
-    from jingshao.alerts.service import send_test_message
+    from jingshao.alerts.service import (
+        send_test_message,  # lazy: channels and httpx: a crawl run with --no-evaluate never loads them
+    )
 
     try:
         result = send_test_message(cfg, name)
@@ -880,7 +909,6 @@ def channels_test(name: str, config: ConfigOpt = None) -> None:
 def channels_list(config: ConfigOpt = None) -> None:
     """Configured channels with their health and pending notifications."""
     cfg = _load(config)
-    from jingshao.storage.alerts_repo import channel_health
 
     with _db(cfg).session() as s:
         health = {h.name: h for h in channel_health(s, [c.name for c in cfg.channels])}
@@ -921,7 +949,7 @@ def nlp_train(
 ) -> None:
     """Retrain a sentiment model: reviews (use with [nlp] model_path) or mentions ([nlp] mention_model_path)."""
     if kind == "mention":
-        from jingshao.nlp.train_mention import train_mention_main
+        from jingshao.nlp.train_mention import train_mention_main  # lazy: training, numpy-heavy
 
         raise typer.Exit(
             train_mention_main(
@@ -935,12 +963,11 @@ def nlp_train(
             )
         )
     if kind == "tags":  # aspect / opinion span tagger: --data takes Zhijiang folders, DiaASQ .json, review .csv
-        from jingshao.nlp.train_tags import train_tags_main
+        from jingshao.nlp.train_tags import train_tags_main  # lazy: training, numpy-heavy
 
         raise typer.Exit(train_tags_main(data, out, holdout=holdout))
     if kind != "review":
         raise _fail(f"--kind must be review, mention or tags, got {kind!r}", 2)
-    from jingshao.nlp import train_main
 
     raise typer.Exit(train_main(data, out, holdout=holdout))
 
@@ -948,7 +975,6 @@ def nlp_train(
 def _read_texts(csv_path: Path | None, column: str | None) -> list[str]:
     if csv_path is None:
         return [line.rstrip("\n") for line in sys.stdin]
-    import csv
 
     try:
         with csv_path.open(encoding="utf-8-sig", newline="") as fh:
@@ -976,11 +1002,10 @@ def nlp_score(
     label is exactly what the crisis rules count (neg when P(neg) reaches the model's calibrated
     neg_threshold). For reviews: pos at P(pos) >= 0.65, neg at <= 0.35, else neu.
     """
-    import json
 
     texts = _read_texts(csv_path, column)
     if kind == "mention":
-        from jingshao.nlp.mention import MentionModelError, get_mention_scorer
+        from jingshao.nlp.mention import MentionModelError, get_mention_scorer  # lazy: the mention model, on use
 
         try:
             mention_scorer = get_mention_scorer(model)
@@ -994,7 +1019,6 @@ def nlp_score(
         return
     if kind != "review":
         raise _fail(f"--kind must be review or mention, got {kind!r}", 2)
-    from jingshao.nlp import get_scorer, label_for
 
     try:
         scorer = get_scorer(backend, model)
@@ -1033,11 +1057,8 @@ def nlp_tags(
 
     Without --category the category is inferred from all the texts given and named on stderr.
     """
-    import json
 
-    from jingshao.nlp import CATEGORIES, extract_tags
-    from jingshao.nlp.aspects import TaggerModelError, get_span_tagger
-    from jingshao.nlp.tags import METHODS, infer_category
+    from jingshao.nlp.aspects import TaggerModelError, get_span_tagger  # lazy: for this command only
 
     if category is not None and category not in CATEGORIES:
         raise _fail(f"unknown category {category!r}; choose one of {', '.join(CATEGORIES)}", 2)
@@ -1066,19 +1087,20 @@ def adlaw(
 ) -> None:
     """Find absolute and forbidden advertising claims (广告法极限词) in copy.
 
-    With --config (or $JINGSHAO_CONFIG), the config's [nlp] adlaw_extra and adlaw_allow apply too.
+    With --config (or $JINGSHAO_CONFIG), the config's [nlp] adlaw_extra and adlaw_allow apply too. The 2023
+    enforcement guide's exemptions (self-comparison, consumption tips, standard grades, trademarks and awards)
+    apply unless [nlp.adlaw_exemptions] switches them off.
     """
-    import json
-
-    from jingshao.nlp import scan_adlaw
+    from jingshao.nlp.adlaw_exemptions import AdlawExemptions, apply_exemptions
 
     extra: list[str] = []
     allow: list[str] = []
+    exemptions = AdlawExemptions()  # the 2023 guide's exemptions (issue 12); a config may switch them
     if config or os.environ.get("JINGSHAO_CONFIG"):
         nlp_cfg = _load(config).nlp
-        extra, allow = nlp_cfg.adlaw_extra, nlp_cfg.adlaw_allow
+        extra, allow, exemptions = nlp_cfg.adlaw_extra, nlp_cfg.adlaw_allow, nlp_cfg.adlaw_exemptions
     body = sys.stdin.read() if text == ["-"] else " ".join(text)
-    hits = scan_adlaw(body, extra_words=extra, allow=allow)
+    hits = apply_exemptions(body, scan_adlaw(body, extra_words=extra, allow=allow), exemptions)
     if as_json:
         print(
             json.dumps(
@@ -1121,9 +1143,6 @@ def tags(
 ) -> None:
     """What buyers love and hate: top pros and cons per product, from stored reviews."""
     cfg = _load(config)
-    from jingshao.core.tags import tag_from_row
-    from jingshao.nlp import aggregate_tags
-    from jingshao.storage.repository import reviews_for
 
     db = _db(cfg)
     with db.session() as s:
@@ -1137,7 +1156,7 @@ def tags(
         for comp in sorted({r.competitor for r in rows}):
             groups[(comp, "全部商品 (all products)")] = [r for r in rows if r.competitor == comp]
     if as_json or as_csv:
-        from jingshao.nlp.mindmap import MindMapReview, build_mind_map
+        from jingshao.nlp.mindmap import MindMapReview, build_mind_map  # lazy: for this command only
 
         maps = [
             build_mind_map(
@@ -1149,13 +1168,9 @@ def tags(
             for (comp, name), items in groups.items()
         ]
         if as_json:
-            import json
-
             print(json.dumps([m.to_dict() for m in maps], ensure_ascii=False, indent=1))
         else:
-            import csv
-
-            from jingshao.nlp.mindmap import CSV_COLUMNS, csv_rows
+            from jingshao.nlp.mindmap import CSV_COLUMNS, csv_rows  # lazy: for this command only
 
             writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\n")
             writer.writeheader()
@@ -1198,9 +1213,7 @@ def analyze(
 ) -> None:
     """Back-fill sentiment, tags and ad-law hits for stored reviews, mentions and observations."""
     cfg = _load(config)
-    from jingshao.crawlers.enrichment import Enricher
-    from jingshao.storage.queries import analyze as queries
-    from jingshao.storage.repository import replace_adlaw_hits, update_review_scores
+    from jingshao.crawlers.enrichment import Enricher  # lazy: loads the NLP models on use
 
     db = _db(cfg)
     enricher = Enricher(cfg.nlp)
@@ -1257,9 +1270,8 @@ def report(
 ) -> None:
     """Build the daily competitor report (HTML saved to disk), and mail it with --send."""
     cfg = _load(config)
-    from datetime import date
 
-    from jingshao.reports.service import daily_report
+    from jingshao.reports.service import daily_report  # lazy: matplotlib and Jinja, for the report commands only
 
     try:
         d_from = date.fromisoformat(date_) if date_ else None
@@ -1268,7 +1280,9 @@ def report(
         raise _fail(f"bad date: {exc} (expected YYYY-MM-DD)", 2) from None
     try:
         if d_from is None and d_to is None:
-            from jingshao.reports.service import interactive_report_day
+            from jingshao.reports.service import (
+                interactive_report_day,  # lazy: matplotlib and Jinja, for the report commands only
+            )
 
             d_from, why = interactive_report_day(cfg)
             console.print(f"日报 report day: {why}", highlight=False)
@@ -1294,7 +1308,7 @@ def worker(
     """A crawl worker: takes queued crawl requests from Redis (redis_url) and stores to the shared
     database; run any number on any number of machines (see README "Scaling out")."""
     cfg = _load(config)
-    from jingshao.crawlers.worker import worker_main
+    from jingshao.crawlers.worker import worker_main  # lazy: Scrapy and the optional [redis] extra
 
     _db(cfg).dispose()  # a clear error, not a traceback, when the database is unreachable
     raise typer.Exit(worker_main(cfg, [s.strip() for s in spiders.split(",") if s.strip()]))
@@ -1305,7 +1319,7 @@ PortOpt = Annotated[int | None, typer.Option("--port", help="Port (default: web.
 
 
 def _web_server(cfg: Config, host: str | None, port: int | None):
-    from jingshao.web.server import UnsafeBindError, make_server
+    from jingshao.web.server import UnsafeBindError, make_server  # lazy: FastAPI and uvicorn, for serve/users only
 
     try:
         return make_server(cfg, host or cfg.web.host, port if port is not None else cfg.web.port)
@@ -1325,9 +1339,8 @@ def run(
     Stop it with Ctrl-C or SIGTERM: running jobs finish, running crawls stop cleanly.
     """
     cfg = _load(config)
-    import logging
 
-    from jingshao.scheduler import planned_jobs, run_scheduler
+    from jingshao.scheduler import planned_jobs, run_scheduler  # lazy: APScheduler, for `jingshao run` only
 
     # The startup summary and one line per job run go to stdout; the log (stderr) keeps warnings only
     # (APScheduler's INFO lines repeat what the summary says).
@@ -1337,7 +1350,7 @@ def run(
         raise _fail(f"{cfg.source}: no job to run (no products, mention sources or report configured)", 2)
     server = None
     if web:
-        from jingshao.web.server import serve_in_thread
+        from jingshao.web.server import serve_in_thread  # lazy: FastAPI and uvicorn, for serve/users only
 
         server = _web_server(cfg, host, port)
         serve_in_thread(server)
@@ -1356,7 +1369,6 @@ def serve(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None) 
     Binds 127.0.0.1:8080 by default; another address needs a user or token (`jingshao users add`).
     """
     cfg = _load(config)
-    import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _db(cfg).dispose()
@@ -1388,10 +1400,8 @@ def users_add(
     """Add a user (or set a user's password and role); the password is stored as an scrypt hash."""
     cfg = _load(config)
     _role(role)
-    from sqlalchemy import select
 
-    from jingshao.storage.models import WebUser
-    from jingshao.web.auth import hash_password
+    from jingshao.web.auth import hash_password  # lazy: FastAPI and uvicorn, for serve/users only
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -1417,9 +1427,6 @@ def users_add(
 def users_remove(name: str, config: ConfigOpt = None) -> None:
     """Remove a user added with `users add` (their sessions end)."""
     cfg = _load(config)
-    from sqlalchemy import delete
-
-    from jingshao.storage.models import WebSession, WebUser
 
     with _db(cfg).session() as s:
         gone = s.execute(delete(WebUser).where(WebUser.name == name)).rowcount
@@ -1433,9 +1440,6 @@ def users_remove(name: str, config: ConfigOpt = None) -> None:
 def users_list(config: ConfigOpt = None) -> None:
     """Users and API tokens, from the config file and the database (never their secrets)."""
     cfg = _load(config)
-    from sqlalchemy import select
-
-    from jingshao.storage.models import ApiToken, WebUser
 
     table = Table("类型 kind", "名称 name", "角色 role", "来源 from", box=None)
     for u in cfg.web.users:
@@ -1455,10 +1459,8 @@ def users_token(name: str, role: RoleOpt = "viewer", config: ConfigOpt = None) -
     """Create an API token (printed once; only its SHA-256 is stored). Use: Authorization: Bearer TOKEN."""
     cfg = _load(config)
     _role(role)
-    from sqlalchemy import select
 
-    from jingshao.storage.models import ApiToken
-    from jingshao.web.auth import new_token, token_digest
+    from jingshao.web.auth import new_token, token_digest  # lazy: FastAPI and uvicorn, for serve/users only
 
     token = new_token()
     with _db(cfg).session() as s:
@@ -1473,11 +1475,6 @@ def users_token(name: str, role: RoleOpt = "viewer", config: ConfigOpt = None) -
 def users_revoke(name: str, config: ConfigOpt = None) -> None:
     """Revoke an API token created with `users token`."""
     cfg = _load(config)
-    from datetime import UTC, datetime
-
-    from sqlalchemy import select
-
-    from jingshao.storage.models import ApiToken
 
     with _db(cfg).session() as s:
         tok = s.scalar(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None)))
@@ -1490,7 +1487,7 @@ def users_revoke(name: str, config: ConfigOpt = None) -> None:
 @users_app.command("hash")
 def users_hash() -> None:
     """Print an scrypt hash of a password read from stdin, for password_hash in [[web.users]]."""
-    from jingshao.web.auth import hash_password
+    from jingshao.web.auth import hash_password  # lazy: FastAPI and uvicorn, for serve/users only
 
     password = sys.stdin.readline().rstrip("\r\n")
     if len(password) < 8:
@@ -1502,10 +1499,8 @@ def users_hash() -> None:
 def status(config: ConfigOpt = None) -> None:
     """Next run of each job, last outcomes, failing sources, broken channels, outbox depth."""
     cfg = _load(config)
-    from datetime import UTC, datetime, timedelta
 
-    from jingshao.scheduler import next_runs, planned_jobs
-    from jingshao.storage.queries.status import snapshot
+    from jingshao.scheduler import next_runs, planned_jobs  # lazy: APScheduler, for `jingshao run` only
 
     db = _db(cfg)
     tz = cfg.tz
@@ -1585,11 +1580,11 @@ def status(config: ConfigOpt = None) -> None:
             else ""
         )
     )
-    from jingshao.crawlers.distributed import redis_url_of
+    from jingshao.crawlers.distributed import redis_url_of  # lazy: the optional [redis] extra
 
     redis_url = redis_url_of(cfg)
     if redis_url:
-        from jingshao.crawlers.distributed import queue_status, redis_client
+        from jingshao.crawlers.distributed import queue_status, redis_client  # lazy: the optional [redis] extra
 
         try:
             say(f"Redis 队列 redis queue: {queue_status(redis_client(redis_url))}")
@@ -1610,7 +1605,7 @@ def demo(
     browser: Annotated[bool, typer.Option(help="Include the JavaScript (render = true) pages.")] = True,
 ) -> None:
     """Run the whole job on the bundled demo shop (127.0.0.1 only, no network needed)."""
-    from jingshao.demo.runner import DemoFailed, run_demo
+    from jingshao.demo.runner import DemoFailed, run_demo  # lazy: the demo servers, for `jingshao demo` only
 
     try:
         run_demo(workdir or Path(tempfile.mkdtemp(prefix="jingshao-demo-")), browser=browser, console=console, err=err)
@@ -1645,10 +1640,6 @@ def cookies_check(config: ConfigOpt = None) -> None:
 
     Exit codes: 0 all readable and none expired, 1 some expired (by date or a login wall), 2 a source cannot be read."""
     cfg = _load(config)
-    from datetime import UTC, datetime
-
-    from jingshao.crawlers.cookies import CookieError, load_jars
-    from jingshao.storage.cookies import jar_health, sync_jars
 
     try:
         jars = load_jars(cfg)
@@ -1677,7 +1668,6 @@ app.add_typer(evidence_app, name="evidence")
 
 
 def _since(cfg: Config, since: str | None):
-    from datetime import datetime as _dt
 
     if not since:
         return None
@@ -1702,10 +1692,6 @@ def evidence_export(
     """Write a zip of the product's snapshots, screenshots, observations (JSON, with times) and SHA-256 sums,
     for a 12315 or platform complaint."""
     cfg = _load(config)
-    from datetime import UTC, datetime
-
-    from jingshao.storage.evidence import evidence_for, export_zip
-    from jingshao.storage.repository import find_products
 
     db = _db(cfg)
     with db.session() as s:
@@ -1731,6 +1717,62 @@ def evidence_export(
         f"{shots} 张截图 screenshots, SHA256SUMS 校验 (sha256sum -c)",
         highlight=False,
     )
+
+
+audit_app = typer.Typer(help="Compliance audits of competitors' prices (issue 12).", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("prices")
+def audit_prices_cmd(
+    competitor: Annotated[str | None, typer.Option("--competitor", help="only this competitor")] = None,
+    days: Annotated[int, typer.Option("--days", min=1, help="findings of the last N days")] = 30,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per finding")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Price-compliance risks after 《明码标价和禁止价格欺诈规定》 Articles 16, 17, 19 and 20, with the prices and
+    snapshots behind each. Displayed prices, not transactions: each finding is a risk to check, never a verdict."""
+    cfg = _load(config)
+    import json as _json
+
+    from jingshao.alerts.audit import audit_prices
+
+    db = _db(cfg)
+    with db.session() as s:
+        findings = audit_prices(s, competitor=competitor, days=days)
+    if as_json:
+        for f in findings:
+            row = {
+                "article": f.article,
+                "headline": f.headline,
+                "product_id": f.product_id,
+                "product": f.product,
+                "competitor": f.competitor,
+                "at": f.at.isoformat(),
+                "summary": f.summary,
+                "facts": f.facts,
+                "snapshots": f.snapshots,
+            }
+            print(_json.dumps(row, ensure_ascii=False))
+        return
+    if not findings:
+        console.print(f"近 {days} 天未发现价格合规风险 no price-compliance risks in the last {days} days")
+        return
+    for f in findings:
+        console.print(
+            f"{escape(f.headline)}\n  {escape(f.competitor)} / {escape(f.product)} (#{f.product_id}) "
+            f"{f.at.astimezone(cfg.tz).strftime('%Y-%m-%d %H:%M')}: {escape(f.summary)}",
+            highlight=False,
+        )
+        for label, value in f.facts:
+            console.print(f"    {escape(label)}：{escape(value)}", highlight=False)
+        if f.snapshots:
+            console.print(
+                f"    页面快照 snapshots：{', '.join(sha[:12] for sha in f.snapshots)}"
+                f"（jingshao evidence export {f.product_id}）",
+                highlight=False,
+            )
+    console.print(f"{len(findings)} 条风险提示 findings（依据页面展示价格，仅提示风险，不构成违法认定）")
 
 
 # Help text quotes config keys ("[[mention_sources]]", "[report] out_dir"): Rich markup would eat them.

@@ -22,16 +22,31 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import select, update
+
+from jingshao.alerts.service import dispatch_notifications, evaluate_alerts
 from jingshao.config import Config, load_config
+from jingshao.core.redaction import redact, redact_value
 from jingshao.core.triggers import is_off, parse_trigger
+from jingshao.crawlers.catalog import web_watched
+from jingshao.crawlers.registry import SPIDERS as SPIDER_TABLE
+from jingshao.reports.service import daily_report, report_enabled, unsent_report_date
+from jingshao.storage.db import DatabaseError, make_engine, open_database
+from jingshao.storage.models import CrawlRun, JobRun, utcnow
 
 log = logging.getLogger("jingshao.scheduler")
 
-SPIDERS = ("products", "reviews", "mentions")
+#: The spider names, from the spider table the crawl runner uses too (crawlers.registry).
+SPIDERS = tuple(SPIDER_TABLE)
 
 
 # ---------------------------------------------------------------- crawls as child processes
@@ -139,17 +154,12 @@ def _config(config_path: str) -> Config:
 
 
 def _database(cfg: Config):
-    from jingshao.storage.db import open_database
 
     return open_database(cfg.database_url)
 
 
 def record_job(job: str, config_path: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Run fn, recording start, end, outcome, counts and error in job_runs."""
-    from sqlalchemy import update
-
-    from jingshao.core.redaction import redact_value
-    from jingshao.storage.models import JobRun, utcnow
 
     db = _database(_config(config_path))
     with db.session() as s:
@@ -163,8 +173,6 @@ def record_job(job: str, config_path: str, fn: Callable[[], dict[str, Any]]) -> 
         outcome = counts.pop("_outcome", "ok") if isinstance(counts, dict) else "ok"
         return counts or {}
     except Exception as exc:
-        from jingshao.core.redaction import redact
-
         error = redact(f"{type(exc).__name__}: {exc}")
         log.exception("job %s failed", job)
         raise
@@ -181,7 +189,7 @@ def record_job(job: str, config_path: str, fn: Callable[[], dict[str, Any]]) -> 
 def crawl_job(config_path: str, spider: str) -> dict[str, Any]:
     """Run a crawl in a child process, or, with redis_url set, queue its requests for the workers."""
     cfg = _config(config_path)
-    from jingshao.crawlers.distributed import enqueue_crawl, redis_url_of
+    from jingshao.crawlers.distributed import enqueue_crawl, redis_url_of  # lazy: redis is the optional [redis] extra
 
     if redis_url_of(cfg):
         return record_job(f"crawl_{spider}", config_path, lambda: {"queued": enqueue_crawl(cfg, spider)})
@@ -213,21 +221,18 @@ def _failed_lines(output: str, limit: int = 5) -> list[str]:
 
 
 def evaluate_job(config_path: str) -> dict[str, Any]:
-    from jingshao.alerts.service import evaluate_alerts
 
     cfg = _config(config_path)
     return record_job("evaluate", config_path, lambda: evaluate_alerts(cfg))
 
 
 def dispatch_job(config_path: str) -> dict[str, Any]:
-    from jingshao.alerts.service import dispatch_notifications
 
     cfg = _config(config_path)
     return record_job("dispatch", config_path, lambda: dispatch_notifications(cfg))
 
 
 def report_job(config_path: str) -> dict[str, Any]:
-    from jingshao.reports.service import daily_report
 
     cfg = _config(config_path)
     return record_job("report", config_path, lambda: daily_report(cfg, send=cfg.report.smtp is not None))
@@ -237,7 +242,6 @@ def report_catchup_job(config_path: str) -> dict[str, Any]:
     """Every few minutes: send the latest due report if it has not gone out (SMTP or the scheduler
     was down at report time). Recorded in job_runs only when there is something to send; the
     ledger makes a second send impossible."""
-    from jingshao.reports.service import daily_report, unsent_report_date
 
     cfg = _config(config_path)
     day = unsent_report_date(cfg)
@@ -250,9 +254,7 @@ def report_catchup_job(config_path: str) -> dict[str, Any]:
 
 
 JOB_FUNCS: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
-    "crawl_products": (crawl_job, ("products",)),
-    "crawl_reviews": (crawl_job, ("reviews",)),
-    "crawl_mentions": (crawl_job, ("mentions",)),
+    **{f"crawl_{name}": (crawl_job, (name,)) for name in SPIDER_TABLE},
     "evaluate": (evaluate_job, ()),
     "dispatch": (dispatch_job, ()),
     "report": (report_job, ()),
@@ -262,8 +264,6 @@ JOB_FUNCS: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
 
 def _web_products(cfg: Config) -> list:
     """Products added in the web UI (they are crawled beside the file's); none when the database is not there."""
-    from jingshao.crawlers.catalog import web_watched
-    from jingshao.storage.db import DatabaseError, open_database
 
     try:
         return web_watched(open_database(cfg.database_url))
@@ -274,23 +274,18 @@ def _web_products(cfg: Config) -> list:
 def planned_jobs(cfg: Config) -> dict[str, str]:
     """Job id -> trigger spec from config (jobs set to 'off' or with nothing to do are left out)."""
     sch = cfg.schedule
+    web_products = _web_products(cfg)
     plan = {
-        "crawl_products": sch.products,
-        "crawl_reviews": sch.reviews,
-        "crawl_mentions": sch.mentions,
+        **{
+            f"crawl_{name}": getattr(sch, name)
+            for name, kind in SPIDER_TABLE.items()
+            if kind.worth_scheduling(cfg, web_products)
+        },
         "evaluate": sch.evaluate,
         "dispatch": sch.dispatch,
         "report": sch.report,
         "report_catchup": "every 10m" if cfg.report.smtp is not None else "off",
     }
-    web_products = _web_products(cfg)
-    if not web_products and not any(True for _ in cfg.iter_products()):
-        plan.pop("crawl_products")
-    if not any(p.reviews for _, p, _ in cfg.iter_products()) and not any(w.product.reviews for w in web_products):
-        plan.pop("crawl_reviews")
-    if not (cfg.brands and cfg.mention_sources):
-        plan.pop("crawl_mentions")
-    from jingshao.reports.service import report_enabled
 
     if not report_enabled(cfg):  # [report] enabled = false, or schedule.report = "off"
         plan.pop("report")
@@ -299,12 +294,6 @@ def planned_jobs(cfg: Config) -> dict[str, str]:
 
 
 def build_scheduler(cfg: Config, config_path: str, *, blocking: bool = True):
-    from apscheduler.executors.pool import ThreadPoolExecutor
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-    from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.schedulers.blocking import BlockingScheduler
-
-    from jingshao.storage.db import make_engine
 
     cls = BlockingScheduler if blocking else BackgroundScheduler
     # The job store gets the product's engine settings (WAL, a 60 s busy timeout): with pysqlite's
@@ -351,9 +340,6 @@ FIRST_CRAWL_DELAY = 10.0
 def never_crawled(cfg: Config) -> set[str]:
     """Spiders without a finished crawl in the database: a new user's first `jingshao run` crawls them
     at once instead of four hours later."""
-    from sqlalchemy import select
-
-    from jingshao.storage.models import CrawlRun
 
     db = _database(cfg)
     try:
@@ -367,7 +353,6 @@ def never_crawled(cfg: Config) -> set[str]:
 def schedule_first_crawls(scheduler, cfg: Config, *, delay: float = FIRST_CRAWL_DELAY) -> list[str]:
     """Bring the next run of each crawl job whose spider never finished a crawl forward to `delay`
     seconds from now (a job already due sooner is left alone). Returns the job ids moved."""
-    from datetime import timedelta
 
     soon = datetime.now(cfg.tz) + timedelta(seconds=delay)
     moved = []
@@ -404,7 +389,6 @@ def describe_schedule(spec: str) -> str:
 def startup_summary(scheduler, cfg: Config, moved: list[str]) -> list[str]:
     """What `jingshao run` prints when it starts: each job with its schedule and next run, the
     channels notifications go to, and the database."""
-    from jingshao.core.redaction import redact
 
     plan = planned_jobs(cfg)
     lines = [f"竞哨 jingshao run: {len(plan)} 个任务 jobs (时区 time zone {cfg.timezone})"]
@@ -445,7 +429,6 @@ def run_scheduler(
 
     A crawl job whose spider never finished a crawl runs within seconds (:func:`schedule_first_crawls`).
     With ``out``, a startup summary and one line per job run are written through it."""
-    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 
     # Signals first: a SIGTERM during startup (jobs already stored) stops it cleanly too.
     stop = stop_event or threading.Event()
@@ -491,9 +474,6 @@ class SchedulerDied(RuntimeError):
 
 def next_runs(cfg: Config) -> dict[str, datetime | None]:
     """Next run time per stored job (read from the job store without starting a scheduler)."""
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-
-    from jingshao.storage.db import make_engine
 
     store = SQLAlchemyJobStore(engine=make_engine(cfg.database_url), tablename="apscheduler_jobs")
     store.start(None, "default")

@@ -166,6 +166,27 @@ class ReviewSource(_Strict):
 Category = Literal["apparel", "electronics", "food", "beauty", "home", "general"]
 
 
+class ListPageConfig(_Strict):
+    """A list or search page that shows the product with a price (compared with the detail page, Article 20)."""
+
+    url: str
+    price: str = Field(description="CSS selector of this product's price on that page (::text)")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        v = v.strip()
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("expected an http:// or https:// URL")
+        return _no_spaces(v)
+
+    @field_validator("price")
+    @classmethod
+    def _css(cls, v: str) -> str:
+        _check(css_error(v) if v.strip() else "empty selector")
+        return v
+
+
 class ProductConfig(_Strict):
     url: str
     name: str | None = None
@@ -178,6 +199,8 @@ class ProductConfig(_Strict):
     variant: str | None = None
     quantity: int = Field(1, ge=1, le=1000)
     plausibility_factor: float = Field(3.0, gt=1)
+    # Issue 12 (Article 20 audits): a list or search page showing this product, and where its price is there.
+    list_page: ListPageConfig | None = None
 
     @field_validator("url")
     @classmethod

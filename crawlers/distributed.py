@@ -38,6 +38,7 @@ from scrapy import Request
 from scrapy_redis.queue import Base
 
 from jingshao.crawlers.config import CrawlerInputs
+from jingshao.crawlers.registry import spider_kind
 
 if TYPE_CHECKING:
     from jingshao.storage.db import Database
@@ -385,12 +386,12 @@ def enqueue_crawl(config: CrawlerInputs, spider: str, *, force: bool = False) ->
     from jingshao.storage.models import CrawlRun
     from jingshao.storage.repository import start_run
 
-    from .runner import SPIDERS, build_targets
+    from .runner import build_targets
 
     url = redis_url_of(config)
     if not url:
         raise RedisNotConfigured("no Redis to queue the crawl in: set redis_url in the config or JINGSHAO_REDIS_URL")
-    spider_cls = SPIDERS[spider]
+    spider_cls = spider_kind(spider).spider_class()
     db = open_database(config.database_url)
     try:
         payloads = [p for t in build_targets(config, spider, db) for p in spider_cls.start_payloads(t)]

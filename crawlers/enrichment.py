@@ -77,12 +77,15 @@ class Enricher:
     def adlaw_hits(self, field_texts: dict[str, str | None]) -> list[dict[str, Any]]:
         """Ad-law hits per copy field (title, promo) with position and context."""
         from jingshao.nlp import scan_adlaw
+        from jingshao.nlp.adlaw_exemptions import apply_exemptions
 
         out = []
+        exemptions = getattr(self.config, "adlaw_exemptions", None)  # the 2023 guide's exemptions (issue 12)
         for field, text in field_texts.items():
             if not text:
                 continue
-            for h in scan_adlaw(text, extra_words=self.config.adlaw_extra, allow=self.config.adlaw_allow):
+            hits = scan_adlaw(text, extra_words=self.config.adlaw_extra, allow=self.config.adlaw_allow)
+            for h in apply_exemptions(text, hits, exemptions):
                 out.append(
                     {
                         "field": field,

@@ -20,6 +20,9 @@ class ProductObservationItem:
     # The page as served (and a PNG of a rendered page): evidence when the observation changed (issue 12).
     body: bytes | None = field(default=None, repr=False)
     screenshot: bytes | None = field(default=None, repr=False)
+    # Set by the storage pipeline: "changed" | "unchanged" (the crawl summary counts each page by it; a global
+    # counter compared between signals miscounts when items of several pages are in the pipelines at once).
+    stored_as: str | None = None
 
 
 @dataclass
@@ -41,6 +44,15 @@ class BlockedPageItem(FailedPageItem):
 
     signal: str = ""
     login_wall: bool = False
+
+
+@dataclass
+class ListPriceItem:
+    """The product's price as a list or search page shows it (Article 20 audits, issue 12)."""
+
+    product_id: int
+    page_url: str
+    price: Any  # Decimal
 
 
 @dataclass

@@ -87,6 +87,7 @@ class ProductPipeline(ItemPipeline):
         owner.stats.inc_value("jingshao/pages")
         key = "unchanged" if outcome is ObservationOutcome.UNCHANGED else "changes"
         owner.stats.inc_value(f"jingshao/{key}")
+        item.stored_as = "unchanged" if outcome is ObservationOutcome.UNCHANGED else "changed"  # for the summary
 
 
 class _BufferedPipeline(ItemPipeline):

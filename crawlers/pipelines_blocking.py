@@ -18,7 +18,7 @@ from jingshao.storage.blocking import update_page_sizes
 from jingshao.storage.db import Database, open_database
 from jingshao.storage.evidence import EvidenceConfig, apply_retention, attach_evidence
 
-from .items import ProductObservationItem
+from .items import ListPriceItem, ProductObservationItem
 
 log = logging.getLogger(__name__)
 
@@ -86,3 +86,34 @@ class EvidencePipeline:
         finally:
             self.db.dispose()
             self.db = None
+
+
+class ListPricePipeline:
+    """Stores the prices list / search pages show (``list_page_prices``), for Article 20 audits."""
+
+    def __init__(self, database_url: str | None) -> None:
+        self.database_url = database_url
+        self.rows: list[ListPriceItem] = []
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler.settings.get("JINGSHAO_DATABASE_URL"))
+
+    def process_item(self, item, spider: Spider | None = None):
+        if isinstance(item, ListPriceItem):
+            self.rows.append(item)
+        return item
+
+    def close_spider(self, spider: Spider | None = None) -> None:
+        if not (self.rows and self.database_url):
+            return
+        from jingshao.storage.models import ListPagePrice
+
+        db = open_database(self.database_url, upgrade=False)
+        try:
+            with db.session() as s:
+                s.add_all(ListPagePrice(product_id=r.product_id, page_url=r.page_url, price=r.price) for r in self.rows)
+        except Exception as exc:  # the detail pages are stored; a list price is a hint for the audit
+            log.warning("could not store list page prices: %s", type(exc).__name__)
+        finally:
+            db.dispose()

@@ -33,22 +33,20 @@ from scrapy.crawler import CrawlerProcess
 from sqlalchemy.exc import SQLAlchemyError
 
 from jingshao.crawlers.config import CrawlerInputs
-from jingshao.storage.blocking import CompetitorOutcome, record_competitor_outcomes, usual_page_sizes
+from jingshao.crawlers.registry import spider_kind
+from jingshao.storage.blocking import CompetitorOutcome, record_competitor_outcomes
 from jingshao.storage.db import open_database
 from jingshao.storage.repository import (
     finish_run,
-    known_review_fingerprints,
     mark_interrupted_runs,
     record_failure,
     start_run,
 )
 
-from .catalog import WatchedProduct, watched_products
-from .items import BlockedPageItem, FailedPageItem, ProductObservationItem, ReviewsCompleteItem
+from .catalog import watched_products
+from .items import BlockedPageItem, FailedPageItem, ProductObservationItem
 from .settings import build_settings
-from .spiders.mentions import MentionsSpider
 from .spiders.products import ProductsSpider
-from .spiders.reviews import ReviewsSpider
 
 log = logging.getLogger(__name__)
 
@@ -314,61 +312,13 @@ class _NoProgress:
         pass
 
 
-def _targets(config: CrawlerInputs, spider: str, watched: list[WatchedProduct], db) -> list[dict]:
-    if spider == "products":
-        with db.session() as s:  # issue 12: a page far below its usual size without the product is a shell
-            usual = usual_page_sizes(s, [w.product_id for w in watched])
-        return [
-            {
-                "url": w.product.url,
-                "product_id": w.product_id,
-                "competitor": w.competitor,
-                "usual_bytes": usual.get(w.product_id),
-                "render": w.product.render,
-                "selectors": w.selectors,
-                "variant": w.product.variant,
-                "quantity": w.product.quantity,
-                "plausibility_factor": w.product.plausibility_factor,
-            }
-            for w in watched
-        ]
-    if spider == "mentions":
-        brands = {b.name: b for b in config.brands}
-        return [
-            {
-                "source": src.model_dump(),
-                "render": src.kind == "render",
-                "brands": [b.model_dump() for n, b in brands.items() if src.brands is None or n in src.brands],
-            }
-            for src in config.mention_sources
-        ]
-    targets = []
-    with db.session() as s:
-        for w in watched:
-            if w.product.reviews is None:
-                continue
-            targets.append(
-                {
-                    "product_id": w.product_id,
-                    "source": w.product.reviews.model_dump(),
-                    "category": w.category,
-                    "known": known_review_fingerprints(s, w.product_id),
-                    "max_pages": config.crawl.review_max_pages,
-                }
-            )
-    return targets
-
-
-SPIDERS = {"products": ProductsSpider, "reviews": ReviewsSpider, "mentions": MentionsSpider}
-
-
 def build_targets(config: CrawlerInputs, spider: str, db) -> list[dict]:
     """Sync the configured catalog into the database and return the spider's targets.
 
     Shared by a crawl in this process and by a scaled-out crawl queued in Redis, so both
     crawl exactly the same things."""
-    watched = watched_products(config, db) if spider != "mentions" else []
-    return _targets(config, spider, watched, db)
+    kind = spider_kind(spider)
+    return kind.targets(config, watched_products(config, db) if kind.uses_catalog else [], db)
 
 
 def crawl(
@@ -381,7 +331,7 @@ def crawl(
 ) -> CrawlSummary:
     """Run one crawl of `spider` ("products" or "reviews") over the configured products."""
     progress = progress or _NoProgress()
-    spider_cls = SPIDERS[spider]
+    spider_cls = spider_kind(spider).spider_class()
     db = open_database(config.database_url)
     with db.session() as s:
         mark_interrupted_runs(s, _pid_alive)
@@ -420,11 +370,7 @@ def crawl(
 
     crawler = process.create_crawler(spider_cls)
     # Progress counts products: a product page (or its failure), or a product's review list done.
-    progress_items = {
-        "products": (ProductObservationItem, FailedPageItem),
-        "reviews": (ReviewsCompleteItem,),
-        "mentions": (),
-    }[spider]
+    progress_items = spider_cls.progress_items
 
     seen_changes = [0]
     competitor_of = {t["url"]: t.get("competitor", "") for t in targets} if spider == "products" else {}
@@ -434,7 +380,7 @@ def crawl(
             progress.advance(getattr(item, "url", "") or f"product #{getattr(item, 'product_id', '')}")
         if spider_cls is not ProductsSpider:
             return
-        who = competitor_of.get(item.url, "")
+        who = competitor_of.get(getattr(item, "url", ""), "")
         if isinstance(item, BlockedPageItem):
             summary.outcomes.append(PageOutcome(item.url, BLOCKED, item.reason, who))
         elif isinstance(item, FailedPageItem):
@@ -443,6 +389,8 @@ def crawl(
             # The pipeline counted the page just before this signal: a new change means it changed.
             changes = crawler.stats.get_value("jingshao/changes", 0) if crawler.stats else 0
             outcome = CHANGED if changes > seen_changes[0] else UNCHANGED
+            if getattr(item, "stored_as", None) in (CHANGED, UNCHANGED):
+                outcome = item.stored_as  # what the pipeline stored this very page as
             summary.outcomes.append(PageOutcome(item.url, outcome, competitor=who))
             seen_changes[0] = changes
 

@@ -51,6 +51,7 @@ def build_settings(config: CrawlerInputs, *, needs_browser: bool, log_level: str
             "jingshao.crawlers.pipelines.StoragePipeline": 500,
             "jingshao.crawlers.pipelines_blocking.EvidencePipeline": 550,  # issue 12: snapshots of changes
             "jingshao.crawlers.pipelines_blocking.PageProfilePipeline": 600,  # issue 12: usual page sizes
+            "jingshao.crawlers.pipelines_blocking.ListPricePipeline": 610,  # issue 12: list page prices
         },
         "JINGSHAO_DATABASE_URL": config.database_url,
         "JINGSHAO_BLOCKING": crawl.blocking,

@@ -57,6 +57,7 @@ from jingshao.crawlers.distributed import (
 )
 from jingshao.crawlers.failures import request_of
 from jingshao.crawlers.pipelines import StoragePipeline
+from jingshao.crawlers.registry import SPIDERS, spider_kind
 from jingshao.nlp.settings import NlpConfig
 
 log = logging.getLogger(__name__)
@@ -156,9 +157,7 @@ class QueuedSpiderMixin:
 
 def worker_spider(name: str) -> type:
     """The spider class `name` (products, reviews, mentions) with queue tracking mixed in."""
-    from .runner import SPIDERS
-
-    base = SPIDERS[name]
+    base = spider_kind(name).spider_class()
     return type(f"Queued{base.__name__}", (QueuedSpiderMixin, base), {"__module__": __name__})
 
 
@@ -409,10 +408,9 @@ def worker_main(
     """
     from jingshao.storage.db import open_database
 
-    from .runner import SPIDERS
     from .settings import build_settings
 
-    unknown = [s for s in spiders if s not in SPIDERS]
+    unknown = [s for s in spiders if s not in SPIDERS]  # the spider table (crawlers.registry)
     url = redis_url_of(config)
     if unknown or not spiders:
         log.error("unknown spider(s) %s; expected some of %s", unknown, ", ".join(SPIDERS))

@@ -8,15 +8,29 @@ crawls run again; then what changed is shown, with what buyers say about each co
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
+from jingshao.alerts.service import dispatch_notifications, run_evaluation
 from jingshao.config import load_config
 from jingshao.core.formatting import money, price_change, stock_label
+from jingshao.core.tags import tag_from_row
+from jingshao.crawlers.browser import BrowserNotFound, resolve_chromium
+from jingshao.demo.catalog import demo_products
+from jingshao.demo.mentions import demo_mention_sources
+from jingshao.demo.mentions_data import DEMO_BRAND
+from jingshao.demo.server import DemoServer
+from jingshao.demo.webhooks import ChatReceivers
+from jingshao.nlp import aggregate_tags
+from jingshao.reports.service import daily_report
+from jingshao.scheduler import run_crawl_child
+from jingshao.storage.db import open_database
+from jingshao.storage.models import AdlawHit, CrawlRun, Mention, Product, Review
+from jingshao.storage.repository import changes_in_run, reviews_for
 
 
 class DemoFailed(Exception):
@@ -38,7 +52,6 @@ def write_demo_config(
     chat=None,
 ) -> Path:
     """A config for the demo shop's catalog (or the given DemoProducts), crawling politely but fast."""
-    from jingshao.demo.catalog import demo_products
 
     by_comp: dict[str, list] = {}
     for p in products if products is not None else demo_products(base_url):
@@ -74,9 +87,6 @@ def write_demo_config(
                 lines.append("    [competitors.products.selectors]")
                 lines += [f"    {k} = {toml_str(v)}" for k, v in p.selectors.items()]
     if mentions:
-        from jingshao.demo.mentions import demo_mention_sources
-        from jingshao.demo.mentions_data import DEMO_BRAND
-
         lines += [
             "[[brands]]",
             *(f"{k} = {toml_inline(v)}" for k, v in DEMO_BRAND.items()),
@@ -119,14 +129,12 @@ def toml_inline(value: object) -> str:
 
 def _run_child_crawl(config_path: Path, spider: str = "products") -> int:
     """A crawl in a child process, as the scheduler runs it (the reactor cannot restart)."""
-    from jingshao.scheduler import run_crawl_child
 
     result = run_crawl_child(spider, config_path, timeout=600, capture=False, evaluate=False)
     return 1 if result.returncode is None else result.returncode
 
 
 def _crawl(config_path: Path, spider: str, *, quiet: bool = False) -> None:
-    from jingshao.scheduler import run_crawl_child
 
     # The demo evaluates the alert rules itself, at the demo shop's clock: the crawl does not.
     result = run_crawl_child(spider, config_path, timeout=600, capture=quiet, evaluate=False)
@@ -135,8 +143,6 @@ def _crawl(config_path: Path, spider: str, *, quiet: bool = False) -> None:
 
 
 def run_demo(workdir: Path, *, browser: bool, console: Console, err: Console) -> None:
-    from jingshao.crawlers.browser import BrowserNotFound, resolve_chromium
-    from jingshao.demo.server import DemoServer
 
     if browser:
         try:
@@ -145,7 +151,6 @@ def run_demo(workdir: Path, *, browser: bool, console: Console, err: Console) ->
             err.print(f"[yellow]warning[/] {exc}; skipping the render = true demo pages", highlight=False)
             browser = False
     workdir.mkdir(parents=True, exist_ok=True)
-    from jingshao.demo.webhooks import ChatReceivers
 
     with DemoServer() as shop, ChatReceivers() as chat:
         cfg_path = write_demo_config(shop.base_url, workdir, browser, chat=chat)
@@ -163,11 +168,6 @@ def run_demo(workdir: Path, *, browser: bool, console: Console, err: Console) ->
 
 
 def show_results(cfg_path: Path, console: Console) -> None:
-    from jingshao.core.tags import tag_from_row
-    from jingshao.nlp import aggregate_tags
-    from jingshao.storage.db import open_database
-    from jingshao.storage.models import AdlawHit, CrawlRun, Mention, Product, Review
-    from jingshao.storage.repository import changes_in_run, reviews_for
 
     cfg = load_config(cfg_path)
     db = open_database(cfg.database_url)
@@ -232,9 +232,6 @@ def show_results(cfg_path: Path, console: Console) -> None:
 def run_crisis(cfg_path: Path, shop, chat, console: Console) -> None:
     """Flip the demo's crisis switch phase by phase; crawl, evaluate and dispatch after each, and
     show what the DingTalk-like robot received."""
-    from datetime import timedelta
-
-    from jingshao.alerts.service import dispatch_notifications, run_evaluation
 
     cfg = load_config(cfg_path)
     console.rule("舆情危机演练 (crisis drill): the demo brand 蜜橙 gets a burst of complaints")
@@ -265,7 +262,6 @@ def run_crisis(cfg_path: Path, shop, chat, console: Console) -> None:
 
 
 def build_demo_report(cfg_path: Path, console: Console) -> None:
-    from jingshao.reports.service import daily_report
 
     cfg = load_config(cfg_path)
     today = datetime.now(cfg.tz).date()

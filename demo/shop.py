@@ -33,6 +33,7 @@ class ShopState:
         self.clock = clock if clock is not None else DemoClock()
         self.crisis = CrisisState(self.clock)
         self.walls = Walls()  # issue 12: captcha / login / 429 / shell walls in front of product pages
+        self.list_prices: dict = {}  # issue 12: item id -> the price the list page shows instead (Article 20)
 
     @property
     def state(self) -> int:
@@ -156,6 +157,9 @@ def register_shop_routes(router: Router, shop: ShopState) -> None:
         )
 
     register_bench_routes(router, shop)
+    from jingshao.demo.listing import register_listing_routes
+
+    register_listing_routes(router, shop)
 
 
 def _asset_wait(shop: ShopState) -> None:

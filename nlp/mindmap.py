@@ -15,7 +15,7 @@ JSON shape of ``MindMap.to_dict()``::
     {"competitor": "优品数码旗舰店", "product": null, "reviews": 320, "tagged": 281, "now": "2026-...",
      "aspects": [{"aspect": "续航", "reviews": 41, "share": 0.128, "positive": 0.8, "negative": 0.2,
                   "surfaces": [["续航", 30], ["电池", 11]],
-                  "top_positive": [["很给力", 12]], "top_negative": [["不耐用", 3]],
+                  "top_positive": [["续航给力", 12]], "top_negative": [["电池不耐用", 3]],
                   "examples": ["续航很给力"], "example_positive": "续航很给力", "example_negative": "...",
                   "week": {"this_week": 9, "last_week": 4, "negative_this_week": 0.1,
                            "negative_last_week": 0.25}}]}
@@ -61,7 +61,9 @@ class AspectNode:
     positive: float  # share of its tags that are positive
     negative: float
     surfaces: list[tuple[str, int]] = field(default_factory=list)
-    top_positive: list[tuple[str, int]] = field(default_factory=list)  # (normalised opinion, reviews)
+    # (opinion with the surface it was said of, as most reviews put it: 续航给力, 性价比高; reviews saying
+    # it), grouped by the normalised opinion (很给力 and 超级给力 are one)
+    top_positive: list[tuple[str, int]] = field(default_factory=list)
     top_negative: list[tuple[str, int]] = field(default_factory=list)
     examples: list[str] = field(default_factory=list)
     example_positive: str | None = None  # a short review praising it
@@ -116,6 +118,7 @@ def build_mind_map(
     pol_by_review: dict[str, dict[int, Counter]] = defaultdict(lambda: defaultdict(Counter))
     surf: dict[str, Counter] = defaultdict(Counter)
     ops: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    said: dict[tuple[str, str, str], Counter] = defaultdict(Counter)  # how each opinion was put most often
     texts: list[str] = []
     times: list[datetime | None] = []
     for k, item in enumerate(reviews):
@@ -138,6 +141,7 @@ def build_mind_map(
             if key not in seen_op:
                 seen_op.add(key)
                 ops[(t.aspect, t.polarity)][key[2]] += 1
+            said[key][_label(t, key[2])] += 1
     ref = now or max((t for t in times if t), default=None)
     out: list[AspectNode] = []
     for aspect, ids in members.items():
@@ -154,8 +158,12 @@ def build_mind_map(
             positive=round(pol[aspect]["pos"] / n_tags, 4),
             negative=round(pol[aspect]["neg"] / n_tags, 4),
             surfaces=surf[aspect].most_common(top),
-            top_positive=ops[(aspect, "pos")].most_common(top),
-            top_negative=ops[(aspect, "neg")].most_common(top),
+            top_positive=[
+                (said[(aspect, "pos", o)].most_common(1)[0][0], n) for o, n in ops[(aspect, "pos")].most_common(top)
+            ],
+            top_negative=[
+                (said[(aspect, "neg", o)].most_common(1)[0][0], n) for o, n in ops[(aspect, "neg")].most_common(top)
+            ],
             examples=quotes,
             example_positive=pos_q,
             example_negative=neg_q,
@@ -167,6 +175,16 @@ def build_mind_map(
     if aspects is not None:
         out = out[:aspects]
     return MindMap(competitor, product, total, tagged, out, ref)
+
+
+def _label(t: Tag, opinion: str) -> str:
+    """性价比 + 高 -> 性价比高; the opinion as written for an implicit tag (发热严重, 很好用), and alone when it
+    already says the aspect."""
+    if t.aspect_text == t.opinion:
+        return t.opinion
+    if not t.aspect_text or opinion.startswith(t.aspect_text):
+        return opinion
+    return t.aspect_text + opinion
 
 
 def _week(ref: datetime, ids: set[int], times: list[datetime | None], per: dict[int, Counter]) -> WeekChange:

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jingshao.nlp.adlaw_exemptions import AdlawExemptions
+
 
 class NlpConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -17,3 +19,6 @@ class NlpConfig(BaseModel):
     )
     adlaw_extra: list[str] = Field(default_factory=list, description="more forbidden words to flag")
     adlaw_allow: list[str] = Field(default_factory=list, description="phrases never to flag (e.g. 最近)")
+    adlaw_exemptions: AdlawExemptions = Field(
+        default_factory=AdlawExemptions, description="the 2023 enforcement guide's exemptions (issue 12)"
+    )

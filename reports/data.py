@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -166,6 +166,9 @@ class ReportData:
     failing_sources: list[FailingSource] = field(default_factory=list)
     crawl_problems: list[CrawlProblem] = field(default_factory=list)
     broken_channels: list[BrokenChannel] = field(default_factory=list)
+    # Issue 12: price-compliance risks found in the period, and competitors with blocked pages (per outcome).
+    compliance: list[Any] = field(default_factory=list)
+    blocked_competitors: list[Any] = field(default_factory=list)
 
     @property
     def is_single_day(self) -> bool:
@@ -450,6 +453,7 @@ def build_report_data(
     failing = q.failing_sources(session, day_start, day_end)
     runs = q.crawl_problems(session, day_start, day_end)
     channels = q.broken_channels(session)
+    compliance, blocked = _crawl_and_compliance(session, day_start, day_end)
 
     active_ids = [pid for pid, p in refs.items() if p.active]
     new_total = sum(n.reviews for n in new.values())
@@ -492,7 +496,22 @@ def build_report_data(
         failing_sources=failing,
         crawl_problems=runs,
         broken_channels=channels,
+        compliance=compliance,
+        blocked_competitors=blocked,
     )
+
+
+def _crawl_and_compliance(session: Session, day_start: datetime, day_end: datetime) -> tuple[list[Any], list[Any]]:
+    """Issue 12: the price-compliance findings of the period (a short section) and the competitors whose pages
+    were blocked in it (pages changed / unchanged / failed / blocked per competitor)."""
+    from jingshao.alerts.audit import audit_prices
+    from jingshao.storage.blocking import competitor_outcomes_between
+
+    days = max(1, -(-int((day_end - day_start).total_seconds()) // 86400))
+    findings = [f for f in audit_prices(session, days=days, now=day_end) if day_start <= f.at < day_end]
+    outcomes = competitor_outcomes_between(session, day_start, day_end)
+    blocked = sorted((o for o in outcomes.values() if o.blocked), key=lambda o: (-o.blocked, o.competitor))
+    return findings, blocked
 
 
 __all__ = [

@@ -7,10 +7,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import exists, select
+
 from jingshao.config import Config
+from jingshao.core.triggers import parse_trigger
 from jingshao.reports import build_report, send_report
 from jingshao.reports.ledger import DbSendLedger
+from jingshao.reports.mailer import recipients_hash
 from jingshao.storage.db import open_database
+from jingshao.storage.models import CrawlRun, Observation
+
+from .data import local_range
 
 log = logging.getLogger("jingshao.reports")
 
@@ -47,11 +55,6 @@ def daily_report(
 
 def has_data_on(cfg: Config, day: date) -> bool:
     """Whether anything was observed or crawled on the local day `day` (a product seen, a crawl run)."""
-    from sqlalchemy import exists, select
-
-    from jingshao.storage.models import CrawlRun, Observation
-
-    from .data import local_range
 
     start, end = local_range(day, day, cfg.tz)
     db = open_database(cfg.database_url)
@@ -101,9 +104,6 @@ def last_due_report_date(cfg: Config, now: datetime) -> date | None:
     before yesterday's is due (yesterday's may legitimately still be pending until midnight).
     Longer intervals ("every 2d") skip days by design and have no due day here (None).
     """
-    from apscheduler.triggers.interval import IntervalTrigger
-
-    from jingshao.core.triggers import parse_trigger
 
     spec = cfg.schedule.report
     if not spec or spec.strip().lower() == "off":
@@ -130,7 +130,6 @@ def unsent_report_date(cfg: Config, now: datetime | None = None) -> date | None:
     once after a permanent failure (bad login, untrusted certificate, 5xx): retrying cannot fix those
     and every try rebuilds the whole report. After fixing the cause, send it with
     `jingshao report --date DAY --send`."""
-    from jingshao.reports.mailer import recipients_hash
 
     smtp = cfg.report.smtp
     if smtp is None or not report_enabled(cfg):

@@ -531,3 +531,17 @@ class ObservationEvidence(Base):
     html_sha256: Mapped[str] = mapped_column(String(64), index=True)
     screenshot_sha256: Mapped[str | None] = mapped_column(String(64))
     captured_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ListPagePrice(Base):
+    """A price of a product shown on a list or search page (issue 12, Article 20 audits): the page's URL,
+    the price, when it was seen."""
+
+    __tablename__ = "list_page_prices"
+    __table_args__ = (Index("ix_list_page_prices_product_seen", "product_id", "seen_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    page_url: Mapped[str] = mapped_column(String(2000))
+    price: Mapped[Decimal] = mapped_column(Money)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

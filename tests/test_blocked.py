@@ -21,7 +21,14 @@ from jingshao.demo.catalog import ITEMS_BY_ID, demo_products
 from jingshao.demo.runner import toml_inline, write_demo_config
 from jingshao.storage.blocking import DomainState
 from jingshao.storage.db import open_database
-from jingshao.storage.models import Alert, CrawlCompetitorOutcome, DomainBackoff, FailedObservation, Observation
+from jingshao.storage.models import (
+    Alert,
+    CrawlCompetitorOutcome,
+    CrawlRun,
+    DomainBackoff,
+    FailedObservation,
+    Observation,
+)
 
 from .conftest import run_cli, wait_for
 
@@ -132,7 +139,11 @@ def test_walls_in_the_demo_shop_are_blocked_change_nothing_and_slow_the_domain(s
     db = open_database(f"sqlite:///{tmp_path / 'demo.db'}")
     with db.session() as s:
         before = {o.id for o in s.scalars(select(Observation))}
+        run = s.scalars(select(CrawlRun)).one()
+        first = s.scalars(select(CrawlCompetitorOutcome)).all()
         alerts_before = {a.id for a in s.scalars(select(Alert))}
+    # Per competitor, each page counted as what it was stored as (the run's own counts agree).
+    assert sum(o.changed for o in first) == run.changes and sum(o.unchanged for o in first) == run.unchanged
     by_id = {p.id: p for p in products}
     walled = {
         "youpin-10001": "captcha",
@@ -185,13 +196,13 @@ def test_a_domain_pauses_after_blocks_and_resumes_by_itself(shop, tmp_path):
         row = s.get(DomainBackoff, shop.base_url.removeprefix("http://"))
         assert s.scalars(select(Observation)).first() is None
         paused = [f.url for f in s.scalars(select(FailedObservation)) if "paused until" in f.reason]
-    assert row.paused_until > datetime.now(UTC)
+    assert row.paused_until is not None and row.paused_until > row.last_block_at  # paused after the walls
     # Two walls (and the page already on its way), then no request at all until the pause ends.
     assert paused and all(hits.get(url.removeprefix(shop.base_url), 0) == 0 for url in paused)
     assert sum(hits.get(p, 0) for p in product_paths) == len(product_paths) - len(paused)
 
     shop.walls.clear()
-    wait_for(lambda: datetime.now(UTC) > row.paused_until, timeout=30)
+    wait_for(lambda: datetime.now(UTC) > row.paused_until, timeout=60)
     time.sleep(0.5)
     assert crawl(cfg).returncode == 0  # resumed by itself: nobody cleared the pause
     with db.session() as s:

@@ -50,6 +50,7 @@ def test_the_mind_map_counts_aspects_shares_opinions_examples_and_the_week() -> 
     battery = nodes["电池"]  # 续航 is written; the lexicon groups it with 电池, 待机, 充电
     assert m.reviews == 4 and m.tagged == 4 and m.aspects[0].aspect == "电池"
     assert battery.reviews == 3 and round(battery.negative, 2) == 0.67 and battery.top_negative
+    assert battery.top_negative[0] == ("续航差", 2)  # 太差 and 很差 are one opinion, shown with what it is about
     assert battery.example_negative == "续航太差了" and battery.example_positive == "物流很快，续航很给力"
     assert battery.week is not None and (battery.week.this_week, battery.week.last_week) == (2, 1)
     assert battery.week.negative_this_week == 1.0 and battery.week.negative_last_week == 0.0

@@ -547,6 +547,7 @@ def test_fake_original_price() -> None:
         ("前7日最低售价", "¥459.00（11-15 14:00 观测）"),
         ("观测覆盖", "4 天，1 次观测"),
         ("依据", "划线价应不高于促销前7日内最低售价"),
+        ("合规风险", "可能违反《明码标价和禁止价格欺诈规定》第十六条（依据展示价格推断，非成交价）"),
     ]
     assert alert.fingerprint == hashlib.sha1(b"fake_original_price\x1fproduct:42\x1f599").hexdigest()
 

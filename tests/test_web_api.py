@@ -576,3 +576,34 @@ def test_login_guessing_across_names_is_limited_per_client():
     limiter.failed("10.0.0.2", "ops")
     assert limiter.retry_after("10.0.0.2", "ops") > 0
     assert limiter.retry_after("10.0.0.2", "boss") == 0
+
+
+def test_openapi_documents_the_api_and_its_bearer_scheme(env):
+    _, _, client = env
+    spec = client.get("/api/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    paths = set(spec["paths"])
+    for path in ("/api/v1/products", "/api/v1/alerts/{alert_id}/silence", "/api/v1/prices.csv", "/api/v1/crawl-runs"):
+        assert path in paths
+    assert not any(p.startswith("/login") or not p.startswith("/api/") for p in paths)  # pages stay out of it
+
+
+def test_chat_robot_receives_the_link_to_the_alert_page(tmp_path, chat):
+    """End to end: the engine with web.public_url, the dispatcher, a local DingTalk robot."""
+    from jingshao.alerts.dispatcher import Dispatcher
+    from jingshao.alerts.engine import Engine
+    from jingshao.alerts.settings import AlertsConfig
+
+    from .test_alert_engine import T0, Scripted, crisis, make_channel
+
+    db = open_database(f"sqlite:///{tmp_path / 'links.db'}")
+    source = Scripted()
+    source.instances = [crisis("蜜橙", "yellow")]
+    channel = make_channel(chat, "dingtalk", "钉钉群")
+    Engine(AlertsConfig(), [source], [channel], public_url="https://jingshao.example.com").evaluate(db, T0)
+    Dispatcher(db, {channel.name: channel}, AlertsConfig()).run_once(T0)
+    with db.session() as s:
+        alert_id = s.query(Alert).one().id
+    (text,) = [d.payload["markdown"]["text"] for d in chat.accepted("dingtalk")]
+    assert f"https://jingshao.example.com/alerts/{alert_id}" in text
+    db.dispose()

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
@@ -63,7 +64,15 @@ def _host_name(request: Request) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def current_user(request: Request, db: Session = Depends(get_db)) -> Principal | None:
+# Declares the bearer scheme in the OpenAPI document (the docs' "Authorize" button); the header is read below.
+_bearer_scheme = HTTPBearer(auto_error=False, description="An API token: `jingshao users token NAME`")
+
+
+def current_user(
+    request: Request,
+    db: Session = Depends(get_db),
+    _declared: HTTPAuthorizationCredentials | None = Depends(_bearer_scheme),
+) -> Principal | None:
     """The authenticated principal, or None. A bad bearer token is a 401 at once (never a fallback)."""
     if hasattr(request.state, "principal"):
         return request.state.principal

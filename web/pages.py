@@ -179,14 +179,13 @@ SORTS = {
 def prices(
     request: Request,
     db: Session = Depends(get_db),
-    q_: str = "",
     competitor: str = "",
     stock: str = "",
     promo: str = "",
     sort: str = "competitor",
     order: str = "asc",
 ) -> Response:
-    search = request.query_params.get("q", q_).strip()
+    search = request.query_params.get("q", "").strip()  # `q` is this module's queries: read it by name
     rows = q.price_table(db, _now())
     competitors = sorted({r.competitor for r in rows})
     if competitor:

@@ -388,6 +388,8 @@ def fake_original_price_rule(c: CompetitorFacts) -> list[AlertInstance]:
                 (f"前{t.original_price_days}日最低售价", f"{shop_price(lowest.price)}（{clock(lowest.at)} 观测）"),
                 ("观测覆盖", f"{number(min(days, t.original_price_days))} 天，{len(earlier)} 次观测"),
                 ("依据", f"划线价应不高于促销前{t.original_price_days}日内最低售价"),
+                # Issue 12: the audit's wording (a risk, never a verdict); `jingshao audit prices` has the detail.
+                ("合规风险", "可能违反《明码标价和禁止价格欺诈规定》第十六条（依据展示价格推断，非成交价）"),
             ],
             extra_key=(format(claimed.normalize(), "f"),),
         )

@@ -3,7 +3,7 @@ browser meta for render = true sources, failed-page items."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import scrapy
@@ -15,7 +15,10 @@ from jingshao.crawlers.items import FailedPageItem
 
 
 class TargetsSpider(scrapy.Spider):
-    """Targets come from the settings (`JINGSHAO_TARGETS`, built by crawlers.runner)."""
+    """Targets come from the settings (`JINGSHAO_TARGETS`, built by the spider table in crawlers.registry)."""
+
+    #: Items that finish one target, for the crawl's progress (a product page, a product's reviews).
+    progress_items: ClassVar[tuple[type, ...]] = ()
 
     def __init__(
         self, targets: list[dict[str, Any]] | None = None, timezone: str = "Asia/Shanghai", **kwargs: Any

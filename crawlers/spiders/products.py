@@ -14,7 +14,7 @@ from jingshao.crawlers.extract import extract_product
 from jingshao.crawlers.extract.model import reading_basis
 from jingshao.crawlers.extract.offers import final_price, parse_offers
 from jingshao.crawlers.failures import request_of
-from jingshao.crawlers.items import BlockedPageItem, FailedPageItem, ProductObservationItem
+from jingshao.crawlers.items import BlockedPageItem, FailedPageItem, ListPriceItem, ProductObservationItem
 from jingshao.crawlers.spiders.base import TargetsSpider
 
 FIELDS = ("title", "price", "original_price", "currency", "availability", "promo", "sku", "brand", "price_is_range")
@@ -24,6 +24,7 @@ class ProductsSpider(TargetsSpider):
     """Targets (`JINGSHAO_TARGETS`): dicts with url, product_id, render, selectors."""
 
     name = "products"
+    progress_items = (ProductObservationItem, FailedPageItem)
     blocking_policy = BlockingPolicy()
     screenshots = False
 
@@ -40,6 +41,35 @@ class ProductsSpider(TargetsSpider):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for target in self.targets:
             yield self.request_for(target)
+            if target.get("list_page"):  # issue 12: the list / search page's price (Article 20 audits)
+                yield self.list_request(target)
+
+    def list_request(self, target: dict[str, Any]) -> scrapy.Request:
+        page = target["list_page"]
+        return scrapy.Request(
+            page["url"],
+            callback=self.parse_list_price,
+            errback=self.on_list_error,
+            meta={"list_target": target},
+            dont_filter=True,
+        )
+
+    def parse_list_price(self, response: Response):
+        from jingshao.crawlers.extract.prices import parse_price
+
+        target = response.meta["list_target"]
+        if not isinstance(response, TextResponse):
+            return
+        text = " ".join(t.strip() for t in response.css(target["list_page"]["price"]).getall() if t.strip())
+        price = parse_price(text)[0] if text else None
+        if price is None:
+            self.logger.warning("no list price at %s for %s", response.url, target["url"])
+            return
+        yield ListPriceItem(target["product_id"], response.url, price)
+
+    def on_list_error(self, failure: Failure):
+        self.logger.warning("list page %s failed: %s", request_of(failure).url, type(failure.value).__name__)
+        return []
 
     @classmethod
     def start_payloads(cls, target: dict[str, Any]) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ class ReviewsSpider(TargetsSpider):
     known (fingerprints already stored), category, max_pages."""
 
     name = "reviews"
+    progress_items = (ReviewsCompleteItem,)
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for target in self.targets:
