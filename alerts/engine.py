@@ -215,6 +215,12 @@ def _pairs(items: Iterable[tuple[str, str]]) -> list[list[str]]:
     return [[str(a), str(b)] for a, b in items]
 
 
+def _id(alert: AlertRecord) -> int:
+    """The id of an alert the state machine has saved (every alert a change speaks of is)."""
+    assert alert.id is not None, "an alert is inserted when it opens"
+    return alert.id
+
+
 def _event(
     session: Session, alert: AlertRecord, kind: str, now: datetime, detail: str | None = None, level: str | None = None
 ) -> None:
@@ -487,7 +493,7 @@ class Engine:
         for c in candidates:
             self._record(session, c, now, report)
         for alert, event, detail in quiet:
-            report.changes.append(Change(_saved_id(alert), alert.subject, alert.family, event, alert.level, [], detail))
+            report.changes.append(Change(_id(alert), alert.subject, alert.family, event, alert.level, [], detail))
         firing = [c.alert for c in candidates if c.alert.state == "firing"]
         firing_ids = {a.id for a in firing}
         firing += [a for a in book.firing.values() if a.state == "firing" and a.id not in firing_ids]
@@ -505,16 +511,12 @@ class Engine:
         if c.muted is not None:
             if c.news:  # a muted open/escalation/resolution is recorded; a muted repeat is not news
                 _event(session, c.alert, c.muted_by or "muted", now, f"{c.kind}：{c.muted}", c.level)
-            report.changes.append(
-                Change(_saved_id(c.alert), c.alert.subject, c.alert.family, event, c.level, [], c.muted)
-            )
+            report.changes.append(Change(_id(c.alert), c.alert.subject, c.alert.family, event, c.level, [], c.muted))
             return
         c.alert.last_notified_at = now
         if c.kind == "repeat":
             _event(session, c.alert, "repeated", now, None, c.level)
-        report.changes.append(
-            Change(_saved_id(c.alert), c.alert.subject, c.alert.family, event, c.level, list(c.channels))
-        )
+        report.changes.append(Change(_id(c.alert), c.alert.subject, c.alert.family, event, c.level, list(c.channels)))
 
 
 def lock_evaluations(session: Session) -> None:

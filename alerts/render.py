@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from jingshao.alerts.channels.base import Kind, Notification
+from jingshao.alerts.channels.base import Notification
 from jingshao.alerts.rules.playbook import POSTMORTEM_HOURS, POSTMORTEM_REMINDER, RED_PLAYBOOK_STEPS
 from jingshao.core.formatting import clock
-from jingshao.core.levels import LEVEL_NAMES, LEVEL_RANK, Level
+from jingshao.core.levels import LEVEL_NAMES, LEVEL_RANK
 from jingshao.storage.queries.alerts import AlertRecord
 
 KIND_NAMES: dict[str, str] = {
@@ -139,8 +139,8 @@ def render_alert(
     if alert.is_crisis and level == "red":
         body += ["红色预警处置要求：", *(f"{i}. {step}" for i, step in enumerate(RED_PLAYBOOK_STEPS, 1))]
     return Notification(
-        level=cast(Level, level),  # a stored level; Notification checks both values
-        kind=cast(Kind, kind),
+        level=level,  # type: ignore[arg-type]
+        kind=kind,  # type: ignore[arg-type]
         title=f"{alert.subject}：{alert.summary}",
         facts=facts,
         body=body,
@@ -176,7 +176,7 @@ def _render_resolved(
         due = ended + timedelta(hours=POSTMORTEM_HOURS)
         body.append(POSTMORTEM_REMINDER.format(brand=alert.subject, resolved_at=clock(ended), due=clock(due)))
     return Notification(
-        level=cast(Level, level),  # a stored level; Notification checks it
+        level=level,  # type: ignore[arg-type]
         kind="resolved",
         title=f"{alert.subject}：{_family(alert)}已恢复",
         facts=facts,

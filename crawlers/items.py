@@ -20,6 +20,10 @@ class ProductObservationItem:
     # The page as served (and a PNG of a rendered page): evidence when the observation changed (issue 12).
     body: bytes | None = field(default=None, repr=False)
     screenshot: bytes | None = field(default=None, repr=False)
+    # Issue 15: digest of the page and how it was read; ``seen_unchanged`` when it equals the last
+    # stored page's, so nothing was extracted (``fields`` is empty) and the latest observation stands.
+    fingerprint: str | None = None
+    seen_unchanged: bool = False
     # Set by the storage pipeline: "changed" | "unchanged" (the crawl summary counts each page by it; a global
     # counter compared between signals miscounts when items of several pages are in the pipelines at once).
     stored_as: str | None = None

@@ -28,6 +28,8 @@ from jingshao.storage.repository import (
     insert_mentions,
     mark_reviews_complete,
     record_failure,
+    set_page_fingerprint,
+    touch_latest_observation,
     upsert_reviews,
     write_observation,
 )
@@ -72,14 +74,27 @@ class ItemPipeline:
 class ProductPipeline(ItemPipeline):
     """Product pages, one per transaction (a crash loses at most the page in flight): one lookup of
     the product's latest observation and Core statements (``write_observation``); ad-law hits only
-    for a new or changed observation."""
+    for a new or changed observation. The page's fingerprint is stored in the same transaction; a
+    page the spider saw unchanged (same fingerprint) only moves the latest observation's last_seen_at."""
 
     def process(self, item: ProductObservationItem) -> None:
         owner = self.owner
+        if item.seen_unchanged:
+            with owner.session() as s:
+                touched = touch_latest_observation(s, item.product_id)
+                if touched is None:  # the latest was voided or deleted: extract the page next time
+                    set_page_fingerprint(s, item.product_id, None)
+            owner.stats.inc_value("jingshao/pages")
+            owner.stats.inc_value("jingshao/unchanged")
+            owner.stats.inc_value("jingshao/skipped_unchanged")
+            item.stored_as = "unchanged"  # for the summary
+            return
         with owner.session() as s:
             outcome, obs_id = write_observation(
                 s, item.product_id, item.fields, sources=item.sources, crawl_run_id=owner.run_id, **item.extras
             )
+            if item.fingerprint:
+                set_page_fingerprint(s, item.product_id, item.fingerprint)
             if outcome is not ObservationOutcome.UNCHANGED:
                 hits = owner.enrichment.adlaw_hits(item.fields.get("title"), item.fields.get("promo"))
                 s.add_all(AdlawHit(observation_id=obs_id, product_id=item.product_id, **h) for h in hits)

@@ -109,6 +109,9 @@ class Product(Base):
     # Paused: active = False. Removed (from the file, or in the web UI): active = False and removed_at
     # set; the history stays, the product leaves `prices`, the report and the rules.
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Issue 15: digest of the last page stored as an observation (with how it was read); a page that
+    # hashes the same is "seen unchanged" without extracting it again.
+    page_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
     competitor: Mapped[Competitor] = relationship(back_populates="products")
     observations: Mapped[list[Observation]] = relationship(

@@ -233,6 +233,52 @@ def write_observation(
     return (ObservationOutcome.NEW if latest is None else ObservationOutcome.CHANGED), new_id
 
 
+def touch_latest_observation(session: Session, product_id: int, *, seen_at: datetime | None = None) -> int | None:
+    """A page seen unchanged without extracting it (issue 15): the latest observation's last_seen_at
+    moves (and a suspect price is confirmed) exactly as :func:`write_observation` does for equal fields.
+    None (nothing written) when there is no usable latest observation: the page must be extracted."""
+    seen_at = seen_at or utcnow()
+    session.execute(select(Product.id).where(Product.id == product_id).with_for_update())
+    latest = session.execute(
+        select(
+            Observation.id,
+            Observation.voided_at,
+            Observation.status,
+            Observation.first_seen_at,
+            Observation.last_seen_at,
+        )
+        .where(Observation.product_id == product_id)
+        .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
+        .limit(1)
+    ).first()
+    if latest is None or latest.voided_at is not None:
+        return None
+    values: dict[str, Any] = {}
+    if seen_at > latest.last_seen_at:
+        values["last_seen_at"] = seen_at
+    if latest.status == STATUS_SUSPECT and seen_at > latest.first_seen_at:
+        values["status"] = STATUS_OK
+    if values:
+        session.execute(update(Observation).where(Observation.id == latest.id).values(**values))
+    return latest.id
+
+
+def set_page_fingerprint(session: Session, product_id: int, fingerprint: str | None) -> None:
+    session.execute(update(Product).where(Product.id == product_id).values(page_fingerprint=fingerprint))
+
+
+def page_fingerprints(session: Session, product_ids: Sequence[int]) -> dict[int, str]:
+    """product id -> fingerprint of the last page stored as its observation (issue 15)."""
+    if not product_ids:
+        return {}
+    rows = session.execute(
+        select(Product.id, Product.page_fingerprint).where(
+            Product.id.in_(list(product_ids)), Product.page_fingerprint.is_not(None)
+        )
+    )
+    return {pid: fp for pid, fp in rows if fp is not None}  # NULLs are filtered out above already
+
+
 def plausible(price: Decimal, reference: Decimal, factor: Decimal | float) -> bool:
     """False when ``price`` is more than ``factor`` times above or below ``reference``."""
     factor = Decimal(str(factor))

@@ -139,6 +139,7 @@ def brand_mentions(
     out += [
         StoredMention(dated(at), s, pn, label, a, source or "", url or "", title or "", text or "")
         for at, s, pn, label, a, source, url, title, text in recent
+        if at is not None  # never, given the range; it tells the type checker
     ]
     return out
 

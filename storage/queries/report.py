@@ -548,6 +548,7 @@ def mention_points(session: Session, start: datetime, end: datetime) -> list[Men
                 Mention.posted_at >= start, Mention.posted_at < end
             )
         )
+        if posted is not None  # never, given the range; it tells the type checker
     ]
 
 
@@ -563,6 +564,7 @@ def negative_mentions(
             .order_by(Mention.authority.desc(), Mention.sentiment, Mention.id)
             .limit(limit)
         )
+        if posted is not None
     ]
 
 
