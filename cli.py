@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import delete, select
 
@@ -145,17 +145,19 @@ class RichProgress:
             console=err,
             transient=False,
         )
-        self.task = None
+        self.task: TaskID | None = None
 
     def start(self, total: int) -> None:
         self.progress.start()
         self.task = self.progress.add_task("", total=total)
 
     def advance(self, description: str) -> None:
-        self.progress.update(self.task, advance=1, description=description[-60:])
+        if self.task is not None:
+            self.progress.update(self.task, advance=1, description=description[-60:])
 
     def stop(self) -> None:
-        self.progress.update(self.task, description="")
+        if self.task is not None:
+            self.progress.update(self.task, description="")
         self.progress.stop()
 
 
@@ -579,7 +581,7 @@ def ingest_mentions(
                 "(in no crisis window)",
                 highlight=False,
             )
-        text = rec.get("text") or rec.get("title")
+        text = rec.get("text") or rec.get("title") or ""  # jsonl_record requires one of them
         targets = (
             [rec["brand"]]
             if rec.get("brand")
@@ -1540,7 +1542,7 @@ def status(config: ConfigOpt = None) -> None:
     for d in st.backoff:
         paused = (
             f"暂停至 paused until {d.paused_until.astimezone(tz).strftime('%m-%d %H:%M:%S')}"
-            if d.paused(now)
+            if d.paused_until is not None and d.paused(now)
             else "未暂停 not paused"
         )
         say(
@@ -1580,11 +1582,12 @@ def status(config: ConfigOpt = None) -> None:
     )
     from jingshao.crawlers.distributed import redis_url_of  # lazy: the optional [redis] extra
 
-    if redis_url_of(cfg):
+    redis_url = redis_url_of(cfg)
+    if redis_url:
         from jingshao.crawlers.distributed import queue_status, redis_client  # lazy: the optional [redis] extra
 
         try:
-            say(f"Redis 队列 redis queue: {queue_status(redis_client(redis_url_of(cfg)))}")
+            say(f"Redis 队列 redis queue: {queue_status(redis_client(redis_url))}")
         except Exception as exc:
             say(f"Redis 队列 redis queue: 无法连接 unreachable（{type(exc).__name__}）")
     if st.broken or st.parked:  # exit codes: see README "jingshao status"

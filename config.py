@@ -284,7 +284,7 @@ def _resolve_paths(cfg: Config, origin: str) -> None:
         if not value:
             continue
         model = Path(value)
-        if not model.is_absolute():
+        if not model.is_absolute() and cfg.source is not None:  # relative to the config file
             model = cfg.source.parent / model
         npz = (model.with_suffix("") if model.suffix in (".npz", ".json") else model).with_suffix(".npz")
         if not npz.exists():

@@ -42,10 +42,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import Table, create_engine, event, func, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
@@ -60,7 +60,7 @@ DEFAULT_STEP = timedelta(minutes=10)
 TRANSITIONS = ("opened", "escalated", "deescalated", "resolved")
 HOUR = timedelta(hours=1)
 #: The tables the engine writes: these are what the scratch database holds.
-STATE_TABLES = (Alert.__table__, AlertEvent.__table__, Notification.__table__, Silence.__table__)
+STATE_TABLES: tuple[Table, ...] = tuple(cast(Table, m.__table__) for m in (Alert, AlertEvent, Notification, Silence))
 
 #: More steps than this is almost certainly a typo (``--step 1s`` over a month); say so instead of churning.
 MAX_STEPS = 100_000

@@ -164,6 +164,13 @@ def default_sources(brands: Sequence[BrandConfig], config: AlertsConfig) -> list
 # ---------------------------------------------------------------- report
 
 
+def _saved_id(alert: AlertRecord) -> int:
+    """An alert's id; every alert an evaluation reports on has been inserted (``insert_alert``) first."""
+    if alert.id is None:
+        raise ValueError(f"alert {alert.fingerprint} was never saved")
+    return alert.id
+
+
 @dataclass(frozen=True)
 class Change:
     """One state change of one alert in an evaluation, and what became of its notice."""

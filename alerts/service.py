@@ -70,7 +70,7 @@ def dispatch_notifications(cfg: Config, now: datetime | None = None) -> dict[str
             r = d.run_once(now)
     finally:
         db.dispose()
-    out = {
+    out: dict[str, int | list[str]] = {
         "sent": len(r.sent),
         "retried": len(r.retried),
         "parked": len(r.parked),

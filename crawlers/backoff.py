@@ -26,6 +26,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from jingshao.crawlers.blocking import BlockingConfig
 from jingshao.crawlers.items import BlockedPageItem, ProductObservationItem
 from jingshao.storage.blocking import DomainState, load_domain_states, save_domain_state
+from jingshao.storage.db import Database
 from jingshao.storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ class BlockBackoffMiddleware:
     def __init__(self, crawler, config: BlockingConfig, database_url: str | None, per_domain: int = 8) -> None:
         self.crawler = crawler
         self.database_url = database_url
-        self.db = None
+        self.db: Database | None = None
         self.state = BackoffState(config)
         self.next_at: dict[str, float] = {}
         # Admission: Scrapy runs every downloader middleware when a request *enters* the downloader, long
@@ -135,7 +136,7 @@ class BlockBackoffMiddleware:
             was_paused = self.state.get(domain).paused(now)
             state = self.state.blocked(domain, item.reason, now)
             self.raise_slot_delay(domain, state.delay)
-            if state.paused(now) and not was_paused:
+            if state.paused(now) and state.paused_until is not None and not was_paused:
                 log.warning(
                     "%s answered %d blocked pages in a row (%s): paused until %s",
                     domain,
@@ -147,9 +148,9 @@ class BlockBackoffMiddleware:
                 log.warning("%s: %s; slowing down to one request every %.1f s", domain, item.reason, state.delay)
             self.save(state)
         elif isinstance(item, ProductObservationItem):
-            state = self.state.read_fine(domain_of(item.url))
-            if state is not None:
-                self.save(state)
+            fine = self.state.read_fine(domain_of(item.url))
+            if fine is not None:
+                self.save(fine)
 
     def raise_slot_delay(self, domain: str, delay: float) -> None:
         """Raise the download slot's delay too (AutoThrottle adapts from there; our wait is the floor)."""
@@ -182,7 +183,7 @@ class BlockBackoffMiddleware:
 
     def check(self, domain: str) -> None:
         state = self.state.states.get(domain)
-        if state is not None and state.paused(utcnow()):
+        if state is not None and state.paused(utcnow()) and state.paused_until is not None:
             until = state.paused_until.astimezone().strftime("%Y-%m-%d %H:%M:%S")
             raise DomainPaused(f"domain {domain} paused until {until} after {state.blocks_in_row} blocked pages")
 

@@ -20,6 +20,7 @@ from jingshao.core.identities import brand_key
 from jingshao.crawlers.blocking import BlockingConfig
 from jingshao.crawlers.cookies import CookieSourceConfig
 from jingshao.nlp.settings import NlpConfig
+from jingshao.storage.evidence import EvidenceConfig
 
 DEFAULT_USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
@@ -242,12 +243,17 @@ class CrawlConfig(_Strict):
     blocking: BlockingConfig = Field(default_factory=BlockingConfig)
 
 
+ResourceType = Literal["image", "font", "media", "stylesheet"]
+
+
+def _blocked_by_default() -> list[ResourceType]:
+    return ["image", "font", "media"]
+
+
 class BrowserConfig(_Strict):
     executable_path: str | None = None
     headless: bool = True
-    block_resources: list[Literal["image", "font", "media", "stylesheet"]] = Field(
-        default_factory=lambda: ["image", "font", "media"]
-    )
+    block_resources: list[ResourceType] = Field(default_factory=_blocked_by_default)
     navigation_timeout: float = Field(default=30, gt=0)
 
 
@@ -352,6 +358,7 @@ class CrawlerInputs(Protocol):
     competitors: list[CompetitorConfig]
     brands: list[BrandConfig]
     mention_sources: list[MentionSourceConfig]
+    evidence: EvidenceConfig
 
     @property
     def database_url(self) -> str: ...

@@ -210,6 +210,7 @@ def load_jar(
         cookies = [c for h in hosts for c in parse_header(header, h)]
         label = f"env {source.env}"
     else:
+        assert source.file is not None  # the config requires exactly one of env and file
         path = Path(source.file)
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path

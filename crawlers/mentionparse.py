@@ -28,16 +28,36 @@ class MentionParseError(ValueError):
 
 
 class SourceLike(Protocol):
-    kind: str
-    item: str | None
-    title: str | None
-    link: str | None
-    snippet: str | None
-    time: str | None
-    author: str | None
-    pagination: str
-    next: str | None
-    cursor: str | None
+    # Read-only members, so a config whose kind is a Literal (MentionSourceConfig) fits.
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def item(self) -> str | None: ...
+
+    @property
+    def title(self) -> str | None: ...
+
+    @property
+    def link(self) -> str | None: ...
+
+    @property
+    def snippet(self) -> str | None: ...
+
+    @property
+    def time(self) -> str | None: ...
+
+    @property
+    def author(self) -> str | None: ...
+
+    @property
+    def pagination(self) -> str: ...
+
+    @property
+    def next(self) -> str | None: ...
+
+    @property
+    def cursor(self) -> str | None: ...
 
 
 class BrandLike(Protocol):

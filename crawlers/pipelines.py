@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict
 from typing import Any
 
 from scrapy import Spider
+from sqlalchemy.orm import Session
 
 from jingshao.nlp.settings import NlpConfig
 from jingshao.storage.db import Database, open_database
@@ -78,7 +80,7 @@ class ProductPipeline(ItemPipeline):
     def process(self, item: ProductObservationItem) -> None:
         owner = self.owner
         if item.seen_unchanged:
-            with owner.db.session() as s:
+            with owner.session() as s:
                 touched = touch_latest_observation(s, item.product_id)
                 if touched is None:  # the latest was voided or deleted: extract the page next time
                     set_page_fingerprint(s, item.product_id, None)
@@ -87,7 +89,7 @@ class ProductPipeline(ItemPipeline):
             owner.stats.inc_value("jingshao/skipped_unchanged")
             item.stored_as = "unchanged"  # for the summary
             return
-        with owner.db.session() as s:
+        with owner.session() as s:
             outcome, obs_id = write_observation(
                 s, item.product_id, item.fields, sources=item.sources, crawl_run_id=owner.run_id, **item.extras
             )
@@ -139,7 +141,7 @@ class ReviewPipeline(_BufferedPipeline):
             row = asdict(r)
             row.pop("category")
             rows.append({**row, **extra, "crawl_run_id": self.owner.run_id})
-        with self.owner.db.session() as s:
+        with self.owner.session() as s:
             return upsert_reviews(s, rows)
 
 
@@ -149,7 +151,7 @@ class ReviewsCompletePipeline(ItemPipeline):
 
     def process(self, item: ReviewsCompleteItem) -> None:
         self.owner.flush_kind(ReviewPipeline)
-        with self.owner.db.session() as s:
+        with self.owner.session() as s:
             mark_reviews_complete(s, item.product_id)
 
 
@@ -159,7 +161,7 @@ class MentionPipeline(_BufferedPipeline):
     def write(self, batch: list[MentionItem]) -> int:
         cols = self.owner.enrichment.mentions(batch)
         rows = [{**asdict(m), **c, "crawl_run_id": self.owner.run_id} for m, c in zip(batch, cols, strict=True)]
-        with self.owner.db.session() as s:
+        with self.owner.session() as s:
             return insert_mentions(s, rows)
 
 
@@ -169,7 +171,7 @@ class FailurePipeline(ItemPipeline):
 
     def process(self, item: FailedPageItem) -> None:
         owner = self.owner
-        with owner.db.session() as s:
+        with owner.session() as s:
             record_failure(
                 s,
                 item.url,
@@ -234,6 +236,11 @@ class StoragePipeline:
             for stage in self.by_kind.values():
                 stage.flush()
             self.db.dispose()
+
+    def session(self) -> AbstractContextManager[Session]:
+        """A transaction on the crawl's database (open_spider opened it)."""
+        assert self.db is not None, "open_spider opens the database first"
+        return self.db.session()
 
     def process_item(self, item, spider: Spider | None = None):
         assert self.db is not None

@@ -15,7 +15,7 @@ import logging
 from scrapy import Spider
 
 from jingshao.storage.blocking import update_page_sizes
-from jingshao.storage.db import open_database
+from jingshao.storage.db import Database, open_database
 from jingshao.storage.evidence import EvidenceConfig, apply_retention, attach_evidence
 
 from .items import ListPriceItem, ProductObservationItem
@@ -54,7 +54,7 @@ class EvidencePipeline:
     def __init__(self, database_url: str | None, config: EvidenceConfig) -> None:
         self.database_url = database_url
         self.config = config
-        self.db = None
+        self.db: Database | None = None
         self.stored = 0
 
     @classmethod

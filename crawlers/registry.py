@@ -24,7 +24,7 @@ from jingshao.storage.db import Database
 from jingshao.storage.repository import known_review_fingerprints, page_fingerprints
 
 if TYPE_CHECKING:
-    from scrapy import Spider
+    from jingshao.crawlers.spiders.base import TargetsSpider
 
 
 def product_targets(config: CrawlerInputs, watched: Sequence[WatchedProduct], db: Database) -> list[dict[str, Any]]:
@@ -46,7 +46,7 @@ def product_targets(config: CrawlerInputs, watched: Sequence[WatchedProduct], db
             "quantity": w.product.quantity,
             "plausibility_factor": w.product.plausibility_factor,
             # issue 12: a list / search page showing this product (Article 20 audits)
-            "list_page": w.product.list_page.model_dump() if getattr(w.product, "list_page", None) else None,
+            "list_page": lp.model_dump() if (lp := getattr(w.product, "list_page", None)) else None,
         }
         for w in watched
     ]
@@ -103,7 +103,7 @@ class SpiderKind:
     #: Why there is nothing to crawl, for ``jingshao crawl NAME`` (exit code 2).
     nothing_to_do: str
 
-    def spider_class(self) -> type[Spider]:
+    def spider_class(self) -> type[TargetsSpider]:
         module, _, name = self.spider.partition(":")
         return getattr(importlib.import_module(module), name)
 

@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from scrapy import signals
 from scrapy.crawler import CrawlerProcess
@@ -174,7 +175,7 @@ def _stop_reactor_if_running() -> None:
 
     if reactor.running:
         log.warning("the crawl did not close in time after a storage failure; stopping now")
-        reactor.stop()
+        reactor.stop()  # type: ignore[misc]  # Twisted types the module-level reactor's stop as unbound
 
 
 def _hard_exit(code: int) -> None:
@@ -237,7 +238,7 @@ class ShutdownGuard:
 
         log.warning("received %s again: stopping now", signal.Signals(signum).name)
         if reactor.running:
-            reactor.stop()
+            reactor.stop()  # type: ignore[misc]  # Twisted types the module-level reactor's stop as unbound
 
 
 def watch_parent(parent_pid: int | None = None, *, interval: float = 0.5, grace: float = ORPHAN_GRACE) -> bool:
@@ -290,7 +291,7 @@ class QuietCrawlLog(logging.Filter):
         return True
 
 
-class ProgressHook:
+class ProgressHook(Protocol):
     """Receives per-page events; the CLI plugs a rich progress bar in here."""
 
     def start(self, total: int) -> None: ...
@@ -298,6 +299,17 @@ class ProgressHook:
     def advance(self, description: str) -> None: ...
 
     def stop(self) -> None: ...
+
+
+class _NoProgress:
+    def start(self, total: int) -> None:
+        pass
+
+    def advance(self, description: str) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
 
 
 def build_targets(config: CrawlerInputs, spider: str, db) -> list[dict]:
@@ -318,7 +330,7 @@ def crawl(
     extra_settings: dict | None = None,
 ) -> CrawlSummary:
     """Run one crawl of `spider` ("products" or "reviews") over the configured products."""
-    progress = progress or ProgressHook()
+    progress = progress or _NoProgress()
     spider_cls = spider_kind(spider).spider_class()
     db = open_database(config.database_url)
     with db.session() as s:
@@ -343,11 +355,15 @@ def crawl(
     quiet = QuietCrawlLog() if logging.getLevelName(log_level) > logging.INFO else None
     # On the loggers that write per-page failures, and on whatever handlers Scrapy has installed
     # once the engine runs (it may reinstall its root handler when the crawl starts).
-    quiet_on = [logging.getLogger(name) for name, _ in QuietCrawlLog.DROPPED] if quiet else []
-    for target in quiet_on:
-        target.addFilter(quiet)
+    quiet_on: list[logging.Filterer] = []
+    if quiet is not None:
+        quiet_on += [logging.getLogger(name) for name, _ in QuietCrawlLog.DROPPED]
+        for target in quiet_on:
+            target.addFilter(quiet)
 
     def quiet_handlers() -> None:
+        if quiet is None:
+            return
         for handler in logging.getLogger().handlers:
             handler.addFilter(quiet)
             quiet_on.append(handler)
@@ -446,8 +462,9 @@ def crawl(
         status = "finished" if summary.finish_reason == "finished" and not summary.errors else "failed"
     finally:
         progress.stop()
-        for target in quiet_on:
-            target.removeFilter(quiet)
+        if quiet is not None:
+            for target in quiet_on:
+                target.removeFilter(quiet)
         try:
             with db.session() as s:
                 finish_run(

@@ -193,7 +193,7 @@ class ReliableStoragePipeline(StoragePipeline):
         super().__init__(*args, **kwargs)
         self.server = server
         self.keys = QueueKeys(spider_name, worker_id)
-        self.failed: set[bytes] = set()
+        self.failed: set[bytes | None] = set()  # tokens of items whose storage failed
         self.unsettled: list[AckItem] = []  # acknowledgements Redis did not take yet (it was down)
         self.stats = _RunStats(self.stats, self)
         self.retry_loop: task.LoopingCall | None = None
@@ -290,6 +290,7 @@ class ReliableStoragePipeline(StoragePipeline):
 
     def finish_run(self, run_id: int) -> None:
         """The last request of a queued run is done (stored, or given up): write the run's totals."""
+        assert self.db is not None, "open_spider opens the database first"
         finish_queued_run(self.server, self.db, run_id)
 
 

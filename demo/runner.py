@@ -175,7 +175,7 @@ def show_results(cfg_path: Path, console: Console) -> None:
         last = {
             sp: s.scalar(select(func.max(CrawlRun.id)).where(CrawlRun.spider == sp)) for sp in ("products", "reviews")
         }
-        changes = changes_in_run(s, last["products"])
+        changes = changes_in_run(s, last["products"] or 0)  # the demo has just crawled products
         new_reviews = s.scalar(select(func.count()).select_from(Review).where(Review.crawl_run_id == last["reviews"]))
         reviews = reviews_for(s)
         adlaw = s.execute(

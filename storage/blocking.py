@@ -146,7 +146,10 @@ def competitor_outcomes_between(session: Session, start: datetime, end: datetime
         for i, n in enumerate((r.changed, r.unchanged, r.failed, r.blocked)):
             s[i] += n
         reasons[r.competitor] = r.blocked_reason or reasons.get(r.competitor)
-    return {c: CompetitorOutcome(c, *s, blocked_reason=reasons.get(c)) for c, s in sums.items()}
+    return {
+        c: CompetitorOutcome(c, changed=s[0], unchanged=s[1], failed=s[2], blocked=s[3], blocked_reason=reasons.get(c))
+        for c, s in sums.items()
+    }
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -57,6 +58,19 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an INSERT / UPDATE / DELETE touched (its result is a CursorResult; Session.execute types a Result)."""
+    return cast("CursorResult[Any]", result).rowcount or 0
+
+
+def inserted_id(result: Result[Any]) -> int:
+    """The primary key a single-row INSERT wrote."""
+    key = cast("CursorResult[Any]", result).inserted_primary_key
+    if key is None:
+        raise ValueError("the statement inserted no row")
+    return key[0]
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:

@@ -27,6 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from jingshao.storage.db import rowcount
+
 from .models import EvidenceBlob, Observation, ObservationEvidence, Product, utcnow
 
 
@@ -111,7 +113,7 @@ def apply_retention(session: Session, config: EvidenceConfig, now: datetime | No
     dropped = 0
     if config.keep_days:
         cut = now - timedelta(days=config.keep_days)
-        dropped += session.execute(delete(ObservationEvidence).where(ObservationEvidence.captured_at < cut)).rowcount
+        dropped += rowcount(session.execute(delete(ObservationEvidence).where(ObservationEvidence.captured_at < cut)))
     if config.keep_last:
         rows = session.execute(
             select(ObservationEvidence.id, ObservationEvidence.product_id).order_by(
@@ -125,9 +127,9 @@ def apply_retention(session: Session, config: EvidenceConfig, now: datetime | No
             if seen[product_id] > config.keep_last:
                 old.append(link_id)
         for i in range(0, len(old), 500):
-            dropped += session.execute(
-                delete(ObservationEvidence).where(ObservationEvidence.id.in_(old[i : i + 500]))
-            ).rowcount
+            dropped += rowcount(
+                session.execute(delete(ObservationEvidence).where(ObservationEvidence.id.in_(old[i : i + 500])))
+            )
     if dropped:
         used = select(ObservationEvidence.html_sha256).union(
             select(ObservationEvidence.screenshot_sha256).where(ObservationEvidence.screenshot_sha256.is_not(None))

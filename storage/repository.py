@@ -17,10 +17,11 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from jingshao.core.redaction import redact, redact_value
+from jingshao.storage.db import inserted_id, rowcount
 
 from .models import (
     AdlawHit,
@@ -228,7 +229,7 @@ def write_observation(
             status=status,
         )
     )
-    new_id = inserted.inserted_primary_key[0]
+    new_id = inserted_id(inserted)
     return (ObservationOutcome.NEW if latest is None else ObservationOutcome.CHANGED), new_id
 
 
@@ -275,7 +276,7 @@ def page_fingerprints(session: Session, product_ids: Sequence[int]) -> dict[int,
             Product.id.in_(list(product_ids)), Product.page_fingerprint.is_not(None)
         )
     )
-    return {pid: fp for pid, fp in rows}
+    return {pid: fp for pid, fp in rows if fp is not None}  # NULLs are filtered out above already
 
 
 def plausible(price: Decimal, reference: Decimal, factor: Decimal | float) -> bool:
@@ -569,16 +570,18 @@ def mark_interrupted_runs(session: Session, is_alive) -> int:
 REVIEW_MUTABLE = ("rating", "helpful", "has_images", "followup", "variant")
 
 
-def _upsert_insert(session: Session):
+def _upsert_insert(session: Session) -> Any:
     """The dialect's INSERT (with ON CONFLICT support) for the session's engine."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        raise ValueError(f"unsupported database engine {dialect!r}: jingshao stores to SQLite or PostgreSQL")
-    return insert
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert
+    raise ValueError(f"unsupported database engine {dialect!r}: jingshao stores to SQLite or PostgreSQL")
 
 
 def known_review_fingerprints(session: Session, product_id: int) -> set[str]:
@@ -663,7 +666,11 @@ def update_review_scores(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def replace_adlaw_hits(session: Session, observation_id: int, product_id: int, hits: list[dict[str, Any]]) -> None:
-    session.execute(AdlawHit.__table__.delete().where(AdlawHit.observation_id == observation_id))
+    session.execute(
+        delete(AdlawHit)
+        .where(AdlawHit.observation_id == observation_id)
+        .execution_options(synchronize_session=False)  # a plain DELETE, as on the table
+    )
     session.add_all(AdlawHit(observation_id=observation_id, product_id=product_id, **h) for h in hits)
 
 
@@ -685,7 +692,7 @@ def insert_mentions(session: Session, rows: list[dict[str, Any]]) -> int:
             continue
         seen |= keys
         result = session.execute(insert(Mention).values(**row).on_conflict_do_nothing())
-        new += result.rowcount or 0
+        new += rowcount(result)
     return new
 
 

@@ -131,6 +131,7 @@ def crawl(cfg: Path, *, check: bool = False):
     return run_cli("crawl", "products", "--config", str(cfg), check=check)
 
 
+@pytest.mark.slow
 def test_walls_in_the_demo_shop_are_blocked_change_nothing_and_slow_the_domain(shop, tmp_path):
     products = http_products(shop)
     cfg = blocking_config(shop, tmp_path, "first_delay = 0.05\npause_after = 100")
@@ -180,6 +181,7 @@ def test_walls_in_the_demo_shop_are_blocked_change_nothing_and_slow_the_domain(s
     assert "by competitor" in status and "back-off" in status
 
 
+@pytest.mark.slow
 def test_a_domain_pauses_after_blocks_and_resumes_by_itself(shop, tmp_path):
     cfg = blocking_config(shop, tmp_path, "first_delay = 0.05\npause_after = 2\npause_minutes = 0.5")
     shop.walls.set(walls.ALL, "captcha")
@@ -210,6 +212,7 @@ def test_a_domain_pauses_after_blocks_and_resumes_by_itself(shop, tmp_path):
     assert row.blocks_in_row == 0
 
 
+@pytest.mark.slow
 def test_a_competitor_blocked_crawl_after_crawl_alerts_the_admin_channel_only(shop, tmp_path, chat):
     admin = {**chat.channel_settings("dingtalk", "运维群"), "roles": ["admin"]}
     business = chat.channel_settings("feishu", "运营群")

@@ -1,4 +1,4 @@
-"""The house style is checked by CI, not by memory: ruff's lint rules and its formatter."""
+"""The house style is checked by CI, not by memory: ruff's lint rules, its formatter and mypy."""
 
 import shutil
 import subprocess
@@ -28,3 +28,13 @@ def test_ruff_lint_is_clean() -> None:
 def test_ruff_format_is_applied() -> None:
     run = subprocess.run([*_ruff(), "format", "--check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, "run `ruff format .`:\n" + run.stdout + run.stderr
+
+
+@pytest.mark.slow  # a cold mypy run reads the whole package and its libraries (warm: a few seconds)
+def test_mypy_is_clean_on_the_product_code() -> None:
+    """scripts/typecheck.py resolves `jingshao.*` through build/typing and applies [tool.mypy]."""
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "typecheck.py")], cwd=ROOT, capture_output=True, text=True
+    )
+    assert run.returncode == 0, "mypy found errors (python scripts/typecheck.py):\n" + run.stdout + run.stderr
+    assert "Success: no issues found" in run.stdout, run.stdout

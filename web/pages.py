@@ -236,8 +236,8 @@ def _anomalies(
     """Observation id -> sigmas, for confirmed prices strictly outside mean ± k·σ of the previous
     ``anomaly_history`` confirmed prices: the same test as ``price_anomaly_rule`` (σ floored at
     ``anomaly_min_std_percent`` of the mean), with ``alerts.competitor.anomaly_k`` as the threshold."""
-    confirmed = [o for o in obs if not o.is_void and o.status == "ok" and o.price is not None]
-    first_in = next((o for o in confirmed if o.first_seen_at >= since), None)
+    confirmed = [(o, o.price) for o in obs if not o.is_void and o.status == "ok" and o.price is not None]
+    first_in = next((o for o, _ in confirmed if o.first_seen_at >= since), None)
     history = (
         [
             float(p)
@@ -247,17 +247,17 @@ def _anomalies(
         else []
     )
     out: dict[int, float] = {}
-    for o in confirmed:
+    for o, price in confirmed:
         if o.first_seen_at < since:
             continue
         window = history[-thresholds.anomaly_history :]
         if len(window) >= thresholds.anomaly_min_history:
             mean, std = statistics.fmean(window), statistics.pstdev(window)
             sigma = max(std, abs(mean) * thresholds.anomaly_min_std_percent / 100)
-            dev = (float(o.price) - mean) / sigma if sigma else 0.0
+            dev = (float(price) - mean) / sigma if sigma else 0.0
             if abs(dev) > thresholds.anomaly_k:
                 out[o.id] = dev
-        history.append(float(o.price))
+        history.append(float(price))
     return out
 
 
@@ -853,10 +853,10 @@ async def settings_preview(
     user: Principal = Depends(require_admin),
 ) -> Response:
     """The extraction preview (web/preview.py) of each pasted URL, as an htmx fragment: nothing is stored."""
-    from jingshao.web.preview import PreviewError, preview
+    from jingshao.web.preview import Preview, PreviewError, preview
 
     cfg = get_cfg(request)
-    results = []
+    results: list[tuple[str, Preview | None, str | None]] = []
     selectors = {"price": price_selector.strip()} if price_selector.strip() else None
     for url in _urls(urls)[:MAX_PREVIEW_URLS]:
         try:
@@ -891,7 +891,7 @@ def settings_add(
         return back("/settings", err="请填写竞品店铺名称和至少一个商品链接")
     added, errors = 0, []
     for url in links:
-        body = {"competitor": competitor.strip(), "url": url, "render": render_}
+        body: dict[str, Any] = {"competitor": competitor.strip(), "url": url, "render": render_}
         if price_selector.strip():
             body["selectors"] = {"price": price_selector.strip()}
         if variant.strip():

@@ -45,6 +45,12 @@ log = logging.getLogger(__name__)
 #: The entry-point group third-party channel packages register their :class:`ChannelKind` rows in.
 ENTRY_POINT_GROUP = "jingshao.channels"
 
+Role = Literal["business", "admin"]
+
+
+def _business_role() -> list[Role]:
+    return ["business"]
+
 
 class ChannelSettings(BaseModel):
     """What every channel kind's config has; a kind's own fields (``msgtype`` ...) go to its channel
@@ -64,8 +70,8 @@ class ChannelSettings(BaseModel):
         default_factory=lambda: list(LEVELS), min_length=1, description="alert levels routed to this channel"
     )
     mention: list[str] = Field(default_factory=list, description="ids to @ on red alerts")
-    roles: list[Literal["business", "admin"]] = Field(
-        default_factory=lambda: ["business"],
+    roles: list[Role] = Field(
+        default_factory=_business_role,
         min_length=1,
         description="business: market alerts (prices, crises); admin: the crawler's own (blocked, cookies)",
     )
@@ -115,7 +121,7 @@ class ChannelSettings(BaseModel):
     def accepts(self, level: str) -> bool:
         return level in self.levels
 
-    def channel_kwargs(self) -> dict[str, object]:
+    def channel_kwargs(self) -> dict[str, Any]:
         """The channel class's keyword arguments: the common ones plus every field the kind adds."""
         own = {k: getattr(self, k) for k in type(self).model_fields if k not in ChannelSettings.model_fields}
         own.pop("type", None)

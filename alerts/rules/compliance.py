@@ -103,6 +103,13 @@ def promotion_start(points: list[PricePoint], index: int) -> int:
     return start
 
 
+def _price(point: PricePoint) -> Decimal:
+    """A point's price; the rules read only points that show one (status ok, price set)."""
+    if point.price is None:
+        raise ValueError(f"price point at {point.at} has no price")
+    return point.price
+
+
 def reference_price(points: list[PricePoint], start: int, days: int = 7) -> tuple[Decimal, list[PricePoint]] | None:
     """Article 16's comparison price for a promotion starting at ``points[start]``: the lowest price shown in
     the ``days`` before it, else the last price before them. None: no earlier price at all."""
@@ -112,8 +119,8 @@ def reference_price(points: list[PricePoint], start: int, days: int = 7) -> tupl
         return None
     window = [p for p in before if p.seen_until >= begin]
     if window:
-        return min(p.price for p in window), window  # type: ignore[type-var]
-    return before[-1].price, [before[-1]]  # type: ignore[return-value]
+        return min(_price(p) for p in window), window
+    return _price(before[-1]), [before[-1]]
 
 
 def _prices_text(points: Sequence[PricePoint]) -> str:
@@ -182,12 +189,12 @@ def article17(subject: AuditSubject, points: Sequence[PricePoint], raise_days: i
                 subject.product,
                 subject.competitor,
                 promo.at,
-                f"促销前由 {money(low.price)} 涨至 {money(high.price)}，随后“降”至 {money(promo.price)}，"
+                f"促销前由 {money(_price(low))} 涨至 {money(_price(high))}，随后“降”至 {money(_price(promo))}，"
                 f"不低于涨价前价格",
                 [
-                    ("涨价前", f"{money(low.price)}（{clock(low.at)}）"),
-                    ("涨价", f"{money(high.price)}（{clock(high.at)}）"),
-                    ("促销价", f"{money(promo.price)}（{clock(promo.at)}）"),
+                    ("涨价前", f"{money(_price(low))}（{clock(low.at)}）"),
+                    ("涨价", f"{money(_price(high))}（{clock(high.at)}）"),
+                    ("促销价", f"{money(_price(promo))}（{clock(promo.at)}）"),
                     ("涨价至促销", f"{(promo.at - high.at).total_seconds() / 86400:.1f} 天"),
                     ("说明", CAVEAT),
                 ],
@@ -266,7 +273,7 @@ def article20(
         if not near:
             continue
         detail = near[-1]
-        if lp.price >= detail.price:  # type: ignore[operator]
+        if lp.price >= _price(detail):
             continue
         out.append(
             Finding(
@@ -275,10 +282,10 @@ def article20(
                 subject.product,
                 subject.competitor,
                 lp.at,
-                f"列表/搜索页标价 {money(lp.price)} 低于详情页 {money(detail.price)}",
+                f"列表/搜索页标价 {money(lp.price)} 低于详情页 {money(_price(detail))}",
                 [
                     ("列表/搜索页", f"{money(lp.price)}（{clock(lp.at)}，{lp.page_url}）"),
-                    ("详情页", f"{money(detail.price)}（{clock(detail.at)} 起）"),  # type: ignore[arg-type]
+                    ("详情页", f"{money(_price(detail))}（{clock(detail.at)} 起）"),
                     ("说明", CAVEAT),
                 ],
                 _snapshots([detail]),

@@ -33,6 +33,11 @@ class TargetsSpider(scrapy.Spider):
         kwargs.setdefault("timezone", crawler.settings.get("JINGSHAO_TIMEZONE", "Asia/Shanghai"))
         return super().from_crawler(crawler, *args, **kwargs)
 
+    @classmethod
+    def start_payloads(cls, target: dict[str, Any]) -> list[dict[str, Any]]:
+        """The first requests for one target, as JSON-safe dicts (queued for workers); each spider has its own."""
+        raise NotImplementedError
+
     @staticmethod
     def browser_meta(render: bool) -> dict[str, Any]:
         """scrapy-playwright meta; content filled by XHR arrives after load, so wait for a quiet network."""

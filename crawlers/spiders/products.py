@@ -70,7 +70,7 @@ class ProductsSpider(TargetsSpider):
         yield ListPriceItem(target["product_id"], response.url, price)
 
     def on_list_error(self, failure: Failure):
-        self.logger.warning("list page %s failed: %s", failure.request.url, type(failure.value).__name__)
+        self.logger.warning("list page %s failed: %s", request_of(failure).url, type(failure.value).__name__)
         return []
 
     @classmethod

@@ -13,3 +13,12 @@ The convention, so that no ORM object leaves storage:
 
 Importing this package imports nothing; import the module you need.
 """
+
+from datetime import datetime
+
+
+def dated(at: datetime | None) -> datetime:
+    """A time column read under a range filter on it (so never NULL), as the non-optional type results carry."""
+    if at is None:
+        raise ValueError("a row selected by its time has no time")
+    return at

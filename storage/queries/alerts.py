@@ -40,6 +40,7 @@ from jingshao.storage.models import (
     Product,
     Review,
 )
+from jingshao.storage.queries import dated
 
 # ---------------------------------------------------------------- rule inputs
 
@@ -136,7 +137,7 @@ def brand_mentions(
         .order_by(Mention.posted_at)
     ).all()
     out += [
-        StoredMention(at, s, pn, label, a, source or "", url or "", title or "", text or "")
+        StoredMention(dated(at), s, pn, label, a, source or "", url or "", title or "", text or "")
         for at, s, pn, label, a, source, url, title, text in recent
         if at is not None  # never, given the range; it tells the type checker
     ]

@@ -37,6 +37,7 @@ from jingshao.storage.models import (
     Product,
     Review,
 )
+from jingshao.storage.queries import dated
 
 ALERT_KINDS = ("opened", "escalated", "resolved")
 SEVERITY = {"red": 0, "yellow": 1, "blue": 2}
@@ -541,7 +542,7 @@ def _aware(at: datetime | str) -> datetime:
 def mention_points(session: Session, start: datetime, end: datetime) -> list[MentionPoint]:
     """Every mention posted in [start, end) (undated ones are in no range)."""
     return [
-        MentionPoint(brand, posted, label, s)
+        MentionPoint(brand, dated(posted), label, s)
         for brand, posted, label, s in session.execute(
             select(Mention.brand, Mention.posted_at, Mention.label, Mention.sentiment).where(
                 Mention.posted_at >= start, Mention.posted_at < end
@@ -556,7 +557,7 @@ def negative_mentions(
 ) -> list[MentionItem]:
     """The brand's negative mentions of the range, most authoritative (then most negative) first."""
     return [
-        MentionItem(title or text[:60], source, url, posted, s)
+        MentionItem(title or text[:60], source, url, dated(posted), s)
         for title, text, source, url, posted, s in session.execute(
             select(Mention.title, Mention.text, Mention.source, Mention.url, Mention.posted_at, Mention.sentiment)
             .where(Mention.brand == brand, Mention.posted_at >= start, Mention.posted_at < end, Mention.label == "neg")

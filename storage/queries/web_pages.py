@@ -34,6 +34,11 @@ CONFIRMED = (Observation.voided_at.is_(None), Observation.status == "ok")
 # ---------------------------------------------------------------- prices
 
 
+def _cells(row: Any) -> list[Any]:
+    """A result row's values (mypy cannot count a typed Row's columns through a star)."""
+    return list(row)
+
+
 @dataclass(frozen=True)
 class PriceRow:
     product_id: int
@@ -255,7 +260,7 @@ def product_history(session: Session, product_id: int, since: datetime) -> Produ
         .where(Observation.product_id == product_id, Observation.first_seen_at >= since)
         .order_by(Observation.first_seen_at, Observation.id)
     ).all()
-    obs = [ObservationRow(*r[:11], r[11] or {}, *r[12:]) for r in [*before, *after]]
+    obs = [ObservationRow(*[*c[:11], c[11] or {}, *c[12:]]) for c in map(_cells, [*before, *after])]
     failures = [
         FailureRow(*r)
         for r in session.execute(
@@ -292,7 +297,7 @@ def confirmed_prices_before(session: Session, product_id: int, before: datetime,
         .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
         .limit(limit)
     ).all()
-    return list(reversed(rows))
+    return [p for p in reversed(rows) if p is not None]  # None is filtered out above already
 
 
 def product_product_id_of_observation(session: Session, observation_id: int) -> int | None:
@@ -591,7 +596,7 @@ def mention_list(
         .limit(limit)
         .offset(offset)
     ).all()
-    return [MentionRow(*r) for r in rows], total
+    return [MentionRow(*_cells(r)) for r in rows], total
 
 
 def mention_sources(session: Session, brand: str) -> list[str]:
