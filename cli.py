@@ -23,7 +23,7 @@ from sqlalchemy import delete, select
 from jingshao.alerts.settings import parse_duration
 from jingshao.config import DEFAULT_CONFIG_NAME, EXAMPLE_CONFIG, Config, ConfigError, load_config
 from jingshao.core import redaction
-from jingshao.core.export import csv_text, json_line
+from jingshao.core.export import ALERT_COLUMNS, csv_text, json_line
 from jingshao.core.formatting import clock, display_zone, money, stock_label, timestamp
 from jingshao.core.levels import LEVEL_EMOJI, LEVEL_NAMES
 from jingshao.core.tags import tag_from_row
@@ -627,21 +627,6 @@ def level_name(level: str) -> str:
 
 def _when(cfg: Config, dt) -> str:
     return "—" if dt is None else clock(dt, cfg.tz)
-
-
-ALERT_COLUMNS = (
-    "id",
-    "state",
-    "level",
-    "max_level",
-    "since",
-    "subject",
-    "family",
-    "rule",
-    "summary",
-    "acked_by",
-    "last_notified_at",
-)
 
 
 @alerts_app.command("list")

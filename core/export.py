@@ -61,3 +61,19 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     for row in rows:
         writer.writerow([csv_cell(v) for v in row])
     return buf.getvalue()
+
+
+# The alert list's columns, the same in `jingshao alerts list --csv/--json` and the API's CSV.
+ALERT_COLUMNS = (
+    "id",
+    "state",
+    "level",
+    "max_level",
+    "since",
+    "subject",
+    "family",
+    "rule",
+    "summary",
+    "acked_by",
+    "last_notified_at",
+)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from jingshao.core.export import csv_text, plain
+from jingshao.core.export import ALERT_COLUMNS, csv_text, plain
 from jingshao.storage import alerts_repo
 from jingshao.storage import catalog as catalog_store
 from jingshao.storage.queries import web as q
@@ -504,19 +504,6 @@ def list_mentions(
 # ---------------------------------------------------------------- alerts
 
 
-ALERT_COLUMNS = (
-    "id",
-    "state",
-    "level",
-    "max_level",
-    "since",
-    "subject",
-    "family",
-    "rule",
-    "summary",
-    "acked_by",
-    "last_notified_at",
-)
 AlertState = Literal["firing", "resolved", "all"]
 Level = Literal["blue", "yellow", "red"]
 
