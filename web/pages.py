@@ -19,18 +19,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
+from jingshao.storage.queries import web as wq
 from jingshao.storage.queries import web_pages as q
 from jingshao.web.auth import Principal
 from jingshao.web.deps import get_cfg, get_db, page_context, require_admin
+from jingshao.web.routing import Router
 
 TEMPLATES = Path(__file__).parent / "templates"
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 templates = Jinja2Templates(directory=str(TEMPLATES))
 
 RANGES = (30, 90, 365)
@@ -620,9 +622,17 @@ def mentions(
             option = mention_chart_option(buckets, cfg.tz, "%d日%H时", bands)
         auth = int(authority) if authority.isdigit() else None
         page = max(page, 1)
-        rows, total = q.mention_list(
-            db, brand, source=source or None, label=label or None, authority=auth, limit=50, offset=(page - 1) * 50
+        found = wq.mentions(
+            db,
+            brand=brand,
+            source=source,
+            label=label,
+            min_authority=auth,
+            newest="posted",
+            limit=50,
+            offset=(page - 1) * 50,
         )
+        rows, total = found.items, found.total
         crisis = q.current_crisis(db, brand)
         params = {"brand": brand, "view": view, "source": source, "label": label, "authority": authority}
         ctx.update(
@@ -824,20 +834,36 @@ def _api_error(exc: HTTPException) -> str:
     return str(detail)
 
 
-@router.get("/settings")
-def settings(request: Request, db: Session = Depends(get_db), status: str = "all") -> Response:
-    from jingshao.storage.queries import web as wq
+SETTINGS_ROWS = 50  # a page of the product list (each row carries its edit forms)
 
+
+@router.get("/settings")
+def settings(request: Request, db: Session = Depends(get_db), status: str = "all", page: int = 1) -> Response:
     if status not in ("all", "active", "paused", "removed"):
         status = "all"
-    rows = wq.products(db, status=None if status == "all" else status, limit=5000).items
+    search = request.query_params.get("q", "").strip()  # `q` is this module's queries: read it by name
+    page = max(page, 1)
+    found = wq.products(
+        db,
+        status=None if status == "all" else status,
+        q=search or None,
+        newest_first=True,  # what was just added comes first
+        limit=SETTINGS_ROWS,
+        offset=(page - 1) * SETTINGS_ROWS,
+    )
     comps = wq.competitors(db)
+    params = {"status": status, "q": search}
     return render(
         request,
         "settings.html",
         "settings",
-        rows=rows,
+        rows=found.items,
+        total=found.total,
         status=status,
+        search=search,
+        page=page,
+        pages=max(1, math.ceil(found.total / SETTINGS_ROWS)),
+        page_url=lambda n: "/settings?" + urlencode({**{k: v for k, v in params.items() if v}, "page": n}),
         web_competitors=[c for c in comps if c.managed_by == "web"],
         file_competitors=[c for c in comps if c.managed_by == "file"],
     )
