@@ -531,19 +531,36 @@ def _share(rows: list[Any], pred) -> float | None:
 # ---------------------------------------------------------------- 品牌舆情
 
 
-def _bands(cfg: Any, brand: str, hourly: list[q.VolumeBucket]) -> list[tuple[str, float]]:
-    """The hourly negative counts at which blue, yellow and red start for this brand: max(minimum count,
-    baseline mean + k·σ) over the shown hours before the last, with the crisis thresholds in force."""
+@dataclass(frozen=True)
+class Bands:
+    """The hourly negative counts at which blue, yellow and red start for a brand now."""
+
+    levels: list[tuple[str, float]]
+    baseline_hours: int
+    mean: float
+    sigma: float
+
+
+def _bands(cfg: Any, db: Session, brand: str, now: datetime) -> Bands:
+    """max(minimum count, baseline mean + k·σ) per level, with the baseline the crisis rule uses: the
+    ``baseline_hours`` (168) hourly negative counts before the current hour, hours ending at ``now``
+    (alerts/rules/crisis.py), σ floored at ``std_floor``, and the brand's thresholds in force."""
     brand_cfg = next((b for b in getattr(cfg, "brands", []) or [] if b.name == brand), None)
     t = cfg.alerts.crisis_thresholds(brand_cfg)
-    base = [b.negative for b in hourly[:-1]] or [0]
+    hour = timedelta(hours=1)
+    base = [0] * t.baseline_hours  # base[k - 1]: negatives in (now - (k+1)h, now - k h], k = 1..baseline_hours
+    for posted in q.negative_times(db, brand, now - hour * (t.baseline_hours + 1), now - hour):
+        k = (now - posted) // hour
+        if 1 <= k <= t.baseline_hours:
+            base[k - 1] += 1
     mean, std = statistics.fmean(base), statistics.pstdev(base)
     sigma = max(std, t.std_floor)
-    return [
+    levels = [
         ("blue", max(t.blue_min_negatives, mean + t.blue_sigma * sigma)),
         ("yellow", max(t.yellow_min_negatives, mean + t.yellow_sigma * sigma)),
         ("red", max(t.red_min_negatives, mean + t.red_sigma * sigma)),
     ]
+    return Bands(levels, t.baseline_hours, mean, sigma)
 
 
 def mention_chart_option(
@@ -611,7 +628,7 @@ def mentions(
     if brand:
         hour_start = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         hourly = q.mention_volume(db, brand, hour_start - timedelta(hours=48), timedelta(hours=1), 48)
-        bands = _bands(cfg, brand, hourly)
+        bands = _bands(cfg, db, brand, now)
         if view == "day":
             day0 = _day_start(cfg.tz, now) - timedelta(days=29)
             buckets = q.mention_volume(db, brand, day0, timedelta(days=1), 30)
@@ -619,7 +636,7 @@ def mentions(
         else:
             view = "hour"
             buckets = hourly
-            option = mention_chart_option(buckets, cfg.tz, "%d日%H时", bands)
+            option = mention_chart_option(buckets, cfg.tz, "%d日%H时", bands.levels)
         auth = int(authority) if authority.isdigit() else None
         page = max(page, 1)
         found = wq.mentions(

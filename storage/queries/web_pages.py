@@ -545,6 +545,20 @@ def mention_volume(session: Session, brand: str, start: datetime, step: timedelt
     return [VolumeBucket(start + step * i, n[i], neg[i]) for i in range(count)]
 
 
+def negative_times(session: Session, brand: str, after: datetime, until: datetime) -> list[datetime]:
+    """When each of the brand's negative mentions in ``(after, until]`` was posted (the crisis
+    baseline's hours are counted from these, the rule's way: only negatives count)."""
+    return [
+        t
+        for t in session.scalars(
+            select(Mention.posted_at).where(
+                Mention.brand == brand, Mention.label == "neg", Mention.posted_at > after, Mention.posted_at <= until
+            )
+        )
+        if t is not None
+    ]
+
+
 def mention_sources(session: Session, brand: str) -> list[str]:
     return list(
         session.scalars(select(Mention.source).where(Mention.brand == brand).distinct().order_by(Mention.source))
