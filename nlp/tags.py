@@ -448,7 +448,7 @@ def aggregate_tags(
 
     Grouped by (aspect, polarity, normalised opinion) and sorted by number of reviews, most first.
     Example quotes prefer short reviews (they read best in a report) and are cut to ``quote_chars``.
-    Overall opinions (aspect 整体) are left out unless ``overall``.
+    Overall opinions (aspect 整体) are left out unless ``overall``; mentions (polarity ``neu``) always.
     """
     total = 0
     counts: dict[tuple[str, Polarity, str], int] = defaultdict(int)
@@ -457,8 +457,8 @@ def aggregate_tags(
         total += 1
         seen: set[tuple[str, Polarity, str]] = set()
         for tag in tags:
-            if tag.aspect == OVERALL_ASPECT and not overall:
-                continue
+            if (tag.aspect == OVERALL_ASPECT and not overall) or tag.polarity == "neu":
+                continue  # a mention says nothing good or bad (the mind map counts it)
             key = (tag.aspect, tag.polarity, tag.opinion_norm or tag.opinion)
             counts[key] += 1
             if key not in seen:
