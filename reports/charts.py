@@ -221,7 +221,18 @@ def price_figure(points: Sequence[PricePoint], *, days: int, start: datetime, en
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"¥{v:,.0f}"))
     locator = AutoDateLocator(minticks=3, maxticks=7, tz=tz or end.tzinfo)
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=tz or end.tzinfo, show_offset=False))
+    # Date ticks in numbers (03-05 for days, 2026-03 for month starts): matplotlib's default names months
+    # in English (Mar), which reads oddly in a Chinese report; numbers need no CJK glyph on the tick labels.
+    month = "%Y-%m"
+    ax.xaxis.set_major_formatter(
+        ConciseDateFormatter(
+            locator,
+            tz=tz or end.tzinfo,
+            show_offset=False,
+            formats=["%Y", month, "%m-%d", "%H:%M", "%H:%M", "%S.%f"],
+            zero_formats=["", "%Y", month, "%m-%d", "%H:%M", "%H:%M"],
+        )
+    )
     # The span actually drawn (a new product has hours, not 30 days), in the report's time zone.
     zone = tz or end.tzinfo
     fmt = "%m-%d %H:%M" if end - left < timedelta(days=2) else "%m-%d"

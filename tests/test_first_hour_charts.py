@@ -96,3 +96,16 @@ def test_the_report_trend_carries_list_and_final_prices(tmp_path):
     trend = next(c.trend for c in built.data.price_changes if c.new == Decimal("1299.00"))
     assert trend[0].list_price is None and trend[-1].list_price == Decimal("1599.00")
     assert trend[-1].final_price == Decimal("1199.00")
+
+
+def test_date_ticks_are_numbers_not_english_month_names():
+    """A 90-day chart crosses month starts; matplotlib would label them Oct, Nov, Dec."""
+    import re
+
+    points = [PricePoint(NOW - timedelta(days=d), Decimal(100 + d)) for d in range(90, 0, -10)]
+    fig = price_figure(points, days=90, start=NOW - timedelta(days=90), end=NOW)
+    fig.canvas.draw()
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert len(ticks) >= 3, ticks
+    assert not any(re.search(r"[A-Za-z]", t) for t in ticks), ticks
+    assert any(re.fullmatch(r"\d{2}-\d{2}|\d{4}-\d{2}|\d{4}", t) for t in ticks), ticks

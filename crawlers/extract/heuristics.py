@@ -427,10 +427,22 @@ def _main_title(page: Page) -> Any:
 def _title_anchor(page: Page, doc: _Doc) -> int | None:
     if doc.title_el is not None and doc.title_el in doc.order:
         return doc.order[doc.title_el]
-    for el in page.tree.xpath('//*[@itemprop="name" or contains(@class,"title") or contains(@class,"name")]'):
-        if el in doc.order and el not in doc.excluded and len(_own_text(el)) > 8:
-            return doc.order[el]
-    return None
+    cached = doc.__dict__.get("_anchor", False)
+    if cached is not False:
+        return cached
+    anchor = None
+    # The walked elements in document order, not an XPath over the whole tree: only walked
+    # elements have a position, and attribute predicates over every node were slow in libxml2.
+    for el in doc.elements:
+        if not el.attrib:
+            continue
+        cls = el.get("class") or ""
+        named = el.get("itemprop") == "name" or "title" in cls or "name" in cls
+        if named and el not in doc.excluded and len(_own_text(el)) > 8:
+            anchor = doc.order[el]
+            break
+    doc.__dict__["_anchor"] = anchor
+    return anchor
 
 
 _BUY_TAGS = frozenset({"button", "a", "input", "span", "div", "em", "b", "strong"})
@@ -883,6 +895,19 @@ def page_currency(page: Page) -> str | None:
     return None
 
 
+_NAMED_TITLE = ("sku-name", "product-name", "product-title", "goods-name", "item-name", "goods-title")
+
+
+def _named_title_elements(page: Page, doc: _Doc) -> list[Any]:
+    """Elements whose class names a product title, in document order (only asked when no <h1>)."""
+    out = []
+    for el in page.tree.iter():
+        cls = el.get("class") if isinstance(el.tag, str) else None
+        if cls and any(k in cls for k in _NAMED_TITLE) and el not in doc.excluded and 4 <= len(_own_text(el)) <= 200:
+            out.append(el)
+    return out
+
+
 def heuristic_fields(page: Page, so_far: ProductExtraction) -> Found:
     found = Found()
     need_doc = (
@@ -890,11 +915,7 @@ def heuristic_fields(page: Page, so_far: ProductExtraction) -> Found:
     )
     doc = get_doc(page) if need_doc else None
     if so_far.title is None and doc is not None:
-        named = page.tree.xpath(
-            '//*[contains(@class,"sku-name") or contains(@class,"product-name") or contains(@class,"product-title")'
-            ' or contains(@class,"goods-name") or contains(@class,"item-name") or contains(@class,"goods-title")]'
-        )
-        named = [n for n in named if n not in doc.excluded and 4 <= len(_own_text(n)) <= 200]
+        named = [] if doc.title_el is not None else _named_title_elements(page, doc)
         if doc.title_el is not None:
             found.put("title", _own_text(doc.title_el)[:300], "h1")
         elif named:
@@ -924,9 +945,9 @@ def heuristic_fields(page: Page, so_far: ProductExtraction) -> Found:
         state, via = _availability(page, doc, _title_anchor(page, doc))
         found.put("availability", state, via)
     if so_far.sku is None:
-        for el in page.tree.xpath('//*[@itemprop="sku" or @itemprop="productID"]')[:1]:
+        for el in [e for e in page.itemprops if e.get("itemprop") in ("sku", "productID")][:1]:
             found.put("sku", (el.get("content") or _own_text(el)) or None, f'[itemprop="{el.get("itemprop")}"]')
     if so_far.brand is None:
-        for el in page.tree.xpath('//*[@itemprop="brand"]')[:1]:
+        for el in [e for e in page.itemprops if e.get("itemprop") == "brand"][:1]:
             found.put("brand", (el.get("content") or _own_text(el))[:100] or None, '[itemprop="brand"]')
     return found

@@ -10,22 +10,26 @@ from typing import Any
 from lxml import etree
 
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+_ITEMPROP = re.compile("itemprop", re.I)
 
 
 # Plain lxml elements, not ``lxml.html.HtmlElement``: lxml.html decides the class of every
 # element proxy through a Python callback, which made walking a big page several times slower.
-_PARSER = etree.HTMLParser(recover=True, remove_pis=True, default_doctype=False)
+# The decoded text is handed to libxml2 as UTF-8 bytes with the encoding stated: a Python str with
+# any character beyond Latin-1 reaches libxml2 as UCS-2/UCS-4 and is converted again, which made
+# parsing about a quarter slower; a stated encoding also wins over the page's own <meta charset>.
+_PARSER = etree.HTMLParser(recover=True, remove_pis=True, default_doctype=False, encoding="utf-8")
 
 
 def parse_tree(text: str) -> Any:
     """lxml's forgiving HTML parser; returns an empty <html> when nothing parses."""
     text = _XML_DECL.sub("", text, count=1).replace("\x00", "")
     try:
-        tree = etree.fromstring(text, _PARSER) if text.strip() else None
+        tree = etree.fromstring(text.encode("utf-8", "replace"), _PARSER) if text.strip() else None
     except (etree.ParserError, etree.XMLSyntaxError, ValueError):
         tree = None
     if tree is None:
-        tree = etree.fromstring("<html><body></body></html>", _PARSER)
+        tree = etree.fromstring(b"<html><body></body></html>", _PARSER)
     return tree
 
 
@@ -60,6 +64,14 @@ class Page:
             return lxml_html.document_fromstring(text)
         except (etree.ParserError, ValueError):
             return lxml_html.document_fromstring("<html><body></body></html>")
+
+    @cached_property
+    def itemprops(self) -> list[Any]:
+        """Elements with an ``itemprop``, in document order; none without the word in the page
+        (attribute names are case-insensitive, hence the search ignoring case)."""
+        if _ITEMPROP.search(self.text) is None:
+            return []
+        return self.tree.xpath("//*[@itemprop]")
 
     @cached_property
     def scripts(self) -> list[Any]:

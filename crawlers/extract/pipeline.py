@@ -63,7 +63,9 @@ _UNIT_FACTORS = (Decimal(100), Decimal(10))
 _SLACK = Decimal("0.000001")  # rounding of the divisions below
 _NUMBER_TOKEN = re.compile(r"\d(?:[\d,.' \u00a0\u202f]*\d)?")
 _GROUP_SEPARATORS = re.compile(r"[,.' \u00a0\u202f]+")
-_VISIBLE_TEXT = etree.XPath("//body//text()[not(ancestor::script) and not(ancestor::style)]")
+# Plain strings (no parent links) and the parent axis: libxml2 parses script and style contents as
+# one raw text node, so ``parent::`` says what ``ancestor::`` did at a fraction of the cost.
+_VISIBLE_TEXT = etree.XPath("//body//text()[not(parent::script) and not(parent::style)]", smart_strings=False)
 
 
 def _visible_numbers(page: Page) -> list[Decimal]:

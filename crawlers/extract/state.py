@@ -24,10 +24,15 @@ from .page import Page, text_content
 from .prices import currency_iso, parse_price, to_decimal
 from .structured import Found
 
-_ASSIGN = re.compile(
-    r"(?:^|[;\s,(])((?:window\.|var\s+|let\s+|const\s+|self\.)?([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*))"
-    r"\s*=\s*(?=[{\[])"
+# ``NAME = {`` / ``NAME = [``: found from the ``=`` backwards. One search for the name anchored at
+# every start position (``(?:^|[;\s,(])NAME\s*=``) cost a regex attempt at each whitespace of
+# megabytes of script; ``=`` followed by a bracket is rare, and the name is read in the few hundred
+# characters before it (same leftmost match, as the name can hold no bracket or quote).
+_ASSIGN_EQ = re.compile(r"=\s*(?=[{\[])")
+_ASSIGN_NAME = re.compile(
+    r"(?:^|[;\s,(])((?:window\.|var\s+|let\s+|const\s+|self\.)?([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*))\s*\Z"
 )
+_NAME_WINDOW = 400
 _JS_TOKEN = re.compile(
     r"""("(?:[^"\\]|\\.)*")|('(?:[^'\\]|\\.)*')|(/\*.*?\*/|//[^\n]*)|([A-Za-z_$][\w$]*)|(,\s*(?=[}\]]))""",
     re.S,
@@ -195,8 +200,12 @@ def iter_state(page: Page) -> list[tuple[str, Any]]:
             continue
         if kind and "javascript" not in kind and "ecmascript" not in kind and kind != "module":
             continue
-        for m in _ASSIGN.finditer(text):
-            literal = _balanced(text, m.end())
+        for eq in _ASSIGN_EQ.finditer(text):
+            at = eq.start()
+            m = _ASSIGN_NAME.search(text, max(0, at - _NAME_WINDOW), at)
+            if m is None:
+                continue
+            literal = _balanced(text, eq.end())
             if literal and len(literal) > 20:
                 data = _loads(literal)
                 if isinstance(data, (dict, list)):
