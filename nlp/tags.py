@@ -459,7 +459,7 @@ def aggregate_tags(
         for tag in tags:
             if (tag.aspect == OVERALL_ASPECT and not overall) or tag.polarity == "neu":
                 continue  # a mention says nothing good or bad (the mind map counts it)
-            key = (tag.aspect, tag.polarity, tag.opinion_norm or tag.opinion)
+            key: tuple[str, Polarity, str] = (tag.aspect, tag.polarity, tag.opinion_norm or tag.opinion)
             counts[key] += 1
             if key not in seen:
                 seen.add(key)
