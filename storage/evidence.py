@@ -87,16 +87,41 @@ def attach_evidence(
     The latest observation has evidence already when this page changed nothing (the crawl only moved its
     ``last_seen_at``): nothing is written then."""
     obs_id = latest_observation_id(session, product_id)
-    if obs_id is None:
+    if obs_id is None or observations_with_evidence(session, [obs_id]):
         return False
-    exists = session.scalar(select(ObservationEvidence.id).where(ObservationEvidence.observation_id == obs_id))
-    if exists is not None:
-        return False
+    attach_evidence_to(session, obs_id, product_id, url, html, screenshot, at=at)
+    return True
+
+
+def observations_with_evidence(session: Session, observation_ids: Iterable[int]) -> set[int]:
+    """Which of these observations keep a page already (one statement)."""
+    ids = list(observation_ids)
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(ObservationEvidence.observation_id).where(ObservationEvidence.observation_id.in_(ids)).distinct()
+        )
+    )
+
+
+def attach_evidence_to(
+    session: Session,
+    observation_id: int,
+    product_id: int,
+    url: str,
+    html: bytes,
+    screenshot: bytes | None = None,
+    *,
+    at: datetime | None = None,
+) -> None:
+    """Link the page (and screenshot) to ``observation_id``: the crawl's batch writer calls this for the
+    rows it just appended, which have no page yet (issue 15: no lookup of the latest row per page)."""
     html_sha = put_blob(session, html, "html")
     shot_sha = put_blob(session, screenshot, "png") if screenshot else None
     session.add(
         ObservationEvidence(
-            observation_id=obs_id,
+            observation_id=observation_id,
             product_id=product_id,
             url=url,
             html_sha256=html_sha,
@@ -104,7 +129,6 @@ def attach_evidence(
             captured_at=at or utcnow(),
         )
     )
-    return True
 
 
 def apply_retention(session: Session, config: EvidenceConfig, now: datetime | None = None) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -284,6 +285,26 @@ class Mention(Base):
     label: Mapped[str | None] = mapped_column(String(10))
     crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MentionCount(Base):
+    """How many mentions of a brand were posted in one minute, and how many of them are negative.
+
+    The crisis rules count whole hours ending at ``now`` (not clock hours); these per-minute counts let
+    an evaluation sum the hours in SQL and count only the minute each hour edge falls in exactly
+    (``storage.queries.crisis_counts``). Kept by database triggers on ``mentions`` (insert, a change of
+    ``posted_at``, ``label`` or ``brand``, delete; created in migration 0014), so every write path keeps
+    them: ingest, ``jingshao analyze --rescore``, a retrained mention model, a delete. ``minute`` is
+    minutes since 1970-01-01 UTC; a mention without a readable time has no row.
+    """
+
+    __tablename__ = "mention_counts"
+    __table_args__ = {"sqlite_with_rowid": False}  # rows stored in key order: an hour's minutes are adjacent
+
+    brand: Mapped[str] = mapped_column(String(200), primary_key=True)
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    mentions: Mapped[int] = mapped_column(Integer, default=0)
+    negatives: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Alert(Base):
