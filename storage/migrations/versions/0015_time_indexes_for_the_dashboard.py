@@ -6,8 +6,8 @@ full table scan (EXPLAIN QUERY PLAN: SCAN observations / reviews / failed_observ
 whole (brand, posted_at) index for mentions). The API's brand mentions, newest stored first,
 sorted every mention of the brand for one page: (brand, id) serves that order directly.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-02
 
 """
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0014"
-down_revision: str | Sequence[str] | None = "0013"
+revision: str = "0015"
+down_revision: str | Sequence[str] | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
