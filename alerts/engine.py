@@ -112,10 +112,10 @@ class CrisisSource:
         current: dict[str, str] = {}
         for brand in self.brands:
             thresholds = self.config.crisis_thresholds(brand)
-            mentions = facts_mod.brand_mentions(session, brand.name, now, thresholds)
+            mentions, counts = facts_mod.crisis_inputs(session, brand.name, now, thresholds)
             fp = crisis_fingerprint(brand.name)
             alert = book.firing.get(fp)
-            instances += evaluate_crisis(brand.name, mentions, now, thresholds, self.history(alert, book))
+            instances += evaluate_crisis(brand.name, mentions, now, thresholds, self.history(alert, book), counts)
             negatives = facts_mod.negatives_last_hour(mentions, now)
             memos[fp] = {"negatives_1h": negatives}
             current[brand_key(brand.name)] = f"近1小时负面声量 {negatives} 条"

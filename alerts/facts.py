@@ -5,9 +5,11 @@ rules look at, because a brand can have 100,000 stored mentions and an evaluatio
 minutes). This module picks the windows from the rules' thresholds and maps storage's rows to the
 rules' fact types:
 
-- mentions of a brand over the rules' horizon (the 7-day hourly baseline, same hour last week, the
-  24 h growth window: about 8 days); older than the event window (default 1 hour) a mention only
-  counts, so its title and text are not read;
+- for a brand, the hourly mention and negative counts over the rules' horizon (the 7-day hourly
+  baseline, same hour last week, the 24 h growth window: about 8 days), from storage's per-minute
+  counts, and the negative mentions of the event window (default 1 hour) in full: what the rules read,
+  in O(hours) rows whatever the brand's volume (:func:`crisis_inputs`; :func:`brand_mentions` is the
+  full read of every mention, which gives the rules the same result);
 - per competitor product: its observations (the last ``anomaly_history + 2`` and everything within
   the 划线价 window), its reviews over the review baseline plus window (15 days by default), and the
   ad-law hits of its latest observation.
@@ -22,9 +24,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from jingshao.alerts.rules.competitor import CompetitorThresholds, ObservationFact, ProductRef, ReviewFact
-from jingshao.alerts.rules.crisis import CrisisThresholds, MentionFact
+from jingshao.alerts.rules.crisis import CrisisThresholds, HourlyCounts, MentionFact
 from jingshao.core.formatting import shop_price
 from jingshao.storage.queries import alerts as alert_queries
+from jingshao.storage.queries import crisis_counts
 
 NEGATIVE = "neg"  # the label the mention model (and nlp.scorer.label_for for reviews) gives a negative text
 HOUR = timedelta(hours=1)
@@ -35,15 +38,35 @@ def _authority(value: int | None) -> int:
 
 
 def brand_mentions(session: Session, brand: str, now: datetime, thresholds: CrisisThresholds) -> list[MentionFact]:
-    """Every mention of ``brand`` the crisis rules can see at ``now`` (oldest first).
+    """Every mention of ``brand`` the crisis rules can see at ``now`` (oldest first): the full read, which
+    the hourly counts of :func:`crisis_inputs` replace in an evaluation (kept for comparison and tools).
 
     Unscored mentions (no label yet) count as neutral: they add to volume, not to negatives. A mention
     is negative when the mention model labelled it ``neg``. Mentions whose time could not be read
     (``posted_at`` NULL) are in no window.
     """
     start = now - timedelta(hours=thresholds.horizon_hours)
-    event_start = now - timedelta(hours=max(thresholds.event_hours, 1))
-    rows = alert_queries.brand_mentions(session, brand, start, event_start, now)
+    event_start = _event_start(now, thresholds)
+    return _facts(alert_queries.brand_mentions(session, brand, start, event_start, now), event_start)
+
+
+def crisis_inputs(
+    session: Session, brand: str, now: datetime, thresholds: CrisisThresholds
+) -> tuple[list[MentionFact], HourlyCounts]:
+    """What :func:`~jingshao.alerts.rules.evaluate_crisis` needs for ``brand`` at ``now``, read in
+    O(hours of the horizon): the hourly counts (from storage's per-minute counts) and the negative
+    mentions of the event window, in full. The rules give the same result as on :func:`brand_mentions`."""
+    event_start = _event_start(now, thresholds)
+    rows = alert_queries.event_mentions(session, brand, event_start, now, label=NEGATIVE)
+    counts = crisis_counts.hourly_counts(session, brand, now, thresholds.horizon_hours)
+    return _facts(rows, event_start), HourlyCounts(counts.mentions, counts.negatives)
+
+
+def _event_start(now: datetime, thresholds: CrisisThresholds) -> datetime:
+    return now - timedelta(hours=max(thresholds.event_hours, 1))
+
+
+def _facts(rows: Sequence[alert_queries.StoredMention], event_start: datetime) -> list[MentionFact]:
     return [
         MentionFact(
             posted_at=m.posted_at,

@@ -5,10 +5,13 @@
 1. Evaluation. A fresh SQLite file gets N mentions of one brand spread over the last 8 days (the rules'
    horizon), 20% negative, plus a burst in the last hour, and N/10 of a second brand. Reported, each the
    median of ``--runs``: the plain ``SELECT count(*)`` of the brand's mentions in the window (the floor:
-   touching the rows at all), reading them as rule inputs (``facts.brand_mentions``), the whole
-   ``evaluate`` (facts + rules + state machine + outbox, one transaction), and the same for the N/10 brand.
+   touching the rows at all), reading every one as rule inputs (``facts.brand_mentions``, the path before
+   the per-minute counts) and reading what an evaluation reads now (``facts.crisis_inputs``: hourly
+   counts plus the event window's negatives), the whole ``evaluate`` (facts + rules + state machine +
+   outbox, one transaction) both ways (their alerts must be equal), the evaluation again after one new
+   late mention, and the same for the N/10 brand.
    Each size in ``--mentions`` gets its own database, measured in the same run; the ratios of every
-   size's evaluation to the smallest one's are printed last (the target: 1M <= 5x 10k).
+   size's evaluation to the smallest one's are printed last, for both paths (the target: 1M <= 5x 10k).
 2. Latency. For each run, a new brand's crisis (50 negative mentions, one from a national outlet) is
    inserted, evaluated and dispatched to a local DingTalk-like receiver (signature and keyword checked);
    the time from the start of the insert to the receiver accepting the red alert is reported.
@@ -29,10 +32,10 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
+from jingshao.alerts import facts
 from jingshao.alerts.channels import build_channel, parse_channel_config
 from jingshao.alerts.dispatcher import Dispatcher
 from jingshao.alerts.engine import evaluate
-from jingshao.alerts.facts import brand_mentions
 from jingshao.alerts.settings import AlertsConfig
 from jingshao.crawlers.config import BrandConfig
 from jingshao.demo.webhooks import ChatReceivers
@@ -95,7 +98,7 @@ def timed(fn: Callable[[], object], runs: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def bench_evaluation(workdir: Path, n: int, runs: int) -> float:
+def bench_evaluation(workdir: Path, n: int, runs: int) -> tuple[float, float, float]:
     db = open_database(f"sqlite:///{workdir / f'bench-{n}.db'}")
     now = datetime.now(UTC).replace(microsecond=0)
     rng = random.Random(42)
@@ -116,30 +119,61 @@ def bench_evaluation(workdir: Path, n: int, runs: int) -> float:
                 .where(Mention.brand == big.name, Mention.posted_at > start, Mention.posted_at <= now)
             )
 
+    def load_full() -> int:
+        with db.session() as s:
+            return len(facts.brand_mentions(s, big.name, now, thresholds))
+
     def load() -> int:
         with db.session() as s:
-            return len(brand_mentions(s, big.name, now, thresholds))
+            return len(facts.crisis_inputs(s, big.name, now, thresholds)[0])
+
+    def evaluate_full() -> object:
+        """Today's path before the counts (issue 15): every mention of the horizon read as a fact."""
+        counted_inputs = facts.crisis_inputs
+        facts.crisis_inputs = lambda s, b, n, t: (facts.brand_mentions(s, b, n, t), None)  # type: ignore[assignment,return-value]
+        try:
+            return evaluate(db, config, [big], [], now, sources=None)
+        finally:
+            facts.crisis_inputs = counted_inputs
 
     t_count, counted = timed(count, runs)
+    t_full, loaded_full = timed(load_full, runs)
     t_load, loaded = timed(load, runs)
+    t_eval_full, report_full = timed(evaluate_full, runs)
     t_eval, report = timed(lambda: evaluate(db, config, [big], [], now, sources=None), runs)
+    assert report.lines() == report_full.lines(), "the counts and the full read disagree"  # type: ignore[attr-defined]
     t_small, _ = timed(lambda: evaluate(db, config, [small], [], now), runs)
+    after = []
+    for run in range(runs):  # one new (late, backdated) mention each time, then the next evaluation
+        late = mention_rows(big.name, 1, now, rng)
+        late[0].update(url_key=f"late{run}", content_key=f"late{run}", url=f"https://bbs.example/late{run}")
+        bulk_insert(db, late)
+        t = time.perf_counter()
+        evaluate(db, config, [big], [], now, sources=None)
+        after.append(time.perf_counter() - t)
+    t_after = statistics.median(after)
     print(f"SELECT count(*) of {counted:,} mentions in the window: {t_count * 1000:8.1f} ms")
     print(
-        f"read as rule inputs ({loaded:,} MentionFact):        {t_load * 1000:8.1f} ms  "
-        f"({t_load / t_count:.1f}x the count)"
+        f"full read as rule inputs ({loaded_full:,} MentionFact):   {t_full * 1000:8.1f} ms  "
+        f"({t_full / t_count:.1f}x the count; the path before the counts)"
     )
     print(
-        f"evaluate, {n:,}-mention brand (facts+rules+state):   {t_eval * 1000:8.1f} ms  "
-        f"({t_eval / t_count:.1f}x the count; rules+state = {(t_eval - t_load) * 1000:.1f} ms)"
+        f"counts + event-window negatives ({loaded:,} facts): {t_load * 1000:8.1f} ms  "
+        f"({t_load / t_full:.3f}x the full read)"
     )
+    print(f"evaluate with the full read (before):      {t_eval_full * 1000:8.1f} ms")
+    print(
+        f"evaluate with the counts (now):            {t_eval * 1000:8.1f} ms  "
+        f"({t_eval / t_eval_full:.3f}x before; rules+state = {(t_eval - t_load) * 1000:.1f} ms)"
+    )
+    print(f"evaluate after one new mention:            {t_after * 1000:8.1f} ms")
     print(
         f"evaluate, {n // 10:,}-mention brand:                  {t_small * 1000:8.1f} ms  "
         f"(ratio {t_eval / t_small:.1f}x)"
     )
     print(f"  -> {report.lines()[0]}")  # type: ignore[union-attr]
     db.dispose()
-    return t_eval
+    return t_eval, t_eval_full, t_after
 
 
 def bench_latency(workdir: Path, runs: int) -> None:
@@ -189,10 +223,11 @@ def main(argv: list[str] | None = None) -> int:
             print()
         smallest = sizes[0]
         for n in sizes[1:]:
-            print(
-                f"evaluation at {n:,} / at {smallest:,} mentions: {evals[n] / evals[smallest]:.1f}x "
-                f"({evals[n] * 1000:.1f} ms / {evals[smallest] * 1000:.1f} ms)"
-            )
+            for i, what in enumerate(("with the counts", "with the full read (before)", "after one new mention")):
+                print(
+                    f"evaluation {what} at {n:,} / at {smallest:,} mentions: {evals[n][i] / evals[smallest][i]:.1f}x "
+                    f"({evals[n][i] * 1000:.1f} ms / {evals[smallest][i] * 1000:.1f} ms)"
+                )
         print()
         bench_latency(Path(tmp), args.runs)
     return 0

@@ -16,7 +16,9 @@ Per set, for the lexicon tagger (the baseline, category 'general' as `jingshao n
 - pairs P / R: a labelled (aspect, opinion) pair is matched by a tag whose opinion overlaps its opinion
   and whose aspect overlaps its aspect (implicit pairs: any aspect).
 - polarity accuracy: over matched pairs labelled positive or negative, the tag's polarity agrees.
-- tags per sentence beside the labelled pairs per sentence.
+- tags per sentence (tags with an opinion) beside the labelled pairs per sentence; mentions per sentence
+  (an aspect named with no opinion, polarity ``neu``) beside the labelled aspects no pair takes.
+- aspect recall and precision count mentions (the mind map counts them); pair precision does not.
 
 Speed: one core, reviews per second of ``extract_tags`` over held-out shopping reviews plus both sets,
 best of three; load time of the span tagger in a fresh process (model only, and with jieba's dictionary).
@@ -45,7 +47,8 @@ def print_row(name: str, s: dict[str, float]) -> None:
         f"  {name:<28} aspect R {s['aspect_R']:.3f} (explicit {s['explicit_R']:.3f})  P {s['aspect_P']:.3f}  "
         f"F1 {_f1(s['aspect_P'], s['aspect_R']):.3f} | opinion R {s['opinion_R']:.3f} | pairs P {s['pair_P']:.3f} "
         f"R {s['pair_R']:.3f} | polarity {s['polarity']:.3f} | tags/sent {s['tags_per_sent']:.2f} "
-        f"(labelled {s['gold_per_sent']:.2f})"
+        f"(labelled {s['gold_per_sent']:.2f}) | mentions/sent {s['mentions_per_sent']:.2f} "
+        f"(labelled {s['gold_mentions_per_sent']:.2f})"
     )
 
 

@@ -219,6 +219,8 @@ def _pos_table() -> dict[str, str]:
 
 
 def spans_from_labels(text: str, labels: list[str]) -> list[Span]:
+    if labels.count("O") == len(labels):  # most clauses: nothing to read
+        return []
     spans: list[Span] = []
     start, kind = -1, ""
     for i, lab in enumerate([*labels, "O"]):
@@ -306,19 +308,26 @@ def get_span_tagger(path: str | None = None) -> SpanTagger:
     return SpanTagger(path)
 
 
-def clause_ids(text: str) -> list[int]:
-    """Clause number of every character (clauses end at punctuation, as in the lexicon tagger)."""
-    ids, c = [0] * len(text), 0
+def clause_ranges(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each clause (clauses end at punctuation, as in the lexicon tagger)."""
+    out: list[tuple[int, int]] = []
+    pos = 0
     for m in _SPLIT.finditer(text):
-        for i in range(m.start(), m.end()):
-            ids[i] = -1
-    prev = -1
-    for i in range(len(text)):
-        if ids[i] == -1:
-            if prev != -1:
-                c += 1
-            prev = -1
-        else:
-            ids[i] = c
-            prev = c
+        if m.start() > pos:
+            out.append((pos, m.start()))
+        pos = m.end()
+    if pos < len(text):
+        out.append((pos, len(text)))
+    return out
+
+
+def clause_ids(text: str, ranges: list[tuple[int, int]] | None = None) -> list[int]:
+    """Clause number of every character (-1 on punctuation), numbered as :func:`clause_ranges`."""
+    ids: list[int] = []
+    pos = 0
+    for c, (start, end) in enumerate(clause_ranges(text) if ranges is None else ranges):
+        ids += [-1] * (start - pos)
+        ids += [c] * (end - start)
+        pos = end
+    ids += [-1] * (len(text) - pos)
     return ids

@@ -49,6 +49,7 @@ class Gold:
     pairs: list[tuple[tuple[int, int] | None, tuple[int, int], str, str]] = field(default_factory=list)
     # (aspect span or None when implicit, opinion span, polarity, category or '')
     heldout: bool = False
+    group: str = ""  # review id or thread id: development folds split whole threads, like the held-out split
 
     def labels(self) -> list[str]:
         spans = [(s, e, "A") for s, e in self.aspects] + [(s, e, k) for s, e, k in self.opinions]
@@ -67,7 +68,7 @@ def read_zhijiang(folder: str | Path) -> list[Gold]:
         rows = list(csv.DictReader(fh))
     by_id: dict[str, Gold] = {}
     for rid, text in reviews.items():
-        by_id[rid] = Gold("zhijiang", fold(text), heldout=heldout_key(text))
+        by_id[rid] = Gold("zhijiang", fold(text), heldout=heldout_key(text), group=rid)
     for r in rows:
         g = by_id.get(r["id"])
         if g is None:
@@ -114,7 +115,7 @@ def read_diaasq(paths: Sequence[str | Path]) -> list[Gold]:
             made = []
             for toks in sents:
                 text, offs = _thread_text(toks)
-                made.append((Gold("diaasq", fold(text), heldout=held), offs))
+                made.append((Gold("diaasq", fold(text), heldout=held, group=str(doc["doc_id"])), offs))
 
             def locate(s: int, e: int, sents=sents, starts=starts, made=made):
                 if s < 0 or e <= s:
@@ -169,7 +170,7 @@ def weak_labels(paths: Sequence[str | Path], limit: int, seed: int = 13) -> list
         tags = extract_lexicon_tags(text)
         if not tags:
             continue
-        g = Gold("weak", text)
+        g = Gold("weak", text, group=text)
         for tag in tags:
             a = text.find(tag.aspect_text)
             if a < 0:
@@ -378,14 +379,14 @@ def _ov(a: tuple[int, int] | None, b: tuple[int, int] | None) -> bool:
 
 def spans_of(text: str, tags: list[Tag]) -> list[tuple[Tag, tuple[int, int] | None, tuple[int, int] | None]]:
     """Tag spans in ``text``: the tagger's own offsets when the text was already normal, else located."""
-    if normalize(text) == text and all(t.opinion_span for t in tags):
+    if normalize(text) == text and all(t.opinion_span or t.aspect_span for t in tags):
         return [(t, t.aspect_span, t.opinion_span) for t in tags]
     placed = _place(text, tags)
     out = []
     for t, (a, o) in zip(tags, placed, strict=True):
         if t.aspect_text == t.opinion or (t.aspect_span is None and t.opinion_span is not None):
             a = None  # implied: 偏大 -> 尺码, 很好用 -> 整体
-        out.append((t, a, o))
+        out.append((t, a, o if t.opinion else None))  # a mention has no opinion
     return out
 
 
@@ -393,10 +394,12 @@ def evaluate(golds: list[Gold], tagger: Callable[[str], list[Tag]]) -> dict[str,
     n = len(golds)
     ex_n = ex_hit = im_n = im_hit = op_n = op_hit = 0
     pairs_n = pairs_hit = pred_n = pred_pair_ok = pred_aspect_ok = pol_n = pol_ok = 0
+    ment_n = gold_ment_n = 0
     for g in golds:
         got = spans_of(g.text, tagger(g.text))
         pred_n += len(got)
         aspects = sorted(set(g.aspects))
+        gold_ment_n += len(set(aspects) - {a for a, *_ in g.pairs if a})
         implicit = sorted({o for a, o, _, _ in g.pairs if a is None} - {o for a, o, _, _ in g.pairs if a})
         ex_n += len(aspects)
         ex_hit += sum(any(_ov(a, ga) for _, ga, _ in got) for a in aspects)
@@ -414,7 +417,8 @@ def evaluate(golds: list[Gold], tagger: Callable[[str], list[Tag]]) -> dict[str,
                 if p in ("P", "N"):
                     pol_n += 1
                     pol_ok += match[0].polarity == ("pos" if p == "P" else "neg")
-        for _t, ta, to in got:
+        for t, ta, to in got:
+            ment_n += not t.opinion
             pred_pair_ok += any(_ov(o, to) and (a is None or _ov(a, ta)) for a, o, _ in pairs)
             pred_aspect_ok += any(_ov(ta, a) for a in aspects) if ta else any(_ov(to, o) for o in implicit)
     return {
@@ -422,11 +426,13 @@ def evaluate(golds: list[Gold], tagger: Callable[[str], list[Tag]]) -> dict[str,
         "explicit_R": ex_hit / max(ex_n, 1),
         "aspect_P": pred_aspect_ok / max(pred_n, 1),
         "opinion_R": op_hit / max(op_n, 1),
-        "pair_P": pred_pair_ok / max(pred_n, 1),
+        "pair_P": pred_pair_ok / max(pred_n - ment_n, 1),
         "pair_R": pairs_hit / max(pairs_n, 1),
         "polarity": pol_ok / max(pol_n, 1),
-        "tags_per_sent": pred_n / max(n, 1),
+        "tags_per_sent": (pred_n - ment_n) / max(n, 1),
         "gold_per_sent": pairs_n / max(n, 1),
+        "mentions_per_sent": ment_n / max(n, 1),
+        "gold_mentions_per_sent": gold_ment_n / max(n, 1),
         "sentences": n,
     }
 
@@ -506,7 +512,8 @@ def train_tags_main(
                 f"held out {name} ({len(golds)} sentences) {label}: aspect R {s['aspect_R']:.3f} "
                 f"P {s['aspect_P']:.3f}, pairs P {s['pair_P']:.3f} R {s['pair_R']:.3f}, "
                 f"polarity {s['polarity']:.3f}, tags/sentence {s['tags_per_sent']:.2f} "
-                f"(labelled {s['gold_per_sent']:.2f})"
+                f"(labelled {s['gold_per_sent']:.2f}), mentions/sentence {s['mentions_per_sent']:.2f} "
+                f"(labelled {s['gold_mentions_per_sent']:.2f})"
             )
     return 0
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -112,6 +113,9 @@ class Product(Base):
     # Issue 15: digest of the last page stored as an observation (with how it was read); a page that
     # hashes the same is "seen unchanged" without extracting it again.
     page_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # Issue 15: that page's validators, sent back as a conditional request (a 304 is "seen unchanged"):
+    # {"etag": ..., "last_modified": ..., "reading": digest of how the page is read}.
+    page_validators: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     competitor: Mapped[Competitor] = relationship(back_populates="products")
     observations: Mapped[list[Observation]] = relationship(
@@ -138,7 +142,10 @@ class CrawlRun(Base):
 
 class Observation(Base):
     __tablename__ = "observations"
-    __table_args__ = (Index("ix_observations_product_seen", "product_id", "first_seen_at"),)
+    __table_args__ = (
+        Index("ix_observations_product_seen", "product_id", "first_seen_at"),
+        Index("ix_observations_first_seen", "first_seen_at"),  # what changed since yesterday (migration 0015)
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
@@ -179,6 +186,7 @@ class FailedObservation(Base):
     """A fetch or extraction that gave no usable price: recorded with its reason, never as price 0."""
 
     __tablename__ = "failed_observations"
+    __table_args__ = (Index("ix_failed_observations_at", "at"),)  # failures since a time (migration 0015)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
@@ -200,7 +208,10 @@ class Review(Base):
     """
 
     __tablename__ = "reviews"
-    __table_args__ = (Index("ix_reviews_product_posted", "product_id", "posted_at"),)
+    __table_args__ = (
+        Index("ix_reviews_product_posted", "product_id", "posted_at"),
+        Index("ix_reviews_first_seen", "first_seen_at"),  # new reviews today (migration 0015)
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
@@ -252,6 +263,8 @@ class Mention(Base):
         UniqueConstraint("brand", "url_key", name="uq_mentions_brand_url"),
         UniqueConstraint("brand", "content_key", name="uq_mentions_brand_content"),
         Index("ix_mentions_brand_posted", "brand", "posted_at"),
+        Index("ix_mentions_posted", "posted_at"),  # all brands' mentions today (migration 0015)
+        Index("ix_mentions_brand_id", "brand", "id"),  # a brand's mentions, newest stored first (0015)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -275,6 +288,26 @@ class Mention(Base):
     label: Mapped[str | None] = mapped_column(String(10))
     crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MentionCount(Base):
+    """How many mentions of a brand were posted in one minute, and how many of them are negative.
+
+    The crisis rules count whole hours ending at ``now`` (not clock hours); these per-minute counts let
+    an evaluation sum the hours in SQL and count only the minute each hour edge falls in exactly
+    (``storage.queries.crisis_counts``). Kept by database triggers on ``mentions`` (insert, a change of
+    ``posted_at``, ``label`` or ``brand``, delete; created in migration 0014), so every write path keeps
+    them: ingest, ``jingshao analyze --rescore``, a retrained mention model, a delete. ``minute`` is
+    minutes since 1970-01-01 UTC; a mention without a readable time has no row.
+    """
+
+    __tablename__ = "mention_counts"
+    __table_args__ = {"sqlite_with_rowid": False}  # rows stored in key order: an hour's minutes are adjacent
+
+    brand: Mapped[str] = mapped_column(String(200), primary_key=True)
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    mentions: Mapped[int] = mapped_column(Integer, default=0)
+    negatives: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Alert(Base):

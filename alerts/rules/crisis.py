@@ -328,20 +328,48 @@ def _telling(m: MentionFact) -> tuple[int, float, float]:
     return (-m.authority, -m.p_negative, -m.posted_at.timestamp())
 
 
-def crisis_stats(mentions: Sequence[MentionFact], now: datetime, t: CrisisThresholds) -> CrisisStats:
+@dataclass(frozen=True)
+class HourlyCounts:
+    """Mentions and negatives per hour bucket (``[0]`` the current hour), counted elsewhere.
+
+    Storage keeps per-minute counts so that an evaluation need not read every mention of the horizon
+    (``storage.queries.crisis_counts``); with these, :func:`crisis_stats` only needs the event window's
+    negative mentions as facts. Both sequences have one entry per bucket of the horizon.
+    """
+
+    mentions: Sequence[int]
+    negatives: Sequence[int]
+
+
+def crisis_stats(
+    mentions: Sequence[MentionFact], now: datetime, t: CrisisThresholds, counts: HourlyCounts | None = None
+) -> CrisisStats:
     """Bucket every mention once, then count with numpy.
 
     ``(now - posted_at) // 1h`` is exact timedelta arithmetic (no float rounding at bucket edges), and
     a mention even a microsecond after ``now`` floors to -1 and is left out.
+
+    ``counts``: the hourly counts, already known; ``mentions`` then only has to hold the negatives of
+    the event window (the single-mention rules and the evidence read nothing else), and the result is
+    the same as bucketing every mention of the horizon.
     """
     horizon = t.horizon_hours
     n = len(mentions)
     buckets = np.fromiter(((now - m.posted_at) // HOUR for m in mentions), dtype=np.int64, count=n)
     negative = np.fromiter((m.is_negative for m in mentions), dtype=np.bool_, count=n)
     inside = (buckets >= 0) & (buckets < horizon)  # a mention after now floors to bucket -1
-    counted = buckets[inside]
-    per_hour = np.bincount(counted, minlength=horizon)[:horizon]
-    negatives = np.bincount(counted[negative[inside]], minlength=horizon)[:horizon]
+    if counts is None:
+        counted = buckets[inside]
+        per_hour = np.bincount(counted, minlength=horizon)[:horizon]
+        negatives = np.bincount(counted[negative[inside]], minlength=horizon)[:horizon]
+    else:
+        if len(counts.mentions) != horizon or len(counts.negatives) != horizon:
+            raise ValueError(
+                f"HourlyCounts must cover the {horizon}-hour horizon, got "
+                f"{len(counts.mentions)} / {len(counts.negatives)} buckets"
+            )
+        per_hour = np.asarray(counts.mentions, dtype=np.int64)
+        negatives = np.asarray(counts.negatives, dtype=np.int64)
 
     baseline = negatives[1 : t.baseline_hours + 1].astype(np.float64)
     mean, std = float(baseline.mean()), float(baseline.std())
@@ -652,13 +680,17 @@ def evaluate_crisis(
     now: datetime,
     thresholds: CrisisThresholds | None = None,
     history: CrisisHistory | None = None,
+    counts: HourlyCounts | None = None,
 ) -> list[AlertInstance]:
-    """At most one crisis alert for ``brand`` at ``now``: the highest level that fires (see module doc)."""
+    """At most one crisis alert for ``brand`` at ``now``: the highest level that fires (see module doc).
+
+    ``counts``: the horizon's hourly counts when storage has them (see :func:`crisis_stats`); then
+    ``mentions`` need only be the event window's negatives."""
     if not brand:
         raise ValueError("evaluate_crisis needs a brand name")
     require_aware(now, "now")
     t = thresholds or CrisisThresholds()
-    s = crisis_stats(mentions, now, t)
+    s = crisis_stats(mentions, now, t, counts)
     hits = [hit for rule in COUNT_RULES if (hit := rule(s, t)) is not None]
     own = top.level if (top := _highest(hits)) else None
     hits += [hit for rule in SUSTAIN_RULES if (hit := rule(s, t, history, now, own)) is not None]

@@ -121,27 +121,41 @@ def brand_mentions(
         )
     ).all()
     out = [StoredMention(_utc(at), s, pn, label, a) for at, s, pn, label, a in light]
-    recent = conn.execute(
-        select(
-            Mention.posted_at,
-            Mention.sentiment,
-            Mention.negative_prob,
-            Mention.label,
-            Mention.authority,
-            Mention.source,
-            Mention.url,
-            Mention.title,
-            Mention.text,
+    return out + event_mentions(session, brand, event_start, end)
+
+
+def event_mentions(
+    session: Session, brand: str, start: datetime, end: datetime, *, label: str | None = None
+) -> list[StoredMention]:
+    """Mentions of ``brand`` posted in (start, end] with every column the rules read, oldest first
+    (ties in the order they were stored); only those labelled ``label`` when one is given."""
+    where = [Mention.brand == brand, Mention.posted_at > start, Mention.posted_at <= end]
+    if label is not None:
+        where.append(Mention.label == label)
+    recent = (
+        session.connection()
+        .execute(
+            select(
+                Mention.posted_at,
+                Mention.sentiment,
+                Mention.negative_prob,
+                Mention.label,
+                Mention.authority,
+                Mention.source,
+                Mention.url,
+                Mention.title,
+                Mention.text,
+            )
+            .where(*where)
+            .order_by(Mention.posted_at, Mention.id)
         )
-        .where(Mention.brand == brand, Mention.posted_at > event_start, Mention.posted_at <= end)
-        .order_by(Mention.posted_at)
-    ).all()
-    out += [
-        StoredMention(dated(at), s, pn, label, a, source or "", url or "", title or "", text or "")
-        for at, s, pn, label, a, source, url, title, text in recent
+        .all()
+    )
+    return [
+        StoredMention(dated(at), s, pn, decision, a, source or "", url or "", title or "", text or "")
+        for at, s, pn, decision, a, source, url, title, text in recent
         if at is not None  # never, given the range; it tells the type checker
     ]
-    return out
 
 
 def active_products(session: Session) -> list[ActiveProduct]:
