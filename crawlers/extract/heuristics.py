@@ -29,6 +29,7 @@ from .prices import currency_iso, parse_price
 from .structured import Found
 
 MAX_ELEMENTS = 60_000
+# Tag names are compared as they are: libxml2's HTML parser (``page.parse_tree``) lower-cases them.
 _SKIP_TAGS = frozenset(
     {
         "script",
@@ -180,6 +181,25 @@ def _hidden_attrs(style: str, cls: str) -> bool:
     return bool((style and _HIDDEN.search(style)) or (cls and _HIDDEN_CLASS.search(cls)))
 
 
+_ATTR_KEYS = ("class", "id", "itemprop", "data-testid", "data-test", "data-qa", "aria-label")
+_INFO_KEYS = frozenset((*_ATTR_KEYS, "hidden", "aria-hidden", "style"))
+
+
+@lru_cache(maxsize=65536)
+def _attr_info(items: tuple[tuple[str, str], ...]) -> tuple[int, bool]:
+    """(``_attr_kind`` of the element's attributes, hidden by its attributes) from the attributes
+    that decide either, as ``el.items()`` lists them: one call into lxml per element instead of
+    ten ``get``s, and cached, as pages repeat the same class and style strings."""
+    d = dict(items)
+    attrs = " ".join(filter(None, (d.get(k) for k in _ATTR_KEYS)))
+    hidden = (
+        d.get("hidden") is not None
+        or d.get("aria-hidden") == "true"
+        or _hidden_attrs(d.get("style") or "", d.get("class") or "")
+    )
+    return _attr_kind(attrs), hidden
+
+
 def _is_hidden(el: Any) -> bool:
     get = el.get
     return (
@@ -231,7 +251,7 @@ def _subtree_raw(el: Any) -> tuple[int, str]:
     parts = [own]
     for child in el:
         tail = child.tail or ""
-        if isinstance(child.tag, str) and child.tag.lower() not in _SKIP_TAGS:
+        if isinstance(child.tag, str) and child.tag not in _SKIP_TAGS:
             clen, ctext = _subtree_raw(child)
             total += clen
             if clen:
@@ -300,7 +320,7 @@ class _Doc:
                 tag = el.tag
                 if not isinstance(tag, str):
                     continue
-                tag = tag.lower()
+                # (libxml2's HTML parser gives lower-case tag names)
                 if tag in _SKIP_TAGS:
                     continue
                 if n >= MAX_ELEMENTS:
@@ -308,15 +328,16 @@ class _Doc:
                     break
                 excl = parent is not None and parent in excluded
                 hid = hid_parent
-                if el.attrib:
+                items = el.items()
+                if items:
+                    kind, hid_attr = _attr_info(tuple([kv for kv in items if kv[0] in _INFO_KEYS]))
                     if not excl and el not in immune:
-                        kind = _attr_kind(_attrs(el))
                         if tag in _EXCLUDE_TAGS or kind == 1:
                             excl = True
                         elif tag in _HEAD_TAGS or kind == 2:
                             excl = self._exclude_by_heading(el)
                     if not hid:
-                        hid = _is_hidden(el)
+                        hid = hid_attr
                 elif not excl and el not in immune:
                     if tag in _EXCLUDE_TAGS:
                         excl = True
@@ -569,7 +590,7 @@ def _buy_elements(doc: _Doc) -> list[Any]:
     out = []
     text_len = doc.text_len
     for el in doc.small:
-        tag = el.tag.lower()
+        tag = el.tag
         if tag not in _BUY_TAGS or el in doc.excluded or el in doc.hidden:
             continue
         if tag == "input":
@@ -594,7 +615,7 @@ def _in_struck(el: Any, stop: int = 4) -> bool:
     for _ in range(stop):
         if node is None or not isinstance(node.tag, str):
             return False
-        if node.tag.lower() in ("del", "s", "strike"):
+        if node.tag in ("del", "s", "strike"):
             return True
         if "line-through" in (node.get("style") or ""):
             return True
@@ -609,7 +630,7 @@ def _fragments(el: Any) -> list[tuple[str, bool]]:
     def visit(node: Any, struck: bool) -> None:
         if len(out) > 40:
             return
-        tag = node.tag.lower() if isinstance(node.tag, str) else ""
+        tag = node.tag if isinstance(node.tag, str) else ""
         if tag in _SKIP_TAGS:
             return
         struck = struck or tag in ("del", "s", "strike") or "line-through" in (node.get("style") or "")
@@ -635,7 +656,7 @@ def _candidate_text(el: Any) -> tuple[str, bool] | None:
     Fragments are joined without separators (``¥``,``1``,``99``,``.00`` -> ``¥199.00``) until a
     fragment with letters follows the number (``$400`` + ``5 bids`` stops before the bids).
     """
-    tag = el.tag.lower()
+    tag = el.tag
     if el.attrib:
         content = el.get("content") if el.get("itemprop") in ("price", "lowPrice") else None
         if content and _NUMBER.search(content):
@@ -691,7 +712,7 @@ def _text_before(el: Any, doc: _Doc, limit: int = 24) -> str:
             tail = sib.tail or ""
             pieces.append(tail)
             size += len(tail.strip())
-            if isinstance(sib.tag, str) and sib.tag.lower() not in _SKIP_TAGS:
+            if isinstance(sib.tag, str) and sib.tag not in _SKIP_TAGS:
                 if doc.text_len.get(sib, 0) <= _SMALL_TEXT:
                     t = doc.text(sib)
                     pieces.append(t)
@@ -935,7 +956,7 @@ def _signature(el: Any) -> tuple[str, ...]:
 
 
 def _describe(el: Any) -> str:
-    tag = el.tag.lower()
+    tag = el.tag
     if el.get("itemprop"):
         return f'{tag}[itemprop="{el.get("itemprop")}"]'
     if el.get("id"):
@@ -954,11 +975,11 @@ def _availability(page: Page, doc: _Doc, title_pos: int | None) -> tuple[str | N
     text_len = doc.text_len
     for el in doc.small:
         tl = text_len.get(el, 0)
-        if tl > 60 or (tl == 0 and el.tag.lower() != "input"):
+        if tl > 60 or (tl == 0 and el.tag != "input"):
             continue
         if el in doc.excluded or el in doc.hidden:
             continue
-        tag = el.tag.lower()
+        tag = el.tag
         if tag in ("body", "html", "main", "form") or el is doc.title_el:
             continue
         if tag == "input":
@@ -966,7 +987,7 @@ def _availability(page: Page, doc: _Doc, title_pos: int | None) -> tuple[str | N
         else:
             # the element's own words (its text and its children's tails), not its children's
             text = (el.text or "") + " ".join((c.tail or "") for c in el)
-            if not text.strip() and len(el) == 1 and isinstance(el[0].tag, str) and el[0].tag.lower() not in _SKIP_TAGS:
+            if not text.strip() and len(el) == 1 and isinstance(el[0].tag, str) and el[0].tag not in _SKIP_TAGS:
                 text = doc.text(el)
         text = " ".join(text.split())
         if not text:
