@@ -245,6 +245,16 @@ def _words(text: str) -> set[str]:
 
 
 def page_titles(page: Page, with_h1: bool = True) -> list[str]:
+    """The page's titles: its first <h1>s, og:title and <title> (cached on the page; the title
+    index and the state layer both ask)."""
+    key = "_titles_h1" if with_h1 else "_titles"
+    cached = page.__dict__.get(key)
+    if cached is None:
+        cached = page.__dict__[key] = _page_titles(page, with_h1)
+    return list(cached)
+
+
+def _page_titles(page: Page, with_h1: bool) -> list[str]:
     t = page.tree
     out = []
     xps = ("//h1", '//meta[@property="og:title"]/@content', "//title")

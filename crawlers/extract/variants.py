@@ -94,7 +94,7 @@ def from_state(blobs: list[Any]) -> list[dict[str, Any]]:
 
 
 #: Lower-cased pieces one of which every key ``_LIST_KEYS`` matches contains.
-_LIST_KEY_HINTS = ("skulist", "sku_list", "skus", "skuinfo", "sku_info", "variants", "speclist")
+_LIST_KEY_HINTS = ("sku", "variants", "speclist")
 
 
 def page_variants(page: Page, blobs: list[Any] | None = None) -> list[dict[str, Any]]:
