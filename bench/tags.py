@@ -110,7 +110,7 @@ def main() -> None:
         print_row("span tagger alone", evaluate(golds, model_only))
         print_row("auto (shipped default)", evaluate(golds, auto))
 
-    shop = Path(src["weak"][0])  # type: ignore[index]
+    shop = Path(src["shopping"][0])  # type: ignore[index]
     texts = shopping_heldout(shop, args.speed_sample) + [g.text for g in zj + dq]
     mean_len = sum(map(len, texts)) / len(texts)
     print(
