@@ -399,7 +399,7 @@ def evaluate(golds: list[Gold], tagger: Callable[[str], list[Tag]]) -> dict[str,
     n = len(golds)
     ex_n = ex_hit = im_n = im_hit = op_n = op_hit = 0
     pairs_n = pairs_hit = pred_n = pred_pair_ok = pred_aspect_ok = pol_n = pol_ok = 0
-    ment_n = gold_ment_n = 0
+    ment_n = gold_ment_n = dist_n = dist_hit = 0
     for g in golds:
         got = spans_of(g.text, tagger(g.text))
         pred_n += len(got)
@@ -407,7 +407,13 @@ def evaluate(golds: list[Gold], tagger: Callable[[str], list[Tag]]) -> dict[str,
         gold_ment_n += len(set(aspects) - {a for a, *_ in g.pairs if a})
         implicit = sorted({o for a, o, _, _ in g.pairs if a is None} - {o for a, o, _, _ in g.pairs if a})
         ex_n += len(aspects)
-        ex_hit += sum(any(_ov(a, ga) for _, ga, _ in got) for a in aspects)
+        found = [any(_ov(a, ga) for _, ga, _ in got) for a in aspects]
+        ex_hit += sum(found)
+        surfaces: dict[str, bool] = {}  # the same aspect written twice in a sentence: found if either is
+        for (s0, s1), hit in zip(aspects, found, strict=True):
+            surfaces[g.text[s0:s1]] = surfaces.get(g.text[s0:s1], False) or hit
+        dist_n += len(surfaces)
+        dist_hit += sum(surfaces.values())
         im_n += len(implicit)
         im_hit += sum(any(_ov(o, go) for _, _, go in got) for o in implicit)
         opinions = sorted({(s, e) for s, e, _ in g.opinions})
@@ -429,6 +435,7 @@ def evaluate(golds: list[Gold], tagger: Callable[[str], list[Tag]]) -> dict[str,
     return {
         "aspect_R": (ex_hit + im_hit) / max(ex_n + im_n, 1),
         "explicit_R": ex_hit / max(ex_n, 1),
+        "explicit_distinct_R": dist_hit / max(dist_n, 1),
         "aspect_P": pred_aspect_ok / max(pred_n, 1),
         "opinion_R": op_hit / max(op_n, 1),
         "pair_P": pred_pair_ok / max(pred_n - ment_n, 1),
