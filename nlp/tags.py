@@ -736,7 +736,9 @@ def model_tags(norm: str, lex: Lexicon, model_path: str | None = None, *, mentio
             read = _read_opinion(lex, aspect, seed[2], o.text, o.kind)
             if read is not None:
                 tags.append(Tag(aspect, seed[2], o.text, read[0], read[1], seed[:2], (o.start, o.end)))
-                continue
+            else:  # the opinion says nothing about the aspect written before it (质量很快): no implicit one
+                mentioned.append(mention_tag(aspect, seed[2], seed[:2]))
+            continue
         core = o.text.rstrip(_TRAIL) or o.text
         implied = tagger.implicit.get(o.text) or tagger.implicit.get(core) or lex.implied.get(core)
         if implied is None:
