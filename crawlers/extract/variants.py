@@ -32,11 +32,12 @@ _PRICE_KEYS = (
     "p",
 )
 _FEN_KEY = re.compile(r"fen|cent|^groupPrice$|^normalPrice$", re.I)
+_SEPARATORS = re.compile(r"[\s/|,，·]+")
 _LIST_KEYS = re.compile(r"^(sku_?list|skus|skuInfos?|variants|sku_?infos?|specList)$", re.I)
 
 
 def _norm(text: str) -> str:
-    return re.sub(r"[\s/|,，·]+", " ", text).strip()
+    return _SEPARATORS.sub(" ", text).strip()
 
 
 def _price(key: str, value: Any) -> Decimal | None:
