@@ -96,11 +96,13 @@ def lexicon_roles() -> dict[str, str]:
 # --- features -----------------------------------------------------------------------------------------
 
 
-def sequence_features(text: str) -> list[list[str]]:
+def sequence_features(text: str) -> list[list[str | bytes]]:
     """CRF features for each character of an already folded ``text`` (see module docstring).
 
     Built for speed (this is a third of the tagger's cost): the character features as whole lists, the
-    word features per word from a cache (every B/M/E/S variant made once per word, not per character)."""
+    word features per word from a cache (every B/M/E/S variant made once per word, not per character).
+    The cached word features are UTF-8 bytes: python-crfsuite copies bytes as they are but encodes a str
+    again on every call, and the attribute strings are the same, so the model's output is too."""
     n = len(text)
     words = _words(text)
     pad = "^" + text + "$"
@@ -111,12 +113,12 @@ def sequence_features(text: str) -> list[list[str]]:
     bp = ["b+1=" + pad[i + 1 : i + 3] for i in range(n)]
     info = [_word_features(w) for w in words]
     last = len(info) - 1
-    out: list[list[str]] = []
+    out: list[list[str | bytes]] = []
     append = out.append
     i = 0
     for k, (rows, _pw, _nw) in enumerate(info):
-        prev = info[k - 1][1] if k else "pw=^"
-        nxt = info[k + 1][2] if k < last else "nw=$"
+        prev = info[k - 1][1] if k else b"pw=^"
+        nxt = info[k + 1][2] if k < last else b"nw=$"
         for r0, r1, r2, r3 in rows:
             append([c[i], cm[i], cp[i], bm[i], bp[i], r0, r1, r2, r3, prev, nxt])
             i += 1
@@ -188,7 +190,7 @@ def _cut(jieba: Any, clause: str) -> list[str]:
     return got
 
 
-_WordRows = tuple[tuple[tuple[str, str, str, str], ...], str, str]
+_WordRows = tuple[tuple[tuple[bytes, bytes, bytes, bytes], ...], bytes, bytes]
 _WORD_CACHE: dict[str, _WordRows] = {}
 
 
@@ -201,8 +203,9 @@ def _word_features(w: str) -> _WordRows:
         marks = ["S"] if n == 1 else ["B", *(["M"] * (n - 2)), "E"]
         wp = "wp=" + _pos_table().get(w, "x")
         wr = "wr=" + lexicon_roles().get(w, "-")
-        rows = tuple(("p=" + b, "w=" + w, wp + b, wr + b) for b in marks)
-        f = (rows, "pw=" + w, "nw=" + w)
+        ww = ("w=" + w).encode("utf-8")
+        rows = tuple((("p=" + b).encode(), ww, (wp + b).encode("utf-8"), (wr + b).encode()) for b in marks)
+        f = (rows, ("pw=" + w).encode("utf-8"), ("nw=" + w).encode("utf-8"))
         if len(_WORD_CACHE) < 200_000:
             _WORD_CACHE[w] = f
     return f

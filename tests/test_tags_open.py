@@ -161,3 +161,24 @@ def test_mind_map_counts_mentions_apart_from_opinions() -> None:
     assert node.positive == 0.5 and node.negative == 0.5  # over the opinions, not the mentions
     assert next(r for r in csv_rows(build_mind_map(tagged)) if r["aspect"] == "拍照")["mentions"] == 2
     assert all(s.polarity in ("pos", "neg") for s in aggregate_tags((t, tags, 0.5) for t, tags in tagged))
+
+
+def test_byte_features_tag_as_their_strings() -> None:
+    """The cached word features are UTF-8 bytes for speed (python-crfsuite copies bytes, encodes str):
+    every attribute decodes to the string the model was trained on, and the labels are the same."""
+    from jingshao.core.textfold import fold
+    from jingshao.nlp.aspects import get_span_tagger, sequence_features
+
+    text = fold("这款手机续航很给力，用一天没问题！外形设计很漂亮，但是玩游戏发热严重abc123")
+    feats = sequence_features(text)
+    assert len(feats) == len(text)
+    assert any(isinstance(a, bytes) for row in feats for a in row)
+    as_str = [[a.decode("utf-8") if isinstance(a, bytes) else a for a in row] for row in feats]
+    first = as_str[0]
+    assert first[:5] == ["c=这", "c-1=^", "c+1=款", "b-1=^这", "b+1=这款"]
+    assert first[5] == "p=B" and first[6].startswith("w=这") and first[-2] == "pw=^"
+    assert as_str[-1][-1] == "nw=$"
+    tagger = get_span_tagger(None)._tagger
+    labels = tagger.tag(feats)
+    assert labels == tagger.tag(as_str)
+    assert any(lab != "O" for lab in labels)  # the sample has spans, so the comparison means something
