@@ -330,6 +330,8 @@ review_max_pages = 20         # review pages per product per run; crawls stop ea
 headless = true
 block_resources = ["image", "font", "media"]   # also possible: "stylesheet"
 navigation_timeout = 30
+concurrency_per_domain = 2    # render pages in flight per domain (pages are kept and reused)
+recycle_after = 200           # pages a browser context renders before it is replaced (bounds memory)
 
 [schedule]
 # 'every 15m' (s, m, h, d), a crontab in the time zone above ('0 8 * * *'), or 'off'.

@@ -84,9 +84,19 @@ def browser_settings(config: CrawlerInputs, *, block: bool | None = None) -> dic
     blocked = frozenset(browser.block_resources) if block is not False else frozenset()
     settings: dict[str, Any] = {
         "DOWNLOAD_HANDLERS": {
-            "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
-            "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+            "http": "jingshao.crawlers.browser.PooledBrowserHandler",
+            "https": "jingshao.crawlers.browser.PooledBrowserHandler",
         },
+        "JINGSHAO_BROWSER_POOL": {
+            "concurrency_per_domain": browser.concurrency_per_domain,
+            "contexts": browser.contexts,
+            "pages_per_context": browser.pages_per_context,
+            "recycle_after": browser.recycle_after,
+            "network_quiet_ms": browser.network_quiet_ms,
+        },
+        # Scrapy's own per-domain cap must let the browser's through (render requests are also capped
+        # per domain by the pool's handler).
+        "CONCURRENT_REQUESTS_PER_DOMAIN": max(config.crawl.concurrency_per_domain, browser.concurrency_per_domain),
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
         "PLAYWRIGHT_LAUNCH_OPTIONS": launch,
         "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": browser.navigation_timeout * 1000,
