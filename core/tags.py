@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-Polarity = Literal["pos", "neg"]
+#: "neu": a mention, an aspect named with no opinion on it (its ``opinion`` is empty).
+Polarity = Literal["pos", "neg", "neu"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,6 @@ def tag_from_row(row: Mapping[str, str]) -> Tag:
         aspect=row["aspect"],
         aspect_text=row.get("aspect_text", row["aspect"]),
         opinion=row["opinion"],
-        polarity=row["polarity"],  # type: ignore[arg-type]  # stored by tag_to_row: "pos" or "neg"
+        polarity=row["polarity"],  # type: ignore[arg-type]  # stored by tag_to_row: "pos", "neg" or "neu"
         opinion_norm=row.get("opinion_norm", ""),
     )

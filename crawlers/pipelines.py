@@ -12,26 +12,29 @@ the database and of the buffers makes easy to keep true.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict
 from typing import Any
 
 from scrapy import Spider
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
+from twisted.internet import task
 
 from jingshao.nlp.settings import NlpConfig
 from jingshao.storage.db import Database, open_database
-from jingshao.storage.models import AdlawHit
+from jingshao.storage.evidence import EvidenceConfig, PageEvidence, attach_evidence_batch, observations_with_evidence
+from jingshao.storage.models import AdlawHit, utcnow
 from jingshao.storage.repository import (
     ObservationOutcome,
+    PageWrite,
     insert_mentions,
     mark_reviews_complete,
     record_failure,
-    set_page_fingerprint,
-    touch_latest_observation,
     upsert_reviews,
-    write_observation,
+    write_pages,
 )
 
 from .enrichment import Enricher
@@ -72,37 +75,97 @@ class ItemPipeline:
 
 
 class ProductPipeline(ItemPipeline):
-    """Product pages, one per transaction (a crash loses at most the page in flight): one lookup of
-    the product's latest observation and Core statements (``write_observation``); ad-law hits only
-    for a new or changed observation. The page's fingerprint is stored in the same transaction; a
-    page the spider saw unchanged (same fingerprint) only moves the latest observation's last_seen_at."""
+    """Product pages, written in batches (issue 15): one transaction per batch of at most
+    ``owner.product_batch`` pages, flushed when it is full, when its oldest page waited
+    ``owner.product_batch_seconds`` (a timer checks while the crawl is quiet), when the spider closes
+    (SIGTERM closes it too) and by the queue worker before it acknowledges a request. A kill -9 loses
+    at most the batch in memory (the next crawl fetches those pages again; nothing is written twice).
+
+    :func:`~jingshao.storage.repository.write_pages` makes one lookup of the latest observations for
+    the whole batch and writes with Core statements; ad-law hits only for a new or changed observation,
+    and the page itself as evidence (issue 12) in the same transaction. A page the spider saw unchanged
+    (same fingerprint) only moves the latest observation's last_seen_at."""
+
+    def __init__(self, owner: StoragePipeline) -> None:
+        super().__init__(owner)
+        self.pending: list[tuple[ProductObservationItem, PageWrite]] = []
+        self.oldest = 0.0  # monotonic time the oldest pending page arrived
 
     def process(self, item: ProductObservationItem) -> None:
         owner = self.owner
         if item.seen_unchanged:
-            with owner.session() as s:
-                touched = touch_latest_observation(s, item.product_id)
-                if touched is None:  # the latest was voided or deleted: extract the page next time
-                    set_page_fingerprint(s, item.product_id, None)
-            owner.stats.inc_value("jingshao/pages")
-            owner.stats.inc_value("jingshao/unchanged")
-            owner.stats.inc_value("jingshao/skipped_unchanged")
-            item.stored_as = "unchanged"  # for the summary
-            return
-        with owner.session() as s:
-            outcome, obs_id = write_observation(
-                s, item.product_id, item.fields, sources=item.sources, crawl_run_id=owner.run_id, **item.extras
+            page = PageWrite(
+                item.product_id,
+                {},
+                seen_unchanged=True,
+                seen_at=utcnow(),
+                fingerprint=item.fingerprint,
+                validators=item.validators,
             )
-            if item.fingerprint:
-                set_page_fingerprint(s, item.product_id, item.fingerprint)
-            if outcome is not ObservationOutcome.UNCHANGED:
-                hits = owner.enrichment.adlaw_hits(item.fields.get("title"), item.fields.get("promo"))
-                s.add_all(AdlawHit(observation_id=obs_id, product_id=item.product_id, **h) for h in hits)
-                owner.stats.inc_value("jingshao/adlaw_hits", len(hits))
-        owner.stats.inc_value("jingshao/pages")
-        key = "unchanged" if outcome is ObservationOutcome.UNCHANGED else "changes"
-        owner.stats.inc_value(f"jingshao/{key}")
-        item.stored_as = "unchanged" if outcome is ObservationOutcome.UNCHANGED else "changed"  # for the summary
+        else:
+            page = PageWrite(
+                item.product_id,
+                item.fields,
+                sources=item.sources,
+                crawl_run_id=owner.run_id,
+                seen_at=utcnow(),
+                fingerprint=item.fingerprint,
+                validators=item.validators,
+                **item.extras,
+            )
+        if not self.pending:
+            self.oldest = time.monotonic()
+        self.pending.append((item, page))
+        if len(self.pending) >= owner.product_batch or self.due():
+            self.flush()
+
+    def due(self) -> bool:
+        return bool(self.pending) and time.monotonic() - self.oldest >= self.owner.product_batch_seconds
+
+    def flush(self) -> None:
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
+        owner = self.owner
+        evidence = owner.evidence if owner.evidence is not None and owner.evidence.enabled else None
+        with owner.session() as s:
+            written = write_pages(s, [page for _, page in batch])
+            hits_rows: list[dict[str, Any]] = []
+            pages: list[PageEvidence] = []  # issue 12: the page behind each new or changed observation
+            unchanged_with_body: list[PageEvidence] = []
+            for (item, _), result in zip(batch, written, strict=True):
+                if result.observation_id is None:
+                    continue
+                page = PageEvidence(result.observation_id, item.product_id, item.url, item.body or b"", item.screenshot)
+                if result.outcome in (ObservationOutcome.NEW, ObservationOutcome.CHANGED):
+                    hits = owner.enrichment.adlaw_hits(item.fields.get("title"), item.fields.get("promo"))
+                    hits_rows += [
+                        {"observation_id": result.observation_id, "product_id": item.product_id, **h} for h in hits
+                    ]
+                    owner.stats.inc_value("jingshao/adlaw_hits", len(hits))
+                    if evidence is not None and item.body:
+                        pages.append(page)
+                elif evidence is not None and item.body:
+                    unchanged_with_body.append(page)
+            if hits_rows:
+                s.execute(insert(AdlawHit), hits_rows)  # one executemany (Core-style bulk INSERT)
+            if unchanged_with_body:  # the latest observation kept no page yet (evidence was off, say)
+                have = observations_with_evidence(s, [p.observation_id for p in unchanged_with_body])
+                have |= {p.observation_id for p in pages}  # appended in this batch, linked below
+                for page in unchanged_with_body:
+                    if page.observation_id not in have:
+                        pages.append(page)
+                        have.add(page.observation_id)
+            owner.evidence_stored += attach_evidence_batch(s, pages)
+        for (item, _), result in zip(batch, written, strict=True):
+            owner.stats.inc_value("jingshao/pages")
+            unchanged = result.outcome in (ObservationOutcome.UNCHANGED, None)
+            owner.stats.inc_value("jingshao/unchanged" if unchanged else "jingshao/changes")
+            if item.seen_unchanged:
+                owner.stats.inc_value("jingshao/skipped_unchanged")
+            if item.not_modified:
+                owner.stats.inc_value("jingshao/not_modified")
+            item.stored_as = "unchanged" if unchanged else "changed"  # for the summary
 
 
 class _BufferedPipeline(ItemPipeline):
@@ -194,6 +257,9 @@ class StoragePipeline:
     """
 
     review_batch = 256
+    #: Product pages per transaction, and the seconds a page may wait for its batch (issue 15).
+    product_batch = 100
+    product_batch_seconds = 1.0
     #: item type -> the pipeline class that stores it (flushed on close in this order)
     pipelines: dict[type, type[ItemPipeline]] = {
         ProductObservationItem: ProductPipeline,
@@ -203,12 +269,30 @@ class StoragePipeline:
         FailedPageItem: FailurePipeline,
     }
 
-    def __init__(self, database_url: str, run_id: int | None, stats, nlp: NlpConfig) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        run_id: int | None,
+        stats,
+        nlp: NlpConfig,
+        *,
+        evidence: EvidenceConfig | None = None,
+        product_batch: int | None = None,
+        product_batch_seconds: float | None = None,
+    ) -> None:
         self.database_url = database_url
         self.run_id = run_id
         self.stats = stats
         self.enrichment = EnrichmentPipeline(nlp)
+        self.evidence = evidence  # issue 12: the page behind each changing observation (None: off)
+        self.evidence_stored = 0
+        if product_batch is not None:
+            self.product_batch = max(1, product_batch)
+        if product_batch_seconds is not None:
+            self.product_batch_seconds = product_batch_seconds
         self.db: Database | None = None
+        self.crawler: Any = None
+        self.timer: task.LoopingCall | None = None
         self.by_kind: dict[type[ItemPipeline], ItemPipeline] = {}
         self.by_item: dict[type, ItemPipeline] = {}
         for item_type, kind in self.pipelines.items():
@@ -219,7 +303,17 @@ class StoragePipeline:
     def from_crawler(cls, crawler):
         s = crawler.settings
         nlp = s.get("JINGSHAO_NLP") or NlpConfig()
-        return cls(s.get("JINGSHAO_DATABASE_URL"), s.getint("JINGSHAO_RUN_ID") or None, crawler.stats, nlp)
+        pipeline = cls(
+            s.get("JINGSHAO_DATABASE_URL"),
+            s.getint("JINGSHAO_RUN_ID") or None,
+            crawler.stats,
+            nlp,
+            evidence=s.get("JINGSHAO_EVIDENCE"),
+            product_batch=s.getint("JINGSHAO_PRODUCT_BATCH", cls.product_batch),
+            product_batch_seconds=s.getfloat("JINGSHAO_PRODUCT_BATCH_SECONDS", cls.product_batch_seconds),
+        )
+        pipeline.crawler = crawler
+        return pipeline
 
     @property
     def enricher(self) -> Enricher:
@@ -228,14 +322,45 @@ class StoragePipeline:
     def open_spider(self, spider: Spider | None = None) -> None:
         # The CLI migrated the schema before the crawl started; don't repeat it per process.
         self.db = open_database(self.database_url, upgrade=False)
+        if self.product_batch > 1:  # a batch waiting in a quiet crawl is written after its age bound
+            self.timer = task.LoopingCall(self.flush_due_products, spider)
+            self.timer.start(max(0.05, self.product_batch_seconds / 4), now=False)
 
     def close_spider(self, spider: Spider | None = None) -> None:
+        if self.timer is not None and self.timer.running:
+            self.timer.stop()
         if self.db:
-            self.flush_reviews()
-            self.flush_mentions()
-            for stage in self.by_kind.values():
-                stage.flush()
-            self.db.dispose()
+            try:
+                self.flush_reviews()
+                self.flush_mentions()
+                for stage in self.by_kind.values():
+                    stage.flush()
+            except Exception as exc:
+                self.store_failed(exc)
+                raise
+            finally:
+                self.db.dispose()
+
+    def flush_due_products(self, spider: Spider | None = None) -> None:
+        """The timer's check: write the pending product pages once the oldest waited its age bound."""
+        stage = self.by_kind[ProductPipeline]
+        if not isinstance(stage, ProductPipeline) or not stage.due():
+            return
+        try:
+            stage.flush()
+        except Exception as exc:  # the database is gone, locked or full: stop the crawl, say why
+            self.store_failed(exc)
+            engine = getattr(self.crawler, "engine", None)
+            if engine is not None and spider is not None:
+                engine.close_spider(spider, "store_failed")
+
+    def store_failed(self, exc: BaseException) -> None:
+        """A batch could not be stored outside an item's own processing (timer, close): the crawl's summary
+        reports it (``jingshao/store_error``) and the run is recorded as failed."""
+        detail = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+        if not self.stats.get_value("jingshao/store_error"):
+            self.stats.set_value("jingshao/store_error", detail)
+        log.error("cannot store into the database (%s)", detail)
 
     def session(self) -> AbstractContextManager[Session]:
         """A transaction on the crawl's database (open_spider opened it)."""

@@ -3,9 +3,9 @@
 - :class:`PageProfilePipeline` folds the body sizes of good product pages into each product's usual size
   (``page_profiles``) in one transaction when the crawl closes: a later page far below it without the
   product block is an empty shell, not the product.
-- :class:`EvidencePipeline` (after the storage pipeline) keeps the page (and screenshot) behind each
-  observation that changed something, content-addressed; unchanged pages store nothing. Retention runs
-  when the crawl closes.
+- :class:`EvidencePipeline` (after the storage pipeline) applies evidence retention when the crawl closes;
+  the page (and screenshot) behind each observation that changed something is kept, content-addressed, by
+  the storage pipeline's batch writer; unchanged pages store nothing.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import logging
 from scrapy import Spider
 
 from jingshao.storage.blocking import update_page_sizes
-from jingshao.storage.db import Database, open_database
-from jingshao.storage.evidence import EvidenceConfig, apply_retention, attach_evidence
+from jingshao.storage.db import open_database
+from jingshao.storage.evidence import EvidenceConfig, apply_retention
 
 from .items import ListPriceItem, ProductObservationItem
 
@@ -51,41 +51,35 @@ class PageProfilePipeline:
 
 
 class EvidencePipeline:
+    """Evidence retention when the crawl closes. The pages themselves are kept by the storage pipeline, in
+    the transaction of the batch that appended their observations (issue 15: one lookup per batch, and a
+    page is linked only once its observation row exists); this runs after its close (a later priority)."""
+
     def __init__(self, database_url: str | None, config: EvidenceConfig) -> None:
         self.database_url = database_url
         self.config = config
-        self.db: Database | None = None
-        self.stored = 0
 
     @classmethod
     def from_crawler(cls, crawler):
         s = crawler.settings
         return cls(s.get("JINGSHAO_DATABASE_URL"), s.get("JINGSHAO_EVIDENCE") or EvidenceConfig())
 
-    def open_spider(self, spider: Spider | None = None) -> None:
-        if self.config.enabled and self.database_url:
-            self.db = open_database(self.database_url, upgrade=False)
-
     def process_item(self, item, spider: Spider | None = None):
-        if self.db is not None and isinstance(item, ProductObservationItem) and item.body:
-            with self.db.session() as s:
-                if attach_evidence(s, item.product_id, item.url, item.body, item.screenshot):
-                    self.stored += 1
         return item
 
     def close_spider(self, spider: Spider | None = None) -> None:
-        if self.db is None:
+        if not (self.config.enabled and self.database_url):
             return
+        db = open_database(self.database_url, upgrade=False)
         try:
-            with self.db.session() as s:
+            with db.session() as s:
                 dropped = apply_retention(s, self.config)
             if dropped:
                 log.info("evidence retention dropped %d old snapshots", dropped)
         except Exception as exc:  # retention runs again after the next crawl
             log.warning("evidence retention failed: %s", type(exc).__name__)
         finally:
-            self.db.dispose()
-            self.db = None
+            db.dispose()
 
 
 class ListPricePipeline:

@@ -372,8 +372,10 @@ def crawl(
     # Progress counts products: a product page (or its failure), or a product's review list done.
     progress_items = spider_cls.progress_items
 
-    seen_changes = [0]
     competitor_of = {t["url"]: t.get("competitor", "") for t in targets} if spider == "products" else {}
+    # Pages in the order they finished; a product page's outcome is known once its batch is stored
+    # (issue 15: pages are written in batches), so it is resolved when the crawl ends.
+    finished: list[PageOutcome | tuple[ProductObservationItem, str]] = []
 
     def on_item(item, response=None, spider=None):
         if isinstance(item, progress_items):
@@ -382,17 +384,24 @@ def crawl(
             return
         who = competitor_of.get(getattr(item, "url", ""), "")
         if isinstance(item, BlockedPageItem):
-            summary.outcomes.append(PageOutcome(item.url, BLOCKED, item.reason, who))
+            finished.append(PageOutcome(item.url, BLOCKED, item.reason, who))
         elif isinstance(item, FailedPageItem):
-            summary.outcomes.append(PageOutcome(item.url, outcome_of_failure(item.reason), item.reason, who))
+            finished.append(PageOutcome(item.url, outcome_of_failure(item.reason), item.reason, who))
         elif isinstance(item, ProductObservationItem):
-            # The pipeline counted the page just before this signal: a new change means it changed.
-            changes = crawler.stats.get_value("jingshao/changes", 0) if crawler.stats else 0
-            outcome = CHANGED if changes > seen_changes[0] else UNCHANGED
-            if getattr(item, "stored_as", None) in (CHANGED, UNCHANGED):
-                outcome = item.stored_as  # what the pipeline stored this very page as
-            summary.outcomes.append(PageOutcome(item.url, outcome, competitor=who))
-            seen_changes[0] = changes
+            finished.append((item, who))
+
+    def resolve_outcomes() -> list[PageOutcome]:
+        out = []
+        for entry in finished:
+            if isinstance(entry, PageOutcome):
+                out.append(entry)
+                continue
+            item, who = entry
+            if item.stored_as in (CHANGED, UNCHANGED):  # what the pipeline stored this very page as
+                out.append(PageOutcome(item.url, item.stored_as, competitor=who))
+            else:  # its batch could not be stored (the crawl stopped with that error)
+                out.append(PageOutcome(item.url, FAILED, "could not store", who))
+        return out
 
     def on_item_error(item, response, spider, failure):
         progress.advance(getattr(item, "url", ""))
@@ -420,7 +429,7 @@ def crawl(
         url = target.get("url") or response.url
         summary.errors.append(f"{url}: {reason}")
         if spider_cls is ProductsSpider:
-            summary.outcomes.append(PageOutcome(url, FAILED, reason, competitor_of.get(url, "")))
+            finished.append(PageOutcome(url, FAILED, reason, competitor_of.get(url, "")))
             progress.advance(url)
         try:
             with db.session() as s:
@@ -450,6 +459,9 @@ def crawl(
         process.crawl(crawler)
         process.start(install_signal_handlers=not own_signals)
         stats = crawler.stats.get_stats() if crawler.stats else {}
+        summary.outcomes = resolve_outcomes()
+        if stats.get("jingshao/store_error") and not summary.errors:  # a batch written on close or by the timer
+            summary.errors.append(f"could not store: {stats['jingshao/store_error']}")
         summary.pages = stats.get("jingshao/pages", 0)
         summary.changes = stats.get("jingshao/changes", 0)
         summary.unchanged = stats.get("jingshao/unchanged", 0)
@@ -461,6 +473,7 @@ def crawl(
         summary.finish_reason = stats.get("finish_reason", "")
         status = "finished" if summary.finish_reason == "finished" and not summary.errors else "failed"
     finally:
+        summary.outcomes = resolve_outcomes()
         progress.stop()
         if quiet is not None:
             for target in quiet_on:

@@ -188,6 +188,7 @@ class ReliableStoragePipeline(StoragePipeline):
     """StoragePipeline that acknowledges queued requests only once their items are stored."""
 
     review_batch = 1_000_000  # reviews and mentions are flushed at each acknowledgement instead
+    product_batch = 1  # a product page is stored before its request is acknowledged (and counted for its run)
 
     def __init__(self, *args: Any, server: redis.Redis, spider_name: str, worker_id: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

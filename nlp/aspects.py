@@ -219,14 +219,19 @@ def _pos_table() -> dict[str, str]:
 
 
 def spans_from_labels(text: str, labels: list[str]) -> list[Span]:
+    marked = [i for i, lab in enumerate(labels) if lab != "O"]  # few: most characters are O
     spans: list[Span] = []
-    start, kind = -1, ""
-    for i, lab in enumerate([*labels, "O"]):
-        if start >= 0 and (lab == "O" or lab.startswith("B-") or lab[2:] != kind):
-            spans.append(Span(kind, start, i, text[start:i]))
-            start, kind = -1, ""
-        if lab.startswith("B-") or (lab.startswith("I-") and start < 0):
+    start, kind, last = -1, "", -2
+    for i in marked:
+        lab = labels[i]
+        if start >= 0 and (i != last + 1 or lab[0] == "B" or lab[2:] != kind):
+            spans.append(Span(kind, start, last + 1, text[start : last + 1]))
+            start = -1
+        if start < 0:  # B-, or an I- with nothing open: a span starts here
             start, kind = i, lab[2:]
+        last = i
+    if start >= 0:
+        spans.append(Span(kind, start, last + 1, text[start : last + 1]))
     return spans
 
 
@@ -306,19 +311,26 @@ def get_span_tagger(path: str | None = None) -> SpanTagger:
     return SpanTagger(path)
 
 
-def clause_ids(text: str) -> list[int]:
-    """Clause number of every character (clauses end at punctuation, as in the lexicon tagger)."""
-    ids, c = [0] * len(text), 0
+def clause_ranges(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each clause (clauses end at punctuation, as in the lexicon tagger)."""
+    out: list[tuple[int, int]] = []
+    pos = 0
     for m in _SPLIT.finditer(text):
-        for i in range(m.start(), m.end()):
-            ids[i] = -1
-    prev = -1
-    for i in range(len(text)):
-        if ids[i] == -1:
-            if prev != -1:
-                c += 1
-            prev = -1
-        else:
-            ids[i] = c
-            prev = c
+        if m.start() > pos:
+            out.append((pos, m.start()))
+        pos = m.end()
+    if pos < len(text):
+        out.append((pos, len(text)))
+    return out
+
+
+def clause_ids(text: str, ranges: list[tuple[int, int]] | None = None) -> list[int]:
+    """Clause number of every character (-1 on punctuation), numbered as :func:`clause_ranges`."""
+    ids: list[int] = []
+    pos = 0
+    for c, (start, end) in enumerate(clause_ranges(text) if ranges is None else ranges):
+        ids += [-1] * (start - pos)
+        ids += [c] * (end - start)
+        pos = end
+    ids += [-1] * (len(text) - pos)
     return ids

@@ -5,15 +5,16 @@ One function builds it, :func:`build_mind_map`, for every consumer (the daily re
 dataclass out, ``MindMap.to_dict()`` for JSON. Pure: no database, no I/O.
 
 Per normalised aspect (:class:`AspectNode`): how many reviews mention it and their share of all reviews
-given, the positive / negative share of its tags, the surface forms buyers used (续航, 电池, 待机), the
-top opinions each way with the number of reviews saying them, short example reviews (the shortest, they
-read best), and, when the reviews carry times, :class:`WeekChange`: mentions and negative share in the 7
-days up to ``now`` beside the 7 days before, so a team sees what moved.
+given, the positive / negative share of its opinion tags and how many tags only mention it (no
+opinion), the surface forms buyers used (续航, 电池, 待机), the top opinions each way with the number of
+reviews saying them, short example reviews (the shortest, they read best), and, when the reviews carry
+times, :class:`WeekChange`: mentions and negative share in the 7 days up to ``now`` beside the 7 days
+before, so a team sees what moved.
 
 JSON shape of ``MindMap.to_dict()``::
 
     {"competitor": "优品数码旗舰店", "product": null, "reviews": 320, "tagged": 281, "now": "2026-...",
-     "aspects": [{"aspect": "续航", "reviews": 41, "share": 0.128, "positive": 0.8, "negative": 0.2,
+     "aspects": [{"aspect": "续航", "reviews": 41, "share": 0.128, "positive": 0.8, "negative": 0.2, "mentions": 3,
                   "surfaces": [["续航", 30], ["电池", 11]],
                   "top_positive": [["续航给力", 12]], "top_negative": [["电池不耐用", 3]],
                   "examples": ["续航很给力"], "example_positive": "续航很给力", "example_negative": "...",
@@ -45,7 +46,7 @@ class MindMapReview:
 class WeekChange:
     this_week: int  # reviews mentioning the aspect in (now - 7 days, now]
     last_week: int  # ... in (now - 14 days, now - 7 days]
-    negative_this_week: float | None  # negative share of those reviews' tags; None without any
+    negative_this_week: float | None  # negative share of those reviews' opinion tags; None without any
     negative_last_week: float | None
 
     @property
@@ -58,8 +59,9 @@ class AspectNode:
     aspect: str
     reviews: int  # distinct reviews mentioning it
     share: float  # of all reviews given
-    positive: float  # share of its tags that are positive
+    positive: float  # share of its opinion tags that are positive (mentions left out)
     negative: float
+    mentions: int = 0  # tags naming it with no opinion on it (polarity "neu": 拍照真的很重要)
     surfaces: list[tuple[str, int]] = field(default_factory=list)
     # (opinion with the surface it was said of, as most reviews put it: 续航给力, 性价比高; reviews saying
     # it), grouped by the normalised opinion (很给力 and 超级给力 are one)
@@ -145,7 +147,7 @@ def build_mind_map(
     ref = now or max((t for t in times if t), default=None)
     out: list[AspectNode] = []
     for aspect, ids in members.items():
-        n_tags = sum(pol[aspect].values())
+        n_tags = pol[aspect]["pos"] + pol[aspect]["neg"]
         by_len = sorted((i for i in ids if texts[i].strip()), key=lambda i: (len(texts[i]), texts[i]))
         quotes = list(dict.fromkeys(_quote(texts[i], quote_chars) for i in by_len))[:2]
         per = pol_by_review[aspect]
@@ -155,8 +157,9 @@ def build_mind_map(
             aspect=aspect,
             reviews=len(ids),
             share=round(len(ids) / total, 4) if total else 0.0,
-            positive=round(pol[aspect]["pos"] / n_tags, 4),
-            negative=round(pol[aspect]["neg"] / n_tags, 4),
+            positive=round(pol[aspect]["pos"] / n_tags, 4) if n_tags else 0.0,
+            negative=round(pol[aspect]["neg"] / n_tags, 4) if n_tags else 0.0,
+            mentions=pol[aspect]["neu"],
             surfaces=surf[aspect].most_common(top),
             top_positive=[
                 (said[(aspect, "pos", o)].most_common(1)[0][0], n) for o, n in ops[(aspect, "pos")].most_common(top)
@@ -193,7 +196,7 @@ def _week(ref: datetime, ids: set[int], times: list[datetime | None], per: dict[
         c: Counter = Counter()
         for i in got:
             c.update(per[i])
-        n = sum(c.values())
+        n = c["pos"] + c["neg"]
         return len(got), (round(c["neg"] / n, 4) if n else None)
 
     week = timedelta(days=7)
@@ -226,6 +229,7 @@ CSV_COLUMNS = (
     "share",
     "positive",
     "negative",
+    "mentions",
     "surfaces",
     "top_positive",
     "top_negative",
@@ -253,6 +257,7 @@ def csv_rows(m: MindMap) -> Iterable[dict[str, Any]]:
             "share": a.share,
             "positive": a.positive,
             "negative": a.negative,
+            "mentions": a.mentions,
             "surfaces": join(a.surfaces),
             "top_positive": join(a.top_positive),
             "top_negative": join(a.top_negative),

@@ -113,6 +113,9 @@ class Product(Base):
     # Issue 15: digest of the last page stored as an observation (with how it was read); a page that
     # hashes the same is "seen unchanged" without extracting it again.
     page_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # Issue 15: that page's validators, sent back as a conditional request (a 304 is "seen unchanged"):
+    # {"etag": ..., "last_modified": ..., "reading": digest of how the page is read}.
+    page_validators: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     competitor: Mapped[Competitor] = relationship(back_populates="products")
     observations: Mapped[list[Observation]] = relationship(
@@ -139,7 +142,10 @@ class CrawlRun(Base):
 
 class Observation(Base):
     __tablename__ = "observations"
-    __table_args__ = (Index("ix_observations_product_seen", "product_id", "first_seen_at"),)
+    __table_args__ = (
+        Index("ix_observations_product_seen", "product_id", "first_seen_at"),
+        Index("ix_observations_first_seen", "first_seen_at"),  # what changed since yesterday (migration 0015)
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
@@ -180,6 +186,7 @@ class FailedObservation(Base):
     """A fetch or extraction that gave no usable price: recorded with its reason, never as price 0."""
 
     __tablename__ = "failed_observations"
+    __table_args__ = (Index("ix_failed_observations_at", "at"),)  # failures since a time (migration 0015)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
@@ -201,7 +208,10 @@ class Review(Base):
     """
 
     __tablename__ = "reviews"
-    __table_args__ = (Index("ix_reviews_product_posted", "product_id", "posted_at"),)
+    __table_args__ = (
+        Index("ix_reviews_product_posted", "product_id", "posted_at"),
+        Index("ix_reviews_first_seen", "first_seen_at"),  # new reviews today (migration 0015)
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
@@ -253,6 +263,8 @@ class Mention(Base):
         UniqueConstraint("brand", "url_key", name="uq_mentions_brand_url"),
         UniqueConstraint("brand", "content_key", name="uq_mentions_brand_content"),
         Index("ix_mentions_brand_posted", "brand", "posted_at"),
+        Index("ix_mentions_posted", "posted_at"),  # all brands' mentions today (migration 0015)
+        Index("ix_mentions_brand_id", "brand", "id"),  # a brand's mentions, newest stored first (0015)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,8 +1,9 @@
 """Writes and reads the crawlers and the CLI share.
 
 Every write function takes a `Session` already inside a transaction (see `Database.session`),
-so callers decide the unit of work: the crawl pipeline commits one page at a time, so a crash
-mid-crawl loses at most the page in flight and a re-run adds nothing twice.
+so callers decide the unit of work: the crawl pipeline commits a batch of pages at a time
+(:func:`write_pages`), so a crash mid-crawl loses at most the batch in memory and a re-run adds
+nothing twice.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from jingshao.core.redaction import redact, redact_value
-from jingshao.storage.db import inserted_id, rowcount
+from jingshao.storage.db import rowcount
 
 from .models import (
     AdlawHit,
@@ -160,123 +161,291 @@ def write_observation(
     plausibility_factor: Decimal | float | None = DEFAULT_PLAUSIBILITY_FACTOR,
 ) -> tuple[ObservationOutcome, int]:
     """Change-only write: append a row if the observed fields changed, else move last_seen_at.
-    Returns the outcome and the id of the row appended or touched.
-
-    The crawl's hot path: one lookup of the latest row (only the columns the decision needs) and
-    Core statements, no ORM objects or autoflush (issue 15).
-
-    The product row is locked first (`FOR UPDATE` on PostgreSQL; SQLite's BEGIN IMMEDIATE
-    already holds the write lock), so concurrent workers seeing the same product never both
-    append the same change.
+    Returns the outcome and the id of the row appended or touched (one page of :func:`write_pages`).
 
     A price more than ``plausibility_factor`` times above or below the last confirmed price read on
     the same ``basis`` is stored as ``suspect`` (rules ignore it); when the next crawl sees the same
     values it is confirmed. A new ``basis`` (selectors or extractor changed) starts a new baseline.
     """
-    seen_at = seen_at or utcnow()
-    session.execute(select(Product.id).where(Product.id == product_id).with_for_update())
-    digest = content_hash(fields)
-    latest = session.execute(
-        select(
-            Observation.id,
-            Observation.content_hash,
-            Observation.voided_at,
-            Observation.basis,
-            Observation.status,
-            Observation.first_seen_at,
-            Observation.last_seen_at,
-        )
-        .where(Observation.product_id == product_id)
-        .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
-        .limit(1)
-    ).first()
-    if (
-        latest is not None
-        and latest.content_hash == digest
-        and latest.voided_at is None
-        and (basis is None or latest.basis == basis)
-    ):
-        values: dict[str, Any] = {}
-        if seen_at > latest.last_seen_at:
-            values["last_seen_at"] = seen_at
-        if latest.status == STATUS_SUSPECT and seen_at > latest.first_seen_at:
-            values["status"] = STATUS_OK  # the next crawl agrees: the suspect price is confirmed
-        if values:
-            session.execute(update(Observation).where(Observation.id == latest.id).values(**values))
-        return ObservationOutcome.UNCHANGED, latest.id
-    availability = fields.get("availability")
-    in_stock = None if availability is None else availability in ("InStock", "PreOrder")
-    status = STATUS_OK
-    if plausibility_factor and fields.get("price") is not None:
-        reference = last_confirmed_price(session, product_id, basis)
-        if reference is not None and not plausible(fields["price"], reference, plausibility_factor):
-            status = STATUS_SUSPECT
-    inserted = session.execute(
-        insert(Observation).values(
-            product_id=product_id,
-            crawl_run_id=crawl_run_id,
-            content_hash=digest,
-            first_seen_at=seen_at,
-            last_seen_at=seen_at,
-            in_stock=in_stock,
-            sources=dict(sources) if sources else None,
-            **{k: fields.get(k) for k in OBSERVED_FIELDS if k != "price_is_range"},
-            price_is_range=bool(fields.get("price_is_range")),
-            final_price=final_price,
-            offers=list(offers) if offers else None,
-            variants=list(variants) if variants else None,
-            basis=basis,
-            status=status,
-        )
+    page = PageWrite(
+        product_id,
+        fields,
+        sources=sources,
+        crawl_run_id=crawl_run_id,
+        seen_at=seen_at,
+        final_price=final_price,
+        offers=offers,
+        variants=variants,
+        basis=basis,
+        plausibility_factor=plausibility_factor,
     )
-    new_id = inserted_id(inserted)
-    return (ObservationOutcome.NEW if latest is None else ObservationOutcome.CHANGED), new_id
+    [written] = write_pages(session, [page])
+    assert written.outcome is not None and written.observation_id is not None  # a page with fields is stored
+    return written.outcome, written.observation_id
 
 
 def touch_latest_observation(session: Session, product_id: int, *, seen_at: datetime | None = None) -> int | None:
     """A page seen unchanged without extracting it (issue 15): the latest observation's last_seen_at
     moves (and a suspect price is confirmed) exactly as :func:`write_observation` does for equal fields.
     None (nothing written) when there is no usable latest observation: the page must be extracted."""
-    seen_at = seen_at or utcnow()
-    session.execute(select(Product.id).where(Product.id == product_id).with_for_update())
-    latest = session.execute(
-        select(
-            Observation.id,
-            Observation.voided_at,
-            Observation.status,
-            Observation.first_seen_at,
-            Observation.last_seen_at,
+    [written] = write_pages(session, [PageWrite(product_id, {}, seen_unchanged=True, seen_at=seen_at)])
+    return written.observation_id
+
+
+@dataclass(frozen=True)
+class PageWrite:
+    """One product page for :func:`write_pages`: its observed fields and what is stored beside them, or
+    ``seen_unchanged`` (the page equals the last one stored, or the site answered 304: nothing extracted).
+
+    ``fingerprint`` / ``validators`` (the page's ETag / Last-Modified, issue 15) are stored on the product
+    when given; a seen-unchanged page whose latest observation is gone or voided clears both."""
+
+    product_id: int
+    fields: Mapping[str, Any]
+    seen_unchanged: bool = False
+    sources: Mapping[str, Any] | None = None
+    crawl_run_id: int | None = None
+    seen_at: datetime | None = None
+    final_price: Decimal | None = None
+    offers: Sequence[Mapping[str, Any]] | None = None
+    variants: Sequence[Mapping[str, Any]] | None = None
+    basis: str | None = None
+    plausibility_factor: Decimal | float | None = DEFAULT_PLAUSIBILITY_FACTOR
+    fingerprint: str | None = None
+    validators: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class PageWritten:
+    """What :func:`write_pages` made of one page: the outcome and the observation row appended or
+    touched; both None for a seen-unchanged page without a usable latest observation (extract it next time)."""
+
+    outcome: ObservationOutcome | None
+    observation_id: int | None
+
+
+#: Product ids per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits.
+_ID_CHUNK = 500
+
+_LATEST_COLUMNS = (
+    Observation.id,
+    Observation.product_id,
+    Observation.content_hash,
+    Observation.voided_at,
+    Observation.basis,
+    Observation.status,
+    Observation.first_seen_at,
+    Observation.last_seen_at,
+    Observation.price,
+)
+
+
+def _latest_per_product(session: Session, product_ids: Sequence[int], *, confirmed: bool = False) -> dict[int, Any]:
+    """product id -> its latest observation row (``confirmed``: the latest not suspect, not void, with a
+    price), one statement per chunk of ids: each product's newest row through its index."""
+    out: dict[int, Any] = {}
+    for start in range(0, len(product_ids), _ID_CHUNK):
+        chunk = list(product_ids[start : start + _ID_CHUNK])
+        newest = select(Observation.id).where(Observation.product_id == Product.id)
+        if confirmed:
+            newest = newest.where(
+                Observation.status == STATUS_OK, Observation.voided_at.is_(None), Observation.price.is_not(None)
+            )
+        newest_id = (
+            newest.order_by(Observation.first_seen_at.desc(), Observation.id.desc())
+            .limit(1)
+            .correlate(Product)
+            .scalar_subquery()
         )
-        .where(Observation.product_id == product_id)
-        .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
-        .limit(1)
-    ).first()
-    if latest is None or latest.voided_at is not None:
-        return None
-    values: dict[str, Any] = {}
-    if seen_at > latest.last_seen_at:
-        values["last_seen_at"] = seen_at
-    if latest.status == STATUS_SUSPECT and seen_at > latest.first_seen_at:
-        values["status"] = STATUS_OK
-    if values:
-        session.execute(update(Observation).where(Observation.id == latest.id).values(**values))
-    return latest.id
-
-
-def set_page_fingerprint(session: Session, product_id: int, fingerprint: str | None) -> None:
-    session.execute(update(Product).where(Product.id == product_id).values(page_fingerprint=fingerprint))
-
-
-def page_fingerprints(session: Session, product_ids: Sequence[int]) -> dict[int, str]:
-    """product id -> fingerprint of the last page stored as its observation (issue 15)."""
-    if not product_ids:
-        return {}
-    rows = session.execute(
-        select(Product.id, Product.page_fingerprint).where(
-            Product.id.in_(list(product_ids)), Product.page_fingerprint.is_not(None)
+        ids = select(newest_id).where(Product.id.in_(chunk))
+        out.update(
+            {row.product_id: row for row in session.execute(select(*_LATEST_COLUMNS).where(Observation.id.in_(ids)))}
         )
+    return out
+
+
+def write_pages(session: Session, pages: Sequence[PageWrite]) -> list[PageWritten]:
+    """Change-only writes of a batch of product pages in the session's transaction (issue 15), in order.
+
+    The crawl's hot path: the batch's products are locked (``FOR UPDATE`` on PostgreSQL, in id order;
+    SQLite's BEGIN IMMEDIATE already holds the write lock), so concurrent workers seeing the same product
+    never both append the same change; then ONE statement reads every product's latest observation (and,
+    only for pages that change a price, one more the last confirmed price), and Core statements write
+    the rows: new observations in one multi-row INSERT, touched ones and the products' fingerprints each
+    in one executemany UPDATE. No ORM objects, no autoflush.
+
+    An observation equal to the latest one (same fields, same basis, not voided) only moves its
+    last_seen_at (and confirms a suspect price seen again later); anything else appends a row.
+    """
+    if not pages:
+        return []
+    ids = sorted({p.product_id for p in pages})
+    for start in range(0, len(ids), _ID_CHUNK):
+        session.execute(
+            select(Product.id)
+            .where(Product.id.in_(ids[start : start + _ID_CHUNK]))
+            .order_by(Product.id)
+            .with_for_update()
+        )
+    latest: dict[int, Any] = _latest_per_product(session, ids)
+    now = utcnow()
+    digests = [None if p.seen_unchanged else content_hash(p.fields) for p in pages]
+    # Only a page that changes a priced product needs the last confirmed price (plausibility).
+    needs_reference = sorted(
+        {
+            p.product_id
+            for p, digest in zip(pages, digests, strict=True)
+            if digest is not None
+            and p.plausibility_factor
+            and p.fields.get("price") is not None
+            and p.product_id in latest
+        }
     )
-    return {pid: fp for pid, fp in rows if fp is not None}  # NULLs are filtered out above already
+    confirmed = _latest_per_product(session, needs_reference, confirmed=True) if needs_reference else {}
+    # Decided in order, in memory: a product twice in one batch sees its own earlier row.
+    touched: dict[int, dict[str, Any]] = {}  # observation id -> its new last_seen_at / status
+    new_rows: list[dict[str, Any]] = []
+    outcomes: list[ObservationOutcome | None] = []
+    row_ids: list[int | None] = []
+    new_row_of: dict[int, int] = {}  # page index -> index in new_rows (its id is known after the INSERT)
+    fingerprints: dict[int, tuple[str | None, Mapping[str, Any] | None]] = {}  # product id -> its page state
+    for i, (page, digest) in enumerate(zip(pages, digests, strict=True)):
+        seen_at = page.seen_at or now
+        last = latest.get(page.product_id)
+        usable = last is not None and last.voided_at is None
+        if page.seen_unchanged and not usable:
+            fingerprints[page.product_id] = (None, None)  # nothing to touch: extract (and fetch) it next time
+            outcomes.append(None)
+            row_ids.append(None)
+            continue
+        if page.fingerprint:
+            fingerprints[page.product_id] = (page.fingerprint, page.validators)
+        if (
+            last is not None
+            and usable
+            and (
+                page.seen_unchanged
+                or (last.content_hash == digest and (page.basis is None or last.basis == page.basis))
+            )
+        ):
+            if isinstance(last, _Pending):  # appended earlier in this batch: its row itself moves
+                values = last.row
+                new_row_of[i] = last.index
+            else:
+                values = touched.setdefault(last.id, {"last_seen_at": last.last_seen_at, "status": last.status})
+            if seen_at > values["last_seen_at"]:
+                values["last_seen_at"] = seen_at
+            if values["status"] == STATUS_SUSPECT and seen_at > last.first_seen_at:
+                values["status"] = STATUS_OK  # the next crawl agrees: the suspect price is confirmed
+            outcomes.append(ObservationOutcome.UNCHANGED)
+            row_ids.append(None if isinstance(last, _Pending) else last.id)
+            continue
+        fields = page.fields
+        availability = fields.get("availability")
+        status = STATUS_OK
+        reference = confirmed.get(page.product_id)
+        if (
+            page.plausibility_factor
+            and fields.get("price") is not None
+            and reference is not None
+            and (page.basis is None or reference.basis == page.basis)
+            and not plausible(Decimal(str(fields["price"])), reference.price, page.plausibility_factor)
+        ):
+            status = STATUS_SUSPECT
+        row = {
+            "product_id": page.product_id,
+            "crawl_run_id": page.crawl_run_id,
+            "content_hash": digest,
+            "first_seen_at": seen_at,
+            "last_seen_at": seen_at,
+            "in_stock": None if availability is None else availability in ("InStock", "PreOrder"),
+            "sources": dict(page.sources) if page.sources else None,
+            **{k: fields.get(k) for k in OBSERVED_FIELDS if k != "price_is_range"},
+            "price_is_range": bool(fields.get("price_is_range")),
+            "final_price": page.final_price,
+            "offers": list(page.offers) if page.offers else None,
+            "variants": list(page.variants) if page.variants else None,
+            "basis": page.basis,
+            "status": status,
+        }
+        new_row_of[i] = len(new_rows)
+        new_rows.append(row)
+        outcomes.append(ObservationOutcome.NEW if last is None else ObservationOutcome.CHANGED)
+        row_ids.append(None)
+        # What a later page of the same product in this batch compares with.
+        latest[page.product_id] = _Pending(len(new_rows) - 1, row)
+        if status == STATUS_OK and fields.get("price") is not None:
+            confirmed[page.product_id] = _Pending(len(new_rows) - 1, row)
+    if new_rows:
+        table = _table(Observation)
+        inserted = list(
+            session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), new_rows).scalars()
+        )
+        for i, index in new_row_of.items():
+            row_ids[i] = inserted[index]
+    if touched:
+        table = _table(Observation)
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(last_seen_at=bindparam("b_last"), status=bindparam("b_status")),
+            [{"b_id": oid, "b_last": v["last_seen_at"], "b_status": v["status"]} for oid, v in touched.items()],
+        )
+    if fingerprints:
+        table = _table(Product)
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(page_fingerprint=bindparam("b_fp"), page_validators=bindparam("b_validators")),
+            [
+                {"b_id": pid, "b_fp": fp, "b_validators": dict(v) if v else None}
+                for pid, (fp, v) in fingerprints.items()
+            ],
+        )
+    return [PageWritten(o, r) for o, r in zip(outcomes, row_ids, strict=True)]
+
+
+def _table(model: Any) -> Table:
+    """A model's Table, for Core statements (executemany, multi-row INSERT ... RETURNING)."""
+    return cast(Table, model.__table__)
+
+
+class _Pending:
+    """A row appended earlier in the same batch, not inserted yet: a later page of its product compares
+    with it (and moves its last_seen_at) like with a stored row."""
+
+    def __init__(self, index: int, row: dict[str, Any]) -> None:
+        self.index, self.row = index, row
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self.row.get(name)  # voided_at: None (a new row is not void)
+
+
+@dataclass(frozen=True)
+class PageState:
+    """What is known of the last page stored as a product's observation (issue 15): its fingerprint (a
+    page hashing the same is seen unchanged) and its validators (ETag / Last-Modified, and the digest of
+    how it was read) for a conditional request."""
+
+    fingerprint: str | None
+    validators: dict[str, Any] | None = None
+
+
+def page_states(session: Session, product_ids: Sequence[int]) -> dict[int, PageState]:
+    """product id -> the state of its last stored page, for the products that have one (one statement per
+    chunk of ids; the crawl reads it for every product at once, a queue worker for one request at send time)."""
+    out: dict[int, PageState] = {}
+    ids = list(product_ids)
+    for start in range(0, len(ids), _ID_CHUNK):
+        rows = session.execute(
+            select(Product.id, Product.page_fingerprint, Product.page_validators).where(
+                Product.id.in_(ids[start : start + _ID_CHUNK]), Product.page_fingerprint.is_not(None)
+            )
+        )
+        out.update({pid: PageState(fp, validators or None) for pid, fp, validators in rows})
+    return out
 
 
 def plausible(price: Decimal, reference: Decimal, factor: Decimal | float) -> bool:

@@ -12,7 +12,8 @@ when the review names no aspect):
 
 Tags come from the default tagger (lexicon + open-vocabulary span tagger). Its implicit overall tags
 (整体, 使用体验: 很满意, 好用, 一如既往的好) are left out of the comparison: these sets were labelled
-"empty when the review names no aspect", so they say nothing about them either way.
+"empty when the review names no aspect", so they say nothing about them either way. Nor do they label
+mentions (an aspect named with no opinion on it: polarity ``neu``), which are left out too.
 
 Run with ``-s`` to see the figures. Floors sit a little below the measured values.
 """
@@ -292,7 +293,12 @@ def evaluate(table: str) -> Scores:
         n += 1
         gold = {(e[:-1], "pos" if e[-1] == "+" else "neg") for e in expected.split()}
         # 整体 / 使用体验 are overall opinions with no aspect written (很满意, 好用): these sets label none
-        got = {(t.aspect, t.polarity) for t in extract_tags(text, category) if t.aspect not in OVERALL}
+        # mentions (an aspect named with no opinion, polarity "neu") are not preferences: these sets label none
+        got = {
+            (t.aspect, t.polarity)
+            for t in extract_tags(text, category)
+            if t.aspect not in OVERALL and t.polarity != "neu"
+        }
         tp, fp, fn = tp + len(gold & got), fp + len(got - gold), fn + len(gold - got)
         gold_a, got_a = {a for a, _ in gold}, {a for a, _ in got}
         atp, afp, afn = atp + len(gold_a & got_a), afp + len(got_a - gold_a), afn + len(gold_a - got_a)

@@ -135,3 +135,29 @@ def test_mind_map_groups_aspects_with_shares_opinions_and_examples() -> None:
     assert {"物流", "快递"} == {s for s, _ in nodes["物流"].surfaces}
     battery = next(n for a, n in nodes.items() if "续航" in {s for s, _ in n.surfaces})
     assert battery.reviews == 3 and battery.top_positive and battery.examples
+
+
+def test_aspect_named_without_opinion_is_a_mention() -> None:
+    tags = extract_tags("拍照真的很重要！", None)
+    assert [(t.aspect_text, t.opinion, t.polarity) for t in tags] == [("拍照", "", "neu")]
+    # a mention of an aspect another tag already carries adds nothing; one with no opinion stays
+    got = extract_tags("主要配置不行，不包括屏幕", None)
+    assert ("配置", "neg") in {(t.aspect_text, t.polarity) for t in got}
+    assert ("屏幕", "", "neu") in {(t.aspect_text, t.opinion, t.polarity) for t in got}
+    both = extract_tags("续航很给力，聊聊续航", None)
+    assert [(t.aspect_text, t.polarity) for t in both] == [("续航", "pos")]
+    assert not any(t.polarity == "neu" for t in extract_tags("拍照真的很重要", None, mentions=False))
+
+
+def test_mind_map_counts_mentions_apart_from_opinions() -> None:
+    from jingshao.core.tags import tag_from_row, tag_to_row
+    from jingshao.nlp.mindmap import build_mind_map, csv_rows
+    from jingshao.nlp.tags import aggregate_tags
+
+    reviews = ["拍照很清楚", "拍照真的很重要", "拍照太糊了", "拍照呢？"]
+    tagged = [(t, [tag_from_row(tag_to_row(x)) for x in extract_tags(t, None)]) for t in reviews]  # stored and read
+    node = next(n for n in build_mind_map(tagged).aspects if n.aspect == "拍照")
+    assert node.reviews == 4 and node.mentions == 2
+    assert node.positive == 0.5 and node.negative == 0.5  # over the opinions, not the mentions
+    assert next(r for r in csv_rows(build_mind_map(tagged)) if r["aspect"] == "拍照")["mentions"] == 2
+    assert all(s.polarity in ("pos", "neg") for s in aggregate_tags((t, tags, 0.5) for t, tags in tagged))

@@ -588,6 +588,41 @@ def test_openapi_documents_the_api_and_its_bearer_scheme(env):
     assert not any(p.startswith("/login") or not p.startswith("/api/") for p in paths)  # pages stay out of it
 
 
+def _response_schema(spec: dict, path: str, method: str = "get") -> dict:
+    """The 2xx JSON schema of an operation, with a top-level $ref resolved."""
+    responses = spec["paths"][path][method]["responses"]
+    body = next(v for k, v in responses.items() if k.startswith("2"))["content"]["application/json"]["schema"]
+    if "$ref" in body:
+        return spec["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+    return body
+
+
+def test_openapi_shows_typed_response_schemas(env):
+    """/api/docs shows what each main call answers (pydantic models), not an untyped object."""
+    _, _, client = env
+    spec = client.get("/api/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    prices = _response_schema(spec, "/api/v1/prices")
+    assert prices["type"] == "array" and prices["items"]["$ref"].endswith("/PriceTableRow")
+    assert {"price", "final_price", "original_price", "suspect"} <= set(schemas["PriceTableRow"]["properties"])
+    for path, row in (
+        ("/api/v1/products", "ProductRow"),
+        ("/api/v1/reviews", "ReviewRow"),
+        ("/api/v1/mentions", "MentionRow"),
+        ("/api/v1/alerts", "AlertRow"),
+        ("/api/v1/crawl-runs", "CrawlRunRow"),
+    ):
+        page = _response_schema(spec, path)
+        assert set(page["properties"]) == {"items", "total", "limit", "offset"}, path
+        assert page["properties"]["items"]["items"]["$ref"].endswith("/" + row), path
+    detail = _response_schema(spec, "/api/v1/alerts/{alert_id}")
+    assert {"alert", "events", "notifications", "facts"} <= set(detail["properties"])
+    assert _response_schema(spec, "/api/v1/products", "post")["properties"]["managed_by"]["type"] == "string"
+    # The answers keep their documented shape: decimal strings and times with an offset.
+    r = client.get("/api/v1/health")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+
+
 def test_chat_robot_receives_the_link_to_the_alert_page(tmp_path, chat):
     """End to end: the engine with web.public_url, the dispatcher, a local DingTalk robot."""
     from jingshao.alerts.dispatcher import Dispatcher

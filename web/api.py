@@ -10,9 +10,9 @@ never returns HTML, and every response is ``application/json`` (or ``text/csv``)
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import text
@@ -24,8 +24,9 @@ from jingshao.storage import catalog as catalog_store
 from jingshao.storage.queries import web as q
 from jingshao.web.auth import Principal
 from jingshao.web.deps import csrf_protect, get_cfg, get_db, require_admin, require_viewer
+from jingshao.web.routing import Router
 
-router = APIRouter(dependencies=[Depends(csrf_protect)])
+router = Router(dependencies=[Depends(csrf_protect)])
 Viewer = Annotated[Principal, Depends(require_viewer)]
 Admin = Annotated[Principal, Depends(require_admin)]
 Db = Annotated[Session, Depends(get_db)]
@@ -33,8 +34,46 @@ Limit = Annotated[int, Query(ge=1, le=500, description="Page size (1..500)")]
 Offset = Annotated[int, Query(ge=0, description="Rows to skip")]
 
 
-def _page(page: q.Page) -> dict[str, Any]:
-    return {"items": plain(page.items), "total": page.total, "limit": page.limit, "offset": page.offset}
+T = TypeVar("T")
+
+
+class PageOut(BaseModel, Generic[T]):
+    """A page of a list: ``items`` from ``offset`` on, at most ``limit``, of ``total`` matching rows."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class MeOut(BaseModel):
+    name: str
+    role: Literal["admin", "viewer"]
+    via: str
+
+
+class VoidOut(BaseModel):
+    id: int
+    voided_at: datetime | None
+    voided_by: str | None
+    reason: str | None
+
+
+async def _window(
+    since: Annotated[datetime | None, Query(description="From (ISO 8601 with an offset)")] = None,
+    until: Annotated[datetime | None, Query(description="Before (ISO 8601 with an offset)")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """The time range and page of a list (async: nothing to wait for, so no worker thread)."""
+    return {"since": _aware(since, "since"), "until": _aware(until, "until"), "limit": limit, "offset": offset}
+
+
+Window = Annotated[dict[str, Any], Depends(_window)]
 
 
 def _aware(value: datetime | None, name: str) -> datetime | None:
@@ -63,16 +102,16 @@ def _not_found(what: str) -> HTTPException:
 
 
 @router.get("/health", tags=["health"])
-def health(db: Db) -> dict[str, str]:
+def health(db: Db) -> HealthOut:
     """Liveness: the app answers and the database does (no login needed)."""
     db.execute(text("SELECT 1"))
-    return {"status": "ok"}
+    return HealthOut(status="ok")
 
 
 @router.get("/me", tags=["auth"])
-def me(user: Viewer) -> dict[str, str]:
+def me(user: Viewer) -> MeOut:
     """Who the request is authenticated as (never the token or password)."""
-    return {"name": user.name, "role": user.role, "via": user.via}
+    return MeOut(name=user.name, role=user.role, via=user.via)
 
 
 @router.get("/status", tags=["health"])
@@ -120,8 +159,8 @@ class CompetitorIn(BaseModel):
 
 
 @router.get("/competitors", tags=["catalog"])
-def list_competitors(user: Viewer, db: Db) -> list[dict[str, Any]]:
-    return plain(q.competitors(db))
+def list_competitors(user: Viewer, db: Db) -> list[q.CompetitorRow]:
+    return q.competitors(db)
 
 
 def _validated_selectors(sel: SelectorsIn | None) -> dict[str, str]:
@@ -142,13 +181,13 @@ def _errors(exc: ValidationError) -> list[dict[str, Any]]:
 
 
 @router.post("/competitors", tags=["catalog"], status_code=201)
-def add_competitor(body: CompetitorIn, user: Admin, db: Db, request: Request) -> dict[str, Any]:
+def add_competitor(body: CompetitorIn, user: Admin, db: Db, request: Request) -> q.CompetitorRow:
     """Add a competitor managed in the web UI (category and selectors for all its products)."""
     if any(c.name == body.name for c in get_cfg(request).competitors):
         raise HTTPException(409, f"competitor {body.name!r} is managed by the config file; change it there")
     spec = {"category": body.category, "selectors": _validated_selectors(body.selectors)}
     comp = catalog_store.ensure_competitor(db, body.name, {k: v for k, v in spec.items() if v})
-    return plain(next(c for c in q.competitors(db) if c.id == comp.id))
+    return next(c for c in q.competitors(db) if c.id == comp.id)
 
 
 class CompetitorPatch(BaseModel):
@@ -158,7 +197,9 @@ class CompetitorPatch(BaseModel):
 
 
 @router.patch("/competitors/{competitor_id}", tags=["catalog"])
-def edit_competitor(competitor_id: int, body: CompetitorPatch, user: Admin, db: Db, request: Request) -> dict[str, Any]:
+def edit_competitor(
+    competitor_id: int, body: CompetitorPatch, user: Admin, db: Db, request: Request
+) -> q.CompetitorRow:
     """Change a web-managed competitor's category or selectors (used by its products' next crawl)."""
     from jingshao.storage.models import Competitor
 
@@ -175,7 +216,7 @@ def edit_competitor(competitor_id: int, body: CompetitorPatch, user: Admin, db: 
         spec["selectors"] = _validated_selectors(body.selectors)
     comp.spec = {k: v for k, v in spec.items() if v} or None
     db.flush()
-    return plain(next(c for c in q.competitors(db) if c.id == comp.id))
+    return next(c for c in q.competitors(db) if c.id == comp.id)
 
 
 class ProductIn(BaseModel):
@@ -213,7 +254,7 @@ def _product_config(url: str, name: str | None, render: bool, spec: dict[str, An
         raise HTTPException(422, _errors(exc)) from None
 
 
-@router.get("/products", tags=["catalog"])
+@router.get("/products", tags=["catalog"], response_model=PageOut[q.ProductRow])
 def list_products(
     user: Viewer,
     db: Db,
@@ -223,7 +264,7 @@ def list_products(
     search: Annotated[str | None, Query(alias="q", description="Part of the name or URL")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> dict[str, Any]:
+) -> q.Page[q.ProductRow]:
     """Watched products (``status=all`` includes paused and removed ones, whose history is kept)."""
     page = q.products(
         db,
@@ -234,19 +275,23 @@ def list_products(
         limit=limit,
         offset=offset,
     )
-    return _page(page)
+    return page
 
 
 @router.get("/products/{product_id}", tags=["catalog"])
-def get_product(product_id: int, user: Viewer, db: Db) -> dict[str, Any]:
+def get_product(product_id: int, user: Viewer, db: Db) -> q.ProductRow:
+    return _product_or_404(db, product_id)
+
+
+def _product_or_404(db: Session, product_id: int) -> q.ProductRow:
     row = q.product(db, product_id)
     if row is None:
         raise _not_found(f"product #{product_id}")
-    return plain(row)
+    return row
 
 
 @router.post("/products", tags=["catalog"], status_code=201)
-def add_product(body: ProductIn, user: Admin, db: Db, request: Request) -> dict[str, Any]:
+def add_product(body: ProductIn, user: Admin, db: Db, request: Request) -> q.ProductRow:
     """Watch a product from now on: it is stored in the database and crawled on the next run."""
     cfg = get_cfg(request)
     if any(c.name == body.competitor for c in cfg.competitors):
@@ -274,7 +319,7 @@ def add_product(body: ProductIn, user: Admin, db: Db, request: Request) -> dict[
         )
     except catalog_store.CatalogError as exc:
         raise HTTPException(409, str(exc)) from None
-    return plain(q.product(db, row.id))
+    return _product_or_404(db, row.id)
 
 
 def _competitor_category(db: Session, name: str) -> str:
@@ -285,7 +330,7 @@ def _competitor_category(db: Session, name: str) -> str:
 
 
 @router.patch("/products/{product_id}", tags=["catalog"])
-def edit_product(product_id: int, body: ProductPatch, user: Admin, db: Db) -> dict[str, Any]:
+def edit_product(product_id: int, body: ProductPatch, user: Admin, db: Db) -> q.ProductRow:
     """Change a web-managed product (products from the config file are read-only here: 409)."""
     try:
         prod = catalog_store.editable(db, product_id)
@@ -319,10 +364,10 @@ def edit_product(product_id: int, body: ProductPatch, user: Admin, db: Db) -> di
         except catalog_store.CatalogError as exc:
             raise HTTPException(409, str(exc)) from None
     db.flush()
-    return plain(q.product(db, product_id))
+    return _product_or_404(db, product_id)
 
 
-def _catalog_action(db: Session, product_id: int, action) -> dict[str, Any]:
+def _catalog_action(db: Session, product_id: int, action) -> q.ProductRow:
     try:
         action()
     except LookupError:
@@ -330,22 +375,22 @@ def _catalog_action(db: Session, product_id: int, action) -> dict[str, Any]:
     except catalog_store.CatalogError as exc:
         raise HTTPException(409, str(exc)) from None
     db.flush()
-    return plain(q.product(db, product_id))
+    return _product_or_404(db, product_id)
 
 
 @router.post("/products/{product_id}/pause", tags=["catalog"])
-def pause_product(product_id: int, user: Admin, db: Db) -> dict[str, Any]:
+def pause_product(product_id: int, user: Admin, db: Db) -> q.ProductRow:
     """Stop crawling for now; it leaves prices, the report and the rules until resumed."""
     return _catalog_action(db, product_id, lambda: catalog_store.set_paused(db, product_id, True))
 
 
 @router.post("/products/{product_id}/resume", tags=["catalog"])
-def resume_product(product_id: int, user: Admin, db: Db) -> dict[str, Any]:
+def resume_product(product_id: int, user: Admin, db: Db) -> q.ProductRow:
     return _catalog_action(db, product_id, lambda: catalog_store.set_paused(db, product_id, False))
 
 
 @router.delete("/products/{product_id}", tags=["catalog"])
-def remove_product(product_id: int, user: Admin, db: Db) -> dict[str, Any]:
+def remove_product(product_id: int, user: Admin, db: Db) -> q.ProductRow:
     """Stop watching a web-managed product. Its history stays (``status=removed``)."""
     return _catalog_action(db, product_id, lambda: catalog_store.remove_web_product(db, product_id))
 
@@ -353,7 +398,7 @@ def remove_product(product_id: int, user: Admin, db: Db) -> dict[str, Any]:
 # ---------------------------------------------------------------- observations and prices
 
 
-@router.get("/products/{product_id}/observations", tags=["prices"])
+@router.get("/products/{product_id}/observations", tags=["prices"], response_model=PageOut[q.ObservationRow])
 def list_observations(
     product_id: int,
     user: Viewer,
@@ -363,7 +408,7 @@ def list_observations(
     include_void: bool = True,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> dict[str, Any]:
+) -> q.Page[q.ObservationRow]:
     """A product's observations, oldest first, in ``[since, until)`` (ISO 8601 with an offset)."""
     if q.product(db, product_id) is None:
         raise _not_found(f"product #{product_id}")
@@ -376,7 +421,7 @@ def list_observations(
         limit=limit,
         offset=offset,
     )
-    return _page(page)
+    return page
 
 
 class VoidIn(BaseModel):
@@ -385,7 +430,7 @@ class VoidIn(BaseModel):
 
 
 @router.post("/observations/{observation_id}/void", tags=["prices"])
-def void_observation(observation_id: int, body: VoidIn, user: Admin, db: Db) -> dict[str, Any]:
+def void_observation(observation_id: int, body: VoidIn, user: Admin, db: Db) -> VoidOut:
     """Void a wrong observation: kept with who and why, left out of rules, charts, the report and prices."""
     from jingshao.storage.models import Observation
     from jingshao.storage.repository import void_observations
@@ -399,7 +444,7 @@ def void_observation(observation_id: int, body: VoidIn, user: Admin, db: Db) -> 
         raise HTTPException(422, str(exc)) from None
     db.flush()
     db.refresh(obs)
-    return {"id": obs.id, "voided_at": plain(obs.voided_at), "voided_by": obs.voided_by, "reason": obs.void_reason}
+    return VoidOut(id=obs.id, voided_at=obs.voided_at, voided_by=obs.voided_by, reason=obs.void_reason)
 
 
 PRICE_COLUMNS = (
@@ -421,9 +466,9 @@ PRICE_COLUMNS = (
 
 
 @router.get("/prices", tags=["prices"])
-def price_table(user: Viewer, db: Db, competitor: str | None = None) -> list[dict[str, Any]]:
+def price_table(user: Viewer, db: Db, competitor: str | None = None) -> list[q.PriceTableRow]:
     """Every watched product with its latest (not voided) observation."""
-    return plain(q.price_table(db, competitor=competitor))
+    return q.price_table(db, competitor=competitor)
 
 
 @router.get("/prices.csv", tags=["prices"], response_class=Response)
@@ -435,30 +480,17 @@ def price_table_csv(user: Viewer, db: Db, competitor: str | None = None) -> Resp
 # ---------------------------------------------------------------- reviews, tags, mentions
 
 
-@router.get("/reviews", tags=["reviews"])
+@router.get("/reviews", tags=["reviews"], response_model=PageOut[q.ReviewRow])
 def list_reviews(
     user: Viewer,
     db: Db,
+    window: Window,
     product_id: int | None = None,
     competitor: str | None = None,
     label: Literal["pos", "neg", "neu"] | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> dict[str, Any]:
+) -> q.Page[q.ReviewRow]:
     """Reviews with sentiment and preference tags, newest stored first."""
-    page = q.reviews(
-        db,
-        product_id=product_id,
-        competitor=competitor,
-        label=label,
-        since=_aware(since, "since"),
-        until=_aware(until, "until"),
-        limit=limit,
-        offset=offset,
-    )
-    return _page(page)
+    return q.reviews(db, product_id=product_id, competitor=competitor, label=label, **window)
 
 
 @router.get("/tags", tags=["reviews"])
@@ -468,37 +500,24 @@ def list_tags(
     product_id: int | None = None,
     competitor: str | None = None,
     limit: Limit = 50,
-) -> list[dict[str, Any]]:
-    """Preference tags (aspect, opinion, polarity) with how many reviews carry each, most frequent first."""
-    return plain(q.tag_counts(db, product_id=product_id, competitor=competitor, limit=limit))
+) -> list[q.TagCount]:
+    """Preference tags (aspect, opinion, polarity) with how many reviews carry each, most frequent first.
+    A mention (an aspect named with no opinion) has polarity ``neu`` and an empty opinion."""
+    return q.tag_counts(db, product_id=product_id, competitor=competitor, limit=limit)
 
 
-@router.get("/mentions", tags=["mentions"])
+@router.get("/mentions", tags=["mentions"], response_model=PageOut[q.MentionRow])
 def list_mentions(
     user: Viewer,
     db: Db,
+    window: Window,
     brand: str | None = None,
     source: str | None = None,
     label: Literal["pos", "neg", "neu"] | None = None,
     min_authority: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> dict[str, Any]:
+) -> q.Page[q.MentionRow]:
     """Brand mentions, newest stored first."""
-    page = q.mentions(
-        db,
-        brand=brand,
-        source=source,
-        label=label,
-        min_authority=min_authority,
-        since=_aware(since, "since"),
-        until=_aware(until, "until"),
-        limit=limit,
-        offset=offset,
-    )
-    return _page(page)
+    return q.mentions(db, brand=brand, source=source, label=label, min_authority=min_authority, **window)
 
 
 # ---------------------------------------------------------------- alerts
@@ -514,7 +533,7 @@ def _alerts(db: Session, state: str, level: str | None, family: str | None) -> l
     )
 
 
-@router.get("/alerts", tags=["alerts"])
+@router.get("/alerts", tags=["alerts"], response_model=PageOut[alerts_repo.AlertRow])
 def list_alerts(
     user: Viewer,
     db: Db,
@@ -523,10 +542,10 @@ def list_alerts(
     family: str | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> dict[str, Any]:
+) -> q.Page[alerts_repo.AlertRow]:
     """Alerts, firing first, most severe first."""
     rows = _alerts(db, state, level, family)
-    return _page(q.Page(rows[offset : offset + limit], len(rows), limit, offset))
+    return q.Page(rows[offset : offset + limit], len(rows), limit, offset)
 
 
 @router.get("/alerts.csv", tags=["alerts"], response_class=Response)
@@ -538,20 +557,20 @@ def list_alerts_csv(
 
 
 @router.get("/alerts/{alert_id}", tags=["alerts"])
-def get_alert(alert_id: int, user: Viewer, db: Db) -> dict[str, Any]:
+def get_alert(alert_id: int, user: Viewer, db: Db) -> alerts_repo.AlertDetail:
     """One alert with its facts, evidence, timeline and notifications (never a channel's secret)."""
     try:
         detail = alerts_repo.get_alert(db, alert_id)
     except alerts_repo.AlertNotFound:
         raise _not_found(f"alert #{alert_id}") from None
-    return plain(detail)
+    return detail
 
 
 @router.post("/alerts/{alert_id}/ack", tags=["alerts"])
-def ack_alert(alert_id: int, user: Admin, db: Db) -> dict[str, Any]:
+def ack_alert(alert_id: int, user: Admin, db: Db) -> alerts_repo.AlertRow:
     """Acknowledge a firing alert: no repeats until it escalates."""
     try:
-        return plain(alerts_repo.ack(db, alert_id, user.name))
+        return alerts_repo.ack(db, alert_id, user.name)
     except alerts_repo.AlertNotFound:
         raise _not_found(f"alert #{alert_id}") from None
     except ValueError as exc:
@@ -568,7 +587,7 @@ class SilenceIn(BaseModel):
 
 
 @router.post("/alerts/{alert_id}/silence", tags=["alerts"], status_code=201)
-def silence_alert(alert_id: int, body: SilenceIn, user: Admin, db: Db) -> dict[str, Any]:
+def silence_alert(alert_id: int, body: SilenceIn, user: Admin, db: Db) -> alerts_repo.SilenceRow:
     """Silence this alert (or its subject / family) for a while: notices are recorded, not sent."""
     from jingshao.alerts.settings import parse_duration
     from jingshao.storage.models import Alert, AlertEvent
@@ -591,25 +610,25 @@ def silence_alert(alert_id: int, body: SilenceIn, user: Admin, db: Db) -> dict[s
     db.add(
         AlertEvent(alert_id=alert.id, kind="silenced", level=alert.level, at=now, detail=f"{user.name}: {body.reason}")
     )
-    return plain(row)
+    return row
 
 
 @router.get("/silences", tags=["alerts"])
-def list_silences(user: Viewer, db: Db, active: bool = True) -> list[dict[str, Any]]:
-    return plain(alerts_repo.list_silences(db, active_only=active))
+def list_silences(user: Viewer, db: Db, active: bool = True) -> list[alerts_repo.SilenceRow]:
+    return alerts_repo.list_silences(db, active_only=active)
 
 
 @router.post("/silences/{silence_id}/unsilence", tags=["alerts"])
-def unsilence(silence_id: int, user: Admin, db: Db) -> dict[str, Any]:
+def unsilence(silence_id: int, user: Admin, db: Db) -> alerts_repo.SilenceRow:
     """End a silence now."""
     try:
-        return plain(alerts_repo.unsilence(db, silence_id))
+        return alerts_repo.unsilence(db, silence_id)
     except alerts_repo.AlertNotFound:
         raise _not_found(f"silence #{silence_id}") from None
 
 
 @router.delete("/silences/{silence_id}", tags=["alerts"])
-def delete_silence(silence_id: int, user: Admin, db: Db) -> dict[str, Any]:
+def delete_silence(silence_id: int, user: Admin, db: Db) -> alerts_repo.SilenceRow:
     """Same as ``POST /silences/{id}/unsilence`` (the silence is kept, ended)."""
     return unsilence(silence_id, user, db)
 
@@ -617,21 +636,21 @@ def delete_silence(silence_id: int, user: Admin, db: Db) -> dict[str, Any]:
 # ---------------------------------------------------------------- crawl runs
 
 
-@router.get("/crawl-runs", tags=["crawls"])
+@router.get("/crawl-runs", tags=["crawls"], response_model=PageOut[q.CrawlRunRow])
 def list_crawl_runs(
     user: Viewer,
     db: Db,
     spider: Literal["products", "reviews", "mentions"] | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> dict[str, Any]:
+) -> q.Page[q.CrawlRunRow]:
     """Crawl runs, newest first, with pages changed / unchanged / failed."""
-    return _page(q.crawl_runs(db, spider=spider, limit=limit, offset=offset))
+    return q.crawl_runs(db, spider=spider, limit=limit, offset=offset)
 
 
-@router.get("/crawl-runs/{run_id}/failures", tags=["crawls"])
-def list_failures(run_id: int, user: Viewer, db: Db, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
-    return _page(q.failures(db, run_id=run_id, limit=limit, offset=offset))
+@router.get("/crawl-runs/{run_id}/failures", tags=["crawls"], response_model=PageOut[q.FailureRow])
+def list_failures(run_id: int, user: Viewer, db: Db, limit: Limit = 50, offset: Offset = 0) -> q.Page[q.FailureRow]:
+    return q.failures(db, run_id=run_id, limit=limit, offset=offset)
 
 
 # ---------------------------------------------------------------- extraction preview

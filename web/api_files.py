@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 from sqlalchemy.orm import Session
 
@@ -15,8 +15,9 @@ from jingshao.core.export import plain
 from jingshao.web.auth import Principal
 from jingshao.web.deps import get_cfg, get_db, require_viewer
 from jingshao.web.files import SANDBOX, report_files, safe_child
+from jingshao.web.routing import Router
 
-router = APIRouter()
+router = Router()
 Viewer = Annotated[Principal, Depends(require_viewer)]
 Db = Annotated[Session, Depends(get_db)]
 

@@ -35,7 +35,9 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jingshao.storage.db import Database, open_database
 from jingshao.web.auth import CSRF_COOKIE, LoginLimiter
@@ -95,23 +97,52 @@ def create_app(cfg: Config, *, db: Database | None = None) -> FastAPI:
             return login.login_redirect(request)
         return await http_exception_handler(request, exc)
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next) -> Response:
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if not request.url.path.startswith("/api/docs"):
-            response.headers.setdefault("Content-Security-Policy", CSP)
-        # The pre-login CSRF token (double-submit cookie); readable by nothing but this site's forms.
-        anon = getattr(request.state, "anon_csrf", None)
-        if anon and request.cookies.get(CSRF_COOKIE) != anon:
-            response.set_cookie(
-                CSRF_COOKIE, anon, httponly=True, samesite="lax", secure=cfg.web.secure_cookies, path="/"
-            )
-        return response
-
+    app.add_middleware(SecurityHeaders, secure_cookies=cfg.web.secure_cookies)
     return app
+
+
+class SecurityHeaders:
+    """Security headers on every response, and the pre-login CSRF cookie when a page minted one.
+
+    A plain ASGI middleware (Starlette's ``BaseHTTPMiddleware`` runs each request in an extra task
+    and stream: a fixed cost on every call).
+    """
+
+    def __init__(self, app: ASGIApp, *, secure_cookies: bool) -> None:
+        self.app = app
+        self.secure_cookies = secure_cookies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = scope["path"].startswith("/api/docs")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in STATIC_HEADERS:
+                    headers.setdefault(name, value)
+                if not docs:
+                    headers.setdefault("Content-Security-Policy", CSP)
+                # The pre-login CSRF token (double-submit cookie); readable by nothing but this site's forms.
+                anon = scope.get("state", {}).get("anon_csrf")
+                if anon and Request(scope).cookies.get(CSRF_COOKIE) != anon:
+                    cookie = Response()
+                    cookie.set_cookie(
+                        CSRF_COOKIE, anon, httponly=True, samesite="lax", secure=self.secure_cookies, path="/"
+                    )
+                    headers.append("set-cookie", cookie.headers["set-cookie"])
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+STATIC_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+)
 
 
 __all__ = ["HTTPException", "create_app"]

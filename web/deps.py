@@ -8,10 +8,11 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ from jingshao.web.auth import (
     check_token,
     load_session,
 )
+from jingshao.web.routing import REQUEST_SESSION
 from jingshao.web.settings import is_loopback
 
 if TYPE_CHECKING:
@@ -40,10 +42,36 @@ def get_cfg(request: Request) -> Config:
     return request.app.state.cfg
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """One session in one transaction per request: committed when the handler returns, rolled back on error."""
-    with request.app.state.db.session() as s:
-        yield s
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """One session in one transaction per request: committed when the handler returns, rolled back on error.
+
+    Creating the session does no I/O, so this runs on the event loop; a sync handler's worker thread
+    commits it (``web.routing.Router``), and whatever is still open here is finished in a thread.
+    """
+    session: Session = request.app.state.db.sessionmaker()
+    reset = REQUEST_SESSION.set(session)
+    try:
+        yield session
+    except BaseException:
+        await run_in_threadpool(_finish, session, False)
+        raise
+    else:
+        if session.in_transaction():
+            await run_in_threadpool(_finish, session, True)
+        else:
+            session.close()  # nothing open: no I/O
+    finally:
+        REQUEST_SESSION.reset(reset)
+
+
+def _finish(session: Session, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
 
 
 def _auth_required(request: Request, db: Session) -> bool:
@@ -57,6 +85,13 @@ def _auth_required(request: Request, db: Session) -> bool:
     return value
 
 
+def _auth_required_cached(request: Request) -> bool | None:
+    cached = getattr(request.app.state, "auth_required_cache", None)
+    if cached and time.monotonic() - cached[1] < _AUTH_CACHE_SECONDS:
+        return cached[0]
+    return None
+
+
 def _host_name(request: Request) -> str:
     host = request.headers.get("host", "")
     if host.startswith("["):
@@ -68,29 +103,26 @@ def _host_name(request: Request) -> str:
 _bearer_scheme = HTTPBearer(auto_error=False, description="An API token: `jingshao users token NAME`")
 
 
-def current_user(
+async def current_user(
     request: Request,
     db: Session = Depends(get_db),
     _declared: HTTPAuthorizationCredentials | None = Depends(_bearer_scheme),
 ) -> Principal | None:
-    """The authenticated principal, or None. A bad bearer token is a 401 at once (never a fallback)."""
+    """The authenticated principal, or None. A bad bearer token is a 401 at once (never a fallback).
+
+    Runs on the event loop; the database lookups (token, session, whether any user exists) take one
+    worker-thread call, and a request without credentials in local mode usually needs none.
+    """
     if hasattr(request.state, "principal"):
         return request.state.principal
-    principal: Principal | None = None
     auth = request.headers.get("authorization", "")
-    if auth:
-        scheme, _, token = auth.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise HTTPException(401, "Authorization must be 'Bearer <token>'", {"WWW-Authenticate": "Bearer"})
-        principal = check_token(request.app.state.cfg.web, db, token.strip())
-        if principal is None:
-            raise HTTPException(401, "invalid or revoked API token", {"WWW-Authenticate": "Bearer"})
-    elif key := request.cookies.get(SESSION_COOKIE):
-        row = load_session(db, key)
-        if row is not None:
-            principal = Principal(row.user_name, row.role, "session")  # type: ignore[arg-type]
-            request.state.session_csrf = row.csrf_token
-    if principal is None and not _auth_required(request, db):
+    key = request.cookies.get(SESSION_COOKIE)
+    if not auth and not key and _auth_required_cached(request) is False:
+        principal = None
+        required = False
+    else:
+        principal, required = await run_in_threadpool(_authenticate, request, db, auth, key)
+    if principal is None and not required:
         # Local mode (no users, loopback only): refuse other Host names, so a DNS-rebinding page
         # served from elsewhere cannot drive this dashboard through the user's browser.
         if not is_loopback(_host_name(request)):
@@ -100,13 +132,31 @@ def current_user(
     return principal
 
 
-def require_viewer(user: Principal | None = Depends(current_user)) -> Principal:
+def _authenticate(request: Request, db: Session, auth: str, key: str | None) -> tuple[Principal | None, bool]:
+    """(principal or None, whether auth is required); the part of ``current_user`` that reads the database."""
+    principal: Principal | None = None
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise HTTPException(401, "Authorization must be 'Bearer <token>'", {"WWW-Authenticate": "Bearer"})
+        principal = check_token(request.app.state.cfg.web, db, token.strip())
+        if principal is None:
+            raise HTTPException(401, "invalid or revoked API token", {"WWW-Authenticate": "Bearer"})
+    elif key:
+        row = load_session(db, key)
+        if row is not None:
+            principal = Principal(row.user_name, row.role, "session")  # type: ignore[arg-type]
+            request.state.session_csrf = row.csrf_token
+    return principal, principal is not None or _auth_required(request, db)
+
+
+async def require_viewer(user: Principal | None = Depends(current_user)) -> Principal:
     if user is None:
         raise HTTPException(401, "login required", {"WWW-Authenticate": "Bearer"})
     return user
 
 
-def require_admin(user: Principal = Depends(require_viewer)) -> Principal:
+async def require_admin(user: Principal = Depends(require_viewer)) -> Principal:
     if not user.is_admin:
         raise HTTPException(403, "this needs the admin role")
     return user

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import escape
 from sqlalchemy.orm import Session
 
 from jingshao.web.auth import SESSION_COOKIE, check_login, end_session, start_session
 from jingshao.web.deps import csrf_field, csrf_protect, csrf_protect_login, get_cfg, get_db, page_context
+from jingshao.web.routing import Router
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 
 def safe_next(target: str | None) -> str:

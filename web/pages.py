@@ -19,18 +19,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
+from jingshao.storage.queries import web as wq
 from jingshao.storage.queries import web_pages as q
 from jingshao.web.auth import Principal
 from jingshao.web.deps import get_cfg, get_db, page_context, require_admin
+from jingshao.web.routing import Router
 
 TEMPLATES = Path(__file__).parent / "templates"
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 templates = Jinja2Templates(directory=str(TEMPLATES))
 
 RANGES = (30, 90, 365)
@@ -529,19 +531,36 @@ def _share(rows: list[Any], pred) -> float | None:
 # ---------------------------------------------------------------- 品牌舆情
 
 
-def _bands(cfg: Any, brand: str, hourly: list[q.VolumeBucket]) -> list[tuple[str, float]]:
-    """The hourly negative counts at which blue, yellow and red start for this brand: max(minimum count,
-    baseline mean + k·σ) over the shown hours before the last, with the crisis thresholds in force."""
+@dataclass(frozen=True)
+class Bands:
+    """The hourly negative counts at which blue, yellow and red start for a brand now."""
+
+    levels: list[tuple[str, float]]
+    baseline_hours: int
+    mean: float
+    sigma: float
+
+
+def _bands(cfg: Any, db: Session, brand: str, now: datetime) -> Bands:
+    """max(minimum count, baseline mean + k·σ) per level, with the baseline the crisis rule uses: the
+    ``baseline_hours`` (168) hourly negative counts before the current hour, hours ending at ``now``
+    (alerts/rules/crisis.py), σ floored at ``std_floor``, and the brand's thresholds in force."""
     brand_cfg = next((b for b in getattr(cfg, "brands", []) or [] if b.name == brand), None)
     t = cfg.alerts.crisis_thresholds(brand_cfg)
-    base = [b.negative for b in hourly[:-1]] or [0]
+    hour = timedelta(hours=1)
+    base = [0] * t.baseline_hours  # base[k - 1]: negatives in (now - (k+1)h, now - k h], k = 1..baseline_hours
+    for posted in q.negative_times(db, brand, now - hour * (t.baseline_hours + 1), now - hour):
+        k = (now - posted) // hour
+        if 1 <= k <= t.baseline_hours:
+            base[k - 1] += 1
     mean, std = statistics.fmean(base), statistics.pstdev(base)
     sigma = max(std, t.std_floor)
-    return [
+    levels = [
         ("blue", max(t.blue_min_negatives, mean + t.blue_sigma * sigma)),
         ("yellow", max(t.yellow_min_negatives, mean + t.yellow_sigma * sigma)),
         ("red", max(t.red_min_negatives, mean + t.red_sigma * sigma)),
     ]
+    return Bands(levels, t.baseline_hours, mean, sigma)
 
 
 def mention_chart_option(
@@ -609,7 +628,7 @@ def mentions(
     if brand:
         hour_start = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         hourly = q.mention_volume(db, brand, hour_start - timedelta(hours=48), timedelta(hours=1), 48)
-        bands = _bands(cfg, brand, hourly)
+        bands = _bands(cfg, db, brand, now)
         if view == "day":
             day0 = _day_start(cfg.tz, now) - timedelta(days=29)
             buckets = q.mention_volume(db, brand, day0, timedelta(days=1), 30)
@@ -617,12 +636,20 @@ def mentions(
         else:
             view = "hour"
             buckets = hourly
-            option = mention_chart_option(buckets, cfg.tz, "%d日%H时", bands)
+            option = mention_chart_option(buckets, cfg.tz, "%d日%H时", bands.levels)
         auth = int(authority) if authority.isdigit() else None
         page = max(page, 1)
-        rows, total = q.mention_list(
-            db, brand, source=source or None, label=label or None, authority=auth, limit=50, offset=(page - 1) * 50
+        found = wq.mentions(
+            db,
+            brand=brand,
+            source=source,
+            label=label,
+            min_authority=auth,
+            newest="posted",
+            limit=50,
+            offset=(page - 1) * 50,
         )
+        rows, total = found.items, found.total
         crisis = q.current_crisis(db, brand)
         params = {"brand": brand, "view": view, "source": source, "label": label, "authority": authority}
         ctx.update(
@@ -824,20 +851,36 @@ def _api_error(exc: HTTPException) -> str:
     return str(detail)
 
 
-@router.get("/settings")
-def settings(request: Request, db: Session = Depends(get_db), status: str = "all") -> Response:
-    from jingshao.storage.queries import web as wq
+SETTINGS_ROWS = 50  # a page of the product list (each row carries its edit forms)
 
+
+@router.get("/settings")
+def settings(request: Request, db: Session = Depends(get_db), status: str = "all", page: int = 1) -> Response:
     if status not in ("all", "active", "paused", "removed"):
         status = "all"
-    rows = wq.products(db, status=None if status == "all" else status, limit=5000).items
+    search = request.query_params.get("q", "").strip()  # `q` is this module's queries: read it by name
+    page = max(page, 1)
+    found = wq.products(
+        db,
+        status=None if status == "all" else status,
+        q=search or None,
+        newest_first=True,  # what was just added comes first
+        limit=SETTINGS_ROWS,
+        offset=(page - 1) * SETTINGS_ROWS,
+    )
     comps = wq.competitors(db)
+    params = {"status": status, "q": search}
     return render(
         request,
         "settings.html",
         "settings",
-        rows=rows,
+        rows=found.items,
+        total=found.total,
         status=status,
+        search=search,
+        page=page,
+        pages=max(1, math.ceil(found.total / SETTINGS_ROWS)),
+        page_url=lambda n: "/settings?" + urlencode({**{k: v for k, v in params.items() if v}, "page": n}),
         web_competitors=[c for c in comps if c.managed_by == "web"],
         file_competitors=[c for c in comps if c.managed_by == "file"],
     )

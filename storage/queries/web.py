@@ -7,7 +7,8 @@ unique key so pages never overlap or skip rows.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
@@ -40,6 +41,47 @@ def _page(session: Session, q: Select, limit: int, offset: int, convert) -> Page
     total = session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
     rows = session.execute(q.limit(limit).offset(offset)).all()
     return Page([convert(r) for r in rows], total, limit, offset)
+
+
+def filtered(
+    stmt: Select,
+    equal: tuple[tuple[Any, Any], ...] = (),
+    *,
+    at_least: tuple[tuple[Any, Any], ...] = (),
+    before: tuple[tuple[Any, Any], ...] = (),
+) -> Select:
+    """``stmt`` with ``column == value`` for each given (not None, not empty) value of ``equal``,
+    ``column >= value`` for ``at_least`` and ``column < value`` for ``before``: the filters of a list."""
+    for column, value in equal:
+        if value is not None and value != "":
+            stmt = stmt.where(column == value)
+    for column, value in at_least:
+        if value is not None:
+            stmt = stmt.where(column >= value)
+    for column, value in before:
+        if value is not None:
+            stmt = stmt.where(column < value)
+    return stmt
+
+
+def row_select(row_type: type, model: Any) -> Select:
+    """The columns of ``model`` named as the fields of the dataclass ``row_type``, in field order
+    (plain columns, no ORM objects to build: a list page reads only what it returns)."""
+    return select(*(getattr(model, f.name) for f in fields(row_type)))
+
+
+def row_maker(row_type: type[T], **fix: Callable[[Any], Any]) -> Callable[[Any], T]:
+    """A result row of :func:`row_select` as ``row_type``, with ``fix[name]`` applied to that field."""
+    names = [f.name for f in fields(row_type)]  # type: ignore[arg-type]
+
+    def make(row: Any) -> T:
+        return row_type(*(fix[n](v) if n in fix else v for n, v in zip(names, row, strict=True)))
+
+    return make
+
+
+def _json_list(value: Any) -> list[Any]:
+    return list(value or [])
 
 
 # ---------------------------------------------------------------- competitors and products
@@ -133,6 +175,7 @@ def products(
     status: str | None = "active",
     managed_by: str | None = None,
     q: str | None = None,
+    newest_first: bool = False,
     limit: int = 50,
     offset: int = 0,
 ) -> Page[ProductRow]:
@@ -149,7 +192,8 @@ def products(
         stmt = stmt.where(Product.managed_by == managed_by)
     if q:
         stmt = stmt.where(Product.name.contains(q) | Product.url.contains(q))
-    return _page(session, stmt.order_by(Product.id), limit, offset, _product_row)
+    order = Product.id.desc() if newest_first else Product.id
+    return _page(session, stmt.order_by(order), limit, offset, _product_row)
 
 
 def product(session: Session, product_id: int) -> ProductRow | None:
@@ -247,44 +291,63 @@ class PriceTableRow:
 
 
 def price_table(session: Session, *, competitor: str | None = None) -> list[PriceTableRow]:
-    """Every watched (active) product with its latest confirmed, not voided observation."""
+    """Every watched (active) product with its latest not voided observation (suspect ones flagged).
+
+    Plain columns (no ORM objects) and, per product, one index seek for its newest observation on
+    ``ix_observations_product_seen``: a GROUP BY over all observations read every row instead.
+    """
     latest = (
-        select(Observation.product_id, func.max(Observation.id).label("oid"))
-        .where(Observation.voided_at.is_(None))
-        .group_by(Observation.product_id)
-        .subquery()
+        select(Observation.id)
+        .where(Observation.product_id == Product.id, Observation.voided_at.is_(None))
+        .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
+        .limit(1)
+        .correlate(Product)
+        .scalar_subquery()
     )
     stmt = (
-        select(Product, Competitor.name, Observation)
+        select(
+            Product.id,
+            Competitor.name,
+            Product.name,
+            Observation.title,
+            Product.url,
+            Product.managed_by,
+            Observation.id,
+            Observation.last_seen_at,
+            Observation.price,
+            Observation.final_price,
+            Observation.original_price,
+            Observation.currency,
+            Observation.availability,
+            Observation.promo,
+            Observation.status,
+        )
         .join(Competitor, Product.competitor_id == Competitor.id)
-        .outerjoin(latest, latest.c.product_id == Product.id)
-        .outerjoin(Observation, Observation.id == latest.c.oid)
+        .outerjoin(Observation, Observation.id == latest)
         .where(Product.active.is_(True), Product.removed_at.is_(None))
         .order_by(Competitor.name, Product.id)
     )
     if competitor:
         stmt = stmt.where(Competitor.name == competitor)
-    out = []
-    for p, cname, o in session.execute(stmt):
-        out.append(
-            PriceTableRow(
-                p.id,
-                cname,
-                p.name or (o.title if o else None) or p.url,
-                p.url,
-                p.managed_by,
-                o.id if o else None,
-                o.last_seen_at if o else None,
-                o.price if o else None,
-                o.final_price if o else None,
-                o.original_price if o else None,
-                o.currency if o else None,
-                o.availability if o else None,
-                o.promo if o else None,
-                bool(o and o.status == "suspect"),
-            )
+    return [
+        PriceTableRow(
+            r.id,
+            r.name,
+            r.name_1 or r.title or r.url,
+            r.url,
+            r.managed_by,
+            r.id_1,
+            r.last_seen_at,
+            r.price,
+            r.final_price,
+            r.original_price,
+            r.currency,
+            r.availability,
+            r.promo,
+            r.status == "suspect",
         )
-    return out
+        for r in session.execute(stmt)
+    ]
 
 
 # ---------------------------------------------------------------- reviews, tags, mentions
@@ -314,28 +377,18 @@ def reviews(
     limit: int = 50,
     offset: int = 0,
 ) -> Page[ReviewRow]:
-    stmt = select(Review)
+    stmt = row_select(ReviewRow, Review)
     if competitor:
         stmt = stmt.join(Product, Review.product_id == Product.id).join(
             Competitor, Product.competitor_id == Competitor.id
         )
-        stmt = stmt.where(Competitor.name == competitor)
-    if product_id is not None:
-        stmt = stmt.where(Review.product_id == product_id)
-    if label:
-        stmt = stmt.where(Review.label == label)
-    if since is not None:
-        stmt = stmt.where(Review.posted_at >= since)
-    if until is not None:
-        stmt = stmt.where(Review.posted_at < until)
-
-    def convert(row: Any) -> ReviewRow:
-        (r,) = row
-        return ReviewRow(
-            r.id, r.product_id, r.rating, r.text, r.posted_at, r.variant, r.sentiment, r.label, list(r.tags or [])
-        )
-
-    return _page(session, stmt.order_by(Review.id.desc()), limit, offset, convert)
+    stmt = filtered(
+        stmt,
+        ((Competitor.name, competitor), (Review.product_id, product_id), (Review.label, label)),
+        at_least=((Review.posted_at, since),),
+        before=((Review.posted_at, until),),
+    )
+    return _page(session, stmt.order_by(Review.id.desc()), limit, offset, row_maker(ReviewRow, tags=_json_list))
 
 
 @dataclass(frozen=True)
@@ -390,41 +443,20 @@ def mentions(
     min_authority: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    newest: str = "stored",
     limit: int = 50,
     offset: int = 0,
 ) -> Page[MentionRow]:
-    stmt = select(Mention)
-    if brand:
-        stmt = stmt.where(Mention.brand == brand)
-    if source:
-        stmt = stmt.where(Mention.source == source)
-    if label:
-        stmt = stmt.where(Mention.label == label)
-    if min_authority is not None:
-        stmt = stmt.where(Mention.authority >= min_authority)
-    if since is not None:
-        stmt = stmt.where(Mention.posted_at >= since)
-    if until is not None:
-        stmt = stmt.where(Mention.posted_at < until)
-
-    def convert(row: Any) -> MentionRow:
-        (m,) = row
-        return MentionRow(
-            m.id,
-            m.brand,
-            m.source,
-            m.authority,
-            m.url,
-            m.title,
-            m.text,
-            m.author,
-            m.posted_at,
-            m.sentiment,
-            m.negative_prob,
-            m.label,
-        )
-
-    return _page(session, stmt.order_by(Mention.id.desc()), limit, offset, convert)
+    """A brand's (or all) mentions, filtered; newest stored first, or with ``newest="posted"`` newest
+    posted first (the dashboard's evidence list; unknown posting times last)."""
+    stmt = filtered(
+        row_select(MentionRow, Mention),
+        ((Mention.brand, brand), (Mention.source, source), (Mention.label, label)),
+        at_least=((Mention.authority, min_authority), (Mention.posted_at, since)),
+        before=((Mention.posted_at, until),),
+    )
+    order = (Mention.posted_at.desc().nulls_last(), Mention.id.desc()) if newest == "posted" else (Mention.id.desc(),)
+    return _page(session, stmt.order_by(*order), limit, offset, row_maker(MentionRow))
 
 
 # ---------------------------------------------------------------- crawl runs
@@ -445,26 +477,8 @@ class CrawlRunRow:
 
 
 def crawl_runs(session: Session, *, spider: str | None = None, limit: int = 50, offset: int = 0) -> Page[CrawlRunRow]:
-    stmt = select(CrawlRun)
-    if spider:
-        stmt = stmt.where(CrawlRun.spider == spider)
-
-    def convert(row: Any) -> CrawlRunRow:
-        (r,) = row
-        return CrawlRunRow(
-            r.id,
-            r.spider,
-            r.status,
-            r.started_at,
-            r.finished_at,
-            r.pages,
-            r.changes,
-            r.unchanged,
-            r.failures,
-            list(r.errors or []),
-        )
-
-    return _page(session, stmt.order_by(CrawlRun.id.desc()), limit, offset, convert)
+    stmt = filtered(row_select(CrawlRunRow, CrawlRun), ((CrawlRun.spider, spider),))
+    return _page(session, stmt.order_by(CrawlRun.id.desc()), limit, offset, row_maker(CrawlRunRow, errors=_json_list))
 
 
 @dataclass(frozen=True)
@@ -478,12 +492,5 @@ class FailureRow:
 
 
 def failures(session: Session, *, run_id: int | None = None, limit: int = 50, offset: int = 0) -> Page[FailureRow]:
-    stmt = select(FailedObservation)
-    if run_id is not None:
-        stmt = stmt.where(FailedObservation.crawl_run_id == run_id)
-
-    def convert(row: Any) -> FailureRow:
-        (f,) = row
-        return FailureRow(f.id, f.product_id, f.url, f.reason, f.http_status, f.at)
-
-    return _page(session, stmt.order_by(FailedObservation.id.desc()), limit, offset, convert)
+    stmt = filtered(row_select(FailureRow, FailedObservation), ((FailedObservation.crawl_run_id, run_id),))
+    return _page(session, stmt.order_by(FailedObservation.id.desc()), limit, offset, row_maker(FailureRow))

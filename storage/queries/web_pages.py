@@ -545,58 +545,18 @@ def mention_volume(session: Session, brand: str, start: datetime, step: timedelt
     return [VolumeBucket(start + step * i, n[i], neg[i]) for i in range(count)]
 
 
-@dataclass(frozen=True)
-class MentionRow:
-    id: int
-    source: str
-    authority: int
-    url: str
-    title: str | None
-    text: str
-    author: str | None
-    posted_at: datetime | None
-    label: str | None
-    negative_prob: float | None
-
-
-def mention_list(
-    session: Session,
-    brand: str,
-    *,
-    source: str | None = None,
-    label: str | None = None,
-    authority: int | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[MentionRow], int]:
-    """A brand's mentions, newest first, filtered; and how many match in all."""
-    where = [Mention.brand == brand]
-    if source:
-        where.append(Mention.source == source)
-    if label:
-        where.append(Mention.label == label)
-    if authority is not None:
-        where.append(Mention.authority >= authority)
-    total = session.scalar(select(func.count()).select_from(Mention).where(*where)) or 0
-    rows = session.execute(
-        select(
-            Mention.id,
-            Mention.source,
-            Mention.authority,
-            Mention.url,
-            Mention.title,
-            Mention.text,
-            Mention.author,
-            Mention.posted_at,
-            Mention.label,
-            Mention.negative_prob,
+def negative_times(session: Session, brand: str, after: datetime, until: datetime) -> list[datetime]:
+    """When each of the brand's negative mentions in ``(after, until]`` was posted (the crisis
+    baseline's hours are counted from these, the rule's way: only negatives count)."""
+    return [
+        t
+        for t in session.scalars(
+            select(Mention.posted_at).where(
+                Mention.brand == brand, Mention.label == "neg", Mention.posted_at > after, Mention.posted_at <= until
+            )
         )
-        .where(*where)
-        .order_by(Mention.posted_at.desc().nulls_last(), Mention.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return [MentionRow(*_cells(r)) for r in rows], total
+        if t is not None
+    ]
 
 
 def mention_sources(session: Session, brand: str) -> list[str]:

@@ -1,0 +1,70 @@
+"""web.routing.Router: a sync handler runs, commits its session and renders its JSON in one worker
+thread; an error rolls the request back. A real SQLite database and a real FastAPI app."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi.testclient import TestClient
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from jingshao.storage.db import open_database
+from jingshao.storage.models import Competitor
+from jingshao.web.deps import get_db
+from jingshao.web.routing import Router
+
+
+@dataclass(frozen=True)
+class Priced:
+    name: str
+    price: Decimal
+    at: datetime
+
+
+def make_app(db) -> tuple[FastAPI, dict[str, list[int]]]:
+    seen: dict[str, list[int]] = {"handler": [], "commit": []}
+    router = Router()
+
+    @event.listens_for(db.sessionmaker, "after_commit")
+    def _committed(session):  # where the commit ran (a thread id)
+        seen["commit"].append(threading.get_ident())
+
+    @router.post("/competitors/{name}", status_code=201)
+    def add(name: str, s: Session = Depends(get_db)) -> Priced:
+        seen["handler"].append(threading.get_ident())
+        s.add(Competitor(name=name, created_at=datetime.now(UTC)))
+        s.flush()
+        if name == "bad":
+            raise HTTPException(409, "refused after writing")
+        return Priced(name, Decimal("4299.00"), datetime(2026, 12, 1, 8, tzinfo=UTC))
+
+    app = FastAPI()
+    app.state.db = db
+    app.include_router(router)
+    return app, seen
+
+
+def test_one_thread_commits_and_serializes_with_the_model(tmp_path):
+    db = open_database(f"sqlite:///{tmp_path / 'r.db'}")
+    app, seen = make_app(db)
+    try:
+        with TestClient(app) as client:
+            r = client.post("/competitors/蜜橙店")
+            assert r.status_code == 201
+            assert r.json() == {"name": "蜜橙店", "price": "4299.00", "at": "2026-12-01T08:00:00Z"}
+            assert seen["handler"] and seen["commit"][-1] == seen["handler"][-1]  # committed in the handler's thread
+            assert seen["handler"][-1] != threading.get_ident()  # (not on the test's thread)
+
+            r = client.post("/competitors/bad")
+            assert r.status_code == 409 and r.json() == {"detail": "refused after writing"}
+        with db.session() as s:
+            assert s.scalars(select(Competitor.name)).all() == ["蜜橙店"]  # the failed request left nothing
+        schema = app.openapi()["components"]["schemas"]["Priced"]
+        assert set(schema["properties"]) == {"name", "price", "at"}
+    finally:
+        db.dispose()
