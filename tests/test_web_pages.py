@@ -252,3 +252,26 @@ def test_backtest_view_replays_the_rules(site):
     assert data.brand in html
     bad = client.get("/alerts/backtest", params={"run": "1", "start": "yesterday"}).text
     assert 'class="flash error"' in bad and "ISO 8601" in bad  # bad input: a clear message, no 500
+
+
+def test_settings_relays_the_apis_refusals_in_chinese(site):
+    """监控设置 adds and edits through the API's checks; what the API refuses is said in Chinese there."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from jingshao.demo.catalog import YOUPIN
+
+    client, data, _ = site
+    token = csrf(client.get("/settings").text)
+
+    def err(path: str, form: dict) -> str:
+        r = client.post(path, data={**form, "csrf_token": token}, follow_redirects=False)
+        assert r.status_code == 303
+        return parse_qs(urlsplit(r.headers["location"]).query)["err"][0]
+
+    message = err("/settings/products", {"competitor": YOUPIN, "urls": "https://shop.example.com/item/1.html"})
+    assert f"竞品“{YOUPIN}”由配置文件管理" in message and "managed by" not in message
+    message = err("/settings/products", {"competitor": "新店", "urls": "ftp://shop.example.com/item/1.html"})
+    assert "链接" in message and "http" in message and "expected" not in message
+    file_product = data.chart_product
+    message = err(f"/settings/products/{file_product}", {"action": "save", "name": "改名"})
+    assert f"商品 #{file_product} 由配置文件管理" in message

@@ -50,7 +50,6 @@ def site(tmp_path_factory) -> Iterator[Site]:
         cfg_path = write_demo_config(shop.base_url, work, with_browser=False)
         with cfg_path.open("a", encoding="utf-8") as f:
             f.write(
-                "[web]\n"
                 f'[[web.users]]\nname = "{ADMIN}"\nrole = "admin"\npassword = "{ADMIN_PASSWORD}"\n'
                 f'[[web.users]]\nname = "{VIEWER}"\nrole = "viewer"\npassword = "{VIEWER_PASSWORD}"\n'
             )

@@ -171,10 +171,10 @@ def _validated_selectors(sel: SelectorsIn | None) -> dict[str, str]:
     try:
         return Selectors.model_validate(sel.model_dump(exclude_none=True)).as_dict()
     except ValidationError as exc:
-        raise HTTPException(422, _errors(exc)) from None
+        raise HTTPException(422, field_errors(exc)) from None
 
 
-def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
     return [
         {"loc": list(e["loc"]), "msg": e["msg"].removeprefix("Value error, "), "type": e["type"]} for e in exc.errors()
     ]
@@ -251,7 +251,7 @@ def _product_config(url: str, name: str | None, render: bool, spec: dict[str, An
     try:
         return ProductConfig.model_validate({**spec, "url": url, "name": name, "render": render})
     except ValidationError as exc:
-        raise HTTPException(422, _errors(exc)) from None
+        raise HTTPException(422, field_errors(exc)) from None
 
 
 @router.get("/products", tags=["catalog"], response_model=PageOut[q.ProductRow])

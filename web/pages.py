@@ -844,11 +844,55 @@ def _urls(text: str) -> list[str]:
     return list(dict.fromkeys(u.strip() for u in text.splitlines() if u.strip()))
 
 
+# The API's messages (English, for API clients) as 监控设置 shows them: Chinese, same facts.
+API_MESSAGES = (
+    (r"competitor '(.+)' is managed by the config file.*", "竞品“{0}”由配置文件管理，请在 jingshao.toml 中修改"),
+    (r"(\S+) is already watched in the config file.*", "{0} 已在配置文件中监控"),
+    (r"(\S+) is already watched \(product #(\d+)\)", "{0} 已在监控中（商品 #{1}）"),
+    (r"product #(\d+) is managed by the config file.*", "商品 #{0} 由配置文件管理，请在 jingshao.toml 中修改"),
+    (r"product #(\d+) was removed.*", "商品 #{0} 已移除；如需继续监控，请重新添加链接"),
+    (r"no product #(\d+)", "没有编号为 {0} 的商品"),
+    (r"expected an http:// or https:// URL", "链接须以 http:// 或 https:// 开头"),
+    (r"the URL contains a space.*", "链接里有空格或其他空白字符，请写成 %20"),
+)
+FIELD_LABELS = {"url": "链接", "name": "名称", "competitor": "竞品店铺", "selectors": "选择器", "variant": "规格"}
+PYDANTIC_TYPES = {
+    "missing": "必填",
+    "string_too_long": "太长",
+    "string_too_short": "不能为空",
+    "extra_forbidden": "不支持的字段",
+    "url_parsing": "不是有效的链接",
+}
+
+
+def _chinese(message: str) -> str:
+    for pattern, template in API_MESSAGES:
+        if m := re.fullmatch(pattern, message.strip()):
+            return template.format(*m.groups())
+    return message
+
+
 def _api_error(exc: HTTPException) -> str:
     detail = exc.detail
-    if isinstance(detail, list):
-        return "；".join(f"{'.'.join(str(x) for x in d.get('loc', []))}: {d.get('msg')}" for d in detail)
-    return str(detail)
+    if isinstance(detail, list):  # pydantic's field errors
+        parts = []
+        for d in detail:
+            loc = [str(x) for x in d.get("loc", []) if x != "body"]
+            where = "·".join(FIELD_LABELS.get(x, FIELD_NAMES.get(x, x)) for x in loc) or "输入"
+            parts.append(f"{where}：{PYDANTIC_TYPES.get(d.get('type', ''), _chinese(str(d.get('msg'))))}")
+        return "；".join(parts)
+    return _chinese(str(detail))
+
+
+def _value_error(exc: ValueError) -> str:
+    """A form value the API's models refused (pydantic), said as the API's 422 is said here."""
+    from pydantic import ValidationError
+
+    from jingshao.web import api
+
+    if isinstance(exc, ValidationError):
+        return _api_error(HTTPException(422, api.field_errors(exc)))
+    return _chinese(str(exc))
 
 
 SETTINGS_ROWS = 50  # a page of the product list (each row carries its edit forms)
@@ -946,7 +990,7 @@ def settings_add(
         except HTTPException as exc:
             errors.append(f"{url}：{_api_error(exc)}")
         except ValueError as exc:  # pydantic's ValidationError
-            errors.append(f"{url}：{exc}")
+            errors.append(f"{url}：{_value_error(exc)}")
     if errors:
         return back("/settings", err=f"已添加 {added} 个；未添加：" + "；".join(errors)[:250])
     return back("/settings", ok=f"已添加 {added} 个商品，下次抓取时开始监控")
@@ -989,7 +1033,7 @@ def settings_edit(
     except HTTPException as exc:
         return back("/settings", err=f"商品 #{product_id}：{_api_error(exc)}")
     except ValueError as exc:
-        return back("/settings", err=f"商品 #{product_id}：{exc}")
+        return back("/settings", err=f"商品 #{product_id}：{_value_error(exc)}")
     return back("/settings", ok=f"商品 #{product_id} {msg}")
 
 
