@@ -275,3 +275,23 @@ def test_settings_relays_the_apis_refusals_in_chinese(site):
     file_product = data.chart_product
     message = err(f"/settings/products/{file_product}", {"action": "save", "name": "改名"})
     assert f"商品 #{file_product} 由配置文件管理" in message
+
+
+def test_mind_map_api_and_page_show_the_same_aspects(site):
+    client, _, _ = site
+    comps = client.get("/api/v1/competitors").json()
+    reviewed = [
+        c["name"] for c in comps if client.get("/api/v1/mindmap", params={"competitor": c["name"]}).status_code == 200
+    ]
+    assert reviewed, "the seeded data has reviews"
+    m = client.get("/api/v1/mindmap", params={"competitor": reviewed[0]}).json()
+    assert m["competitor"] == reviewed[0] and m["aspects"]
+    a = m["aspects"][0]
+    assert {"aspect", "reviews", "share", "positive", "negative", "top_positive", "top_negative", "week"} <= set(a)
+    html = client.get("/reviews", params={"competitor": reviewed[0]}).text
+    option = re.search(r'id="mindmap-chart-option">(.*?)</script>', html, re.S).group(1)
+    import json
+
+    tree = json.loads(option)["series"][0]["data"][0]
+    assert [n["aspect"] for n in tree["children"]] == [x["aspect"] for x in m["aspects"]]
+    assert client.get("/api/v1/mindmap", params={"competitor": "没有这家"}).status_code == 404

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from fastapi import Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from jingshao.storage.queries import web as wq
 from jingshao.storage.queries import web_pages as q
+from jingshao.web import insight
 from jingshao.web.auth import Principal
 from jingshao.web.deps import get_cfg, get_db, page_context, require_admin
 from jingshao.web.routing import Router
@@ -98,6 +99,7 @@ def percent(value: float | None, digits: int = 0) -> str:
 
 templates.env.filters["money"] = money
 templates.env.filters["percent"] = percent
+templates.env.filters["urldecode"] = unquote
 templates.env.globals["safe_url"] = safe_url
 templates.env.globals["AVAILABILITY"] = AVAILABILITY
 templates.env.globals["LABELS"] = LABELS
@@ -505,11 +507,17 @@ def reviews(request: Request, db: Session = Depends(get_db), competitor: str = "
                 "cons": [t for t in tags if t.polarity == "neg"][:3],
             }
         )
+    mind = insight.mind_map_of(window, chosen, competitor or None, product or None, now) if ids else None
+    api_params = {k: v for k, v in (("competitor", competitor), ("product_id", product or "")) if v}
     return render(
         request,
         "reviews.html",
         "reviews",
         charts=True,
+        mind=mind,
+        mind_option=insight.mind_map_option(mind) if mind else None,
+        mind_height=insight.mind_map_height(mind) if mind else None,
+        mind_api="/api/v1/mindmap" + ("?" + urlencode(api_params) if api_params else ""),
         products=products,
         competitors=competitors,
         competitor=competitor,
