@@ -24,6 +24,10 @@ class ProductObservationItem:
     # stored page's, so nothing was extracted (``fields`` is empty) and the latest observation stands.
     fingerprint: str | None = None
     seen_unchanged: bool = False
+    # The page's ETag / Last-Modified (and how it was read), sent back next time; ``not_modified``: the site
+    # answered that conditional request with 304 (seen unchanged without downloading the page).
+    validators: dict[str, Any] | None = None
+    not_modified: bool = False
     # Set by the storage pipeline: "changed" | "unchanged" (the crawl summary counts each page by it; a global
     # counter compared between signals miscounts when items of several pages are in the pipelines at once).
     stored_as: str | None = None

@@ -1,11 +1,17 @@
-"""Downloader middlewares."""
+"""Downloader middlewares: a pause before retries, conditional requests for product pages."""
 
 from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Mapping
+from typing import Any
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
+from scrapy.http import Response
+
+from jingshao.storage.db import Database, open_database
+from jingshao.storage.repository import PageState, page_states
 
 
 class RetryBackoffMiddleware:
@@ -33,3 +39,97 @@ class RetryBackoffMiddleware:
         if attempt:
             await asyncio.sleep(self.delay_for(attempt))
         return None
+
+
+#: Request meta: set by the products spider on a product page request (the middleware below acts on it).
+CONDITIONAL = "jingshao_conditional"
+#: Request / response meta: the :class:`~jingshao.storage.repository.PageState` read when the request was sent.
+PAGE_STATE = "jingshao_page_state"
+#: Response meta: validators were sent, so a 304 means the page is the one last stored.
+VALIDATED = "jingshao_validated"
+
+
+class ConditionalRequestMiddleware:
+    """Conditional requests for product pages (issue 15): the last stored page's ETag / Last-Modified go
+    out as If-None-Match / If-Modified-Since, and a 304 reaches the spider (it is "seen unchanged").
+
+    The page's state (fingerprint and validators) is read when the request is sent, not when it was
+    queued: a crawl of its own targets reads every product's in one statement when the spider opens (no
+    one else stores its products' pages meanwhile); a queue worker's request, queued maybe long ago, reads
+    its product's row right before it goes out. Validators are only sent when the page is still read the
+    same way (extractor version, selectors, variant ...: the reading digest stored with them); a rendered
+    page never gets them (the browser fetches it). Scrapy's HttpCacheMiddleware would revalidate too, but
+    it keeps a whole cached response per page; here the database row is the cache."""
+
+    def __init__(self, database_url: str | None) -> None:
+        self.database_url = database_url
+        self.db: Database | None = None
+        self.known: dict[int, PageState | None] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        middleware = cls(crawler.settings.get("JINGSHAO_DATABASE_URL"))
+        crawler.signals.connect(middleware.opened, signal=signals.spider_opened)
+        crawler.signals.connect(middleware.closed, signal=signals.spider_closed)
+        return middleware
+
+    def opened(self, spider: Spider) -> None:
+        if not self.database_url:
+            return
+        self.db = open_database(self.database_url, upgrade=False)
+        ids = [t["product_id"] for t in getattr(spider, "targets", ()) if t.get("product_id") and t.get("url")]
+        if ids:
+            with self.db.session() as s:
+                states = page_states(s, ids)
+            self.known = {pid: states.get(pid) for pid in ids}
+
+    def closed(self, spider: Spider) -> None:
+        if self.db is not None:
+            self.db.dispose()
+            self.db = None
+
+    def state_of(self, product_id: int) -> PageState | None:
+        if product_id in self.known:
+            return self.known[product_id]
+        assert self.db is not None
+        with self.db.session() as s:  # a queued request: its product's row as it is now
+            return page_states(s, [product_id]).get(product_id)
+
+    def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        if not request.meta.get(CONDITIONAL) or self.db is None:
+            return None
+        from jingshao.crawlers.spiders.products import page_reading
+
+        target = request.meta["target"]
+        state = request.meta[PAGE_STATE] = self.state_of(target["product_id"])
+        request.meta.pop(VALIDATED, None)
+        validators = state.validators if state is not None else None
+        if not validators or request.meta.get("playwright") or validators.get("reading") != page_reading(target):
+            return None
+        sent = False
+        if validators.get("etag"):
+            request.headers["If-None-Match"] = validators["etag"]
+            sent = True
+        if validators.get("last_modified"):
+            request.headers["If-Modified-Since"] = validators["last_modified"]
+            sent = True
+        if sent:
+            request.meta[VALIDATED] = True
+            request.meta["handle_httpstatus_list"] = [*request.meta.get("handle_httpstatus_list", ()), 304]
+        return None
+
+
+def page_validators(
+    response: Response, reading: str, fallback: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The response's ETag / Last-Modified with the reading digest (None: the site sends neither); a 304
+    without them keeps ``fallback`` (the ones it answered)."""
+    etag = response.headers.get("ETag")
+    modified = response.headers.get("Last-Modified")
+    if not (etag or modified):
+        return dict(fallback) if fallback else None
+    return {
+        "etag": etag.decode("latin-1") if etag else None,
+        "last_modified": modified.decode("latin-1") if modified else None,
+        "reading": reading,
+    }

@@ -25,7 +25,7 @@ from twisted.internet import task
 
 from jingshao.nlp.settings import NlpConfig
 from jingshao.storage.db import Database, open_database
-from jingshao.storage.evidence import EvidenceConfig, attach_evidence_to, observations_with_evidence
+from jingshao.storage.evidence import EvidenceConfig, PageEvidence, attach_evidence_batch, observations_with_evidence
 from jingshao.storage.models import AdlawHit, utcnow
 from jingshao.storage.repository import (
     ObservationOutcome,
@@ -94,7 +94,14 @@ class ProductPipeline(ItemPipeline):
     def process(self, item: ProductObservationItem) -> None:
         owner = self.owner
         if item.seen_unchanged:
-            page = PageWrite(item.product_id, {}, seen_unchanged=True, seen_at=utcnow())
+            page = PageWrite(
+                item.product_id,
+                {},
+                seen_unchanged=True,
+                seen_at=utcnow(),
+                fingerprint=item.fingerprint,
+                validators=item.validators,
+            )
         else:
             page = PageWrite(
                 item.product_id,
@@ -103,6 +110,7 @@ class ProductPipeline(ItemPipeline):
                 crawl_run_id=owner.run_id,
                 seen_at=utcnow(),
                 fingerprint=item.fingerprint,
+                validators=item.validators,
                 **item.extras,
             )
         if not self.pending:
@@ -123,37 +131,40 @@ class ProductPipeline(ItemPipeline):
         with owner.session() as s:
             written = write_pages(s, [page for _, page in batch])
             hits_rows: list[dict[str, Any]] = []
-            unchanged_with_body: list[tuple[ProductObservationItem, int]] = []
+            pages: list[PageEvidence] = []  # issue 12: the page behind each new or changed observation
+            unchanged_with_body: list[PageEvidence] = []
             for (item, _), result in zip(batch, written, strict=True):
+                if result.observation_id is None:
+                    continue
+                page = PageEvidence(result.observation_id, item.product_id, item.url, item.body or b"", item.screenshot)
                 if result.outcome in (ObservationOutcome.NEW, ObservationOutcome.CHANGED):
-                    assert result.observation_id is not None
                     hits = owner.enrichment.adlaw_hits(item.fields.get("title"), item.fields.get("promo"))
                     hits_rows += [
                         {"observation_id": result.observation_id, "product_id": item.product_id, **h} for h in hits
                     ]
                     owner.stats.inc_value("jingshao/adlaw_hits", len(hits))
                     if evidence is not None and item.body:
-                        attach_evidence_to(
-                            s, result.observation_id, item.product_id, item.url, item.body, item.screenshot
-                        )
-                        owner.evidence_stored += 1
-                elif evidence is not None and item.body and result.observation_id is not None:
-                    unchanged_with_body.append((item, result.observation_id))
+                        pages.append(page)
+                elif evidence is not None and item.body:
+                    unchanged_with_body.append(page)
             if hits_rows:
                 s.execute(insert(AdlawHit), hits_rows)  # one executemany (Core-style bulk INSERT)
             if unchanged_with_body:  # the latest observation kept no page yet (evidence was off, say)
-                have = observations_with_evidence(s, [obs for _, obs in unchanged_with_body])
-                for item, obs in unchanged_with_body:
-                    if obs not in have:
-                        attach_evidence_to(s, obs, item.product_id, item.url, item.body or b"", item.screenshot)
-                        have.add(obs)
-                        owner.evidence_stored += 1
+                have = observations_with_evidence(s, [p.observation_id for p in unchanged_with_body])
+                have |= {p.observation_id for p in pages}  # appended in this batch, linked below
+                for page in unchanged_with_body:
+                    if page.observation_id not in have:
+                        pages.append(page)
+                        have.add(page.observation_id)
+            owner.evidence_stored += attach_evidence_batch(s, pages)
         for (item, _), result in zip(batch, written, strict=True):
             owner.stats.inc_value("jingshao/pages")
             unchanged = result.outcome in (ObservationOutcome.UNCHANGED, None)
             owner.stats.inc_value("jingshao/unchanged" if unchanged else "jingshao/changes")
             if item.seen_unchanged:
                 owner.stats.inc_value("jingshao/skipped_unchanged")
+            if item.not_modified:
+                owner.stats.inc_value("jingshao/not_modified")
             item.stored_as = "unchanged" if unchanged else "changed"  # for the summary
 
 

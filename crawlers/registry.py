@@ -21,7 +21,7 @@ from jingshao.crawlers.catalog import WatchedProduct
 from jingshao.crawlers.config import CrawlerInputs
 from jingshao.storage.blocking import usual_page_sizes
 from jingshao.storage.db import Database
-from jingshao.storage.repository import known_review_fingerprints, page_fingerprints
+from jingshao.storage.repository import known_review_fingerprints
 
 if TYPE_CHECKING:
     from jingshao.crawlers.spiders.base import TargetsSpider
@@ -31,15 +31,14 @@ def product_targets(config: CrawlerInputs, watched: Sequence[WatchedProduct], db
     """One target per watched product page."""
     with db.session() as s:  # issue 12: a page far below its usual size without the product is a shell
         usual = usual_page_sizes(s, [w.product_id for w in watched])
-        # issue 15: a page equal to the last one stored is seen unchanged without extracting it
-        fingerprints = page_fingerprints(s, [w.product_id for w in watched])
+    # Issue 15: the last stored page's fingerprint and validators are not in the target: the
+    # ConditionalRequestMiddleware reads them when the request is sent (a queued target would carry stale ones).
     return [
         {
             "url": w.product.url,
             "product_id": w.product_id,
             "competitor": w.competitor,
             "usual_bytes": usual.get(w.product_id),
-            "fingerprint": fingerprints.get(w.product_id),
             "render": w.product.render,
             "selectors": w.selectors,
             "variant": w.product.variant,

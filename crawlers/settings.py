@@ -46,6 +46,7 @@ def build_settings(config: CrawlerInputs, *, needs_browser: bool, log_level: str
             "jingshao.crawlers.backoff.BlockBackoffMiddleware": 540,  # issue 12: slow down / pause on walls
             "jingshao.crawlers.cookies.CookieHeaderMiddleware": 720,  # issue 12: cookies (after CookiesMiddleware)
             "jingshao.crawlers.middlewares.RetryBackoffMiddleware": 560,
+            "jingshao.crawlers.middlewares.ConditionalRequestMiddleware": 580,  # issue 15: ETag / 304
         },
         "ITEM_PIPELINES": {
             "jingshao.crawlers.pipelines.StoragePipeline": 500,

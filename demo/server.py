@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import hashlib
 import signal
 import sys
 import threading
@@ -106,6 +107,18 @@ class _DemoHTTPServer(TrackingHTTPServer):
         super().handle_error(request, client_address)
 
 
+def with_etag(response: Response, if_none_match: str | None) -> Response:
+    """A 200 gets a strong ETag (a digest of its body), like a real shop's CDN; a request whose
+    If-None-Match names it gets 304 Not Modified without a body (the crawler's conditional requests)."""
+    if response.status != 200 or "ETag" in response.headers:
+        return response
+    etag = '"' + hashlib.sha256(response.body).hexdigest()[:20] + '"'
+    headers = {**response.headers, "ETag": etag}
+    if if_none_match and (if_none_match.strip() == "*" or etag in (t.strip() for t in if_none_match.split(","))):
+        return dataclasses.replace(response, status=304, body=b"", headers=headers)
+    return dataclasses.replace(response, headers=headers)
+
+
 class _DemoRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; every response carries Content-Length
     disable_nagle_algorithm = True
@@ -133,7 +146,10 @@ class _DemoRequestHandler(BaseHTTPRequestHandler):
         request = Request(method, target.path, parse_qs(target.query), dict(self.headers.items()), body)
         if method == "GET" and not target.path.startswith(CONTROL_PREFIX):
             self.server.hits.record(target.path, dict(self.headers.items()))
-        self._send(self.server.router.dispatch(request), with_body=method != "HEAD")
+        response = self.server.router.dispatch(request)
+        if method in ("GET", "HEAD") and not target.path.startswith(CONTROL_PREFIX):
+            response = with_etag(response, self.headers.get("If-None-Match"))
+        self._send(response, with_body=method != "HEAD")
 
     def _send(self, response: Response, *, with_body: bool) -> None:
         self.send_response(response.status)

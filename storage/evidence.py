@@ -17,14 +17,14 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from jingshao.storage.db import rowcount
@@ -89,7 +89,7 @@ def attach_evidence(
     obs_id = latest_observation_id(session, product_id)
     if obs_id is None or observations_with_evidence(session, [obs_id]):
         return False
-    attach_evidence_to(session, obs_id, product_id, url, html, screenshot, at=at)
+    attach_evidence_batch(session, [PageEvidence(obs_id, product_id, url, html, screenshot)], at=at)
     return True
 
 
@@ -105,30 +105,63 @@ def observations_with_evidence(session: Session, observation_ids: Iterable[int])
     )
 
 
-def attach_evidence_to(
-    session: Session,
-    observation_id: int,
-    product_id: int,
-    url: str,
-    html: bytes,
-    screenshot: bytes | None = None,
-    *,
-    at: datetime | None = None,
-) -> None:
-    """Link the page (and screenshot) to ``observation_id``: the crawl's batch writer calls this for the
-    rows it just appended, which have no page yet (issue 15: no lookup of the latest row per page)."""
-    html_sha = put_blob(session, html, "html")
-    shot_sha = put_blob(session, screenshot, "png") if screenshot else None
-    session.add(
-        ObservationEvidence(
-            observation_id=observation_id,
-            product_id=product_id,
-            url=url,
-            html_sha256=html_sha,
-            screenshot_sha256=shot_sha,
-            captured_at=at or utcnow(),
+@dataclass(frozen=True)
+class PageEvidence:
+    """The page (and screenshot) behind one observation, for :func:`attach_evidence_batch`."""
+
+    observation_id: int
+    product_id: int
+    url: str
+    html: bytes
+    screenshot: bytes | None = None
+
+
+def attach_evidence_batch(session: Session, pages: Sequence[PageEvidence], *, at: datetime | None = None) -> int:
+    """Link each page (and screenshot) to its observation, which keeps no page yet: the crawl's batch writer
+    calls this for the rows it just appended (issue 15). One lookup of the blobs already kept, then Core
+    INSERTs of the new blobs and of the links (no ORM objects, no flush per blob). Returns the links written."""
+    if not pages:
+        return 0
+    at = at or utcnow()
+    blobs: dict[str, tuple[bytes, str]] = {}
+    links = []
+    for p in pages:
+        html_sha = sha256(p.html)
+        blobs.setdefault(html_sha, (p.html, "html"))
+        shot_sha = None
+        if p.screenshot:
+            shot_sha = sha256(p.screenshot)
+            blobs.setdefault(shot_sha, (p.screenshot, "png"))
+        links.append(
+            {
+                "observation_id": p.observation_id,
+                "product_id": p.product_id,
+                "url": p.url,
+                "html_sha256": html_sha,
+                "screenshot_sha256": shot_sha,
+                "captured_at": at,
+            }
         )
-    )
+    kept = set(session.scalars(select(EvidenceBlob.sha256).where(EvidenceBlob.sha256.in_(list(blobs)))))
+    new = []
+    for digest, (data, kind) in blobs.items():
+        if digest in kept:
+            continue
+        packed = gzip.compress(data, compresslevel=6, mtime=0)
+        new.append(
+            {
+                "sha256": digest,
+                "kind": kind,
+                "size": len(data),
+                "stored_size": len(packed),
+                "data": packed,
+                "created_at": at,
+            }
+        )
+    if new:
+        session.execute(insert(EvidenceBlob), new)
+    session.execute(insert(ObservationEvidence), links)
+    return len(links)
 
 
 def apply_retention(session: Session, config: EvidenceConfig, now: datetime | None = None) -> int:

@@ -113,6 +113,9 @@ class Product(Base):
     # Issue 15: digest of the last page stored as an observation (with how it was read); a page that
     # hashes the same is "seen unchanged" without extracting it again.
     page_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # Issue 15: that page's validators, sent back as a conditional request (a 304 is "seen unchanged"):
+    # {"etag": ..., "last_modified": ..., "reading": digest of how the page is read}.
+    page_validators: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     competitor: Mapped[Competitor] = relationship(back_populates="products")
     observations: Mapped[list[Observation]] = relationship(

@@ -212,6 +212,7 @@ class PageWrite:
     basis: str | None = None
     plausibility_factor: Decimal | float | None = DEFAULT_PLAUSIBILITY_FACTOR
     fingerprint: str | None = None
+    validators: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -307,18 +308,18 @@ def write_pages(session: Session, pages: Sequence[PageWrite]) -> list[PageWritte
     outcomes: list[ObservationOutcome | None] = []
     row_ids: list[int | None] = []
     new_row_of: dict[int, int] = {}  # page index -> index in new_rows (its id is known after the INSERT)
-    fingerprints: dict[int, str | None] = {}
+    fingerprints: dict[int, tuple[str | None, Mapping[str, Any] | None]] = {}  # product id -> its page state
     for i, (page, digest) in enumerate(zip(pages, digests, strict=True)):
         seen_at = page.seen_at or now
         last = latest.get(page.product_id)
         usable = last is not None and last.voided_at is None
         if page.seen_unchanged and not usable:
-            fingerprints[page.product_id] = None  # nothing to touch: extract the page next time
+            fingerprints[page.product_id] = (None, None)  # nothing to touch: extract (and fetch) it next time
             outcomes.append(None)
             row_ids.append(None)
             continue
         if page.fingerprint:
-            fingerprints[page.product_id] = page.fingerprint
+            fingerprints[page.product_id] = (page.fingerprint, page.validators)
         if (
             last is not None
             and usable
@@ -393,8 +394,13 @@ def write_pages(session: Session, pages: Sequence[PageWrite]) -> list[PageWritte
     if fingerprints:
         table = _table(Product)
         session.execute(
-            update(table).where(table.c.id == bindparam("b_id")).values(page_fingerprint=bindparam("b_fp")),
-            [{"b_id": pid, "b_fp": fp} for pid, fp in fingerprints.items()],
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(page_fingerprint=bindparam("b_fp"), page_validators=bindparam("b_validators")),
+            [
+                {"b_id": pid, "b_fp": fp, "b_validators": dict(v) if v else None}
+                for pid, (fp, v) in fingerprints.items()
+            ],
         )
     return [PageWritten(o, r) for o, r in zip(outcomes, row_ids, strict=True)]
 
@@ -417,20 +423,29 @@ class _Pending:
         return self.row.get(name)  # voided_at: None (a new row is not void)
 
 
-def set_page_fingerprint(session: Session, product_id: int, fingerprint: str | None) -> None:
-    session.execute(update(Product).where(Product.id == product_id).values(page_fingerprint=fingerprint))
+@dataclass(frozen=True)
+class PageState:
+    """What is known of the last page stored as a product's observation (issue 15): its fingerprint (a
+    page hashing the same is seen unchanged) and its validators (ETag / Last-Modified, and the digest of
+    how it was read) for a conditional request."""
+
+    fingerprint: str | None
+    validators: dict[str, Any] | None = None
 
 
-def page_fingerprints(session: Session, product_ids: Sequence[int]) -> dict[int, str]:
-    """product id -> fingerprint of the last page stored as its observation (issue 15)."""
-    if not product_ids:
-        return {}
-    rows = session.execute(
-        select(Product.id, Product.page_fingerprint).where(
-            Product.id.in_(list(product_ids)), Product.page_fingerprint.is_not(None)
+def page_states(session: Session, product_ids: Sequence[int]) -> dict[int, PageState]:
+    """product id -> the state of its last stored page, for the products that have one (one statement per
+    chunk of ids; the crawl reads it for every product at once, a queue worker for one request at send time)."""
+    out: dict[int, PageState] = {}
+    ids = list(product_ids)
+    for start in range(0, len(ids), _ID_CHUNK):
+        rows = session.execute(
+            select(Product.id, Product.page_fingerprint, Product.page_validators).where(
+                Product.id.in_(ids[start : start + _ID_CHUNK]), Product.page_fingerprint.is_not(None)
+            )
         )
-    )
-    return {pid: fp for pid, fp in rows if fp is not None}  # NULLs are filtered out above already
+        out.update({pid: PageState(fp, validators or None) for pid, fp, validators in rows})
+    return out
 
 
 def plausible(price: Decimal, reference: Decimal, factor: Decimal | float) -> bool:

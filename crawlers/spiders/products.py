@@ -17,6 +17,7 @@ from jingshao.crawlers.extract.model import reading_basis
 from jingshao.crawlers.extract.offers import final_price, parse_offers
 from jingshao.crawlers.failures import request_of
 from jingshao.crawlers.items import BlockedPageItem, FailedPageItem, ListPriceItem, ProductObservationItem
+from jingshao.crawlers.middlewares import CONDITIONAL, PAGE_STATE, VALIDATED, page_validators
 from jingshao.crawlers.spiders.base import TargetsSpider
 
 FIELDS = ("title", "price", "original_price", "currency", "availability", "promo", "sku", "brand", "price_is_range")
@@ -82,7 +83,7 @@ class ProductsSpider(TargetsSpider):
         return self.request_for(payload)
 
     def request_for(self, target: dict[str, Any]) -> scrapy.Request:
-        meta: dict[str, Any] = {"target": target, **self.browser_meta(bool(target.get("render")))}
+        meta: dict[str, Any] = {"target": target, CONDITIONAL: True, **self.browser_meta(bool(target.get("render")))}
         if target.get("render") and self.screenshots:  # issue 12: evidence of a rendered page
             from scrapy_playwright.page import PageMethod
 
@@ -93,18 +94,18 @@ class ProductsSpider(TargetsSpider):
 
     def parse_product(self, response: Response):
         target = response.meta["target"]
+        # Issue 15: the last stored page's state, read when the request went out (ConditionalRequestMiddleware).
+        state = response.meta.get(PAGE_STATE)
+        stored = state.fingerprint if state is not None else None
+        reading = page_reading(target)
+        if response.status == 304 and response.meta.get(VALIDATED) and state is not None and stored:
+            # Not modified since the page last stored: seen unchanged, nothing downloaded or extracted.
+            yield self.unchanged_item(target, stored, page_validators(response, reading, state.validators), None)
+            return
         fingerprint = page_fingerprint(response.body, target)
-        if fingerprint == target.get("fingerprint"):
-            # Issue 15: the very page last stored, read the same way: seen unchanged, not extracted again.
-            yield ProductObservationItem(
-                product_id=target["product_id"],
-                url=target["url"],
-                fields={},
-                rendered=bool(target.get("render")),
-                page_bytes=len(response.body),
-                fingerprint=fingerprint,
-                seen_unchanged=True,
-            )
+        if fingerprint == stored:
+            # The very page last stored, read the same way: seen unchanged, not extracted again.
+            yield self.unchanged_item(target, fingerprint, page_validators(response, reading), len(response.body))
             return
         encoding = response.encoding if isinstance(response, TextResponse) else None
         ext = extract_product(
@@ -140,6 +141,23 @@ class ProductsSpider(TargetsSpider):
             body=response.body,
             screenshot=screenshot_of(response),
             fingerprint=fingerprint,
+            validators=page_validators(response, reading),
+        )
+
+    @staticmethod
+    def unchanged_item(
+        target: dict[str, Any], fingerprint: str, validators: dict[str, Any] | None, page_bytes: int | None
+    ) -> ProductObservationItem:
+        return ProductObservationItem(
+            product_id=target["product_id"],
+            url=target["url"],
+            fields={},
+            rendered=bool(target.get("render")),
+            page_bytes=page_bytes,  # None for a 304: no body to learn the usual size from
+            fingerprint=fingerprint,
+            validators=validators,
+            seen_unchanged=True,
+            not_modified=page_bytes is None,
         )
 
     def blocked_page(self, response: Response, ext: Any, target: dict[str, Any]) -> BlockedPageItem | None:
@@ -189,10 +207,8 @@ def screenshot_of(response: Response) -> bytes | None:
     return None
 
 
-def page_fingerprint(body: bytes, target: dict[str, Any]) -> str:
-    """sha256 of the page's bytes and of how it is read (extractor version and selectors, variant,
-    quantity, plausibility): equal to the stored one only when extracting again must give the same row."""
-    how = json.dumps(
+def _how_read(target: dict[str, Any]) -> str:
+    return json.dumps(
         [
             reading_basis(target.get("selectors") or None),
             target.get("variant"),
@@ -201,7 +217,18 @@ def page_fingerprint(body: bytes, target: dict[str, Any]) -> str:
         ],
         ensure_ascii=False,
     )
-    return hashlib.sha256(how.encode() + b"\0" + body).hexdigest()
+
+
+def page_reading(target: dict[str, Any]) -> str:
+    """sha256 of how a page is read (extractor version and selectors, variant, quantity, plausibility):
+    validators stored with another reading are not the current page's (issue 15)."""
+    return hashlib.sha256(_how_read(target).encode()).hexdigest()
+
+
+def page_fingerprint(body: bytes, target: dict[str, Any]) -> str:
+    """sha256 of the page's bytes and of how it is read: equal to the stored one only when extracting
+    again must give the same row."""
+    return hashlib.sha256(_how_read(target).encode() + b"\0" + body).hexdigest()
 
 
 def observation_extras(ext: Any, target: dict[str, Any]) -> dict[str, Any]:
