@@ -295,3 +295,29 @@ def test_mind_map_api_and_page_show_the_same_aspects(site):
     tree = json.loads(option)["series"][0]["data"][0]
     assert [n["aspect"] for n in tree["children"]] == [x["aspect"] for x in m["aspects"]]
     assert client.get("/api/v1/mindmap", params={"competitor": "没有这家"}).status_code == 404
+
+
+def test_overview_counts_in_sql_match_the_listed_changes(site):
+    """概览 counts changes in SQL and fetches only the 50 it lists: the same figures as counting them all."""
+    from jingshao.storage.queries import web_pages as q
+
+    client, _, work = site
+    cfg = load_config(work / "jingshao.toml")
+    db = open_database(cfg.database_url)
+    try:
+        with db.session() as s:
+            for since in (datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC) - timedelta(days=3)):
+                every = q.changes_since(s, since)
+                today = since + (datetime.now(UTC) - since) / 2
+                got = q.change_summary(s, since, today)
+                recent = [c for c in every if c.at >= today]
+                assert got.total == len(every) and q.changes_since(s, since, limit=2) == every[:2]
+                assert got.price == sum(1 for c in recent if c.old_price != c.new_price)
+                assert got.promo == sum(1 for c in recent if (c.old_promo or None) != (c.new_promo or None))
+                assert got.stock_outs == sum(
+                    1 for c in recent if c.new_availability == "OutOfStock" and c.old_availability != "OutOfStock"
+                )
+            assert q.changes_since(s, datetime(2000, 1, 1, tzinfo=UTC))  # the seeded data has changes
+    finally:
+        db.dispose()
+    assert client.get("/").status_code == 200

@@ -152,8 +152,9 @@ def overview(request: Request, db: Session = Depends(get_db)) -> Response:
     now = _now()
     today = _day_start(cfg.tz, now)
     since_yesterday = today - timedelta(days=1)
-    changes = q.changes_since(db, since_yesterday)
-    counts = q.overview_counts(db, today, now + timedelta(seconds=1), [c for c in changes if c.at >= today])
+    changes = q.changes_since(db, since_yesterday, limit=50)
+    summary = q.change_summary(db, since_yesterday, today)
+    counts = q.overview_counts(db, today, now + timedelta(seconds=1), summary)
     alerts = sorted(list_alerts(db, state="firing"), key=lambda a: (LEVEL_ORDER.get(a.level, 9), -a.since.timestamp()))
     return render(
         request,
@@ -161,8 +162,8 @@ def overview(request: Request, db: Session = Depends(get_db)) -> Response:
         "overview",
         counts=counts,
         alerts=alerts[:20],
-        changes=changes[:50],
-        more=len(changes) - 50,
+        changes=changes,
+        more=summary.total - len(changes),
     )
 
 
@@ -444,8 +445,10 @@ def reviews(request: Request, db: Session = Depends(get_db), competitor: str = "
 
     cfg = get_cfg(request)
     now = _now()
-    products = q.review_products(db)
-    competitors = sorted({c for _, c, _, _ in products})
+    # The product list of the competitor in view (the chosen one, or the chosen product's).
+    scope = competitor or (q.competitor_of(db, product) if product else None)
+    products = q.review_products(db, scope)
+    competitors = q.reviewed_competitors(db)
     chosen = [p for p in products if (not competitor or p[1] == competitor) and (not product or p[0] == product)]
     ids = [p[0] for p in chosen]
     this_week = _week_start(cfg.tz, now)
