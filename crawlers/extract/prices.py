@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from price_parser import Price
@@ -193,6 +194,13 @@ def parse_price(text: str | None, currency_hint: str | None = None) -> tuple[Dec
     """``(amount, raw currency token)`` from a price text; amount is None when absent or <= 0."""
     if not text or not _DIGITS.search(text):
         return None, None
+    return _parse_price(text, currency_hint)
+
+
+@lru_cache(maxsize=32768)
+def _parse_price(text: str, currency_hint: str | None) -> tuple[Decimal | None, str | None]:
+    # Cached: price-parser is the costliest step per candidate, and a shop's pages repeat the
+    # same price texts (every candidate of the visible-text pass is parsed). Decimals are immutable.
     text = text.replace("\xa0", " ").replace("\u202f", " ").strip()
     if len(text) > 200:
         text = text[:200]

@@ -67,11 +67,11 @@ def promo_fields(page: Page, limit: int = 6) -> Found:
     found = Found()
     doc = get_doc(page)
     matches = []
-    for el in doc.elements:
+    for el in doc.small:
         tl = doc.text_len.get(el, 0)
         if not tl or tl > MAX_SNIPPET or el in doc.excluded or el in doc.hidden:
             continue
-        if el.tag.lower() in ("option", "title"):
+        if el.tag in ("option", "title"):
             continue
         text = doc.text(el)
         if not text or len(text) > MAX_SNIPPET:

@@ -50,6 +50,8 @@ def _price(key: str, value: Any) -> Decimal | None:
 
 def _from_attributes(page: Page) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
+    if "data-price" not in page.text_lower:
+        return out  # no element can carry the attribute: the XPath over every node is skipped
     for el in page.tree.xpath("//*[@data-price][@data-sku or @data-spec or @data-value or @data-sku-id]"):
         name = _norm(el.get("data-spec") or el.get("data-value") or el.get("title") or text_content(el))
         raw = el.get("data-price") or ""
@@ -91,10 +93,23 @@ def from_state(blobs: list[Any]) -> list[dict[str, Any]]:
     return []
 
 
-def page_variants(page: Page, blobs: list[Any]) -> list[dict[str, Any]]:
+#: Lower-cased pieces one of which every key ``_LIST_KEYS`` matches contains.
+_LIST_KEY_HINTS = ("sku", "variants", "speclist")
+
+
+def page_variants(page: Page, blobs: list[Any] | None = None) -> list[dict[str, Any]]:
+    """Variants from the page's attributes, else from its state blobs (``blobs``: the data of
+    :func:`state.iter_state`, read only when the page text names a variant list at all)."""
     found = _from_attributes(page)
     if len(found) >= 2:
         return _dedup(found)
+    low = page.text_lower
+    if not any(hint in low for hint in _LIST_KEY_HINTS):
+        return []
+    if blobs is None:
+        from .state import iter_state
+
+        blobs = [data for _name, data in iter_state(page)]
     return _dedup(from_state(blobs))
 
 
