@@ -502,7 +502,8 @@ def list_tags(
     competitor: str | None = None,
     limit: Limit = 50,
 ) -> list[q.TagCount]:
-    """Preference tags (aspect, opinion, polarity) with how many reviews carry each, most frequent first."""
+    """Preference tags (aspect, opinion, polarity) with how many reviews carry each, most frequent first.
+    A mention (an aspect named with no opinion) has polarity ``neu`` and an empty opinion."""
     return q.tag_counts(db, product_id=product_id, competitor=competitor, limit=limit)
 
 

@@ -144,6 +144,13 @@ _NUMBER = re.compile(r"\d")
 _FONT = re.compile(r"font(?:-size)?\s*:[^;]*?(\d+(?:\.\d+)?)\s*(px|pt|em|rem)", re.I)
 _LETTER = re.compile(r"[^\W\d_]", re.U)
 _HIDDEN = re.compile(r"(?<![-\w])(display\s*:\s*none|visibility\s*:\s*hidden)", re.I)
+_CSS_CLASS = re.compile(r"\.[\w-]+")
+_CSS_TAG = re.compile(r"[a-z]+")
+_PLAIN_AMOUNT = re.compile(r"\s*\d+(?:[.,]\d+)?\s*")
+_NON_DIGIT = re.compile(r"\D")
+_NUMBER_CHARS = re.compile(r"[\d\s.,'’\-]")
+_LEAD_SPLIT = re.compile(r"[\d¥￥$]")
+_LABEL_END = re.compile(r"[\s¥￥:：]+$")
 _HIDDEN_CLASS = re.compile(r"\b(hidden|d-none|hide|is-hidden|visually-hidden|sr-only|invisible)\b", re.I)
 
 
@@ -373,6 +380,11 @@ class _Doc:
         for el in reversed(elements):
             own = el.text or ""
             total = len(own.strip())
+            if not len(el):  # a leaf (most elements): its own text is all of it
+                text_len[el] = total
+                if total <= _SMALL_TEXT:
+                    raw[el] = own
+                continue
             for child in el:
                 total += text_len.get(child, 0) + len((child.tail or "").strip())
             text_len[el] = total
@@ -510,9 +522,9 @@ def css_font_sizes(page: Page) -> dict[str, float]:
                     continue
                 last = parts[-1]
                 key = None
-                if last.startswith(".") and re.fullmatch(r"\.[\w-]+", last):
+                if last.startswith(".") and _CSS_CLASS.fullmatch(last):
                     key = last[1:]
-                elif len(parts) >= 2 and re.fullmatch(r"[a-z]+", last) and re.fullmatch(r"\.[\w-]+", parts[-2]):
+                elif len(parts) >= 2 and _CSS_TAG.fullmatch(last) and _CSS_CLASS.fullmatch(parts[-2]):
                     key = f"{parts[-2][1:]} {last}"
                 if key:
                     sizes[key] = size
@@ -663,7 +675,7 @@ def _candidate_text(el: Any) -> tuple[str, bool] | None:
             return content, False
         for attr in ("data-price", "data-price-amount", "data-value"):
             v = el.get(attr)
-            if v and re.fullmatch(r"\s*\d+(?:[.,]\d+)?\s*", v):
+            if v and _PLAIN_AMOUNT.fullmatch(v):
                 return v, False
     if tag in _NO_CANDIDATE_TAGS:
         return None
@@ -809,7 +821,7 @@ def _score_prices(
         # Prefer the outermost small element that holds the whole price: skip if the parent is
         # itself a candidate with the same digits (split spans ¥ 1 99 .00 are joined by the parent).
         parent = el.getparent()
-        digits = re.sub(r"\D", "", text)
+        digits = _NON_DIGIT.sub("", text)
         if (
             parent is not None
             and parent in seen_parents
@@ -857,7 +869,7 @@ def _score_prices(
         if len(text) * 2 < tl and tl > 25:
             continue  # a container whose text merely starts with a price
         # Text that is mostly something else (a sentence containing a number) is not a price.
-        digits_etc = re.sub(r"[\d\s.,'’\-]", "", text)
+        digits_etc = _NUMBER_CHARS.sub("", text)
         if len(digits_etc) > 12 and not itemprop:
             continue
         conditional = bool(_CONDITIONAL.search(own_and_label))
@@ -891,8 +903,8 @@ def _score_prices(
         if is_old:
             old_parents.add(el)
         if not is_old and not conditional:
-            lead = re.split(r"[\d¥￥$]", text, maxsplit=1)[0]
-            near = (lead if re.search(r"[^\W\d_]", lead) else re.sub(r"[\s¥￥:：]+$", "", label))[-6:]
+            lead = _LEAD_SPLIT.split(text, maxsplit=1)[0]
+            near = (lead if _LETTER.search(lead) else _LABEL_END.sub("", label))[-6:]
             if _SALE_LABEL.search(near):
                 kind, score = "sale", score + 2.0
             elif _LIST_LABEL.search(near):

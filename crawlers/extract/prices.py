@@ -130,6 +130,8 @@ _LANG_CURRENCY: dict[str, str] = {"zh-cn": "CNY", "zh-hans": "CNY", "ja": "JPY",
 
 _CNY_HINT = re.compile(r"[￥元]|RMB|人民币", re.I)
 _DIGITS = re.compile(r"\d")
+_ISO_WORD = re.compile(r"[a-z]{3}")
+_PLAIN_NUMBER = re.compile(r"\d+(\.\d+)?")
 
 
 def page_country_currency(url: str = "", lang: str = "") -> str | None:
@@ -166,7 +168,7 @@ def currency_iso(raw: str | None, url: str = "", lang: str = "") -> str | None:
         return local if local in ("SEK", "NOK", "DKK", "ISK") else "SEK"
     if token in _SYMBOLS:
         return _SYMBOLS[token]
-    if re.fullmatch(r"[a-z]{3}", token):
+    if _ISO_WORD.fullmatch(token):
         return token.upper()
     return None
 
@@ -183,7 +185,7 @@ def to_decimal(value: object) -> Decimal | None:
         return amount if amount > 0 else None
     if isinstance(value, str):
         text = value.strip()
-        if re.fullmatch(r"\d+(\.\d+)?", text):
+        if _PLAIN_NUMBER.fullmatch(text):
             amount = Decimal(text)
             return amount if amount > 0 else None
         return parse_price(text)[0]

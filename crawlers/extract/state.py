@@ -232,6 +232,7 @@ def find_named_json(page: Page, name: str) -> Any:
     return None
 
 
+_NOT_CJK = re.compile(r"[^\u2e80-\u9fff\uac00-\ud7af]")
 _WORD = re.compile(r"\w+", re.U)
 
 
@@ -239,7 +240,7 @@ def _words(text: str) -> set[str]:
     text = text.lower()
     words = {w for w in _WORD.findall(text) if len(w) > 1 or ord(w[0]) > 0x2E80}
     # CJK has no spaces: use character bigrams.
-    cjk = re.sub(r"[^\u2e80-\u9fff\uac00-\ud7af]", "", text)
+    cjk = _NOT_CJK.sub("", text)
     words |= {cjk[i : i + 2] for i in range(len(cjk) - 1)}
     return words
 
