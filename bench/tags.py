@@ -9,7 +9,8 @@ Per set, for the lexicon tagger (the baseline, category 'general' as `jingshao n
 --category; also with the set's own category) and for ``extract_tags`` (auto = lexicon + span tagger):
 
 - aspect recall: a labelled aspect is found when a tag's aspect overlaps it; an implicit one (no aspect
-  written: 很好用) when a tag's opinion overlaps its opinion. Explicit-only recall beside it.
+  written: 很好用) when a tag's opinion overlaps its opinion. Explicit-only recall beside it, and over
+  distinct surfaces per sentence (拍照 written twice in a sentence is found when either is).
 - aspect precision: tags whose aspect overlaps a labelled aspect (or, implicit tags, whose opinion
   overlaps a labelled implicit opinion), over all tags.
 - opinion recall: labelled opinions overlapped by a tag's opinion.
@@ -44,7 +45,8 @@ def _f1(p: float, r: float) -> float:
 
 def print_row(name: str, s: dict[str, float]) -> None:
     print(
-        f"  {name:<28} aspect R {s['aspect_R']:.3f} (explicit {s['explicit_R']:.3f})  P {s['aspect_P']:.3f}  "
+        f"  {name:<28} aspect R {s['aspect_R']:.3f} (explicit {s['explicit_R']:.3f}, "
+        f"distinct surfaces {s['explicit_distinct_R']:.3f})  P {s['aspect_P']:.3f}  "
         f"F1 {_f1(s['aspect_P'], s['aspect_R']):.3f} | opinion R {s['opinion_R']:.3f} | pairs P {s['pair_P']:.3f} "
         f"R {s['pair_R']:.3f} | polarity {s['polarity']:.3f} | tags/sent {s['tags_per_sent']:.2f} "
         f"(labelled {s['gold_per_sent']:.2f}) | mentions/sent {s['mentions_per_sent']:.2f} "
@@ -110,7 +112,7 @@ def main() -> None:
         print_row("span tagger alone", evaluate(golds, model_only))
         print_row("auto (shipped default)", evaluate(golds, auto))
 
-    shop = Path(src["weak"][0])  # type: ignore[index]
+    shop = Path(src["shopping"][0])  # type: ignore[index]
     texts = shopping_heldout(shop, args.speed_sample) + [g.text for g in zj + dq]
     mean_len = sum(map(len, texts)) / len(texts)
     print(

@@ -219,16 +219,19 @@ def _pos_table() -> dict[str, str]:
 
 
 def spans_from_labels(text: str, labels: list[str]) -> list[Span]:
-    if labels.count("O") == len(labels):  # most clauses: nothing to read
-        return []
+    marked = [i for i, lab in enumerate(labels) if lab != "O"]  # few: most characters are O
     spans: list[Span] = []
-    start, kind = -1, ""
-    for i, lab in enumerate([*labels, "O"]):
-        if start >= 0 and (lab == "O" or lab.startswith("B-") or lab[2:] != kind):
-            spans.append(Span(kind, start, i, text[start:i]))
-            start, kind = -1, ""
-        if lab.startswith("B-") or (lab.startswith("I-") and start < 0):
+    start, kind, last = -1, "", -2
+    for i in marked:
+        lab = labels[i]
+        if start >= 0 and (i != last + 1 or lab[0] == "B" or lab[2:] != kind):
+            spans.append(Span(kind, start, last + 1, text[start : last + 1]))
+            start = -1
+        if start < 0:  # B-, or an I- with nothing open: a span starts here
             start, kind = i, lab[2:]
+        last = i
+    if start >= 0:
+        spans.append(Span(kind, start, last + 1, text[start : last + 1]))
     return spans
 
 

@@ -190,6 +190,7 @@ class _Tok(NamedTuple):  # a tuple, not a frozen dataclass: ~5x cheaper to make,
 
 
 _NO_ROLES: frozenset[str] = frozenset()
+_ASPECT_ROLES = frozenset({"aspect", "problem"})
 
 
 def _roles(lex: Lexicon, word: str) -> frozenset[str]:
@@ -308,16 +309,22 @@ class _Phrase:
     norm: str
 
 
+_PREFIX_ROLES = frozenset({"negator", "degree", "filler"})
+_FILLER_ONLY = frozenset({"filler"})
+
+
 def _phrases(toks: list[_Tok]) -> list[_Phrase]:
     """Opinion phrases: an opinion word and the prefix run before it (see module docstring, step 4)."""
     is_op = [("opinion" in t.roles) for t in toks]
+    if True not in is_op:
+        return []
     as_prefix = [False] * len(toks)
     # A token that can be a prefix is one when the next non-filler token is an opinion (or a prefix).
     # A word that is itself an opinion (好, 不够) is a prefix only right before an opinion word (好快), so
     # 很好很快 stays two phrases.
     for i in range(len(toks) - 2, -1, -1):
         roles = toks[i].roles
-        if not roles & {"negator", "degree", "filler"} or roles & {"aspect", "problem"}:
+        if not roles & _PREFIX_ROLES or roles & _ASPECT_ROLES:
             continue
         nxt = i + 1
         if is_op[i]:
@@ -331,7 +338,7 @@ def _phrases(toks: list[_Tok]) -> list[_Phrase]:
         start = k
         while start > 0 and as_prefix[start - 1]:
             start -= 1
-        while start < k and toks[start].roles == frozenset({"filler"}):  # drop leading fillers (也, 都)
+        while start < k and toks[start].roles == _FILLER_ONLY:  # drop leading fillers (也, 都)
             start += 1
         negs = [toks[j].text for j in range(start, k) if "negator" in toks[j].roles]
         negated = len(negs) % 2 == 1
@@ -528,7 +535,7 @@ def extract_tags(
             continue
         if o and any(_overlap(o, b) for b in taken_o + taken_a):
             continue
-        if tag.polarity == "neu" and any(t.aspect == tag.aspect for t in out):
+        if tag.polarity == "neu" and any(t.aspect == tag.aspect and t.polarity != "neu" for t in out):
             continue  # a mention of an aspect another tag already carries
         if tag not in out:
             out.append(tag)
@@ -712,7 +719,8 @@ def model_tags(norm: str, lex: Lexicon, model_path: str | None = None, *, mentio
         o = opinions[pick]
         used.add(pick)
         read = _read_opinion(lex, aspect, a.text, o.text, o.kind)
-        if read is None:  # an opinion that says nothing about this aspect (快 about 质量): no tag at all
+        if read is None:  # an opinion that says nothing about this aspect (快 about 质量): named, no more
+            mentioned.append(mention_tag(aspect, a.text, (a.start, a.end)))
             continue
         tags.append(Tag(aspect, a.text, o.text, read[0], read[1], (a.start, a.end), (o.start, o.end)))
     spanned = {cid[sp.start] for sp in spans}
@@ -728,7 +736,9 @@ def model_tags(norm: str, lex: Lexicon, model_path: str | None = None, *, mentio
             read = _read_opinion(lex, aspect, seed[2], o.text, o.kind)
             if read is not None:
                 tags.append(Tag(aspect, seed[2], o.text, read[0], read[1], seed[:2], (o.start, o.end)))
-                continue
+            else:  # the opinion says nothing about the aspect written before it (质量很快): no implicit one
+                mentioned.append(mention_tag(aspect, seed[2], seed[:2]))
+            continue
         core = o.text.rstrip(_TRAIL) or o.text
         implied = tagger.implicit.get(o.text) or tagger.implicit.get(core) or lex.implied.get(core)
         if implied is None:
@@ -821,9 +831,6 @@ def _lexicon_opinion_for(norm: str, cid: list[int], lex: Lexicon, a: Any, aspect
             o = (lo + at, lo + at + len(ph.text)) if at >= 0 else None
             return Tag(aspect, a.text, ph.text, _flip(pol) if ph.negated else pol, ph.norm, (a.start, a.end), o)
     return None
-
-
-_ASPECT_ROLES = frozenset({"aspect", "problem"})
 
 
 def _implicit_from_lexicon(norm: str, start: int, end: int, lex: Lexicon, tagger: Any) -> list[Tag]:

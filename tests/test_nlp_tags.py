@@ -60,7 +60,8 @@ def test_exact_tags(text: str, category: str, expected: list[tuple[str, str, str
 
 
 def test_quick_is_not_an_opinion_about_quality() -> None:
-    assert tags("质量很快") == []  # 快 only has a polarity for 物流, 客服, 性能 ...
+    # 快 only has a polarity for 物流, 客服, 性能 ...: 质量 is named (a mention), no preference
+    assert [t for t in tags("质量很快") if t[3] != "neu"] == []
 
 
 def test_category_changes_aspect() -> None:

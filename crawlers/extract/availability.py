@@ -4,6 +4,7 @@ few common European phrasings seen on real shops)."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _SCHEMA = {
     "instock": "InStock",
@@ -87,18 +88,23 @@ def from_text(text: str | None) -> str | None:
     return None
 
 
+# The label tests below are pure and see the same short labels on every page of a shop: cached.
+@lru_cache(maxsize=32768)
 def is_out_text(text: str) -> bool:
     return bool(_OUT_TEXT.search(_strip_media(text)))
 
 
+@lru_cache(maxsize=32768)
 def is_pre_text(text: str) -> bool:
     return bool(_PRE_TEXT.search(text))
 
 
+@lru_cache(maxsize=32768)
 def is_buy_text(text: str) -> bool:
     return bool(_IN_TEXT.search(text))
 
 
+@lru_cache(maxsize=32768)
 def is_mixed_text(text: str) -> bool:
     """Both a buy label and a separate sold-out label ("Add to cart Out of stock"): a state widget."""
     text = _strip_media(text)

@@ -20,6 +20,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from lxml import etree
+
 from . import availability as avail
 from .model import ProductExtraction
 from .page import Page, text_content
@@ -27,6 +29,7 @@ from .prices import currency_iso, parse_price
 from .structured import Found
 
 MAX_ELEMENTS = 60_000
+# Tag names are compared as they are: libxml2's HTML parser (``page.parse_tree``) lower-cases them.
 _SKIP_TAGS = frozenset(
     {
         "script",
@@ -141,6 +144,13 @@ _NUMBER = re.compile(r"\d")
 _FONT = re.compile(r"font(?:-size)?\s*:[^;]*?(\d+(?:\.\d+)?)\s*(px|pt|em|rem)", re.I)
 _LETTER = re.compile(r"[^\W\d_]", re.U)
 _HIDDEN = re.compile(r"(?<![-\w])(display\s*:\s*none|visibility\s*:\s*hidden)", re.I)
+_CSS_CLASS = re.compile(r"\.[\w-]+")
+_CSS_TAG = re.compile(r"[a-z]+")
+_PLAIN_AMOUNT = re.compile(r"\s*\d+(?:[.,]\d+)?\s*")
+_NON_DIGIT = re.compile(r"\D")
+_NUMBER_CHARS = re.compile(r"[\d\s.,'’\-]")
+_LEAD_SPLIT = re.compile(r"[\d¥￥$]")
+_LABEL_END = re.compile(r"[\s¥￥:：]+$")
 _HIDDEN_CLASS = re.compile(r"\b(hidden|d-none|hide|is-hidden|visually-hidden|sr-only|invisible)\b", re.I)
 
 
@@ -178,6 +188,25 @@ def _hidden_attrs(style: str, cls: str) -> bool:
     return bool((style and _HIDDEN.search(style)) or (cls and _HIDDEN_CLASS.search(cls)))
 
 
+_ATTR_KEYS = ("class", "id", "itemprop", "data-testid", "data-test", "data-qa", "aria-label")
+_INFO_KEYS = frozenset((*_ATTR_KEYS, "hidden", "aria-hidden", "style"))
+
+
+@lru_cache(maxsize=65536)
+def _attr_info(items: tuple[tuple[str, str], ...]) -> tuple[int, bool]:
+    """(``_attr_kind`` of the element's attributes, hidden by its attributes) from the attributes
+    that decide either, as ``el.items()`` lists them: one call into lxml per element instead of
+    ten ``get``s, and cached, as pages repeat the same class and style strings."""
+    d = dict(items)
+    attrs = " ".join(filter(None, (d.get(k) for k in _ATTR_KEYS)))
+    hidden = (
+        d.get("hidden") is not None
+        or d.get("aria-hidden") == "true"
+        or _hidden_attrs(d.get("style") or "", d.get("class") or "")
+    )
+    return _attr_kind(attrs), hidden
+
+
 def _is_hidden(el: Any) -> bool:
     get = el.get
     return (
@@ -187,13 +216,68 @@ def _is_hidden(el: Any) -> bool:
     )
 
 
+_SKIP_TAG_NAMES = tuple(sorted(_SKIP_TAGS))
+
+
+def _count_elements(root: Any) -> int:
+    # lxml's C iterator, filtered to elements; an XPath count() cost far more per call
+    return sum(1 for _ in root.iter(etree.Element))
+
+
+def _subtree_stats(root: Any) -> tuple[int, int]:
+    """(elements the walk would visit, visible text length) of a subtree it does not enter.
+
+    The count is exact (script/style/svg ... subtrees left out), counted by lxml's C iterator; the length
+    (texts and tails stripped, skipped subtrees and comments left out) is exact up to
+    ``_SMALL_TEXT`` and only known to be larger beyond: every reader compares it with a bound
+    no larger than that, so the text of a big block is not read to its end."""
+    if not len(root):
+        return 1, len((root.text or "").strip())
+    count = _count_elements(root)
+    skipped_len = 0
+    seen: set[Any] = set()
+    for skip in root.iter(*_SKIP_TAG_NAMES):
+        if skip is root or any(a in seen for a in skip.iterancestors()):
+            continue
+        seen.add(skip)
+        count -= _count_elements(skip)
+        skipped_len += sum(len(piece.strip()) for piece in skip.itertext())
+    bound = _SMALL_TEXT + skipped_len
+    length = 0
+    for piece in root.itertext():
+        length += len(piece.strip())
+        if length > bound:
+            return count, _SMALL_TEXT + 1
+    return count, length - skipped_len
+
+
+def _subtree_raw(el: Any) -> tuple[int, str]:
+    """(visible text length, raw text) of a subtree, as the walk computes them bottom-up."""
+    own = el.text or ""
+    total = len(own.strip())
+    parts = [own]
+    for child in el:
+        tail = child.tail or ""
+        if isinstance(child.tag, str) and child.tag not in _SKIP_TAGS:
+            clen, ctext = _subtree_raw(child)
+            total += clen
+            if clen:
+                parts.append(ctext)
+        total += len(tail.strip())
+        parts.append(tail)
+    return total, "".join(parts)
+
+
 class _Doc:
     """Document-order index of the visible, non-excluded part of the body, built once per page.
 
-    One iterative walk prunes whole subtrees that cannot hold the product's visible text (script,
-    style, svg, templates ...), marks excluded blocks (recommendations, nav, footers ...) and hidden
-    subtrees, and computes bottom-up the visible text length of every element and the text itself
-    of small elements, so later passes never call ``text_content()`` on big containers.
+    One walk prunes whole subtrees that cannot hold the product's visible text (script, style,
+    svg, templates ...) and whole excluded blocks (recommendations, nav, footers ...: most of a
+    big page's elements, and no pass ever reads inside them), marks hidden subtrees, and computes
+    bottom-up the visible text length of every walked element and the text itself of small
+    elements, so later passes never call ``text_content()`` on big containers. An excluded block
+    still takes its place in the document order (positions count its elements) and its text
+    still counts in its container's length, both read by lxml's C iterators.
     """
 
     def __init__(self, page: Page) -> None:
@@ -204,87 +288,150 @@ class _Doc:
         self.title_el = _main_title(page)
         self.immune: set[Any] = set(self.title_el.iterancestors()) if self.title_el is not None else set()
         self.order: dict[Any, int] = {}
+        #: excluded elements: the roots of the excluded blocks (not walked inside) and what a
+        #: heading excluded after it was walked; see :meth:`is_excluded` for any element
         self.excluded: set[Any] = set()
         self.hidden: set[Any] = set()
+        #: walked elements (not inside an excluded block), in document order
         self.elements: list[Any] = []
         self.text_len: dict[Any, int] = {}
         self._raw: dict[Any, str] = {}
         self._text: dict[Any, str] = {}
+        self._pruned: set[Any] = set()
+        self._hidden_roots: list[Any] = []
+        self._all: list[Any] | None = None
         self._buys: list[Any] | None = None
+        self._small: list[Any] | None = None
         self._walk(root)
 
     def _walk(self, root: Any) -> None:
-        # lxml's C iterator visits every node; a node whose parent was skipped (script, style,
-        # svg ...) is skipped too, and exclusion/hiddenness is inherited from the parent. This is
-        # several times faster than a Python-level DFS with an explicit stack.
+        self._walk_frames([(iter((root,)), None, False)], 0, True, self.elements)
+        self._bottom_up()
+
+    def _walk_frames(
+        self, frames: list[tuple[Any, Any, bool]], n: int, prune_hidden: bool, elements: list[Any]
+    ) -> None:
+        # A depth-first walk with a stack of child iterators (lxml iterates children in C), so a
+        # skipped, excluded or hidden subtree is never entered; hiddenness is inherited down the
+        # stack, exclusion is read from the parent (a heading can exclude its parent mid-walk).
+        # A hidden subtree holding the title is walked (the title keeps its position).
         immune = self.immune
         excluded = self.excluded
         hidden = self.hidden
-        elements = self.elements
         order = self.order
-        skipped: set[Any] = set()
-        n = 0
-        for el in root.iter():
-            tag = el.tag
-            if not isinstance(tag, str):
-                continue
-            parent = el.getparent()
-            if parent in skipped:
-                skipped.add(el)
-                continue
-            tag = tag.lower()
-            if tag in _SKIP_TAGS:
-                skipped.add(el)
-                continue
-            if n >= MAX_ELEMENTS:
-                break
-            excl = parent in excluded
-            hid = parent in hidden
-            if el.attrib:
-                if not excl and el not in immune:
-                    kind = _attr_kind(_attrs(el))
-                    if tag in _EXCLUDE_TAGS or kind == 1:
-                        excl = True
-                    elif tag in _HEAD_TAGS or kind == 2:
-                        excl = self._exclude_by_heading(el)
-                if not hid:
-                    hid = _is_hidden(el)
-            elif not excl and el not in immune:
-                if tag in _EXCLUDE_TAGS:
-                    excl = True
-                elif tag in _HEAD_TAGS:
-                    excl = self._exclude_by_heading(el)
-            order[el] = n
-            n += 1
-            elements.append(el)
-            if excl:
-                excluded.add(el)
-            if hid:
-                hidden.add(el)
-        # Visible text length of every visited element (and the raw text of small ones),
-        # bottom-up in one pass: text_content() per element would be quadratic on deep pages.
         text_len = self.text_len
+        pruned = self._pruned
+        while frames:
+            it, parent, hid_parent = frames[-1]
+            for el in it:
+                tag = el.tag
+                if not isinstance(tag, str):
+                    continue
+                # (libxml2's HTML parser gives lower-case tag names)
+                if tag in _SKIP_TAGS:
+                    continue
+                if n >= MAX_ELEMENTS:
+                    frames.clear()
+                    break
+                excl = parent is not None and parent in excluded
+                hid = hid_parent
+                items = el.items()
+                if items:
+                    kind, hid_attr = _attr_info(tuple([kv for kv in items if kv[0] in _INFO_KEYS]))
+                    if not excl and el not in immune:
+                        if tag in _EXCLUDE_TAGS or kind == 1:
+                            excl = True
+                        elif tag in _HEAD_TAGS or kind == 2:
+                            excl = self._exclude_by_heading(el)
+                    if not hid:
+                        hid = hid_attr
+                elif not excl and el not in immune:
+                    if tag in _EXCLUDE_TAGS:
+                        excl = True
+                    elif tag in _HEAD_TAGS:
+                        excl = self._exclude_by_heading(el)
+                order[el] = n
+                if excl or (hid and prune_hidden and el not in immune):
+                    if excl:
+                        excluded.add(el)
+                    else:
+                        hidden.add(el)
+                        self._hidden_roots.append(el)
+                    pruned.add(el)
+                    count, length = _subtree_stats(el)
+                    n += count
+                    text_len[el] = length
+                    continue
+                n += 1
+                elements.append(el)
+                if hid:
+                    hidden.add(el)
+                frames.append((iter(el), el, hid))
+                break
+            else:
+                frames.pop()
+
+    def _bottom_up(self) -> None:
+        text_len = self.text_len
+        elements = self.elements
+        # Visible text length of every walked element (and the raw text of small ones),
+        # bottom-up in one pass: text_content() per element would be quadratic on deep pages.
         raw = self._raw
         for el in reversed(elements):
             own = el.text or ""
             total = len(own.strip())
-            parts = [own]
-            small = True
+            if not len(el):  # a leaf (most elements): its own text is all of it
+                text_len[el] = total
+                if total <= _SMALL_TEXT:
+                    raw[el] = own
+                continue
             for child in el:
-                tail = child.tail or ""
-                clen = text_len.get(child, 0)
-                total += clen + len(tail.strip())
-                if small:
-                    if clen:
-                        ctext = raw.get(child)
-                        if ctext is None:
-                            small = False
-                        else:
-                            parts.append(ctext)
-                    parts.append(tail)
+                total += text_len.get(child, 0) + len((child.tail or "").strip())
             text_len[el] = total
-            if small and total <= _SMALL_TEXT:
+            if total <= _SMALL_TEXT:
+                # every child with text is then small too, so its raw text is known
+                parts = [own]
+                for child in el:
+                    if text_len.get(child, 0):
+                        parts.append(self._raw_text(child))
+                    parts.append(child.tail or "")
                 raw[el] = "".join(parts)
+
+    def _raw_text(self, el: Any) -> str:
+        """Raw text of a small walked element or excluded block (blocks computed on demand)."""
+        got = self._raw.get(el)
+        if got is None and el in self._pruned and self.text_len.get(el, 0) <= _SMALL_TEXT:
+            got = self._raw[el] = _subtree_raw(el)[1]
+        return got if got is not None else ""
+
+    def all_elements(self) -> list[Any]:
+        """Every element with a position that is not in an excluded block, hidden ones included
+        (hidden subtrees are walked now, once; only the rare fallbacks without a title ask)."""
+        if self._all is None:
+            extra: list[Any] = list(self._hidden_roots)
+            for root in self._hidden_roots:
+                self._walk_frames([(iter(root), root, True)], self.order[root] + 1, False, extra)
+            self._all = sorted(self.elements + extra, key=self.order.__getitem__)
+        return self._all
+
+    def is_excluded(self, el: Any) -> bool:
+        """Whether any element is in an excluded block (hidden subtrees walked first)."""
+        self.all_elements()
+        excluded = self.excluded
+        return el in excluded or any(a in excluded for a in el.iterancestors())
+
+    @property
+    def small(self) -> list[Any]:
+        """Usable (not excluded, not hidden) walked elements with at most 60 visible characters:
+        the only ones the price, stock, buy-button and promo passes look at."""
+        if self._small is None:
+            text_len = self.text_len
+            excluded = self.excluded
+            hidden = self.hidden
+            self._small = [
+                el for el in self.elements if text_len.get(el, 0) <= 60 and el not in excluded and el not in hidden
+            ]
+        return self._small
 
     def _exclude_by_heading(self, el: Any) -> bool:
         head = _limited_text(el, 80)
@@ -302,6 +449,8 @@ class _Doc:
         got = self._text.get(el)
         if got is None:
             raw = self._raw.get(el)
+            if raw is None and el in self._pruned and self.text_len.get(el, 0) <= _SMALL_TEXT:
+                raw = self._raw_text(el)
             got = " ".join(raw.split()) if raw is not None else _own_text(el)
             self._text[el] = got
         return got
@@ -373,9 +522,9 @@ def css_font_sizes(page: Page) -> dict[str, float]:
                     continue
                 last = parts[-1]
                 key = None
-                if last.startswith(".") and re.fullmatch(r"\.[\w-]+", last):
+                if last.startswith(".") and _CSS_CLASS.fullmatch(last):
                     key = last[1:]
-                elif len(parts) >= 2 and re.fullmatch(r"[a-z]+", last) and re.fullmatch(r"\.[\w-]+", parts[-2]):
+                elif len(parts) >= 2 and _CSS_TAG.fullmatch(last) and _CSS_CLASS.fullmatch(parts[-2]):
                     key = f"{parts[-2][1:]} {last}"
                 if key:
                     sizes[key] = size
@@ -433,7 +582,7 @@ def _title_anchor(page: Page, doc: _Doc) -> int | None:
     anchor = None
     # The walked elements in document order, not an XPath over the whole tree: only walked
     # elements have a position, and attribute predicates over every node were slow in libxml2.
-    for el in doc.elements:
+    for el in doc.all_elements():
         if not el.attrib:
             continue
         cls = el.get("class") or ""
@@ -452,8 +601,8 @@ _BUY_ATTR = re.compile(r"add[-_]?to[-_]?(cart|basket|bag)|buy[-_]?now|btn[-_]?bu
 def _buy_elements(doc: _Doc) -> list[Any]:
     out = []
     text_len = doc.text_len
-    for el in doc.elements:
-        tag = el.tag.lower()
+    for el in doc.small:
+        tag = el.tag
         if tag not in _BUY_TAGS or el in doc.excluded or el in doc.hidden:
             continue
         if tag == "input":
@@ -478,7 +627,7 @@ def _in_struck(el: Any, stop: int = 4) -> bool:
     for _ in range(stop):
         if node is None or not isinstance(node.tag, str):
             return False
-        if node.tag.lower() in ("del", "s", "strike"):
+        if node.tag in ("del", "s", "strike"):
             return True
         if "line-through" in (node.get("style") or ""):
             return True
@@ -493,7 +642,7 @@ def _fragments(el: Any) -> list[tuple[str, bool]]:
     def visit(node: Any, struck: bool) -> None:
         if len(out) > 40:
             return
-        tag = node.tag.lower() if isinstance(node.tag, str) else ""
+        tag = node.tag if isinstance(node.tag, str) else ""
         if tag in _SKIP_TAGS:
             return
         struck = struck or tag in ("del", "s", "strike") or "line-through" in (node.get("style") or "")
@@ -519,14 +668,14 @@ def _candidate_text(el: Any) -> tuple[str, bool] | None:
     Fragments are joined without separators (``¥``,``1``,``99``,``.00`` -> ``¥199.00``) until a
     fragment with letters follows the number (``$400`` + ``5 bids`` stops before the bids).
     """
-    tag = el.tag.lower()
+    tag = el.tag
     if el.attrib:
         content = el.get("content") if el.get("itemprop") in ("price", "lowPrice") else None
         if content and _NUMBER.search(content):
             return content, False
         for attr in ("data-price", "data-price-amount", "data-value"):
             v = el.get(attr)
-            if v and re.fullmatch(r"\s*\d+(?:[.,]\d+)?\s*", v):
+            if v and _PLAIN_AMOUNT.fullmatch(v):
                 return v, False
     if tag in _NO_CANDIDATE_TAGS:
         return None
@@ -575,7 +724,7 @@ def _text_before(el: Any, doc: _Doc, limit: int = 24) -> str:
             tail = sib.tail or ""
             pieces.append(tail)
             size += len(tail.strip())
-            if isinstance(sib.tag, str) and sib.tag.lower() not in _SKIP_TAGS:
+            if isinstance(sib.tag, str) and sib.tag not in _SKIP_TAGS:
                 if doc.text_len.get(sib, 0) <= _SMALL_TEXT:
                     t = doc.text(sib)
                     pieces.append(t)
@@ -653,7 +802,7 @@ def _score_prices(
     old_parents: set[Any] = set()  # candidates read as a struck price: a child may hold the real one
     text_len = doc.text_len
     from_vias: set[str] = page.__dict__.setdefault("_from_vias", set())
-    for el in doc.elements:
+    for el in doc.small:
         tl = text_len.get(el, 0)
         if tl > 60:
             continue
@@ -672,7 +821,7 @@ def _score_prices(
         # Prefer the outermost small element that holds the whole price: skip if the parent is
         # itself a candidate with the same digits (split spans ¥ 1 99 .00 are joined by the parent).
         parent = el.getparent()
-        digits = re.sub(r"\D", "", text)
+        digits = _NON_DIGIT.sub("", text)
         if (
             parent is not None
             and parent in seen_parents
@@ -720,7 +869,7 @@ def _score_prices(
         if len(text) * 2 < tl and tl > 25:
             continue  # a container whose text merely starts with a price
         # Text that is mostly something else (a sentence containing a number) is not a price.
-        digits_etc = re.sub(r"[\d\s.,'’\-]", "", text)
+        digits_etc = _NUMBER_CHARS.sub("", text)
         if len(digits_etc) > 12 and not itemprop:
             continue
         conditional = bool(_CONDITIONAL.search(own_and_label))
@@ -754,8 +903,8 @@ def _score_prices(
         if is_old:
             old_parents.add(el)
         if not is_old and not conditional:
-            lead = re.split(r"[\d¥￥$]", text, maxsplit=1)[0]
-            near = (lead if re.search(r"[^\W\d_]", lead) else re.sub(r"[\s¥￥:：]+$", "", label))[-6:]
+            lead = _LEAD_SPLIT.split(text, maxsplit=1)[0]
+            near = (lead if _LETTER.search(lead) else _LABEL_END.sub("", label))[-6:]
             if _SALE_LABEL.search(near):
                 kind, score = "sale", score + 2.0
             elif _LIST_LABEL.search(near):
@@ -819,7 +968,7 @@ def _signature(el: Any) -> tuple[str, ...]:
 
 
 def _describe(el: Any) -> str:
-    tag = el.tag.lower()
+    tag = el.tag
     if el.get("itemprop"):
         return f'{tag}[itemprop="{el.get("itemprop")}"]'
     if el.get("id"):
@@ -836,13 +985,13 @@ def _availability(page: Page, doc: _Doc, title_pos: int | None) -> tuple[str | N
     best_out: tuple[int, str] | None = None
     best_pre: tuple[int, str] | None = None
     text_len = doc.text_len
-    for el in doc.elements:
+    for el in doc.small:
         tl = text_len.get(el, 0)
-        if tl > 60 or (tl == 0 and el.tag.lower() != "input"):
+        if tl > 60 or (tl == 0 and el.tag != "input"):
             continue
         if el in doc.excluded or el in doc.hidden:
             continue
-        tag = el.tag.lower()
+        tag = el.tag
         if tag in ("body", "html", "main", "form") or el is doc.title_el:
             continue
         if tag == "input":
@@ -850,7 +999,7 @@ def _availability(page: Page, doc: _Doc, title_pos: int | None) -> tuple[str | N
         else:
             # the element's own words (its text and its children's tails), not its children's
             text = (el.text or "") + " ".join((c.tail or "") for c in el)
-            if not text.strip() and len(el) == 1 and isinstance(el[0].tag, str) and el[0].tag.lower() not in _SKIP_TAGS:
+            if not text.strip() and len(el) == 1 and isinstance(el[0].tag, str) and el[0].tag not in _SKIP_TAGS:
                 text = doc.text(el)
         text = " ".join(text.split())
         if not text:
@@ -903,7 +1052,7 @@ def _named_title_elements(page: Page, doc: _Doc) -> list[Any]:
     out = []
     for el in page.tree.iter():
         cls = el.get("class") if isinstance(el.tag, str) else None
-        if cls and any(k in cls for k in _NAMED_TITLE) and el not in doc.excluded and 4 <= len(_own_text(el)) <= 200:
+        if cls and any(k in cls for k in _NAMED_TITLE) and not doc.is_excluded(el) and 4 <= len(_own_text(el)) <= 200:
             out.append(el)
     return out
 

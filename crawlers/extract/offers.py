@@ -19,6 +19,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 CENT = Decimal("0.01")
+_SPACES = re.compile(r"\s+")
+_MEMBER = re.compile(r"PLUS|会员|88VIP", re.I)
 _NUM = r"(\d+(?:\.\d+)?)"
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _Y = r"\s*[¥￥]?\s*"
@@ -168,11 +170,11 @@ def _offer(kind: str, m: re.Match[str]) -> Offer | None:
     if kind == "coupon":
         return Offer("coupon", t, amount=_d(m.group(2)), label=(m.group(1) or "优惠券"))
     if kind == "unit_off":
-        label = re.sub(r"\s+", "", m.group(1))
+        label = _SPACES.sub("", m.group(1))
         return Offer("unit_off", t, amount=_d(m.group(2)), label=label)
     if kind == "unit_price":
-        label = re.sub(r"\s+", "", m.group(1))
-        member = bool(re.search(r"PLUS|会员|88VIP", label, re.I))
+        label = _SPACES.sub("", m.group(1))
+        member = bool(_MEMBER.search(label))
         return Offer("unit_price", t, amount=_d(m.group(2)), label=label, member=member)
     if kind == "rate_all":
         rate = _rate(m.group(1))

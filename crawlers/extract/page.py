@@ -10,7 +10,6 @@ from typing import Any
 from lxml import etree
 
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
-_ITEMPROP = re.compile("itemprop", re.I)
 
 
 # Plain lxml elements, not ``lxml.html.HtmlElement``: lxml.html decides the class of every
@@ -66,10 +65,18 @@ class Page:
             return lxml_html.document_fromstring("<html><body></body></html>")
 
     @cached_property
+    def text_lower(self) -> str:
+        """The page text lower-cased, for case-insensitive gates (a literal search in it is far
+        cheaper than a case-insensitive regex over the page)."""
+        return self.text.lower()
+
+    @cached_property
     def itemprops(self) -> list[Any]:
         """Elements with an ``itemprop``, in document order; none without the word in the page
         (attribute names are case-insensitive, hence the search ignoring case)."""
-        if _ITEMPROP.search(self.text) is None:
+        # a literal search, then (rarely) a lower-cased copy: a case-insensitive regex over a
+        # whole page was far slower than both
+        if "itemprop" not in self.text and "itemprop" not in self.text_lower:
             return []
         return self.tree.xpath("//*[@itemprop]")
 

@@ -27,6 +27,7 @@ import logging
 import re
 from collections.abc import Mapping
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from lxml import etree
@@ -68,25 +69,33 @@ _GROUP_SEPARATORS = re.compile(r"[,.' \u00a0\u202f]+")
 _VISIBLE_TEXT = etree.XPath("//body//text()[not(parent::script) and not(parent::style)]", smart_strings=False)
 
 
+@lru_cache(maxsize=65536)
+def _readings(token: str) -> frozenset[Decimal]:
+    """Every value one number token can be read as (cached: pages repeat their numbers)."""
+    values: set[Decimal] = set()
+    groups = _GROUP_SEPARATORS.split(token)[:8]
+    for i in range(len(groups)):
+        for j in range(i + 1, len(groups) + 1):
+            run = groups[i:j]
+            values.add(Decimal("".join(run)))
+            for k in range(1, len(run)):
+                values.add(Decimal("".join(run[:k]) + "." + "".join(run[k:])))
+    return frozenset(values)
+
+
 def _visible_numbers(page: Page) -> list[Decimal]:
     """Every value the numbers of the page's visible text can be read as, sorted (cached on the page).
 
     Generous on purpose: the digit groups of a token ("1,299.00", "1.299,00", "19 .28") are read
     in every contiguous run and with the decimal point at every group boundary, so whatever
-    price-parser makes of a visible price text is among them."""
+    price-parser makes of a visible price text is among them. Each distinct token is read once."""
     cached = page.__dict__.get("_visible_numbers")
     if cached is not None:
         return cached
     values: set[Decimal] = set()
     text = " ".join(_VISIBLE_TEXT(page.tree))
-    for token in _NUMBER_TOKEN.findall(text):
-        groups = _GROUP_SEPARATORS.split(token)[:8]
-        for i in range(len(groups)):
-            for j in range(i + 1, len(groups) + 1):
-                run = groups[i:j]
-                values.add(Decimal("".join(run)))
-                for k in range(1, len(run)):
-                    values.add(Decimal("".join(run[:k]) + "." + "".join(run[k:])))
+    for token in set(_NUMBER_TOKEN.findall(text)):
+        values.update(_readings(token))
     out = sorted(values)
     page.__dict__["_visible_numbers"] = out
     return out
@@ -112,6 +121,20 @@ def _check_units_against_visible(page: Page, result: ProductExtraction) -> None:
     source = result.sources.get("price", {})
     if result.price is None or source.get("layer") in ("selector", "heuristic"):
         return
+    if "_scored_prices" in page.__dict__:
+        # The visible prices are already scored (the heuristic layer looked for an original
+        # price): when the best one is no unit away from the price, nothing below can change it,
+        # whatever the gate would say; only when it is does the gate decide, as before.
+        try:
+            best = heuristics.best_price(page)
+        except Exception:
+            return
+        if (
+            best is None
+            or best[1] <= 0
+            or not any(abs(result.price - best[1] * factor) <= best[1] * factor / 200 for factor in _UNIT_FACTORS)
+        ):
+            return
     if not _visible_in_unit(page, result.price):
         return
     try:
@@ -208,7 +231,7 @@ def _extract(
             result.sources["price"] = {"layer": "heuristic", "via": f"{low[1]} (lowest of a range)"}
     _check_units_against_visible(page, result)
     try:
-        result.variants = variants.page_variants(page, [data for _name, data in state.iter_state(page)])
+        result.variants = variants.page_variants(page)
     except Exception as exc:
         notes.append(f"variant detection failed: {type(exc).__name__}")
     if variant:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from price_parser import Price
@@ -129,6 +130,8 @@ _LANG_CURRENCY: dict[str, str] = {"zh-cn": "CNY", "zh-hans": "CNY", "ja": "JPY",
 
 _CNY_HINT = re.compile(r"[￥元]|RMB|人民币", re.I)
 _DIGITS = re.compile(r"\d")
+_ISO_WORD = re.compile(r"[a-z]{3}")
+_PLAIN_NUMBER = re.compile(r"\d+(\.\d+)?")
 
 
 def page_country_currency(url: str = "", lang: str = "") -> str | None:
@@ -165,7 +168,7 @@ def currency_iso(raw: str | None, url: str = "", lang: str = "") -> str | None:
         return local if local in ("SEK", "NOK", "DKK", "ISK") else "SEK"
     if token in _SYMBOLS:
         return _SYMBOLS[token]
-    if re.fullmatch(r"[a-z]{3}", token):
+    if _ISO_WORD.fullmatch(token):
         return token.upper()
     return None
 
@@ -182,7 +185,7 @@ def to_decimal(value: object) -> Decimal | None:
         return amount if amount > 0 else None
     if isinstance(value, str):
         text = value.strip()
-        if re.fullmatch(r"\d+(\.\d+)?", text):
+        if _PLAIN_NUMBER.fullmatch(text):
             amount = Decimal(text)
             return amount if amount > 0 else None
         return parse_price(text)[0]
@@ -193,6 +196,13 @@ def parse_price(text: str | None, currency_hint: str | None = None) -> tuple[Dec
     """``(amount, raw currency token)`` from a price text; amount is None when absent or <= 0."""
     if not text or not _DIGITS.search(text):
         return None, None
+    return _parse_price(text, currency_hint)
+
+
+@lru_cache(maxsize=32768)
+def _parse_price(text: str, currency_hint: str | None) -> tuple[Decimal | None, str | None]:
+    # Cached: price-parser is the costliest step per candidate, and a shop's pages repeat the
+    # same price texts (every candidate of the visible-text pass is parsed). Decimals are immutable.
     text = text.replace("\xa0", " ").replace("\u202f", " ").strip()
     if len(text) > 200:
         text = text[:200]

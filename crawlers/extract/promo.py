@@ -40,6 +40,8 @@ _PRICE_LABEL = re.compile(
 # The price box (class/id "price"): its 到手价/促销价 label is the price's, not a promotion's.
 _PRICE_BOX = re.compile(r"price|\bjg\b", re.I)
 _CONDITIONAL = re.compile(r"券后|到手")
+_LETTER = re.compile(r"[^\W\d_]")
+_SPACES = re.compile(r"\s+")
 MAX_SNIPPET = 60
 
 
@@ -59,7 +61,7 @@ def _is_promo(text: str, attrs: str) -> bool:
         return False
     if _PRICE_LABEL.match(text) and not _CONDITIONAL.search(text):
         return False
-    return promo_text or bool(attrs and _PROMO_ATTR.search(attrs) and len(text) >= 4 and re.search(r"[^\W\d_]", text))
+    return promo_text or bool(attrs and _PROMO_ATTR.search(attrs) and len(text) >= 4 and _LETTER.search(text))
 
 
 def promo_fields(page: Page, limit: int = 6) -> Found:
@@ -67,11 +69,11 @@ def promo_fields(page: Page, limit: int = 6) -> Found:
     found = Found()
     doc = get_doc(page)
     matches = []
-    for el in doc.elements:
+    for el in doc.small:
         tl = doc.text_len.get(el, 0)
         if not tl or tl > MAX_SNIPPET or el in doc.excluded or el in doc.hidden:
             continue
-        if el.tag.lower() in ("option", "title"):
+        if el.tag in ("option", "title"):
             continue
         text = doc.text(el)
         if not text or len(text) > MAX_SNIPPET:
@@ -88,7 +90,7 @@ def promo_fields(page: Page, limit: int = 6) -> Found:
             break
         if any(d in matched for d in el.iterdescendants()):
             continue
-        key = re.sub(r"\s+", "", text)
+        key = _SPACES.sub("", text)
         if any(key in k for k in keys):
             continue
         keys.append(key)

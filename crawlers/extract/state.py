@@ -32,7 +32,8 @@ _ASSIGN_EQ = re.compile(r"=\s*(?=[{\[])")
 _ASSIGN_NAME = re.compile(
     r"(?:^|[;\s,(])((?:window\.|var\s+|let\s+|const\s+|self\.)?([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*))\s*\Z"
 )
-_NAME_WINDOW = 400
+_NAME_WINDOW = 200
+_JSON_AT = json.JSONDecoder().raw_decode
 _JS_TOKEN = re.compile(
     r"""("(?:[^"\\]|\\.)*")|('(?:[^'\\]|\\.)*')|(/\*.*?\*/|//[^\n]*)|([A-Za-z_$][\w$]*)|(,\s*(?=[}\]]))""",
     re.S,
@@ -205,11 +206,19 @@ def iter_state(page: Page) -> list[tuple[str, Any]]:
             m = _ASSIGN_NAME.search(text, max(0, at - _NAME_WINDOW), at)
             if m is None:
                 continue
-            literal = _balanced(text, eq.end())
-            if literal and len(literal) > 20:
-                data = _loads(literal)
-                if isinstance(data, (dict, list)):
-                    out.append((m.group(2), data))
+            start = eq.end()
+            try:
+                # strict JSON (a quarter of the literals) is read straight off the script by the
+                # C decoder: the same span the bracket scan finds, parsed in the same pass
+                data, end = _JSON_AT(text, start)
+            except ValueError:
+                literal = _balanced(text, start)
+                data = _loads(literal) if literal and len(literal) > 20 else None
+            else:
+                if end - start <= 20:
+                    continue
+            if isinstance(data, (dict, list)):
+                out.append((m.group(2), data))
     page.__dict__["_state_blobs"] = out
     return out
 
@@ -223,6 +232,7 @@ def find_named_json(page: Page, name: str) -> Any:
     return None
 
 
+_NOT_CJK = re.compile(r"[^\u2e80-\u9fff\uac00-\ud7af]")
 _WORD = re.compile(r"\w+", re.U)
 
 
@@ -230,12 +240,22 @@ def _words(text: str) -> set[str]:
     text = text.lower()
     words = {w for w in _WORD.findall(text) if len(w) > 1 or ord(w[0]) > 0x2E80}
     # CJK has no spaces: use character bigrams.
-    cjk = re.sub(r"[^\u2e80-\u9fff\uac00-\ud7af]", "", text)
+    cjk = _NOT_CJK.sub("", text)
     words |= {cjk[i : i + 2] for i in range(len(cjk) - 1)}
     return words
 
 
 def page_titles(page: Page, with_h1: bool = True) -> list[str]:
+    """The page's titles: its first <h1>s, og:title and <title> (cached on the page; the title
+    index and the state layer both ask)."""
+    key = "_titles_h1" if with_h1 else "_titles"
+    cached = page.__dict__.get(key)
+    if cached is None:
+        cached = page.__dict__[key] = _page_titles(page, with_h1)
+    return list(cached)
+
+
+def _page_titles(page: Page, with_h1: bool) -> list[str]:
     t = page.tree
     out = []
     xps = ("//h1", '//meta[@property="og:title"]/@content', "//title")
@@ -297,6 +317,15 @@ def url_item_id(url: str) -> str | None:
     return m.group(1) if m else None
 
 
+_NOT_RAIL = re.compile(r"sku|spec|price|image|pic", re.I)
+
+
+@lru_cache(maxsize=16384)
+def _is_rail_key(key: str) -> bool:
+    """A key under which a blob lists other items (cached: blobs repeat their keys)."""
+    return bool(_RAIL_KEY.search(key)) and not _NOT_RAIL.search(key)
+
+
 def _walk_marked(data: Any, in_list: bool = False, depth: int = 0) -> Any:
     """``(node, listed)`` for every dict; ``listed``: inside a list of items or under a rail's key."""
     if depth > 12:
@@ -305,8 +334,7 @@ def _walk_marked(data: Any, in_list: bool = False, depth: int = 0) -> Any:
         yield data, in_list
         for key, value in data.items():
             if isinstance(value, (dict, list)):
-                rail = bool(_RAIL_KEY.search(str(key))) and not re.search(r"sku|spec|price|image|pic", str(key), re.I)
-                yield from _walk_marked(value, in_list or rail, depth + 1)
+                yield from _walk_marked(value, in_list or _is_rail_key(str(key)), depth + 1)
     elif isinstance(data, list):
         many = sum(isinstance(v, dict) for v in data) >= 2
         for value in data:
@@ -335,8 +363,7 @@ def state_fields(page: Page) -> Found:
     if not titles:
         return found
     best: tuple[float, str, dict[str, Any]] | None = None
-    body = page.tree.find("body")
-    body_text = " ".join(text_content(body).split())[:200_000] if body is not None else ""
+    body_text: str | None = None  # built on first need: the whole body's text is costly
     item_id = url_item_id(page.url)
     for name, data in iter_state(page):
         for node, listed in _walk_marked(data):
@@ -356,7 +383,10 @@ def state_fields(page: Page) -> Found:
             else:
                 match_floor = 0.6
             match = _title_match(title[1], titles)
-            if match < 0.6 and len(title[1]) >= 6 and title[1].strip() in body_text:
+            if match < 0.6 and len(title[1]) >= 6 and body_text is None:
+                body = page.tree.find("body")
+                body_text = " ".join(text_content(body).split())[:200_000] if body is not None else ""
+            if match < 0.6 and len(title[1]) >= 6 and body_text and title[1].strip() in body_text:
                 match = 0.9  # the name is shown on the page verbatim
             if match < match_floor and not id_match:
                 continue

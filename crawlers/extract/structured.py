@@ -20,6 +20,8 @@ from .prices import currency_iso, parse_price, to_decimal
 
 log = logging.getLogger(__name__)
 
+_RANGE_MARK = re.compile(r"[~～起]|\bfrom\b")
+
 PRODUCT_TYPES = {
     "product",
     "productgroup",
@@ -310,7 +312,7 @@ def opengraph_fields(tree: Any, url: str = "", lang: str = "") -> Found:
                 cur_key = key
             found.put("currency", currency_iso(cur, url, lang), cur_key)
             # "2,900원~" / "¥99起": the lowest price of a range
-            found.price_is_range = bool(re.search(r"[~～起]|\bfrom\b", meta[key]))
+            found.price_is_range = bool(_RANGE_MARK.search(meta[key]))
             break
     for key in ("product:original_price:amount",):
         amount = to_decimal(meta.get(key)) if meta.get(key) else None

@@ -32,11 +32,12 @@ _PRICE_KEYS = (
     "p",
 )
 _FEN_KEY = re.compile(r"fen|cent|^groupPrice$|^normalPrice$", re.I)
+_SEPARATORS = re.compile(r"[\s/|,，·]+")
 _LIST_KEYS = re.compile(r"^(sku_?list|skus|skuInfos?|variants|sku_?infos?|specList)$", re.I)
 
 
 def _norm(text: str) -> str:
-    return re.sub(r"[\s/|,，·]+", " ", text).strip()
+    return _SEPARATORS.sub(" ", text).strip()
 
 
 def _price(key: str, value: Any) -> Decimal | None:
@@ -50,6 +51,8 @@ def _price(key: str, value: Any) -> Decimal | None:
 
 def _from_attributes(page: Page) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
+    if "data-price" not in page.text_lower:
+        return out  # no element can carry the attribute: the XPath over every node is skipped
     for el in page.tree.xpath("//*[@data-price][@data-sku or @data-spec or @data-value or @data-sku-id]"):
         name = _norm(el.get("data-spec") or el.get("data-value") or el.get("title") or text_content(el))
         raw = el.get("data-price") or ""
@@ -91,10 +94,37 @@ def from_state(blobs: list[Any]) -> list[dict[str, Any]]:
     return []
 
 
-def page_variants(page: Page, blobs: list[Any]) -> list[dict[str, Any]]:
+#: Lower-cased pieces one of which every key ``_LIST_KEYS`` matches starts with, and such a key
+#: as the page's script text writes it (``"skuList":``, ``skus :``, ``'variants':``).
+_LIST_KEY_HINTS = ("sku", "variants", "speclist")
+_LIST_KEY_AT = re.compile(r"(?:sku_?list|skus|sku_?infos?|variants|speclist)[\"']?\s*:")
+
+
+def _names_variant_list(low: str) -> bool:
+    """Whether the lower-cased page text writes a variant-list key anywhere: only then can a
+    state blob hold one, and only then are the blobs read (literal searches, then a match at
+    each hit, instead of a case-insensitive regex over the page)."""
+    for hint in _LIST_KEY_HINTS:
+        at = low.find(hint)
+        while at != -1:
+            if _LIST_KEY_AT.match(low, at):
+                return True
+            at = low.find(hint, at + 1)
+    return False
+
+
+def page_variants(page: Page, blobs: list[Any] | None = None) -> list[dict[str, Any]]:
+    """Variants from the page's attributes, else from its state blobs (``blobs``: the data of
+    :func:`state.iter_state`, read only when the page text names a variant list at all)."""
     found = _from_attributes(page)
     if len(found) >= 2:
         return _dedup(found)
+    if not _names_variant_list(page.text_lower):
+        return []
+    if blobs is None:
+        from .state import iter_state
+
+        blobs = [data for _name, data in iter_state(page)]
     return _dedup(from_state(blobs))
 
 
