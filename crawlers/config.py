@@ -239,6 +239,8 @@ class CrawlConfig(_Strict):
     retry_times: int = Field(default=3, ge=0, le=20)
     timeout: float = Field(default=30, gt=0)
     max_page_mb: float = Field(default=20, gt=0)
+    conditional_requests: bool = True  # issue 15: If-None-Match / If-Modified-Since; 304 = seen unchanged
+    full_fetch_hours: float = Field(default=24, gt=0)  # a page is downloaded in full at least this often
     review_max_pages: int = Field(default=20, ge=1, le=10_000)
     blocking: BlockingConfig = Field(default_factory=BlockingConfig)
 

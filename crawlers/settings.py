@@ -55,6 +55,8 @@ def build_settings(config: CrawlerInputs, *, needs_browser: bool, log_level: str
             "jingshao.crawlers.pipelines_blocking.ListPricePipeline": 610,  # issue 12: list page prices
         },
         "JINGSHAO_DATABASE_URL": config.database_url,
+        "JINGSHAO_CONDITIONAL_REQUESTS": crawl.conditional_requests,
+        "JINGSHAO_FULL_FETCH_HOURS": crawl.full_fetch_hours,
         "JINGSHAO_BLOCKING": crawl.blocking,
         "JINGSHAO_BLOCKING_POLICY": crawl.blocking.policy(),
         "JINGSHAO_COOKIE_JARS": load_jars(config),

@@ -94,8 +94,23 @@ def from_state(blobs: list[Any]) -> list[dict[str, Any]]:
     return []
 
 
-#: Lower-cased pieces one of which every key ``_LIST_KEYS`` matches contains.
+#: Lower-cased pieces one of which every key ``_LIST_KEYS`` matches starts with, and such a key
+#: as the page's script text writes it (``"skuList":``, ``skus :``, ``'variants':``).
 _LIST_KEY_HINTS = ("sku", "variants", "speclist")
+_LIST_KEY_AT = re.compile(r"(?:sku_?list|skus|sku_?infos?|variants|speclist)[\"']?\s*:")
+
+
+def _names_variant_list(low: str) -> bool:
+    """Whether the lower-cased page text writes a variant-list key anywhere: only then can a
+    state blob hold one, and only then are the blobs read (literal searches, then a match at
+    each hit, instead of a case-insensitive regex over the page)."""
+    for hint in _LIST_KEY_HINTS:
+        at = low.find(hint)
+        while at != -1:
+            if _LIST_KEY_AT.match(low, at):
+                return True
+            at = low.find(hint, at + 1)
+    return False
 
 
 def page_variants(page: Page, blobs: list[Any] | None = None) -> list[dict[str, Any]]:
@@ -104,8 +119,7 @@ def page_variants(page: Page, blobs: list[Any] | None = None) -> list[dict[str, 
     found = _from_attributes(page)
     if len(found) >= 2:
         return _dedup(found)
-    low = page.text_lower
-    if not any(hint in low for hint in _LIST_KEY_HINTS):
+    if not _names_variant_list(page.text_lower):
         return []
     if blobs is None:
         from .state import iter_state
