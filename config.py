@@ -320,6 +320,8 @@ autothrottle = true
 retry_times = 3               # retries on 5xx, 429 and network errors, with backoff
 timeout = 30                  # seconds per request
 max_page_mb = 20              # larger pages are refused and recorded as failures
+conditional_requests = true   # send the last page's ETag / Last-Modified back; 304 = seen unchanged
+full_fetch_hours = 24         # download each page in full at least this often (a wrong ETag can't hide a change)
 review_max_pages = 20         # review pages per product per run; crawls stop earlier at known reviews,
                               # and pages beyond the limit on a first crawl are not fetched later
 
@@ -330,6 +332,8 @@ review_max_pages = 20         # review pages per product per run; crawls stop ea
 headless = true
 block_resources = ["image", "font", "media"]   # also possible: "stylesheet"
 navigation_timeout = 30
+concurrency_per_domain = 2    # render pages in flight per domain (pages are kept and reused)
+recycle_after = 200           # pages a browser context renders before it is replaced (bounds memory)
 
 [schedule]
 # 'every 15m' (s, m, h, d), a crontab in the time zone above ('0 8 * * *'), or 'off'.

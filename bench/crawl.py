@@ -3,10 +3,13 @@
 Prints pages/s for
   * baseline: a bare Scrapy spider that only parses the JSON-LD price (same settings),
   * products: the full `products` pipeline (layered extraction + change-only SQLite writes),
-  * re-crawl: the same `products` crawl again on the same database with nothing changed,
+  * re-crawl: the same `products` crawl again on the same database with nothing changed (the demo shop
+    sends ETags, so the pages come back as 304 Not Modified),
+  * re-crawl without conditional requests: the same again, every page downloaded and matched by its
+    fingerprint (what a shop without ETag / Last-Modified costs),
 and the ratios (products / baseline, re-crawl / first crawl), min / median / max over ``--reps``
-interleaved repetitions (baseline, products, re-crawl, baseline, ...); then pages/s for `render = true`
-pages through headless Chromium with and without resource blocking. Every measurement runs in its own
+interleaved repetitions (baseline, products, both re-crawls, baseline, ...); then pages/s for
+`render = true` pages through headless Chromium with and without resource blocking. Every measurement runs in its own
 child process (Twisted's reactor cannot restart; each child imports what it needs before its timer
 starts) against one demo-shop process, all in the same run, so the ratios are fair on a noisy shared
 machine while the absolute figures are not.
@@ -87,7 +90,7 @@ def _config(base: str, urls: list[str], db: str, *, render: bool, block: bool):
     )
 
 
-def child_products(base: str, n: int, db: str, render: bool, block: bool) -> dict:
+def child_products(base: str, n: int, db: str, render: bool, block: bool, conditional: bool = True) -> dict:
     from jingshao.crawlers.runner import ProgressHook, crawl_products
     from jingshao.demo.catalog import bench_product_urls, bench_render_urls
 
@@ -106,7 +109,9 @@ def child_products(base: str, n: int, db: str, render: bool, block: bool) -> dic
         cfg,
         progress=timer,
         log_level="ERROR",
-        extra_settings=dict(COMMON) | ({"CONCURRENT_REQUESTS_PER_DOMAIN": 4} if render else {}),
+        extra_settings=dict(COMMON)
+        | ({"CONCURRENT_REQUESTS_PER_DOMAIN": 4} if render else {})
+        | {"JINGSHAO_CONDITIONAL_REQUESTS": conditional},
     )
     return {"pages": n, "ok": summary.pages, "failures": summary.failures, "seconds": timer.elapsed}
 
@@ -137,7 +142,12 @@ def main() -> None:
             res = child_baseline(base, int(n))
         else:
             res = child_products(
-                base, int(n), rest[0], render=kind.startswith("render"), block=kind == "render-blocked"
+                base,
+                int(n),
+                rest[0],
+                render=kind.startswith("render"),
+                block=kind == "render-blocked",
+                conditional=kind != "products-unconditional",
             )
         print(json.dumps(res))
         return
@@ -164,16 +174,18 @@ def main() -> None:
             f"crawl benchmark: {args.pages} demo product pages over HTTP on 127.0.0.1 "
             f"(16 concurrent requests, no delay)"
         )
-        runs: dict[str, list[dict]] = {"baseline": [], "products": [], "recrawl": []}
+        runs: dict[str, list[dict]] = {"baseline": [], "products": [], "recrawl": [], "recrawl-fp": []}
         for rep in range(max(1, args.reps)):
             db = str(tmp / f"products-{rep}.db")
             runs["baseline"].append(run_child("baseline", base, str(args.pages)))
             runs["products"].append(run_child("products", base, str(args.pages), db))
             runs["recrawl"].append(run_child("products", base, str(args.pages), db))
+            runs["recrawl-fp"].append(run_child("products-unconditional", base, str(args.pages), db))
         labels = {
             "baseline": "baseline: bare Scrapy, JSON-LD price only",
             "products": "products: extraction + SQLite change-only writes",
-            "recrawl": "re-crawl: the same products, nothing changed",
+            "recrawl": "re-crawl: nothing changed (304 Not Modified)",
+            "recrawl-fp": "re-crawl without conditional requests (fingerprints)",
         }
 
         def spread(values: list[float], fmt: str = "{:.1f}") -> str:
@@ -189,6 +201,8 @@ def main() -> None:
         again = [r["seconds"] / p["seconds"] for p, r in zip(runs["products"], runs["recrawl"], strict=True)]
         print(f"  ratio products / baseline (pages/s, per repetition): {spread(speed, '{:.2f}')}")
         print(f"  ratio re-crawl time / first crawl time (per repetition): {spread(again, '{:.2f}')}")
+        again_fp = [r["seconds"] / p["seconds"] for p, r in zip(runs["products"], runs["recrawl-fp"], strict=True)]
+        print(f"  ratio re-crawl without conditional requests / first crawl: {spread(again_fp, '{:.2f}')}")
 
         if args.render_pages:
             print(

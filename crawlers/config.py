@@ -239,6 +239,8 @@ class CrawlConfig(_Strict):
     retry_times: int = Field(default=3, ge=0, le=20)
     timeout: float = Field(default=30, gt=0)
     max_page_mb: float = Field(default=20, gt=0)
+    conditional_requests: bool = True  # issue 15: If-None-Match / If-Modified-Since; 304 = seen unchanged
+    full_fetch_hours: float = Field(default=24, gt=0)  # a page is downloaded in full at least this often
     review_max_pages: int = Field(default=20, ge=1, le=10_000)
     blocking: BlockingConfig = Field(default_factory=BlockingConfig)
 
@@ -255,6 +257,15 @@ class BrowserConfig(_Strict):
     headless: bool = True
     block_resources: list[ResourceType] = Field(default_factory=_blocked_by_default)
     navigation_timeout: float = Field(default=30, gt=0)
+    # The pool of browser contexts (issue 15): pages are kept and reused, a context is replaced after
+    # recycle_after pages (its memory returns), render pages in flight per domain are capped.
+    concurrency_per_domain: int = Field(default=2, ge=1, le=64, description="render pages in flight per domain")
+    contexts: int = Field(default=2, ge=1, le=32, description="browser contexts per cookie identity")
+    pages_per_context: int = Field(default=4, ge=1, le=64, description="pages open at once in one context")
+    recycle_after: int = Field(default=200, ge=1, description="pages a context renders before it is replaced")
+    network_quiet_ms: int = Field(
+        default=200, ge=0, le=10_000, description="no request in flight this long after load: the page is done"
+    )
 
 
 class MentionSourceConfig(_Strict):

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from scrapy import Request, Spider, signals
 from scrapy.http import Response
 
 from jingshao.storage.db import Database, open_database
+from jingshao.storage.models import utcnow
 from jingshao.storage.repository import PageState, page_states
 
 
@@ -57,18 +59,27 @@ class ConditionalRequestMiddleware:
     queued: a crawl of its own targets reads every product's in one statement when the spider opens (no
     one else stores its products' pages meanwhile); a queue worker's request, queued maybe long ago, reads
     its product's row right before it goes out. Validators are only sent when the page is still read the
-    same way (extractor version, selectors, variant ...: the reading digest stored with them); a rendered
-    page never gets them (the browser fetches it). Scrapy's HttpCacheMiddleware would revalidate too, but
+    same way (extractor version, selectors, variant ...: the reading digest stored with them) and while its
+    last full download is younger than ``[crawl] full_fetch_hours`` (a shop whose ETag does not change with
+    the page cannot hide a change for longer); a rendered page never gets them (the browser fetches it);
+    ``[crawl] conditional_requests = false`` turns them off. Scrapy's HttpCacheMiddleware would revalidate too, but
     it keeps a whole cached response per page; here the database row is the cache."""
 
-    def __init__(self, database_url: str | None) -> None:
+    def __init__(self, database_url: str | None, *, enabled: bool = True, full_fetch_hours: float = 24.0) -> None:
         self.database_url = database_url
+        self.enabled = enabled
+        self.full_fetch_after = timedelta(hours=full_fetch_hours)
         self.db: Database | None = None
         self.known: dict[int, PageState | None] = {}
 
     @classmethod
     def from_crawler(cls, crawler):
-        middleware = cls(crawler.settings.get("JINGSHAO_DATABASE_URL"))
+        s = crawler.settings
+        middleware = cls(
+            s.get("JINGSHAO_DATABASE_URL"),
+            enabled=s.getbool("JINGSHAO_CONDITIONAL_REQUESTS", True),
+            full_fetch_hours=s.getfloat("JINGSHAO_FULL_FETCH_HOURS", 24.0),
+        )
         crawler.signals.connect(middleware.opened, signal=signals.spider_opened)
         crawler.signals.connect(middleware.closed, signal=signals.spider_closed)
         return middleware
@@ -104,7 +115,13 @@ class ConditionalRequestMiddleware:
         state = request.meta[PAGE_STATE] = self.state_of(target["product_id"])
         request.meta.pop(VALIDATED, None)
         validators = state.validators if state is not None else None
-        if not validators or request.meta.get("playwright") or validators.get("reading") != page_reading(target):
+        if (
+            not self.enabled
+            or not validators
+            or request.meta.get("playwright")
+            or validators.get("reading") != page_reading(target)
+            or not self.fresh(validators)
+        ):
             return None
         sent = False
         if validators.get("etag"):
@@ -118,18 +135,30 @@ class ConditionalRequestMiddleware:
             request.meta["handle_httpstatus_list"] = [*request.meta.get("handle_httpstatus_list", ()), 304]
         return None
 
+    def fresh(self, validators: Mapping[str, Any]) -> bool:
+        """Whether the page was downloaded in full recently enough to trust a 304: a shop whose ETag does not
+        change with the page (a misconfigured CDN) would otherwise hide every later change."""
+        try:
+            fetched = datetime.fromisoformat(validators["fetched_at"])
+        except (KeyError, TypeError, ValueError):
+            return False
+        return utcnow() - fetched < self.full_fetch_after
+
 
 def page_validators(
     response: Response, reading: str, fallback: Mapping[str, Any] | None = None
 ) -> dict[str, Any] | None:
-    """The response's ETag / Last-Modified with the reading digest (None: the site sends neither); a 304
-    without them keeps ``fallback`` (the ones it answered)."""
+    """The response's ETag / Last-Modified with the reading digest and the time of this full download (None:
+    the site sends neither). For a 304 (``fallback``: the validators it answered) the time of the last full
+    download stays, and so do the validators when the 304 repeats none."""
     etag = response.headers.get("ETag")
     modified = response.headers.get("Last-Modified")
     if not (etag or modified):
         return dict(fallback) if fallback else None
+    fetched_at = fallback.get("fetched_at") if fallback else utcnow().isoformat()
     return {
         "etag": etag.decode("latin-1") if etag else None,
         "last_modified": modified.decode("latin-1") if modified else None,
         "reading": reading,
+        "fetched_at": fetched_at,
     }

@@ -55,6 +55,8 @@ def build_settings(config: CrawlerInputs, *, needs_browser: bool, log_level: str
             "jingshao.crawlers.pipelines_blocking.ListPricePipeline": 610,  # issue 12: list page prices
         },
         "JINGSHAO_DATABASE_URL": config.database_url,
+        "JINGSHAO_CONDITIONAL_REQUESTS": crawl.conditional_requests,
+        "JINGSHAO_FULL_FETCH_HOURS": crawl.full_fetch_hours,
         "JINGSHAO_BLOCKING": crawl.blocking,
         "JINGSHAO_BLOCKING_POLICY": crawl.blocking.policy(),
         "JINGSHAO_COOKIE_JARS": load_jars(config),
@@ -85,9 +87,19 @@ def browser_settings(config: CrawlerInputs, *, block: bool | None = None) -> dic
     blocked = frozenset(browser.block_resources) if block is not False else frozenset()
     settings: dict[str, Any] = {
         "DOWNLOAD_HANDLERS": {
-            "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
-            "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+            "http": "jingshao.crawlers.browser.PooledBrowserHandler",
+            "https": "jingshao.crawlers.browser.PooledBrowserHandler",
         },
+        "JINGSHAO_BROWSER_POOL": {
+            "concurrency_per_domain": browser.concurrency_per_domain,
+            "contexts": browser.contexts,
+            "pages_per_context": browser.pages_per_context,
+            "recycle_after": browser.recycle_after,
+            "network_quiet_ms": browser.network_quiet_ms,
+        },
+        # Scrapy's own per-domain cap must let the browser's through (render requests are also capped
+        # per domain by the pool's handler).
+        "CONCURRENT_REQUESTS_PER_DOMAIN": max(config.crawl.concurrency_per_domain, browser.concurrency_per_domain),
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
         "PLAYWRIGHT_LAUNCH_OPTIONS": launch,
         "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": browser.navigation_timeout * 1000,

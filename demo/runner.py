@@ -70,6 +70,8 @@ def write_demo_config(
         "autothrottle = false",
         "retry_times = 2",
         "timeout = 20",
+        "[web]",
+        "preview_allow_private = true",  # the demo shop is on 127.0.0.1 (the preview refuses it otherwise)
     ]
     for comp, prods in by_comp.items():
         lines += [

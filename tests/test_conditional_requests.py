@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -18,7 +19,7 @@ from jingshao.demo.catalog import DemoProduct
 from jingshao.demo.runner import write_demo_config
 from jingshao.storage.db import open_database
 from jingshao.storage.models import CrawlRun, Observation, Product
-from jingshao.storage.repository import CatalogEntry, PageState, PageWrite, page_states, sync_catalog, write_pages
+from jingshao.storage.repository import CatalogEntry, PageWrite, page_states, sync_catalog, write_pages
 
 from .conftest import run_cli
 
@@ -162,11 +163,10 @@ def test_a_queued_request_reads_the_page_state_when_it_is_sent(tmp_path):
             "https://shop.example.com/1.html"
         ]
     target = {"url": "https://shop.example.com/1.html", "product_id": pid}
-    from jingshao.crawlers.spiders.products import page_reading
 
-    def store(fp: str, etag: str) -> None:
+    def store(fp: str, etag: str, fetched: datetime | None = None) -> None:
         with db.session() as s:
-            validators = {"etag": etag, "last_modified": None, "reading": page_reading(target)}
+            validators = queued_validators(target, etag, fetched)
             write_pages(s, [PageWrite(pid, {"price": "9.90"}, fingerprint=fp, validators=validators)])
 
     store("a" * 64, '"old"')
@@ -192,11 +192,29 @@ def test_a_queued_request_reads_the_page_state_when_it_is_sent(tmp_path):
         middleware.closed(_Spider())
     assert "If-None-Match" not in request.headers and not request.meta.get(VALIDATED)
     with db.session() as s:
-        assert page_states(s, [pid]) == {pid: PageState("b" * 64, {**queued_validators(target)})}
+        [(_, state)] = page_states(s, [pid]).items()
+    assert state.fingerprint == "b" * 64 and state.validators["etag"] == '"new"'
+    # Last downloaded in full more than full_fetch_hours ago: downloaded in full again (a wrong ETag can't hide it).
+    store("c" * 64, '"newer"', datetime.now(UTC) - timedelta(hours=25))
+    assert not sent_validators(url, target)
+    store("d" * 64, '"newest"', datetime.now(UTC) - timedelta(hours=23))
+    assert sent_validators(url, target)
     db.dispose()
 
 
-def queued_validators(target: dict) -> dict:
+def sent_validators(url: str, target: dict) -> bool:
+    middleware = ConditionalRequestMiddleware(url, full_fetch_hours=24)
+    middleware.opened(_Spider())
+    try:
+        request = Request(target["url"], meta={"target": target, CONDITIONAL: True})
+        middleware.process_request(request)
+    finally:
+        middleware.closed(_Spider())
+    return bool(request.meta.get(VALIDATED)) and "If-None-Match" in request.headers
+
+
+def queued_validators(target: dict, etag: str, fetched: datetime | None = None) -> dict:
     from jingshao.crawlers.spiders.products import page_reading
 
-    return {"etag": '"new"', "last_modified": None, "reading": page_reading(target)}
+    at = (fetched or datetime.now(UTC)).isoformat()
+    return {"etag": etag, "last_modified": None, "reading": page_reading(target), "fetched_at": at}

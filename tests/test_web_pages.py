@@ -252,3 +252,72 @@ def test_backtest_view_replays_the_rules(site):
     assert data.brand in html
     bad = client.get("/alerts/backtest", params={"run": "1", "start": "yesterday"}).text
     assert 'class="flash error"' in bad and "ISO 8601" in bad  # bad input: a clear message, no 500
+
+
+def test_settings_relays_the_apis_refusals_in_chinese(site):
+    """监控设置 adds and edits through the API's checks; what the API refuses is said in Chinese there."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from jingshao.demo.catalog import YOUPIN
+
+    client, data, _ = site
+    token = csrf(client.get("/settings").text)
+
+    def err(path: str, form: dict) -> str:
+        r = client.post(path, data={**form, "csrf_token": token}, follow_redirects=False)
+        assert r.status_code == 303
+        return parse_qs(urlsplit(r.headers["location"]).query)["err"][0]
+
+    message = err("/settings/products", {"competitor": YOUPIN, "urls": "https://shop.example.com/item/1.html"})
+    assert f"竞品“{YOUPIN}”由配置文件管理" in message and "managed by" not in message
+    message = err("/settings/products", {"competitor": "新店", "urls": "ftp://shop.example.com/item/1.html"})
+    assert "链接" in message and "http" in message and "expected" not in message
+    file_product = data.chart_product
+    message = err(f"/settings/products/{file_product}", {"action": "save", "name": "改名"})
+    assert f"商品 #{file_product} 由配置文件管理" in message
+
+
+def test_mind_map_api_and_page_show_the_same_aspects(site):
+    client, _, _ = site
+    comps = client.get("/api/v1/competitors").json()
+    reviewed = [
+        c["name"] for c in comps if client.get("/api/v1/mindmap", params={"competitor": c["name"]}).status_code == 200
+    ]
+    assert reviewed, "the seeded data has reviews"
+    m = client.get("/api/v1/mindmap", params={"competitor": reviewed[0]}).json()
+    assert m["competitor"] == reviewed[0] and m["aspects"]
+    a = m["aspects"][0]
+    assert {"aspect", "reviews", "share", "positive", "negative", "top_positive", "top_negative", "week"} <= set(a)
+    html = client.get("/reviews", params={"competitor": reviewed[0]}).text
+    option = re.search(r'id="mindmap-chart-option">(.*?)</script>', html, re.S).group(1)
+    import json
+
+    tree = json.loads(option)["series"][0]["data"][0]
+    assert [n["aspect"] for n in tree["children"]] == [x["aspect"] for x in m["aspects"]]
+    assert client.get("/api/v1/mindmap", params={"competitor": "没有这家"}).status_code == 404
+
+
+def test_overview_counts_in_sql_match_the_listed_changes(site):
+    """概览 counts changes in SQL and fetches only the 50 it lists: the same figures as counting them all."""
+    from jingshao.storage.queries import web_pages as q
+
+    client, _, work = site
+    cfg = load_config(work / "jingshao.toml")
+    db = open_database(cfg.database_url)
+    try:
+        with db.session() as s:
+            for since in (datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC) - timedelta(days=3)):
+                every = q.changes_since(s, since)
+                today = since + (datetime.now(UTC) - since) / 2
+                got = q.change_summary(s, since, today)
+                recent = [c for c in every if c.at >= today]
+                assert got.total == len(every) and q.changes_since(s, since, limit=2) == every[:2]
+                assert got.price == sum(1 for c in recent if c.old_price != c.new_price)
+                assert got.promo == sum(1 for c in recent if (c.old_promo or None) != (c.new_promo or None))
+                assert got.stock_outs == sum(
+                    1 for c in recent if c.new_availability == "OutOfStock" and c.old_availability != "OutOfStock"
+                )
+            assert q.changes_since(s, datetime(2000, 1, 1, tzinfo=UTC))  # the seeded data has changes
+    finally:
+        db.dispose()
+    assert client.get("/").status_code == 200

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -50,7 +51,6 @@ def site(tmp_path_factory) -> Iterator[Site]:
         cfg_path = write_demo_config(shop.base_url, work, with_browser=False)
         with cfg_path.open("a", encoding="utf-8") as f:
             f.write(
-                "[web]\n"
                 f'[[web.users]]\nname = "{ADMIN}"\nrole = "admin"\npassword = "{ADMIN_PASSWORD}"\n'
                 f'[[web.users]]\nname = "{VIEWER}"\nrole = "viewer"\npassword = "{VIEWER_PASSWORD}"\n'
             )
@@ -350,5 +350,31 @@ def test_injection_strings_render_inert(browser, site):
         page.goto(site.url(f"/mentions?brand={d.brand}&authority=3"))
         assert "<script>" in page.inner_text("#evidence")
         assert dialogs == []
+    finally:
+        ctx.close()
+
+
+def test_mind_map_renders_its_aspects_on_a_phone(browser, site):
+    """评价洞察's mind map: an ECharts tree in real Chromium at 390 px with the aspects of the API's JSON
+    (nlp.mindmap), collapsible by a tap, no horizontal overflow."""
+    ctx, page = login(browser, site, viewport={"width": 390, "height": 844})
+    try:
+        page.goto(site.url("/reviews"))
+        competitors = [o for o in page.locator("select[name=competitor] option").all_inner_texts() if o != "全部"]
+        for comp in competitors:
+            api = page.request.get(site.url("/api/v1/mindmap"), params={"competitor": comp})
+            if api.ok and api.json()["aspects"]:
+                break
+        else:
+            pytest.fail("no competitor with a mind map in the seeded data")
+        want = [a["aspect"] for a in api.json()["aspects"]]
+        page.goto(site.url("/reviews?" + urlencode({"competitor": comp})))
+        page.wait_for_function("() => window.jingshaoCharts && window.jingshaoCharts['mindmap-chart']")
+        tree = page.evaluate("() => window.jingshaoCharts['mindmap-chart'].getOption().series[0].data[0]")
+        assert [c["aspect"] for c in tree["children"]] == want
+        box = page.locator("#mindmap-chart canvas").first.bounding_box()
+        assert box and box["width"] > 300 and box["height"] >= 260  # drawn, at the phone's width
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=str(ARTIFACTS / "390-reviews-mindmap.png"), full_page=True)
     finally:
         ctx.close()

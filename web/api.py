@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from jingshao.core.export import ALERT_COLUMNS, csv_text, plain
+from jingshao.nlp.mindmap import MindMap
 from jingshao.storage import alerts_repo
 from jingshao.storage import catalog as catalog_store
 from jingshao.storage.queries import web as q
@@ -171,10 +172,10 @@ def _validated_selectors(sel: SelectorsIn | None) -> dict[str, str]:
     try:
         return Selectors.model_validate(sel.model_dump(exclude_none=True)).as_dict()
     except ValidationError as exc:
-        raise HTTPException(422, _errors(exc)) from None
+        raise HTTPException(422, field_errors(exc)) from None
 
 
-def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
     return [
         {"loc": list(e["loc"]), "msg": e["msg"].removeprefix("Value error, "), "type": e["type"]} for e in exc.errors()
     ]
@@ -251,7 +252,7 @@ def _product_config(url: str, name: str | None, render: bool, spec: dict[str, An
     try:
         return ProductConfig.model_validate({**spec, "url": url, "name": name, "render": render})
     except ValidationError as exc:
-        raise HTTPException(422, _errors(exc)) from None
+        raise HTTPException(422, field_errors(exc)) from None
 
 
 @router.get("/products", tags=["catalog"], response_model=PageOut[q.ProductRow])
@@ -504,6 +505,25 @@ def list_tags(
     """Preference tags (aspect, opinion, polarity) with how many reviews carry each, most frequent first.
     A mention (an aspect named with no opinion) has polarity ``neu`` and an empty opinion."""
     return q.tag_counts(db, product_id=product_id, competitor=competitor, limit=limit)
+
+
+@router.get("/mindmap", tags=["reviews"])
+def mind_map(
+    user: Viewer,
+    db: Db,
+    competitor: str | None = None,
+    product_id: int | None = None,
+    days: Annotated[int, Query(ge=1, le=3650, description="Reviews of the last N days")] = 30,
+) -> MindMap:
+    """The user mind map (用户心智图谱) of a competitor, a product or all: per aspect, its share of the
+    tagged reviews, praise and complaints with counts, examples and this week against last
+    (``nlp.mindmap``, the same map as the 评价洞察 page, the daily report and ``jingshao tags --json``)."""
+    from jingshao.web.insight import mind_map_for
+
+    m = mind_map_for(db, competitor=competitor, product_id=product_id, now=datetime.now(UTC), days=days)
+    if m is None:
+        raise _not_found("reviewed product for that selection")
+    return m
 
 
 @router.get("/mentions", tags=["mentions"], response_model=PageOut[q.MentionRow])

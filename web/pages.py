@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from fastapi import Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from jingshao.storage.queries import web as wq
 from jingshao.storage.queries import web_pages as q
+from jingshao.web import insight
 from jingshao.web.auth import Principal
 from jingshao.web.deps import get_cfg, get_db, page_context, require_admin
 from jingshao.web.routing import Router
@@ -98,6 +99,7 @@ def percent(value: float | None, digits: int = 0) -> str:
 
 templates.env.filters["money"] = money
 templates.env.filters["percent"] = percent
+templates.env.filters["urldecode"] = unquote
 templates.env.globals["safe_url"] = safe_url
 templates.env.globals["AVAILABILITY"] = AVAILABILITY
 templates.env.globals["LABELS"] = LABELS
@@ -150,8 +152,9 @@ def overview(request: Request, db: Session = Depends(get_db)) -> Response:
     now = _now()
     today = _day_start(cfg.tz, now)
     since_yesterday = today - timedelta(days=1)
-    changes = q.changes_since(db, since_yesterday)
-    counts = q.overview_counts(db, today, now + timedelta(seconds=1), [c for c in changes if c.at >= today])
+    changes = q.changes_since(db, since_yesterday, limit=50)
+    summary = q.change_summary(db, since_yesterday, today)
+    counts = q.overview_counts(db, today, now + timedelta(seconds=1), summary)
     alerts = sorted(list_alerts(db, state="firing"), key=lambda a: (LEVEL_ORDER.get(a.level, 9), -a.since.timestamp()))
     return render(
         request,
@@ -159,8 +162,8 @@ def overview(request: Request, db: Session = Depends(get_db)) -> Response:
         "overview",
         counts=counts,
         alerts=alerts[:20],
-        changes=changes[:50],
-        more=len(changes) - 50,
+        changes=changes,
+        more=summary.total - len(changes),
     )
 
 
@@ -442,8 +445,10 @@ def reviews(request: Request, db: Session = Depends(get_db), competitor: str = "
 
     cfg = get_cfg(request)
     now = _now()
-    products = q.review_products(db)
-    competitors = sorted({c for _, c, _, _ in products})
+    # The product list of the competitor in view (the chosen one, or the chosen product's).
+    scope = competitor or (q.competitor_of(db, product) if product else None)
+    products = q.review_products(db, scope)
+    competitors = q.reviewed_competitors(db)
     chosen = [p for p in products if (not competitor or p[1] == competitor) and (not product or p[0] == product)]
     ids = [p[0] for p in chosen]
     this_week = _week_start(cfg.tz, now)
@@ -505,11 +510,17 @@ def reviews(request: Request, db: Session = Depends(get_db), competitor: str = "
                 "cons": [t for t in tags if t.polarity == "neg"][:3],
             }
         )
+    mind = insight.mind_map_of(window, chosen, competitor or None, product or None, now) if ids else None
+    api_params = {k: v for k, v in (("competitor", competitor), ("product_id", product or "")) if v}
     return render(
         request,
         "reviews.html",
         "reviews",
         charts=True,
+        mind=mind,
+        mind_option=insight.mind_map_option(mind) if mind else None,
+        mind_height=insight.mind_map_height(mind) if mind else None,
+        mind_api="/api/v1/mindmap" + ("?" + urlencode(api_params) if api_params else ""),
         products=products,
         competitors=competitors,
         competitor=competitor,
@@ -844,11 +855,55 @@ def _urls(text: str) -> list[str]:
     return list(dict.fromkeys(u.strip() for u in text.splitlines() if u.strip()))
 
 
+# The API's messages (English, for API clients) as 监控设置 shows them: Chinese, same facts.
+API_MESSAGES = (
+    (r"competitor '(.+)' is managed by the config file.*", "竞品“{0}”由配置文件管理，请在 jingshao.toml 中修改"),
+    (r"(\S+) is already watched in the config file.*", "{0} 已在配置文件中监控"),
+    (r"(\S+) is already watched \(product #(\d+)\)", "{0} 已在监控中（商品 #{1}）"),
+    (r"product #(\d+) is managed by the config file.*", "商品 #{0} 由配置文件管理，请在 jingshao.toml 中修改"),
+    (r"product #(\d+) was removed.*", "商品 #{0} 已移除；如需继续监控，请重新添加链接"),
+    (r"no product #(\d+)", "没有编号为 {0} 的商品"),
+    (r"expected an http:// or https:// URL", "链接须以 http:// 或 https:// 开头"),
+    (r"the URL contains a space.*", "链接里有空格或其他空白字符，请写成 %20"),
+)
+FIELD_LABELS = {"url": "链接", "name": "名称", "competitor": "竞品店铺", "selectors": "选择器", "variant": "规格"}
+PYDANTIC_TYPES = {
+    "missing": "必填",
+    "string_too_long": "太长",
+    "string_too_short": "不能为空",
+    "extra_forbidden": "不支持的字段",
+    "url_parsing": "不是有效的链接",
+}
+
+
+def _chinese(message: str) -> str:
+    for pattern, template in API_MESSAGES:
+        if m := re.fullmatch(pattern, message.strip()):
+            return template.format(*m.groups())
+    return message
+
+
 def _api_error(exc: HTTPException) -> str:
     detail = exc.detail
-    if isinstance(detail, list):
-        return "；".join(f"{'.'.join(str(x) for x in d.get('loc', []))}: {d.get('msg')}" for d in detail)
-    return str(detail)
+    if isinstance(detail, list):  # pydantic's field errors
+        parts = []
+        for d in detail:
+            loc = [str(x) for x in d.get("loc", []) if x != "body"]
+            where = "·".join(FIELD_LABELS.get(x, FIELD_NAMES.get(x, x)) for x in loc) or "输入"
+            parts.append(f"{where}：{PYDANTIC_TYPES.get(d.get('type', ''), _chinese(str(d.get('msg'))))}")
+        return "；".join(parts)
+    return _chinese(str(detail))
+
+
+def _value_error(exc: ValueError) -> str:
+    """A form value the API's models refused (pydantic), said as the API's 422 is said here."""
+    from pydantic import ValidationError
+
+    from jingshao.web import api
+
+    if isinstance(exc, ValidationError):
+        return _api_error(HTTPException(422, api.field_errors(exc)))
+    return _chinese(str(exc))
 
 
 SETTINGS_ROWS = 50  # a page of the product list (each row carries its edit forms)
@@ -946,7 +1001,7 @@ def settings_add(
         except HTTPException as exc:
             errors.append(f"{url}：{_api_error(exc)}")
         except ValueError as exc:  # pydantic's ValidationError
-            errors.append(f"{url}：{exc}")
+            errors.append(f"{url}：{_value_error(exc)}")
     if errors:
         return back("/settings", err=f"已添加 {added} 个；未添加：" + "；".join(errors)[:250])
     return back("/settings", ok=f"已添加 {added} 个商品，下次抓取时开始监控")
@@ -989,7 +1044,7 @@ def settings_edit(
     except HTTPException as exc:
         return back("/settings", err=f"商品 #{product_id}：{_api_error(exc)}")
     except ValueError as exc:
-        return back("/settings", err=f"商品 #{product_id}：{exc}")
+        return back("/settings", err=f"商品 #{product_id}：{_value_error(exc)}")
     return back("/settings", ok=f"商品 #{product_id} {msg}")
 
 

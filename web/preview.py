@@ -4,11 +4,20 @@ pipeline (``crawlers/extract``) and say, for each field, the value and the layer
 Plain pages are fetched with httpx (the crawl's user agent and timeout, the page size limit);
 ``render = true`` pages are loaded in headless Chromium (the crawl's browser resolution). Only
 http(s) URLs are fetched, redirects included; nothing is stored.
+
+The preview fetches what an admin pastes, from the server's network: unless ``[web]
+preview_allow_private = true``, a host that resolves to a loopback, private, link-local (cloud
+metadata at 169.254.169.254), shared, multicast or reserved address is refused, on every redirect
+and, in the browser, on every request the page makes. (The check resolves the name itself; a name
+that resolves differently a moment later could still slip through: a deliberate DNS-rebinding race.)
+Messages are Chinese: they are shown on 监控设置 as they are.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -50,8 +59,34 @@ def _http_url(url: str) -> str:
     url = url.strip()
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     if scheme not in ("http", "https") or not url[len(scheme) + 1 :].startswith("//"):
-        raise PreviewError("only http:// and https:// URLs can be previewed")
+        raise PreviewError("只能预览 http:// 或 https:// 开头的链接")
     return url
+
+
+PRIVATE_HINT = "；如确需预览内网页面，请在配置文件的 [web] 中设置 preview_allow_private = true"
+
+
+def _internal(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+async def check_public(cfg: Config, url: str) -> None:
+    """Refuse ``url`` when its host is (or resolves to) an internal address, unless the config allows it."""
+    if cfg.web.preview_allow_private:
+        return
+    host = httpx.URL(url).host
+    if not host:
+        raise PreviewError("链接里没有主机名")
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        raise PreviewError(f"无法解析主机名 {host}") from None
+    for *_, sockaddr in infos:
+        if _internal(str(sockaddr[0])):
+            raise PreviewError(f"不能预览内网、本机或链路本地地址（{host} → {sockaddr[0]}）" + PRIVATE_HINT)
 
 
 async def _fetch_http(cfg: Config, url: str) -> tuple[bytes, str | None, str, int]:
@@ -59,12 +94,13 @@ async def _fetch_http(cfg: Config, url: str) -> tuple[bytes, str | None, str, in
     timeout = min(cfg.crawl.timeout, MAX_TIMEOUT_S)
     headers = {"User-Agent": cfg.crawl.user_agent, "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
 
-    async def only_http(request: httpx.Request) -> None:
+    async def only_public_http(request: httpx.Request) -> None:  # the first request and every redirect
         if request.url.scheme not in ("http", "https"):
-            raise PreviewError("the page redirected to a non-http(s) URL")
+            raise PreviewError("页面跳转到了非 http(s) 链接")
+        await check_public(cfg, str(request.url))
 
     async with httpx.AsyncClient(
-        timeout=timeout, follow_redirects=True, headers=headers, event_hooks={"request": [only_http]}
+        timeout=timeout, follow_redirects=True, headers=headers, event_hooks={"request": [only_public_http]}
     ) as client:
         try:
             async with client.stream("GET", url) as resp:
@@ -72,13 +108,13 @@ async def _fetch_http(cfg: Config, url: str) -> tuple[bytes, str | None, str, in
                 async for chunk in resp.aiter_bytes():
                     size += len(chunk)
                     if size > limit:
-                        raise PreviewError(f"the page is larger than crawl.max_page_mb ({cfg.crawl.max_page_mb} MB)")
+                        raise PreviewError(f"页面超过 crawl.max_page_mb 限制（{cfg.crawl.max_page_mb} MB）")
                     chunks.append(chunk)
                 if resp.status_code >= 400:
-                    raise PreviewError(f"the site answered HTTP {resp.status_code}")
+                    raise PreviewError(f"网站返回 HTTP {resp.status_code}")
                 return b"".join(chunks), resp.charset_encoding, str(resp.url), resp.status_code
         except httpx.HTTPError as exc:
-            raise PreviewError(f"could not fetch the page: {type(exc).__name__}: {exc}") from None
+            raise PreviewError(f"无法抓取页面：{type(exc).__name__}: {exc}") from None
 
 
 async def _fetch_rendered(cfg: Config, url: str) -> tuple[bytes, str | None, str, int]:
@@ -91,12 +127,27 @@ async def _fetch_rendered(cfg: Config, url: str) -> tuple[bytes, str | None, str
         browser = await pw.chromium.launch(executable_path=exe, headless=cfg.browser.headless, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(user_agent=cfg.crawl.user_agent, locale="zh-CN", timezone_id="Asia/Shanghai")
+            refused: list[str] = []
+
+            async def only_public(route: Any) -> None:  # every request the page makes, redirects included
+                try:
+                    await check_public(cfg, route.request.url)
+                except PreviewError as exc:
+                    refused.append(str(exc))
+                    await route.abort("blockedbyclient")
+                else:
+                    await route.continue_()
+
+            if not cfg.web.preview_allow_private:
+                await page.route("**/*", only_public)
             try:
                 resp = await page.goto(url, timeout=cfg.browser.navigation_timeout * 1000, wait_until="networkidle")
             except Exception as exc:
-                raise PreviewError(f"the browser could not load the page: {type(exc).__name__}: {exc}") from None
+                if refused:
+                    raise PreviewError(refused[0]) from None
+                raise PreviewError(f"浏览器无法加载页面：{type(exc).__name__}: {exc}") from None
             if not page.url.startswith(("http://", "https://")):
-                raise PreviewError("the page redirected to a non-http(s) URL")
+                raise PreviewError("页面跳转到了非 http(s) 链接")
             html = await page.content()
             return html.encode("utf-8"), "utf-8", page.url, resp.status if resp else 200
         finally:
@@ -112,6 +163,7 @@ async def preview(
     variant: str | None = None,
 ) -> Preview:
     url = _http_url(url)
+    await check_public(cfg, url)
     body, charset, final_url, status = await (_fetch_rendered(cfg, url) if render else _fetch_http(cfg, url))
     # Extraction is CPU work (lxml, extruct): keep it off the event loop.
     result = await asyncio.to_thread(

@@ -74,6 +74,9 @@ class WebConfig(_Strict):
     session_hours: float = Field(default=12, gt=0)
     login_attempts: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
+    # The extraction preview fetches pasted URLs from the server: internal addresses (loopback, private,
+    # link-local such as cloud metadata) only when this is set (the demo and the tests run on 127.0.0.1).
+    preview_allow_private: bool = False
 
     @field_validator("public_url")
     @classmethod

@@ -336,9 +336,9 @@ class ChangeRow:
     new_availability: str | None
 
 
-def changes_since(session: Session, since: datetime) -> list[ChangeRow]:
-    """Confirmed observations of watched products first seen since `since`, each beside the confirmed
-    one before it (newest first). One query: the previous row is found by an index seek per change."""
+def _changes(since: datetime) -> tuple[Any, Any]:
+    """Confirmed observations of watched products first seen since `since`, each joined to the
+    confirmed one before it (found by an index seek per change); and that previous row's alias."""
     prev = aliased(Observation)
     prev_id = (
         select(prev.id)
@@ -354,8 +354,20 @@ def changes_since(session: Session, since: datetime) -> list[ChangeRow]:
         .scalar_subquery()
     )
     old = aliased(Observation)
-    rows = session.execute(
-        select(
+    stmt = (
+        select(Observation.id)
+        .join(Product, Product.id == Observation.product_id)
+        .join(old, old.id == prev_id)
+        .where(Observation.first_seen_at >= since, *CONFIRMED, Product.active.is_(True))
+    )
+    return stmt, old
+
+
+def changes_since(session: Session, since: datetime, limit: int | None = None) -> list[ChangeRow]:
+    """The changes since `since` (see :func:`_changes`), newest first, at most `limit` of them."""
+    base, old = _changes(since)
+    stmt = (
+        base.with_only_columns(
             Observation.product_id,
             Competitor.name,
             Product.name,
@@ -368,19 +380,40 @@ def changes_since(session: Session, since: datetime) -> list[ChangeRow]:
             old.availability,
             Observation.availability,
         )
-        .join(Product, Product.id == Observation.product_id)
         .join(Competitor, Competitor.id == Product.competitor_id)
-        .join(old, old.id == prev_id)
-        .where(Observation.first_seen_at >= since, *CONFIRMED, Product.active.is_(True))
         .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
-    ).all()
-    return [ChangeRow(pid, comp, name or url, *rest) for pid, comp, name, url, *rest in rows]
+        .limit(limit)
+    )
+    return [ChangeRow(pid, comp, name or url, *rest) for pid, comp, name, url, *rest in session.execute(stmt).all()]
 
 
-def overview_counts(session: Session, start: datetime, end: datetime, changes: list[ChangeRow]) -> OverviewCounts:
-    price = sum(1 for c in changes if c.old_price != c.new_price)
-    promo = sum(1 for c in changes if (c.old_promo or None) != (c.new_promo or None))
-    out_ = sum(1 for c in changes if c.new_availability == "OutOfStock" and c.old_availability != "OutOfStock")
+@dataclass(frozen=True)
+class ChangeSummary:
+    total: int  # changes since the start given
+    price: int  # of those first seen since `today`: price moves,
+    promo: int  # promo copy changes,
+    stock_outs: int  # and items newly out of stock
+
+
+def change_summary(session: Session, since: datetime, today: datetime) -> ChangeSummary:
+    """Counted in SQL, so the overview fetches only the changes it lists (the same rows as
+    :func:`changes_since`; a NULL on either side counts as a difference, as in Python)."""
+    base, old = _changes(since)
+    recent = Observation.first_seen_at >= today
+    promo_old, promo_new = func.nullif(old.promo, ""), func.nullif(Observation.promo, "")
+    out_now = (Observation.availability == "OutOfStock") & old.availability.is_distinct_from("OutOfStock")
+    row = session.execute(
+        base.with_only_columns(
+            func.count(),
+            func.sum(case((recent & old.price.is_distinct_from(Observation.price), 1), else_=0)),
+            func.sum(case((recent & promo_old.is_distinct_from(promo_new), 1), else_=0)),
+            func.sum(case((recent & out_now, 1), else_=0)),
+        )
+    ).one()
+    return ChangeSummary(*(int(v or 0) for v in row))
+
+
+def overview_counts(session: Session, start: datetime, end: datetime, changes: ChangeSummary) -> OverviewCounts:
     new_reviews = session.scalar(
         select(func.count()).select_from(Review).where(Review.first_seen_at >= start, Review.first_seen_at < end)
     )
@@ -392,7 +425,9 @@ def overview_counts(session: Session, start: datetime, end: datetime, changes: l
     levels = dict(
         session.execute(select(Alert.level, func.count()).where(Alert.state == "firing").group_by(Alert.level)).all()
     )
-    return OverviewCounts(price, promo, out_, new_reviews or 0, n or 0, int(neg or 0), levels)
+    return OverviewCounts(
+        changes.price, changes.promo, changes.stock_outs, new_reviews or 0, n or 0, int(neg or 0), levels
+    )
 
 
 # ---------------------------------------------------------------- reviews
@@ -407,11 +442,19 @@ class ReviewBucket:
     mean_sentiment: float | None
 
 
-def review_products(session: Session) -> list[tuple[int, str, str, int]]:
-    """(product id, competitor, name, review count) of products that have reviews, most reviewed first."""
-    counts = (
-        select(Review.product_id.label("pid"), func.count().label("n")).group_by(Review.product_id).subquery()
-    )  # one pass over the (product_id, posted_at) index, then a join of one row per product
+def review_products(session: Session, competitor: str | None = None) -> list[tuple[int, str, str, int]]:
+    """(product id, competitor, name, review count) of products that have reviews, most reviewed first
+    (only `competitor`'s when given: its products' index ranges instead of every review)."""
+    counts_q = select(Review.product_id.label("pid"), func.count().label("n")).group_by(Review.product_id)
+    if competitor:
+        counts_q = counts_q.where(
+            Review.product_id.in_(
+                select(Product.id)
+                .join(Competitor, Product.competitor_id == Competitor.id)
+                .where(Competitor.name == competitor)
+            )
+        )
+    counts = counts_q.subquery()  # one pass over the (product_id, posted_at) index, then a join per product
     return [
         (pid, comp, name or url, n)
         for pid, comp, name, url, n in session.execute(
@@ -422,6 +465,26 @@ def review_products(session: Session) -> list[tuple[int, str, str, int]]:
             .order_by(counts.c.n.desc(), Product.id)
         )
     ]
+
+
+def reviewed_competitors(session: Session) -> list[str]:
+    """Competitors with at least one watched product that has reviews (an index probe per product)."""
+    has_reviews = select(Review.id).where(Review.product_id == Product.id).exists()
+    return list(
+        session.scalars(
+            select(Competitor.name)
+            .distinct()
+            .join(Product, Product.competitor_id == Competitor.id)
+            .where(Product.active.is_(True), has_reviews)
+            .order_by(Competitor.name)
+        )
+    )
+
+
+def competitor_of(session: Session, product_id: int) -> str | None:
+    return session.scalar(
+        select(Competitor.name).join(Product, Product.competitor_id == Competitor.id).where(Product.id == product_id)
+    )
 
 
 def review_weeks(session: Session, product_ids: list[int], weeks: list[datetime]) -> list[ReviewBucket]:
