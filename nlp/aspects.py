@@ -96,24 +96,25 @@ def lexicon_roles() -> dict[str, str]:
 # --- features -----------------------------------------------------------------------------------------
 
 
-def sequence_features(text: str) -> list[list[str | bytes]]:
+def sequence_features(text: str) -> list[list[bytes]]:
     """CRF features for each character of an already folded ``text`` (see module docstring).
 
     Built for speed (this is a third of the tagger's cost): the character features as whole lists, the
     word features per word from a cache (every B/M/E/S variant made once per word, not per character).
-    The cached word features are UTF-8 bytes: python-crfsuite copies bytes as they are but encodes a str
-    again on every call, and the attribute strings are the same, so the model's output is too."""
+    All features are UTF-8 bytes: python-crfsuite copies bytes as they are but encodes a str again on
+    every call; the attribute strings are the same, so the model's output is too."""
     n = len(text)
     words = _words(text)
     pad = "^" + text + "$"
-    c = ["c=" + ch for ch in text]
-    cm = ["c-1=" + ch for ch in pad[:n]]
-    cp = ["c+1=" + ch for ch in pad[2:]]
-    bm = ["b-1=" + pad[i : i + 2] for i in range(n)]
-    bp = ["b+1=" + pad[i + 1 : i + 3] for i in range(n)]
+    ub = [ch.encode("utf-8") for ch in pad]  # one encode per character, then bytes concatenation
+    c = [b"c=" + ch for ch in ub[1:-1]]
+    cm = [b"c-1=" + ch for ch in ub[:n]]
+    cp = [b"c+1=" + ch for ch in ub[2:]]
+    bm = [b"b-1=" + a + b for a, b in zip(ub[:n], ub[1:-1], strict=True)]
+    bp = [b"b+1=" + a + b for a, b in zip(ub[1:-1], ub[2:], strict=True)]
     info = [_word_features(w) for w in words]
     last = len(info) - 1
-    out: list[list[str | bytes]] = []
+    out: list[list[bytes]] = []
     append = out.append
     i = 0
     for k, (rows, _pw, _nw) in enumerate(info):

@@ -164,7 +164,7 @@ def test_mind_map_counts_mentions_apart_from_opinions() -> None:
 
 
 def test_byte_features_tag_as_their_strings() -> None:
-    """The cached word features are UTF-8 bytes for speed (python-crfsuite copies bytes, encodes str):
+    """The features are UTF-8 bytes for speed (python-crfsuite copies bytes, encodes str):
     every attribute decodes to the string the model was trained on, and the labels are the same."""
     from jingshao.core.textfold import fold
     from jingshao.nlp.aspects import get_span_tagger, sequence_features
@@ -172,7 +172,7 @@ def test_byte_features_tag_as_their_strings() -> None:
     text = fold("这款手机续航很给力，用一天没问题！外形设计很漂亮，但是玩游戏发热严重abc123")
     feats = sequence_features(text)
     assert len(feats) == len(text)
-    assert any(isinstance(a, bytes) for row in feats for a in row)
+    assert all(isinstance(a, bytes) for row in feats for a in row)
     as_str = [[a.decode("utf-8") if isinstance(a, bytes) else a for a in row] for row in feats]
     first = as_str[0]
     assert first[:5] == ["c=这", "c-1=^", "c+1=款", "b-1=^这", "b+1=这款"]
