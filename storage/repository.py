@@ -22,7 +22,6 @@ from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from jingshao.core.redaction import redact, redact_value
-from jingshao.storage.db import rowcount
 
 from .models import (
     AdlawHit,
@@ -860,8 +859,10 @@ def insert_mentions(session: Session, rows: list[dict[str, Any]]) -> int:
         if keys & seen:
             continue
         seen |= keys
-        result = session.execute(insert(Mention).values(**row).on_conflict_do_nothing())
-        new += rowcount(result)
+        # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT DO NOTHING here
+        # (with the mention_counts triggers), so the count of new mentions came out negative on PostgreSQL.
+        stmt = insert(Mention).values(**row).on_conflict_do_nothing().returning(Mention.id)
+        new += len(session.execute(stmt).all())
     return new
 
 
