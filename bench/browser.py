@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from _shop import start_demo_shop  # bench/ is on sys.path: each bench runs as a script
 
 
 def child(base: str, n: int, db: str, way: str, concurrency: int, recycle_after: int | None) -> dict:
@@ -142,12 +143,6 @@ def run_child(*args: str) -> dict:
     return json.loads(out.strip().splitlines()[-1]) | {"peak_mb": peak["total"] / 1024, "procs": peak["processes"]}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def spread(values: list[float], fmt: str = "{:.1f}") -> str:
     v = sorted(values)
     return " / ".join(fmt.format(x) for x in (v[0], statistics.median(v), v[-1]))
@@ -165,22 +160,8 @@ def main() -> None:
         print(json.dumps(child(base, int(n), db, way, int(conc), int(recycle) or None)))
         return
 
-    port = free_port()
-    shop = subprocess.Popen(
-        [sys.executable, "-m", "jingshao.demo.server", "--port", str(port), "--asset-latency", "0.05"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    shop, base = start_demo_shop()
     try:
-        import httpx
-
-        for _ in range(100):
-            try:
-                httpx.get(base + "/robots.txt", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         tmp = Path(tempfile.mkdtemp(prefix="jingshao-bench-browser-"))
         print(f"browser benchmark: {args.pages} render pages per crawl, {args.reps} interleaved repetitions")
         print("  way                         conc  pages/s (min / med / max)   right prices   peak PSS MB (tree)")

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _shop import start_demo_shop  # bench/ is on sys.path: each bench runs as a script
 
 COMMON = {
     "CONCURRENT_REQUESTS": 16,
@@ -116,12 +117,6 @@ def child_products(base: str, n: int, db: str, render: bool, block: bool, condit
     return {"pages": n, "ok": summary.pages, "failures": summary.failures, "seconds": timer.elapsed}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run_child(*args: str) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=False)
     if out.returncode != 0:
@@ -152,23 +147,8 @@ def main() -> None:
         print(json.dumps(res))
         return
 
-    port = free_port()
-    # Images and fonts answer after 50 ms, like a CDN across the internet; pages answer at once.
-    shop = subprocess.Popen(
-        [sys.executable, "-m", "jingshao.demo.server", "--port", str(port), "--asset-latency", "0.05"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    shop, base = start_demo_shop()
     try:
-        import httpx
-
-        for _ in range(100):
-            try:
-                httpx.get(base + "/robots.txt", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         tmp = Path(tempfile.mkdtemp(prefix="jingshao-bench-"))
         print(
             f"crawl benchmark: {args.pages} demo product pages over HTTP on 127.0.0.1 "

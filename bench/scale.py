@@ -28,13 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from _shop import free_port  # bench/ is on sys.path: each bench runs as a script
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait(predicate, timeout: float, what: str) -> None:

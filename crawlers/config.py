@@ -28,6 +28,14 @@ DEFAULT_USER_AGENT = (
 SELECTOR_FIELDS = ("title", "price", "original_price", "currency", "availability", "promo", "sku", "brand")
 
 
+def _check_http_url(url: str) -> str:
+    """A page URL as configured: trimmed, http(s) with a host, no blanks in it."""
+    url = url.strip()
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise ValueError("expected an http:// or https:// URL")
+    return _no_spaces(url)
+
+
 def _no_spaces(url: str) -> str:
     if any(c.isspace() for c in url):
         raise ValueError("the URL contains a space or another blank; percent-encode it (a space is %20)")
@@ -175,10 +183,7 @@ class ListPageConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _http_url(cls, v: str) -> str:
-        v = v.strip()
-        if not re.match(r"^https?://[^/\s]+", v):
-            raise ValueError("expected an http:// or https:// URL")
-        return _no_spaces(v)
+        return _check_http_url(v)
 
     @field_validator("price")
     @classmethod
@@ -205,10 +210,7 @@ class ProductConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _http_url(cls, v: str) -> str:
-        v = v.strip()
-        if not re.match(r"^https?://[^/\s]+", v):
-            raise ValueError("expected an http:// or https:// URL")
-        return _no_spaces(v)
+        return _check_http_url(v)
 
 
 class CompetitorConfig(_Strict):
