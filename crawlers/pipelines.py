@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict
@@ -61,16 +62,17 @@ class EnrichmentPipeline:
         return self.enricher.mention_columns([f"{m.title or ''} {m.text}".strip() for m in batch])
 
 
-class ItemPipeline:
+class ItemPipeline(ABC):
     """Stores one item type. ``owner`` gives the database, the stats, the crawl run and enrichment."""
 
     def __init__(self, owner: StoragePipeline) -> None:
         self.owner = owner
 
+    @abstractmethod
     def process(self, item: Any) -> None:
-        raise NotImplementedError
+        """Store (or buffer) one item of this pipeline's type."""
 
-    def flush(self) -> None:
+    def flush(self) -> None:  # noqa: B027 - a hook: pipelines that buffer override it, the rest keep this no-op
         """Write whatever is buffered (called on close, and by the queue worker per request)."""
 
 
@@ -191,8 +193,9 @@ class _BufferedPipeline(ItemPipeline):
         owner.stats.inc_value("jingshao/changes", new)
         owner.stats.inc_value("jingshao/unchanged", len(batch) - new)
 
+    @abstractmethod
     def write(self, batch: list[Any]) -> int:
-        raise NotImplementedError
+        """Store one batch; returns how many rows were new."""
 
 
 class ReviewPipeline(_BufferedPipeline):

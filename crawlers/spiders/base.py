@@ -3,6 +3,7 @@ browser meta for render = true sources, failed-page items."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,7 @@ from jingshao.crawlers.failures import describe_failure, request_of
 from jingshao.crawlers.items import FailedPageItem
 
 
-class TargetsSpider(scrapy.Spider):
+class TargetsSpider(scrapy.Spider, ABC):
     """Targets come from the settings (`JINGSHAO_TARGETS`, built by the spider table in crawlers.registry)."""
 
     #: Items that finish one target, for the crawl's progress (a product page, a product's reviews).
@@ -34,9 +35,9 @@ class TargetsSpider(scrapy.Spider):
         return super().from_crawler(crawler, *args, **kwargs)
 
     @classmethod
+    @abstractmethod
     def start_payloads(cls, target: dict[str, Any]) -> list[dict[str, Any]]:
         """The first requests for one target, as JSON-safe dicts (queued for workers); each spider has its own."""
-        raise NotImplementedError
 
     @staticmethod
     def browser_meta(render: bool) -> dict[str, Any]:
