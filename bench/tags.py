@@ -16,7 +16,14 @@ Per set, for the lexicon tagger (the baseline, category 'general' as `jingshao n
 - opinion recall: labelled opinions overlapped by a tag's opinion.
 - pairs P / R: a labelled (aspect, opinion) pair is matched by a tag whose opinion overlaps its opinion
   and whose aspect overlaps its aspect (implicit pairs: any aspect).
-- polarity accuracy: over matched pairs labelled positive or negative, the tag's polarity agrees.
+- polarity accuracy (headline): once per distinct labelled (aspect span, opinion span) with a positive or
+  negative label that a tag matches; right when the tag's polarity is among the polarities labelled on
+  those spans (the usual set-based triplet match: a predicted triple is right when it is in the gold
+  set). DiaASQ labels polarity relative to a target phone, so the same spans can carry both (iqoo充电比
+  小米强: positive for iqoo, negative for 小米); a tagger with no target cannot say both. Printed beside
+  it: ``strict``, every (spans, polarity) label counted on its own (such a pair is at best half right;
+  the figure before session 5), and ``unambiguous``, only the span pairs labelled with one polarity,
+  with the number of span pairs labelled with both.
 - tags per sentence (tags with an opinion) beside the labelled pairs per sentence; mentions per sentence
   (an aspect named with no opinion, polarity ``neu``) beside the labelled aspects no pair takes.
 - aspect recall and precision count mentions (the mind map counts them); pair precision does not.
@@ -48,7 +55,9 @@ def print_row(name: str, s: dict[str, float]) -> None:
         f"  {name:<28} aspect R {s['aspect_R']:.3f} (explicit {s['explicit_R']:.3f}, "
         f"distinct surfaces {s['explicit_distinct_R']:.3f})  P {s['aspect_P']:.3f}  "
         f"F1 {_f1(s['aspect_P'], s['aspect_R']):.3f} | opinion R {s['opinion_R']:.3f} | pairs P {s['pair_P']:.3f} "
-        f"R {s['pair_R']:.3f} | polarity {s['polarity']:.3f} | tags/sent {s['tags_per_sent']:.2f} "
+        f"R {s['pair_R']:.3f} | polarity {s['polarity']:.3f} (strict {s['polarity_strict']:.3f}, "
+        f"unambiguous {s['polarity_unambiguous']:.3f}; {s['conflicting_pairs']}/{s['polar_pairs']} span pairs "
+        f"labelled both) | tags/sent {s['tags_per_sent']:.2f} "
         f"(labelled {s['gold_per_sent']:.2f}) | mentions/sent {s['mentions_per_sent']:.2f} "
         f"(labelled {s['gold_mentions_per_sent']:.2f})"
     )
