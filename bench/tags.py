@@ -1,6 +1,6 @@
 """Preference-tag benchmark: the open-vocabulary tagger beside the lexicon tagger, same run, no category.
 
-    .venv/bin/python bench/tags.py [--shared PATH] [--model BASE] [--speed-sample N]
+    .venv/bin/python bench/tags.py [--model BASE] [--speed-sample N] [--rounds N] [--speed-only]
 
 Held-out split (never trained on, never tuned on; see jingshao.nlp.train_tags): Zhijiang Cup 2019
 cosmetics reviews with crc32(review) % 10 == 0, DiaASQ Weibo phone threads with crc32(doc_id) % 10 == 0.
@@ -28,20 +28,31 @@ Per set, for the lexicon tagger (the baseline, category 'general' as `jingshao n
   (an aspect named with no opinion, polarity ``neu``) beside the labelled aspects no pair takes.
 - aspect recall and precision count mentions (the mind map counts them); pair precision does not.
 
-Speed: one core, reviews per second of ``extract_tags`` over held-out shopping reviews plus both sets,
-best of three; load time of the span tagger in a fresh process (model only, and with jieba's dictionary).
+Speed: reviews per second of ``extract_tags`` (the span-tagger path, auto) and of the lexicon tagger over
+held-out shopping reviews plus both sets, timed interleaved (lexicon, auto, lexicon, auto ...) for
+``--rounds`` rounds (default 5), min / median / max. The clock is ``time.process_time``: CPU time of
+this single-threaded process, i.e. of one core, so other jobs on a shared machine do not count (they
+still slow it a little through caches and frequency; the load average is printed). Every round starts
+with the caches cleared; imports, the model and jieba's dictionary are loaded before the timers. An md5
+of every tag of every bench text is printed, so a speed change can be checked to change no output. Load
+time of the span tagger in a fresh process (model only, and with jieba's dictionary).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
+import json
+import os
+import statistics
 import subprocess
 import sys
 import time
 import zlib
 from pathlib import Path
 
+from jingshao.core.tags import tag_to_row
 from jingshao.nlp.tags import Tag, extract_lexicon_tags, extract_tags
 from jingshao.nlp.train_tags import default_sources, evaluate, iter_heldout
 
@@ -89,6 +100,10 @@ def shopping_heldout(path: Path, limit: int) -> list[str]:
     return out
 
 
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def load_times(model: str | None) -> tuple[float, float]:
     code = (
         "import time;t=time.perf_counter();from jingshao.nlp.aspects import SpanTagger;"
@@ -103,6 +118,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default=None, help="tagger base path (default: the shipped nlp/data/tags-crf)")
     ap.add_argument("--speed-sample", type=int, default=3000)
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds (min / median / max)")
+    ap.add_argument("--speed-only", action="store_true", help="skip the accuracy tables")
     args = ap.parse_args()
     src = default_sources()
     zj = [g for g in iter_heldout(src["zhijiang"], [])]  # type: ignore[arg-type]
@@ -114,7 +131,8 @@ def main() -> None:
     def model_only(t: str) -> list[Tag]:
         return extract_tags(t, None, method="model", model_path=args.model)
 
-    for name, golds, cat in (("Zhijiang 2019 cosmetics", zj, "beauty"), ("DiaASQ Weibo phones", dq, "electronics")):
+    sets = (("Zhijiang 2019 cosmetics", zj, "beauty"), ("DiaASQ Weibo phones", dq, "electronics"))
+    for name, golds, cat in () if args.speed_only else sets:
         print(f"{name}: {len(golds)} held-out sentences, no category given")
         print_row("lexicon (baseline)", evaluate(golds, lambda t: extract_lexicon_tags(t, "general")))
         print_row(f"lexicon --category {cat}", evaluate(golds, lambda t, c=cat: extract_lexicon_tags(t, c)))
@@ -124,22 +142,33 @@ def main() -> None:
     shop = Path(src["shopping"][0])  # type: ignore[index]
     texts = shopping_heldout(shop, args.speed_sample) + [g.text for g in zj + dq]
     mean_len = sum(map(len, texts)) / len(texts)
+    digest = hashlib.md5()
+    for t in texts:  # also loads the model and jieba's dictionary before any timer runs
+        rows = [[tag_to_row(x), x.aspect_span, x.opinion_span] for x in auto(t)]
+        digest.update(json.dumps(rows, ensure_ascii=False).encode("utf-8"))
+    print(f"tags of the {len(texts)} speed texts (auto): md5 {digest.hexdigest()}")
     print(
         f"speed: {len(texts)} reviews (held-out shopping + both sets, mean {mean_len:.0f} chars), "
-        "one core (CPU time), best of 3"
+        f"one core (CPU time of this process), {args.rounds} interleaved rounds, caches cleared each round; "
+        f"load average before {_load()}"
     )
-    rates = {}
-    for label, fn in (("lexicon (baseline)", lambda t: extract_lexicon_tags(t, "general")), ("auto", auto)):
-        best = 1e9
-        for _ in range(3):
+    taggers = (("lexicon (baseline)", lambda t: extract_lexicon_tags(t, "general")), ("auto", auto))
+    rates: dict[str, list[float]] = {label: [] for label, _ in taggers}
+    for _ in range(args.rounds):
+        for label, fn in taggers:
             clear_caches()  # every run starts cold: no clause or word read in an earlier run is cached
-            t0 = time.process_time()  # CPU time of this process: other jobs on a shared box do not count
+            t0 = time.process_time()
             for t in texts:
                 fn(t)
-            best = min(best, time.process_time() - t0)
-        rates[label] = len(texts) / best
-        print(f"  {label:<20} {rates[label]:,.0f} reviews/s")
-    print(f"  auto / lexicon: {rates['auto'] / rates['lexicon (baseline)']:.2f} (same run)")
+            rates[label].append(len(texts) / (time.process_time() - t0))
+    for label, rs in rates.items():
+        print(f"  {label:<20} min {min(rs):,.0f}  median {statistics.median(rs):,.0f}  max {max(rs):,.0f} reviews/s")
+    ratios = [a / b for a, b in zip(rates["auto"], rates["lexicon (baseline)"], strict=True)]
+    print(
+        f"  auto / lexicon per round: median {statistics.median(ratios):.3f} "
+        f"(min {min(ratios):.3f}, max {max(ratios):.3f})"
+    )
+    print(f"  load average after {_load()}")
     model_s, first_s = load_times(args.model)
     print(f"load: span tagger {model_s * 1000:.0f} ms; first tags incl. jieba's dictionary {first_s:.2f} s")
 
