@@ -4,6 +4,10 @@ SQLite is the embedded default: WAL journal (readers never block the crawler), a
 foreign keys on, and `BEGIN IMMEDIATE` so a read-then-write (the change-only observation check)
 holds the write lock from its first statement; two processes can then never both decide that
 the same change is new. PostgreSQL gets row locks (`SELECT ... FOR UPDATE`) for the same purpose.
+
+Read-only work (the dashboard's GET requests) takes `Database.read_session()`: on SQLite its own
+engine whose transactions open with a plain deferred `BEGIN`, so a reader never waits for the write
+lock a crawler holds (WAL gives it a consistent snapshot); on PostgreSQL it is the same engine.
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ def safe_url(url: str) -> str:
         return "<unparseable database URL>"
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(url: str, *, echo: bool = False, deferred: bool = False) -> Engine:
+    """An engine for `url`; on SQLite, `deferred=True` opens transactions with a plain `BEGIN`
+    (for readers: no write lock is taken) instead of `BEGIN IMMEDIATE`."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
@@ -54,7 +60,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
@@ -88,12 +94,26 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         ) from None
 
 
+def _is_sqlite_file(engine: Engine) -> bool:
+    url = engine.url
+    return url.get_backend_name() == "sqlite" and bool(url.database) and url.database != ":memory:"
+
+
 class Database:
-    """One engine plus a session factory; `open_database(url)` migrates on first use."""
+    """One engine plus a session factory; `open_database(url)` migrates on first use.
+
+    `read_engine` / `read_sessionmaker` / `read_session()` are for work that only reads: on a
+    SQLite file a second engine (made on first use) whose transactions are deferred, so reads do
+    not queue behind a writer's `BEGIN IMMEDIATE`; otherwise (PostgreSQL, in-memory SQLite) the
+    same engine.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessionmaker = sessionmaker(engine, expire_on_commit=False)
+        self._read_engine: Engine | None = None
+        self._read_sessionmaker: sessionmaker[Session] | None = None
+        self._read_lock = threading.Lock()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -101,7 +121,34 @@ class Database:
         with self.sessionmaker.begin() as s:
             yield s
 
+    @property
+    def read_engine(self) -> Engine:
+        if self._read_engine is None:
+            with self._read_lock:
+                if self._read_engine is None:
+                    if _is_sqlite_file(self.engine):
+                        url = self.engine.url.render_as_string(hide_password=False)
+                        self._read_engine = make_engine(url, echo=bool(self.engine.echo), deferred=True)
+                    else:
+                        self._read_engine = self.engine
+        return self._read_engine
+
+    @property
+    def read_sessionmaker(self) -> sessionmaker[Session]:
+        if self._read_sessionmaker is None:
+            maker = self.sessionmaker if self.read_engine is self.engine else None
+            self._read_sessionmaker = maker or sessionmaker(self.read_engine, expire_on_commit=False)
+        return self._read_sessionmaker
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session for reading, in one transaction (deferred on SQLite: it takes no write lock)."""
+        with self.read_sessionmaker.begin() as s:
+            yield s
+
     def dispose(self) -> None:
+        if self._read_engine is not None and self._read_engine is not self.engine:
+            self._read_engine.dispose()
         self.engine.dispose()
 
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from jingshao.config import Config
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+READ_METHODS = frozenset({"GET", "HEAD"})
 _AUTH_CACHE_SECONDS = 5.0
 
 
@@ -45,10 +46,14 @@ def get_cfg(request: Request) -> Config:
 async def get_db(request: Request) -> AsyncIterator[Session]:
     """One session in one transaction per request: committed when the handler returns, rolled back on error.
 
+    GET and HEAD requests only read: they get the database's read session (on SQLite a deferred
+    transaction, so a page never waits for a crawler's write lock); other methods the writer's.
     Creating the session does no I/O, so this runs on the event loop; a sync handler's worker thread
     commits it (``web.routing.Router``), and whatever is still open here is finished in a thread.
     """
-    session: Session = request.app.state.db.sessionmaker()
+    db = request.app.state.db
+    maker = db.read_sessionmaker if request.method in READ_METHODS else db.sessionmaker
+    session: Session = maker()
     reset = REQUEST_SESSION.set(session)
     try:
         yield session

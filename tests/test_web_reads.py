@@ -1,0 +1,93 @@
+"""Dashboard reads do not take the database's write lock: GET requests run in the read session
+(a deferred transaction on SQLite). A real SQLite file, a real writer holding BEGIN IMMEDIATE."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from jingshao.config import parse_config
+from jingshao.storage.db import Database, open_database
+from jingshao.storage.models import ApiToken, Competitor
+from jingshao.web.app import create_app
+from jingshao.web.auth import token_digest
+
+TOKEN = "jst_database-token-0123456789abcdef"
+
+
+@contextmanager
+def serve(tmp_path: Path, *, token: bool) -> Iterator[tuple[Path, Database, TestClient]]:
+    """The app on a SQLite file with one competitor; with a database API token, or in local mode."""
+    path = tmp_path / "reads.db"
+    cfg = parse_config({"database": {"url": f"sqlite:///{path}"}}, "test.toml")
+    db = open_database(f"sqlite:///{path}")
+    with db.session() as s:
+        s.add(Competitor(name="蜜橙旗舰店"))
+        if token:
+            s.add(ApiToken(name="robot", role="viewer", token_hash=token_digest(TOKEN)))
+    try:
+        with TestClient(create_app(cfg, db=db), base_url="http://127.0.0.1") as client:
+            yield path, db, client
+    finally:
+        db.dispose()
+
+
+class Writer:
+    """Another process's crawler: a plain sqlite3 connection holding the write lock until released."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None, timeout=60)
+
+    def __enter__(self) -> Writer:
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute("INSERT INTO competitors (name, created_at) VALUES ('写入中', '2026-12-01 08:00:00')")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.execute("ROLLBACK")
+        self.conn.close()
+
+
+def get_while_locked(path: Path, client: TestClient, url: str, headers: dict[str, str]) -> tuple[bool, object]:
+    """(whether the GET answered while the writer held the lock, its response)."""
+    out: dict[str, object] = {}
+    with Writer(path):
+        worker = threading.Thread(target=lambda: out.update(r=client.get(url, headers=headers)))
+        worker.start()
+        worker.join(timeout=10)
+        answered = not worker.is_alive()
+    worker.join()
+    return answered, out["r"]
+
+
+def last_used(db: Database) -> datetime | None:
+    with db.session() as s:
+        return s.scalar(select(ApiToken.last_used_at).where(ApiToken.name == "robot"))
+
+
+def test_read_session_does_not_wait_for_a_writer(tmp_path):
+    path = tmp_path / "r.db"
+    db = open_database(f"sqlite:///{path}")
+    try:
+        with db.session() as s:
+            s.add(Competitor(name="青柚店"))
+        with Writer(path), db.read_session() as s:
+            assert s.scalars(select(Competitor.name)).all() == ["青柚店"]  # the writer's row is not visible
+        assert db.read_engine is not db.engine
+    finally:
+        db.dispose()
+
+
+def test_get_requests_answer_while_a_crawler_holds_the_write_lock(tmp_path):
+    with serve(tmp_path, token=False) as (path, _db, client):
+        for url, shows in (("/api/v1/competitors", "蜜橙旗舰店"), ("/settings", "监控设置")):
+            answered, r = get_while_locked(path, client, url, {})
+            assert answered, f"GET {url} waited for the writer's lock"
+            assert r.status_code == 200 and shows in r.text
