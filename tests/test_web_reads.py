@@ -1,5 +1,6 @@
 """Dashboard reads do not take the database's write lock: GET requests run in the read session
-(a deferred transaction on SQLite). A real SQLite file, a real writer holding BEGIN IMMEDIATE."""
+(a deferred transaction on SQLite), and an API token's last-use time is written at most once a
+minute, in its own short transaction. A real SQLite file, a real writer holding BEGIN IMMEDIATE."""
 
 from __future__ import annotations
 
@@ -7,17 +8,17 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from jingshao.config import parse_config
 from jingshao.storage.db import Database, open_database
 from jingshao.storage.models import ApiToken, Competitor
 from jingshao.web.app import create_app
-from jingshao.web.auth import token_digest
+from jingshao.web.auth import TOKEN_TOUCH_SECONDS, token_digest
 
 TOKEN = "jst_database-token-0123456789abcdef"
 
@@ -91,3 +92,37 @@ def test_get_requests_answer_while_a_crawler_holds_the_write_lock(tmp_path):
             answered, r = get_while_locked(path, client, url, {})
             assert answered, f"GET {url} waited for the writer's lock"
             assert r.status_code == 200 and shows in r.text
+
+
+def test_a_recently_used_token_answers_while_a_crawler_holds_the_write_lock(tmp_path):
+    with serve(tmp_path, token=True) as (path, db, client):
+        with db.session() as s:  # the token was used a moment ago: nothing to write
+            s.execute(update(ApiToken).values(last_used_at=datetime.now(UTC)))
+        answered, r = get_while_locked(path, client, "/api/v1/competitors", {"Authorization": f"Bearer {TOKEN}"})
+        assert answered, "a GET with a token waited for the writer's lock"
+        assert r.status_code == 200 and "蜜橙旗舰店" in r.text
+
+
+def test_token_last_use_is_written_at_most_once_a_minute(tmp_path):
+    with serve(tmp_path, token=True) as served:
+        check_token_touches(*served)
+
+
+def check_token_touches(path: Path, db: Database, client: TestClient) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    assert last_used(db) is None
+    assert client.get("/api/v1/competitors", headers=headers).status_code == 200
+    first = last_used(db)
+    assert first is not None and datetime.now(UTC) - first < timedelta(seconds=30)
+
+    recent = datetime.now(UTC) - timedelta(seconds=TOKEN_TOUCH_SECONDS - 20)
+    with db.session() as s:
+        s.execute(update(ApiToken).values(last_used_at=recent))
+    assert client.get("/api/v1/competitors", headers=headers).status_code == 200
+    assert last_used(db) == recent  # under a minute old: left alone
+
+    stale = datetime.now(UTC) - timedelta(seconds=TOKEN_TOUCH_SECONDS + 5)
+    with db.session() as s:
+        s.execute(update(ApiToken).values(last_used_at=stale))
+    assert client.get("/api/v1/competitors", headers=headers).status_code == 200
+    assert last_used(db) > stale + timedelta(seconds=TOKEN_TOUCH_SECONDS)

@@ -19,10 +19,12 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from jingshao.storage.models import ApiToken, WebSession, WebUser
@@ -110,15 +112,36 @@ def check_login(cfg: WebConfig, session: Session, name: str, password: str) -> P
 _DUMMY_HASH = hash_password(secrets.token_hex(8))
 
 
-def check_token(cfg: WebConfig, session: Session, token: str) -> Principal | None:
+# `last_used_at` is a "when was this token last used" hint, not an audit log: it is written at most
+# once a minute per token, so API reads do not each take the database's write lock.
+TOKEN_TOUCH_SECONDS = 60
+
+
+def check_token(
+    cfg: WebConfig, session: Session, token: str, *, writer: Callable[[], AbstractContextManager[Session]] | None = None
+) -> Principal | None:
+    """The token's principal, or None. A database token's ``last_used_at`` is refreshed when it is
+    ``TOKEN_TOUCH_SECONDS`` old or more: in ``session``, or in a short transaction of its own from
+    ``writer`` when ``session`` only reads (a GET request's)."""
     for t in cfg.tokens:
         if hmac.compare_digest(t.token.get_secret_value().encode(), token.encode()):
             return Principal(t.name, t.role, "token")
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
+    row = session.execute(
+        select(ApiToken.id, ApiToken.name, ApiToken.role, ApiToken.revoked_at, ApiToken.last_used_at).where(
+            ApiToken.token_hash == token_digest(token)
+        )
+    ).one_or_none()
     if row is None or row.revoked_at is not None:
         return None
-    row.last_used_at = datetime.now(UTC)
-    return Principal(row.name, row.role, "token")  # type: ignore[arg-type]
+    now = datetime.now(UTC)
+    if row.last_used_at is None or now - row.last_used_at >= timedelta(seconds=TOKEN_TOUCH_SECONDS):
+        touch = update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)
+        if writer is None:
+            session.execute(touch)
+        else:
+            with writer() as w:
+                w.execute(touch)
+    return Principal(row.name, row.role, "token")
 
 
 def start_session(cfg: WebConfig, session: Session, who: Principal) -> tuple[str, str]:

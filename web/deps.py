@@ -144,7 +144,10 @@ def _authenticate(request: Request, db: Session, auth: str, key: str | None) -> 
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise HTTPException(401, "Authorization must be 'Bearer <token>'", {"WWW-Authenticate": "Bearer"})
-        principal = check_token(request.app.state.cfg.web, db, token.strip())
+        # A GET's session only reads (deferred on SQLite): the token's last-use time, when due, is
+        # written in a short transaction of its own.
+        writer = request.app.state.db.session if request.method in READ_METHODS else None
+        principal = check_token(request.app.state.cfg.web, db, token.strip(), writer=writer)
         if principal is None:
             raise HTTPException(401, "invalid or revoked API token", {"WWW-Authenticate": "Bearer"})
     elif key:
