@@ -1,9 +1,11 @@
 """Dashboard reads do not take the database's write lock: GET requests run in the read session
 (a deferred transaction on SQLite), and an API token's last-use time is written at most once a
-minute, in its own short transaction. A real SQLite file, a real writer holding BEGIN IMMEDIATE."""
+minute, in its own short transaction. A real SQLite file, a real writer holding BEGIN IMMEDIATE.
+The server freezes its start-up objects out of the cyclic collector."""
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from jingshao.storage.db import Database, open_database
 from jingshao.storage.models import ApiToken, Competitor
 from jingshao.web.app import create_app
 from jingshao.web.auth import TOKEN_TOUCH_SECONDS, token_digest
+from jingshao.web.server import make_server
 
 TOKEN = "jst_database-token-0123456789abcdef"
 
@@ -126,3 +129,13 @@ def check_token_touches(path: Path, db: Database, client: TestClient) -> None:
         s.execute(update(ApiToken).values(last_used_at=stale))
     assert client.get("/api/v1/competitors", headers=headers).status_code == 200
     assert last_used(db) > stale + timedelta(seconds=TOKEN_TOUCH_SECONDS)
+
+
+def test_the_server_freezes_its_start_up_objects_out_of_the_collector(tmp_path):
+    cfg = parse_config({"database": {"url": f"sqlite:///{tmp_path / 'gc.db'}"}}, "test.toml")
+    gc.unfreeze()
+    try:
+        make_server(cfg, "127.0.0.1", 0)
+        assert gc.get_freeze_count() > 10_000  # the app, its routes and the libraries loaded for it
+    finally:
+        gc.unfreeze()
