@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 
 from jingshao.config import parse_config
 from jingshao.storage.db import Database, open_database
-from jingshao.storage.models import ApiToken, Competitor
+from jingshao.storage.models import ApiToken, Competitor, Product, Review
 from jingshao.web.app import create_app
 from jingshao.web.auth import TOKEN_TOUCH_SECONDS, token_digest
 from jingshao.web.server import make_server
@@ -139,3 +139,32 @@ def test_the_server_freezes_its_start_up_objects_out_of_the_collector(tmp_path):
         assert gc.get_freeze_count() > 10_000  # the app, its routes and the libraries loaded for it
     finally:
         gc.unfreeze()
+
+
+def test_reviewed_competitors_are_those_with_a_watched_reviewed_product(database_url):
+    from jingshao.storage.queries.web_pages import reviewed_competitors
+
+    db = open_database(database_url)
+    try:
+        with db.session() as s:
+            # (competitor, [(product active, reviews)]): 蜜橙 and 白桃 count; 青柚 has none, 黄杏's is paused.
+            shops = {
+                "蜜橙": [(True, 2)],
+                "青柚": [(True, 0)],
+                "黄杏": [(False, 3)],
+                "白桃": [(True, 0), (False, 1), (True, 1)],
+            }
+            for name, items in shops.items():
+                comp = Competitor(name=name)
+                s.add(comp)
+                s.flush()
+                for i, (active, n) in enumerate(items):
+                    p = Product(competitor_id=comp.id, url=f"https://{comp.id}.example.com/{i}", active=active)
+                    s.add(p)
+                    s.flush()
+                    for k in range(n):
+                        s.add(Review(product_id=p.id, fingerprint=f"{p.id}-{k}", text="做工不错"))
+        with db.read_session() as s:
+            assert reviewed_competitors(s) == sorted(["蜜橙", "白桃"])
+    finally:
+        db.dispose()

@@ -468,17 +468,15 @@ def review_products(session: Session, competitor: str | None = None) -> list[tup
 
 
 def reviewed_competitors(session: Session) -> list[str]:
-    """Competitors with at least one watched product that has reviews (an index probe per product)."""
-    has_reviews = select(Review.id).where(Review.product_id == Product.id).exists()
-    return list(
-        session.scalars(
-            select(Competitor.name)
-            .distinct()
-            .join(Product, Product.competitor_id == Competitor.id)
-            .where(Product.active.is_(True), has_reviews)
-            .order_by(Competitor.name)
-        )
+    """Competitors with at least one watched product that has reviews: one EXISTS per competitor,
+    which stops at its first reviewed product (not a probe of every product, then DISTINCT)."""
+    has_reviews = (
+        select(Review.id)
+        .join(Product, Review.product_id == Product.id)
+        .where(Product.competitor_id == Competitor.id, Product.active.is_(True))
+        .exists()
     )
+    return list(session.scalars(select(Competitor.name).where(has_reviews).order_by(Competitor.name)))
 
 
 def competitor_of(session: Session, product_id: int) -> str | None:
