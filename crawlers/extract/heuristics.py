@@ -18,6 +18,7 @@ import math
 import re
 from decimal import Decimal
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 from lxml import etree
@@ -565,7 +566,7 @@ def _main_title(page: Page) -> Any:
     """The <h1> that best matches the page's <title>/og:title (the first <h1> if none does)."""
     from .state import _title_match, page_titles
 
-    h1s = [h for h in page.tree.xpath("//h1")[:20] if _own_text(h)]
+    h1s = [h for h in islice(page.tree.iter("h1"), 20) if _own_text(h)]
     if not h1s:
         return None
     refs = [t for t in page_titles(page, with_h1=False)]

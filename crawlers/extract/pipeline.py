@@ -35,7 +35,7 @@ from lxml import etree
 from . import heuristics, promo, state, structured, variants
 from .decode import decode_html
 from .model import FIELDS, ProductExtraction
-from .page import Page, parse_tree
+from .page import Page, parse_page_text
 from .prices import currency_iso, page_country_currency
 from .selectors import apply_selectors
 
@@ -178,8 +178,8 @@ def _extract(
             f"page too large ({size_mb:.1f} MB), truncated to the first {MAX_PARSE_CHARS / 1_000_000:.0f} M characters"
         )
         text = text[:MAX_PARSE_CHARS]
-    tree = parse_tree(text)
-    page = Page(text=text, url=url or "", tree=tree, notes=notes)
+    tree, data = parse_page_text(text)
+    page = Page(text=text, url=url or "", tree=tree, notes=notes, data=data)
 
     if selectors:
         chosen = apply_selectors(page, selectors)
@@ -188,7 +188,7 @@ def _extract(
             page.__dict__["price_selector_empty"] = True
             notes.append(PRICE_SELECTOR_EMPTY)
     layers: list[tuple[str, Any]] = [
-        ("jsonld", lambda: structured.product_fields(structured.jsonld_items(tree), "", url, page.lang)),
+        ("jsonld", lambda: structured.product_fields(structured.jsonld_items(tree, page.scripts), "", url, page.lang)),
         # extruct's microdata/RDFa need lxml.html elements: the page is parsed a second time for
         # them, and only when the raw text can contain that syntax at all.
         (

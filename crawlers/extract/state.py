@@ -17,6 +17,7 @@ import json
 import re
 from decimal import Decimal
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 from . import availability as avail
@@ -258,11 +259,17 @@ def page_titles(page: Page, with_h1: bool = True) -> list[str]:
 def _page_titles(page: Page, with_h1: bool) -> list[str]:
     t = page.tree
     out = []
-    xps = ("//h1", '//meta[@property="og:title"]/@content', "//title")
-    for xp in xps if with_h1 else xps[1:]:
-        for v in t.xpath(xp)[:2]:
-            s = v if isinstance(v, str) else text_content(v)
-            s = " ".join(s.split())
+    # lxml's C iterators, stopped after two: the same as the XPaths "//h1", "//title" and
+    # '//meta[@property="og:title"]/@content' (each a walk over the whole tree) cut to two
+    og = (m.get("content") for m in t.iter("meta") if m.get("property") == "og:title" and m.get("content") is not None)
+    sources = (
+        (text_content(h) for h in t.iter("h1")),
+        og,
+        (text_content(h) for h in t.iter("title")),
+    )
+    for values in sources if with_h1 else sources[1:]:
+        for v in islice(values, 2):
+            s = " ".join(v.split())
             if s:
                 out.append(s)
     return out

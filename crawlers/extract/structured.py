@@ -248,12 +248,22 @@ def _rdfa_to_ld(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [compact(i) for i in items if isinstance(i, dict)]
 
 
-def jsonld_items(tree: Any) -> list[dict[str, Any]]:
+_JSONLD_CASE = str.maketrans("JSONLD", "jsonld")
+
+
+def jsonld_items(tree: Any, scripts: list[Any] | None = None) -> list[dict[str, Any]]:
+    """JSON-LD items of the page; ``scripts``: its <script> elements, when already listed (the
+    same as ``//script[contains(translate(@type,"JSONLD","jsonld"),"ld+json")]``, without
+    another XPath over the whole tree)."""
     from extruct.jsonld import JsonLdExtractor
 
     out: list[dict[str, Any]] = []
     extractor = JsonLdExtractor()
-    for script in tree.xpath('//script[contains(translate(@type,"JSONLD","jsonld"),"ld+json")]'):
+    if scripts is None:
+        scripts = tree.xpath("//script")
+    for script in scripts:
+        if "ld+json" not in (script.get("type") or "").translate(_JSONLD_CASE):
+            continue
         try:
             items = list(extractor._extract_items(script))  # per block, so one bad block loses only itself
         except Exception:
@@ -293,7 +303,11 @@ def opengraph_fields(tree: Any, url: str = "", lang: str = "") -> Found:
     """OpenGraph / Facebook product meta (og:price:amount, product:price:amount, ...)."""
     found = Found()
     meta: dict[str, str] = {}
-    for el in tree.xpath("//meta[@property and @content] | //meta[@name and @content]"):
+    # (lxml's C iterator over the <meta>s: the same elements in the same order as the XPath
+    # "//meta[@property and @content] | //meta[@name and @content]", at a fraction of the cost)
+    for el in tree.iter("meta"):
+        if el.get("content") is None or (el.get("property") is None and el.get("name") is None):
+            continue
         key = (el.get("property") or el.get("name") or "").strip().lower()
         if key.startswith(("og:", "product:")) and key not in meta:
             meta[key] = el.get("content", "").strip()

@@ -51,7 +51,7 @@ def _price(key: str, value: Any) -> Decimal | None:
 
 def _from_attributes(page: Page) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    if "data-price" not in page.text_lower:
+    if b"data-price" not in page.ascii_lower:
         return out  # no element can carry the attribute: the XPath over every node is skipped
     for el in page.tree.xpath("//*[@data-price][@data-sku or @data-spec or @data-value or @data-sku-id]"):
         name = _norm(el.get("data-spec") or el.get("data-value") or el.get("title") or text_content(el))
@@ -94,13 +94,19 @@ def from_state(blobs: list[Any]) -> list[dict[str, Any]]:
     return []
 
 
+# Every character ``str.isspace`` (and so a str pattern's ``\s``) takes, as UTF-8 (all are below U+3001).
+_UNI_SPACES = sorted({re.escape(chr(c).encode()) for c in range(0x3001) if chr(c).isspace()}, key=len, reverse=True)
 #: Lower-cased pieces one of which every key ``_LIST_KEYS`` matches starts with, and such a key
 #: as the page's script text writes it (``"skuList":``, ``skus :``, ``'variants':``).
-_LIST_KEY_HINTS = ("sku", "variants", "speclist")
-_LIST_KEY_AT = re.compile(r"(?:sku_?list|skus|sku_?infos?|variants|speclist)[\"']?\s*:")
+_LIST_KEY_HINTS = (b"sku", b"variants", b"speclist")
+# On the page's lower-cased UTF-8 bytes (``Page.ascii_lower``); the whitespace is spelled out as
+# every character a str pattern's ``\s`` matches, in UTF-8 (a bytes ``\s`` is ASCII only).
+_LIST_KEY_AT = re.compile(
+    rb"(?:sku_?list|skus|sku_?infos?|variants|speclist)[\"']?(?:" + b"|".join(_UNI_SPACES) + rb")*:"
+)
 
 
-def _names_variant_list(low: str) -> bool:
+def _names_variant_list(low: bytes) -> bool:
     """Whether the lower-cased page text writes a variant-list key anywhere: only then can a
     state blob hold one, and only then are the blobs read (literal searches, then a match at
     each hit, instead of a case-insensitive regex over the page)."""
@@ -119,7 +125,7 @@ def page_variants(page: Page, blobs: list[Any] | None = None) -> list[dict[str, 
     found = _from_attributes(page)
     if len(found) >= 2:
         return _dedup(found)
-    if not _names_variant_list(page.text_lower):
+    if not _names_variant_list(page.ascii_lower):
         return []
     if blobs is None:
         from .state import iter_state
