@@ -4,7 +4,9 @@ report files that cannot escape their folder, and crawled text escaped in the HT
 
 from __future__ import annotations
 
+import random
 import re
+import statistics
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +20,7 @@ from jingshao.demo.runner import write_demo_config
 from jingshao.storage.db import open_database
 from jingshao.storage.queries.web_pages import ObservationRow
 from jingshao.web.app import create_app
-from jingshao.web.pages import price_chart_option, promo_timeline, safe_url
+from jingshao.web.pages import _clearly_inside, price_chart_option, promo_timeline, safe_url
 
 from .web_pages_data import HOSTILE_TITLE, INJECTIONS, seed
 
@@ -110,6 +112,25 @@ def test_anomalies_use_the_configured_sigma_threshold(site):
     k = CompetitorThresholds().anomaly_k
     assert f"±{k:g}σ" in html
     assert html.count('class="num anomaly"') >= 1  # the halved price ten days ago
+
+
+def test_the_quick_band_check_never_hides_an_anomaly_the_exact_test_marks():
+    """The page's float pre-check only skips the exact (fraction) σ test for prices well inside the band."""
+    rng = random.Random(13)
+    skipped = 0
+    for _ in range(3000):
+        n = rng.randint(5, 30)
+        base = rng.choice([0.01, 9.9, 4299.0, 100000.0])
+        window = [round(base + rng.randint(-3, 3) * rng.choice([0.01, 1.0]), 2) for _ in range(n)]
+        k, floor = rng.choice([2.0, 3.0]), rng.choice([0.0, 0.01])
+        mean, std = statistics.fmean(window), statistics.pstdev(window)
+        sigma = max(std, abs(mean) * floor)
+        for value in (mean + k * sigma, mean - k * sigma, round(mean + k * sigma, 2), window[0], mean + sigma):
+            exact = sigma > 0 and abs((value - mean) / sigma) > k
+            quick = _clearly_inside(window, value, k, floor)
+            assert not (quick and exact), (window, value, k, floor)
+            skipped += quick
+    assert skipped > 3000  # and it does decide the common case
 
 
 def test_every_page_answers_in_chinese(site):
