@@ -98,31 +98,50 @@ def abort_blocked_resources(blocked: frozenset[str]):
 # every request of every page through a handler installed per page, waits for Playwright's
 # ``networkidle`` (500 ms without traffic) and never replaces a context: a long render crawl keeps one
 # context (and its renderer's memory) for its whole life. Here pages are kept and navigated again, the
-# resource filter is installed once per context, a context is replaced after ``recycle_after`` pages,
-# and the network counts as settled after ``network_quiet_ms`` without a request in flight.
+# resource filter runs inside Chromium (installed once per page), a context is replaced after
+# ``recycle_after`` pages, and the network counts as settled after ``network_quiet_ms`` without a
+# request in flight (woken by the page's request events, not polled).
 
 
 class PooledPage:
-    """A page of the pool, with the count of its requests in flight (for the quiet-network wait)."""
+    """A page of the pool, with its requests in flight (for the quiet-network wait).
+
+    The requests are kept as a set, not a count: a request of the page's previous navigation that ends
+    after :meth:`forget_requests` leaves the set as it is, where a count would drop below the truth.
+    ``activity`` is set whenever a request starts, so a waiter sleeps until traffic or its deadline
+    instead of polling."""
 
     def __init__(self, page: Any, owner: PooledContext) -> None:
         self.page = page
         self.owner = owner
-        self.in_flight = 0
+        self.pending: set[Any] = set()
+        self.activity = asyncio.Event()
         self.crashed = False
         page.on("request", self._started)
         page.on("requestfinished", self._ended)
         page.on("requestfailed", self._ended)
         page.on("crash", self._crash)
 
-    def _started(self, _request: Any) -> None:
-        self.in_flight += 1
+    @property
+    def in_flight(self) -> int:
+        return len(self.pending)
 
-    def _ended(self, _request: Any) -> None:
-        self.in_flight = max(0, self.in_flight - 1)
+    def forget_requests(self) -> None:
+        self.pending.clear()
+        self.activity.clear()
+
+    def _started(self, request: Any) -> None:
+        self.pending.add(request)
+        self.activity.set()
+
+    def _ended(self, request: Any) -> None:
+        self.pending.discard(request)
+        if not self.pending:
+            self.activity.set()  # wakes a waiter: the quiet window starts now
 
     def _crash(self, _page: Any) -> None:
         self.crashed = True
+        self.activity.set()
 
     @property
     def usable(self) -> bool:
@@ -162,6 +181,7 @@ class ContextPool:
         self,
         new_context: Callable[[str], Awaitable[Any]],
         *,
+        prepare_page: Callable[[Any], Awaitable[None]] | None = None,
         contexts: int = 2,
         pages_per_context: int = 4,
         recycle_after: int = 200,
@@ -169,6 +189,7 @@ class ContextPool:
         if min(contexts, pages_per_context, recycle_after) < 1:
             raise ValueError("ContextPool needs contexts, pages_per_context and recycle_after >= 1")
         self._new_context = new_context
+        self._prepare_page = prepare_page
         self.contexts_per_name = contexts
         self.pages_per_context = pages_per_context
         self.recycle_after = recycle_after
@@ -208,7 +229,10 @@ class ContextPool:
                 return page
             self.pages_dropped += 1
         try:
-            page = PooledPage(await chosen.context.new_page(), chosen)
+            raw = await chosen.context.new_page()
+            if self._prepare_page is not None:
+                await self._prepare_page(raw)
+            page = PooledPage(raw, chosen)
         except Exception:
             await self.release(None, chosen)
             raise
@@ -223,7 +247,7 @@ class ContextPool:
             ctx.busy -= 1
             if page is not None:
                 if page.usable and not ctx.retiring:
-                    page.in_flight = 0
+                    page.forget_requests()
                     ctx.idle.append(page)
                 else:
                     self.pages_dropped += 1
@@ -249,19 +273,26 @@ class ContextPool:
 
 
 async def wait_for_quiet_network(page: PooledPage, quiet: float, timeout: float) -> None:
-    """Return once no request of the page has been in flight for ``quiet`` seconds (or at ``timeout``)."""
+    """Return once no request of the page has been in flight for ``quiet`` seconds (or at ``timeout``).
+
+    Event-driven: the page's request events wake the waiter (no polling step), and the wait ends
+    ``quiet`` seconds after the last request in flight ended, not on a fixed grid."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    quiet_since: float | None = None
-    step = min(0.025, quiet / 4) if quiet > 0 else 0.01
-    while loop.time() < deadline:
-        if page.in_flight == 0:
-            quiet_since = quiet_since if quiet_since is not None else loop.time()
-            if loop.time() - quiet_since >= quiet:
+    while not page.crashed:
+        page.activity.clear()
+        left = deadline - loop.time()
+        if left <= 0:
+            return
+        if page.pending:  # traffic: sleep until it changes
+            wait = left
+        else:  # quiet: done unless a request starts within the window
+            wait = min(quiet, left)
+        try:
+            await asyncio.wait_for(page.activity.wait(), wait)
+        except TimeoutError:
+            if not page.pending:
                 return
-        else:
-            quiet_since = None
-        await asyncio.sleep(step)
 
 
 class PooledBrowserHandler(HTTP11DownloadHandler):
@@ -277,13 +308,17 @@ class PooledBrowserHandler(HTTP11DownloadHandler):
         self.launch_options = dict(settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"))
         self.context_kwargs: dict[str, dict] = dict(settings.getdict("PLAYWRIGHT_CONTEXTS"))
         self.navigation_timeout = settings.getfloat("PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT", 30_000) / 1000
-        abort = settings.get("PLAYWRIGHT_ABORT_REQUEST")
-        self.abort_request: Callable[[Any], bool] | None = load_object(abort) if abort else None
         pool = dict(settings.getdict("JINGSHAO_BROWSER_POOL"))
+        # Resource types to drop, by Chromium itself (see _block_in_browser); a custom
+        # PLAYWRIGHT_ABORT_REQUEST predicate still works, through a Playwright route per request.
+        self.blocked_types = sorted(_CDP_RESOURCE_TYPES[t] for t in pool.get("block_resources") or ())
+        abort = None if "block_resources" in pool else settings.get("PLAYWRIGHT_ABORT_REQUEST")
+        self.abort_request: Callable[[Any], bool] | None = load_object(abort) if abort else None
         self.per_domain = max(1, int(pool.get("concurrency_per_domain", 2)))
         self.quiet = max(0.0, float(pool.get("network_quiet_ms", 200)) / 1000)
         self.pool = ContextPool(
             self._new_context,
+            prepare_page=self._block_in_browser if self.blocked_types else None,
             contexts=int(pool.get("contexts", 2)),
             pages_per_context=int(pool.get("pages_per_context", 4)),
             recycle_after=int(pool.get("recycle_after", 200)),
@@ -320,6 +355,25 @@ class PooledBrowserHandler(HTTP11DownloadHandler):
         self.stats.inc_value("jingshao/browser/contexts")
         return context
 
+    async def _block_in_browser(self, page: Any) -> None:
+        """Drop the blocked resource types inside Chromium: the DevTools Fetch domain pauses only
+        requests of those types (``Fetch.enable`` with resource-type patterns), and each paused one is
+        failed at once. Every other request of the page goes out untouched, with no round trip to
+        Python, and the browser's HTTP cache stays on (a Playwright route sends each request of the
+        page through a Python handler and turns the cache off)."""
+        session = await page.context.new_cdp_session(page)
+
+        async def drop(event: dict) -> None:
+            with suppress(Exception):  # the page may be gone meanwhile
+                await session.send(
+                    "Fetch.failRequest", {"requestId": event["requestId"], "errorReason": "BlockedByClient"}
+                )
+
+        session.on("Fetch.requestPaused", drop)
+        await session.send(
+            "Fetch.enable", {"patterns": [{"urlPattern": "*", "resourceType": t} for t in self.blocked_types]}
+        )
+
     async def download_request(self, request: Request) -> Response:
         if not request.meta.get("playwright"):
             return await super().download_request(request)
@@ -345,10 +399,19 @@ class PooledBrowserHandler(HTTP11DownloadHandler):
     async def _render(self, pooled: PooledPage, request: Request) -> Response:
         page = pooled.page
         goto = dict(request.meta.get("playwright_page_goto_kwargs") or {})
-        settle = goto.pop("wait_until", "load") == "networkidle"
+        wait_until = goto.pop("wait_until", "load")
+        settle = wait_until == "networkidle"
         started = asyncio.get_running_loop().time()
-        nav = await page.goto(request.url, wait_until="load", timeout=self.navigation_timeout * 1000, **goto)
-        if settle:  # content filled by XHR arrives after load: wait until the page's traffic stops
+        pooled.forget_requests()
+        # networkidle: the document is parsed (its inline scripts ran and started their requests), then
+        # the page's own traffic decides; waiting for `load` as well would only add the slowest asset.
+        nav = await page.goto(
+            request.url,
+            wait_until="domcontentloaded" if settle else wait_until,
+            timeout=self.navigation_timeout * 1000,
+            **goto,
+        )
+        if settle:  # content filled by XHR arrives later: wait until the page's traffic stops
             await wait_for_quiet_network(pooled, self.quiet, self.navigation_timeout)
         for method in request.meta.get("playwright_page_methods") or ():
             call = partial(method.method, page) if callable(method.method) else getattr(page, method.method)
@@ -386,6 +449,10 @@ class PooledBrowserHandler(HTTP11DownloadHandler):
             ("pages_dropped", self.pool.pages_dropped),
         ):
             self.stats.set_value(f"jingshao/browser/{key}", value)
+
+
+# Playwright's resource types (config `block_resources`) as the DevTools protocol names them.
+_CDP_RESOURCE_TYPES = {"image": "Image", "font": "Font", "media": "Media", "stylesheet": "Stylesheet"}
 
 
 def _is_target_closed(exc: BaseException) -> bool:

@@ -266,7 +266,7 @@ class BrowserConfig(_Strict):
     pages_per_context: int = Field(default=4, ge=1, le=64, description="pages open at once in one context")
     recycle_after: int = Field(default=200, ge=1, description="pages a context renders before it is replaced")
     network_quiet_ms: int = Field(
-        default=200, ge=0, le=10_000, description="no request in flight this long after load: the page is done"
+        default=200, ge=0, le=10_000, description="no request in flight this long once parsed: the page is done"
     )
 
 

@@ -96,6 +96,7 @@ def browser_settings(config: CrawlerInputs, *, block: bool | None = None) -> dic
             "pages_per_context": browser.pages_per_context,
             "recycle_after": browser.recycle_after,
             "network_quiet_ms": browser.network_quiet_ms,
+            "block_resources": sorted(blocked),
         },
         # Scrapy's own per-domain cap must let the browser's through (render requests are also capped
         # per domain by the pool's handler).

@@ -9,6 +9,9 @@ import contextlib
 import json
 import subprocess
 import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from scrapy import Request
@@ -16,7 +19,13 @@ from scrapy.utils.test import get_crawler
 from scrapy_playwright.page import PageMethod
 
 from jingshao.config import parse_config
-from jingshao.crawlers.browser import CHROMIUM_ARGS, ContextPool, PooledBrowserHandler, find_chromium
+from jingshao.crawlers.browser import (
+    CHROMIUM_ARGS,
+    ContextPool,
+    PooledBrowserHandler,
+    find_chromium,
+    wait_for_quiet_network,
+)
 from jingshao.crawlers.settings import browser_settings
 from jingshao.demo.catalog import bench_render_urls, expected_bench
 
@@ -181,3 +190,57 @@ def test_the_scrapy_handler_renders_blocks_and_fails_only_the_crashed_request(sh
     assert out["flags"] == [[True, 200]] * 5
     assert out["recycled"] >= 2  # 5 pages (and the crashed one) through one context replaced every 2
     assert not [p for p in shop.hits() if p.startswith("/static/img/") or p.startswith("/static/font/")]
+
+
+_CHAINED = b"""<!DOCTYPE html><html><body><p id="x"></p><script>
+fetch("/first").then(function () {
+  setTimeout(function () {
+    fetch("/second").then(function (r) { return r.text(); }).then(function (t) {
+      document.getElementById("x").textContent = t;
+    });
+  }, 80);
+});
+</script></body></html>"""
+
+
+class _ChainedHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path == "/second":
+            time.sleep(0.3)  # longer than the quiet window: only the in-flight count covers it
+        body = _CHAINED if self.path == "/page.html" else b"filled-by-second"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html" if self.path == "/page.html" else "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:
+        pass
+
+
+def test_quiet_network_wait_follows_requests_started_late(chromium):
+    """A request that starts inside the quiet window, after the first ended, and stays in flight longer
+    than the window: the event-driven wait sees it and returns only after the page used its answer."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ChainedHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/page.html"
+
+    async def render(pool):
+        page = await pool.acquire("default")
+        try:
+            out = []
+            for _ in range(2):  # the second time on the reused page, with the first's requests forgotten
+                page.forget_requests()
+                await page.page.goto(url, wait_until="domcontentloaded")
+                await wait_for_quiet_network(page, 0.2, 10)
+                out.append(await page.page.inner_text("#x"))
+            return out, page.in_flight
+        finally:
+            await pool.release(page)
+
+    try:
+        (texts, in_flight), _ = asyncio.run(_with_pool(find_chromium(), render, contexts=1, pages_per_context=1))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert texts == ["filled-by-second"] * 2 and in_flight == 0
