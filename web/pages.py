@@ -493,10 +493,9 @@ def reviews(request: Request, db: Session = Depends(get_db), competitor: str = "
     pros = [t for t in summary if t.polarity == "pos"][:8]
     cons = [t for t in summary if t.polarity == "neg"][:8]
     # This week against the 7 days before it: tags whose review count moved most.
+    # (The 30-day window holds both weeks: no query of their own.)
     recent = [r for r in window if r.at >= now - timedelta(days=7)]
     before = [r for r in window if now - timedelta(days=14) <= r.at < now - timedelta(days=7)]
-    if len(before) < len(window) and ids:
-        before = [r for r in q.tagged_reviews(db, ids, now - timedelta(days=14), now - timedelta(days=7))]
     cur = {(t.aspect, t.polarity, t.opinion): t.reviews for t in _tag_summary(recent)}
     prev = {(t.aspect, t.polarity, t.opinion): t.reviews for t in _tag_summary(before)}
     moves = sorted(
