@@ -109,7 +109,8 @@ class ChannelHealth:
     pending: int
 
 
-def _row(a: Alert) -> AlertRow:
+def _row(a: Any) -> AlertRow:
+    """An alert (its ORM object, or a row of the same named columns) as shown."""
     since = a.resolved_at if a.state == "resolved" and a.resolved_at else a.started_at
     return AlertRow(
         a.id,
@@ -150,30 +151,58 @@ def _pairs(value: Any) -> list[tuple[str, str]]:
     return [(str(a), str(b)) for a, b in (value or [])]
 
 
-def _notification(n: Notification) -> NotificationRow:
-    return NotificationRow(
-        n.id,
-        n.channel,
-        n.kind,
-        n.level,
-        n.status,
-        n.attempts,
-        n.created_at,
-        n.sent_at,
-        n.next_attempt_at,
-        n.last_error,
-        n.platform_code,
-        n.merged_into,
-    )
+# Core queries of just the shown columns: the alert page reads no ORM objects (and no payloads).
+_NOTIFICATION_COLUMNS: tuple[Any, ...] = (
+    Notification.id,
+    Notification.channel,
+    Notification.kind,
+    Notification.level,
+    Notification.status,
+    Notification.attempts,
+    Notification.created_at,
+    Notification.sent_at,
+    Notification.next_attempt_at,
+    Notification.last_error,
+    Notification.platform_code,
+    Notification.merged_into,
+)
+_ALERT_DETAIL_COLUMNS: tuple[Any, ...] = (
+    Alert.id,
+    Alert.state,
+    Alert.level,
+    Alert.max_level,
+    Alert.started_at,
+    Alert.resolved_at,
+    Alert.subject,
+    Alert.family,
+    Alert.rule,
+    Alert.summary,
+    Alert.acked_by,
+    Alert.last_notified_at,
+    Alert.fingerprint,
+    Alert.subject_key,
+    Alert.level_since,
+    Alert.acked_at,
+    Alert.facts,
+    Alert.evidence,
+)
 
 
-def alert_notifications(session: Session, alert_id: int) -> list[Notification]:
-    """The alert's own notifications plus the merged messages that carried them."""
-    own = list(session.scalars(select(Notification).where(Notification.alert_id == alert_id).order_by(Notification.id)))
+def alert_notifications(session: Session, alert_id: int) -> list[NotificationRow]:
+    """The alert's own notifications plus the merged messages that carried them, by id."""
+    own = [
+        NotificationRow(*r)
+        for r in session.execute(
+            select(*_NOTIFICATION_COLUMNS).where(Notification.alert_id == alert_id).order_by(Notification.id)
+        )
+    ]
     carriers: set[int] = {n.merged_into for n in own if n.merged_into}
     seen = {n.id for n in own}
     while carriers - seen:  # a merge may itself be merged (group message, then an overflow summary)
-        fetched = list(session.scalars(select(Notification).where(Notification.id.in_(carriers - seen))))
+        fetched = [
+            NotificationRow(*r)
+            for r in session.execute(select(*_NOTIFICATION_COLUMNS).where(Notification.id.in_(carriers - seen)))
+        ]
         seen |= {n.id for n in fetched}
         own += fetched
         carriers |= {n.merged_into for n in fetched if n.merged_into}
@@ -181,11 +210,11 @@ def alert_notifications(session: Session, alert_id: int) -> list[Notification]:
 
 
 def get_alert(session: Session, alert_id: int) -> AlertDetail:
-    a = session.get(Alert, alert_id)
+    a = session.execute(select(*_ALERT_DETAIL_COLUMNS).where(Alert.id == alert_id)).one_or_none()
     if a is None:
         raise AlertNotFound(f"no alert #{alert_id}; see `jingshao alerts list --all`")
-    events = session.scalars(
-        select(AlertEvent)
+    events = session.execute(
+        select(AlertEvent.at, AlertEvent.kind, AlertEvent.level, AlertEvent.detail)
         .where(AlertEvent.alert_id == alert_id, AlertEvent.kind.not_in(HIDDEN_EVENTS))
         .order_by(AlertEvent.at, AlertEvent.id)
     ).all()
@@ -199,8 +228,8 @@ def get_alert(session: Session, alert_id: int) -> AlertDetail:
         acked_at=a.acked_at,
         facts=_pairs(a.facts),
         evidence=_pairs(a.evidence),
-        events=[EventRow(e.at, e.kind, e.level, e.detail) for e in events],
-        notifications=[_notification(n) for n in alert_notifications(session, alert_id)],
+        events=[EventRow(*e) for e in events],
+        notifications=alert_notifications(session, alert_id),
     )
 
 

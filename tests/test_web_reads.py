@@ -168,3 +168,60 @@ def test_reviewed_competitors_are_those_with_a_watched_reviewed_product(database
             assert reviewed_competitors(s) == sorted(["蜜橙", "白桃"])
     finally:
         db.dispose()
+
+
+def test_the_alert_page_reads_plain_rows_with_its_merged_notifications(database_url):
+    from jingshao.storage import models as m
+    from jingshao.storage.alerts_repo import get_alert
+
+    db = open_database(database_url)
+    now = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    try:
+        with db.session() as s:
+            a = m.Alert(
+                fingerprint="fp-1",
+                family="crisis",
+                subject="蜜橙",
+                subject_key="brand:蜜橙",
+                level="red",
+                max_level="red",
+                rule="negative_burst",
+                summary="负面声量激增",
+                started_at=now,
+                level_since=now,
+                last_active_at=now,
+                facts=[["负面占比", "62%"]],
+            )
+            s.add(a)
+            s.flush()
+            s.add_all(
+                [
+                    m.AlertEvent(alert_id=a.id, kind="opened", level="red", at=now, detail="负面占比 62%"),
+                    m.AlertEvent(alert_id=a.id, kind="memo", level="red", at=now, detail="{}"),
+                    m.AlertEvent(alert_id=a.id, kind="acked", level="red", at=now + timedelta(minutes=5)),
+                ]
+            )
+            # Its notice went out in a group message, which an overflow summary carried in turn.
+            summary = m.Notification(channel="wecom", kind="summary", level="red", payload={}, status="sent")
+            s.add(summary)
+            s.flush()
+            group = m.Notification(
+                channel="wecom", kind="group", level="red", payload={}, status="merged", merged_into=summary.id
+            )
+            s.add(group)
+            s.flush()
+            s.add(
+                m.Notification(
+                    alert_id=a.id, channel="wecom", kind="firing", level="red", payload={}, merged_into=group.id
+                )
+            )
+            alert_id = a.id
+        with db.read_session() as s:
+            detail = get_alert(s, alert_id)
+            assert not list(s.identity_map.values())  # Core rows only: no ORM objects (nor their payloads)
+        assert detail.alert.summary == "负面声量激增" and detail.alert.since == now
+        assert detail.facts == [("负面占比", "62%")]
+        assert [(e.kind, e.detail) for e in detail.events] == [("opened", "负面占比 62%"), ("acked", None)]
+        assert [n.kind for n in detail.notifications] == ["summary", "group", "firing"]  # by id
+    finally:
+        db.dispose()
