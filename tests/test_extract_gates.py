@@ -1,0 +1,126 @@
+"""The shortcuts of the extractor's hot path give the answers of the slow forms they replace.
+
+Each gate or cheaper query is compared with the plain form it stands for (a ``str.lower()``
+search, a whole-tree XPath) on the 70 shared benchmark pages and on every HTML fixture, plus the
+Unicode corner cases the cheap forms have to get right (issue 15)."""
+
+from __future__ import annotations
+
+import re
+from itertools import islice
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from jingshao.crawlers.extract import pipeline, scoring, structured, variants
+from jingshao.crawlers.extract.decode import decode_html
+from jingshao.crawlers.extract.page import Page, parse_page_text, text_content
+from jingshao.crawlers.extract.state import page_titles
+
+REPO = Path(__file__).resolve().parents[1]
+FOLDER = scoring.benchmark_dir(scoring.shared_dir(REPO))
+
+
+def _pages() -> list[tuple[str, bytes]]:
+    out = [(str(p.relative_to(REPO)), p.read_bytes()) for p in sorted((REPO / "tests" / "fixtures").rglob("*.html"))]
+    if (FOLDER / "ground-truth.json").exists():
+        out += [(p.page_id, p.read()) for p in scoring.load_pages(FOLDER)]
+    return out
+
+
+PAGES = _pages()
+
+
+def _page(body: bytes | str) -> Page:
+    text = decode_html(body)[0] if isinstance(body, bytes) else body
+    tree, data = parse_page_text(text)
+    return Page(text=text, url="", tree=tree, data=data)
+
+
+# The forms the gates replaced, as they were.
+_OLD_LIST_KEY_AT = re.compile(r"(?:sku_?list|skus|sku_?infos?|variants|speclist)[\"']?\s*:")
+
+
+def _old_names_variant_list(low: str) -> bool:
+    return any(_OLD_LIST_KEY_AT.match(low, m.start()) for m in re.finditer("sku|variants|speclist", low))
+
+
+def test_the_pages_are_there() -> None:
+    assert len(PAGES) >= 20
+
+
+@pytest.mark.parametrize("name,body", PAGES, ids=[n for n, _ in PAGES])
+def test_gates_and_queries_agree_with_the_slow_forms(name: str, body: bytes) -> None:
+    page = _page(body)
+    low = page.text.lower()
+    assert (b"itemprop" in page.ascii_lower) == ("itemprop" in low)
+    assert (b"data-price" in page.ascii_lower) == ("data-price" in low)
+    assert variants._names_variant_list(page.ascii_lower) == _old_names_variant_list(low)
+    tree = page.tree
+    old_visible = etree.XPath("//body//text()[not(parent::script) and not(parent::style)]", smart_strings=False)
+    assert pipeline._VISIBLE_TEXT(tree) == old_visible(tree)
+    old_scripts = tree.xpath('//script[contains(translate(@type,"JSONLD","jsonld"),"ld+json")]')
+    assert structured.jsonld_items(tree, page.scripts) == structured.jsonld_items(tree) == _jsonld_of(old_scripts)
+    old_titles = []
+    for xp in ("//h1", '//meta[@property="og:title"]/@content', "//title"):
+        for v in tree.xpath(xp)[:2]:
+            s = " ".join((v if isinstance(v, str) else text_content(v)).split())
+            if s:
+                old_titles.append(s)
+    assert page_titles(page) == old_titles
+    old_meta = tree.xpath("//meta[@property and @content] | //meta[@name and @content]")
+    # (the loop of structured.opengraph_fields)
+    new_meta = [
+        m
+        for m in tree.iter("meta")
+        if m.get("content") is not None and (m.get("property") is not None or m.get("name") is not None)
+    ]
+    assert new_meta == old_meta
+    assert list(islice(tree.iter("h1"), 20)) == tree.xpath("//h1")[:20]
+
+
+def _jsonld_of(scripts: list[object]) -> list[dict[str, object]]:
+    from extruct.jsonld import JsonLdExtractor
+
+    out: list[dict[str, object]] = []
+    for script in scripts:
+        try:
+            out.extend(structured.walk(list(JsonLdExtractor()._extract_items(script))))
+        except Exception:
+            continue
+    return out
+
+
+@pytest.mark.parametrize(
+    "html,has_list",
+    [
+        # U+212A KELVIN SIGN lower-cases to "k": the one character that can make an ASCII key
+        ('<script>var s = {"s\u212au_list": [1]}</script>', True),
+        ('<script>var s = {"S\u212aUS": [1]}</script>', True),
+        # U+0130 lower-cases to "i" + U+0307: no key can match across it
+        ('<script>var s = {"sku_\u0130nfo": [1]}</script>', False),
+        # whitespace a str pattern's \s takes before the colon, ASCII and not
+        ("<script>var s = {skuList\u3000: [1]}</script>", True),
+        ("<script>var s = {skus\u00a0\u2003 : [1]}</script>", True),
+        ("<script>var s = {variants\x1c: [1]}</script>", True),
+        ("<script>var s = {SpecList\n\t: [1]}</script>", True),
+        ("<script>var s = {skuListX: [1]}</script>", False),
+        ("<p>sku list: none</p>", False),
+    ],
+)
+def test_variant_list_gate_on_unicode_corner_cases(html: str, has_list: bool) -> None:
+    page = _page(html)
+    assert _old_names_variant_list(page.text.lower()) is has_list  # the case is what it says
+    assert variants._names_variant_list(page.ascii_lower) is has_list
+
+
+def test_ascii_lower_with_and_without_the_parsed_bytes() -> None:
+    text = "<div ITEMPROP=name>\u212a \u6ee1300\u51cf30</div>"
+    page = _page(text)
+    assert page.data  # the bytes handed to libxml2 are kept, not encoded again
+    bare = Page(text=text, url="", tree=page.tree)
+    assert page.ascii_lower == bare.ascii_lower == text.lower().encode()
+    plain = _page("<div ITEMPROP=name>\u6ee1300\u51cf30 Data-Price</div>")
+    assert plain.ascii_lower == plain.data.lower()
+    assert b"itemprop" in plain.ascii_lower and b"data-price" in plain.ascii_lower
