@@ -285,6 +285,7 @@ class SpanTagger:
         self.groups: dict[str, str] = self.meta.get("aspect_groups", {})
         self.implicit: dict[str, str] = self.meta.get("implicit", {})
         self.implicit_default: str = self.meta.get("implicit_default", "整体")
+        self.mention_words: tuple[str, ...] = tuple(self.meta.get("mention_words", ()))
 
     def spans(self, text: str) -> list[Span]:
         """Aspect and opinion spans of an already normalised text."""

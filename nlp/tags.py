@@ -749,9 +749,25 @@ def model_tags(norm: str, lex: Lexicon, model_path: str | None = None, *, mentio
             continue
         tags.append(Tag(aspect, o.text, o.text, read[0], read[1], None, (o.start, o.end)))
     if mentions:
+        mentioned.extend(_lexicon_mentions(norm, spans, tags, lex, tagger))
         said = {t.aspect for t in tags}
         tags.extend(m for m in mentioned if m.aspect not in said)  # a mention adds nothing to an opinion
     return tags
+
+
+def _lexicon_mentions(norm: str, spans: list[Any], tags: list[Tag], lex: Lexicon, tagger: Any) -> list[Tag]:
+    """Aspect words written in the text where no span of the CRF and no tag sits, as mentions (主要是看屏幕,
+    电池呢?): any category's lexicon words (two characters or more; the category lexicons as hints) and
+    the model's ``mention_words``, surfaces its training data labels as aspects where written (刷新率)."""
+    groups = tagger.groups
+    taken = [(sp.start, sp.end) for sp in spans]
+    taken += [sp for t in tags for sp in (t.aspect_span, t.opinion_span) if sp]
+    out = []
+    for m in _mention_pattern(tagger.mention_words).finditer(norm):
+        at = m.span()
+        if not any(_overlap(at, b) for b in taken):
+            out.append(mention_tag(normalise_aspect(m.group(), lex, groups), m.group(), at))
+    return out
 
 
 def mention_tag(aspect: str, surface: str, span: tuple[int, int] | None = None) -> Tag:
@@ -765,6 +781,13 @@ def _seed_pattern() -> re.Pattern[str]:
     """Every category's aspect words (two characters or more), longest first."""
     seeds = sorted((w for w in _all_seeds() if len(w) >= 2), key=lambda w: (-len(w), w))
     return re.compile("|".join(map(re.escape, seeds)))
+
+
+@lru_cache(maxsize=4)
+def _mention_pattern(learned: tuple[str, ...]) -> re.Pattern[str]:
+    """The lexicon seeds (:func:`_seed_pattern`) and a model's learned mention words, longest first."""
+    words = sorted({w for w in _all_seeds() if len(w) >= 2} | set(learned), key=lambda w: (-len(w), w))
+    return re.compile("|".join(map(re.escape, words)))
 
 
 def _seed_before(norm: str, cid: list[int], o: Any, spans: list[Any]) -> tuple[int, int, str] | None:

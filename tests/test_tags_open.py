@@ -182,3 +182,30 @@ def test_byte_features_tag_as_their_strings() -> None:
     labels = tagger.tag(feats)
     assert labels == tagger.tag(as_str)
     assert any(lab != "O" for lab in labels)  # the sample has spans, so the comparison means something
+
+
+def test_mention_words_are_labelled_often_where_written() -> None:
+    from jingshao.nlp.train_tags import Gold, mention_words
+
+    def gold(text: str, *aspects: str) -> Gold:
+        return Gold("t", text, aspects=[(text.index(a), text.index(a) + len(a)) for a in aspects])
+
+    golds = [gold(f"刷新率第{k}次", "刷新率") for k in range(3)]  # labelled 3 of 3 times written
+    golds += [gold(f"体验{k}", "体验") for k in range(3)] + [gold(f"体验过{k}") for k in range(20)]  # 3 of 23
+    golds += [gold("屏幕素质", "屏幕素质"), gold("屏幕素质!", "屏幕素质")]  # twice only
+    assert mention_words(golds) == ["刷新率"]
+
+
+def test_aspect_words_no_span_covers_are_mentions() -> None:
+    from jingshao.nlp.aspects import Span
+    from jingshao.nlp.tags import _lexicon_mentions, get_lexicon
+
+    class Tagger:  # what _lexicon_mentions reads of a span tagger
+        groups: dict[str, str] = {}
+        mention_words = ("刷新率",)
+
+    text = "主要看屏幕和刷新率,电池呢"
+    at = text.index("电池")
+    covered = [Span("A", at, at + 2, "电池")]  # the CRF's span: not a mention again
+    got = _lexicon_mentions(text, covered, [], get_lexicon("general"), Tagger())
+    assert [(t.aspect_text, t.polarity, t.opinion) for t in got] == [("屏幕", "neu", ""), ("刷新率", "neu", "")]
