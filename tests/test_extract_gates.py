@@ -6,6 +6,7 @@ Unicode corner cases the cheap forms have to get right (issue 15)."""
 
 from __future__ import annotations
 
+import json
 import re
 from itertools import islice
 from pathlib import Path
@@ -124,3 +125,27 @@ def test_ascii_lower_with_and_without_the_parsed_bytes() -> None:
     plain = _page("<div ITEMPROP=name>\u6ee1300\u51cf30 Data-Price</div>")
     assert plain.ascii_lower == plain.data.lower()
     assert b"itemprop" in plain.ascii_lower and b"data-price" in plain.ascii_lower
+
+
+@pytest.mark.parametrize("name,body", PAGES, ids=[n for n, _ in PAGES])
+def test_the_second_parse_from_the_kept_bytes_is_the_same_tree(name: str, body: bytes) -> None:
+    from lxml import html as lxml_html
+
+    from jingshao.crawlers.extract import state
+
+    page = _page(body)
+    if "itemscope" in page.text or "typeof=" in page.text:
+        text = page.text.replace("\x00", "")
+        assert etree.tostring(page.html_tree) == etree.tostring(lxml_html.document_fromstring(text))
+    # A literal whose strict parse at its bracket failed is never strict JSON (so _loads_js does
+    # not try it again).
+    for script in page.scripts:
+        text = script.text or ""
+        for eq in state._ASSIGN_EQ.finditer(text):
+            try:
+                state._JSON_AT(text, eq.end())
+            except ValueError:
+                literal = state._balanced(text, eq.end())
+                if literal:
+                    with pytest.raises(ValueError):
+                        json.loads(literal)

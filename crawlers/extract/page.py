@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from lxml import etree
@@ -19,6 +19,14 @@ _KELVIN = "\u212a".encode()
 # any character beyond Latin-1 reaches libxml2 as UCS-2/UCS-4 and is converted again, which made
 # parsing about a quarter slower; a stated encoding also wins over the page's own <meta charset>.
 _PARSER = etree.HTMLParser(recover=True, remove_pis=True, default_doctype=False, encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _html_parser() -> Any:
+    """``lxml.html``'s parser (``HtmlElement``s) reading UTF-8 bytes (made on first use)."""
+    from lxml import html as lxml_html
+
+    return lxml_html.HTMLParser(encoding="utf-8")
 
 
 def parse_tree(text: str) -> Any:
@@ -68,9 +76,11 @@ class Page:
         RDFa extractors need; only built for pages that carry those attributes."""
         from lxml import html as lxml_html
 
-        text = _XML_DECL.sub("", self.text, count=1).replace("\x00", "")
+        # the UTF-8 bytes of the first parse (the same text: XML declaration and NULs removed),
+        # encoding stated, rather than the str again (see ``_PARSER``)
+        data = self.data or _XML_DECL.sub("", self.text, count=1).replace("\x00", "").encode("utf-8", "replace")
         try:
-            return lxml_html.document_fromstring(text)
+            return lxml_html.document_fromstring(data, parser=_html_parser())
         except (etree.ParserError, ValueError):
             return lxml_html.document_fromstring("<html><body></body></html>")
 

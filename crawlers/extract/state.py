@@ -169,11 +169,12 @@ def _balanced(text: str, start: int) -> str | None:
 
 
 @lru_cache(maxsize=64)
-def _loads(literal: str) -> Any:
-    try:
-        return json.loads(literal)
-    except ValueError:
-        pass
+def _loads_js(literal: str) -> Any:
+    """A JavaScript object literal that is not strict JSON, read through :func:`_js_to_json`.
+
+    Not tried as JSON first: the caller's ``raw_decode`` at the literal's first bracket already
+    failed, and a literal that parsed as JSON would have been that same value (a second strict
+    parse only raised again, its ``JSONDecodeError`` counting lines over the whole text)."""
     try:
         return json.loads(_js_to_json(literal))
     except ValueError:
@@ -214,7 +215,7 @@ def iter_state(page: Page) -> list[tuple[str, Any]]:
                 data, end = _JSON_AT(text, start)
             except ValueError:
                 literal = _balanced(text, start)
-                data = _loads(literal) if literal and len(literal) > 20 else None
+                data = _loads_js(literal) if literal and len(literal) > 20 else None
             else:
                 if end - start <= 20:
                     continue
