@@ -225,3 +225,34 @@ def test_the_alert_page_reads_plain_rows_with_its_merged_notifications(database_
         assert [n.kind for n in detail.notifications] == ["summary", "group", "firing"]  # by id
     finally:
         db.dispose()
+
+
+def test_a_list_page_and_its_total_are_one_statement(database_url):
+    from sqlalchemy import event
+
+    from jingshao.storage.queries import web as wq
+
+    db = open_database(database_url)
+    try:
+        with db.session() as s:
+            comp = Competitor(name="青柚店")
+            s.add(comp)
+            s.flush()
+            s.add_all(
+                Product(competitor_id=comp.id, url=f"https://q.example.com/{i}", name=f"商品{i}") for i in range(3)
+            )
+        statements: list[str] = []
+        event.listen(db.read_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        with db.read_session() as s:
+            s.execute(select(1))  # (the transaction's BEGIN is not the page's)
+            statements.clear()
+            page = wq.products(s, limit=2)
+            assert ([p.name for p in page.items], page.total) == (["商品0", "商品1"], 3)
+            assert len(statements) == 1
+            last = wq.products(s, limit=2, offset=2)
+            assert ([p.name for p in last.items], last.total) == (["商品2"], 3)
+            past = wq.products(s, limit=2, offset=10)  # past the end: the count alone
+            assert (past.items, past.total) == ([], 3)
+            assert wq.products(s, competitor="无此店").total == 0
+    finally:
+        db.dispose()

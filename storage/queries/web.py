@@ -38,9 +38,16 @@ class Page(Generic[T]):
 
 
 def _page(session: Session, q: Select, limit: int, offset: int, convert) -> Page:
-    total = session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
-    rows = session.execute(q.limit(limit).offset(offset)).all()
-    return Page([convert(r) for r in rows], total, limit, offset)
+    """One page of ``q`` and the total: the count rides along as an uncorrelated scalar subquery
+    (the database runs it once), so a page is one statement; only a page past the end needs the
+    count on its own."""
+    count = select(func.count()).select_from(q.order_by(None).correlate(None).subquery()).correlate(None)
+    rows = session.execute(q.add_columns(count.scalar_subquery().label("page_total")).limit(limit).offset(offset)).all()
+    if rows:
+        total = rows[0][-1]
+    else:
+        total = (session.scalar(count) or 0) if offset else 0
+    return Page([convert(r[:-1]) for r in rows], total, limit, offset)
 
 
 def filtered(
@@ -228,25 +235,65 @@ class ObservationRow:
     void_reason: str | None
 
 
+_OBSERVATION_COLUMNS = (
+    Observation.id,
+    Observation.product_id,
+    Observation.first_seen_at,
+    Observation.last_seen_at,
+    Observation.title,
+    Observation.price,
+    Observation.final_price,
+    Observation.original_price,
+    Observation.currency,
+    Observation.availability,
+    Observation.promo,
+    Observation.price_is_range,
+    Observation.status,
+    Observation.voided_at,
+    Observation.sources,
+    Observation.voided_by,
+    Observation.void_reason,
+)
+
+
 def _obs_row(row: Any) -> ObservationRow:
-    (o,) = row
+    """A row of ``_OBSERVATION_COLUMNS`` as the API shows it."""
+    (
+        id_,
+        product_id,
+        first_seen_at,
+        last_seen_at,
+        title,
+        price,
+        final_price,
+        original_price,
+        currency,
+        availability,
+        promo,
+        price_is_range,
+        status,
+        voided_at,
+        sources,
+        voided_by,
+        void_reason,
+    ) = row
     return ObservationRow(
-        o.id,
-        o.product_id,
-        o.first_seen_at,
-        o.last_seen_at,
-        o.title,
-        o.price,
-        o.final_price,
-        o.original_price,
-        o.currency,
-        o.availability,
-        o.promo,
-        bool(o.price_is_range),
-        "void" if o.voided_at is not None else o.status,
-        dict(o.sources or {}),
-        o.voided_by,
-        o.void_reason,
+        id_,
+        product_id,
+        first_seen_at,
+        last_seen_at,
+        title,
+        price,
+        final_price,
+        original_price,
+        currency,
+        availability,
+        promo,
+        bool(price_is_range),
+        "void" if voided_at is not None else status,
+        dict(sources or {}),
+        voided_by,
+        void_reason,
     )
 
 
@@ -262,7 +309,7 @@ def observations(
 ) -> Page[ObservationRow]:
     """A product's observations in time order; ``since`` / ``until`` select by when a value was seen
     (an observation first seen before ``since`` but still seen after it is included)."""
-    stmt = select(Observation).where(Observation.product_id == product_id)
+    stmt = select(*_OBSERVATION_COLUMNS).where(Observation.product_id == product_id)
     if since is not None:
         stmt = stmt.where(Observation.last_seen_at >= since)
     if until is not None:
