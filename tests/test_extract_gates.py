@@ -149,3 +149,42 @@ def test_the_second_parse_from_the_kept_bytes_is_the_same_tree(name: str, body: 
                 if literal:
                     with pytest.raises(ValueError):
                         json.loads(literal)
+
+
+def _old_font_rules(css: str) -> list[tuple[str, str]]:
+    out = []
+    for chunk in css.split("}"):
+        selector, _, body = chunk.rpartition("{")
+        if "font" in body:
+            out.append((selector, body))
+    return out
+
+
+@pytest.mark.parametrize(
+    "css",
+    [
+        ".a{font-size:12px}.b{color:red}.font-x{font:14px x}",
+        "@media (max-width:1px){.a .b{font-size:2em}}.c{}font-size:9px",
+        ".font-only{color:red}{}}}{font:1px}",
+        "font",
+        "",
+        ".a{FONT-SIZE:12px}.b{font-weight:bold;font-size:13px}",
+    ],
+)
+def test_font_rules_are_the_split_rules(css: str) -> None:
+    from jingshao.crawlers.extract.heuristics import _font_rules
+
+    assert list(_font_rules(css)) == _old_font_rules(css)
+
+
+@pytest.mark.parametrize("name,body", PAGES, ids=[n for n, _ in PAGES])
+def test_font_rules_and_scripts_on_the_pages(name: str, body: bytes) -> None:
+    from jingshao.crawlers.extract.heuristics import _font_rules
+
+    page = _page(body)
+    assert page.scripts == page.tree.xpath("//script")
+    styles = list(page.tree.iter("style"))
+    assert styles == page.tree.xpath("//style")
+    for style in styles[:50]:
+        css = style.text or ""
+        assert list(_font_rules(css)) == _old_font_rules(css)

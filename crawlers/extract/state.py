@@ -249,17 +249,17 @@ def _words(text: str) -> set[str]:
 
 def page_titles(page: Page, with_h1: bool = True) -> list[str]:
     """The page's titles: its first <h1>s, og:title and <title> (cached on the page; the title
-    index and the state layer both ask)."""
-    key = "_titles_h1" if with_h1 else "_titles"
-    cached = page.__dict__.get(key)
-    if cached is None:
-        cached = page.__dict__[key] = _page_titles(page, with_h1)
-    return list(cached)
+    index and the state layer both ask, with and without the <h1>s)."""
+    parts = page.__dict__.get("_title_parts")
+    if parts is None:
+        parts = page.__dict__["_title_parts"] = _page_titles(page)
+    h1s, others = parts
+    return h1s + others if with_h1 else list(others)
 
 
-def _page_titles(page: Page, with_h1: bool) -> list[str]:
+def _page_titles(page: Page) -> tuple[list[str], list[str]]:
+    """(the first two <h1>s, the first two og:title and <title>), blanks left out."""
     t = page.tree
-    out = []
     # lxml's C iterators, stopped after two: the same as the XPaths "//h1", "//title" and
     # '//meta[@property="og:title"]/@content' (each a walk over the whole tree) cut to two
     og = (m.get("content") for m in t.iter("meta") if m.get("property") == "og:title" and m.get("content") is not None)
@@ -268,12 +268,15 @@ def _page_titles(page: Page, with_h1: bool) -> list[str]:
         og,
         (text_content(h) for h in t.iter("title")),
     )
-    for values in sources if with_h1 else sources[1:]:
+    out: list[list[str]] = []
+    for values in sources:
+        found = []
         for v in islice(values, 2):
             s = " ".join(v.split())
             if s:
-                out.append(s)
-    return out
+                found.append(s)
+        out.append(found)
+    return out[0], out[1] + out[2]
 
 
 def _title_match(candidate: str, titles: list[str]) -> float:
