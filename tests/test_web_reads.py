@@ -256,3 +256,34 @@ def test_a_list_page_and_its_total_are_one_statement(database_url):
             assert wq.products(s, competitor="无此店").total == 0
     finally:
         db.dispose()
+
+
+def test_the_settings_lists_read_plain_columns(database_url):
+    from jingshao.storage.queries import web as wq
+
+    db = open_database(database_url)
+    try:
+        with db.session() as s:
+            web_shop = Competitor(name="青柚店", spec={"category": "美妆", "selectors": {"price": ".p"}})
+            file_shop, empty = Competitor(name="文件店"), Competitor(name="空店")
+            s.add_all([web_shop, file_shop, empty])
+            s.flush()
+            s.add(Product(competitor_id=web_shop.id, url="https://q.example.com/1", name="精华", managed_by="web"))
+            s.add(Product(competitor_id=web_shop.id, url="https://q.example.com/2", active=False, managed_by="web"))
+            s.add(Product(competitor_id=file_shop.id, url="https://f.example.com/1", managed_by="file"))
+        with db.read_session() as s:
+            comps = {c.name: c for c in wq.competitors(s)}
+            products = wq.products(s, status=None).items
+            assert not list(s.identity_map.values())  # Core rows only
+        assert [c for c in comps] == sorted(comps)
+        assert (comps["青柚店"].products, comps["青柚店"].active_products, comps["青柚店"].managed_by) == (2, 1, "web")
+        assert comps["青柚店"].category == "美妆" and comps["青柚店"].selectors == {"price": ".p"}
+        assert (comps["文件店"].products, comps["文件店"].managed_by) == (1, "file")
+        assert (comps["空店"].products, comps["空店"].active_products) == (0, 0)
+        assert [(p.competitor, p.name or p.url, p.status) for p in products] == [
+            ("青柚店", "精华", "active"),
+            ("青柚店", "https://q.example.com/2", "paused"),
+            ("文件店", "https://f.example.com/1", "active"),
+        ]
+    finally:
+        db.dispose()

@@ -106,26 +106,27 @@ class CompetitorRow:
 
 
 def competitors(session: Session) -> list[CompetitorRow]:
-    counts = {
-        cid: (n, act, files)
-        for cid, n, act, files in session.execute(
-            select(
-                Product.competitor_id,
-                func.count(Product.id),
-                func.sum(case((Product.active.is_(True) & Product.removed_at.is_(None), 1), else_=0)),
-                func.sum(case((Product.managed_by == "file", 1), else_=0)),
-            ).group_by(Product.competitor_id)
-        )
-    }
+    """Every competitor with its product counts: one statement of plain columns (no ORM objects)."""
     out = []
-    for c in session.scalars(select(Competitor).order_by(Competitor.name)):
-        n, act, files = counts.get(c.id, (0, 0, 0))
-        spec = c.spec or {}
+    for cid, name, spec, n, act, files in session.execute(
+        select(
+            Competitor.id,
+            Competitor.name,
+            Competitor.spec,
+            func.count(Product.id),
+            func.sum(case((Product.active.is_(True) & Product.removed_at.is_(None), 1), else_=0)),
+            func.sum(case((Product.managed_by == "file", 1), else_=0)),
+        )
+        .outerjoin(Product, Product.competitor_id == Competitor.id)
+        .group_by(Competitor.id)
+        .order_by(Competitor.name)
+    ):
+        spec = spec or {}
         out.append(
             CompetitorRow(
-                c.id,
-                c.name,
-                n,
+                cid,
+                name,
+                n or 0,
                 int(act or 0),
                 "file" if files or not spec else "web",
                 spec.get("category"),
@@ -151,27 +152,48 @@ class ProductRow:
     removed_at: datetime | None
 
 
-def _status(p: Product) -> str:
-    if p.removed_at is not None:
+def _status(active: bool, removed_at: datetime | None) -> str:
+    if removed_at is not None:
         return "removed"
-    return "active" if p.active else "paused"
+    return "active" if active else "paused"
+
+
+_PRODUCT_COLUMNS = (
+    Product.id,
+    Product.competitor_id,
+    Competitor.name,
+    Product.url,
+    Product.name,
+    Product.render,
+    Product.category,
+    Product.managed_by,
+    Product.active,
+    Product.spec,
+    Product.created_at,
+    Product.removed_at,
+)
+
+
+def _product_select() -> Select:
+    """``_PRODUCT_COLUMNS``: plain columns of a product and its competitor's name (no ORM objects)."""
+    return select(*_PRODUCT_COLUMNS).join(Competitor, Product.competitor_id == Competitor.id)
 
 
 def _product_row(row: Any) -> ProductRow:
-    p, cname = row
+    pid, cid, cname, url, name, render, category, managed_by, active, spec, created_at, removed_at = row
     return ProductRow(
-        p.id,
-        p.competitor_id,
+        pid,
+        cid,
         cname,
-        p.url,
-        p.name,
-        bool(p.render),
-        p.category,
-        p.managed_by,
-        _status(p),
-        dict(p.spec or {}),
-        p.created_at,
-        p.removed_at,
+        url,
+        name,
+        bool(render),
+        category,
+        managed_by,
+        _status(active, removed_at),
+        dict(spec or {}),
+        created_at,
+        removed_at,
     )
 
 
@@ -186,7 +208,7 @@ def products(
     limit: int = 50,
     offset: int = 0,
 ) -> Page[ProductRow]:
-    stmt = select(Product, Competitor.name).join(Competitor, Product.competitor_id == Competitor.id)
+    stmt = _product_select()
     if competitor:
         stmt = stmt.where(Competitor.name == competitor)
     if status == "active":
@@ -204,11 +226,7 @@ def products(
 
 
 def product(session: Session, product_id: int) -> ProductRow | None:
-    row = session.execute(
-        select(Product, Competitor.name)
-        .join(Competitor, Product.competitor_id == Competitor.id)
-        .where(Product.id == product_id)
-    ).first()
+    row = session.execute(_product_select().where(Product.id == product_id)).first()
     return _product_row(row) if row else None
 
 
