@@ -49,6 +49,9 @@ CONDITIONAL = "jingshao_conditional"
 PAGE_STATE = "jingshao_page_state"
 #: Response meta: validators were sent, so a 304 means the page is the one last stored.
 VALIDATED = "jingshao_validated"
+#: Request meta: the target's reading digest (``page_reading``), computed once per request and reused by the
+#: spider for the page's fingerprint and validators.
+READING = "jingshao_reading"
 
 
 class ConditionalRequestMiddleware:
@@ -115,11 +118,12 @@ class ConditionalRequestMiddleware:
         state = request.meta[PAGE_STATE] = self.state_of(target["product_id"])
         request.meta.pop(VALIDATED, None)
         validators = state.validators if state is not None else None
+        reading = request.meta[READING] = page_reading(target)
         if (
             not self.enabled
             or not validators
             or request.meta.get("playwright")
-            or validators.get("reading") != page_reading(target)
+            or validators.get("reading") != reading
             or not self.fresh(validators)
         ):
             return None

@@ -17,7 +17,7 @@ from jingshao.crawlers.extract.model import reading_basis
 from jingshao.crawlers.extract.offers import final_price, parse_offers
 from jingshao.crawlers.failures import request_of
 from jingshao.crawlers.items import BlockedPageItem, FailedPageItem, ListPriceItem, ProductObservationItem
-from jingshao.crawlers.middlewares import CONDITIONAL, PAGE_STATE, VALIDATED, page_validators
+from jingshao.crawlers.middlewares import CONDITIONAL, PAGE_STATE, READING, VALIDATED, page_validators
 from jingshao.crawlers.spiders.base import TargetsSpider
 
 FIELDS = ("title", "price", "original_price", "currency", "availability", "promo", "sku", "brand", "price_is_range")
@@ -97,12 +97,12 @@ class ProductsSpider(TargetsSpider):
         # Issue 15: the last stored page's state, read when the request went out (ConditionalRequestMiddleware).
         state = response.meta.get(PAGE_STATE)
         stored = state.fingerprint if state is not None else None
-        reading = page_reading(target)
+        reading = response.meta.get(READING) or page_reading(target)
         if response.status == 304 and response.meta.get(VALIDATED) and state is not None and stored:
             # Not modified since the page last stored: seen unchanged, nothing downloaded or extracted.
             yield self.unchanged_item(target, stored, page_validators(response, reading, state.validators), None)
             return
-        fingerprint = page_fingerprint(response.body, target)
+        fingerprint = page_fingerprint(response.body, reading)
         if fingerprint == stored:
             # The very page last stored, read the same way: seen unchanged, not extracted again.
             yield self.unchanged_item(target, fingerprint, page_validators(response, reading), len(response.body))
@@ -225,10 +225,13 @@ def page_reading(target: dict[str, Any]) -> str:
     return hashlib.sha256(_how_read(target).encode()).hexdigest()
 
 
-def page_fingerprint(body: bytes, target: dict[str, Any]) -> str:
-    """sha256 of the page's bytes and of how it is read: equal to the stored one only when extracting
-    again must give the same row."""
-    return hashlib.sha256(_how_read(target).encode() + b"\0" + body).hexdigest()
+def page_fingerprint(body: bytes, reading: str) -> str:
+    """sha256 of the page's bytes and of how it is read (``reading``: :func:`page_reading`): equal to the
+    stored one only when extracting again must give the same row."""
+    digest = hashlib.sha256(reading.encode("ascii"))
+    digest.update(b"\0")
+    digest.update(body)  # no copy of the body (an update, not bytes concatenation)
+    return digest.hexdigest()
 
 
 def observation_extras(ext: Any, target: dict[str, Any]) -> dict[str, Any]:
