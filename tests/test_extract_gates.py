@@ -188,3 +188,32 @@ def test_font_rules_and_scripts_on_the_pages(name: str, body: bytes) -> None:
     for style in styles[:50]:
         css = style.text or ""
         assert list(_font_rules(css)) == _old_font_rules(css)
+
+
+_OLD_JS_TOKEN = re.compile(
+    r"""("(?:[^"\\]|\\.)*")|('(?:[^'\\]|\\.)*')|(/\*.*?\*/|//[^\n]*)|([A-Za-z_$][\w$]*)|(,\s*(?=[}\]]))""",
+    re.S,
+)
+
+_JS_CASES = [
+    """{a: 'it\\'s', "b": "say \\"hi\\"", c: [1, 2,], /* note */ d: undefined, // end
+    e: "unterminated}""",
+    """['x', "y\\\\", 'z\\\\\\'', {k: true}]""",
+]
+
+
+@pytest.mark.parametrize("name,body", PAGES, ids=[n for n, _ in PAGES])
+def test_state_literal_shortcuts(name: str, body: bytes) -> None:
+    from jingshao.crawlers.extract import state
+
+    page = _page(body)
+    for src in [script.text or "" for script in page.scripts] + [f"x = {case}" for case in _JS_CASES]:
+        for eq in state._ASSIGN_EQ.finditer(src):
+            start = eq.end()
+            first = state._JSON_NEXT.match(src, start + 1).end()  # type: ignore[union-attr]
+            if first >= len(src) or src[first] not in state._JSON_FIRST[src[start]]:
+                with pytest.raises(ValueError):  # the shortcut only skips parses that fail
+                    state._JSON_AT(src, start)
+            literal = state._balanced(src, start)
+            if literal:
+                assert state._JS_TOKEN.findall(literal) == _OLD_JS_TOKEN.findall(literal)

@@ -35,10 +35,16 @@ _ASSIGN_NAME = re.compile(
 )
 _NAME_WINDOW = 200
 _JSON_AT = json.JSONDecoder().raw_decode
+# Strings as unrolled loops ("[^"\\]*(?:\\.[^"\\]*)*": the same strings as "(?:[^"\\]|\\.)*", found
+# without an alternation tried at every character).
 _JS_TOKEN = re.compile(
-    r"""("(?:[^"\\]|\\.)*")|('(?:[^'\\]|\\.)*')|(/\*.*?\*/|//[^\n]*)|([A-Za-z_$][\w$]*)|(,\s*(?=[}\]]))""",
+    r"""("[^"\\]*(?:\\.[^"\\]*)*")|('[^'\\]*(?:\\.[^'\\]*)*')|(/\*.*?\*/|//[^\n]*)|([A-Za-z_$][\w$]*)|(,\s*(?=[}\]]))""",
     re.S,
 )
+# What strict JSON allows right after the opening bracket (past JSON whitespace): anything else
+# fails at once, so the C decoder is not asked (its error counts the lines before the position).
+_JSON_NEXT = re.compile(r"[ \t\n\r]*")
+_JSON_FIRST = {"{": frozenset('"}'), "[": frozenset('"{[]-0123456789tfnNI')}
 MAX_SCRIPT = 3_000_000
 
 TITLE_KEYS = ("title", "name", "skuName", "goodsName", "productName", "itemName", "displayName", "wareName")
@@ -212,6 +218,9 @@ def iter_state(page: Page) -> list[tuple[str, Any]]:
             try:
                 # strict JSON (a quarter of the literals) is read straight off the script by the
                 # C decoder: the same span the bracket scan finds, parsed in the same pass
+                first = _JSON_NEXT.match(text, start + 1).end()  # type: ignore[union-attr]
+                if first >= len(text) or text[first] not in _JSON_FIRST[text[start]]:
+                    raise ValueError("not strict JSON")
                 data, end = _JSON_AT(text, start)
             except ValueError:
                 literal = _balanced(text, start)
