@@ -342,3 +342,32 @@ def test_overview_counts_in_sql_match_the_listed_changes(site):
     finally:
         db.dispose()
     assert client.get("/").status_code == 200
+
+
+def test_a_products_review_page_takes_few_statements_and_an_unknown_product_lists_all(site):
+    from sqlalchemy import event
+
+    client, data, _ = site
+    engine = client.app.state.db.read_engine
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        client.get(f"/reviews?product={data.chart_product}")  # (warm)
+        statements.clear()
+        page = client.get(f"/reviews?product={data.chart_product}")
+        assert page.status_code == 200
+        # the product list with its competitor, the competitors, the weeks, the tagged reviews, and the
+        # teardown's price band, copy and current price: no second read of the same reviews
+        assert len(statements) <= 7, statements
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    everyone = client.get("/reviews").text
+    unknown = client.get("/reviews?product=999999").text
+    options = re.compile(r'<option value="\d+"[^>]*>[^<]*</option>')
+    assert len(options.findall(everyone)) > 2
+    assert options.findall(unknown) == options.findall(everyone)  # an unknown product scopes nothing

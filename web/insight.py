@@ -54,8 +54,9 @@ def mind_map_for(
     db: Session, *, competitor: str | None, product_id: int | None, now: datetime, days: int = 30
 ) -> MindMap | None:
     """The mind map of the selection over the last ``days`` (``None`` when it names no reviewed product)."""
-    scope = competitor or (q.competitor_of(db, product_id) if product_id else None)
-    chosen = chosen_products(q.review_products(db, scope), competitor, product_id)
+    chosen = chosen_products(
+        q.review_products(db, competitor or None, product=product_id or None), competitor, product_id
+    )
     if not chosen:
         return None
     rows = q.tagged_reviews(db, [p[0] for p in chosen], now - timedelta(days=days), now + timedelta(seconds=1))

@@ -463,8 +463,7 @@ def reviews(request: Request, db: Session = Depends(get_db), competitor: str = "
     cfg = get_cfg(request)
     now = _now()
     # The product list of the competitor in view (the chosen one, or the chosen product's).
-    scope = competitor or (q.competitor_of(db, product) if product else None)
-    products = q.review_products(db, scope)
+    products = q.review_products(db, competitor or None, product=product or None)
     competitors = q.reviewed_competitors(db)
     chosen = [p for p in products if (not competitor or p[1] == competitor) and (not product or p[0] == product)]
     ids = [p[0] for p in chosen]

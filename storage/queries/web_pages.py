@@ -442,9 +442,12 @@ class ReviewBucket:
     mean_sentiment: float | None
 
 
-def review_products(session: Session, competitor: str | None = None) -> list[tuple[int, str, str, int]]:
+def review_products(
+    session: Session, competitor: str | None = None, *, product: int | None = None
+) -> list[tuple[int, str, str, int]]:
     """(product id, competitor, name, review count) of products that have reviews, most reviewed first
-    (only `competitor`'s when given: its products' index ranges instead of every review)."""
+    (only `competitor`'s when given, else those of `product`'s competitor when that product exists:
+    its products' index ranges instead of every review)."""
     counts_q = select(Review.product_id.label("pid"), func.count().label("n")).group_by(Review.product_id)
     if competitor:
         counts_q = counts_q.where(
@@ -452,6 +455,15 @@ def review_products(session: Session, competitor: str | None = None) -> list[tup
                 select(Product.id)
                 .join(Competitor, Product.competitor_id == Competitor.id)
                 .where(Competitor.name == competitor)
+            )
+        )
+    elif product:
+        # The product's competitor in the same statement; an unknown product scopes nothing (all products).
+        owner = select(Product.competitor_id).where(Product.id == product).scalar_subquery()
+        sibling = aliased(Product)
+        counts_q = counts_q.where(
+            Review.product_id.in_(
+                select(sibling.id).where(sibling.competitor_id == func.coalesce(owner, sibling.competitor_id))
             )
         )
     counts = counts_q.subquery()  # one pass over the (product_id, posted_at) index, then a join per product
@@ -477,12 +489,6 @@ def reviewed_competitors(session: Session) -> list[str]:
         .exists()
     )
     return list(session.scalars(select(Competitor.name).where(has_reviews).order_by(Competitor.name)))
-
-
-def competitor_of(session: Session, product_id: int) -> str | None:
-    return session.scalar(
-        select(Competitor.name).join(Product, Product.competitor_id == Competitor.id).where(Product.id == product_id)
-    )
 
 
 def review_weeks(session: Session, product_ids: list[int], weeks: list[datetime]) -> list[ReviewBucket]:
