@@ -223,3 +223,31 @@ def test_crawl_into_postgres(shop, tmp_path, postgres_server, http_products):
     check_matches_shop(db, http_products, 0)
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Observation).where(Observation.price == Decimal(0))) == 0
+
+
+def test_no_spider_callback_is_a_generator_returning_a_value():
+    """Crawls turn off Scrapy's WARN_ON_GENERATOR_RETURN_VALUE (it parses the callback's source again for
+    every response); the same check runs here once, over every generator method of every spider."""
+    import importlib
+    import inspect
+
+    import scrapy
+    from scrapy.utils.misc import is_generator_with_return_value
+
+    checked = 0
+    for name in ("base", "products", "reviews", "mentions"):
+        module = importlib.import_module(f"jingshao.crawlers.spiders.{name}")
+        for klass in vars(module).values():
+            if not (inspect.isclass(klass) and issubclass(klass, scrapy.Spider)):
+                continue
+            for attr, fn in vars(klass).items():
+                if inspect.isgeneratorfunction(fn):
+                    checked += 1
+                    assert not is_generator_with_return_value(fn), f"{klass.__name__}.{attr}"
+    assert checked >= 3  # parse_product, on_error, ... are generators: the loop really looked at them
+
+    def returns_value():
+        yield 1
+        return 2
+
+    assert is_generator_with_return_value(returns_value)  # the check itself still bites
