@@ -127,6 +127,23 @@ def _row(a: Any) -> AlertRow:
     )
 
 
+# What an AlertRow shows (and `_row` reads), as plain columns.
+_ALERT_ROW_COLUMNS: tuple[Any, ...] = (
+    Alert.id,
+    Alert.state,
+    Alert.level,
+    Alert.max_level,
+    Alert.started_at,
+    Alert.resolved_at,
+    Alert.subject,
+    Alert.family,
+    Alert.rule,
+    Alert.summary,
+    Alert.acked_by,
+    Alert.last_notified_at,
+)
+
+
 def list_alerts(
     session: Session,
     *,
@@ -135,15 +152,15 @@ def list_alerts(
     family: str | None = None,
     limit: int = 200,
 ) -> list[AlertRow]:
-    """Alerts, most severe and most recent first. ``state=None``: firing and resolved."""
-    q = select(Alert)
+    """Alerts, most severe and most recent first. ``state=None``: firing and resolved (plain columns)."""
+    q = select(*_ALERT_ROW_COLUMNS)
     if state:
         q = q.where(Alert.state == state)
     if level:
         q = q.where(Alert.max_level == level)
     if family:
         q = q.where(Alert.family == family)
-    rows = session.scalars(q.order_by(Alert.started_at.desc(), Alert.id.desc()).limit(limit)).all()
+    rows = session.execute(q.order_by(Alert.started_at.desc(), Alert.id.desc()).limit(limit)).all()
     return sorted((_row(a) for a in rows), key=lambda r: (r.state != "firing", LEVEL_ORDER.get(r.max_level, 9)))
 
 
@@ -167,18 +184,7 @@ _NOTIFICATION_COLUMNS: tuple[Any, ...] = (
     Notification.merged_into,
 )
 _ALERT_DETAIL_COLUMNS: tuple[Any, ...] = (
-    Alert.id,
-    Alert.state,
-    Alert.level,
-    Alert.max_level,
-    Alert.started_at,
-    Alert.resolved_at,
-    Alert.subject,
-    Alert.family,
-    Alert.rule,
-    Alert.summary,
-    Alert.acked_by,
-    Alert.last_notified_at,
+    *_ALERT_ROW_COLUMNS,
     Alert.fingerprint,
     Alert.subject_key,
     Alert.level_since,

@@ -170,9 +170,9 @@ def test_reviewed_competitors_are_those_with_a_watched_reviewed_product(database
         db.dispose()
 
 
-def test_the_alert_page_reads_plain_rows_with_its_merged_notifications(database_url):
+def test_the_alert_pages_read_plain_rows_with_the_merged_notifications(database_url):
     from jingshao.storage import models as m
-    from jingshao.storage.alerts_repo import get_alert
+    from jingshao.storage.alerts_repo import get_alert, list_alerts
 
     db = open_database(database_url)
     now = datetime(2026, 12, 1, 8, tzinfo=UTC)
@@ -218,7 +218,9 @@ def test_the_alert_page_reads_plain_rows_with_its_merged_notifications(database_
             alert_id = a.id
         with db.read_session() as s:
             detail = get_alert(s, alert_id)
+            listed = list_alerts(s, state=None)
             assert not list(s.identity_map.values())  # Core rows only: no ORM objects (nor their payloads)
+        assert listed == [detail.alert]
         assert detail.alert.summary == "负面声量激增" and detail.alert.since == now
         assert detail.facts == [("负面占比", "62%")]
         assert [(e.kind, e.detail) for e in detail.events] == [("opened", "负面占比 62%"), ("acked", None)]
