@@ -219,7 +219,22 @@ class EvidenceRow:
 
 def evidence_for(session: Session, product_ids: Iterable[int], since: datetime | None = None) -> list[EvidenceRow]:
     q = (
-        select(ObservationEvidence, Observation, Product)
+        select(
+            Observation.id,
+            Product.id,
+            # the product's name, else the page title, else the URL (an empty name counts as none)
+            func.coalesce(func.nullif(Product.name, ""), func.nullif(Observation.title, ""), Product.url),
+            ObservationEvidence.url,
+            ObservationEvidence.captured_at,
+            Observation.first_seen_at,
+            Observation.last_seen_at,
+            Observation.price,
+            Observation.original_price,
+            Observation.availability,
+            Observation.promo,
+            ObservationEvidence.html_sha256,
+            ObservationEvidence.screenshot_sha256,
+        )
         .join(Observation, Observation.id == ObservationEvidence.observation_id)
         .join(Product, Product.id == ObservationEvidence.product_id)
         .where(ObservationEvidence.product_id.in_(list(product_ids)))
@@ -227,24 +242,7 @@ def evidence_for(session: Session, product_ids: Iterable[int], since: datetime |
     )
     if since is not None:
         q = q.where(ObservationEvidence.captured_at >= since)
-    return [
-        EvidenceRow(
-            o.id,
-            p.id,
-            p.name or o.title or p.url,
-            e.url,
-            e.captured_at,
-            o.first_seen_at,
-            o.last_seen_at,
-            o.price,
-            o.original_price,
-            o.availability,
-            o.promo,
-            e.html_sha256,
-            e.screenshot_sha256,
-        )
-        for e, o, p in session.execute(q)
-    ]
+    return [EvidenceRow(*row) for row in session.execute(q)]  # plain columns in EvidenceRow's order
 
 
 def _json(value: object) -> object:

@@ -371,3 +371,17 @@ def test_a_products_review_page_takes_few_statements_and_an_unknown_product_list
     options = re.compile(r'<option value="\d+"[^>]*>[^<]*</option>')
     assert len(options.findall(everyone)) > 2
     assert options.findall(unknown) == options.findall(everyone)  # an unknown product scopes nothing
+
+
+def test_the_product_page_reads_plain_rows(site):
+    from jingshao.storage.evidence import evidence_for
+    from jingshao.storage.queries.web_pages import product_history
+
+    client, data, _ = site
+    with client.app.state.db.read_session() as s:
+        hist = product_history(s, data.chart_product, datetime.now(UTC) - timedelta(days=365))
+        evidence = evidence_for(s, [data.chart_product])
+        assert not list(s.identity_map.values())  # Core rows only: no ORM products or observations
+    assert hist is not None and hist.observations and hist.product.id == data.chart_product
+    assert data.evidence in {e.html_sha256 for e in evidence}
+    assert {e.product for e in evidence} == {hist.product.name}

@@ -214,14 +214,23 @@ class ProductHistory:
 
 def product_info(session: Session, product_id: int) -> ProductInfo | None:
     row = session.execute(
-        select(Product, Competitor.name)
+        select(
+            Product.id,
+            Product.competitor_id,
+            Competitor.name,
+            Product.name,
+            Product.url,
+            Product.render,
+            Product.active,
+            Product.category,
+        )
         .join(Competitor, Product.competitor_id == Competitor.id)
         .where(Product.id == product_id)
     ).first()
     if row is None:
         return None
-    p, comp = row
-    return ProductInfo(p.id, p.competitor_id, comp, p.name or p.url, p.url, p.render, p.active, p.category)
+    pid, cid, comp, name, url, render, active, category = row
+    return ProductInfo(pid, cid, comp, name or url, url, render, active, category)
 
 
 def product_history(session: Session, product_id: int, since: datetime) -> ProductHistory | None:
