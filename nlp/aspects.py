@@ -126,7 +126,7 @@ def sequence_features(text: str) -> list[list[bytes]]:
     return out
 
 
-_CUT_CACHE: dict[str, list[str]] = {}
+_CUT_CACHE: dict[str, tuple[str, ...]] = {}
 
 
 def _words(text: str) -> list[str]:
@@ -181,10 +181,10 @@ def _longest_words(freq: dict[str, int], clause: str) -> list[str]:
     return out
 
 
-def _cut(jieba: Any, clause: str) -> list[str]:
+def _cut(jieba: Any, clause: str) -> tuple[str, ...]:
     got = _CUT_CACHE.get(clause)
-    if got is None:
-        got = _longest_words(jieba.dt.FREQ, clause)
+    if got is None:  # a tuple of str: the garbage collector stops tracking it, a list it walks every pass
+        got = tuple(_longest_words(jieba.dt.FREQ, clause))
         if len(_CUT_CACHE) >= 50_000:
             _CUT_CACHE.clear()
         _CUT_CACHE[clause] = got

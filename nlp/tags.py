@@ -75,6 +75,9 @@ class Lexicon:
     max_len: int = 1
     role_table: dict[str, frozenset[str]] = field(default_factory=dict)  # word -> its roles, built once
     lengths_by_first: dict[str, tuple[int, ...]] = field(default_factory=dict)  # first char -> word lengths
+    # word -> its token, made once: tokens are shared, not made per occurrence, which keeps the clause
+    # caches small for the garbage collector (its full passes walk every cached token)
+    tok_table: dict[str, _Tok] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         words = set(self.general)
@@ -85,9 +88,11 @@ class Lexicon:
         every |= self.negators | self.degree | self.fillers
         self.max_len = max(map(len, every))
         self.role_table = {}
+        self.tok_table = {}
         firsts: dict[str, set[int]] = defaultdict(set)
         for w in every:
             self.role_table[w] = _compute_roles(self, w)
+            self.tok_table[w] = _Tok(w, self.role_table[w], self.aspects.get(w, ""))
             if w:
                 firsts[w[0]].add(len(w))
         self.lengths_by_first = {c: tuple(sorted(ns, reverse=True)) for c, ns in firsts.items()}
@@ -217,9 +222,9 @@ def _compute_roles(lex: Lexicon, word: str) -> frozenset[str]:
 _TOK_CACHE: dict[tuple[int, str], tuple[_Tok, ...]] = {}
 
 
-def _tokenize(lex: Lexicon, clause: str) -> list[_Tok]:
+def _tokenize(lex: Lexicon, clause: str) -> tuple[_Tok, ...]:
     """Lexicon tokens of a clause, cached per (lexicon, clause): reviews repeat clauses (物流很快, 好评) and
-    the open-vocabulary pass reads clauses the lexicon pass has just read."""
+    the open-vocabulary pass reads clauses the lexicon pass has just read. Callers do not mutate them."""
     key = (id(lex), clause)
     got = _TOK_CACHE.get(key)
     if got is None:
@@ -227,13 +232,13 @@ def _tokenize(lex: Lexicon, clause: str) -> list[_Tok]:
         if len(_TOK_CACHE) >= 50_000:
             _TOK_CACHE.clear()
         _TOK_CACHE[key] = got
-    return list(got)
+    return got
 
 
-_CLAUSE_CACHE: dict[tuple[int, str], tuple[list[_Tok], list[_Phrase]]] = {}
+_CLAUSE_CACHE: dict[tuple[int, str], tuple[tuple[_Tok, ...], list[_Phrase]]] = {}
 
 
-def _read_clause(lex: Lexicon, clause: str) -> tuple[list[_Tok], list[_Phrase]]:
+def _read_clause(lex: Lexicon, clause: str) -> tuple[tuple[_Tok, ...], list[_Phrase]]:
     """Tokens and opinion phrases of a clause, cached like :func:`_tokenize` (callers do not mutate them)."""
     key = (id(lex), clause)
     got = _CLAUSE_CACHE.get(key)
@@ -255,7 +260,7 @@ def _tokenize_uncached(lex: Lexicon, clause: str) -> list[_Tok]:
     toks: list[_Tok] = []
     i = 0
     lengths = lex.lengths_by_first
-    role_of = lex.role_table.get
+    tok_of = lex.tok_table.get
     size = len(clause)
     while i < size:
         rest = size - i
@@ -263,9 +268,9 @@ def _tokenize_uncached(lex: Lexicon, clause: str) -> list[_Tok]:
             if n > rest:
                 continue
             word = clause[i : i + n]
-            roles = role_of(word)
-            if roles:
-                aspect = lex.aspects.get(word, "")
+            tok = tok_of(word)
+            if tok is not None and tok.roles:
+                roles, aspect = tok.roles, tok.aspect
                 # An aspect word right after another (optionally with 的 between) is one mention:
                 # 客服+态度, 电池+续航 (same aspect); 快递员+态度, 送餐人员的态度 (attribute of the first).
                 back = 2 if len(toks) >= 2 and toks[-1].text == "的" else 1
@@ -280,7 +285,7 @@ def _tokenize_uncached(lex: Lexicon, clause: str) -> list[_Tok]:
                     del toks[-back:]
                     toks.append(_Tok(joined, roles, prev.aspect))
                 else:
-                    toks.append(_Tok(word, roles, aspect))
+                    toks.append(tok)
                 i += n
                 break
         else:
@@ -299,8 +304,7 @@ def _clauses(lex: Lexicon, text: str) -> list[str]:
     return out
 
 
-@dataclass(frozen=True)
-class _Phrase:
+class _Phrase(NamedTuple):  # a tuple, not a frozen dataclass: cheaper to make, one object
     start: int  # token index of the first prefix token
     end: int  # token index of the opinion word
     word: str
@@ -313,7 +317,7 @@ _PREFIX_ROLES = frozenset({"negator", "degree", "filler"})
 _FILLER_ONLY = frozenset({"filler"})
 
 
-def _phrases(toks: list[_Tok]) -> list[_Phrase]:
+def _phrases(toks: Sequence[_Tok]) -> list[_Phrase]:
     """Opinion phrases: an opinion word and the prefix run before it (see module docstring, step 4)."""
     is_op = [("opinion" in t.roles) for t in toks]
     if True not in is_op:
@@ -404,7 +408,7 @@ def _aspect_tag(lex: Lexicon, tok: _Tok, k: int, phrases: list[_Phrase]) -> Tag 
     return None
 
 
-def _problem_tag(lex: Lexicon, toks: list[_Tok], k: int, phrases: list[_Phrase]) -> Tag:
+def _problem_tag(lex: Lexicon, toks: Sequence[_Tok], k: int, phrases: list[_Phrase]) -> Tag:
     surface = toks[k].text
     aspect = lex.problems[surface]
     for phrase in phrases:
