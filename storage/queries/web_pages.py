@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Integer, bindparam, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from jingshao.storage.models import (
+    AdlawHit,
     Alert,
     Competitor,
     CrawlCompetitorOutcome,
@@ -212,21 +213,74 @@ class ProductHistory:
     adlaw: list[tuple[str, str, str]]  # (field, word, context) of the latest observation
 
 
+# The product page's statements, built once with bound parameters: building a select (coercing
+# its columns and clauses) cost as much as running it on these small per-product reads.
+_PRODUCT_INFO = (
+    select(
+        Product.id,
+        Product.competitor_id,
+        Competitor.name,
+        Product.name,
+        Product.url,
+        Product.render,
+        Product.active,
+        Product.category,
+    )
+    .join(Competitor, Product.competitor_id == Competitor.id)
+    .where(Product.id == bindparam("pid"))
+)
+_HISTORY_COLUMNS = (
+    Observation.id,
+    Observation.first_seen_at,
+    Observation.last_seen_at,
+    Observation.title,
+    Observation.price,
+    Observation.original_price,
+    Observation.final_price,
+    Observation.currency,
+    Observation.availability,
+    Observation.promo,
+    Observation.status,
+    Observation.sources,
+    Observation.voided_at,
+    Observation.voided_by,
+    Observation.void_reason,
+)
+_HISTORY_BEFORE = (
+    select(*_HISTORY_COLUMNS)
+    .where(Observation.product_id == bindparam("pid"), Observation.first_seen_at < bindparam("since"), *CONFIRMED)
+    .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
+    .limit(1)
+)
+_HISTORY_AFTER = (
+    select(*_HISTORY_COLUMNS)
+    .where(Observation.product_id == bindparam("pid"), Observation.first_seen_at >= bindparam("since"))
+    .order_by(Observation.first_seen_at, Observation.id)
+)
+_HISTORY_FAILURES = (
+    select(FailedObservation.at, FailedObservation.url, FailedObservation.reason, FailedObservation.http_status)
+    .where(FailedObservation.product_id == bindparam("pid"))
+    .order_by(FailedObservation.at.desc())
+    .limit(10)
+)
+_HISTORY_ADLAW = select(AdlawHit.field, AdlawHit.word, AdlawHit.context).where(
+    AdlawHit.observation_id == bindparam("oid")
+)
+_CONFIRMED_PRICES_BEFORE = (
+    select(Observation.price)
+    .where(
+        Observation.product_id == bindparam("pid"),
+        Observation.first_seen_at < bindparam("before"),
+        Observation.price.is_not(None),
+        *CONFIRMED,
+    )
+    .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
+    .limit(bindparam("n", type_=Integer))
+)
+
+
 def product_info(session: Session, product_id: int) -> ProductInfo | None:
-    row = session.execute(
-        select(
-            Product.id,
-            Product.competitor_id,
-            Competitor.name,
-            Product.name,
-            Product.url,
-            Product.render,
-            Product.active,
-            Product.category,
-        )
-        .join(Competitor, Product.competitor_id == Competitor.id)
-        .where(Product.id == product_id)
-    ).first()
+    row = session.execute(_PRODUCT_INFO, {"pid": product_id}).first()
     if row is None:
         return None
     pid, cid, comp, name, url, render, active, category = row
@@ -236,58 +290,18 @@ def product_info(session: Session, product_id: int) -> ProductInfo | None:
 def product_history(session: Session, product_id: int, since: datetime) -> ProductHistory | None:
     """A product's observations since `since` (voided and suspect ones included, marked), plus the
     confirmed one in force at `since` so a chart starts at the price that held then."""
-    from jingshao.storage.models import AdlawHit
-
     info = product_info(session, product_id)
     if info is None:
         return None
-    cols = (
-        Observation.id,
-        Observation.first_seen_at,
-        Observation.last_seen_at,
-        Observation.title,
-        Observation.price,
-        Observation.original_price,
-        Observation.final_price,
-        Observation.currency,
-        Observation.availability,
-        Observation.promo,
-        Observation.status,
-        Observation.sources,
-        Observation.voided_at,
-        Observation.voided_by,
-        Observation.void_reason,
-    )
-    before = session.execute(
-        select(*cols)
-        .where(Observation.product_id == product_id, Observation.first_seen_at < since, *CONFIRMED)
-        .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
-        .limit(1)
-    ).all()
-    after = session.execute(
-        select(*cols)
-        .where(Observation.product_id == product_id, Observation.first_seen_at >= since)
-        .order_by(Observation.first_seen_at, Observation.id)
-    ).all()
+    params = {"pid": product_id, "since": since}
+    before = session.execute(_HISTORY_BEFORE, params).all()
+    after = session.execute(_HISTORY_AFTER, params).all()
     obs = [ObservationRow(*[*c[:11], c[11] or {}, *c[12:]]) for c in map(_cells, [*before, *after])]
-    failures = [
-        FailureRow(*r)
-        for r in session.execute(
-            select(FailedObservation.at, FailedObservation.url, FailedObservation.reason, FailedObservation.http_status)
-            .where(FailedObservation.product_id == product_id)
-            .order_by(FailedObservation.at.desc())
-            .limit(10)
-        )
-    ]
+    failures = [FailureRow(*r) for r in session.execute(_HISTORY_FAILURES, params)]
     adlaw: list[tuple[str, str, str]] = []
     latest = next((o for o in reversed(obs) if not o.is_void), None)
     if latest is not None:
-        adlaw = [
-            (f, w, c)
-            for f, w, c in session.execute(
-                select(AdlawHit.field, AdlawHit.word, AdlawHit.context).where(AdlawHit.observation_id == latest.id)
-            )
-        ]
+        adlaw = [(f, w, c) for f, w, c in session.execute(_HISTORY_ADLAW, {"oid": latest.id})]
     if latest is not None and latest.title and info.name == info.url:  # no configured name: the page's title
         info = replace(info, name=latest.title)
     return ProductHistory(info, obs, failures, adlaw)
@@ -295,17 +309,7 @@ def product_history(session: Session, product_id: int, since: datetime) -> Produ
 
 def confirmed_prices_before(session: Session, product_id: int, before: datetime, limit: int) -> list[Decimal]:
     """The last `limit` confirmed prices first seen before `before`, oldest first (anomaly baseline)."""
-    rows = session.scalars(
-        select(Observation.price)
-        .where(
-            Observation.product_id == product_id,
-            Observation.first_seen_at < before,
-            Observation.price.is_not(None),
-            *CONFIRMED,
-        )
-        .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
-        .limit(limit)
-    ).all()
+    rows = session.scalars(_CONFIRMED_PRICES_BEFORE, {"pid": product_id, "before": before, "n": limit}).all()
     return [p for p in reversed(rows) if p is not None]  # None is filtered out above already
 
 
