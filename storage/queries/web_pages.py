@@ -7,13 +7,15 @@ dataclasses, never ORM rows. Aggregates are done in SQL where the row counts gro
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, case, func, select
+from sqlalchemy import Integer, Select, bindparam, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from jingshao.storage.models import (
@@ -455,24 +457,22 @@ class ReviewBucket:
     mean_sentiment: float | None
 
 
-def review_products(
-    session: Session, competitor: str | None = None, *, product: int | None = None
-) -> list[tuple[int, str, str, int]]:
-    """(product id, competitor, name, review count) of products that have reviews, most reviewed first
-    (only `competitor`'s when given, else those of `product`'s competitor when that product exists:
-    its products' index ranges instead of every review)."""
+@functools.cache
+def _review_products_stmt(scope: str) -> Select:
+    """The statement of ``review_products`` for a scope (``all``, ``competitor``: bound ``name``,
+    ``product``: bound ``pid``), built once: building it cost as much as running it."""
     counts_q = select(Review.product_id.label("pid"), func.count().label("n")).group_by(Review.product_id)
-    if competitor:
+    if scope == "competitor":
         counts_q = counts_q.where(
             Review.product_id.in_(
                 select(Product.id)
                 .join(Competitor, Product.competitor_id == Competitor.id)
-                .where(Competitor.name == competitor)
+                .where(Competitor.name == bindparam("name"))
             )
         )
-    elif product:
+    elif scope == "product":
         # The product's competitor in the same statement; an unknown product scopes nothing (all products).
-        owner = select(Product.competitor_id).where(Product.id == product).scalar_subquery()
+        owner = select(Product.competitor_id).where(Product.id == bindparam("pid")).scalar_subquery()
         sibling = aliased(Product)
         counts_q = counts_q.where(
             Review.product_id.in_(
@@ -480,50 +480,82 @@ def review_products(
             )
         )
     counts = counts_q.subquery()  # one pass over the (product_id, posted_at) index, then a join per product
-    return [
-        (pid, comp, name or url, n)
-        for pid, comp, name, url, n in session.execute(
-            select(Product.id, Competitor.name, Product.name, Product.url, counts.c.n)
-            .join(counts, counts.c.pid == Product.id)
-            .join(Competitor, Product.competitor_id == Competitor.id)
-            .where(Product.active.is_(True))
-            .order_by(counts.c.n.desc(), Product.id)
-        )
-    ]
+    return (
+        select(Product.id, Competitor.name, Product.name, Product.url, counts.c.n)
+        .join(counts, counts.c.pid == Product.id)
+        .join(Competitor, Product.competitor_id == Competitor.id)
+        .where(Product.active.is_(True))
+        .order_by(counts.c.n.desc(), Product.id)
+    )
 
 
-def reviewed_competitors(session: Session) -> list[str]:
-    """Competitors with at least one watched product that has reviews: one EXISTS per competitor,
-    which stops at its first reviewed product (not a probe of every product, then DISTINCT)."""
-    has_reviews = (
+def review_products(
+    session: Session, competitor: str | None = None, *, product: int | None = None
+) -> list[tuple[int, str, str, int]]:
+    """(product id, competitor, name, review count) of products that have reviews, most reviewed first
+    (only `competitor`'s when given, else those of `product`'s competitor when that product exists:
+    its products' index ranges instead of every review)."""
+    if competitor:
+        rows = session.execute(_review_products_stmt("competitor"), {"name": competitor})
+    elif product:
+        rows = session.execute(_review_products_stmt("product"), {"pid": product})
+    else:
+        rows = session.execute(_review_products_stmt("all"))
+    return [(pid, comp, name or url, n) for pid, comp, name, url, n in rows]
+
+
+# Competitors with at least one watched product that has reviews: one EXISTS per competitor,
+# which stops at its first reviewed product (not a probe of every product, then DISTINCT).
+_REVIEWED_COMPETITORS = (
+    select(Competitor.name)
+    .where(
         select(Review.id)
         .join(Product, Review.product_id == Product.id)
         .where(Product.competitor_id == Competitor.id, Product.active.is_(True))
         .exists()
     )
-    return list(session.scalars(select(Competitor.name).where(has_reviews).order_by(Competitor.name)))
+    .order_by(Competitor.name)
+)
+
+
+def reviewed_competitors(session: Session) -> list[str]:
+    """Competitors with at least one watched product that has reviews, by name."""
+    return list(session.scalars(_REVIEWED_COMPETITORS))
+
+
+_posted_or_seen = func.coalesce(Review.posted_at, Review.first_seen_at)  # when a review was written
+
+
+@functools.cache
+def _review_weeks_stmt(count: int) -> Select:
+    """Per-bucket counts for ``count`` buckets between bound edges ``w0`` < ... < ``w{count}`` of
+    the bound product ``ids`` (built once per bucket count)."""
+    edge: list[Any] = [bindparam(f"w{i}") for i in range(count + 1)]
+    bucket = case(*[(_posted_or_seen < edge[i + 1], i) for i in range(count)], else_=None)
+    return (
+        select(
+            bucket.label("b"),
+            func.count(),
+            func.sum(case((Review.label == "pos", 1), else_=0)),
+            func.sum(case((Review.label == "neg", 1), else_=0)),
+            func.avg(Review.sentiment),
+        )
+        .where(
+            Review.product_id.in_(bindparam("ids", expanding=True)),
+            _posted_or_seen >= edge[0],
+            _posted_or_seen < edge[-1],
+        )
+        .group_by("b")
+    )
 
 
 def review_weeks(session: Session, product_ids: list[int], weeks: list[datetime]) -> list[ReviewBucket]:
     """Per week (starts given, ascending; each runs to the next, the last for 7 days) of posting time."""
-    when = func.coalesce(Review.posted_at, Review.first_seen_at)
     out = []
     bounds = [*weeks, weeks[-1] + timedelta(days=7)]
-    bucket = case(*[(when < bounds[i + 1], i) for i in range(len(weeks))], else_=None)
-    rows = {
-        b: (n, p, ng, m)
-        for b, n, p, ng, m in session.execute(
-            select(
-                bucket.label("b"),
-                func.count(),
-                func.sum(case((Review.label == "pos", 1), else_=0)),
-                func.sum(case((Review.label == "neg", 1), else_=0)),
-                func.avg(Review.sentiment),
-            )
-            .where(Review.product_id.in_(product_ids), when >= bounds[0], when < bounds[-1])
-            .group_by("b")
-        )
-    }
+    params: dict[str, Any] = {f"w{i}": b for i, b in enumerate(bounds)}
+    params["ids"] = list(product_ids)
+    rows = {b: (n, p, ng, m) for b, n, p, ng, m in session.execute(_review_weeks_stmt(len(weeks)), params)}
     for i, start in enumerate(weeks):
         n, p, ng, m = rows.get(i, (0, 0, 0, None))
         out.append(ReviewBucket(start, n or 0, int(p or 0), int(ng or 0), None if m is None else float(m)))
@@ -539,14 +571,23 @@ class ReviewText:
     at: datetime
 
 
-def tagged_reviews(session: Session, product_ids: list[int], start: datetime, end: datetime) -> list[ReviewText]:
-    when = func.coalesce(Review.posted_at, Review.first_seen_at)
+_TAGGED_REVIEWS = (
+    select(Review.product_id, Review.text, Review.tags, Review.sentiment, _posted_or_seen)
+    .where(
+        Review.product_id.in_(bindparam("ids", expanding=True)),
+        _posted_or_seen >= bindparam("start"),
+        _posted_or_seen < bindparam("end"),
+        Review.tags.is_not(None),
+    )
+    .order_by(Review.id)
+)
+
+
+def tagged_reviews(session: Session, product_ids: Iterable[int], start: datetime, end: datetime) -> list[ReviewText]:
     return [
         ReviewText(pid, text, tags or [], s, at)
         for pid, text, tags, s, at in session.execute(
-            select(Review.product_id, Review.text, Review.tags, Review.sentiment, when)
-            .where(Review.product_id.in_(product_ids), when >= start, when < end, Review.tags.is_not(None))
-            .order_by(Review.id)
+            _TAGGED_REVIEWS, {"ids": list(product_ids), "start": start, "end": end}
         )
     ]
 
