@@ -96,15 +96,18 @@ def _latest_id(before: datetime | None) -> Any:
     return _latest(Observation.id, before)
 
 
+_PRICES_BEFORE = select(Product.id, _latest(Observation.price, bindparam("before"))).where(
+    Product.id.in_(bindparam("ids", expanding=True))
+)  # built once: each product's confirmed price in force before a bound time
+
+
 def _prices_before(session: Session, before: datetime, product_ids: list[int]) -> dict[int, Decimal | None]:
     if not product_ids:
         return {}
     out: dict[int, Decimal | None] = {}
     for start in range(0, len(product_ids), 5000):
         chunk = product_ids[start : start + 5000]
-        out.update(
-            session.execute(select(Product.id, _latest(Observation.price, before)).where(Product.id.in_(chunk))).all()
-        )
+        out.update(session.execute(_PRICES_BEFORE, {"before": before, "ids": chunk}).all())
     return out
 
 
@@ -604,25 +607,35 @@ class TeardownRow:
     copy: list[str]
 
 
+_TEARDOWN_BANDS = (
+    select(Observation.product_id, func.min(Observation.price), func.max(Observation.price))
+    .where(
+        Observation.product_id.in_(bindparam("ids", expanding=True)),
+        Observation.last_seen_at >= bindparam("since"),
+        *CONFIRMED,
+    )
+    .group_by(Observation.product_id)
+)
+_TEARDOWN_COPY = (
+    select(Observation.product_id, Observation.title, Observation.promo)
+    .distinct()
+    .where(
+        Observation.product_id.in_(bindparam("ids", expanding=True)),
+        Observation.last_seen_at >= bindparam("since"),
+        Observation.voided_at.is_(None),
+    )
+)
+
+
 def teardown_rows(session: Session, products: list[tuple[int, str, str, int]], since: datetime) -> list[TeardownRow]:
     """Price band and copy (titles, promos) since `since` of the given (id, competitor, name, reviews) products."""
     ids = [p[0] for p in products]
     if not ids:
         return []
-    bands = {
-        pid: (lo, hi)
-        for pid, lo, hi in session.execute(
-            select(Observation.product_id, func.min(Observation.price), func.max(Observation.price))
-            .where(Observation.product_id.in_(ids), Observation.last_seen_at >= since, *CONFIRMED)
-            .group_by(Observation.product_id)
-        )
-    }
+    params = {"ids": ids, "since": since}
+    bands = {pid: (lo, hi) for pid, lo, hi in session.execute(_TEARDOWN_BANDS, params)}
     copy: dict[int, list[str]] = defaultdict(list)
-    for pid, title, promo in session.execute(
-        select(Observation.product_id, Observation.title, Observation.promo)
-        .distinct()
-        .where(Observation.product_id.in_(ids), Observation.last_seen_at >= since, Observation.voided_at.is_(None))
-    ):
+    for pid, title, promo in session.execute(_TEARDOWN_COPY, params):
         copy[pid] += [t for t in (title, promo) if t]
     current = _prices_before(session, datetime.now(since.tzinfo) + timedelta(days=1), ids)
     return [
