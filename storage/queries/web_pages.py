@@ -75,8 +75,9 @@ class PriceRow:
         return self._pct(self.price, self.price_7d)
 
 
-def _latest(column: Any, before: datetime | None) -> Any:
-    """Correlated to `Product`: `column` of its newest confirmed observation first seen before `before`.
+def _latest(column: Any, before: Any) -> Any:
+    """Correlated to `Product`: `column` of its newest confirmed observation first seen before `before`
+    (a datetime, a bound parameter, or None for no bound).
 
     One index seek per product on ``ix_observations_product_seen`` (product_id, first_seen_at); a
     window function over the whole table or a GROUP BY would read every observation instead.
