@@ -235,3 +235,40 @@ def test_promo_prefilter_rejects_only_what_is_promo_rejects(name: str, body: byt
             and not (attrs and promo._PROMO_ATTR.search(attrs))
         ):
             assert not promo._is_promo(doc.text(el), attrs)
+
+
+def _old_subtree_stats(root: object) -> tuple[int, int]:
+    from jingshao.crawlers.extract.heuristics import _SKIP_TAG_NAMES, _SMALL_TEXT
+
+    def count(el: object) -> int:
+        return sum(1 for _ in el.iter(etree.Element))  # type: ignore[attr-defined]
+
+    if not len(root):  # type: ignore[arg-type]
+        return 1, len((root.text or "").strip())  # type: ignore[attr-defined]
+    n = count(root)
+    skipped_len = 0
+    seen: set[object] = set()
+    for skip in root.iter(*_SKIP_TAG_NAMES):  # type: ignore[attr-defined]
+        if skip is root or any(a in seen for a in skip.iterancestors()):
+            continue
+        seen.add(skip)
+        n -= count(skip)
+        skipped_len += sum(len(piece.strip()) for piece in skip.itertext())
+    bound = _SMALL_TEXT + skipped_len
+    length = 0
+    for piece in root.itertext():  # type: ignore[attr-defined]
+        length += len(piece.strip())
+        if length > bound:
+            return n, _SMALL_TEXT + 1
+    return n, length - skipped_len
+
+
+@pytest.mark.parametrize("name,body", PAGES, ids=[n for n, _ in PAGES])
+def test_subtree_stats_of_the_pruned_blocks(name: str, body: bytes) -> None:
+    from jingshao.crawlers.extract.heuristics import _subtree_stats, get_doc
+
+    page = _page(body)
+    blocks = list(get_doc(page)._pruned) + [page.tree, page.tree.find("body")]
+    for el in blocks:
+        if el is not None:
+            assert _subtree_stats(el) == _old_subtree_stats(el)

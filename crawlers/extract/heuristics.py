@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections import deque
 from decimal import Decimal
 from functools import lru_cache
+from itertools import count as counter_from
 from itertools import islice
 from typing import Any
 
@@ -221,8 +223,11 @@ _SKIP_TAG_NAMES = tuple(sorted(_SKIP_TAGS))
 
 
 def _count_elements(root: Any) -> int:
-    # lxml's C iterator, filtered to elements; an XPath count() cost far more per call
-    return sum(1 for _ in root.iter(etree.Element))
+    # lxml's C iterator, filtered to elements, counted without a Python step per element (zip
+    # with a counter, drained by a zero-length deque); an XPath count() cost far more per call
+    counter = counter_from()
+    deque(zip(root.iter(etree.Element), counter, strict=False), maxlen=0)
+    return next(counter)
 
 
 def _subtree_stats(root: Any) -> tuple[int, int]:
@@ -245,11 +250,16 @@ def _subtree_stats(root: Any) -> tuple[int, int]:
         skipped_len += sum(len(piece.strip()) for piece in skip.itertext())
     bound = _SMALL_TEXT + skipped_len
     length = 0
-    for piece in root.itertext():
-        length += len(piece.strip())
+    # the stripped lengths summed in C, 32 pieces at a time; the running sum only grows, so it
+    # passes the bound within a batch exactly when it would have after one of its pieces
+    lengths = map(len, map(str.strip, root.itertext()))
+    while True:
+        batch = list(islice(lengths, 32))
+        length += sum(batch)
         if length > bound:
             return count, _SMALL_TEXT + 1
-    return count, length - skipped_len
+        if len(batch) < 32:
+            return count, length - skipped_len
 
 
 def _subtree_raw(el: Any) -> tuple[int, str]:
