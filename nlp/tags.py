@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -762,15 +764,25 @@ def model_tags(norm: str, lex: Lexicon, model_path: str | None = None, *, mentio
 def _lexicon_mentions(norm: str, spans: list[Any], tags: list[Tag], lex: Lexicon, tagger: Any) -> list[Tag]:
     """Aspect words written in the text where no span of the CRF and no tag sits, as mentions (主要是看屏幕,
     电池呢?): any category's lexicon words (two characters or more; the category lexicons as hints) and
-    the model's ``mention_words``, surfaces its training data labels as aspects where written (刷新率)."""
-    groups = tagger.groups
+    the model's ``mention_words``, surfaces its training data labels as aspects where written (刷新率).
+    A word inside a longer word of the span tagger's word cut does not count (大小 in 大大小小)."""
+    from .aspects import _words
+
+    hits = list(_mention_pattern(tagger.mention_words).finditer(norm))
+    if not hits:
+        return []
     taken = [(sp.start, sp.end) for sp in spans]
     taken += [sp for t in tags for sp in (t.aspect_span, t.opinion_span) if sp]
+    ends = list(accumulate(map(len, _words(norm))))  # the cut is cached per clause
     out = []
-    for m in _mention_pattern(tagger.mention_words).finditer(norm):
+    for m in hits:
         at = m.span()
+        k = bisect_right(ends, at[0])  # the word the match starts in
+        start, end = (ends[k - 1] if k else 0), ends[k]
+        if at[1] <= end and end - start > at[1] - at[0]:
+            continue  # part of a longer word: 大小 in 大大小小
         if not any(_overlap(at, b) for b in taken):
-            out.append(mention_tag(normalise_aspect(m.group(), lex, groups), m.group(), at))
+            out.append(mention_tag(normalise_aspect(m.group(), lex, tagger.groups), m.group(), at))
     return out
 
 

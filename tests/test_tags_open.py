@@ -209,3 +209,14 @@ def test_aspect_words_no_span_covers_are_mentions() -> None:
     covered = [Span("A", at, at + 2, "电池")]  # the CRF's span: not a mention again
     got = _lexicon_mentions(text, covered, [], get_lexicon("general"), Tagger())
     assert [(t.aspect_text, t.polarity, t.opinion) for t in got] == [("屏幕", "neu", ""), ("刷新率", "neu", "")]
+
+
+def test_a_word_inside_a_longer_word_is_no_mention() -> None:
+    from jingshao.nlp.tags import _lexicon_mentions, get_lexicon
+
+    class Tagger:
+        groups: dict[str, str] = {}
+        mention_words = ()
+
+    got = _lexicon_mentions("大大小小的问题,大小正好", [], [], get_lexicon("general"), Tagger())
+    assert [(t.aspect_text, t.aspect_span) for t in got] == [("大小", (8, 10))]  # not the one in 大大小小
