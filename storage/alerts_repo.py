@@ -6,11 +6,12 @@ plain dataclasses, so the CLI prints them without touching ORM objects after the
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from .models import Alert, AlertEvent, ChannelState, Notification, Silence, utcnow
@@ -144,6 +145,19 @@ _ALERT_ROW_COLUMNS: tuple[Any, ...] = (
 )
 
 
+@functools.cache
+def _list_alerts_stmt(by_state: bool, by_level: bool, by_family: bool) -> Select:
+    """The alert list's statement for one set of filters, built once (bound values and limit)."""
+    q = select(*_ALERT_ROW_COLUMNS)
+    if by_state:
+        q = q.where(Alert.state == bindparam("state"))
+    if by_level:
+        q = q.where(Alert.max_level == bindparam("level"))
+    if by_family:
+        q = q.where(Alert.family == bindparam("family"))
+    return q.order_by(Alert.started_at.desc(), Alert.id.desc()).limit(bindparam("limit", type_=Integer))
+
+
 def list_alerts(
     session: Session,
     *,
@@ -153,14 +167,8 @@ def list_alerts(
     limit: int = 200,
 ) -> list[AlertRow]:
     """Alerts, most severe and most recent first. ``state=None``: firing and resolved (plain columns)."""
-    q = select(*_ALERT_ROW_COLUMNS)
-    if state:
-        q = q.where(Alert.state == state)
-    if level:
-        q = q.where(Alert.max_level == level)
-    if family:
-        q = q.where(Alert.family == family)
-    rows = session.execute(q.order_by(Alert.started_at.desc(), Alert.id.desc()).limit(limit)).all()
+    params = {"state": state, "level": level, "family": family, "limit": limit}
+    rows = session.execute(_list_alerts_stmt(bool(state), bool(level), bool(family)), params).all()
     return sorted((_row(a) for a in rows), key=lambda r: (r.state != "firing", LEVEL_ORDER.get(r.max_level, 9)))
 
 
@@ -194,14 +202,33 @@ _ALERT_DETAIL_COLUMNS: tuple[Any, ...] = (
 )
 
 
+# The alert page's statements, built once with bound parameters (building a select cost about as
+# much as running one of these small reads).
+_OWN_NOTIFICATIONS = (
+    select(*_NOTIFICATION_COLUMNS).where(Notification.alert_id == bindparam("aid")).order_by(Notification.id)
+)
+_ALERT_DETAIL = select(*_ALERT_DETAIL_COLUMNS).where(Alert.id == bindparam("aid"))
+_ALERT_EVENTS = (
+    select(AlertEvent.at, AlertEvent.kind, AlertEvent.level, AlertEvent.detail)
+    .where(AlertEvent.alert_id == bindparam("aid"), AlertEvent.kind.not_in(HIDDEN_EVENTS))
+    .order_by(AlertEvent.at, AlertEvent.id)
+)
+_SILENCE_COLUMNS = (
+    Silence.id,
+    Silence.matcher,
+    Silence.author,
+    Silence.reason,
+    Silence.created_at,
+    Silence.expires_at,
+    Silence.ended_at,
+)
+_ALL_SILENCES = select(*_SILENCE_COLUMNS).order_by(Silence.id)
+_ACTIVE_SILENCES = _ALL_SILENCES.where(Silence.ended_at.is_(None), Silence.expires_at > bindparam("now"))
+
+
 def alert_notifications(session: Session, alert_id: int) -> list[NotificationRow]:
     """The alert's own notifications plus the merged messages that carried them, by id."""
-    own = [
-        NotificationRow(*r)
-        for r in session.execute(
-            select(*_NOTIFICATION_COLUMNS).where(Notification.alert_id == alert_id).order_by(Notification.id)
-        )
-    ]
+    own = [NotificationRow(*r) for r in session.execute(_OWN_NOTIFICATIONS, {"aid": alert_id})]
     carriers: set[int] = {n.merged_into for n in own if n.merged_into}
     seen = {n.id for n in own}
     while carriers - seen:  # a merge may itself be merged (group message, then an overflow summary)
@@ -216,14 +243,10 @@ def alert_notifications(session: Session, alert_id: int) -> list[NotificationRow
 
 
 def get_alert(session: Session, alert_id: int) -> AlertDetail:
-    a = session.execute(select(*_ALERT_DETAIL_COLUMNS).where(Alert.id == alert_id)).one_or_none()
+    a = session.execute(_ALERT_DETAIL, {"aid": alert_id}).one_or_none()
     if a is None:
         raise AlertNotFound(f"no alert #{alert_id}; see `jingshao alerts list --all`")
-    events = session.execute(
-        select(AlertEvent.at, AlertEvent.kind, AlertEvent.level, AlertEvent.detail)
-        .where(AlertEvent.alert_id == alert_id, AlertEvent.kind.not_in(HIDDEN_EVENTS))
-        .order_by(AlertEvent.at, AlertEvent.id)
-    ).all()
+    events = session.execute(_ALERT_EVENTS, {"aid": alert_id}).all()
     return AlertDetail(
         alert=_row(a),
         fingerprint=a.fingerprint,
@@ -289,11 +312,11 @@ def unsilence(session: Session, silence_id: int, now: datetime | None = None) ->
 
 
 def list_silences(session: Session, *, active_only: bool = True, now: datetime | None = None) -> list[SilenceRow]:
-    now = now or utcnow()
-    q = select(Silence).order_by(Silence.id)
     if active_only:
-        q = q.where(Silence.ended_at.is_(None), Silence.expires_at > now)
-    return [_silence(s) for s in session.scalars(q)]
+        rows = session.execute(_ACTIVE_SILENCES, {"now": now or utcnow()})
+    else:
+        rows = session.execute(_ALL_SILENCES)
+    return [SilenceRow(*r) for r in rows]
 
 
 def outbox_depth(session: Session) -> list[OutboxDepth]:
