@@ -219,24 +219,6 @@ def test_state_literal_shortcuts(name: str, body: bytes) -> None:
                 assert state._JS_TOKEN.findall(literal) == _OLD_JS_TOKEN.findall(literal)
 
 
-@pytest.mark.parametrize("name,body", PAGES, ids=[n for n, _ in PAGES])
-def test_promo_prefilter_rejects_only_what_is_promo_rejects(name: str, body: bytes) -> None:
-    from jingshao.crawlers.extract import promo
-    from jingshao.crawlers.extract.heuristics import get_doc
-
-    page = _page(body)
-    doc = get_doc(page)
-    for el in doc.small:
-        raw = doc._raw.get(el)
-        attrs = f"{el.get('class') or ''} {el.get('id') or ''}".strip() if el.attrib else ""
-        if (
-            raw is not None
-            and promo._PROMO_HINT.search(raw) is None
-            and not (attrs and promo._PROMO_ATTR.search(attrs))
-        ):
-            assert not promo._is_promo(doc.text(el), attrs)
-
-
 def _old_subtree_stats(root: object) -> tuple[int, int]:
     from jingshao.crawlers.extract.heuristics import _SKIP_TAG_NAMES, _SMALL_TEXT
 

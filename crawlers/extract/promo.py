@@ -69,23 +69,17 @@ def promo_fields(page: Page, limit: int = 6) -> Found:
     found = Found()
     doc = get_doc(page)
     matches = []
-    raws = doc._raw
     for el in doc.small:
         tl = doc.text_len.get(el, 0)
         if not tl or tl > MAX_SNIPPET or el in doc.excluded or el in doc.hidden:
             continue
         if el.tag in ("option", "title"):
             continue
-        attrs = f"{el.get('class') or ''} {el.get('id') or ''}".strip() if el.attrib else ""
-        raw = raws.get(el)
-        if raw is not None and _PROMO_HINT.search(raw) is None and not (attrs and _PROMO_ATTR.search(attrs)):
-            # _is_promo says no without the text: neither the hint (no whitespace in any of its
-            # words, so the raw text holds one exactly when the collapsed text does) nor the attributes
-            continue
         text = doc.text(el)
         if not text or len(text) > MAX_SNIPPET:
             continue
-        if _is_promo(text, attrs):
+        attrs = f"{el.get('class') or ''} {el.get('id') or ''}" if el.attrib else ""
+        if _is_promo(text, attrs.strip()):
             matches.append((el, text))
     # Keep the innermost matching elements: a block holding several promos yields each of them.
     matched = {el for el, _ in matches}
