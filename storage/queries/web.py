@@ -275,44 +275,10 @@ _OBSERVATION_COLUMNS = (
 
 
 def _obs_row(row: Any) -> ObservationRow:
-    """A row of ``_OBSERVATION_COLUMNS`` as the API shows it."""
-    (
-        id_,
-        product_id,
-        first_seen_at,
-        last_seen_at,
-        title,
-        price,
-        final_price,
-        original_price,
-        currency,
-        availability,
-        promo,
-        price_is_range,
-        status,
-        voided_at,
-        sources,
-        voided_by,
-        void_reason,
-    ) = row
-    return ObservationRow(
-        id_,
-        product_id,
-        first_seen_at,
-        last_seen_at,
-        title,
-        price,
-        final_price,
-        original_price,
-        currency,
-        availability,
-        promo,
-        bool(price_is_range),
-        "void" if voided_at is not None else status,
-        dict(sources or {}),
-        voided_by,
-        void_reason,
-    )
+    """A row of ``_OBSERVATION_COLUMNS`` as the API shows it (the first eleven columns as they are)."""
+    *head, price_is_range, status, voided_at, sources, voided_by, void_reason = row
+    fixed = [bool(price_is_range), "void" if voided_at is not None else status, dict(sources or {}), voided_by]
+    return ObservationRow(*[*head, *fixed, void_reason])
 
 
 def observations(
