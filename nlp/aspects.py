@@ -96,15 +96,16 @@ def lexicon_roles() -> dict[str, str]:
 # --- features -----------------------------------------------------------------------------------------
 
 
-def sequence_features(text: str) -> list[list[bytes]]:
+def sequence_features(text: str, words: list[str] | None = None) -> list[list[bytes]]:
     """CRF features for each character of an already folded ``text`` (see module docstring).
 
     Built for speed (this is a third of the tagger's cost): the character features as whole lists, the
     word features per word from a cache (every B/M/E/S variant made once per word, not per character).
     All features are UTF-8 bytes: python-crfsuite copies bytes as they are but encodes a str again on
-    every call; the attribute strings are the same, so the model's output is too."""
+    every call; the attribute strings are the same, so the model's output is too. ``words``:
+    ``_words(text)`` when the caller has it already."""
     n = len(text)
-    words = _words(text)
+    words = _words(text) if words is None else words
     pad = "^" + text + "$"
     ub = [ch.encode("utf-8") for ch in pad]  # one encode per character, then bytes concatenation
     c = [b"c=" + ch for ch in ub[1:-1]]
@@ -287,12 +288,19 @@ class SpanTagger:
         self.implicit_default: str = self.meta.get("implicit_default", "整体")
         self.mention_words: tuple[str, ...] = tuple(self.meta.get("mention_words", ()))
 
-    def spans(self, text: str) -> list[Span]:
-        """Aspect and opinion spans of an already normalised text."""
+    def spans(self, text: str, cut: list[str] | None = None) -> list[Span]:
+        """Aspect and opinion spans of an already normalised text; with ``cut``, a list, the words of the
+        text (``_words(text)``) are added to it as well."""
         out: list[Span] = []
-        for off, piece in _pieces(text):
-            labels = self._tagger.tag(sequence_features(piece))
+        pieces = _pieces(text)
+        for off, piece in pieces:
+            words = _words(piece)
+            if cut is not None and len(pieces) == 1:  # one piece: its words are the text's
+                cut.extend(words)
+            labels = self._tagger.tag(sequence_features(piece, words))
             out.extend(Span(s.kind, s.start + off, s.end + off, s.text) for s in spans_from_labels(piece, labels))
+        if cut is not None and len(pieces) > 1:  # pieces are cut apart: the text is cut whole
+            cut.extend(_words(text))
         return out
 
 

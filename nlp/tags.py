@@ -517,8 +517,9 @@ def extract_tags(
     open-vocabulary span tagger (:mod:`jingshao.nlp.aspects`) wherever its aspect or opinion is not
     already one of them: 续航很给力 and 发热严重 are found without any list naming 续航 or 发热, and an
     opinion with no aspect written names its implicit aspect (很好用 -> 整体). With ``mentions``
-    (default), an aspect the span tagger finds with no opinion about it is a *mention*: polarity
-    ``"neu"``, ``opinion`` empty (拍照真的很重要 -> 拍照); the mind map counts it, pros / cons leave it out.
+    (default), an aspect the span tagger finds with no opinion about it, or an aspect word of the lexicons
+    or of the model's ``mention_words`` that no tag covers, is a *mention*: polarity ``"neu"``,
+    ``opinion`` empty (拍照真的很重要 -> 拍照); the mind map counts it, pros / cons leave it out.
     ``"lexicon"`` is the closed vocabulary alone, ``"model"`` the span tagger alone. ``category=None``
     means "not known": the general lexicon, every category's aspect words as normalisation hints.
     """
@@ -690,14 +691,16 @@ def _read_opinion_uncached(
 def model_tags(norm: str, lex: Lexicon, model_path: str | None = None, *, mentions: bool = True) -> list[Tag]:
     """Tags from the span tagger alone: each aspect with the first opinion after it in its clause (else
     the nearest before it); opinions no aspect took name their implicit aspect; with ``mentions``, an
-    aspect no opinion is about (and no other tag names) is a mention (:func:`mention_tag`)."""
+    aspect no opinion is about (and no other tag names) is a mention (:func:`mention_tag`), and so is an
+    aspect word no span covers (:func:`_lexicon_mentions`)."""
     from .aspects import clause_ids, clause_ranges, get_span_tagger
 
     if not norm:
         return []
     tagger = get_span_tagger(model_path)
     norm = norm[:MODEL_MAX_CHARS]  # a prefix: offsets stay those of the text
-    spans = tagger.spans(norm)
+    cut: list[str] = []
+    spans = tagger.spans(norm, cut)
     ranges = clause_ranges(norm)
     cid = clause_ids(norm, ranges)
     aspects = [s for s in spans if s.kind == "A"]
@@ -755,25 +758,30 @@ def model_tags(norm: str, lex: Lexicon, model_path: str | None = None, *, mentio
             continue
         tags.append(Tag(aspect, o.text, o.text, read[0], read[1], None, (o.start, o.end)))
     if mentions:
-        mentioned.extend(_lexicon_mentions(norm, spans, tags, lex, tagger))
+        mentioned.extend(_lexicon_mentions(norm, spans, tags, lex, tagger, cut))
         said = {t.aspect for t in tags}
         tags.extend(m for m in mentioned if m.aspect not in said)  # a mention adds nothing to an opinion
     return tags
 
 
-def _lexicon_mentions(norm: str, spans: list[Any], tags: list[Tag], lex: Lexicon, tagger: Any) -> list[Tag]:
+def _lexicon_mentions(
+    norm: str, spans: list[Any], tags: list[Tag], lex: Lexicon, tagger: Any, cut: list[str] | None = None
+) -> list[Tag]:
     """Aspect words written in the text where no span of the CRF and no tag sits, as mentions (主要是看屏幕,
     电池呢?): any category's lexicon words (two characters or more; the category lexicons as hints) and
     the model's ``mention_words``, surfaces its training data labels as aspects where written (刷新率).
-    A word inside a longer word of the span tagger's word cut does not count (大小 in 大大小小)."""
-    from .aspects import _words
-
+    A word inside a longer word of the span tagger's word cut (``cut``: its words of ``norm``, made
+    here when not given) does not count (大小 in 大大小小)."""
     hits = list(_mention_pattern(tagger.mention_words).finditer(norm))
     if not hits:
         return []
     taken = [(sp.start, sp.end) for sp in spans]
     taken += [sp for t in tags for sp in (t.aspect_span, t.opinion_span) if sp]
-    ends = list(accumulate(map(len, _words(norm))))  # the cut is cached per clause
+    if cut is None:
+        from .aspects import _words
+
+        cut = _words(norm)
+    ends = list(accumulate(map(len, cut)))
     out = []
     for m in hits:
         at = m.span()
