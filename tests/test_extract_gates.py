@@ -79,6 +79,7 @@ def test_gates_and_queries_agree_with_the_slow_forms(name: str, body: bytes) -> 
     ]
     assert new_meta == old_meta
     assert list(islice(tree.iter("h1"), 20)) == tree.xpath("//h1")[:20]
+    _assert_language(page)
 
 
 def _jsonld_of(scripts: list[object]) -> list[dict[str, object]]:
@@ -254,3 +255,26 @@ def test_subtree_stats_of_the_pruned_blocks(name: str, body: bytes) -> None:
     for el in blocks:
         if el is not None:
             assert _subtree_stats(el) == _old_subtree_stats(el)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        '<html><head><meta http-equiv="Content-Language" content=" ZH-cn "></head></html>',
+        '<html><head><meta http-equiv="CONTENT-LANGUAGE" content="de"><meta http-equiv="content-language" content=fr>',
+        '<html><head><meta http-equiv="content-language"><meta http-equiv="content-language" content="it">',
+        '<html lang="EN"><head><meta http-equiv="content-language" content="fr">',
+        "<html><head><meta charset=utf-8></head></html>",
+    ],
+)
+def test_page_language_is_the_xpath_one(html: str) -> None:
+    _assert_language(_page(html))
+
+
+def _assert_language(page: Page) -> None:
+    tree = page.tree
+    value = tree.get("lang") or ""
+    if not value:
+        metas = tree.xpath('//meta[translate(@http-equiv,"LANGUAGE","language")="content-language"]/@content')
+        value = metas[0] if metas else ""
+    assert page.lang == value.strip().lower()

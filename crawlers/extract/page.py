@@ -11,6 +11,7 @@ from lxml import etree
 
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 _KELVIN = "\u212a".encode()
+_LANGUAGE_CASE = str.maketrans("LANGUAGE", "language")
 
 
 # Plain lxml elements, not ``lxml.html.HtmlElement``: lxml.html decides the class of every
@@ -66,8 +67,17 @@ class Page:
     def lang(self) -> str:
         value = self.tree.get("lang") or ""
         if not value:
-            metas = self.tree.xpath('//meta[translate(@http-equiv,"LANGUAGE","language")="content-language"]/@content')
-            value = metas[0] if metas else ""
+            # the first content of '//meta[translate(@http-equiv,"LANGUAGE","language")=
+            # "content-language"]/@content', through lxml's iterator over the <meta>s only
+            value = next(
+                (
+                    m.get("content")
+                    for m in self.tree.iter("meta")
+                    if (m.get("http-equiv") or "").translate(_LANGUAGE_CASE) == "content-language"
+                    and m.get("content") is not None
+                ),
+                "",
+            )
         return value.strip().lower()
 
     @cached_property
