@@ -79,6 +79,10 @@ def test_gates_and_queries_agree_with_the_slow_forms(name: str, body: bytes) -> 
     ]
     assert new_meta == old_meta
     assert list(islice(tree.iter("h1"), 20)) == tree.xpath("//h1")[:20]
+    assert page.itemprops == (tree.xpath("//*[@itemprop]") if "itemprop" in low else [])
+    assert variants._PRICED_OPTIONS(tree) == tree.xpath(
+        "//*[@data-price][@data-sku or @data-spec or @data-value or @data-sku-id]"
+    )
     _assert_language(page)
 
 

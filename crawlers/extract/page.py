@@ -12,6 +12,9 @@ from lxml import etree
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 _KELVIN = "\u212a".encode()
 _LANGUAGE_CASE = str.maketrans("LANGUAGE", "language")
+# "//*[@itemprop]" on the descendant axis: the same elements, which libxml2 finds faster than
+# through the abbreviation's descendant-or-self steps
+_ITEMPROPS = etree.XPath("/descendant::*[@itemprop]")
 
 
 # Plain lxml elements, not ``lxml.html.HtmlElement``: lxml.html decides the class of every
@@ -117,7 +120,7 @@ class Page:
         # whole page was far slower than both
         if "itemprop" not in self.text and b"itemprop" not in self.ascii_lower:
             return []
-        return self.tree.xpath("//*[@itemprop]")
+        return _ITEMPROPS(self.tree)
 
     @cached_property
     def scripts(self) -> list[Any]:

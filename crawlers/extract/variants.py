@@ -13,6 +13,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from lxml import etree
+
 from .page import Page, text_content
 from .prices import to_decimal
 
@@ -49,11 +51,15 @@ def _price(key: str, value: Any) -> Decimal | None:
     return amount
 
 
+# "//*[@data-price][...]" on the descendant axis (the same elements, found faster by libxml2)
+_PRICED_OPTIONS = etree.XPath("/descendant::*[@data-price][@data-sku or @data-spec or @data-value or @data-sku-id]")
+
+
 def _from_attributes(page: Page) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if b"data-price" not in page.ascii_lower:
         return out  # no element can carry the attribute: the XPath over every node is skipped
-    for el in page.tree.xpath("//*[@data-price][@data-sku or @data-spec or @data-value or @data-sku-id]"):
+    for el in _PRICED_OPTIONS(page.tree):
         name = _norm(el.get("data-spec") or el.get("data-value") or el.get("title") or text_content(el))
         raw = el.get("data-price") or ""
         key = "priceFen" if el.get("data-unit") == "fen" else "price"
