@@ -141,6 +141,20 @@ def test_the_server_freezes_its_start_up_objects_out_of_the_collector(tmp_path):
         gc.unfreeze()
 
 
+def test_a_rendered_page_does_not_look_for_edited_templates(tmp_path, monkeypatch):
+    """The templates ship in the package: a render must not stat their files to see if they changed."""
+    import os
+
+    from jingshao.web.pages import templates
+
+    template = templates.env.get_template("base.html")
+    checked: list[str] = []
+    real = os.path.getmtime
+    monkeypatch.setattr(os.path, "getmtime", lambda p: checked.append(str(p)) or real(p))
+    assert templates.env.get_template("base.html") is template
+    assert checked == []
+
+
 def test_reviewed_competitors_are_those_with_a_watched_reviewed_product(database_url):
     from jingshao.storage.queries.web_pages import reviewed_competitors
 

@@ -35,6 +35,9 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 router = Router(include_in_schema=False)
 templates = Jinja2Templates(directory=str(TEMPLATES))
+# The templates ship inside the package and do not change under a running server; Jinja's default
+# auto_reload stats every template file of a page (3-4 stats) on each render to look for edits.
+templates.env.auto_reload = False
 
 RANGES = (30, 90, 365)
 OBSERVATION_ROWS = 60  # the table under the chart: newest first; the API pages through all
