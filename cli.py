@@ -1575,7 +1575,8 @@ def status(config: ConfigOpt = None) -> None:
             say(f"Redis 队列 redis queue: {queue_status(redis_client(redis_url))}")
         except Exception as exc:
             say(f"Redis 队列 redis queue: 无法连接 unreachable（{type(exc).__name__}）")
-    if st.broken or st.parked:  # exit codes: see README "jingshao status"
+    expired_jars = any(h.status != "ok" for h in st.cookie_jars)
+    if st.broken or st.parked or expired_jars:  # exit codes: see README "jingshao status"
         raise typer.Exit(1)
 
 

@@ -97,8 +97,10 @@ def test_cookies_pass_a_login_wall_over_http_and_expire_visibly(shop, tmp_path, 
         row = s.get(CookieJarState, "优品数码旗舰店")
         failure = s.scalars(select(FailedObservation)).one()
     assert row.status == "expired" and failure.kind == "blocked" and "passport/login" in failure.reason
-    status = run_cli("status", "--config", str(cfg), check=False).stdout
+    expired = run_cli("status", "--config", str(cfg), check=False)
+    status = expired.stdout
     assert "cookies expired: 优品数码旗舰店" in status and "jingshao cookies check" in status
+    assert expired.returncode == 1  # someone must refresh the jar: monitoring scripts see it
     texts = [str(d.payload) for d in chat.accepted("dingtalk")]
     assert any("抓取登录态失效" in t and "jingshao cookies check" in t for t in texts), texts
     assert not [d for d in chat.accepted("feishu") if "登录态" in str(d.payload)]
@@ -111,6 +113,7 @@ def test_cookies_pass_a_login_wall_over_http_and_expire_visibly(shop, tmp_path, 
     assert "有效 ok" in checked.stdout and fresh not in checked.stdout
     with db.session() as s:
         assert s.get(CookieJarState, "优品数码旗舰店").status == "ok"
+    assert run_cli("status", "--config", str(cfg), check=False).returncode == 0
 
 
 @pytest.mark.browser
