@@ -145,6 +145,7 @@ class Observation(Base):
     __table_args__ = (
         Index("ix_observations_product_seen", "product_id", "first_seen_at"),
         Index("ix_observations_first_seen", "first_seen_at"),  # what changed since yesterday (migration 0015)
+        Index("ix_observations_crawl_run", "crawl_run_id"),  # a run's rows, 抓取健康 (migration 0017)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -186,7 +187,10 @@ class FailedObservation(Base):
     """A fetch or extraction that gave no usable price: recorded with its reason, never as price 0."""
 
     __tablename__ = "failed_observations"
-    __table_args__ = (Index("ix_failed_observations_at", "at"),)  # failures since a time (migration 0015)
+    __table_args__ = (
+        Index("ix_failed_observations_at", "at"),  # failures since a time (migration 0015)
+        Index("ix_failed_observations_crawl_run", "crawl_run_id"),  # a run's failures, 抓取健康 (migration 0017)
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)

@@ -303,3 +303,57 @@ def test_the_settings_lists_read_plain_columns(database_url):
         ]
     finally:
         db.dispose()
+
+
+def test_competitor_health_groups_in_sql_like_the_rows_it_replaced(database_url):
+    """Per competitor: active products counted, the newest confirmed observation's last sighting
+    (a voided or suspect newer row does not count), and an old run's changes counted by its rows."""
+    from jingshao.storage.models import CrawlRun, Observation
+    from jingshao.storage.queries.web_pages import competitor_health
+
+    t0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    db = open_database(database_url)
+    try:
+        with db.session() as s:
+            run = CrawlRun(spider="products", status="finished")
+            s.add(run)
+            # (competitor, [(product active, [(first seen hours after t0, status, voided)])])
+            shops = {
+                "蜜橙": [(True, [(0, "ok", False), (5, "ok", False)]), (False, [(9, "ok", False)])],
+                "青柚": [(True, [(1, "ok", False), (20, "suspect", False), (30, "ok", True)])],
+                "黄杏": [(False, [])],  # only a paused product, never seen: not listed
+                "白桃": [(True, []), (True, [])],  # watched, never seen
+            }
+            for name, items in shops.items():
+                comp = Competitor(name=name)
+                s.add(comp)
+                s.flush()
+                for i, (active, obs) in enumerate(items):
+                    p = Product(competitor_id=comp.id, url=f"https://{comp.id}.example.com/{i}", active=active)
+                    s.add(p)
+                    s.flush()
+                    for k, (hours, status, voided) in enumerate(obs):
+                        at = t0 + timedelta(hours=hours)
+                        s.add(
+                            Observation(
+                                product_id=p.id,
+                                crawl_run_id=run.id if name == "蜜橙" else None,
+                                price=100 + k,
+                                content_hash=f"{p.id}-{k}",
+                                first_seen_at=at,
+                                last_seen_at=at + timedelta(hours=1),
+                                status=status,
+                                voided_at=at if voided else None,
+                            )
+                        )
+            s.flush()
+            run_id = run.id
+        with db.read_session() as s:
+            rows = {r.competitor: r for r in competitor_health(s, run_id)}
+        assert sorted(rows) == ["白桃", "蜜橙", "青柚"]
+        assert (rows["蜜橙"].products, rows["蜜橙"].last_seen_at) == (1, t0 + timedelta(hours=10))  # the paused one's
+        assert (rows["青柚"].products, rows["青柚"].last_seen_at) == (1, t0 + timedelta(hours=2))
+        assert (rows["白桃"].products, rows["白桃"].last_seen_at) == (2, None)
+        assert (rows["蜜橙"].changed, rows["青柚"].changed) == (3, 0)  # no outcomes recorded: the run's rows
+    finally:
+        db.dispose()

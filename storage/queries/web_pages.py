@@ -775,24 +775,33 @@ class CompetitorHealth:
     blocked_reason: str | None
 
 
-def competitor_health(session: Session, run_id: int | None) -> list[CompetitorHealth]:
-    # The newest observation of each product carries its latest last_seen_at (rows only ever move forward).
-    last_seen: dict[str, datetime] = {}
-    for name, seen in session.execute(
-        select(Competitor.name, Observation.last_seen_at)
-        .join(Product, Product.competitor_id == Competitor.id)
-        .join(Observation, Observation.id == _latest_id(None))
-    ):
-        if name not in last_seen or seen > last_seen[name]:
-            last_seen[name] = seen
-    products = dict(
-        session.execute(
-            select(Competitor.name, func.count(Product.id))
-            .join(Product, Product.competitor_id == Competitor.id)
-            .where(Product.active.is_(True))
-            .group_by(Competitor.name)
-        ).all()
+# Per competitor: its active products and the latest last_seen_at of its products' newest confirmed
+# observations (rows only ever move forward), grouped in SQL (the page used to fetch a row per
+# product and take the max in Python). Built once; a competitor with no active product and nothing
+# seen is left out, as before.
+_COMPETITOR_SEEN = (
+    select(
+        Competitor.name,
+        func.count(case((Product.active.is_(True), Product.id))),
+        func.max(Observation.last_seen_at),
     )
+    .join(Product, Product.competitor_id == Competitor.id)
+    .outerjoin(Observation, Observation.id == _latest_id(None))
+    .group_by(Competitor.name)
+    .having(
+        (func.count(case((Product.active.is_(True), Product.id))) > 0) | func.max(Observation.last_seen_at).is_not(None)
+    )
+)
+
+
+def competitor_health(session: Session, run_id: int | None) -> list[CompetitorHealth]:
+    last_seen: dict[str, datetime] = {}
+    products: dict[str, int] = {}
+    for name, active, seen in session.execute(_COMPETITOR_SEEN):
+        if active:
+            products[name] = active
+        if seen is not None:
+            last_seen[name] = seen
     changed: dict[str, int] = {}
     failed: dict[str, int] = {}
     blocked: dict[str, int] = {}
