@@ -24,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from jingshao.storage.db import rowcount
@@ -217,32 +217,40 @@ class EvidenceRow:
     screenshot_sha256: str | None
 
 
-def evidence_for(session: Session, product_ids: Iterable[int], since: datetime | None = None) -> list[EvidenceRow]:
-    q = (
-        select(
-            Observation.id,
-            Product.id,
-            # the product's name, else the page title, else the URL (an empty name counts as none)
-            func.coalesce(func.nullif(Product.name, ""), func.nullif(Observation.title, ""), Product.url),
-            ObservationEvidence.url,
-            ObservationEvidence.captured_at,
-            Observation.first_seen_at,
-            Observation.last_seen_at,
-            Observation.price,
-            Observation.original_price,
-            Observation.availability,
-            Observation.promo,
-            ObservationEvidence.html_sha256,
-            ObservationEvidence.screenshot_sha256,
-        )
-        .join(Observation, Observation.id == ObservationEvidence.observation_id)
-        .join(Product, Product.id == ObservationEvidence.product_id)
-        .where(ObservationEvidence.product_id.in_(list(product_ids)))
-        .order_by(ObservationEvidence.captured_at, ObservationEvidence.id)
+_EVIDENCE = (
+    select(
+        Observation.id,
+        Product.id,
+        # the product's name, else the page title, else the URL (an empty name counts as none)
+        func.coalesce(func.nullif(Product.name, ""), func.nullif(Observation.title, ""), Product.url),
+        ObservationEvidence.url,
+        ObservationEvidence.captured_at,
+        Observation.first_seen_at,
+        Observation.last_seen_at,
+        Observation.price,
+        Observation.original_price,
+        Observation.availability,
+        Observation.promo,
+        ObservationEvidence.html_sha256,
+        ObservationEvidence.screenshot_sha256,
     )
-    if since is not None:
-        q = q.where(ObservationEvidence.captured_at >= since)
-    return [EvidenceRow(*row) for row in session.execute(q)]  # plain columns in EvidenceRow's order
+    .join(Observation, Observation.id == ObservationEvidence.observation_id)
+    .join(Product, Product.id == ObservationEvidence.product_id)
+    .where(ObservationEvidence.product_id.in_(bindparam("ids", expanding=True)))
+    .order_by(ObservationEvidence.captured_at, ObservationEvidence.id)
+)
+# Built once with bound parameters (the product page asks on every view; building the select
+# cost about as much as running it on a product with few snapshots).
+_EVIDENCE_SINCE = _EVIDENCE.where(ObservationEvidence.captured_at >= bindparam("since"))
+
+
+def evidence_for(session: Session, product_ids: Iterable[int], since: datetime | None = None) -> list[EvidenceRow]:
+    ids = list(product_ids)
+    if since is None:
+        rows = session.execute(_EVIDENCE, {"ids": ids})
+    else:
+        rows = session.execute(_EVIDENCE_SINCE, {"ids": ids, "since": since})
+    return [EvidenceRow(*row) for row in rows]  # plain columns in EvidenceRow's order
 
 
 def _json(value: object) -> object:
