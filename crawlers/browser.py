@@ -11,7 +11,7 @@ import asyncio
 import inspect
 import os
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from functools import partial
 from pathlib import Path
@@ -39,6 +39,28 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-blink-features=AutomationControlled",
 ]
+
+
+# What Playwright's headless launch passes as --blink-settings (a desktop mouse: `(hover: hover)` and
+# `(pointer: fine)` match, as in a headed browser). Chromium keeps only the last --blink-settings of
+# its command line, so a launch that adds its own must repeat these, or pages see a device without a
+# pointer (no hover, coarse/none pointer) and may serve their touch layout.
+PLAYWRIGHT_HEADLESS_BLINK_SETTINGS = (
+    "primaryHoverType=2,availableHoverTypes=2,primaryPointerType=4,availablePointerTypes=4"
+)
+
+
+def with_blink_settings(args: Sequence[str], setting: str, *, headless: bool = True) -> list[str]:
+    """``args`` with ``setting`` added to their one --blink-settings switch (merged into an existing one,
+    and keeping Playwright's headless settings, which a second switch would silently replace)."""
+    prefix = "--blink-settings="
+    kept = [a for a in args if not a.startswith(prefix)]
+    values = [v for a in args if a.startswith(prefix) for v in a[len(prefix) :].split(",") if v]
+    if headless:
+        values = [*PLAYWRIGHT_HEADLESS_BLINK_SETTINGS.split(","), *values]
+    values.append(setting)
+    merged = list(dict.fromkeys(values))  # one copy of each, first position kept
+    return [*kept, prefix + ",".join(merged)]
 
 
 class BrowserNotFound(Exception):
@@ -317,8 +339,9 @@ class PooledBrowserHandler(HTTP11DownloadHandler):
         if "Image" in self.blocked_types:
             # Blink then never requests an image at all (no request, no Fetch pause, no events for
             # Python): about 10% less CPU per render page on the demo's 8-image pages.
-            args = list(self.launch_options.get("args") or ())
-            self.launch_options["args"] = [*args, "--blink-settings=imagesEnabled=false"]
+            headless = bool(self.launch_options.get("headless", True))
+            args = self.launch_options.get("args") or ()
+            self.launch_options["args"] = with_blink_settings(args, "imagesEnabled=false", headless=headless)
         self.per_domain = max(1, int(pool.get("concurrency_per_domain", 2)))
         self.quiet = max(0.0, float(pool.get("network_quiet_ms", 200)) / 1000)
         self.pool = ContextPool(

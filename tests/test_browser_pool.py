@@ -139,7 +139,8 @@ def test_a_crashed_page_or_closed_context_loses_no_other_result(shop, chromium):
 
 def _handler_main(base_url: str, db: str) -> None:
     """In a child process (the handler needs Twisted's asyncio reactor, which a test process must not
-    install): five pages and one whose renderer crashes, through one context replaced every 2 pages."""
+    install): five pages and one whose renderer crashes, through one context replaced every 2 pages,
+    and one more that reports the pointer media queries."""
     from scrapy.utils.reactor import install_reactor
 
     install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
@@ -160,12 +161,15 @@ def _handler_main(base_url: str, db: str) -> None:
             ok = [handler.download_request(Request(u, meta=dict(meta))) for u in urls]
             crash = {**meta, "playwright_page_methods": [PageMethod(_crash)]}
             bad = handler.download_request(Request(urls[0] + "?crash", meta=crash))
-            results = await asyncio.gather(*ok, bad, return_exceptions=True)
-            return results, handler.pool.recycled
+            media = PageMethod("evaluate", "['(hover: hover)', '(pointer: fine)'].map(q => matchMedia(q).matches)")
+            asks = {**meta, "playwright_page_methods": [media]}
+            device = handler.download_request(Request(urls[1] + "?media", meta=asks))
+            results = await asyncio.gather(*ok, bad, device, return_exceptions=True)
+            return results[:-1], handler.pool.recycled, media.result
         finally:
             await handler.close()
 
-    results, recycled = asyncio.get_event_loop().run_until_complete(crawl())
+    results, recycled, media = asyncio.get_event_loop().run_until_complete(crawl())
     print(
         json.dumps(
             {
@@ -173,6 +177,7 @@ def _handler_main(base_url: str, db: str) -> None:
                 "prices": [_price_shown(r.text, n) for n, r in enumerate(results[:-1])],
                 "flags": [("playwright" in r.flags, r.status) for r in results[:-1]],
                 "recycled": recycled,
+                "hover_and_fine_pointer": media,
             }
         )
     )
@@ -189,6 +194,9 @@ def test_the_scrapy_handler_renders_blocks_and_fails_only_the_crashed_request(sh
     assert out["prices"] == [True] * 5
     assert out["flags"] == [[True, 200]] * 5
     assert out["recycled"] >= 2  # 5 pages (and the crashed one) through one context replaced every 2
+    # Images blocked through --blink-settings, and pages still see Playwright's desktop mouse (a second
+    # --blink-settings switch replaced it: no hover, no fine pointer, a touch layout on some sites).
+    assert out["hover_and_fine_pointer"] == [True, True]
     assert not [p for p in shop.hits() if p.startswith("/static/img/") or p.startswith("/static/font/")]
 
 
