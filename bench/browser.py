@@ -16,7 +16,9 @@ and reports the peak of the summed PSS (proportional set size: shared pages coun
 the sum does not double count Chromium's shared libraries). Repetitions are interleaved (before, pool,
 before, ...); figures are min / median / max, and the ratio pool / before is per repetition. Every page's
 stored price is checked against the shop's catalog, so a faster wait that missed the JavaScript price
-would show as wrong prices, not as speed.
+would show as wrong prices, not as speed. The CPU per page is the whole tree's user + system time (the
+crawler, Playwright's driver, every Chromium process) divided by the pages: on a shared machine it moves
+less with the other load than pages/s does.
 
     python bench/browser.py [--pages 60] [--reps 3] [--concurrency 1,4,8]
 """
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -135,12 +138,17 @@ def run_child(*args: str) -> dict:
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     sampler.start()
     out, err = proc.communicate()
     sampler.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # The child's whole tree (crawler, Playwright's driver, every Chromium process), once reaped.
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     if proc.returncode != 0:
         raise SystemExit(f"child {args} failed:\n{err[-3000:]}")
-    return json.loads(out.strip().splitlines()[-1]) | {"peak_mb": peak["total"] / 1024, "procs": peak["processes"]}
+    result = json.loads(out.strip().splitlines()[-1])
+    return result | {"peak_mb": peak["total"] / 1024, "procs": peak["processes"], "cpu_s": cpu}
 
 
 def spread(values: list[float], fmt: str = "{:.1f}") -> str:
@@ -164,7 +172,11 @@ def main() -> None:
     try:
         tmp = Path(tempfile.mkdtemp(prefix="jingshao-bench-browser-"))
         print(f"browser benchmark: {args.pages} render pages per crawl, {args.reps} interleaved repetitions")
-        print("  way                         conc  pages/s (min / med / max)   right prices   peak PSS MB (tree)")
+        print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        print(
+            "  way                         conc  pages/s (min / med / max)   right prices   peak PSS MB (tree)"
+            "                 CPU ms/page (tree)"
+        )
         runs = 0
         for conc in (int(c) for c in args.concurrency.split(",")):
             ways = [("before", 0), ("pool", 0)] + ([("pool", 10)] if conc == 4 else [])
@@ -181,11 +193,15 @@ def main() -> None:
                     f"  {label:<27} {conc:>4}  {spread([r['pages'] / r['seconds'] for r in rs]):<26}"
                     f"  {right:>4}/{args.pages}      {spread([r['peak_mb'] for r in rs], '{:.0f}')}"
                     f"  ({max(r['procs'] for r in rs)} processes)"
+                    f"  {spread([1000 * r['cpu_s'] / r['pages'] for r in rs], '{:.0f}')}"
                 )
             ratio = [
                 b["seconds"] / p["seconds"] for b, p in zip(results[("before", 0)], results[("pool", 0)], strict=True)
             ]
             print(f"  ratio pool / before, pages/s per repetition at concurrency {conc}: {spread(ratio, '{:.2f}')}")
+            cpu = [b["cpu_s"] / p["cpu_s"] for b, p in zip(results[("before", 0)], results[("pool", 0)], strict=True)]
+            print(f"  ratio before / pool, CPU per page per repetition at concurrency {conc}: {spread(cpu, '{:.2f}')}")
+            print(f"  load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
         shop.terminate()
         shop.wait()
