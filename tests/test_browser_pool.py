@@ -165,11 +165,12 @@ def _handler_main(base_url: str, db: str) -> None:
             asks = {**meta, "playwright_page_methods": [media]}
             device = handler.download_request(Request(urls[1] + "?media", meta=asks))
             results = await asyncio.gather(*ok, bad, device, return_exceptions=True)
-            return results[:-1], handler.pool.recycled, media.result
+            paused = crawler.stats.get_value("jingshao/browser/blocked_by_fetch", 0)
+            return results[:-1], handler.pool.recycled, media.result, paused
         finally:
             await handler.close()
 
-    results, recycled, media = asyncio.get_event_loop().run_until_complete(crawl())
+    results, recycled, media, paused = asyncio.get_event_loop().run_until_complete(crawl())
     print(
         json.dumps(
             {
@@ -178,6 +179,7 @@ def _handler_main(base_url: str, db: str) -> None:
                 "flags": [("playwright" in r.flags, r.status) for r in results[:-1]],
                 "recycled": recycled,
                 "hover_and_fine_pointer": media,
+                "paused_by_fetch": paused,
             }
         )
     )
@@ -197,6 +199,8 @@ def test_the_scrapy_handler_renders_blocks_and_fails_only_the_crashed_request(sh
     # Images blocked through --blink-settings, and pages still see Playwright's desktop mouse (a second
     # --blink-settings switch replaced it: no hover, no fine pointer, a touch layout on some sites).
     assert out["hover_and_fine_pointer"] == [True, True]
+    # Images and fonts are never requested at all (Blink switches), so none reach the Fetch filter.
+    assert out["paused_by_fetch"] == 0
     assert not [p for p in shop.hits() if p.startswith("/static/img/") or p.startswith("/static/font/")]
 
 
