@@ -10,8 +10,9 @@ is sent encoded - by ``***``. A URL keeps its query keys (``apikey=***``).
 Where it applies (installed by :func:`install`, which the CLI calls once the config is loaded):
 
 - every log record, whichever handler prints it (Scrapy's, ``logging.basicConfig``'s, pytest's): a log
-  record factory rewrites the message, the traceback and the stack before any handler sees them, and a
-  :class:`RedactingFilter` sits on the root handlers that exist at install time;
+  record factory makes records whose message, traceback and stack are redacted when a handler reads them
+  (not when the record is made: most records are never emitted), and a :class:`RedactingFilter` sits on
+  the root handlers that exist at install time;
 - stdout and stderr (:class:`RedactingStream`): CLI output, tracebacks, Rich tables;
 - stored text: the storage layer passes failure records, crawl errors and job errors through
   :func:`redact` / :func:`redact_value` before writing them.
@@ -115,7 +116,9 @@ def redact_value(value: Any) -> Any:
 
 
 def _redact_record(record: logging.LogRecord) -> None:
-    if _pattern is None or getattr(record, "_jingshao_redacted", False):
+    """Rewrite ``record`` in place (a handler's :class:`RedactingFilter`; a record of another class than
+    :class:`LogRecord`, which cannot be made lazy)."""
+    if _pattern is None or getattr(record, "_jingshao_redacted", False) or isinstance(record, _LazyRedactedRecord):
         return
     record._jingshao_redacted = True
     try:
@@ -142,6 +145,28 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class _LazyRedactedRecord(logging.LogRecord):
+    """A record redacted when a handler reads it, not when it is made (issue 15).
+
+    Most records are never emitted (Scrapy makes a DEBUG record per page that only a ``-v`` run prints);
+    formatting and redacting each when it is made cost every crawl page for nothing. Whatever a handler
+    reads passes :func:`redact`: the message (``getMessage``, which every formatter, ``QueueHandler`` and
+    ``SocketHandler`` use), the traceback text (redacted when a formatter stores it, so a pickled record's
+    ``__dict__`` holds the redacted text too) and the stack (redacted when read; ``stack_info`` is rare,
+    so a record that has one is redacted when made)."""
+
+    def getMessage(self) -> str:
+        return redact(super().getMessage())
+
+    @property
+    def exc_text(self) -> str | None:
+        return self.__dict__.get("exc_text")
+
+    @exc_text.setter
+    def exc_text(self, value: str | None) -> None:
+        self.__dict__["exc_text"] = redact(value) if value else value
+
+
 _factory_installed = False
 
 
@@ -153,7 +178,14 @@ def _install_record_factory() -> None:
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        _redact_record(record)
+        if type(record) is logging.LogRecord:
+            record.__class__ = _LazyRedactedRecord  # redacted when a handler reads it
+            if record.stack_info:
+                record.stack_info = redact(record.stack_info)
+            if record.__dict__.get("exc_text"):
+                record.exc_text = record.__dict__["exc_text"]  # through the setter
+        else:  # another factory's record class: redacted now, as it is
+            _redact_record(record)
         return record
 
     logging.setLogRecordFactory(factory)

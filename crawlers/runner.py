@@ -444,17 +444,7 @@ def crawl(
         except SQLAlchemyError:
             pass  # the storage failure is reported by the items that could not be stored
 
-    def skip_unlogged_records() -> None:
-        # Issue 15: Scrapy leaves the root logger at NOTSET and filters in its handler, so every
-        # per-page DEBUG line ("Crawled (200)", "Scraped from ...") is still made into a record (and
-        # passed through the redaction record factory) only to be dropped. With the root logger at
-        # the lowest level any handler takes, those records are never made.
-        root = logging.getLogger()
-        if root.handlers and root.level == logging.NOTSET:
-            root.setLevel(min(h.level for h in root.handlers) or logging.NOTSET)
-
     stop_reason: list[str] = []
-    crawler.signals.connect(skip_unlogged_records, signal=signals.engine_started)
     crawler.signals.connect(on_item, signal=signals.item_scraped)
     crawler.signals.connect(on_item_error, signal=signals.item_error)
     crawler.signals.connect(on_spider_error, signal=signals.spider_error)
