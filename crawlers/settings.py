@@ -45,6 +45,10 @@ def build_settings(config: CrawlerInputs, *, needs_browser: bool, log_level: str
         # new bound method (its cache is keyed by the method object): 13% of an unchanged re-crawl,
         # 6% of a first crawl. A development-time lint, not worth its cost on every page.
         "WARN_ON_GENERATOR_RETURN_VALUE": False,
+        # Issue 15: Scrapy starts CONCURRENT_ITEMS (default 100) asyncio worker tasks for the output of
+        # every response, however few items it holds; a product page yields one. Our item pipelines are
+        # synchronous (each item is stored before the next is taken), so more workers only cost tasks.
+        "CONCURRENT_ITEMS": 1,
         "LOG_LEVEL": log_level,
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
         "DOWNLOADER_MIDDLEWARES": {
