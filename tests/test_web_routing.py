@@ -68,3 +68,84 @@ def test_one_thread_commits_and_serializes_with_the_model(tmp_path):
         assert set(schema["properties"]) == {"name", "price", "at"}
     finally:
         db.dispose()
+
+
+def test_inline_read_runs_on_the_event_loop_on_sqlite_and_commits(tmp_path):
+    from jingshao.web.routing import inline_read
+
+    db = open_database(f"sqlite:///{tmp_path / 'r.db'}")
+    seen: dict[str, int] = {}
+    router = Router()
+
+    @router.get("/loop")
+    async def loop_thread() -> dict[str, int]:
+        seen["loop"] = threading.get_ident()
+        return {}
+
+    @router.get("/count")
+    @inline_read
+    def count(s: Session = Depends(get_db)) -> Priced:
+        seen["inline"] = threading.get_ident()
+        n = len(s.scalars(select(Competitor.id)).all())
+        return Priced(str(n), Decimal("1.50"), datetime(2026, 12, 1, 8, tzinfo=UTC))
+
+    @router.get("/pooled")
+    def pooled(s: Session = Depends(get_db)) -> dict[str, int]:
+        seen["pooled"] = threading.get_ident()
+        return {"n": len(s.scalars(select(Competitor.id)).all())}
+
+    app = FastAPI()
+    app.state.db = db
+    app.include_router(router)
+    try:
+        with TestClient(app) as client:
+            client.get("/loop")
+            r = client.get("/count")
+            assert r.json() == {"name": "0", "price": "1.50", "at": "2026-12-01T08:00:00Z"}  # the response model
+            assert client.get("/pooled").json() == {"n": 0}
+        assert seen["inline"] == seen["loop"]  # no worker thread
+        assert seen["pooled"] != seen["loop"]  # an unmarked sync handler still has one
+        assert "Priced" in app.openapi()["components"]["schemas"]
+    finally:
+        db.dispose()
+
+
+def test_segment_dispatch_picks_the_route_trying_them_all_would():
+    from fastapi import APIRouter
+
+    from jingshao.web.routing import SegmentDispatch
+
+    router = APIRouter()
+
+    @router.get("/items")
+    def items() -> str:
+        return "items"
+
+    @router.get("/items/{item_id:int}")
+    def item(item_id: int) -> str:
+        return f"item {item_id}"
+
+    @router.get("/items.csv")
+    def items_csv() -> str:
+        return "csv"
+
+    @router.get("/{kind}/latest")  # a parameter first: tried for every segment, in its place
+    def latest(kind: str) -> str:
+        return f"latest {kind}"
+
+    @router.get("/items/latest")  # after the parameter route, so that one wins, as in order
+    def shadowed() -> str:
+        return "shadowed"
+
+    app = FastAPI()
+    app.mount("/api", SegmentDispatch(router.routes))
+    with TestClient(app) as client:
+        assert client.get("/api/items").json() == "items"
+        assert client.get("/api/items/7").json() == "item 7"
+        assert client.get("/api/items.csv").json() == "csv"
+        assert client.get("/api/items/latest").json() == "latest items"
+        assert client.get("/api/other/latest").json() == "latest other"
+        assert client.get("/api/nothing").status_code == 404
+        assert client.get("/api/items/x").status_code == 404
+        r = client.get("/api/items/", follow_redirects=False)  # slashes are redirected as before
+        assert r.status_code == 307 and r.headers["location"].endswith("/api/items")

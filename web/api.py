@@ -25,7 +25,7 @@ from jingshao.storage import catalog as catalog_store
 from jingshao.storage.queries import web as q
 from jingshao.web.auth import Principal
 from jingshao.web.deps import csrf_protect, get_cfg, get_db, require_admin, require_viewer
-from jingshao.web.routing import Router
+from jingshao.web.routing import Router, inline_read
 
 router = Router(dependencies=[Depends(csrf_protect)])
 Viewer = Annotated[Principal, Depends(require_viewer)]
@@ -103,6 +103,7 @@ def _not_found(what: str) -> HTTPException:
 
 
 @router.get("/health", tags=["health"])
+@inline_read
 def health(db: Db) -> HealthOut:
     """Liveness: the app answers and the database does (no login needed)."""
     db.execute(text("SELECT 1"))
@@ -160,6 +161,7 @@ class CompetitorIn(BaseModel):
 
 
 @router.get("/competitors", tags=["catalog"])
+@inline_read
 def list_competitors(user: Viewer, db: Db) -> list[q.CompetitorRow]:
     return q.competitors(db)
 
@@ -256,6 +258,7 @@ def _product_config(url: str, name: str | None, render: bool, spec: dict[str, An
 
 
 @router.get("/products", tags=["catalog"], response_model=PageOut[q.ProductRow])
+@inline_read
 def list_products(
     user: Viewer,
     db: Db,
@@ -280,6 +283,7 @@ def list_products(
 
 
 @router.get("/products/{product_id}", tags=["catalog"])
+@inline_read
 def get_product(product_id: int, user: Viewer, db: Db) -> q.ProductRow:
     return _product_or_404(db, product_id)
 
@@ -400,6 +404,7 @@ def remove_product(product_id: int, user: Admin, db: Db) -> q.ProductRow:
 
 
 @router.get("/products/{product_id}/observations", tags=["prices"], response_model=PageOut[q.ObservationRow])
+@inline_read
 def list_observations(
     product_id: int,
     user: Viewer,
@@ -482,6 +487,7 @@ def price_table_csv(user: Viewer, db: Db, competitor: str | None = None) -> Resp
 
 
 @router.get("/reviews", tags=["reviews"], response_model=PageOut[q.ReviewRow])
+@inline_read
 def list_reviews(
     user: Viewer,
     db: Db,
@@ -527,6 +533,7 @@ def mind_map(
 
 
 @router.get("/mentions", tags=["mentions"], response_model=PageOut[q.MentionRow])
+@inline_read
 def list_mentions(
     user: Viewer,
     db: Db,
@@ -577,6 +584,7 @@ def list_alerts_csv(
 
 
 @router.get("/alerts/{alert_id}", tags=["alerts"])
+@inline_read
 def get_alert(alert_id: int, user: Viewer, db: Db) -> alerts_repo.AlertDetail:
     """One alert with its facts, evidence, timeline and notifications (never a channel's secret)."""
     try:
@@ -634,6 +642,7 @@ def silence_alert(alert_id: int, body: SilenceIn, user: Admin, db: Db) -> alerts
 
 
 @router.get("/silences", tags=["alerts"])
+@inline_read
 def list_silences(user: Viewer, db: Db, active: bool = True) -> list[alerts_repo.SilenceRow]:
     return alerts_repo.list_silences(db, active_only=active)
 
@@ -657,6 +666,7 @@ def delete_silence(silence_id: int, user: Admin, db: Db) -> alerts_repo.SilenceR
 
 
 @router.get("/crawl-runs", tags=["crawls"], response_model=PageOut[q.CrawlRunRow])
+@inline_read
 def list_crawl_runs(
     user: Viewer,
     db: Db,
@@ -669,6 +679,7 @@ def list_crawl_runs(
 
 
 @router.get("/crawl-runs/{run_id}/failures", tags=["crawls"], response_model=PageOut[q.FailureRow])
+@inline_read
 def list_failures(run_id: int, user: Viewer, db: Db, limit: Limit = 50, offset: Offset = 0) -> q.Page[q.FailureRow]:
     return q.failures(db, run_id=run_id, limit=limit, offset=offset)
 

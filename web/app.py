@@ -5,7 +5,7 @@ Contract for pages (``jingshao.web.pages.router``, included here):
 - **Database session**: ``db: Session = Depends(get_db)`` (``jingshao.web.deps``). One SQLAlchemy
   session, one transaction per request, committed when the handler returns. Read through
   ``jingshao.storage.queries.web`` (plain dataclasses), never by building SQL in a page.
-- **Current user**: every page route already requires a logged-in user (the router is included with
+- **Current user**: every page route already requires a logged-in user (the router is built with
   ``Depends(require_viewer)``); take it with ``user: Principal = Depends(require_viewer)`` and guard
   editing actions with ``Depends(require_admin)`` (``Principal.name``, ``.role``, ``.is_admin``).
   A page request without a login is redirected to ``/login?next=...``; a viewer's edit gets 403.
@@ -31,7 +31,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
@@ -41,7 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jingshao.storage.db import Database, open_database
 from jingshao.web.auth import CSRF_COOKIE, LoginLimiter
-from jingshao.web.deps import csrf_protect, require_viewer
+from jingshao.web.routing import SegmentDispatch
 
 if TYPE_CHECKING:
     from jingshao.config import Config
@@ -73,15 +73,12 @@ def create_app(cfg: Config, *, db: Database | None = None) -> FastAPI:
     # instead of each of its ~40 (FastAPI tries an app's routes in order, a few microseconds each),
     # and an API call never tries the pages'. Its OpenAPI document comes from an app that only
     # describes it (a mounted router is not in the app's own document).
-    api_routes = APIRouter()
+    # Within it, a call tries only the routes that share its first path segment (SegmentDispatch).
     api_docs_app = FastAPI(title=app.title, version=app.version, openapi_url=None, docs_url=None, redoc_url=None)
     for part in (api.router, api_files.router):
-        api_routes.include_router(part)
         api_docs_app.include_router(part, prefix="/api/v1")
-    app.mount("/api/v1", api_routes)
+    app.mount("/api/v1", SegmentDispatch([*api.router.routes, *api_files.router.routes]))
     app.openapi = api_docs_app.openapi  # type: ignore[method-assign]
-    app.include_router(login.router)
-    app.include_router(pages.router, dependencies=[Depends(require_viewer), Depends(csrf_protect)])
     if STATIC.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if API_DOCS_ASSETS.is_dir():
@@ -99,6 +96,9 @@ def create_app(cfg: Config, *, db: Database | None = None) -> FastAPI:
             swagger_css_url="/api/docs-assets/swagger-ui.css",
             swagger_favicon_url="/api/docs-assets/favicon-32x32.png",
         )
+
+    # The pages and the login form, last (after /static, /api/...): by first path segment, as the API.
+    app.mount("", SegmentDispatch([*login.router.routes, *pages.router.routes]))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_errors(request: Request, exc: StarletteHTTPException) -> Response:
