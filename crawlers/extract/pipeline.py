@@ -35,7 +35,7 @@ from lxml import etree
 from . import heuristics, promo, state, structured, variants
 from .decode import decode_html
 from .model import FIELDS, ProductExtraction
-from .page import Page, parse_page_text
+from .page import Page, parse_page_text, utf8_body
 from .prices import currency_iso, page_country_currency
 from .selectors import apply_selectors
 
@@ -174,7 +174,8 @@ def _extract(
     ):
         result.error = "empty body"
         return result
-    text, _enc = decode_html(bytes(body) if isinstance(body, bytearray) else body, encoding)
+    raw = bytes(body) if isinstance(body, bytearray) else body
+    text, enc = decode_html(raw, encoding)
     notes: list[str] = []
     if len(text) > MAX_PARSE_CHARS:
         size_mb = len(body) / 1_000_000
@@ -182,7 +183,7 @@ def _extract(
             f"page too large ({size_mb:.1f} MB), truncated to the first {MAX_PARSE_CHARS / 1_000_000:.0f} M characters"
         )
         text = text[:MAX_PARSE_CHARS]
-    tree, data = parse_page_text(text)
+    tree, data = parse_page_text(text, utf8_body(raw, text, enc) if not notes else None)
     page = Page(text=text, url=url or "", tree=tree, notes=notes, data=data)
 
     if selectors:
