@@ -570,13 +570,22 @@ def _font_size(el: Any, sizes: dict[str, float]) -> float:
     return own
 
 
+@lru_cache(maxsize=16384)
+def _style_px(style: str) -> float | None:
+    """The font size an inline style sets, in px (cached: pages repeat their inline styles)."""
+    m = _FONT.search(style)
+    return _px(m.group(1), m.group(2)) if m else None
+
+
 def _font_size_of(el: Any, sizes: dict[str, float]) -> float:
     for node in (el, el.getparent()):
         if node is None:
             continue
-        m = _FONT.search(node.get("style") or "")
-        if m:
-            return _px(m.group(1), m.group(2))
+        style = node.get("style")
+        if style:
+            px = _style_px(style)
+            if px is not None:
+                return px
     if sizes:
         for cls in (el.get("class") or "").split():
             if cls in sizes:
@@ -810,6 +819,13 @@ class _Candidate:
         self.sig, self.conditional, self.kind = sig, conditional, kind
 
 
+@lru_cache(maxsize=32768)
+def _attr_flags(attrs: str) -> tuple[bool, bool, bool]:
+    """(price hint, strong price hint, crossed-out hint) of a candidate's attribute words: cached,
+    as a page's price candidates repeat the same class strings."""
+    return bool(_PRICE_ATTR.search(attrs)), bool(_STRONG_ATTR.search(attrs)), bool(_OLD_ATTR.search(attrs))
+
+
 def _score_prices(
     page: Page, doc: _Doc
 ) -> tuple[
@@ -861,7 +877,7 @@ def _score_prices(
                     and parent not in old_parents
                     and _font_size_of(el, sizes) <= _font_size_of(parent, sizes)
                     and not struck
-                    and not _OLD_ATTR.search(_attrs(el))
+                    and not _attr_flags(_attrs(el))[2]
                     and not _OLD_TEXT.search(text)
                 )
             )
@@ -886,11 +902,11 @@ def _score_prices(
         if amount is None:
             continue
         attrs = " ".join(_attrs(a) for a in (el, parent) if a is not None)
+        hinted, strong, old_attr = _attr_flags(attrs)
         has_cur = bool(_CURRENCY_TOKEN.search(text))
         if not has_cur:
             # a currency word right next to the number (<span>2320</span><span>元</span>)
             has_cur = bool(_CURRENCY_TOKEN.match(after[:6])) or bool(before and _CURRENCY_TOKEN.search(before[-2:]))
-        hinted = bool(_PRICE_ATTR.search(attrs))
         itemprop = el.get("itemprop") in ("price", "lowPrice")
         size = _font_size(el, sizes)
         if not (has_cur or hinted or itemprop or size >= 20):
@@ -908,7 +924,7 @@ def _score_prices(
         score = 0.0
         score += 3.0 if itemprop else 0.0
         score += 1.5 if hinted else 0.0
-        score += 1.5 if _STRONG_ATTR.search(attrs) else 0.0
+        score += 1.5 if strong else 0.0
         score += 1.5 if has_cur else 0.0
         if size:
             score += min(size, 40) / 20
@@ -927,7 +943,7 @@ def _score_prices(
             score -= math.log1p(bd) * 0.25
         else:
             score -= math.log1p(pos) * 0.1
-        is_old = struck or _in_struck(el) or bool(_OLD_ATTR.search(attrs)) or bool(_OLD_TEXT.search(f"{label} {text}"))
+        is_old = struck or _in_struck(el) or old_attr or bool(_OLD_TEXT.search(f"{label} {text}"))
         kind = "old" if is_old else "price"
         if is_old:
             old_parents.add(el)
