@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,6 +39,22 @@ COMMON = {
     "AUTOTHROTTLE_ENABLED": False,
     "LOG_LEVEL": "ERROR",
 }
+
+
+def tree_cpu() -> float:
+    """CPU seconds (user + system) of this process and of its children that have ended and were waited
+    for (a crawl's extraction workers are joined when it closes)."""
+    own, done = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + done.ru_utime + done.ru_stime
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds a running process used so far (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def child_baseline(base: str, n: int) -> dict:
@@ -64,26 +82,29 @@ def child_baseline(base: str, n: int) -> dict:
                     return
 
     process = CrawlerProcess({**COMMON, "ROBOTSTXT_OBEY": True, "TELNETCONSOLE_ENABLED": False})
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), tree_cpu()
     process.crawl(JsonLdPriceSpider)
     process.start()
     elapsed = time.perf_counter() - t0
-    return {"pages": n, "ok": len(found), "seconds": elapsed}
+    return {"pages": n, "ok": len(found), "seconds": elapsed, "cpu": tree_cpu() - c0}
 
 
-def _config(base: str, urls: list[str], db: str, *, render: bool, block: bool):
+def _config(base: str, urls: list[str], db: str, *, render: bool, block: bool, workers: int | None = None):
     from jingshao.config import parse_config
 
+    crawl = {
+        "download_delay": 0,
+        "concurrency": 16,
+        "concurrency_per_domain": 16 if not render else 4,
+        "autothrottle": False,
+        "retry_times": 1,
+    }
+    if workers is not None:  # else the default of [crawl] extract_workers
+        crawl["extract_workers"] = workers
     return parse_config(
         {
             "database": {"url": f"sqlite:///{db}"},
-            "crawl": {
-                "download_delay": 0,
-                "concurrency": 16,
-                "concurrency_per_domain": 16 if not render else 4,
-                "autothrottle": False,
-                "retry_times": 1,
-            },
+            "crawl": crawl,
             "browser": {"block_resources": ["image", "font", "media"] if block else []},
             "competitors": [{"name": "基准店", "products": [{"url": u, "render": render} for u in urls]}],
         },
@@ -91,19 +112,21 @@ def _config(base: str, urls: list[str], db: str, *, render: bool, block: bool):
     )
 
 
-def child_products(base: str, n: int, db: str, render: bool, block: bool, conditional: bool = True) -> dict:
+def child_products(
+    base: str, n: int, db: str, render: bool, block: bool, conditional: bool = True, workers: int | None = None
+) -> dict:
     from jingshao.crawlers.runner import ProgressHook, crawl_products
     from jingshao.demo.catalog import bench_product_urls, bench_render_urls
 
     urls = (bench_render_urls if render else bench_product_urls)(base, n)
-    cfg = _config(base, urls, db, render=render, block=block)
+    cfg = _config(base, urls, db, render=render, block=block, workers=workers)
 
     class Timer(ProgressHook):
         def start(self, total: int) -> None:
-            self.t0 = time.perf_counter()
+            self.t0, self.c0 = time.perf_counter(), tree_cpu()
 
-        def stop(self) -> None:
-            self.elapsed = time.perf_counter() - self.t0
+        def stop(self) -> None:  # after the spider closed: the extraction workers were joined
+            self.elapsed, self.cpu = time.perf_counter() - self.t0, tree_cpu() - self.c0
 
     timer = Timer()
     summary = crawl_products(
@@ -114,14 +137,18 @@ def child_products(base: str, n: int, db: str, render: bool, block: bool, condit
         | ({"CONCURRENT_REQUESTS_PER_DOMAIN": 4} if render else {})
         | {"JINGSHAO_CONDITIONAL_REQUESTS": conditional},
     )
-    return {"pages": n, "ok": summary.pages, "failures": summary.failures, "seconds": timer.elapsed}
+    return {"pages": n, "ok": summary.pages, "failures": summary.failures, "seconds": timer.elapsed, "cpu": timer.cpu}
 
 
-def run_child(*args: str) -> dict:
+def run_child(*args: str, shop_pid: int | None = None) -> dict:
+    shop0 = proc_cpu(shop_pid) if shop_pid else 0.0
     out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"child {args} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if shop_pid:
+        result["shop_cpu"] = proc_cpu(shop_pid) - shop0
+    return result
 
 
 def main() -> None:
@@ -129,6 +156,7 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=2000)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--render-pages", type=int, default=50)
+    ap.add_argument("--workers", type=int, default=1, help="[crawl] extract_workers of the products runs")
     ap.add_argument("--child", nargs="*")
     args = ap.parse_args()
     if args.child:
@@ -143,6 +171,7 @@ def main() -> None:
                 render=kind.startswith("render"),
                 block=kind == "render-blocked",
                 conditional=kind != "products-unconditional",
+                workers=0 if kind == "products-inprocess" else (int(rest[1]) if len(rest) > 1 else None),
             )
         print(json.dumps(res))
         return
@@ -152,37 +181,59 @@ def main() -> None:
         tmp = Path(tempfile.mkdtemp(prefix="jingshao-bench-"))
         print(
             f"crawl benchmark: {args.pages} demo product pages over HTTP on 127.0.0.1 "
-            f"(16 concurrent requests, no delay)"
+            f"(16 concurrent requests, no delay); load average before: {os.getloadavg()}"
         )
-        runs: dict[str, list[dict]] = {"baseline": [], "products": [], "recrawl": [], "recrawl-fp": []}
+        keys = ("baseline", "products", "recrawl", "recrawl-fp", "products-inprocess")
+        runs: dict[str, list[dict]] = {key: [] for key in keys}
         for rep in range(max(1, args.reps)):
             db = str(tmp / f"products-{rep}.db")
-            runs["baseline"].append(run_child("baseline", base, str(args.pages)))
-            runs["products"].append(run_child("products", base, str(args.pages), db))
-            runs["recrawl"].append(run_child("products", base, str(args.pages), db))
-            runs["recrawl-fp"].append(run_child("products-unconditional", base, str(args.pages), db))
+            n = str(args.pages)
+            w = () if args.workers is None else (str(args.workers),)
+            runs["baseline"].append(run_child("baseline", base, n, shop_pid=shop.pid))
+            runs["products"].append(run_child("products", base, n, db, *w, shop_pid=shop.pid))
+            runs["recrawl"].append(run_child("products", base, n, db, *w, shop_pid=shop.pid))
+            runs["recrawl-fp"].append(run_child("products-unconditional", base, n, db, *w, shop_pid=shop.pid))
+            db0 = str(tmp / f"inprocess-{rep}.db")
+            runs["products-inprocess"].append(run_child("products-inprocess", base, n, db0, shop_pid=shop.pid))
         labels = {
             "baseline": "baseline: bare Scrapy, JSON-LD price only",
-            "products": "products: extraction + SQLite change-only writes",
+            "products": f"products, extract_workers = {args.workers}",
             "recrawl": "re-crawl: nothing changed (304 Not Modified)",
             "recrawl-fp": "re-crawl without conditional requests (fingerprints)",
+            "products-inprocess": "products, extract_workers = 0 (in-process)",
         }
 
         def spread(values: list[float], fmt: str = "{:.1f}") -> str:
             v = sorted(values)
             return " / ".join(fmt.format(x) for x in (v[0], statistics.median(v), v[-1]))
 
-        print(f"  pages/s, min / median / max of {len(runs['baseline'])} interleaved repetitions:")
+        reps = len(runs["baseline"])
+        print(f"  min / median / max of {reps} interleaved repetitions: pages/s; CPU ms per page of the crawl's")
+        print("  process tree (crawler + extraction workers); the demo shop's CPU ms per page")
         for key, label in labels.items():
             rs = runs[key]
             ok = min(r["ok"] for r in rs)
-            print(f"  {label:<52} {ok:>5}/{rs[0]['pages']} ok  {spread([r['pages'] / r['seconds'] for r in rs])}")
-        speed = [b["seconds"] / p["seconds"] for b, p in zip(runs["baseline"], runs["products"], strict=True)]
-        again = [r["seconds"] / p["seconds"] for p, r in zip(runs["products"], runs["recrawl"], strict=True)]
-        print(f"  ratio products / baseline (pages/s, per repetition): {spread(speed, '{:.2f}')}")
-        print(f"  ratio re-crawl time / first crawl time (per repetition): {spread(again, '{:.2f}')}")
-        again_fp = [r["seconds"] / p["seconds"] for p, r in zip(runs["products"], runs["recrawl-fp"], strict=True)]
-        print(f"  ratio re-crawl without conditional requests / first crawl: {spread(again_fp, '{:.2f}')}")
+            print(
+                f"  {label:<52} {ok:>5}/{rs[0]['pages']} ok  {spread([r['pages'] / r['seconds'] for r in rs])} p/s"
+                f"  cpu {spread([1000 * r['cpu'] / r['pages'] for r in rs])} ms/p"
+                f"  shop {spread([1000 * r['shop_cpu'] / r['pages'] for r in rs])} ms/p"
+            )
+
+        def ratio(num: str, den: str, of: str = "rate") -> str:
+            if of == "rate":
+                values = [d["seconds"] / n["seconds"] for n, d in zip(runs[num], runs[den], strict=True)]
+            elif of == "time":
+                values = [n["seconds"] / d["seconds"] for n, d in zip(runs[num], runs[den], strict=True)]
+            else:
+                values = [n["cpu"] / d["cpu"] for n, d in zip(runs[num], runs[den], strict=True)]
+            return spread(values, "{:.2f}")
+
+        print(f"  ratio products / baseline (pages/s, per repetition): {ratio('products', 'baseline')}")
+        print(f"  ratio products / baseline (CPU per page, per repetition): {ratio('products', 'baseline', 'cpu')}")
+        print(f"  ratio in-process products / baseline (pages/s): {ratio('products-inprocess', 'baseline')}")
+        print(f"  ratio re-crawl time / first crawl time (per repetition): {ratio('recrawl', 'products', 'time')}")
+        print(f"  ratio re-crawl without conditional requests / first crawl: {ratio('recrawl-fp', 'products', 'time')}")
+        print(f"  load average after: {os.getloadavg()}")
 
         if args.render_pages:
             print(

@@ -244,6 +244,11 @@ class CrawlConfig(_Strict):
     conditional_requests: bool = True  # issue 15: If-None-Match / If-Modified-Since; 304 = seen unchanged
     full_fetch_hours: float = Field(default=24, gt=0)  # a page is downloaded in full at least this often
     review_max_pages: int = Field(default=20, ge=1, le=10_000)
+    # Issue 15: product pages are extracted in this many worker processes beside the crawl (0: in-process).
+    # Off by default: a polite crawl (download_delay, few pages per domain) is network-bound, a worker costs
+    # a Python process, and with workers a wall is detected after the extraction, so a domain's back-off
+    # starts a few pages later (the pages already downloaded meanwhile).
+    extract_workers: int = Field(default=0, ge=0, le=64)
     blocking: BlockingConfig = Field(default_factory=BlockingConfig)
 
 

@@ -353,6 +353,9 @@ def worker_settings(redis_url: str, worker_id: str, *, heartbeat: float = 30.0) 
         # One item at a time per response: the acknowledgement, yielded last, is then handled only
         # after every item before it was stored.
         "CONCURRENT_ITEMS": 1,
+        # The queue's tracking callback wraps the spider's synchronous callback (QueuedSpiderMixin): a
+        # worker extracts in-process; run more workers to use more cores.
+        "JINGSHAO_EXTRACT_WORKERS": 0,
         "ITEM_PIPELINES": {
             "jingshao.crawlers.pipelines.StoragePipeline": None,
             "jingshao.crawlers.worker.ReliableStoragePipeline": 500,

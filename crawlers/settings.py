@@ -66,6 +66,7 @@ def build_settings(config: CrawlerInputs, *, needs_browser: bool, log_level: str
         "JINGSHAO_DATABASE_URL": config.database_url,
         "JINGSHAO_CONDITIONAL_REQUESTS": crawl.conditional_requests,
         "JINGSHAO_FULL_FETCH_HOURS": crawl.full_fetch_hours,
+        "JINGSHAO_EXTRACT_WORKERS": crawl.extract_workers,
         "JINGSHAO_BLOCKING": crawl.blocking,
         "JINGSHAO_BLOCKING_POLICY": crawl.blocking.policy(),
         "JINGSHAO_COOKIE_JARS": load_jars(config),

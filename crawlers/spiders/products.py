@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import scrapy
+from scrapy import signals
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
@@ -15,6 +16,7 @@ from jingshao.crawlers.blocking import BLOCK_STATUSES, BlockingPolicy, detect_bl
 from jingshao.crawlers.extract import extract_product
 from jingshao.crawlers.extract.model import reading_basis
 from jingshao.crawlers.extract.offers import final_price, parse_offers
+from jingshao.crawlers.extraction_pool import ExtractionPool, WorkerDied
 from jingshao.crawlers.failures import request_of
 from jingshao.crawlers.items import BlockedPageItem, FailedPageItem, ListPriceItem, ProductObservationItem
 from jingshao.crawlers.middlewares import CONDITIONAL, PAGE_STATE, READING, VALIDATED, page_validators
@@ -30,6 +32,7 @@ class ProductsSpider(TargetsSpider):
     progress_items = (ProductObservationItem, FailedPageItem)
     blocking_policy = BlockingPolicy()
     screenshots = False
+    extraction = ExtractionPool(0)
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
@@ -39,6 +42,10 @@ class ProductsSpider(TargetsSpider):
             spider.blocking_policy = policy
         evidence = crawler.settings.get("JINGSHAO_EVIDENCE")
         spider.screenshots = bool(evidence is not None and evidence.enabled and evidence.screenshots)
+        # Issue 15: extraction in worker processes (0: in-process); started by the first page to extract,
+        # shut down when the spider closes (after the pages in flight).
+        spider.extraction = ExtractionPool(crawler.settings.getint("JINGSHAO_EXTRACT_WORKERS", 0))
+        crawler.signals.connect(spider.extraction.close, signal=signals.spider_closed)
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -88,11 +95,50 @@ class ProductsSpider(TargetsSpider):
             from scrapy_playwright.page import PageMethod
 
             meta["playwright_page_methods"] = [PageMethod("screenshot", type="png", full_page=False)]
-        return scrapy.Request(
-            target["url"], callback=self.parse_product, errback=self.on_error, meta=meta, dont_filter=True
-        )
+        callback = self.parse_product if self.extraction.in_process else self.parse_product_pooled
+        return scrapy.Request(target["url"], callback=callback, errback=self.on_error, meta=meta, dont_filter=True)
 
     def parse_product(self, response: Response):
+        early = self.before_extraction(response)
+        if isinstance(early, ProductObservationItem):
+            yield early
+            return
+        target, fingerprint, reading = early
+        ext = extract_product(
+            response.body,
+            response.url,
+            selectors=target.get("selectors") or None,
+            encoding=response.encoding if isinstance(response, TextResponse) else None,
+            variant=target.get("variant") or None,
+        )
+        yield from self.after_extraction(response, ext, target, fingerprint, reading)
+
+    async def parse_product_pooled(self, response: Response):
+        """:meth:`parse_product` with the extraction in a worker process (``[crawl] extract_workers``):
+        the reactor goes on downloading and storing while the page is extracted."""
+        early = self.before_extraction(response)
+        if isinstance(early, ProductObservationItem):
+            yield early
+            return
+        target, fingerprint, reading = early
+        try:
+            ext = await self.extraction.extract(
+                response.body,
+                response.url,
+                selectors=target.get("selectors") or None,
+                encoding=response.encoding if isinstance(response, TextResponse) else None,
+                variant=target.get("variant") or None,
+            )
+        except WorkerDied as exc:
+            yield FailedPageItem(
+                url=target["url"], product_id=target["product_id"], http_status=response.status, reason=str(exc)
+            )
+            return
+        for item in self.after_extraction(response, ext, target, fingerprint, reading):
+            yield item
+
+    def before_extraction(self, response: Response) -> ProductObservationItem | tuple[dict[str, Any], str, str]:
+        """A page seen unchanged (its item), or what extraction needs: (target, fingerprint, reading)."""
         target = response.meta["target"]
         # Issue 15: the last stored page's state, read when the request went out (ConditionalRequestMiddleware).
         state = response.meta.get(PAGE_STATE)
@@ -100,21 +146,16 @@ class ProductsSpider(TargetsSpider):
         reading = response.meta.get(READING) or page_reading(target)
         if response.status == 304 and response.meta.get(VALIDATED) and state is not None and stored:
             # Not modified since the page last stored: seen unchanged, nothing downloaded or extracted.
-            yield self.unchanged_item(target, stored, page_validators(response, reading, state.validators), None)
-            return
+            return self.unchanged_item(target, stored, page_validators(response, reading, state.validators), None)
         fingerprint = page_fingerprint(response.body, reading)
         if fingerprint == stored:
             # The very page last stored, read the same way: seen unchanged, not extracted again.
-            yield self.unchanged_item(target, fingerprint, page_validators(response, reading), len(response.body))
-            return
-        encoding = response.encoding if isinstance(response, TextResponse) else None
-        ext = extract_product(
-            response.body,
-            response.url,
-            selectors=target.get("selectors") or None,
-            encoding=encoding,
-            variant=target.get("variant") or None,
-        )
+            return self.unchanged_item(target, fingerprint, page_validators(response, reading), len(response.body))
+        return target, fingerprint, reading
+
+    def after_extraction(
+        self, response: Response, ext: Any, target: dict[str, Any], fingerprint: str, reading: str
+    ) -> Iterator[Any]:
         # Issue 12: a wall (login, captcha, 403/412/429, empty shell) is a blocked page, never an observation.
         blocked = self.blocked_page(response, ext, target)
         if blocked is not None:

@@ -1,0 +1,172 @@
+"""Product-page extraction in worker processes (issue 15, ``[crawl] extract_workers``).
+
+Extraction is CPU-bound pure Python (lxml, regexes) and, in-process, runs on the reactor thread: while a
+page is extracted nothing is downloaded or stored. With ``extract_workers = N`` the products spider sends
+each page's bytes to a :class:`concurrent.futures.ProcessPoolExecutor` of N processes and awaits the
+future under the asyncio reactor, so Scrapy's loop (downloads, middlewares, storage) runs on one core
+while pages are extracted on another. The function the workers run is the very ``extract_product`` of
+an in-process crawl, so the results are the same.
+
+Lifecycle and failures:
+
+- the pool starts with the crawl's first page to extract (``spawn``ed workers: fresh interpreters, never a fork of the
+  reactor's threads) and is shut down when the spider closes, after every page in flight was handled,
+  which SIGTERM / SIGINT and a storage failure do too (:mod:`jingshao.crawlers.runner`);
+- every worker asks the kernel for SIGKILL when the crawl process dies (``PR_SET_PDEATHSIG``: a crawl killed
+  with kill -9 leaves no worker behind) and ignores SIGINT (Ctrl-C reaches the whole terminal's process
+  group; the crawl closes the pool itself);
+- a worker that dies (kill -9, out of memory, a crash in a C extension) breaks the pool
+  (``BrokenProcessPool``): a new pool replaces it, and each page that was in the broken one is extracted
+  again alone, one at a time, in a worker of its own; the page that kills that worker too is a failed page
+  ("extraction worker died twice on this page"), the others were bystanders and are stored. After
+  ``MAX_RESTARTS`` broken pools the crawl extracts in-process for the rest of the run (a warning says so).
+  A crawl never hangs on a pool and no page is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import logging
+import multiprocessing
+import signal
+import sys
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from jingshao.crawlers.extract import extract_product
+from jingshao.crawlers.extract.model import ProductExtraction
+
+log = logging.getLogger(__name__)
+
+#: Broken pools after which a crawl extracts in-process for the rest of the run.
+MAX_RESTARTS = 3
+PR_SET_PDEATHSIG = 1
+
+
+class WorkerDied(Exception):
+    """The extraction worker holding this page died twice (the page is failed, with this reason)."""
+
+
+def _init_worker() -> None:
+    """Runs once in each worker: die with the crawl, leave Ctrl-C to the crawl."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+
+def _warm() -> int:
+    import os
+
+    return os.getpid()
+
+
+def extract_page(
+    body: bytes, url: str, selectors: dict[str, str] | None, encoding: str | None, variant: str | None
+) -> ProductExtraction:
+    """What a worker runs for one page: the same call an in-process crawl makes."""
+    return extract_product(body, url, selectors=selectors, encoding=encoding, variant=variant)
+
+
+class ExtractionPool:
+    """``workers`` extraction processes for one crawl; ``workers = 0`` extracts in-process.
+
+    ``function`` is what runs for a page (a module-level function: the workers import it by name)."""
+
+    def __init__(self, workers: int, function: Callable[..., ProductExtraction] = extract_page) -> None:
+        self.workers = workers
+        self.function = function
+        self.executor: ProcessPoolExecutor | None = None
+        self.restarts = 0
+        self.closed = False
+        self.alone: ProcessPoolExecutor | None = None  # one worker for pages that were in a broken pool
+        self.alone_lock = asyncio.Lock()
+
+    @property
+    def in_process(self) -> bool:
+        return self.workers <= 0 or self.restarts >= MAX_RESTARTS
+
+    def start(self) -> None:
+        """Start the workers (on the first page to extract: a re-crawl that finds nothing changed starts none)."""
+        if self.in_process or self.executor is not None or self.closed:
+            return
+        self.executor = self._executor(self.workers)
+        # Every worker starts now (the executor starts them on demand, one per task in flight), importing
+        # the extraction code while the reactor goes on; nothing waits for them here.
+        for _ in range(self.workers):
+            self.executor.submit(_warm)
+
+    @staticmethod
+    def _executor(workers: int) -> ProcessPoolExecutor:
+        # spawn, not fork: a fork of the crawl would copy the reactor's threads and locks mid-flight. The
+        # workers are the crawl's own children (joined on close, so their CPU time is the crawl's).
+        context = multiprocessing.get_context("spawn")
+        return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker)
+
+    def pids(self) -> list[int]:
+        """The live workers' process ids."""
+        executor = self.executor
+        return sorted(getattr(executor, "_processes", None) or ()) if executor is not None else []
+
+    def close(self) -> None:
+        """Shut the workers down and wait for them (the spider closed: every page in flight was handled)."""
+        self.closed = True
+        executors, self.executor, self.alone = (self.executor, self.alone), None, None
+        for executor in executors:
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """Replace ``broken`` once, however many pages saw it break."""
+        if self.executor is not broken:
+            return
+        self.executor = None
+        broken.shutdown(wait=False, cancel_futures=True)
+        self.restarts += 1
+        if self.in_process:
+            log.warning("extraction workers died %d times; extracting in-process from now on", self.restarts)
+            return
+        log.warning("an extraction worker died; starting a new pool (%d of %d)", self.restarts, MAX_RESTARTS - 1)
+        self.start()
+
+    async def extract(
+        self,
+        body: bytes,
+        url: str,
+        *,
+        selectors: dict[str, str] | None = None,
+        encoding: str | None = None,
+        variant: str | None = None,
+    ) -> ProductExtraction:
+        args: tuple[Any, ...] = (body, url, selectors, encoding, variant)
+        if self.executor is None:
+            self.start()
+        executor = self.executor
+        if executor is None:  # in-process (extract_workers = 0, too many dead pools, or closed)
+            return self.function(*args)
+        try:
+            return await asyncio.wrap_future(executor.submit(self.function, *args))
+        except BrokenProcessPool:
+            self._replace(executor)
+        return await self._alone(args, url)
+
+    async def _alone(self, args: tuple[Any, ...], url: str) -> ProductExtraction:
+        """A page that was in a pool when it broke, extracted again in a worker of its own, one page at a
+        time: the page that kills this worker too is the culprit (a failed page), the others were bystanders."""
+        async with self.alone_lock:
+            if self.alone is None:
+                self.alone = self._executor(1)
+            alone = self.alone
+            try:
+                return await asyncio.wrap_future(alone.submit(self.function, *args))
+            except BrokenProcessPool:
+                self.alone = None
+                alone.shutdown(wait=False, cancel_futures=True)
+                raise WorkerDied(f"extraction worker died twice on this page ({url})") from None

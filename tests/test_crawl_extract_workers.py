@@ -1,0 +1,233 @@
+"""Product pages extracted in worker processes (`[crawl] extract_workers`, issue 15): the same rows as an
+in-process crawl, and no page lost or crawl hung when a worker dies (kill -9) or the crawl is killed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from jingshao.crawlers.extraction_pool import MAX_RESTARTS, ExtractionPool, WorkerDied, extract_page
+from jingshao.demo.catalog import DemoProduct, demo_products, expected_bench, slow_product_url
+from jingshao.demo.runner import write_demo_config
+from jingshao.storage.db import open_database
+from jingshao.storage.models import CrawlRun, FailedObservation, Observation, Product
+
+from .conftest import REPO, run_cli, wait_for
+
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: make test-fast leaves these out
+
+PAGE = b"""<html><head><title>x</title><script type="application/ld+json">
+{"@type": "Product", "name": "\xe6\xb5\x8b\xe8\xaf\x95\xe5\x95\x86\xe5\x93\x81", "sku": "A1",
+ "offers": {"@type": "Offer", "price": "199.00", "priceCurrency": "CNY", "availability": "InStock"}}
+</script></head><body><h1>test</h1></body></html>"""
+
+
+def die_on_poison(body, url, selectors, encoding, variant):
+    """A page that kills the worker extracting it (like a crash in a C extension); others extract normally."""
+    if url.endswith("/poison"):
+        os._exit(1)
+    return extract_page(body, url, selectors, encoding, variant)
+
+
+def slow_extract(body, url, selectors, encoding, variant):
+    time.sleep(0.5)
+    return extract_page(body, url, selectors, encoding, variant)
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def set_workers(cfg: Path, workers: int) -> Path:
+    cfg.write_text(cfg.read_text().replace("[crawl]\n", f"[crawl]\nextract_workers = {workers}\n", 1))
+    return cfg
+
+
+def stored_rows(db_url: str) -> dict[str, tuple]:
+    db = open_database(db_url, upgrade=False)
+    try:
+        with db.session() as s:
+            rows = s.execute(select(Product.url, Observation).join(Observation.product)).all()
+            failed = s.execute(select(FailedObservation.url, FailedObservation.reason)).all()
+    finally:
+        db.dispose()
+    out: dict[str, tuple] = {
+        url: (
+            o.title,
+            o.price,
+            o.original_price,
+            o.currency,
+            o.availability,
+            o.in_stock,
+            o.promo,
+            o.sku,
+            o.brand,
+            o.price_is_range,
+            o.sources,
+            o.content_hash,
+            o.final_price,
+            o.offers,
+            o.variants,
+            o.basis,
+            o.status,
+        )
+        for url, o in rows
+    }
+    out.update({f"failed {url}": (reason,) for url, reason in failed})
+    return out
+
+
+def test_a_crawl_with_extraction_workers_stores_what_an_in_process_crawl_stores(shop, tmp_path):
+    products = [p for p in demo_products(shop.base_url) if not p.render]
+    products.append(DemoProduct("index", "优品数码旗舰店", "首页", shop.base_url + "/"))  # no price: a failure
+    rows = {}
+    for workers in (0, 2):
+        cfg = write_demo_config(shop.base_url, tmp_path / f"w{workers}", with_browser=False, products=products)
+        run_cli("crawl", "products", "--config", str(set_workers(cfg, workers)), check=False)
+        rows[workers] = stored_rows(f"sqlite:///{cfg.parent / 'demo.db'}")
+    assert len(rows[0]) == len(products)
+    assert any(key.startswith("failed ") for key in rows[0])
+    assert any(row[6] for row in rows[0].values() if len(row) > 1)  # promos are compared too
+    assert rows[2] == rows[0]
+
+
+def test_a_worker_killed_mid_page_is_replaced_and_its_page_extracted_again():
+    pool = ExtractionPool(1, slow_extract)
+
+    async def run():
+        pages = [asyncio.ensure_future(pool.extract(PAGE, f"http://shop.test/{i}")) for i in range(3)]
+        await asyncio.sleep(1.0)  # the worker is started, busy with its start or a page
+        (pid,) = pool.pids()
+        os.kill(pid, signal.SIGKILL)
+        return pid, await asyncio.gather(*pages)
+
+    try:
+        pid, results = asyncio.run(run())
+        assert [r.price for r in results] == [extract_page(PAGE, "u", None, None, None).price] * 3
+        assert pool.restarts == 1
+        assert pool.pids() and pid not in pool.pids()
+    finally:
+        pool.close()
+    assert not pool.pids()
+
+
+def test_a_page_that_kills_its_worker_twice_is_a_failed_page_and_the_others_are_extracted():
+    pool = ExtractionPool(1, die_on_poison)
+
+    async def run():
+        urls = ["http://shop.test/a", "http://shop.test/poison", "http://shop.test/b"]
+        return await asyncio.gather(*(pool.extract(PAGE, u) for u in urls), return_exceptions=True)
+
+    try:
+        a, poison, b = asyncio.run(run())
+    finally:
+        pool.close()
+    assert isinstance(poison, WorkerDied) and "died twice" in str(poison)
+    assert a.price == b.price == extract_page(PAGE, "u", None, None, None).price  # bystanders are extracted
+    assert pool.restarts == 1
+
+
+def test_after_too_many_dead_pools_the_crawl_extracts_in_process():
+    pool = ExtractionPool(1, die_on_poison)
+
+    async def run():
+        for _ in range(MAX_RESTARTS):
+            with pytest.raises(WorkerDied):
+                await pool.extract(PAGE, "http://shop.test/poison")
+        return await pool.extract(PAGE, "http://shop.test/ok")
+
+    try:
+        result = asyncio.run(run())
+    finally:
+        pool.close()
+    assert pool.in_process and not pool.pids()
+    assert result.price == extract_page(PAGE, "u", None, None, None).price
+
+
+def test_the_workers_die_with_a_crawl_killed_with_kill_9(tmp_path):
+    script = (
+        "import asyncio, sys\n"
+        "from jingshao.crawlers.extraction_pool import ExtractionPool\n"
+        "if __name__ == '__main__':\n"
+        "    pool = ExtractionPool(2)\n"
+        "    asyncio.run(pool.extract(b'<html></html>', 'http://shop.test/'))\n"
+        "    print(*pool.pids(), flush=True)\n"
+        "    sys.stdin.read()\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=str(REPO)
+    )
+    try:
+        assert proc.stdout is not None
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert len(pids) == 2 and all(alive(p) for p in pids)
+    finally:
+        proc.kill()
+        proc.wait()
+    wait_for(lambda: not any(alive(p) for p in pids), timeout=10)
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_worker_killed_during_a_crawl_loses_no_page(shop, tmp_path):
+    n = 40
+    products = [DemoProduct(f"s{i}", "慢店", f"慢页面{i}", slow_product_url(shop.base_url, i, 0.3)) for i in range(n)]
+    cfg = write_demo_config(shop.base_url, tmp_path, with_browser=False, mentions=False, products=products)
+    cfg.write_text(cfg.read_text().replace("concurrency_per_domain = 8", "concurrency_per_domain = 2"))
+    set_workers(cfg, 1)
+    db = open_database(f"sqlite:///{tmp_path / 'demo.db'}")
+
+    def observations() -> int:
+        with db.session() as s:
+            return s.scalar(select(func.count()).select_from(Observation)) or 0
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jingshao.cli", "crawl", "products", "--config", str(cfg), "--no-progress"],
+        cwd=str(REPO),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: observations() >= 3, timeout=60)
+        # The extraction worker: the crawl's child running multiprocessing's spawn_main.
+        workers = [c for c in children_of(proc.pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        assert workers
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        stored_at_kill = observations()
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert stored_at_kill < n  # killed mid-crawl
+    assert "an extraction worker died" in err
+    assert observations() == n
+    with db.session() as s:
+        runs = s.scalars(select(CrawlRun)).all()
+        latest = dict(s.execute(select(Product.url, Observation.price).join(Observation.product)).all())
+    assert [r.status for r in runs] == ["finished"] and runs[0].changes == n
+    assert all(latest[p.url] == expected_bench(i).price for i, p in enumerate(products))
