@@ -6,11 +6,12 @@ Contract for pages (``jingshao.web.pages.router``, included here):
   session, one transaction per request, committed when the handler returns. Read through
   ``jingshao.storage.queries.web`` (plain dataclasses), never by building SQL in a page.
 - **Current user**: every page route already requires a logged-in user (the router is built with
-  ``Depends(require_viewer)``); take it with ``user: Principal = Depends(require_viewer)`` and guard
+  ``Depends(require_viewer_csrf)``); take it with ``user: Principal = Depends(require_viewer)`` and guard
   editing actions with ``Depends(require_admin)`` (``Principal.name``, ``.role``, ``.is_admin``).
   A page request without a login is redirected to ``/login?next=...``; a viewer's edit gets 403.
-- **CSRF**: every POST/PUT/PATCH/DELETE of the pages router is checked (``csrf_protect`` is a router
-  dependency). Forms put ``{{ csrf_field }}`` inside ``<form>``; htmx sends the header
+- **CSRF**: every POST/PUT/PATCH/DELETE of the pages router is checked (``require_viewer_csrf``, the
+  router's one dependency, is ``require_viewer`` and ``csrf_protect`` in one). Forms put
+  ``{{ csrf_field }}`` inside ``<form>``; htmx sends the header
   ``X-CSRF-Token: {{ csrf_token }}`` (e.g. ``hx-headers='{"X-CSRF-Token": "{{ csrf_token }}"}'`` on
   ``<body>``). Both come from ``page_context(request, **values)``, which every TemplateResponse should
   use as its context (it also gives ``user``, ``cfg`` and ``request``).
@@ -31,7 +32,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
@@ -41,6 +42,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jingshao.storage.db import Database, open_database
 from jingshao.web.auth import CSRF_COOKIE, LoginLimiter
+from jingshao.web.deps import bearer_scheme
 from jingshao.web.routing import SegmentDispatch
 
 if TYPE_CHECKING:
@@ -76,7 +78,7 @@ def create_app(cfg: Config, *, db: Database | None = None) -> FastAPI:
     # Within it, a call tries only the routes that share its first path segment (SegmentDispatch).
     api_docs_app = FastAPI(title=app.title, version=app.version, openapi_url=None, docs_url=None, redoc_url=None)
     for part in (api.router, api_files.router):
-        api_docs_app.include_router(part, prefix="/api/v1")
+        api_docs_app.include_router(part, prefix="/api/v1", dependencies=[Depends(bearer_scheme)])
     app.mount("/api/v1", SegmentDispatch([*api.router.routes, *api_files.router.routes]))
     app.openapi = api_docs_app.openapi  # type: ignore[method-assign]
     if STATIC.is_dir():

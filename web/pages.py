@@ -28,14 +28,14 @@ from jingshao.storage.queries import web as wq
 from jingshao.storage.queries import web_pages as q
 from jingshao.web import insight
 from jingshao.web.auth import Principal
-from jingshao.web.deps import csrf_protect, get_cfg, get_db, page_context, require_admin, require_viewer
+from jingshao.web.deps import get_cfg, get_db, page_context, require_admin, require_viewer_csrf
 from jingshao.web.routing import Router
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 # Every page needs a logged-in user, and every change the CSRF token (the routes carry both, so the
 # app can route to them without an include that adds them: web.app).
-router = Router(include_in_schema=False, dependencies=[Depends(require_viewer), Depends(csrf_protect)])
+router = Router(include_in_schema=False, dependencies=[Depends(require_viewer_csrf)])
 templates = Jinja2Templates(directory=str(TEMPLATES))
 # The templates ship inside the package and do not change under a running server; Jinja's default
 # auto_reload stats every template file of a page (3-4 stats) on each render to look for edits.
