@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, func, select
+from sqlalchemy import Integer, Select, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from .models import Alert, AlertEvent, ChannelState, Notification, Silence, utcnow
@@ -170,6 +170,46 @@ def list_alerts(
     params = {"state": state, "level": level, "family": family, "limit": limit}
     rows = session.execute(_list_alerts_stmt(bool(state), bool(level), bool(family)), params).all()
     return sorted((_row(a) for a in rows), key=lambda r: (r.state != "firing", LEVEL_ORDER.get(r.max_level, 9)))
+
+
+@functools.cache
+def _alert_page_stmts(by_state: bool, by_level: bool, by_family: bool) -> tuple[Select, Select]:
+    """(one page of the alert list in ``list_alerts``'s order with the total, the total alone), for
+    one set of filters, built once: the order is ``list_alerts``' sort (firing first, then by
+    level) in SQL ahead of its statement's (newest first), so a page reads only its rows."""
+    q = _list_alerts_stmt(by_state, by_level, by_family).limit(None)
+    level_rank = case(*((Alert.max_level == name, rank) for name, rank in LEVEL_ORDER.items()), else_=9)
+    ordered = q.order_by(None).order_by(
+        case((Alert.state == "firing", 0), else_=1), level_rank, Alert.started_at.desc(), Alert.id.desc()
+    )
+    count = select(func.count()).select_from(q.order_by(None).correlate(None).subquery()).correlate(None)
+    page = (
+        ordered.add_columns(count.scalar_subquery().label("page_total"))
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+    return page, count
+
+
+def page_alerts(
+    session: Session,
+    *,
+    state: str | None = "firing",
+    level: str | None = None,
+    family: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[AlertRow], int]:
+    """(a page of ``list_alerts(...)``: its rows ``offset`` to ``offset + limit``, the number of all
+    matching alerts), paged in SQL: one statement (the count rides along) instead of every alert."""
+    page, count = _alert_page_stmts(bool(state), bool(level), bool(family))
+    params = {"state": state, "level": level, "family": family}
+    rows = session.execute(page, {**params, "limit": limit, "offset": offset}).all()
+    if rows:
+        total = rows[0][-1]
+    else:
+        total = (session.scalar(count, params) or 0) if offset else 0
+    return [_row(a) for a in rows], total
 
 
 def _pairs(value: Any) -> list[tuple[str, str]]:

@@ -290,7 +290,9 @@ def test_the_settings_lists_read_plain_columns(database_url):
         with db.read_session() as s:
             comps = {c.name: c for c in wq.competitors(s)}
             products = wq.products(s, status=None).items
+            web_names = wq.web_competitor_names(s)
             assert not list(s.identity_map.values())  # Core rows only
+        assert web_names == [c.name for c in comps.values() if c.managed_by == "web"] == ["青柚店"]
         assert [c for c in comps] == sorted(comps)
         assert (comps["青柚店"].products, comps["青柚店"].active_products, comps["青柚店"].managed_by) == (2, 1, "web")
         assert comps["青柚店"].category == "美妆" and comps["青柚店"].selectors == {"price": ".p"}
@@ -355,5 +357,78 @@ def test_competitor_health_groups_in_sql_like_the_rows_it_replaced(database_url)
         assert (rows["青柚"].products, rows["青柚"].last_seen_at) == (1, t0 + timedelta(hours=2))
         assert (rows["白桃"].products, rows["白桃"].last_seen_at) == (2, None)
         assert (rows["蜜橙"].changed, rows["青柚"].changed) == (3, 0)  # no outcomes recorded: the run's rows
+    finally:
+        db.dispose()
+
+
+def test_an_alert_page_in_sql_is_the_slice_of_the_sorted_list(database_url):
+    """Paged in SQL (firing first, then red / yellow / blue / other, then newest): the same rows as
+    slicing ``list_alerts``' Python sort, across equal start times and every filter set."""
+    from jingshao.storage import models as m
+    from jingshao.storage.alerts_repo import list_alerts, page_alerts
+
+    db = open_database(database_url)
+    now = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    levels = ["blue", "red", "yellow", "purple"]
+    try:
+        with db.session() as s:
+            for i in range(23):
+                level = levels[i % 4]
+                s.add(
+                    m.Alert(
+                        fingerprint=f"fp-{i}",
+                        family="crisis" if i % 3 else "price_drop",
+                        subject=f"对象{i}",
+                        subject_key=f"brand:{i}",
+                        level=level,
+                        max_level=level,
+                        state="resolved" if i % 5 == 0 else "firing",
+                        rule="rule",
+                        summary=f"摘要{i}",
+                        started_at=now - timedelta(hours=i // 3),  # three alerts share each start time
+                        level_since=now,
+                        last_active_at=now,
+                    )
+                )
+        with db.read_session() as s:
+            for state in (None, "firing", "resolved"):
+                for level in (None, "red"):
+                    for family in (None, "crisis"):
+                        whole = list_alerts(s, state=state, level=level, family=family, limit=1000)
+                        assert whole  # every filter set matches some alerts here
+                        for limit, offset in ((50, 0), (4, 0), (4, 5), (3, len(whole) - 1), (5, len(whole) + 3)):
+                            rows, total = page_alerts(
+                                s, state=state, level=level, family=family, limit=limit, offset=offset
+                            )
+                            assert (rows, total) == (whole[offset : offset + limit], len(whole))
+            assert [r.state for r in page_alerts(s, state=None, limit=23)[0]].index("resolved") == 23 - 5
+    finally:
+        db.dispose()
+
+
+def test_web_competitor_names_are_the_competitors_listed_as_web_managed(database_url):
+    """A spec and no product from the config file; an empty spec or one file product makes it "file"."""
+    from jingshao.storage.queries import web as wq
+
+    db = open_database(database_url)
+    try:
+        with db.session() as s:
+            shops = {
+                name: Competitor(name=name, spec=spec)
+                for name, spec in (
+                    ("甲店", {"category": "food"}),
+                    ("乙店", {}),
+                    ("丙店", {"category": "home"}),
+                    ("丁店", None),
+                )
+            }
+            s.add_all(shops.values())
+            s.flush()
+            s.add(Product(competitor_id=shops["甲店"].id, url="https://a.example.com/1", managed_by="web"))
+            s.add(Product(competitor_id=shops["丙店"].id, url="https://c.example.com/1", managed_by="web"))
+            s.add(Product(competitor_id=shops["丙店"].id, url="https://c.example.com/2", managed_by="file"))
+        with db.read_session() as s:
+            listed = [c.name for c in wq.competitors(s) if c.managed_by == "web"]
+            assert wq.web_competitor_names(s) == listed == ["甲店"]
     finally:
         db.dispose()

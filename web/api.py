@@ -561,6 +561,7 @@ def _alerts(db: Session, state: str, level: str | None, family: str | None) -> l
 
 
 @router.get("/alerts", tags=["alerts"], response_model=PageOut[alerts_repo.AlertRow])
+@inline_read
 def list_alerts(
     user: Viewer,
     db: Db,
@@ -571,8 +572,10 @@ def list_alerts(
     offset: Offset = 0,
 ) -> q.Page[alerts_repo.AlertRow]:
     """Alerts, firing first, most severe first."""
-    rows = _alerts(db, state, level, family)
-    return q.Page(rows[offset : offset + limit], len(rows), limit, offset)
+    rows, total = alerts_repo.page_alerts(
+        db, state=None if state == "all" else state, level=level, family=family, limit=limit, offset=offset
+    )
+    return q.Page(rows, total, limit, offset)
 
 
 @router.get("/alerts.csv", tags=["alerts"], response_class=Response)

@@ -943,7 +943,6 @@ def settings(request: Request, db: Session = Depends(get_db), status: str = "all
         limit=SETTINGS_ROWS,
         offset=(page - 1) * SETTINGS_ROWS,
     )
-    comps = wq.competitors(db)
     params = {"status": status, "q": search}
     return render(
         request,
@@ -956,8 +955,7 @@ def settings(request: Request, db: Session = Depends(get_db), status: str = "all
         page=page,
         pages=max(1, math.ceil(found.total / SETTINGS_ROWS)),
         page_url=lambda n: "/settings?" + urlencode({**{k: v for k, v in params.items() if v}, "page": n}),
-        web_competitors=[c for c in comps if c.managed_by == "web"],
-        file_competitors=[c for c in comps if c.managed_by == "file"],
+        web_competitors=wq.web_competitor_names(db),
     )
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Integer, Select, bindparam, case, func, select
+from sqlalchemy import Integer, Select, bindparam, case, exists, func, select
 from sqlalchemy.orm import Session
 
 from jingshao.storage.models import (
@@ -184,6 +184,21 @@ def competitors(session: Session) -> list[CompetitorRow]:
             )
         )
     return out
+
+
+# Web-managed competitors: a spec of their own (checked below: an empty JSON object counts as none,
+# as in ``competitors``) and no product from the config file. Without the per-competitor counts
+# ``competitors`` aggregates over every product, which 监控设置's add form does not show.
+_WEB_COMPETITORS = (
+    select(Competitor.name, Competitor.spec)
+    .where(~exists().where(Product.competitor_id == Competitor.id, Product.managed_by == "file"))
+    .order_by(Competitor.name)
+)
+
+
+def web_competitor_names(session: Session) -> list[str]:
+    """The names of the competitors whose ``CompetitorRow.managed_by`` is "web", by name."""
+    return [name for name, spec in session.execute(_WEB_COMPETITORS) if spec]
 
 
 @dataclass(frozen=True)
