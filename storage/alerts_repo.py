@@ -15,6 +15,7 @@ from sqlalchemy import Integer, Select, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from .models import Alert, AlertEvent, ChannelState, Notification, Silence, utcnow
+from .queries import read
 
 LEVEL_ORDER = {"red": 0, "yellow": 1, "blue": 2}
 HIDDEN_EVENTS = ("memo",)  # the engine's bookkeeping rows of versions before migration 0011, not history
@@ -168,7 +169,7 @@ def list_alerts(
 ) -> list[AlertRow]:
     """Alerts, most severe and most recent first. ``state=None``: firing and resolved (plain columns)."""
     params = {"state": state, "level": level, "family": family, "limit": limit}
-    rows = session.execute(_list_alerts_stmt(bool(state), bool(level), bool(family)), params).all()
+    rows = read(session, _list_alerts_stmt(bool(state), bool(level), bool(family)), params).all()
     return sorted((_row(a) for a in rows), key=lambda r: (r.state != "firing", LEVEL_ORDER.get(r.max_level, 9)))
 
 
@@ -204,11 +205,11 @@ def page_alerts(
     matching alerts), paged in SQL: one statement (the count rides along) instead of every alert."""
     page, count = _alert_page_stmts(bool(state), bool(level), bool(family))
     params = {"state": state, "level": level, "family": family}
-    rows = session.execute(page, {**params, "limit": limit, "offset": offset}).all()
+    rows = read(session, page, {**params, "limit": limit, "offset": offset}).all()
     if rows:
         total = rows[0][-1]
     else:
-        total = (session.scalar(count, params) or 0) if offset else 0
+        total = (read(session, count, params).scalar() or 0) if offset else 0
     return [_row(a) for a in rows], total
 
 
@@ -268,7 +269,7 @@ _ACTIVE_SILENCES = _ALL_SILENCES.where(Silence.ended_at.is_(None), Silence.expir
 
 def alert_notifications(session: Session, alert_id: int) -> list[NotificationRow]:
     """The alert's own notifications plus the merged messages that carried them, by id."""
-    own = [NotificationRow(*r) for r in session.execute(_OWN_NOTIFICATIONS, {"aid": alert_id})]
+    own = [NotificationRow(*r) for r in read(session, _OWN_NOTIFICATIONS, {"aid": alert_id})]
     carriers: set[int] = {n.merged_into for n in own if n.merged_into}
     seen = {n.id for n in own}
     while carriers - seen:  # a merge may itself be merged (group message, then an overflow summary)
@@ -283,10 +284,10 @@ def alert_notifications(session: Session, alert_id: int) -> list[NotificationRow
 
 
 def get_alert(session: Session, alert_id: int) -> AlertDetail:
-    a = session.execute(_ALERT_DETAIL, {"aid": alert_id}).one_or_none()
+    a = read(session, _ALERT_DETAIL, {"aid": alert_id}).one_or_none()
     if a is None:
         raise AlertNotFound(f"no alert #{alert_id}; see `jingshao alerts list --all`")
-    events = session.execute(_ALERT_EVENTS, {"aid": alert_id}).all()
+    events = read(session, _ALERT_EVENTS, {"aid": alert_id}).all()
     return AlertDetail(
         alert=_row(a),
         fingerprint=a.fingerprint,
@@ -353,9 +354,9 @@ def unsilence(session: Session, silence_id: int, now: datetime | None = None) ->
 
 def list_silences(session: Session, *, active_only: bool = True, now: datetime | None = None) -> list[SilenceRow]:
     if active_only:
-        rows = session.execute(_ACTIVE_SILENCES, {"now": now or utcnow()})
+        rows = read(session, _ACTIVE_SILENCES, {"now": now or utcnow()})
     else:
-        rows = session.execute(_ALL_SILENCES)
+        rows = read(session, _ALL_SILENCES)
     return [SilenceRow(*r) for r in rows]
 
 

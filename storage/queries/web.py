@@ -25,6 +25,7 @@ from jingshao.storage.models import (
     Product,
     Review,
 )
+from jingshao.storage.queries import read
 
 T = TypeVar("T")
 
@@ -77,11 +78,11 @@ def _page(
     """One page (and the total) of the statement ``build()`` makes, built once per ``key``; its
     bound parameters come from ``params``."""
     page, count = built(("page", key), lambda: _page_statements(build()))
-    rows = session.execute(page, {**params, "page_limit": limit, "page_offset": offset}).all()
+    rows = read(session, page, {**params, "page_limit": limit, "page_offset": offset}).all()
     if rows:
         total = rows[0][-1]
     else:
-        total = (session.scalar(count, params) or 0) if offset else 0
+        total = (read(session, count, params).scalar() or 0) if offset else 0
     return Page([convert(r[:-1]) for r in rows], total, limit, offset)
 
 
@@ -158,7 +159,8 @@ class CompetitorRow:
 def competitors(session: Session) -> list[CompetitorRow]:
     """Every competitor with its product counts: one statement of plain columns (no ORM objects)."""
     out = []
-    for cid, name, spec, n, act, files in session.execute(
+    for cid, name, spec, n, act, files in read(
+        session,
         select(
             Competitor.id,
             Competitor.name,
@@ -169,7 +171,7 @@ def competitors(session: Session) -> list[CompetitorRow]:
         )
         .outerjoin(Product, Product.competitor_id == Competitor.id)
         .group_by(Competitor.id)
-        .order_by(Competitor.name)
+        .order_by(Competitor.name),
     ):
         spec = spec or {}
         out.append(
@@ -198,7 +200,7 @@ _WEB_COMPETITORS = (
 
 def web_competitor_names(session: Session) -> list[str]:
     """The names of the competitors whose ``CompetitorRow.managed_by`` is "web", by name."""
-    return [name for name, spec in session.execute(_WEB_COMPETITORS) if spec]
+    return [name for name, spec in read(session, _WEB_COMPETITORS) if spec]
 
 
 @dataclass(frozen=True)
@@ -298,7 +300,7 @@ def products(
 
 
 def product(session: Session, product_id: int) -> ProductRow | None:
-    row = session.execute(_product_select().where(Product.id == product_id)).first()
+    row = read(session, _product_select().where(Product.id == product_id)).first()
     return _product_row(row) if row else None
 
 
@@ -455,7 +457,7 @@ def price_table(session: Session, *, competitor: str | None = None) -> list[Pric
             r.promo,
             r.status == "suspect",
         )
-        for r in session.execute(stmt)
+        for r in read(session, stmt)
     ]
 
 
@@ -529,7 +531,7 @@ def tag_counts(
     if product_id is not None:
         stmt = stmt.where(Review.product_id == product_id)
     counter: Counter[tuple[str, str, str]] = Counter()
-    for (tags,) in session.execute(stmt):
+    for (tags,) in read(session, stmt):
         for t in tags or []:
             counter[(str(t.get("aspect", "")), str(t.get("opinion", "")), str(t.get("polarity", "")))] += 1
     return [TagCount(a, o, p, n) for (a, o, p), n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))][:limit]

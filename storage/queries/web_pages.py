@@ -30,6 +30,7 @@ from jingshao.storage.models import (
     Product,
     Review,
 )
+from jingshao.storage.queries import read
 
 CONFIRMED = (Observation.voided_at.is_(None), Observation.status == "ok")
 
@@ -108,7 +109,7 @@ def _prices_before(session: Session, before: datetime, product_ids: list[int]) -
     out: dict[int, Decimal | None] = {}
     for start in range(0, len(product_ids), 5000):
         chunk = product_ids[start : start + 5000]
-        out.update(session.execute(_PRICES_BEFORE, {"before": before, "ids": chunk}).all())
+        out.update(read(session, _PRICES_BEFORE, {"before": before, "ids": chunk}).all())
     return out
 
 
@@ -159,7 +160,7 @@ def price_table(session: Session, now: datetime, *, include_inactive: bool = Fal
             p7,
         )
         for pid, comp, name, url, active, price, final, orig, currency, avail, in_stock, promo, seen, title, p1, p7 in (
-            session.execute(q).all()
+            read(session, q).all()
         )
     ]
 
@@ -286,7 +287,7 @@ _CONFIRMED_PRICES_BEFORE = (
 
 
 def product_info(session: Session, product_id: int) -> ProductInfo | None:
-    row = session.execute(_PRODUCT_INFO, {"pid": product_id}).first()
+    row = read(session, _PRODUCT_INFO, {"pid": product_id}).first()
     if row is None:
         return None
     pid, cid, comp, name, url, render, active, category = row
@@ -300,14 +301,14 @@ def product_history(session: Session, product_id: int, since: datetime) -> Produ
     if info is None:
         return None
     params = {"pid": product_id, "since": since}
-    before = session.execute(_HISTORY_BEFORE, params).all()
-    after = session.execute(_HISTORY_AFTER, params).all()
+    before = read(session, _HISTORY_BEFORE, params).all()
+    after = read(session, _HISTORY_AFTER, params).all()
     obs = [ObservationRow(*[*c[:11], c[11] or {}, *c[12:]]) for c in map(_cells, [*before, *after])]
-    failures = [FailureRow(*r) for r in session.execute(_HISTORY_FAILURES, params)]
+    failures = [FailureRow(*r) for r in read(session, _HISTORY_FAILURES, params)]
     adlaw: list[tuple[str, str, str]] = []
     latest = next((o for o in reversed(obs) if not o.is_void), None)
     if latest is not None:
-        adlaw = [(f, w, c) for f, w, c in session.execute(_HISTORY_ADLAW, {"oid": latest.id})]
+        adlaw = [(f, w, c) for f, w, c in read(session, _HISTORY_ADLAW, {"oid": latest.id})]
     if latest is not None and latest.title and info.name == info.url:  # no configured name: the page's title
         info = replace(info, name=latest.title)
     return ProductHistory(info, obs, failures, adlaw)
@@ -315,12 +316,12 @@ def product_history(session: Session, product_id: int, since: datetime) -> Produ
 
 def confirmed_prices_before(session: Session, product_id: int, before: datetime, limit: int) -> list[Decimal]:
     """The last `limit` confirmed prices first seen before `before`, oldest first (anomaly baseline)."""
-    rows = session.scalars(_CONFIRMED_PRICES_BEFORE, {"pid": product_id, "before": before, "n": limit}).all()
+    rows = read(session, _CONFIRMED_PRICES_BEFORE, {"pid": product_id, "before": before, "n": limit}).scalars().all()
     return [p for p in reversed(rows) if p is not None]  # None is filtered out above already
 
 
 def product_product_id_of_observation(session: Session, observation_id: int) -> int | None:
-    return session.scalar(select(Observation.product_id).where(Observation.id == observation_id))
+    return read(session, select(Observation.product_id).where(Observation.id == observation_id)).scalar()
 
 
 # ---------------------------------------------------------------- overview
@@ -403,7 +404,7 @@ def changes_since(session: Session, since: datetime, limit: int | None = None) -
         .order_by(Observation.first_seen_at.desc(), Observation.id.desc())
         .limit(limit)
     )
-    return [ChangeRow(pid, comp, name or url, *rest) for pid, comp, name, url, *rest in session.execute(stmt).all()]
+    return [ChangeRow(pid, comp, name or url, *rest) for pid, comp, name, url, *rest in read(session, stmt).all()]
 
 
 @dataclass(frozen=True)
@@ -421,28 +422,31 @@ def change_summary(session: Session, since: datetime, today: datetime) -> Change
     recent = Observation.first_seen_at >= today
     promo_old, promo_new = func.nullif(old.promo, ""), func.nullif(Observation.promo, "")
     out_now = (Observation.availability == "OutOfStock") & old.availability.is_distinct_from("OutOfStock")
-    row = session.execute(
+    row = read(
+        session,
         base.with_only_columns(
             func.count(),
             func.sum(case((recent & old.price.is_distinct_from(Observation.price), 1), else_=0)),
             func.sum(case((recent & promo_old.is_distinct_from(promo_new), 1), else_=0)),
             func.sum(case((recent & out_now, 1), else_=0)),
-        )
+        ),
     ).one()
     return ChangeSummary(*(int(v or 0) for v in row))
 
 
 def overview_counts(session: Session, start: datetime, end: datetime, changes: ChangeSummary) -> OverviewCounts:
-    new_reviews = session.scalar(
-        select(func.count()).select_from(Review).where(Review.first_seen_at >= start, Review.first_seen_at < end)
-    )
-    n, neg = session.execute(
+    new_reviews = read(
+        session,
+        select(func.count()).select_from(Review).where(Review.first_seen_at >= start, Review.first_seen_at < end),
+    ).scalar()
+    n, neg = read(
+        session,
         select(func.count(), func.coalesce(func.sum(case((Mention.label == "neg", 1), else_=0)), 0)).where(
             Mention.posted_at >= start, Mention.posted_at < end
-        )
+        ),
     ).one()
     levels = dict(
-        session.execute(select(Alert.level, func.count()).where(Alert.state == "firing").group_by(Alert.level)).all()
+        read(session, select(Alert.level, func.count()).where(Alert.state == "firing").group_by(Alert.level)).all()
     )
     return OverviewCounts(
         changes.price, changes.promo, changes.stock_outs, new_reviews or 0, n or 0, int(neg or 0), levels
@@ -500,11 +504,11 @@ def review_products(
     (only `competitor`'s when given, else those of `product`'s competitor when that product exists:
     its products' index ranges instead of every review)."""
     if competitor:
-        rows = session.execute(_review_products_stmt("competitor"), {"name": competitor})
+        rows = read(session, _review_products_stmt("competitor"), {"name": competitor})
     elif product:
-        rows = session.execute(_review_products_stmt("product"), {"pid": product})
+        rows = read(session, _review_products_stmt("product"), {"pid": product})
     else:
-        rows = session.execute(_review_products_stmt("all"))
+        rows = read(session, _review_products_stmt("all"))
     return [(pid, comp, name or url, n) for pid, comp, name, url, n in rows]
 
 
@@ -524,7 +528,7 @@ _REVIEWED_COMPETITORS = (
 
 def reviewed_competitors(session: Session) -> list[str]:
     """Competitors with at least one watched product that has reviews, by name."""
-    return list(session.scalars(_REVIEWED_COMPETITORS))
+    return list(read(session, _REVIEWED_COMPETITORS).scalars())
 
 
 _posted_or_seen = func.coalesce(Review.posted_at, Review.first_seen_at)  # when a review was written
@@ -559,7 +563,7 @@ def review_weeks(session: Session, product_ids: list[int], weeks: list[datetime]
     bounds = [*weeks, weeks[-1] + timedelta(days=7)]
     params: dict[str, Any] = {f"w{i}": b for i, b in enumerate(bounds)}
     params["ids"] = list(product_ids)
-    rows = {b: (n, p, ng, m) for b, n, p, ng, m in session.execute(_review_weeks_stmt(len(weeks)), params)}
+    rows = {b: (n, p, ng, m) for b, n, p, ng, m in read(session, _review_weeks_stmt(len(weeks)), params)}
     for i, start in enumerate(weeks):
         n, p, ng, m = rows.get(i, (0, 0, 0, None))
         out.append(ReviewBucket(start, n or 0, int(p or 0), int(ng or 0), None if m is None else float(m)))
@@ -590,8 +594,8 @@ _TAGGED_REVIEWS = (
 def tagged_reviews(session: Session, product_ids: Iterable[int], start: datetime, end: datetime) -> list[ReviewText]:
     return [
         ReviewText(pid, text, tags or [], s, at)
-        for pid, text, tags, s, at in session.execute(
-            _TAGGED_REVIEWS, {"ids": list(product_ids), "start": start, "end": end}
+        for pid, text, tags, s, at in read(
+            session, _TAGGED_REVIEWS, {"ids": list(product_ids), "start": start, "end": end}
         )
     ]
 
@@ -634,9 +638,9 @@ def teardown_rows(session: Session, products: list[tuple[int, str, str, int]], s
     if not ids:
         return []
     params = {"ids": ids, "since": since}
-    bands = {pid: (lo, hi) for pid, lo, hi in session.execute(_TEARDOWN_BANDS, params)}
+    bands = {pid: (lo, hi) for pid, lo, hi in read(session, _TEARDOWN_BANDS, params)}
     copy: dict[int, list[str]] = defaultdict(list)
-    for pid, title, promo in session.execute(_TEARDOWN_COPY, params):
+    for pid, title, promo in read(session, _TEARDOWN_COPY, params):
         copy[pid] += [t for t in (title, promo) if t]
     current = _prices_before(session, datetime.now(since.tzinfo) + timedelta(days=1), ids)
     return [
@@ -649,7 +653,7 @@ def teardown_rows(session: Session, products: list[tuple[int, str, str, int]], s
 
 
 def mention_brands(session: Session) -> list[str]:
-    return list(session.scalars(select(Mention.brand).distinct().order_by(Mention.brand)))
+    return list(read(session, select(Mention.brand).distinct().order_by(Mention.brand)).scalars())
 
 
 @dataclass(frozen=True)
@@ -670,10 +674,11 @@ def mention_volume(session: Session, brand: str, start: datetime, step: timedelt
     bucket = case(*[(Mention.posted_at < start + step * (i + 1), i) for i in range(count)], else_=None)
     n = [0] * count
     neg = [0] * count
-    for i, total, negative in session.execute(
+    for i, total, negative in read(
+        session,
         select(bucket.label("b"), func.count(), func.sum(case((Mention.label == "neg", 1), else_=0)))
         .where(Mention.brand == brand, Mention.posted_at >= start, Mention.posted_at < end)
-        .group_by("b")
+        .group_by("b"),
     ):
         if i is not None:
             n[i], neg[i] = total, int(negative or 0)
@@ -685,18 +690,21 @@ def negative_times(session: Session, brand: str, after: datetime, until: datetim
     baseline's hours are counted from these, the rule's way: only negatives count)."""
     return [
         t
-        for t in session.scalars(
+        for t in read(
+            session,
             select(Mention.posted_at).where(
                 Mention.brand == brand, Mention.label == "neg", Mention.posted_at > after, Mention.posted_at <= until
-            )
-        )
+            ),
+        ).scalars()
         if t is not None
     ]
 
 
 def mention_sources(session: Session, brand: str) -> list[str]:
     return list(
-        session.scalars(select(Mention.source).where(Mention.brand == brand).distinct().order_by(Mention.source))
+        read(
+            session, select(Mention.source).where(Mention.brand == brand).distinct().order_by(Mention.source)
+        ).scalars()
     )
 
 
@@ -797,7 +805,7 @@ _COMPETITOR_SEEN = (
 def competitor_health(session: Session, run_id: int | None) -> list[CompetitorHealth]:
     last_seen: dict[str, datetime] = {}
     products: dict[str, int] = {}
-    for name, active, seen in session.execute(_COMPETITOR_SEEN):
+    for name, active, seen in read(session, _COMPETITOR_SEEN):
         if active:
             products[name] = active
         if seen is not None:
@@ -808,7 +816,8 @@ def competitor_health(session: Session, run_id: int | None) -> list[CompetitorHe
     unchanged: dict[str, int] = {}
     reasons: dict[str, str | None] = {}
     if run_id is not None:
-        outcomes = session.execute(
+        outcomes = read(
+            session,
             select(
                 CrawlCompetitorOutcome.competitor,
                 CrawlCompetitorOutcome.changed,
@@ -816,26 +825,28 @@ def competitor_health(session: Session, run_id: int | None) -> list[CompetitorHe
                 CrawlCompetitorOutcome.failed,
                 CrawlCompetitorOutcome.blocked,
                 CrawlCompetitorOutcome.blocked_reason,
-            ).where(CrawlCompetitorOutcome.crawl_run_id == run_id)
+            ).where(CrawlCompetitorOutcome.crawl_run_id == run_id),
         ).all()
         for name, ch, un, fa, bl, why in outcomes:
             changed[name], unchanged[name], failed[name], blocked[name], reasons[name] = ch, un, fa, bl, why
         if not outcomes:  # a run from before per-competitor outcomes were recorded: count its rows
             changed = dict(
-                session.execute(
+                read(
+                    session,
                     select(Competitor.name, func.count())
                     .join(Product, Product.competitor_id == Competitor.id)
                     .join(Observation, Observation.product_id == Product.id)
                     .where(Observation.crawl_run_id == run_id)
-                    .group_by(Competitor.name)
+                    .group_by(Competitor.name),
                 ).all()
             )
-            for name, kind, n in session.execute(
+            for name, kind, n in read(
+                session,
                 select(Competitor.name, FailedObservation.kind, func.count())
                 .join(Product, Product.competitor_id == Competitor.id)
                 .join(FailedObservation, FailedObservation.product_id == Product.id)
                 .where(FailedObservation.crawl_run_id == run_id)
-                .group_by(Competitor.name, FailedObservation.kind)
+                .group_by(Competitor.name, FailedObservation.kind),
             ):
                 (blocked if kind == "blocked" else failed)[name] = n
     return [
