@@ -67,6 +67,35 @@ def obs(i: int, days_ago: float, price: str | None, *, status: str = "ok", void:
     )
 
 
+def test_observation_rows_escape_crawled_text_and_offer_the_void_form_to_admins_only():
+    from dataclasses import replace
+    from zoneinfo import ZoneInfo
+
+    from markupsafe import Markup
+
+    from jingshao.web.pages import observation_rows
+
+    hostile = replace(obs(1, 2, "99.5"), availability="<img src=x onerror=alert(1)>")
+    voided = replace(obs(2, 1, "80", void=True), voided_by="<b>ops</b>", void_reason='"x" & <y>')
+    suspect, plain = obs(3, 0.5, "120", status="suspect"), obs(4, 0.2, None)
+    form = Markup('<input type="hidden" name="csrf_token" value="tok">')
+    tz = ZoneInfo("Asia/Shanghai")
+    rows = observation_rows([hostile, voided, suspect, plain], {1: -3.24}, tz, product_id=7, days=90, csrf_field=form)
+    html = "\n".join(rows)
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<b>" not in html and "已作废（&lt;b&gt;ops&lt;/b&gt;：&#34;x&#34; &amp; &lt;y&gt;）" in html
+    assert 'class="num anomaly">¥99.50 (-3.2σ)</td>' in rows[0] and "anomaly" not in rows[2]
+    assert '<tr id="obs-2" class="void">' in rows[1] and 'class="suspect"' in rows[2] and "待确认" in rows[2]
+    assert "正常" in rows[3] and '<td data-label="价格" class="num">—</td>' in rows[3]
+    assert (hostile.first_seen_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")) in rows[0]
+    # One void form per row not voided yet, each posting to its own observation with the page's range.
+    assert [r.count("void-form") for r in rows] == [1, 0, 1, 1]
+    assert 'action="/prices/7/observations/3/void"' in rows[2] and 'name="days" value="90"' in rows[2]
+    assert html.count('value="tok"') == 3
+    viewer = observation_rows([hostile, voided], {}, tz, product_id=7, days=90, csrf_field=None)
+    assert not any("操作" in r or "form" in r for r in viewer)
+
+
 def test_chart_option_spans_the_range_and_keeps_suspect_and_void_apart():
     now = datetime(2026, 12, 1, tzinfo=UTC)
     since = now - timedelta(days=30)

@@ -22,13 +22,14 @@ from urllib.parse import unquote, urlencode
 from fastapi import Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from jingshao.storage.queries import web as wq
 from jingshao.storage.queries import web_pages as q
 from jingshao.web import insight
 from jingshao.web.auth import Principal
-from jingshao.web.deps import get_cfg, get_db, page_context, require_admin, require_viewer_csrf
+from jingshao.web.deps import csrf_field, get_cfg, get_db, page_context, require_admin, require_viewer_csrf
 from jingshao.web.routing import Router
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -95,7 +96,19 @@ def money(value: Any) -> str:
 
 
 def _fmt_time(tz: Any, value: datetime | None, fmt: str = "%m-%d %H:%M") -> str:
-    return value.astimezone(tz).strftime(fmt) if value is not None else "—"
+    if value is None:
+        return "—"
+    local = value.astimezone(tz)
+    fast = _FAST_TIME_FORMATS.get(fmt)
+    return fast(local) if fast else local.strftime(fmt)
+
+
+# The pages' two usual time formats as f-strings: the same text as strftime (digits only, no
+# locale) in about a quarter of its time, which adds up over a page of rows (2-3 times a row).
+_FAST_TIME_FORMATS = {
+    "%m-%d %H:%M": lambda d: f"{d.month:02d}-{d.day:02d} {d.hour:02d}:{d.minute:02d}",
+    "%Y-%m-%d %H:%M": lambda d: f"{d.year:04d}-{d.month:02d}-{d.day:02d} {d.hour:02d}:{d.minute:02d}",
+}
 
 
 def percent(value: float | None, digits: int = 0) -> str:
@@ -121,6 +134,11 @@ def render(request: Request, template: str, nav: str, *, status_code: int = 200,
         ctx["flash"] = flash[:300]
         ctx["flash_error"] = "err" in request.query_params
     return templates.TemplateResponse(request, template, ctx, status_code=status_code)
+
+
+def _is_admin(request: Request) -> bool:
+    user = getattr(request.state, "principal", None)
+    return user is not None and user.is_admin
 
 
 def back(path: str, *, ok: str | None = None, err: str | None = None) -> RedirectResponse:
@@ -358,6 +376,82 @@ def promo_timeline(obs: list[q.ObservationRow]) -> list[q.ObservationRow]:
     return list(reversed(out))
 
 
+# One row of 抓取记录, rendered here rather than in product.html: through Jinja a row cost ~30 us (two
+# t() calls, three money filters, a dict lookup, ~15 autoescaped outputs), 60 rows ~2 ms, three
+# quarters of the page's render. Every value put in is either formatted here from a number or time
+# (digits, ¥, — only) or escaped (availability, who voided it and why: crawled or typed text).
+_OBS_ROW = (
+    '<tr id="obs-{id}" class="{css}">\n'
+    '      <td data-label="首次看到">{first}</td>\n'
+    '      <td data-label="最后看到">{last}</td>\n'
+    '      <td data-label="价格" class="num{anomaly_css}">{price}{anomaly}</td>\n'
+    '      <td data-label="划线价" class="num">{original}</td>\n'
+    '      <td data-label="到手价" class="num">{final}</td>\n'
+    '      <td data-label="库存">{stock}</td>\n'
+    '      <td data-label="状态">{state}</td>\n'
+    "      {action}</tr>"
+)
+_OBS_VOID_FORM = (
+    '<td data-label="操作">\n'
+    '        <form method="post" action="/prices/{pid}/observations/{id}/void" class="row void-form">\n'
+    '          {csrf_field}<input type="hidden" name="days" value="{days}">\n'
+    '          <input type="text" name="reason" placeholder="作废原因" required aria-label="作废原因" size="10">\n'
+    '          <button type="submit" class="danger">作废此记录</button>\n'
+    "        </form>\n"
+    "      </td>\n"
+)
+
+
+def observation_rows(
+    obs: list[q.ObservationRow],
+    anomalies: dict[int, float],
+    tz: Any,
+    *,
+    product_id: int,
+    days: int,
+    csrf_field: Markup | None,
+) -> list[Markup]:
+    """The 抓取记录 table's rows (``<tr>`` markup) of ``obs``; ``csrf_field`` (an admin's) adds the
+    void form to each row not voided yet, and an empty 操作 cell to a voided one."""
+    out = []
+    # The form differs from row to row only by the observation id: split around it once.
+    form_head, _, form_tail = _OBS_VOID_FORM.format(
+        pid=product_id, id="\0", csrf_field=csrf_field or "", days=days
+    ).partition("\0")
+    for o in obs:
+        void = o.voided_at is not None
+        sigma = anomalies.get(o.id)
+        if void:
+            state = f"已作废（{escape(o.voided_by)}：{escape(o.void_reason)}）"
+        else:
+            state = "待确认" if o.status != "ok" else "正常"
+        if csrf_field is None:
+            action = ""
+        elif void:
+            action = '<td data-label="操作">\n      </td>\n'
+        else:
+            action = f"{form_head}{o.id}{form_tail}"
+        out.append(
+            Markup(
+                _OBS_ROW.format(
+                    id=o.id,
+                    css="void" if void else ("suspect" if o.status != "ok" else ""),
+                    first=_fmt_time(tz, o.first_seen_at, "%Y-%m-%d %H:%M"),
+                    last=_fmt_time(tz, o.last_seen_at, "%Y-%m-%d %H:%M"),
+                    anomaly_css="" if sigma is None else " anomaly",
+                    price=money(o.price),
+                    anomaly="" if sigma is None else f" ({sigma:+.1f}σ)",
+                    original=money(o.original_price),
+                    final=money(o.final_price),
+                    stock=escape(AVAILABILITY.get(o.availability, o.availability or "—")),  # type: ignore[arg-type]
+                    state=state,
+                    action=action,
+                )
+            )
+        )
+    return out
+
+
 @router.get("/prices/{product_id}")
 def product_page(request: Request, product_id: int, days: int = 30, db: Session = Depends(get_db)) -> Response:
     cfg = get_cfg(request)
@@ -380,7 +474,14 @@ def product_page(request: Request, product_id: int, days: int = 30, db: Session 
         charts=True,
         p=hist.product,
         hist=hist,
-        observations=list(reversed(hist.observations))[:OBSERVATION_ROWS],
+        observation_rows=observation_rows(
+            list(reversed(hist.observations))[:OBSERVATION_ROWS],
+            anomalies,
+            cfg.tz,
+            product_id=hist.product.id,
+            days=days,
+            csrf_field=csrf_field(request) if _is_admin(request) else None,
+        ),
         more=max(0, len(hist.observations) - OBSERVATION_ROWS),
         latest=latest,
         option=option,
