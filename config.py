@@ -322,7 +322,7 @@ timeout = 30                  # seconds per request
 max_page_mb = 20              # larger pages are refused and recorded as failures
 conditional_requests = true   # send the last page's ETag / Last-Modified back; 304 = seen unchanged
 full_fetch_hours = 24         # download each page in full at least this often (a wrong ETag can't hide a change)
-extract_workers = 0           # >0: extract product pages in this many worker processes beside the crawl
+# extract_workers = 1         # product pages extracted in this many worker processes (default min(cores - 1, 2); 0: in-process)
 review_max_pages = 20         # review pages per product per run; crawls stop earlier at known reviews,
                               # and pages beyond the limit on a first crawl are not fetched later
 

@@ -31,6 +31,9 @@ from jingshao.storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
+#: Request / response meta: the order in which the back-off middleware saw the page's response (issue 15).
+RESPONSE_SEQ = "jingshao_backoff_seq"
+
 
 class DomainPaused(IgnoreRequest):
     """The request's domain is paused after blocked pages; nothing was sent."""
@@ -88,6 +91,12 @@ class BlockBackoffMiddleware:
         self.per_domain = max(1, per_domain)
         self.in_flight: dict[str, set[int]] = {}
         self.waiting: dict[str, list[asyncio.Future]] = {}
+        # Issue 15: with extraction workers a good page's observation can come after a wall whose response
+        # came later (walls are told at once, on the reactor). Responses are numbered as they arrive; an
+        # observation of a response older than the domain's latest block does not end that streak (in
+        # response order, the one an in-process crawl follows, the good page came before the wall).
+        self.seq = 0
+        self.last_block_seq: dict[str, int] = {}
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -127,11 +136,20 @@ class BlockBackoffMiddleware:
 
     # ---------------------------------------------------------------- learning from items
 
+    def process_response(self, request: Request, response, spider: Spider | None = None):
+        self.seq += 1
+        request.meta[RESPONSE_SEQ] = self.seq  # response.meta is the request's
+        return response
+
     def item_scraped(self, item, response=None, spider=None) -> None:
+        meta = getattr(response, "meta", None) if response is not None and hasattr(response, "status") else None
+        seq = meta.get(RESPONSE_SEQ) if meta is not None else None
         if isinstance(item, BlockedPageItem):
             if item.signal == "paused":
                 return  # no request was made: not a new block
             domain = domain_of(item.url)
+            block_seq = seq if seq is not None else self.seq  # an error's: the latest response seen
+            self.last_block_seq[domain] = max(self.last_block_seq.get(domain, 0), block_seq)
             now = utcnow()
             was_paused = self.state.get(domain).paused(now)
             state = self.state.blocked(domain, item.reason, now)
@@ -148,7 +166,10 @@ class BlockBackoffMiddleware:
                 log.warning("%s: %s; slowing down to one request every %.1f s", domain, item.reason, state.delay)
             self.save(state)
         elif isinstance(item, ProductObservationItem):
-            fine = self.state.read_fine(domain_of(item.url))
+            domain = domain_of(item.url)
+            if seq is not None and seq < self.last_block_seq.get(domain, 0):
+                return  # read before the domain's latest wall (see __init__)
+            fine = self.state.read_fine(domain)
             if fine is not None:
                 self.save(fine)
 

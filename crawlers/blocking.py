@@ -21,7 +21,7 @@ size. Nothing here knows a site: every signal is generic.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -158,6 +158,120 @@ def detect_block(
         )
     if not usual_bytes and len(text) < policy.min_text_chars:
         return BlockVerdict(SIGNAL_SHELL, f"empty shell ({len(text)} visible characters; no product block)")
+    return None
+
+
+#: :func:`wall_before_extraction`: the page may be a wall or not, depending on what extraction finds.
+UNDECIDED = BlockVerdict("undecided", "extraction decides")
+
+# The byte search of :func:`_marker_possible` lowers only ASCII letters; ``str.lower`` also turns KELVIN SIGN into
+# "k" and LATIN CAPITAL LETTER I WITH DOT ABOVE into "i" + a combining dot. No ASCII marker holds those letters,
+# so a marker found in the lowered text is found in the lowered UTF-8 bytes (checked here, not assumed).
+_BYTES_SEARCH_EXACT = not any(c in marker.lower() for marker, _ in CAPTCHA_MARKERS for c in "ki")
+
+
+def _marker_groups() -> tuple[tuple[bytes, tuple[bytes, ...], bool], ...]:
+    """(core, markers, lowered) triples: every marker holds its group's core, so a body without the core holds
+    none of them (one search skips the group). Cores are the two-character pieces shared by the most markers
+    (登录 stands for the five login walls); an ASCII marker is its own core. ``lowered``: a marker holds ASCII
+    letters, so the group is searched in the lowered body (any letter case); else in the body itself."""
+    left = [m.lower() for m, _ in CAPTCHA_MARKERS]
+    groups = []
+    while left:
+        wide = [m for m in left if not m.isascii()]
+        if wide:
+            pieces = {m[i : i + 2] for m in wide for i in range(len(m) - 1)}
+            core = max(sorted(pieces), key=lambda p: sum(p in m for m in wide))
+        else:
+            core = left[0]
+        members = [m for m in left if core in m]
+        left = [m for m in left if core not in m]
+        lowered = any(c.isascii() and c.isalpha() for m in members for c in m)
+        groups.append((core.encode("utf-8"), tuple(m.encode("utf-8") for m in members), lowered))
+    return tuple(groups)
+
+
+_MARKER_GROUPS = _marker_groups()
+
+
+def _marker_possible(body: bytes, html: Callable[[], str], utf8: bool) -> bool:
+    """Whether :func:`find_marker` could find a marker in the page's text or markup (False: it cannot).
+
+    Every marker found in the visible text is in the markup too (markers hold no blank; tags become blanks),
+    so one search of the whole markup covers both. A UTF-8 page is searched as bytes (a marker's characters
+    are contiguous valid sequences in the body), without decoding it."""
+    if utf8 and _BYTES_SEARCH_EXACT:
+        lowered = None
+        for core, members, in_lowered in _MARKER_GROUPS:
+            if in_lowered:
+                lowered = body.lower() if lowered is None else lowered
+                where = lowered
+            else:  # no ASCII letter: the lowered text holds the marker where the body does
+                where = body
+            if core in where and any(marker in where for marker in members):
+                return True
+        return False
+    return find_marker(html()) is not None
+
+
+def _little_text(html: str, at_least: int) -> bool:
+    """Whether the page's visible text could be shorter than ``at_least`` characters (False: it is not).
+
+    Counts the non-blank characters between tags up to ``at_least`` and stops there (the title alone usually
+    gets there), instead of building the whole visible text: a lower bound of ``len(visible_text(html))``."""
+    if at_least <= 0:
+        return False
+    seen, last = 0, 0
+    for match in _TAGS.finditer(html):
+        seen += len("".join(html[last : match.start()].split()))
+        if seen >= at_least:
+            return False
+        last = match.end()
+    seen += len("".join(html[last:].split()))
+    return seen < at_least
+
+
+def wall_before_extraction(
+    *,
+    status: int,
+    requested_url: str,
+    url: str,
+    body: bytes,
+    html: Callable[[], str],
+    utf8: bool,
+    usual_bytes: int | None = None,
+    redirect_chain: Sequence[str] = (),
+    policy: BlockingPolicy | None = None,
+) -> BlockVerdict | None:
+    """What :func:`detect_block` can tell before the page is extracted (issue 15: a crawl that extracts in
+    worker processes learns of a wall at once, as an in-process crawl does, so back-off starts as early):
+
+    - a status or redirect verdict: the page is a wall whatever extraction finds (the same verdict);
+    - None: no signal could fire even without the product block, so the page is no wall whatever extraction
+      finds (:func:`detect_block` would return None for it);
+    - :data:`UNDECIDED`: a marker or the size signal could fire, so it depends on the product block.
+
+    ``html``: the decoded page, called only when needed (a UTF-8 page's markers are searched in its bytes);
+    ``utf8``: ``body`` is the page in UTF-8."""
+    policy = policy or BlockingPolicy()
+    verdict = detect_block(
+        status=status,
+        requested_url=requested_url,
+        url=url,
+        body=body,
+        html="",
+        has_product=True,  # only the status and redirect signals: they do not depend on the product block
+        redirect_chain=redirect_chain,
+        policy=policy,
+    )
+    if verdict is not None:
+        return verdict
+    if usual_bytes and len(body) < usual_bytes * policy.shell_ratio:
+        return UNDECIDED
+    if not usual_bytes and _little_text(html(), policy.min_text_chars):
+        return UNDECIDED
+    if _marker_possible(body, html, utf8):
+        return UNDECIDED
     return None
 
 

@@ -9,6 +9,7 @@ inputs without importing the top-level config (which also carries the alerts' an
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from typing import Literal, Protocol
@@ -245,14 +246,24 @@ class CrawlConfig(_Strict):
     full_fetch_hours: float = Field(default=24, gt=0)  # a page is downloaded in full at least this often
     review_max_pages: int = Field(default=20, ge=1, le=10_000)
     # Issue 15: product pages are extracted in this many worker processes beside the crawl (0: in-process).
-    # Off by default: a polite crawl (download_delay, few pages per domain) is network-bound, a worker costs
-    # a Python process, and with workers a wall is detected after the extraction, so a domain's back-off
-    # starts a few pages later (the pages already downloaded meanwhile).
-    extract_workers: int = Field(default=0, ge=0, le=64)
+    # Default min(cores - 1, 2): the reactor keeps a core to download and store. Walls are told before a
+    # page goes to a worker (a page that is a wall unless it holds the product is extracted in-process),
+    # so back-off starts as early as in an in-process crawl.
+    extract_workers: int = Field(default_factory=lambda: default_extract_workers(), ge=0, le=64)
     blocking: BlockingConfig = Field(default_factory=BlockingConfig)
 
 
 ResourceType = Literal["image", "font", "media", "stylesheet"]
+
+
+def default_extract_workers() -> int:
+    """``[crawl] extract_workers`` when unset: min(cores - 1, 2) of the cores this process may run on (0 on one
+    core: a worker would only take turns with the reactor)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(0, min(cores - 1, 2))
 
 
 def _blocked_by_default() -> list[ResourceType]:

@@ -90,6 +90,80 @@ def test_a_product_page_with_captcha_words_in_a_review_is_not_blocked():
     assert verdict_for(not_product) is None
 
 
+def _pages_for_early_check() -> dict[str, tuple[bytes, str]]:
+    from .test_extract_golden import _fixture_pages, _shared_pages
+
+    review = '<div class="rate-item"><p class="rate-content">验证码一直收不到，滑块验证也过不去！</p></div>'
+    pages_ = {name: (html.encode("utf-8"), URL) for name, html in walls_by_name().items()}
+    pages_["product"] = (product_html().encode("utf-8"), URL)
+    pages_["product-with-captcha-words"] = (product_html().replace("</body>", review + "</body>").encode(), URL)
+    pages_["index"] = (pages.index_page().encode("utf-8"), URL)
+    pages_["gbk-captcha"] = (walls.CAPTCHA_PAGE.replace("utf-8", "gbk").encode("gbk"), URL)
+    return pages_ | _fixture_pages() | _shared_pages()
+
+
+def walls_by_name() -> dict[str, str]:
+    return {
+        "captcha": walls.CAPTCHA_PAGE,
+        "login": walls.LOGIN_PAGE,
+        "too_many": walls.TOO_MANY_PAGE,
+        "shell": walls.SHELL_PAGE,
+        "soldout_login": walls.SOLDOUT_LOGIN_PAGE,
+    }
+
+
+def test_walls_told_before_extraction_agree_with_detection_after_it():
+    """Issue 15: a crawl with extraction workers tells walls before sending a page to a worker. Whatever
+    the extraction would find (product block or not), the early answer never contradicts detect_block: a
+    definite verdict is detect_block's, None means detect_block finds no wall either way."""
+    from scrapy.http import HtmlResponse
+
+    from jingshao.crawlers.blocking import UNDECIDED, wall_before_extraction
+
+    all_pages = _pages_for_early_check()
+    assert len(all_pages) > 70
+    seen = {"none": 0, "undecided": 0, "definite": 0}
+    usual = len(product_html().encode())
+    cases = [(200, URL, (), None), (200, URL, (), usual), (429, URL, (), None)]
+    cases.append((200, "https://passport.example.com/login", (URL, "https://passport.example.com/login"), None))
+    for name, (body, url) in all_pages.items():
+        response = HtmlResponse(url=url, body=body)
+        for status, answered, chain, usual_bytes in cases:
+            kw = dict(status=status, requested_url=url, url=answered if answered != URL else url, body=body)
+            kw |= dict(usual_bytes=usual_bytes, redirect_chain=chain)
+            early = wall_before_extraction(
+                **kw,
+                html=lambda r=response: r.text,
+                utf8=response.encoding.lower().replace("_", "-") in ("utf-8", "utf8"),
+            )
+            after = [detect_block(**kw, html=response.text, has_product=p) for p in (False, True)]
+            if early is None:
+                assert after == [None, None], (name, status, usual_bytes)
+                seen["none"] += 1
+            elif early is UNDECIDED:
+                assert after[1] is None, (name, status)  # it does depend on the product block
+                seen["undecided"] += 1
+            else:
+                assert after == [early, early], (name, status)
+                seen["definite"] += 1
+    assert all(seen.values()), seen  # every answer was exercised
+    # The captcha walls (UTF-8 and GBK), the page with captcha words in a review: undecided.
+    for name in ("captcha", "gbk-captcha", "product-with-captcha-words", "soldout_login", "shell"):
+        body, url = all_pages[name]
+        response = HtmlResponse(url=url, body=body)
+        utf8 = response.encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+        early = wall_before_extraction(
+            status=200, requested_url=url, url=url, body=body, html=lambda r=response: r.text, utf8=utf8
+        )
+        assert early is UNDECIDED, name
+    body, url = all_pages["product"]
+    response = HtmlResponse(url=url, body=body)
+    assert (
+        wall_before_extraction(status=200, requested_url=url, url=url, body=body, html=lambda: response.text, utf8=True)
+        is None
+    )
+
+
 # ---------------------------------------------------------------- back-off (in process)
 
 
@@ -111,6 +185,31 @@ def test_backoff_slows_then_pauses_then_resumes_by_itself():
     assert asyncio.run(mw.process_request(Request("http://127.0.0.1:9/item/1.html"))) is None
     fine = state.read_fine("a.example")
     assert fine.blocks_in_row == 0 and fine.delay == 1.5
+
+
+def test_a_good_page_read_before_a_wall_but_extracted_after_it_does_not_end_the_streak():
+    """Issue 15: with extraction workers, a wall is told on the reactor at once while a good page that came
+    before it may still be in a worker; its observation must not end the streak that wall started (in the
+    order the responses came, the one an in-process crawl follows, it was read before the wall)."""
+    from scrapy.http import HtmlResponse
+
+    from jingshao.crawlers.items import BlockedPageItem, ProductObservationItem
+
+    cfg = BlockingConfig(first_delay=1.0, slow_factor=2.0, max_delay=8.0, pause_after=5)
+    mw = BlockBackoffMiddleware(None, cfg, None)
+    url = "http://127.0.0.1:9/item/{}.html"
+
+    def response(i: int):
+        request = Request(url.format(i))
+        return mw.process_response(request, HtmlResponse(url.format(i), body=b"<html></html>", request=request))
+
+    good, wall, later = response(1), response(2), response(3)
+    mw.item_scraped(BlockedPageItem(url.format(2), "blocked: captcha (验证码)", 2, 200, signal="marker"), wall)
+    mw.item_scraped(ProductObservationItem(1, url.format(1), {}), good)  # extracted after the wall was told
+    state = mw.state.get("127.0.0.1:9")
+    assert state.blocks_in_row == 1 and state.delay == 1.0
+    mw.item_scraped(ProductObservationItem(3, url.format(3), {}), later)  # read after the wall: the streak ends
+    assert state.blocks_in_row == 0 and state.delay == 0.5
 
 
 # ---------------------------------------------------------------- crawls of the demo shop

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 from collections.abc import AsyncIterator, Iterator
@@ -12,7 +13,15 @@ from scrapy import signals
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from jingshao.crawlers.blocking import BLOCK_STATUSES, BlockingPolicy, detect_block, reason_text
+from jingshao.crawlers.blocking import (
+    BLOCK_STATUSES,
+    UNDECIDED,
+    BlockingPolicy,
+    BlockVerdict,
+    detect_block,
+    reason_text,
+    wall_before_extraction,
+)
 from jingshao.crawlers.extract import extract_product
 from jingshao.crawlers.extract.model import reading_basis
 from jingshao.crawlers.extract.offers import final_price, parse_offers
@@ -121,14 +130,30 @@ class ProductsSpider(TargetsSpider):
             yield early
             return
         target, fingerprint, reading = early
+        # Issue 15: walls are told before the page leaves the reactor, as an in-process crawl tells them right
+        # after its extraction: back-off hears of a wall before the next page of the domain is sent.
+        wall = self.wall_before_extraction(response, target)
+        if wall is not None and wall is not UNDECIDED:
+            yield self.blocked_item(response, target, wall)
+            return
+        encoding = response.encoding if isinstance(response, TextResponse) else None
         try:
-            ext = await self.extraction.extract(
-                response.body,
-                response.url,
-                selectors=target.get("selectors") or None,
-                encoding=response.encoding if isinstance(response, TextResponse) else None,
-                variant=target.get("variant") or None,
-            )
+            if wall is UNDECIDED:  # a wall unless extraction finds the product: extracted here, at once
+                ext = extract_product(
+                    response.body,
+                    response.url,
+                    selectors=target.get("selectors") or None,
+                    encoding=encoding,
+                    variant=target.get("variant") or None,
+                )
+            else:
+                ext = await self.extraction.extract(
+                    response.body,
+                    response.url,
+                    selectors=target.get("selectors") or None,
+                    encoding=encoding,
+                    variant=target.get("variant") or None,
+                )
         except WorkerDied as exc:
             yield FailedPageItem(
                 url=target["url"], product_id=target["product_id"], http_status=response.status, reason=str(exc)
@@ -216,6 +241,25 @@ class ProductsSpider(TargetsSpider):
         )
         if verdict is None:
             return None
+        return self.blocked_item(response, target, verdict)
+
+    def wall_before_extraction(self, response: Response, target: dict[str, Any]) -> BlockVerdict | None:
+        """:func:`~jingshao.crawlers.blocking.wall_before_extraction` of a downloaded page."""
+        text = isinstance(response, TextResponse)
+        return wall_before_extraction(
+            status=response.status,
+            requested_url=target["url"],
+            url=response.url,
+            body=response.body,
+            html=(lambda: response.text) if text else (lambda: ""),
+            utf8=text and _is_utf8(response.encoding),
+            usual_bytes=target.get("usual_bytes"),
+            redirect_chain=response.meta.get("redirect_urls") or (),
+            policy=self.blocking_policy,
+        )
+
+    @staticmethod
+    def blocked_item(response: Response, target: dict[str, Any], verdict: BlockVerdict) -> BlockedPageItem:
         return BlockedPageItem(
             url=target["url"],
             product_id=target["product_id"],
@@ -238,6 +282,13 @@ class ProductsSpider(TargetsSpider):
             status = failure.value.response.status
             item = BlockedPageItem(item.url, f"blocked: HTTP {status}", item.product_id, status, signal="status")
         yield item
+
+
+def _is_utf8(encoding: str | None) -> bool:
+    try:
+        return encoding is not None and codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return False
 
 
 def screenshot_of(response: Response) -> bytes | None:
