@@ -28,6 +28,9 @@ class ProductObservationItem:
     # answered that conditional request with 304 (seen unchanged without downloading the page).
     validators: dict[str, Any] | None = None
     not_modified: bool = False
+    # Issue 15: the product had no stored page when the request went out, so this page is its first
+    # observation and its evidence will be kept: the storage pipeline compresses it beside the reactor.
+    first_page: bool = False
     # Set by the storage pipeline: "changed" | "unchanged" (the crawl summary counts each page by it; a global
     # counter compared between signals miscounts when items of several pages are in the pipelines at once).
     stored_as: str | None = None

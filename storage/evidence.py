@@ -47,11 +47,16 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def pack(data: bytes) -> bytes:
+    """How a blob is stored: gzip level 6, no time stamp (the same bytes give the same blob)."""
+    return gzip.compress(data, compresslevel=6, mtime=0)
+
+
 def put_blob(session: Session, data: bytes, kind: str) -> str:
     """Store ``data`` once (by its SHA-256); returns the digest."""
     digest = sha256(data)
     if session.get(EvidenceBlob, digest) is None:
-        packed = gzip.compress(data, compresslevel=6, mtime=0)
+        packed = pack(data)
         session.add(EvidenceBlob(sha256=digest, kind=kind, size=len(data), stored_size=len(packed), data=packed))
         session.flush()
     return digest
@@ -114,6 +119,8 @@ class PageEvidence:
     url: str
     html: bytes
     screenshot: bytes | None = None
+    #: ``pack(html)`` when the caller compressed it already (the crawl does it beside the reactor).
+    packed_html: bytes | None = None
 
 
 def attach_evidence_batch(session: Session, pages: Sequence[PageEvidence], *, at: datetime | None = None) -> int:
@@ -123,15 +130,15 @@ def attach_evidence_batch(session: Session, pages: Sequence[PageEvidence], *, at
     if not pages:
         return 0
     at = at or utcnow()
-    blobs: dict[str, tuple[bytes, str]] = {}
+    blobs: dict[str, tuple[bytes, str, bytes | None]] = {}
     links = []
     for p in pages:
         html_sha = sha256(p.html)
-        blobs.setdefault(html_sha, (p.html, "html"))
+        blobs.setdefault(html_sha, (p.html, "html", p.packed_html))
         shot_sha = None
         if p.screenshot:
             shot_sha = sha256(p.screenshot)
-            blobs.setdefault(shot_sha, (p.screenshot, "png"))
+            blobs.setdefault(shot_sha, (p.screenshot, "png", None))
         links.append(
             {
                 "observation_id": p.observation_id,
@@ -144,10 +151,10 @@ def attach_evidence_batch(session: Session, pages: Sequence[PageEvidence], *, at
         )
     kept = set(session.scalars(select(EvidenceBlob.sha256).where(EvidenceBlob.sha256.in_(list(blobs)))))
     new = []
-    for digest, (data, kind) in blobs.items():
+    for digest, (data, kind, packed) in blobs.items():
         if digest in kept:
             continue
-        packed = gzip.compress(data, compresslevel=6, mtime=0)
+        packed = packed if packed is not None else pack(data)
         new.append(
             {
                 "sha256": digest,

@@ -168,3 +168,62 @@ def test_sigterm_mid_batch_stores_every_page_already_read(shop, tmp_path):
     db.dispose()
     assert run.pages == stored and f"stored {stored}" in out
     assert all(c == 1 for (c,) in per_product)
+
+
+class _Stats:
+    def __init__(self) -> None:
+        self.values: dict[str, int] = {}
+
+    def inc_value(self, key: str, count: int = 1) -> None:
+        self.values[key] = self.values.get(key, 0) + count
+
+    def get_value(self, key: str, default=None):
+        return self.values.get(key, default)
+
+    def set_value(self, key: str, value) -> None:
+        self.values[key] = value
+
+
+def test_first_pages_compressed_ahead_store_the_same_blobs(database_url):
+    """Issue 15: a product's first page is compressed in a thread while the crawl goes on; the blob stored is
+    byte for byte what compressing at the flush stores, and a page whose observation changed nothing keeps
+    no second snapshot whichever way it came."""
+    from jingshao.crawlers.items import ProductObservationItem
+    from jingshao.crawlers.pipelines import ProductPipeline, StoragePipeline
+    from jingshao.nlp.settings import NlpConfig
+    from jingshao.storage.evidence import EvidenceConfig, get_blob, pack
+    from jingshao.storage.models import EvidenceBlob, ObservationEvidence
+
+    db = open_database(database_url)
+    ids = products(db, 4)
+    pipeline = StoragePipeline(database_url, None, _Stats(), NlpConfig(), evidence=EvidenceConfig(), product_batch=100)
+    pipeline.open_spider()
+    stage = pipeline.by_kind[ProductPipeline]
+
+    def item(pid: int, body: bytes, first: bool, price: str = "299.00") -> ProductObservationItem:
+        return ProductObservationItem(
+            pid, f"https://shop.example.com/{pid}.html", fields(price), body=body, first_page=first
+        )
+
+    bodies = {pid: f"<html><body>商品 {pid} ¥299".encode() + b"x" * (5000 + pid) + b"</body></html>" for pid in ids}
+    try:
+        for n, pid in enumerate(ids):
+            pipeline.process_item(item(pid, bodies[pid], first=n % 2 == 0))
+        assert len(stage.packed) == 2  # the two first pages went to the thread
+        stage.flush()
+        assert not stage.packed
+        # Seen again with new bytes but the same fields (marked first by mistake: still no second snapshot).
+        pipeline.process_item(item(ids[0], bodies[ids[0]] + b" ", first=True))
+        stage.flush()
+    finally:
+        pipeline.close_spider()
+    assert stage.packer is None  # shut down with the spider
+    with db.session() as s:
+        blobs = {b.sha256: b for b in s.scalars(select(EvidenceBlob))}
+        links = s.scalars(select(ObservationEvidence)).all()
+        assert len(links) == len(ids) and len(blobs) == len(ids)
+        for link in links:
+            body = bodies[link.product_id]
+            blob = blobs[link.html_sha256]
+            assert blob.data == pack(body) and blob.stored_size == len(blob.data) and blob.size == len(body)
+            assert get_blob(s, link.html_sha256) == body

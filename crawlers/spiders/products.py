@@ -208,6 +208,8 @@ class ProductsSpider(TargetsSpider):
             screenshot=screenshot_of(response),
             fingerprint=fingerprint,
             validators=page_validators(response, reading),
+            # the stored page state was read when the request went out, and there was none
+            first_page=PAGE_STATE in response.meta and response.meta[PAGE_STATE] is None,
         )
 
     @staticmethod
