@@ -6,7 +6,7 @@ import codecs
 import hashlib
 import json
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import scrapy
 from scrapy import signals
@@ -42,6 +42,17 @@ class ProductsSpider(TargetsSpider):
     blocking_policy = BlockingPolicy()
     screenshots = False
     extraction = ExtractionPool(0)
+    # Issue 15: Scrapy's spider middlewares that act only on requests a callback yields (Referer sets their
+    # Referer header, Depth their depth, MetaCopyDetection warns of copied meta) pass start requests and items
+    # through unchanged, and this spider's callbacks yield items only; each still wraps every response's
+    # output in one more async generator. UrlLength stays: it drops start requests with too long a URL.
+    custom_settings: ClassVar[dict[str, Any]] = {
+        "SPIDER_MIDDLEWARES": {
+            "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
+            "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+            "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+        }
+    }
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
