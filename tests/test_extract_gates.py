@@ -264,6 +264,24 @@ def test_subtree_stats_of_the_pruned_blocks(name: str, body: bytes) -> None:
 @pytest.mark.parametrize(
     "html",
     [
+        # skip-tag elements nested in each other, in a row, at the block's top and deep inside it
+        "<div>a<noscript>n<svg><path/>p<path/></svg>q</noscript>b<svg><g><path/></g></svg>c<script>s</script></div>",
+        "<div><svg><svg><path/></svg><path/></svg><span>x<svg><path/></svg>y</span><style>.a{}</style>z</div>",
+        "<div><template><template><p>t</p></template></template><object><map><area></map></object> w </div>",
+        "<div>" + "<p>v<svg><path/><path/></svg></p>" * 40 + "</div>",
+    ],
+)
+def test_subtree_stats_with_nested_skipped_elements(html: str) -> None:
+    from jingshao.crawlers.extract.heuristics import _subtree_stats
+
+    page = _page(f"<html><body>{html}</body></html>")
+    for el in page.tree.iter(etree.Element):
+        assert _subtree_stats(el) == _old_subtree_stats(el), etree.tostring(el)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
         '<html><head><meta http-equiv="Content-Language" content=" ZH-cn "></head></html>',
         '<html><head><meta http-equiv="CONTENT-LANGUAGE" content="de"><meta http-equiv="content-language" content=fr>',
         '<html><head><meta http-equiv="content-language"><meta http-equiv="content-language" content="it">',

@@ -222,12 +222,16 @@ def _is_hidden(el: Any) -> bool:
 _SKIP_TAG_NAMES = tuple(sorted(_SKIP_TAGS))
 
 
-def _count_elements(root: Any) -> int:
-    # lxml's C iterator, filtered to elements, counted without a Python step per element (zip
-    # with a counter, drained by a zero-length deque); an XPath count() cost far more per call
+def _count_iter(items: Any) -> int:
+    # counted without a Python step per item (zip with a counter, drained by a zero-length deque)
     counter = counter_from()
-    deque(zip(root.iter(etree.Element), counter, strict=False), maxlen=0)
+    deque(zip(items, counter, strict=False), maxlen=0)
     return next(counter)
+
+
+def _count_elements(root: Any) -> int:
+    # lxml's C iterator, filtered to elements, counted in C; an XPath count() cost far more per call
+    return _count_iter(root.iter(etree.Element))
 
 
 def _subtree_stats(root: Any) -> tuple[int, int]:
@@ -241,13 +245,24 @@ def _subtree_stats(root: Any) -> tuple[int, int]:
         return 1, len((root.text or "").strip())
     count = _count_elements(root)
     skipped_len = 0
-    seen: set[Any] = set()
-    for skip in root.iter(*_SKIP_TAG_NAMES):
-        if skip is root or any(a in seen for a in skip.iterancestors()):
+    # The outermost skipped subtrees: lxml's iterator gives them in document order, each followed
+    # right away by the skip-tag elements inside it, which are passed over by their number (an
+    # ancestor walk up to the document's root for every skip-tag element cost far more).
+    skips = root.iter(*_SKIP_TAG_NAMES)
+    for skip in skips:
+        if skip is root:
             continue
-        seen.add(skip)
-        count -= _count_elements(skip)
-        skipped_len += sum(len(piece.strip()) for piece in skip.itertext())
+        if len(skip):
+            inner = _count_elements(skip)
+            count -= inner
+            if inner > 1:
+                nested = _count_iter(skip.iter(*_SKIP_TAG_NAMES)) - 1
+                if nested:
+                    deque(islice(skips, nested), maxlen=0)
+            skipped_len += sum(map(len, map(str.strip, skip.itertext())))
+        else:  # a leaf (<script>, <style>, <path> ...): its text is all of it
+            count -= 1
+            skipped_len += len((skip.text or "").strip())
     bound = _SMALL_TEXT + skipped_len
     length = 0
     # the stripped lengths summed in C, 32 pieces at a time; the running sum only grows, so it
