@@ -204,6 +204,10 @@ _JS_CASES = [
     """{a: 'it\\'s', "b": "say \\"hi\\"", c: [1, 2,], /* note */ d: undefined, // end
     e: "unterminated}""",
     """['x', "y\\\\", 'z\\\\\\'', {k: true}]""",
+    # JSON-to-be up to the end, code after the first key, a non-JSON space after a trailing comma
+    """{a: 1, b: [2, 3,\u00a0], 'c': "d" /* x */, e: -1.5e3}; f(1)""",
+    """{init: function () { return {a: 1}; }, price: 2, name: 'long enough name'}""",
+    """[{name: 'a b c d e f', price: 10},\u00a0]; var y = 1""",
 ]
 
 
@@ -222,6 +226,11 @@ def test_state_literal_shortcuts(name: str, body: bytes) -> None:
             literal = state._balanced(src, start)
             if literal:
                 assert state._JS_TOKEN.findall(literal) == _OLD_JS_TOKEN.findall(literal)
+            # the bracket scan bounded where the text stops being JSON-to-be reads the same data
+            bounded = state._balanced(src, start, state._JS_AS_JSON.match(src, start).end())  # type: ignore[union-attr]
+            assert bounded is None or bounded == literal
+            old = state._loads_js(literal) if literal and len(literal) > 20 else None
+            assert (state._loads_js(bounded) if bounded and len(bounded) > 20 else None) == old
 
 
 def _old_subtree_stats(root: object) -> tuple[int, int]:

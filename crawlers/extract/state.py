@@ -137,17 +137,32 @@ _STRUCTURE = re.compile(r"[\"'`{}\[\]]")
 _IN_QUOTE = {q: re.compile(r"[\\" + q + "]") for q in "\"'`"}
 
 
-def _balanced(text: str, start: int) -> str | None:
-    """The {...} / [...] literal starting at ``start``, respecting strings.
+# How far from a literal's first bracket the text can be JSON once :func:`_js_to_json` has
+# rewritten it: the same tokens as _JS_TOKEN, tried in its order at each position, or a character
+# that JSON allows outside strings. At the first other character (the "(" of a function, a ";",
+# "=", "!", a non-JSON space ...) the match stops: that character would stay as it is and make
+# ``json.loads`` fail, so a literal that reaches it cannot be read and is not looked for further.
+_JS_AS_JSON = re.compile(
+    r"""(?:"[^"\\]*(?:\\.[^"\\]*)*"|'[^'\\]*(?:\\.[^'\\]*)*'|/\*.*?\*/|//[^\n]*|[A-Za-z_$][\w$]*|,\s*(?=[}\]])|"""
+    r"""[ \t\n\r{}\[\],:0-9.+\-])*""",
+    re.S,
+)
+
+
+def _balanced(text: str, start: int, end: int | None = None) -> str | None:
+    """The {...} / [...] literal starting at ``start``, respecting strings; None when it does not
+    close before ``end`` (default: the end of ``text``).
 
     Jumps from one bracket or quote to the next with precompiled searches instead of a Python
     loop over every character (state blobs are often hundreds of kilobytes)."""
+    if end is None:
+        end = len(text)
     closer = "}" if text[start] == "{" else "]"
     depth = 0
     pos = start
     find = _STRUCTURE.search
     while True:
-        m = find(text, pos)
+        m = find(text, pos, end)
         if m is None:
             return None
         c = m.group()
@@ -164,7 +179,7 @@ def _balanced(text: str, start: int) -> str | None:
             in_quote = _IN_QUOTE[c].search
             pos = i + 1
             while True:
-                q = in_quote(text, pos)
+                q = in_quote(text, pos, end)
                 if q is None:
                     return None
                 if q.group() == "\\":
@@ -223,7 +238,10 @@ def iter_state(page: Page) -> list[tuple[str, Any]]:
                     raise ValueError("not strict JSON")
                 data, end = _JSON_AT(text, start)
             except ValueError:
-                literal = _balanced(text, start)
+                # only a literal that closes before its first character JSON cannot hold can be
+                # read (most that fail are code: "= {init: function () {...}}"); the bracket scan
+                # of a big code object stops there
+                literal = _balanced(text, start, _JS_AS_JSON.match(text, start).end())  # type: ignore[union-attr]
                 data = _loads_js(literal) if literal and len(literal) > 20 else None
             else:
                 if end - start <= 20:
