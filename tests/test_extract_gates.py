@@ -309,3 +309,33 @@ def _assert_language(page: Page) -> None:
         metas = tree.xpath('//meta[translate(@http-equiv,"LANGUAGE","language")="content-language"]/@content')
         value = metas[0] if metas else ""
     assert page.lang == value.strip().lower()
+
+
+def _old_variant_walk(node: object, depth: int = 0):  # type: ignore[no-untyped-def]
+    from jingshao.crawlers.extract.variants import _LIST_KEYS
+
+    if depth > 12:
+        return
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, list) and _LIST_KEYS.match(str(key)):
+                yield value
+            yield from _old_variant_walk(value, depth + 1)
+    elif isinstance(node, list):
+        for value in node[:200]:
+            yield from _old_variant_walk(value, depth + 1)
+
+
+_DEEP: dict[str, object] = {"skus": [{"a": 1}]}
+for _ in range(14):
+    _DEEP = {"x": [_DEEP, "s", 1], "skuList": [1, {"k": [None]}]}
+
+
+@pytest.mark.parametrize("name,body", PAGES, ids=[n for n, _ in PAGES])
+def test_variant_list_walk_of_the_state_blobs(name: str, body: bytes) -> None:
+    from jingshao.crawlers.extract import state, variants
+
+    page = _page(body)
+    blobs = [data for _name, data in state.iter_state(page)] + [_DEEP, [list(range(300)), {"variants": []}]]
+    for blob in blobs:
+        assert [id(v) for v in variants._walk(blob)] == [id(v) for v in _old_variant_walk(blob)]

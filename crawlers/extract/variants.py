@@ -70,16 +70,22 @@ def _from_attributes(page: Page) -> list[dict[str, Any]]:
 
 
 def _walk(node: Any, depth: int = 0):
+    # only dicts and lists are walked into: a generator for every string and number of a big blob
+    # (most of its values), which yields nothing, cost more than the rest of the walk
     if depth > 12:
         return
     if isinstance(node, dict):
         for key, value in node.items():
-            if isinstance(value, list) and _LIST_KEYS.match(str(key)):
-                yield value
-            yield from _walk(value, depth + 1)
+            if isinstance(value, list):
+                if _LIST_KEYS.match(str(key)):
+                    yield value
+                yield from _walk(value, depth + 1)
+            elif isinstance(value, dict):
+                yield from _walk(value, depth + 1)
     elif isinstance(node, list):
         for value in node[:200]:
-            yield from _walk(value, depth + 1)
+            if isinstance(value, (dict, list)):
+                yield from _walk(value, depth + 1)
 
 
 def from_state(blobs: list[Any]) -> list[dict[str, Any]]:
