@@ -96,6 +96,28 @@ def test_observation_rows_escape_crawled_text_and_offer_the_void_form_to_admins_
     assert not any("操作" in r or "form" in r for r in viewer)
 
 
+def test_alert_rows_escape_the_alert_text_and_name_unknown_levels():
+    from zoneinfo import ZoneInfo
+
+    from jingshao.storage.alerts_repo import AlertRow
+    from jingshao.web.pages import alert_rows
+
+    since = datetime(2026, 12, 1, 0, 30, tzinfo=UTC)
+    red = AlertRow(7, "firing", "red", "red", since, "<script>x</script>", "crisis", "r", "a & b", None, None)
+    odd = AlertRow(8, "resolved", "<i>", "<i>", since, "店", "price_drop", "r", "降价", "<b>ops</b>", None)
+    rows = alert_rows(
+        [red, odd, AlertRow(9, "firing", None, None, since, "s", "f", "r", "m", None, None)], ZoneInfo("Asia/Shanghai")
+    )
+    assert '<span class="lvl lvl-red">红色</span>' in rows[0] and "未恢复" in rows[0] and "12-01 08:30" in rows[0]
+    assert "<script>" not in rows[0] and "&lt;script&gt;x&lt;/script&gt;" in rows[0] and "a &amp; b" in rows[0]
+    assert '<span class="lvl lvl-none">&lt;i&gt;</span>' in rows[1] and "已恢复" in rows[1]
+    assert "&lt;b&gt;ops&lt;/b&gt;" in rows[1] and '<td data-label="认领">—</td>' in rows[0]
+    assert '<span class="lvl lvl-none">正常</span>' in rows[2]
+    assert all(
+        f'<tr data-alert="{i}">' in r and f'href="/alerts/{i}"' in r for i, r in zip((7, 8, 9), rows, strict=True)
+    )
+
+
 def test_chart_option_spans_the_range_and_keeps_suspect_and_void_apart():
     now = datetime(2026, 12, 1, tzinfo=UTC)
     since = now - timedelta(days=30)

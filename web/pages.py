@@ -807,6 +807,45 @@ def mentions(
 # ---------------------------------------------------------------- 告警
 
 
+# One row of the 告警 list, rendered here for the reason given at _OBS_ROW (through Jinja, with the
+# level macro and t(), a row cost ~20 us; the list shows up to 300). Ids and times are formatted
+# here; the level, subject, summary and who acknowledged it are escaped.
+_ALERT_ROW = (
+    '<tr data-alert="{id}">\n'
+    '        <td data-label="#"><a href="/alerts/{id}">#{id}</a></td>\n'
+    '        <td data-label="级别"><span class="lvl lvl-{level_css}">{level}</span></td>\n'
+    '        <td data-label="状态">{state}</td>\n'
+    '        <td data-label="对象"><a href="/alerts/{id}">{subject}</a></td>\n'
+    '        <td data-label="摘要">{summary}</td>\n'
+    '        <td data-label="时间">{since}</td>\n'
+    '        <td data-label="认领">{acked_by}</td>\n'
+    "      </tr>"
+)
+
+
+def alert_rows(rows: list[Any], tz: Any) -> list[Markup]:
+    """The 告警 list's rows (``<tr>`` markup) of ``alerts_repo.AlertRow``s, as _macros.html's
+    ``level`` macro and ``t()`` show them."""
+    out = []
+    for a in rows:
+        known = a.level in LEVEL_NAMES
+        out.append(
+            Markup(
+                _ALERT_ROW.format(
+                    id=int(a.id),
+                    level_css=a.level if known else "none",
+                    level=LEVEL_NAMES[a.level] if known else escape(a.level or "正常"),
+                    state="未恢复" if a.state == "firing" else "已恢复",
+                    subject=escape(a.subject),
+                    summary=escape(a.summary),
+                    since=_fmt_time(tz, a.since),
+                    acked_by=escape(a.acked_by or "—"),
+                )
+            )
+        )
+    return out
+
+
 @router.get("/alerts")
 def alerts(request: Request, db: Session = Depends(get_db), state: str = "firing") -> Response:
     from jingshao.storage.alerts_repo import list_alerts, list_silences
@@ -814,7 +853,14 @@ def alerts(request: Request, db: Session = Depends(get_db), state: str = "firing
     if state not in ("firing", "resolved", "all"):
         state = "firing"
     rows = list_alerts(db, state=None if state == "all" else state, limit=300)
-    return render(request, "alerts.html", "alerts", rows=rows, state=state, silences=list_silences(db))
+    return render(
+        request,
+        "alerts.html",
+        "alerts",
+        alert_rows=alert_rows(rows, get_cfg(request).tz),
+        state=state,
+        silences=list_silences(db),
+    )
 
 
 @router.get("/alerts/backtest")
