@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -101,6 +102,36 @@ def test_a_crawl_with_extraction_workers_stores_what_an_in_process_crawl_stores(
     assert any(key.startswith("failed ") for key in rows[0])
     assert any(row[6] for row in rows[0].values() if len(row) > 1)  # promos are compared too
     assert rows[2] == rows[0]
+
+
+def test_workers_do_not_run_the_crawls_main_module_again(tmp_path):
+    """spawn runs the parent's __main__ again in each child, unless told otherwise: for `python -m jingshao.cli`
+    that is the whole CLI (~1.3 s of CPU per worker). The main module here notes every import of itself; only
+    the parent's is there, and the pages are still extracted."""
+    notes = tmp_path / "imports.txt"
+    script = tmp_path / "crawl_main.py"
+    script.write_text(
+        textwrap.dedent(f"""
+            import asyncio, os
+            with open({str(notes)!r}, "a") as f:
+                f.write(__name__ + "\\n")
+            from jingshao.crawlers.extraction_pool import ExtractionPool
+
+            if __name__ == "__main__":
+                pool = ExtractionPool(2)
+                async def run():
+                    return await asyncio.gather(*(pool.extract({PAGE!r}, f"http://shop.test/{{i}}") for i in range(4)))
+                try:
+                    print([str(r.price) for r in asyncio.run(run())], len(pool.pids()))
+                finally:
+                    pool.close()
+            """),
+        encoding="utf-8",
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=str(REPO))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["['199.00',", "'199.00',", "'199.00',", "'199.00']", "2"]
+    assert notes.read_text().split() == ["__main__"]  # the workers did not import it as __mp_main__
 
 
 def test_a_worker_killed_mid_page_is_replaced_and_its_page_extracted_again():
