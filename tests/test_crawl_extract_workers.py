@@ -233,6 +233,7 @@ def test_a_worker_killed_during_a_crawl_loses_no_page(shop, tmp_path):
         with db.session() as s:
             return s.scalar(select(func.count()).select_from(Observation)) or 0
 
+    shop.reset_hits()
     proc = subprocess.Popen(
         [sys.executable, "-m", "jingshao.cli", "crawl", "products", "--config", str(cfg), "--no-progress"],
         cwd=str(REPO),
@@ -240,11 +241,18 @@ def test_a_worker_killed_during_a_crawl_loses_no_page(shop, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        wait_for(lambda: observations() >= 3, timeout=60)
+
+    def slow_pages_served() -> int:
+        return sum(v for k, v in shop.hits().items() if k.startswith("/slow/product/"))
+
+    def extraction_workers() -> list[int]:
         # The extraction worker: the crawl's child running multiprocessing's spawn_main.
-        workers = [c for c in children_of(proc.pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
-        assert workers
+        return [c for c in children_of(proc.pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+    try:
+        # Kill as soon as the worker runs and a few pages are in: the shop's count, not stored rows
+        # (rows are written in batches, so under load they show up late, when the crawl is nearly done).
+        workers = wait_for(lambda: slow_pages_served() >= 3 and extraction_workers(), timeout=60)
         for pid in workers:
             os.kill(pid, signal.SIGKILL)
         stored_at_kill = observations()
