@@ -6,7 +6,7 @@ import codecs
 import hashlib
 import json
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 import scrapy
 from scrapy import signals
@@ -46,7 +46,7 @@ class ProductsSpider(TargetsSpider):
     # Referer header, Depth their depth, MetaCopyDetection warns of copied meta) pass start requests and items
     # through unchanged, and this spider's callbacks yield items only; each still wraps every response's
     # output in one more async generator. UrlLength stays: it drops start requests with too long a URL.
-    custom_settings: ClassVar[dict[str, Any]] = {
+    custom_settings = {
         "SPIDER_MIDDLEWARES": {
             "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
             "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
@@ -258,14 +258,13 @@ class ProductsSpider(TargetsSpider):
 
     def wall_before_extraction(self, response: Response, target: dict[str, Any]) -> BlockVerdict | None:
         """:func:`~jingshao.crawlers.blocking.wall_before_extraction` of a downloaded page."""
-        text = isinstance(response, TextResponse)
         return wall_before_extraction(
             status=response.status,
             requested_url=target["url"],
             url=response.url,
             body=response.body,
-            html=(lambda: response.text) if text else (lambda: ""),
-            utf8=text and _is_utf8(response.encoding),
+            html=(lambda: response.text) if isinstance(response, TextResponse) else (lambda: ""),
+            utf8=isinstance(response, TextResponse) and _is_utf8(response.encoding),
             usual_bytes=target.get("usual_bytes"),
             redirect_chain=response.meta.get("redirect_urls") or (),
             policy=self.blocking_policy,
