@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from .models import Alert, AlertEvent, ChannelState, Notification, Silence, utcnow
 from .queries import read
+from .queries.paging import page_statements, read_page
 
 LEVEL_ORDER = {"red": 0, "yellow": 1, "blue": 2}
 HIDDEN_EVENTS = ("memo",)  # the engine's bookkeeping rows of versions before migration 0011, not history
@@ -183,13 +184,7 @@ def _alert_page_stmts(by_state: bool, by_level: bool, by_family: bool) -> tuple[
     ordered = q.order_by(None).order_by(
         case((Alert.state == "firing", 0), else_=1), level_rank, Alert.started_at.desc(), Alert.id.desc()
     )
-    count = select(func.count()).select_from(q.order_by(None).correlate(None).subquery()).correlate(None)
-    page = (
-        ordered.add_columns(count.scalar_subquery().label("page_total"))
-        .limit(bindparam("limit", type_=Integer))
-        .offset(bindparam("offset", type_=Integer))
-    )
-    return page, count
+    return page_statements(ordered)
 
 
 def page_alerts(
@@ -203,13 +198,9 @@ def page_alerts(
 ) -> tuple[list[AlertRow], int]:
     """(a page of ``list_alerts(...)``: its rows ``offset`` to ``offset + limit``, the number of all
     matching alerts), paged in SQL: one statement (the count rides along) instead of every alert."""
-    page, count = _alert_page_stmts(bool(state), bool(level), bool(family))
+    stmts = _alert_page_stmts(bool(state), bool(level), bool(family))
     params = {"state": state, "level": level, "family": family}
-    rows = read(session, page, {**params, "limit": limit, "offset": offset}).all()
-    if rows:
-        total = rows[0][-1]
-    else:
-        total = (read(session, count, params).scalar() or 0) if offset else 0
+    rows, total = read_page(session, stmts, params, limit, offset)
     return [_row(a) for a in rows], total
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Integer, Select, bindparam, case, exists, func, select
+from sqlalchemy import Select, bindparam, case, exists, func, select
 from sqlalchemy.orm import Session
 
 from jingshao.storage.models import (
@@ -26,6 +26,7 @@ from jingshao.storage.models import (
     Review,
 )
 from jingshao.storage.queries import read
+from jingshao.storage.queries.paging import page_statements, read_page
 
 T = TypeVar("T")
 
@@ -53,19 +54,6 @@ def built(key: Hashable, build: Callable[[], T]) -> T:
         return _BUILT.setdefault(key, build())
 
 
-def _page_statements(q: Select) -> tuple[Select, Select]:
-    """(one page of ``q`` with the total, the total alone): the count rides along as an uncorrelated
-    scalar subquery (the database runs it once), so a page is one statement; only a page past the
-    end needs the count on its own. The page is bound as ``page_limit`` / ``page_offset``."""
-    count = select(func.count()).select_from(q.order_by(None).correlate(None).subquery()).correlate(None)
-    page = (
-        q.add_columns(count.scalar_subquery().label("page_total"))
-        .limit(bindparam("page_limit", type_=Integer))
-        .offset(bindparam("page_offset", type_=Integer))
-    )
-    return page, count
-
-
 def _page(
     session: Session,
     key: Hashable,
@@ -77,12 +65,8 @@ def _page(
 ) -> Page:
     """One page (and the total) of the statement ``build()`` makes, built once per ``key``; its
     bound parameters come from ``params``."""
-    page, count = built(("page", key), lambda: _page_statements(build()))
-    rows = read(session, page, {**params, "page_limit": limit, "page_offset": offset}).all()
-    if rows:
-        total = rows[0][-1]
-    else:
-        total = (read(session, count, params).scalar() or 0) if offset else 0
+    stmts = built(("page", key), lambda: page_statements(build()))
+    rows, total = read_page(session, stmts, params, limit, offset)
     return Page([convert(r[:-1]) for r in rows], total, limit, offset)
 
 
