@@ -188,6 +188,10 @@ def test_font_rules_and_scripts_on_the_pages(name: str, body: bytes) -> None:
 
     page = _page(body)
     assert page.scripts == page.tree.xpath("//script")
+    # one walk for the tags several layers list: each list what its own XPath finds, in order
+    assert set(page.tagged) == {"h1", "meta", "title", "script", "style"}
+    for tag, elements in page.tagged.items():
+        assert elements == page.tree.xpath(f"//{tag}"), tag
     styles = list(page.tree.iter("style"))
     assert styles == page.tree.xpath("//style")
     for style in styles[:50]:

@@ -551,7 +551,7 @@ def css_font_sizes(page: Page) -> dict[str, float]:
     if cached is not None:
         return cached
     sizes: dict[str, float] = {}
-    for style in islice(page.tree.iter("style"), 50):  # (the first 50 of "//style", without an XPath)
+    for style in page.tagged["style"][:50]:  # (the first 50 of "//style", without an XPath)
         css = style.text or ""
         if len(css) > 500_000:
             continue
@@ -618,7 +618,7 @@ def _main_title(page: Page) -> Any:
     """The <h1> that best matches the page's <title>/og:title (the first <h1> if none does)."""
     from .state import _title_match, page_titles
 
-    h1s = [h for h in islice(page.tree.iter("h1"), 20) if _own_text(h)]
+    h1s = [h for h in page.tagged["h1"][:20] if _own_text(h)]
     if not h1s:
         return None
     refs = [t for t in page_titles(page, with_h1=False)]
@@ -1130,7 +1130,7 @@ def heuristic_fields(page: Page, so_far: ProductExtraction) -> Found:
         elif named:
             found.put("title", _own_text(named[0]), _describe(named[0]))
         else:
-            titles = page.tree.xpath("//title")
+            titles = page.tagged["title"]  # (the same as "//title")
             if titles and _own_text(titles[0]):
                 found.put("title", _own_text(titles[0])[:300], "title")
     if (

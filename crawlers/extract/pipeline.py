@@ -208,7 +208,7 @@ def _extract(
                 structured.rdfa_items(page.html_tree, url) if "typeof=" in text else [], "", url, page.lang
             ),
         ),
-        ("opengraph", lambda: structured.opengraph_fields(tree, url, page.lang)),
+        ("opengraph", lambda: structured.opengraph_fields(tree, url, page.lang, page.tagged["meta"])),
         ("state", lambda: state.state_fields(page)),
         ("heuristic", lambda: heuristics.heuristic_fields(page, result)),
     ]

@@ -286,14 +286,14 @@ def page_titles(page: Page, with_h1: bool = True) -> list[str]:
 
 def _page_titles(page: Page) -> tuple[list[str], list[str]]:
     """(the first two <h1>s, the first two og:title and <title>), blanks left out."""
-    t = page.tree
-    # lxml's C iterators, stopped after two: the same as the XPaths "//h1", "//title" and
-    # '//meta[@property="og:title"]/@content' (each a walk over the whole tree) cut to two
-    og = (m.get("content") for m in t.iter("meta") if m.get("property") == "og:title" and m.get("content") is not None)
+    tagged = page.tagged
+    # the page's tag lists (one walk of lxml's C iterator), stopped after two: the same as the
+    # XPaths "//h1", "//title" and '//meta[@property="og:title"]/@content' cut to two
+    og = (m.get("content") for m in tagged["meta"] if m.get("property") == "og:title" and m.get("content") is not None)
     sources = (
-        (text_content(h) for h in t.iter("h1")),
+        (text_content(h) for h in tagged["h1"]),
         og,
-        (text_content(h) for h in t.iter("title")),
+        (text_content(h) for h in tagged["title"]),
     )
     out: list[list[str]] = []
     for values in sources:

@@ -299,13 +299,16 @@ def rdfa_items(tree: Any, url: str) -> list[dict[str, Any]]:
     return _rdfa_to_ld(items)
 
 
-def opengraph_fields(tree: Any, url: str = "", lang: str = "") -> Found:
-    """OpenGraph / Facebook product meta (og:price:amount, product:price:amount, ...)."""
+def opengraph_fields(tree: Any, url: str = "", lang: str = "", metas: list[Any] | None = None) -> Found:
+    """OpenGraph / Facebook product meta (og:price:amount, product:price:amount, ...).
+
+    ``metas``: the page's <meta> elements in document order, when already listed
+    (:attr:`Page.tagged`), else they are read from ``tree``."""
     found = Found()
     meta: dict[str, str] = {}
     # (lxml's C iterator over the <meta>s: the same elements in the same order as the XPath
     # "//meta[@property and @content] | //meta[@name and @content]", at a fraction of the cost)
-    for el in tree.iter("meta"):
+    for el in tree.iter("meta") if metas is None else metas:
         if el.get("content") is None or (el.get("property") is None and el.get("name") is None):
             continue
         key = (el.get("property") or el.get("name") or "").strip().lower()
