@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
+from rich.rule import Rule
 from rich.table import Table
 from sqlalchemy import func, select
 
@@ -144,6 +145,12 @@ def _crawl(config_path: Path, spider: str, *, quiet: bool = False) -> None:
         raise DemoFailed(f"the {spider} crawl failed (exit {result.returncode})")
 
 
+def _rule(console: Console, title: str) -> None:
+    """A section heading. Piped output has no width limit (tables take what they need), which would
+    draw a rule 1,000 columns wide: a heading is no wider than a wide terminal."""
+    console.print(Rule(title), width=min(console.width, 120))
+
+
 def run_demo(workdir: Path, *, browser: bool, console: Console, err: Console) -> None:
 
     if browser:
@@ -156,12 +163,12 @@ def run_demo(workdir: Path, *, browser: bool, console: Console, err: Console) ->
 
     with DemoServer() as shop, ChatReceivers() as chat:
         cfg_path = write_demo_config(shop.base_url, workdir, browser, chat=chat)
-        console.rule(f"竞哨 demo — shop at {shop.base_url}, state {shop.state}")
+        _rule(console, f"竞哨 demo — shop at {shop.base_url}, state {shop.state}")
         console.print(f"config: {cfg_path}")
         for spider in ("products", "reviews", "mentions"):
             _crawl(cfg_path, spider)
         shop.advance()
-        console.rule(f"the shop changed (state {shop.state}): crawling again")
+        _rule(console, f"the shop changed (state {shop.state}): crawling again")
         for spider in ("products", "reviews"):
             _crawl(cfg_path, spider)
         show_results(cfg_path, console)
@@ -236,7 +243,7 @@ def run_crisis(cfg_path: Path, shop, chat, console: Console) -> None:
     show what the DingTalk-like robot received."""
 
     cfg = load_config(cfg_path)
-    console.rule("舆情危机演练 (crisis drill): the demo brand 蜜橙 gets a burst of complaints")
+    _rule(console, "舆情危机演练 (crisis drill): the demo brand 蜜橙 gets a burst of complaints")
     steps = [
         ("平时 (ordinary day)", None),
         ("阶段1: 零星投诉", 1),

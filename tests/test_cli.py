@@ -92,6 +92,9 @@ def test_demo_command_runs_the_whole_job(tmp_path):
     proc = run_cli("demo", "--workdir", str(tmp_path), timeout=600)
     assert "products changed" in proc.stdout
     assert "→" in proc.stdout
+    # Piped output: tables take the width they need, but a section heading is no wider than a terminal.
+    rules = [line for line in proc.stdout.splitlines() if line.startswith("─")]
+    assert len(rules) >= 3 and max(len(line) for line in rules) <= 120
     db = sqlite3.connect(tmp_path / "demo.db")
     assert db.execute("select count(*) from crawl_runs where status = 'finished'").fetchone()[0] >= 2
     assert db.execute("select count(*) from observations where price = 0").fetchone()[0] == 0
