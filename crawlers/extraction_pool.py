@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import functools
 import logging
 import multiprocessing
 import signal
@@ -94,6 +95,18 @@ def _warm() -> int:
     return os.getpid()
 
 
+def extract_batch(function: Callable[..., ProductExtraction], pages: list[tuple[Any, ...]]) -> list[tuple[bool, Any]]:
+    """What a worker runs for one batch of pages: ``function`` on each, each page's result or its own error
+    (one page that raises fails alone, as in-process)."""
+    out: list[tuple[bool, Any]] = []
+    for args in pages:
+        try:
+            out.append((True, function(*args)))
+        except Exception as exc:
+            out.append((False, exc))
+    return out
+
+
 def extract_page(
     body: bytes, url: str, selectors: dict[str, str] | None, encoding: str | None, variant: str | None
 ) -> ProductExtraction:
@@ -106,6 +119,9 @@ class ExtractionPool:
 
     ``function`` is what runs for a page (a module-level function: the workers import it by name)."""
 
+    #: Pages per batch at most (a batch is one round-trip to a worker).
+    max_batch = 16
+
     def __init__(self, workers: int, function: Callable[..., ProductExtraction] = extract_page) -> None:
         self.workers = workers
         self.function = function
@@ -114,6 +130,10 @@ class ExtractionPool:
         self.closed = False
         self.alone: ProcessPoolExecutor | None = None  # one worker for pages that were in a broken pool
         self.alone_lock = asyncio.Lock()
+        # Pages waiting for the next batch (their arguments and the future their crawl callback awaits), and
+        # the batches in the workers now (see _pump).
+        self.waiting: list[tuple[tuple[Any, ...], asyncio.Future[ProductExtraction]]] = []
+        self.in_flight = 0
 
     @property
     def in_process(self) -> bool:
@@ -175,16 +195,79 @@ class ExtractionPool:
         args: tuple[Any, ...] = (body, url, selectors, encoding, variant)
         if self.executor is None:
             self.start()
-        executor = self.executor
-        if executor is None:  # in-process (extract_workers = 0, too many dead pools, or closed)
+        if self.executor is None:  # in-process (extract_workers = 0, too many dead pools, or closed)
             return self.function(*args)
+        page: asyncio.Future[ProductExtraction] = asyncio.get_running_loop().create_future()
+        self.waiting.append((args, page))
+        self._pump()
         try:
-            with _main_left_alone(self.function):  # the executor may start a worker on submit
-                future = executor.submit(self.function, *args)
-            return await asyncio.wrap_future(future)
-        except BrokenProcessPool:
-            self._replace(executor)
+            return await page
+        except BrokenProcessPool:  # the pool broke with this page in it (_batch_done replaced the pool)
+            pass
         return await self._alone(args, url)
+
+    def _pump(self) -> None:
+        """Send the waiting pages to the workers, in batches: at most ``workers + 1`` batches in flight (one
+        being extracted per worker, one queued so no worker waits for the reactor), the pages that arrive
+        meanwhile go together in the next batch.
+
+        Issue 15: one task per page cost the reactor about as much as the download (profile of a 1-worker
+        crawl: the executor's wake-up pipe write, its queue put and the result's hand-over to the loop per
+        page, each waiting for the GIL behind the executor's own threads); a batch pays them once."""
+        while self.waiting and self.in_flight < self.workers + 1:
+            executor = self.executor
+            if executor is None:
+                self.start()
+                executor = self.executor
+            if executor is None:  # in-process from now on (too many dead pools) or closed
+                waiting, self.waiting = self.waiting, []
+                for args, page in waiting:
+                    if page.done():
+                        continue
+                    try:
+                        page.set_result(self.function(*args))
+                    except Exception as exc:  # the page's own error, as an in-process crawl raises it
+                        page.set_exception(exc)
+                return
+            batch, self.waiting = self.waiting[: self.max_batch], self.waiting[self.max_batch :]
+            try:
+                with _main_left_alone(self.function):  # the executor may start a worker on submit
+                    future = executor.submit(extract_batch, self.function, [args for args, _ in batch])
+            except BrokenProcessPool:
+                self._replace(executor)
+                for _, page in batch:
+                    if not page.done():
+                        page.set_exception(BrokenProcessPool("the extraction pool broke"))
+                continue
+            self.in_flight += 1
+            done = asyncio.wrap_future(future)
+            done.add_done_callback(functools.partial(self._batch_done, batch, executor))
+
+    def _batch_done(
+        self,
+        batch: list[tuple[tuple[Any, ...], asyncio.Future[ProductExtraction]]],
+        executor: ProcessPoolExecutor,
+        done: asyncio.Future[list[tuple[bool, Any]]],
+    ) -> None:
+        self.in_flight -= 1
+        if done.cancelled():
+            error: BaseException | None = asyncio.CancelledError()
+        else:
+            error = done.exception()
+        if isinstance(error, BrokenProcessPool):
+            self._replace(executor)
+        for i, (_, page) in enumerate(batch):
+            if page.done():  # its crawl callback was cancelled meanwhile
+                continue
+            if error is not None:
+                page.set_exception(error)
+                continue
+            ok, value = done.result()[i]
+            if ok:
+                page.set_result(value)
+            else:
+                page.set_exception(value)
+        self._pump()
 
     async def _alone(self, args: tuple[Any, ...], url: str) -> ProductExtraction:
         """A page that was in a pool when it broke, extracted again in a worker of its own, one page at a
