@@ -7,8 +7,9 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.testclient import TestClient
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -149,3 +150,69 @@ def test_segment_dispatch_picks_the_route_trying_them_all_would():
         assert client.get("/api/items/x").status_code == 404
         r = client.get("/api/items/", follow_redirects=False)  # slashes are redirected as before
         assert r.status_code == 307 and r.headers["location"].endswith("/api/items")
+
+
+async def window(
+    since: datetime | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: int = 0
+) -> dict[str, Any]:
+    """A query-only dependency (as the API's ``_window``): at module level, so its annotations resolve."""
+    return {"since": since.isoformat() if since else None, "limit": limit, "offset": offset}
+
+
+def test_served_routes_read_their_parameters_in_one_model_as_fastapi_would(tmp_path):
+    """A route served as the app serves it (its own route object, web.app's SegmentDispatch) reads
+    its path and query parameters, and a query-only dependency's, with one ParamParser; the same
+    route included in another app (as web.app documents the API) is solved by FastAPI itself. Both
+    must answer every URL, good or bad, with the same status and JSON, and the docs keep the params."""
+    from jingshao.web.routing import SegmentDispatch, inline_read
+
+    db = open_database(f"sqlite:///{tmp_path / 'r.db'}")
+    router = Router()
+
+    @router.get("/things/{thing_id}")
+    @inline_read
+    def things(
+        thing_id: int,
+        s: Annotated[Session, Depends(get_db)],
+        page: Annotated[dict[str, Any], Depends(window)],
+        state: Literal["on", "off", "all"] = "on",
+        search: Annotated[str | None, Query(alias="q")] = None,
+        flag: bool = True,
+        needed: int | None = Query(...),  # required
+    ) -> dict[str, Any]:
+        return {"id": thing_id, "page": page, "state": state, "q": search, "flag": flag, "needed": needed}
+
+    @router.get("/pooled/{n}")
+    def pooled(n: int, s: Annotated[Session, Depends(get_db)], days: Annotated[int, Query(ge=1)] = 7) -> dict:
+        return {"n": n, "days": days}
+
+    served = FastAPI()
+    served.state.db = db
+    served.mount("", SegmentDispatch(router.routes))
+    documented = FastAPI()
+    documented.state.db = db
+    documented.include_router(router)
+    served_route = next(r for r in router.routes if getattr(r, "path", "") == "/things/{thing_id}")
+    assert served_route.dependant.query_params == [] and served_route.dependant.path_params == []  # the parser's
+    urls = [
+        "/things/1?needed=3",
+        "/things/1?needed=3&state=all&q=蜜橙&flag=no&limit=2&offset=4&since=2026-12-01T08:00:00%2B08:00",
+        "/things/1?needed=3&search=ignored&q=",
+        "/things/x?needed=y&state=bogus&limit=0&flag=maybe&since=yesterday",
+        "/things/1",  # the required one missing
+        "/things/1?needed=&limit=501",
+        "/things/1?needed=1&limit=3&limit=700",  # the last value counts, as in FastAPI
+        "/pooled/2?days=3",
+        "/pooled/x?days=0",
+    ]
+    try:
+        with TestClient(served) as a, TestClient(documented) as b:
+            for url in urls:
+                ra, rb = a.get(url), b.get(url)
+                assert (ra.status_code, ra.json()) == (rb.status_code, rb.json()), url
+            assert a.get(urls[1]).json()["page"] == {"since": "2026-12-01T08:00:00+08:00", "limit": 2, "offset": 4}
+            assert a.get(urls[3]).status_code == 422
+        params = {p["name"] for p in documented.openapi()["paths"]["/things/{thing_id}"]["get"]["parameters"]}
+        assert params == {"thing_id", "state", "q", "flag", "needed", "since", "limit", "offset"}
+    finally:
+        db.dispose()
