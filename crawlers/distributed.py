@@ -41,6 +41,7 @@ from jingshao.crawlers.config import CrawlerInputs
 from jingshao.crawlers.registry import spider_kind
 
 if TYPE_CHECKING:
+    from jingshao.storage.blocking import CompetitorOutcome
     from jingshao.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,26 @@ def _str(value: bytes | str) -> str:
 
 def run_key(run_id: int) -> str:
     return f"{PREFIX}:run:{run_id}"
+
+
+#: Ledger fields that count a products run's pages per competitor, outcome and (blocked) reason.
+OUTCOME_FIELD = "outcome:"
+
+
+def outcome_field(competitor: str, outcome: str, reason: str = "") -> str:
+    return OUTCOME_FIELD + json.dumps([competitor, outcome, reason], ensure_ascii=False)
+
+
+def competitor_outcomes_of(ledger: dict[str, str]) -> list[CompetitorOutcome]:
+    """The per-competitor outcome rows of a run from its ledger's counted fields."""
+    from jingshao.crawlers.runner import CrawlSummary, PageOutcome  # the crawl's own grouping, not a copy
+
+    pages: list[PageOutcome] = []
+    for key, value in ledger.items():
+        if key.startswith(OUTCOME_FIELD):
+            competitor, outcome, reason = json.loads(key.removeprefix(OUTCOME_FIELD))
+            pages += [PageOutcome("", outcome, reason, competitor)] * int(value)
+    return CrawlSummary(0, "products", 0, outcomes=pages).by_competitor()
 
 
 # ---------------------------------------------------------------- atomic steps (Lua: one round trip, no races)
@@ -202,9 +223,12 @@ def give_back(server: redis.Redis, keys: QueueKeys, token: bytes, run_id: int | 
 
 def finish_queued_run(server: redis.Redis, db: Database, run_id: int) -> dict[str, int]:
     """The last request of a queued run is done: write the run's totals, drop its Redis ledger."""
+    from jingshao.storage.blocking import record_competitor_outcomes
     from jingshao.storage.repository import finish_run
 
-    counts = {_str(k): int(v) for k, v in server.hgetall(run_key(run_id)).items() if v.isdigit()}
+    ledger = {_str(k): _str(v) for k, v in server.hgetall(run_key(run_id)).items()}
+    outcomes = competitor_outcomes_of(ledger)
+    counts = {k: int(v) for k, v in ledger.items() if v.isdigit() and not k.startswith(OUTCOME_FIELD)}
     with db.session() as s:
         finish_run(
             s,
@@ -215,6 +239,8 @@ def finish_queued_run(server: redis.Redis, db: Database, run_id: int) -> dict[st
             unchanged=counts.get("unchanged", 0),
             failures=counts.get("failures", 0),
         )
+        if outcomes:
+            record_competitor_outcomes(s, run_id, outcomes)
     server.delete(run_key(run_id))
     log.info("crawl run %d finished: %s", run_id, counts)
     return counts

@@ -48,6 +48,7 @@ from jingshao.crawlers.distributed import (
     acknowledge,
     finish_queued_run,
     give_back,
+    outcome_field,
     reap,
     reap_dead_workers,
     redis_client,
@@ -56,14 +57,17 @@ from jingshao.crawlers.distributed import (
     worker_settings,
 )
 from jingshao.crawlers.failures import request_of
+from jingshao.crawlers.items import BlockedPageItem, FailedPageItem, ProductObservationItem
 from jingshao.crawlers.pipelines import StoragePipeline
 from jingshao.crawlers.registry import SPIDERS, spider_kind
+from jingshao.crawlers.runner import BLOCKED, CHANGED, FAILED, UNCHANGED, outcome_of_failure
 from jingshao.nlp.settings import NlpConfig
 
 log = logging.getLogger(__name__)
 
 ITEM_TOKEN = "_jingshao_token"  # set on items: which queue entry they came from
 ITEM_RUN = "_jingshao_run"
+ITEM_COMPETITOR = "_jingshao_competitor"  # the product page's competitor (per-competitor outcomes, issue 12)
 
 _clients: dict[str, redis.Redis] = {}
 _clients_lock = threading.Lock()
@@ -127,6 +131,7 @@ class QueuedSpiderMixin:
 
     def _tracked(self, request: Request, produce: Callable[[], Iterable[Any] | None]) -> Iterator[Any]:
         token, run_id = request.meta.get(TOKEN), request.meta.get(RUN)
+        competitor = (request.meta.get("target") or {}).get("competitor") or ""
         try:
             for out in arg_to_iter(produce()):
                 if isinstance(out, Request):
@@ -134,6 +139,7 @@ class QueuedSpiderMixin:
                 elif not isinstance(out, dict):
                     setattr(out, ITEM_TOKEN, token)
                     setattr(out, ITEM_RUN, run_id)
+                    setattr(out, ITEM_COMPETITOR, competitor)
                 yield out
         except Exception:
             # A parsing bug fails every time: acknowledge (failed for good), then let Scrapy report it.
@@ -194,6 +200,7 @@ class ReliableStoragePipeline(StoragePipeline):
         super().__init__(*args, **kwargs)
         self.server = server
         self.keys = QueueKeys(spider_name, worker_id)
+        self.spider_name = spider_name
         self.failed: set[bytes | None] = set()  # tokens of items whose storage failed
         self.unsettled: list[AckItem] = []  # acknowledgements Redis did not take yet (it was down)
         self.stats = _RunStats(self.stats, self)
@@ -229,10 +236,33 @@ class ReliableStoragePipeline(StoragePipeline):
             return item
         self.run_id = getattr(item, ITEM_RUN, None)
         try:
-            return super().process_item(item, spider)
+            stored = super().process_item(item, spider)
         except Exception:
             self.failed.add(getattr(item, ITEM_TOKEN, None))
             raise
+        self.count_competitor_outcome(item)
+        return stored
+
+    def count_competitor_outcome(self, item: Any) -> None:
+        """A product page's outcome, counted per competitor in its run's ledger: the run's
+        ``crawl_competitor_outcomes`` rows (抓取健康, `status`, the report) are written when it finishes,
+        as a crawl in one process writes them."""
+        competitor, run_id = getattr(item, ITEM_COMPETITOR, ""), self.run_id
+        if not competitor or run_id is None or self.spider_name != "products":
+            return
+        if isinstance(item, ProductObservationItem):  # stored already (product_batch = 1)
+            outcome, reason = item.stored_as, ""
+        elif isinstance(item, FailedPageItem):
+            outcome = BLOCKED if isinstance(item, BlockedPageItem) else outcome_of_failure(item.reason)
+            reason = item.reason if outcome == BLOCKED else ""
+        else:
+            return
+        if outcome not in (CHANGED, UNCHANGED, FAILED, BLOCKED):
+            return
+        try:
+            self.server.hincrby(run_key(run_id), outcome_field(competitor, outcome, reason), 1)
+        except redis.RedisError as exc:  # the page is stored; only the run's per-competitor totals are short
+            log.warning("cannot count %s's page for run %d (%s)", competitor, run_id, exc)
 
     def flush_reviews(self) -> None:
         self._flush_by_run("pending_reviews", super().flush_reviews)

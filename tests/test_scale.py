@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -240,6 +241,11 @@ def test_two_workers_crawl_every_page_exactly_once(shop, tmp_path, postgres_serv
     check_every_page_once(db, pages)
     [run] = runs(db)
     assert (run.status, run.pages, run.changes, run.unchanged, run.failures) == ("finished", 60, 60, 0, 0)
+    from jingshao.storage.blocking import CompetitorOutcome, latest_competitor_outcomes
+
+    with db.session() as s:  # 抓取健康 and `status` see a scaled-out crawl per competitor too
+        rows = [replace(o, at=None) for o in latest_competitor_outcomes(s)]
+    assert rows == [CompetitorOutcome("压测店", changed=60, crawl_run_id=run.id)]
     assert all(w.pages_stored() > 0 for w in workers), "both workers should have taken work"
     assert client.llen("jingshao:products:requests") == 0
     assert not client.smembers("jingshao:processing")  # clean stops leave no processing lists
@@ -392,6 +398,58 @@ def test_a_request_given_up_after_max_attempts_still_finishes_its_run(tmp_path, 
     assert not client.exists(run_key(run_id))
     [run] = runs(db)
     assert (run.status, run.pages, run.changes, run.failures) == ("finished", 1, 1, 1)
+    db.dispose()
+
+
+def test_a_queued_run_records_its_pages_per_competitor_when_it_finishes(tmp_path, client):
+    """Each worker counts its pages' outcomes per competitor in the run's ledger; the last
+    acknowledgement writes them as the run's crawl_competitor_outcomes rows (the blocked reason
+    most pages gave), and a page without a competitor or from another spider counts for none."""
+    from jingshao.crawlers.distributed import QueueKeys
+    from jingshao.crawlers.items import BlockedPageItem, FailedPageItem
+    from jingshao.crawlers.worker import ITEM_COMPETITOR, ITEM_RUN, ITEM_TOKEN, AckItem, ReliableStoragePipeline
+    from jingshao.nlp.settings import NlpConfig
+    from jingshao.storage.blocking import CompetitorOutcome, latest_competitor_outcomes
+
+    db_url = f"sqlite:///{tmp_path / 'outcomes.db'}"
+    db = open_database(db_url)
+    pages = [
+        ("甲店", BlockedPageItem("https://a.example/1", "blocked: captcha")),
+        ("甲店", BlockedPageItem("https://a.example/2", "blocked: captcha")),
+        ("甲店", BlockedPageItem("https://a.example/3", "blocked: login wall")),
+        ("甲店", FailedPageItem("https://a.example/4", "HTTP 500")),
+        ("乙店", FailedPageItem("https://b.example/1", "robots.txt forbids this page")),
+        ("", FailedPageItem("https://c.example/1", "HTTP 500")),
+    ]
+    run_id = queued_run(db, client, len(pages))
+    keys = QueueKeys("products", "w1")
+    pipeline = ReliableStoragePipeline(
+        db_url, None, _Stats(), NlpConfig(), server=client, spider_name="products", worker_id="w1"
+    )
+    pipeline.db = db
+    reviews = ReliableStoragePipeline(
+        db_url, None, _Stats(), NlpConfig(), server=client, spider_name="reviews", worker_id="w1"
+    )
+    reviews.db = db
+    other = FailedPageItem("https://a.example/reviews", "HTTP 500")
+    for attr, value in ((ITEM_TOKEN, b"r"), (ITEM_RUN, run_id), (ITEM_COMPETITOR, "甲店")):
+        setattr(other, attr, value)
+    reviews.process_item(other)  # a reviews page of the same run id: not a product page's outcome
+    for i, (competitor, item) in enumerate(pages):
+        token = f"entry-{i}".encode()
+        client.lpush(keys.processing, token)
+        for attr, value in ((ITEM_TOKEN, token), (ITEM_RUN, run_id), (ITEM_COMPETITOR, competitor)):
+            setattr(item, attr, value)
+        pipeline.process_item(item)
+        pipeline.finish_request(AckItem(token, run_id, item.url))
+    [run] = runs(db)
+    assert run.status == "finished"
+    with db.session() as s:
+        rows = [replace(o, at=None) for o in latest_competitor_outcomes(s)]
+    assert rows == [
+        CompetitorOutcome("乙店", blocked=1, blocked_reason="robots.txt forbids this page", crawl_run_id=run_id),
+        CompetitorOutcome("甲店", failed=1, blocked=3, blocked_reason="blocked: captcha", crawl_run_id=run_id),
+    ]
     db.dispose()
 
 
