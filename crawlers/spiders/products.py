@@ -170,7 +170,8 @@ class ProductsSpider(TargetsSpider):
                 url=target["url"], product_id=target["product_id"], http_status=response.status, reason=str(exc)
             )
             return
-        for item in self.after_extraction(response, ext, target, fingerprint, reading):
+        # wall None: no wall whatever extraction found (detect_block would say None again), so it is not asked.
+        for item in self.after_extraction(response, ext, target, fingerprint, reading, walls_ruled_out=wall is None):
             yield item
 
     def before_extraction(self, response: Response) -> ProductObservationItem | tuple[dict[str, Any], str, str]:
@@ -190,10 +191,19 @@ class ProductsSpider(TargetsSpider):
         return target, fingerprint, reading
 
     def after_extraction(
-        self, response: Response, ext: Any, target: dict[str, Any], fingerprint: str, reading: str
+        self,
+        response: Response,
+        ext: Any,
+        target: dict[str, Any],
+        fingerprint: str,
+        reading: str,
+        *,
+        walls_ruled_out: bool = False,
     ) -> Iterator[Any]:
         # Issue 12: a wall (login, captcha, 403/412/429, empty shell) is a blocked page, never an observation.
-        blocked = self.blocked_page(response, ext, target)
+        # ``walls_ruled_out``: wall_before_extraction found that no signal can fire on this page (issue 15: the
+        # page's text is then not decoded again on the reactor for a check that cannot fire).
+        blocked = None if walls_ruled_out else self.blocked_page(response, ext, target)
         if blocked is not None:
             yield blocked
             return
