@@ -216,3 +216,30 @@ def test_served_routes_read_their_parameters_in_one_model_as_fastapi_would(tmp_p
         assert params == {"thing_id", "state", "q", "flag", "needed", "since", "limit", "offset"}
     finally:
         db.dispose()
+
+
+def test_without_the_fastapi_internals_routes_keep_fastapis_own_parameters(tmp_path, monkeypatch):
+    """On a FastAPI whose internals ParamParser needs are not there, a route is left as FastAPI
+    builds it: same answers, 422 included (the app must not fail to start on another FastAPI)."""
+    from jingshao.web import routing
+
+    monkeypatch.setattr(routing, "FAST_PARAMS", False)
+    db = open_database(f"sqlite:///{tmp_path / 'f.db'}")
+    router = Router()
+
+    @router.get("/pooled/{n}")
+    def pooled(n: int, s: Annotated[Session, Depends(get_db)], days: Annotated[int, Query(ge=1)] = 7) -> dict:
+        return {"n": n, "days": days}
+
+    [route] = router.routes
+    assert [f.name for f in route.dependant.query_params] == ["days"]  # FastAPI's own, not the parser's
+    app = FastAPI()
+    app.state.db = db
+    app.include_router(router)
+    try:
+        with TestClient(app) as client:
+            assert client.get("/pooled/2?days=3").json() == {"n": 2, "days": 3}
+            bad = client.get("/pooled/2?days=0")
+            assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "days"]
+    finally:
+        db.dispose()

@@ -30,8 +30,6 @@ from contextvars import ContextVar
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi._body_limit import wrap_app_with_body_limit
-from fastapi._compat import field_annotation_is_sequence
 from fastapi.concurrency import run_in_threadpool
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
@@ -112,6 +110,17 @@ def one_thread(endpoint: Callable[..., Any], *, response_model: Any = None, stat
 
 
 _REQUEST = "_jingshao_request"
+
+# ParamParser builds on FastAPI internals (0.16x: the body-limit wrapper, the sequence test, Dependant as a
+# dataclass). pyproject allows older and newer FastAPI: where they are not as expected, routes keep
+# FastAPI's own parameter handling (slower, same answers) instead of the app failing to start.
+try:
+    from fastapi._body_limit import wrap_app_with_body_limit
+    from fastapi._compat import field_annotation_is_sequence
+
+    FAST_PARAMS = dataclasses.is_dataclass(Dependant)
+except ImportError:  # pragma: no cover - depends on the installed FastAPI
+    FAST_PARAMS = False
 
 
 class ParamParser:
@@ -209,7 +218,7 @@ def parse_params_at_once(route: APIRoute) -> None:
     parameters when they are all plain (no lists; no body, header or cookie parameters, whose errors
     FastAPI reports together with these); otherwise leave it as FastAPI runs it."""
     d = route.dependant
-    if d.body_params or d.header_params or d.cookie_params or d.call is None:
+    if not FAST_PARAMS or d.body_params or d.header_params or d.cookie_params or d.call is None:
         return
     is_async = inspect.iscoroutinefunction(d.call)
     # Query-only dependencies that come last (so nothing FastAPI still solves ran after them) move
@@ -258,10 +267,13 @@ def parse_params_at_once(route: APIRoute) -> None:
                 raise RequestValidationError(wrong)
             return call(**values, **parsed)
 
-    route.dependant = dataclasses.replace(
-        d, path_params=[], query_params=[], dependencies=kept, call=endpoint, request_param_name=take_request
-    )
-    route.app = wrap_app_with_body_limit(request_response(route.get_route_handler()), route.max_body_size)
+    try:
+        route.dependant = dataclasses.replace(
+            d, path_params=[], query_params=[], dependencies=kept, call=endpoint, request_param_name=take_request
+        )
+        route.app = wrap_app_with_body_limit(request_response(route.get_route_handler()), route.max_body_size)
+    except (AttributeError, TypeError):  # pragma: no cover - a FastAPI whose route internals differ
+        route.dependant = d
 
 
 class Router(APIRouter):
