@@ -343,3 +343,36 @@ def test_variant_list_walk_of_the_state_blobs(name: str, body: bytes) -> None:
     blobs = [data for _name, data in state.iter_state(page)] + [_DEEP, [list(range(300)), {"variants": []}]]
     for blob in blobs:
         assert [id(v) for v in variants._walk(blob)] == [id(v) for v in _old_variant_walk(blob)]
+
+
+_MICRODATA_CORNERS = (
+    # property text with script/style/comment/PI/image/link/meta inside (the cleaned subtrees),
+    # a killed element carrying the property, nested items, upper-case attribute names
+    """<html><body><div itemscope itemtype="http://schema.org/Product">
+    <span itemprop="name">Shoe <!-- c --> Pro<script>var x=1;</script> Max</span>
+    <div itemprop="description">Line1<br>Line2<style>.a{}</style><p>para</p> tail<image src="x.png">i</image></div>
+    <span itemprop="brand">A<?php echo 1 ?>B</span><script itemprop="sku">SKU-1</script>
+    <div itemprop="offers" itemscope itemtype="http://schema.org/Offer">
+    <span itemprop="price" style="color:red">\u00a5 99.00</span><meta itemprop="priceCurrency" content="CNY">
+    <link itemprop="availability" href="http://schema.org/InStock"></div>
+    <span itemprop="color">\u7ea2\u8272 <b>\u5927</b>, <i>(L)</i></span></div></body></html>""",
+    # itemref (id() lookups)
+    """<html><body><div itemscope itemtype="http://schema.org/Product" itemref="x1 x2">
+    <span itemprop="name">N</span></div><p id="x1"><span itemprop="sku">S1</span><!--c--></p>
+    <div id="x2" itemprop="brand">B<script>1</script></div></body></html>""",
+    """<html><body><ITEM itemscope><span ITEMPROP="name">x<meta content="y"></span><span itemprop=price>1</span>
+    </ITEM><div itemscope><p itemprop="a">t<link rel=x>u</p></div></body></html>""",
+)
+
+
+@pytest.mark.parametrize(
+    "name,body",
+    [(n, b) for n, b in PAGES if b"itemscope" in b]
+    + [(f"corner-{i}", t.encode()) for i, t in enumerate(_MICRODATA_CORNERS)],
+    ids=[n for n, b in PAGES if b"itemscope" in b] + [f"corner-{i}" for i in range(len(_MICRODATA_CORNERS))],
+)
+def test_microdata_on_the_page_tree_is_extructs_on_the_lxml_html_tree(name: str, body: bytes) -> None:
+    page = _page(body)
+    got = structured.microdata_items(page.tree, "https://example.com/p", lambda: page.html_tree)
+    assert got == structured.microdata_items(page.html_tree, "https://example.com/p")
+    assert got or "corner" not in name

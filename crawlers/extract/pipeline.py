@@ -194,12 +194,17 @@ def _extract(
             notes.append(PRICE_SELECTOR_EMPTY)
     layers: list[tuple[str, Any]] = [
         ("jsonld", lambda: structured.product_fields(structured.jsonld_items(tree, page.scripts), "", url, page.lang)),
-        # extruct's microdata/RDFa need lxml.html elements: the page is parsed a second time for
-        # them, and only when the raw text can contain that syntax at all.
+        # Microdata is read on the page's own tree (lxml.html's tree only for the few properties
+        # and itemref pages that need it, see structured.microdata_items); extruct's RDFa needs
+        # lxml.html elements: the page is parsed a second time for it. Each only when the raw
+        # text can contain that syntax at all.
         (
             "microdata",
             lambda: structured.product_fields(
-                structured.microdata_items(page.html_tree, url) if "itemscope" in text else [], "", url, page.lang
+                structured.microdata_items(tree, url, lambda: page.html_tree) if "itemscope" in text else [],
+                "",
+                url,
+                page.lang,
             ),
         ),
         (

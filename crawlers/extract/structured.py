@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from . import availability as avail
@@ -272,13 +273,70 @@ def jsonld_items(tree: Any, scripts: list[Any] | None = None) -> list[dict[str, 
     return out
 
 
-def microdata_items(tree: Any, url: str) -> list[dict[str, Any]]:
+#: Tags whose presence in a property's subtree makes extruct's cleaner change that subtree before
+#: its text is read (killed: script, style, link, meta; renamed: image -> img).
+_CLEANED_TAGS = frozenset(("script", "style", "link", "meta", "image"))
+
+
+@lru_cache(maxsize=1)
+def _plain_tree_extractor() -> Any:
+    """extruct's microdata extractor made to run on the page's own tree (plain lxml elements).
+
+    extruct reads a property's text through ``lxml.html.clean.Cleaner`` on a copy of the element,
+    which needs ``lxml.html`` elements (``drop_tree``): that was the only reason the page was
+    parsed a second time. This subclass reads the text of a subtree the cleaner would leave as
+    it is (no script/style/link/meta/image element, comment or processing instruction: only
+    inline ``style`` attributes would go, which hold no text) with ``html_text`` directly, as
+    extruct does after cleaning; any other subtree is read by extruct itself on the same element
+    of the ``lxml.html`` tree (``html_tree``: a callable parsing the page again, only then)."""
+    import html_text
+    from extruct.w3cmicrodata import LxmlMicrodataExtractor
+
+    class PlainTreeMicrodataExtractor(LxmlMicrodataExtractor):
+        def __init__(self, html_tree: Any) -> None:
+            super().__init__()
+            self._html_tree = html_tree
+
+        def extract_items(self, document: Any, base_url: Any) -> list[Any]:
+            # extruct's extract_items with one listing of the items instead of two (document is
+            # the root element); a page using itemref is read by extruct on the lxml.html tree
+            scopes = self._xp_item(document)
+            if any(node.get("itemref") is not None for node in scopes):
+                return list(LxmlMicrodataExtractor().extract_items(self._html_tree(), base_url))
+            itemids = {node: idx + 1 for idx, node in enumerate(scopes)}
+            items_seen: set[Any] = set()
+            items = (self._extract_item(it, items_seen=items_seen, base_url=base_url, itemids=itemids) for it in scopes)
+            return [item for item in items if item]
+
+        def _extract_textContent(self, node: Any) -> Any:
+            for el in node.iter():
+                tag = el.tag
+                if not isinstance(tag, str) or tag in _CLEANED_TAGS:
+                    break
+            else:
+                return html_text.etree_to_text(node)
+            twin = self._html_tree().getroottree().xpath(node.getroottree().getpath(node))
+            if len(twin) != 1 or twin[0].tag != node.tag:
+                raise ValueError("the lxml.html tree does not have this element")
+            return super()._extract_textContent(twin[0])
+
+    return PlainTreeMicrodataExtractor
+
+
+def microdata_items(tree: Any, url: str, html_tree: Any = None) -> list[dict[str, Any]]:
+    """Microdata items of the page, normalised. ``tree``: the page's lxml tree; when it is not an
+    ``lxml.html`` tree, ``html_tree`` is a callable returning the page parsed by ``lxml.html``
+    (see :func:`_plain_tree_extractor`; extruct runs on that tree when an item uses ``itemref``,
+    whose ``id()`` lookups the page's own tree, parsed without an id table, cannot answer)."""
     if not tree.xpath("//*[@itemscope][1]"):
         return []
     from extruct.w3cmicrodata import MicrodataExtractor
 
     try:
-        items = MicrodataExtractor().extract_items(tree, url or None)
+        if html_tree is None:
+            items = MicrodataExtractor().extract_items(tree, url or None)
+        else:
+            items = _plain_tree_extractor()(html_tree).extract_items(tree, url or None)
     except Exception:
         log.debug("microdata extraction failed", exc_info=True)
         return []
