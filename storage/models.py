@@ -29,6 +29,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import processors
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -54,6 +55,49 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        # TypeDecorator's own processor calls the impl's processor, then process_result_value with
+        # the dialect: two Python frames per value, ~7% of a product list read. This one closure
+        # does the same steps (the impl's parsing first, then process_result_value's body), so the
+        # values are identical: SQLite's ISO strings parsed by the impl, then tagged UTC.
+        impl = self.impl_instance.result_processor(dialect, coltype)
+        if impl is None:
+
+            def process(value: datetime | None) -> datetime | None:
+                if value is None:
+                    return None
+                return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+            return process
+
+        def process_parsed(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            parsed = impl(value)
+            if parsed is None:
+                return None
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+        if impl is not processors.str_to_datetime:
+            return process_parsed
+        # SQLite's default storage format: naive ISO strings. datetime.replace costs ~0.9 us on
+        # CPython 3.11, parsing the string with a "+00:00" suffix ~0.2 us and gives the same aware
+        # value (tzinfo is datetime.UTC itself); a string that already has an offset (or is not
+        # ISO) fails to parse that way and takes the general steps above.
+        fromisoformat = datetime.fromisoformat
+
+        def process_iso(value: str | None) -> datetime | None:
+            if value is None:
+                return None
+            try:
+                parsed = fromisoformat(value + "+00:00")
+            except ValueError:
+                return process_parsed(value)
+            # A date alone ("2026-01-01") parses with the offset dropped: naive, so the general steps.
+            return parsed if parsed.tzinfo is not None else process_parsed(value)
+
+        return process_iso
 
 
 def utcnow() -> datetime:

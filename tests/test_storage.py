@@ -168,3 +168,48 @@ def test_concurrent_writers_append_one_change(database_url):
         t.join()
     assert not errors
     assert count(db) == 2
+
+
+def test_utc_columns_read_back_aware_utc_values(database_url):
+    # UTCDateTime reads with its own result processor (a fast path for SQLite's ISO strings):
+    # every value comes back aware, in UTC, equal to what was written, whatever the writer's zone.
+    from datetime import timezone
+
+    from sqlalchemy import text
+
+    from jingshao.storage.models import Competitor
+
+    db = open_database(database_url)
+    written = [
+        datetime(2026, 11, 1, 8, 0, tzinfo=UTC),
+        datetime(2026, 11, 1, 8, 0, 0, 123456, tzinfo=UTC),
+        datetime(2026, 11, 1, 16, 30, tzinfo=timezone(timedelta(hours=8))),
+        datetime(2026, 1, 1, 0, 0, tzinfo=timezone(timedelta(hours=-5))),
+    ]
+    with db.session() as s:
+        s.add_all(Competitor(name=f"店{i}", created_at=at) for i, at in enumerate(written))
+    with db.session() as s:
+        read = s.scalars(select(Competitor.created_at).order_by(Competitor.id)).all()
+    assert read == written
+    assert all(at.tzinfo is UTC for at in read)
+    if database_url.startswith("sqlite"):
+        # Strings another writer may have left: an offset, a "Z", a date alone, a "T" separator.
+        raw = {
+            "2026-11-01 16:30:00+08:00": datetime(2026, 11, 1, 8, 30, tzinfo=UTC),
+            "2026-11-01T08:30:00Z": datetime(2026, 11, 1, 8, 30, tzinfo=UTC),
+            "2026-11-01": datetime(2026, 11, 1, tzinfo=UTC),
+            "2026-11-01T08:30:00.5": datetime(2026, 11, 1, 8, 30, 0, 500000, tzinfo=UTC),
+        }
+        with db.session() as s:
+            for i, stored in enumerate(raw):
+                s.execute(
+                    text("INSERT INTO competitors (name, created_at) VALUES (:n, :at)"),
+                    {"n": f"原{i}", "at": stored},
+                )
+        with db.session() as s:
+            rows = s.execute(
+                select(Competitor.created_at).where(Competitor.name.like("原%")).order_by(Competitor.id)
+            ).scalars()
+            read = list(rows)
+        assert read == list(raw.values())
+        assert all(at.tzinfo is UTC for at in read)
