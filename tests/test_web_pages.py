@@ -436,3 +436,92 @@ def test_the_product_page_reads_plain_rows(site):
     assert hist is not None and hist.observations and hist.product.id == data.chart_product
     assert data.evidence in {e.html_sha256 for e in evidence}
     assert {e.product for e in evidence} == {hist.product.name}
+
+
+# The row of settings.html before it was rendered in Python (web.pages.settings_rows): the rows
+# must read the same, up to whitespace between tags.
+_OLD_SETTINGS_ROW = """{% set STATUS = {"active": "监控中", "paused": "已暂停", "removed": "已移除"} %}
+{%- for p in rows %}
+      <tr data-product="{{ p.id }}">
+        <td data-label="#">{{ p.id }}</td>
+        <td data-label="竞品">{{ p.competitor }}</td>
+        <td data-label="商品"><a href="/prices/{{ p.id }}">{{ p.name or p.url }}</a><br><small class="muted">{{ p.url }}</small></td>
+        <td data-label="来源">{{ "配置文件（只读）" if p.managed_by == "file" else "网页添加" }}</td>
+        <td data-label="状态" class="status">{{ STATUS.get(p.status, p.status) }}</td>
+        <td data-label="操作">
+          {% if p.managed_by == "web" and user.is_admin and p.status != "removed" %}
+          <details><summary>编辑</summary>
+            <form method="post" action="/settings/products/{{ p.id }}" class="filters edit-form">
+              {{ csrf_field }}
+              <label>名称<input type="text" name="name" value="{{ p.name or '' }}"></label>
+              <label>价格选择器<input type="text" name="price_selector" value="{{ (p.spec.get('selectors') or {}).get('price', '') }}"></label>
+              <label>规格<input type="text" name="variant" value="{{ p.spec.get('variant') or '' }}"></label>
+              <label><span>浏览器渲染</span><input type="checkbox" name="render" value="true"{% if p.render %} checked{% endif %}></label>
+              <button type="submit" name="action" value="save">保存</button>
+            </form>
+          </details>
+          <form method="post" action="/settings/products/{{ p.id }}" class="row" style="margin-top:.3rem">
+            {{ csrf_field }}
+            {% if p.status == "active" %}<button type="submit" name="action" value="pause" class="secondary">暂停</button>
+            {% else %}<button type="submit" name="action" value="resume" class="secondary">恢复</button>{% endif %}
+            <button type="submit" name="action" value="remove" class="danger">移除</button>
+          </form>
+          {% elif p.managed_by == "file" %}<span class="muted">在 jingshao.toml 中修改</span>{% else %}—{% endif %}
+        </td>
+      </tr>
+{%- endfor %}"""  # noqa: E501 (the template lines as they were)
+
+
+def test_settings_rows_escape_typed_text_and_offer_the_forms_to_admins_only():
+    from types import SimpleNamespace
+
+    from jinja2 import Environment
+    from markupsafe import Markup
+
+    from jingshao.storage.queries.web import ProductRow
+    from jingshao.web.pages import settings_rows
+
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+
+    def product(i, managed_by, status, *, name="赤兔6", spec=None, render=False, competitor="店<i>铺</i>"):
+        url = f'https://shop.example.com/{i}.html?a=1&b="2"'
+        return ProductRow(i, 1, competitor, url, name, render, "general", managed_by, status, spec or {}, at, None)
+
+    rows = [
+        product(
+            1,
+            "web",
+            "active",
+            name='"><img src=x onerror=alert(1)>',
+            render=True,
+            spec={"selectors": {"price": '" autofocus onfocus="x'}, "variant": "<b>256GB</b>"},
+        ),
+        product(2, "web", "paused", name=None),
+        product(3, "web", "removed"),
+        product(4, "file", "active"),
+        product(5, "web", "<odd>"),
+    ]
+    form = Markup('<input type="hidden" name="csrf_token" value="tok">')
+    old = Environment(autoescape=True).from_string(_OLD_SETTINGS_ROW)
+
+    def squeeze(html: str) -> str:
+        return re.sub(r">\s+<", "><", re.sub(r"\s+", " ", html)).strip()
+
+    for admin in (True, False):
+        new = settings_rows(rows, csrf_field=form if admin else None)
+        before = old.render(rows=rows, user=SimpleNamespace(is_admin=admin), csrf_field=form)
+        assert squeeze("".join(new)) == squeeze(before)
+    admin_rows = settings_rows(rows, csrf_field=form)
+    html = "".join(admin_rows)
+    assert "<img" not in html and "<b>" not in html and "<i>" not in html and "<odd>" not in html
+    assert 'value="&#34; autofocus onfocus=&#34;x"' in admin_rows[0] and "&lt;b&gt;256GB&lt;/b&gt;" in admin_rows[0]
+    assert 'value="true" checked>' in admin_rows[0] and 'value="pause"' in admin_rows[0]
+    assert (
+        'value="resume"' in admin_rows[1]
+        and 'href="/prices/2">https://shop.example.com/2.html?a=1&amp;b=&#34;2&#34;<' in admin_rows[1]
+    )
+    # Forms (each with the CSRF field) only for a web-added product not removed, and only for an admin.
+    assert [r.count("<form") for r in admin_rows] == [2, 2, 0, 0, 2]
+    assert html.count('value="tok"') == 6
+    assert "在 jingshao.toml 中修改" in admin_rows[3] and "—" in admin_rows[2]
+    assert not any("<form" in r for r in settings_rows(rows, csrf_field=None))
