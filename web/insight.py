@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from jingshao.core.tags import tag_from_row
+from jingshao.core.tags import Tag, tag_from_row
 from jingshao.nlp.mindmap import MindMap, MindMapReview, build_mind_map
 from jingshao.storage.queries import web_pages as q
 
@@ -37,11 +37,15 @@ def mind_map_of(
     competitor: str | None,
     product_id: int | None,
     now: datetime,
+    *,
+    tags: Iterable[list[Tag]] | None = None,
 ) -> MindMap:
-    """The mind map of tagged ``rows`` of the ``chosen`` products, named by the selection."""
+    """The mind map of tagged ``rows`` of the ``chosen`` products, named by the selection; ``tags``:
+    each row's tags already read as :class:`Tag` (in row order), when the caller has them."""
     one = chosen[0] if product_id and chosen else None
+    read = ([tag_from_row(t) for t in r.tags] for r in rows) if tags is None else tags
     return build_mind_map(
-        (MindMapReview(r.text, [tag_from_row(t) for t in r.tags], r.at) for r in rows),
+        (MindMapReview(r.text, row_tags, r.at) for r, row_tags in zip(rows, read, strict=True)),
         competitor=competitor or (one[1] if one else "全部竞品"),
         product=one[2] if one else None,
         top=TOP,

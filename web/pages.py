@@ -547,13 +547,18 @@ def void_observation(
 # ---------------------------------------------------------------- 评价洞察
 
 
-def _tag_summary(rows: list[q.ReviewText]) -> list[Any]:
+def _with_tags(rows: list[q.ReviewText]) -> list[tuple[q.ReviewText, list[Any]]]:
+    """Each row with its stored tags read as ``Tag``: read once, as the page summarises a review up
+    to three times (the 30 days, its week, its product) and draws it in the mind map."""
     from jingshao.core.tags import tag_from_row
+
+    return [(r, [tag_from_row(t) for t in r.tags]) for r in rows]
+
+
+def _tag_summary(rows: list[tuple[q.ReviewText, list[Any]]]) -> list[Any]:
     from jingshao.nlp import aggregate_tags
 
-    return aggregate_tags(
-        (r.text, [tag_from_row(t) for t in r.tags], 0.5 if r.sentiment is None else r.sentiment) for r in rows if r.tags
-    )
+    return aggregate_tags((r.text, tags, 0.5 if r.sentiment is None else r.sentiment) for r, tags in rows if tags)
 
 
 def _week_start(tz: Any, now: datetime) -> datetime:
@@ -594,13 +599,15 @@ def reviews(request: Request, db: Session = Depends(get_db), competitor: str = "
         ],
     }
     window = q.tagged_reviews(db, ids, now - timedelta(days=30), now + timedelta(seconds=1)) if ids else []
-    summary = _tag_summary(window)
+    tagged = _with_tags(window)
+    summary = _tag_summary(tagged)
     pros = [t for t in summary if t.polarity == "pos"][:8]
     cons = [t for t in summary if t.polarity == "neg"][:8]
     # This week against the 7 days before it: tags whose review count moved most.
     # (The 30-day window holds both weeks: no query of their own.)
-    recent = [r for r in window if r.at >= now - timedelta(days=7)]
-    before = [r for r in window if now - timedelta(days=14) <= r.at < now - timedelta(days=7)]
+    week_ago, two_weeks_ago = now - timedelta(days=7), now - timedelta(days=14)
+    recent = [rt for rt in tagged if rt[0].at >= week_ago]
+    before = [rt for rt in tagged if two_weeks_ago <= rt[0].at < week_ago]
     cur = {(t.aspect, t.polarity, t.opinion): t.reviews for t in _tag_summary(recent)}
     prev = {(t.aspect, t.polarity, t.opinion): t.reviews for t in _tag_summary(before)}
     moves = sorted(
@@ -610,15 +617,15 @@ def reviews(request: Request, db: Session = Depends(get_db), competitor: str = "
     week = {
         "reviews": len(recent),
         "reviews_before": len(before),
-        "pos": _share([r for r in recent if r.sentiment is not None], lambda r: r.sentiment >= 0.5),
-        "pos_before": _share([r for r in before if r.sentiment is not None], lambda r: r.sentiment >= 0.5),
+        "pos": _share([r for r, _ in recent if r.sentiment is not None], lambda r: r.sentiment >= 0.5),
+        "pos_before": _share([r for r, _ in before if r.sentiment is not None], lambda r: r.sentiment >= 0.5),
     }
     # 爆款拆解: the most reviewed products of the selection.
     top = chosen[:5]
     tear = q.teardown_rows(db, top, now - timedelta(days=90))
-    by_pid: dict[int, list[q.ReviewText]] = {}
-    for r in window:
-        by_pid.setdefault(r.product_id, []).append(r)
+    by_pid: dict[int, list[tuple[q.ReviewText, list[Any]]]] = {}
+    for rt in tagged:
+        by_pid.setdefault(rt[0].product_id, []).append(rt)
     teardown = []
     for row in tear:
         tags = _tag_summary(by_pid.get(row.product_id, []))
@@ -631,7 +638,11 @@ def reviews(request: Request, db: Session = Depends(get_db), competitor: str = "
                 "cons": [t for t in tags if t.polarity == "neg"][:3],
             }
         )
-    mind = insight.mind_map_of(window, chosen, competitor or None, product or None, now) if ids else None
+    mind = (
+        insight.mind_map_of(window, chosen, competitor or None, product or None, now, tags=[t for _, t in tagged])
+        if ids
+        else None
+    )
     api_params = {k: v for k, v in (("competitor", competitor), ("product_id", product or "")) if v}
     return render(
         request,
