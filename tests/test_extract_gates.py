@@ -376,3 +376,33 @@ def test_microdata_on_the_page_tree_is_extructs_on_the_lxml_html_tree(name: str,
     got = structured.microdata_items(page.tree, "https://example.com/p", lambda: page.html_tree)
     assert got == structured.microdata_items(page.html_tree, "https://example.com/p")
     assert got or "corner" not in name
+
+
+_VARIANT_CORNERS = (
+    # a variant list in the state, its key written as the gate finds it
+    '<script>window.__S__ = {"skuList": [{"name": "a", "price": 1}, {"name": "b", "price": 2}]};</script>',
+    # the key only as a JSON escape: the gate says no, so no variants, blobs read or not
+    '<script>window.__S__ = {"sku\\u004cist": [{"name": "a", "price": 1}, {"name": "b", "price": 2}]};</script>',
+    # the key after a comment (no colon right after it), another key elsewhere on the page
+    "<p>skus: 2</p><script>var s = {skuList /* c */ : [{name: 'a', price: 1}, {name: 'b', price: 2}]};</script>",
+    "<script>var s = {skuList /* c */ : [{name: 'a', price: 1}, {name: 'b', price: 2}]};</script>",
+)
+
+
+@pytest.mark.parametrize(
+    "name,body",
+    PAGES + [(f"corner-{i}", f"<html><body>{t}</body></html>".encode()) for i, t in enumerate(_VARIANT_CORNERS)],
+    ids=[n for n, _ in PAGES] + [f"corner-{i}" for i in range(len(_VARIANT_CORNERS))],
+)
+def test_variants_from_read_blobs_are_the_gated_ones(name: str, body: bytes) -> None:
+    from jingshao.crawlers.extract import state, variants
+
+    page = _page(body)
+    gated = variants.page_variants(page)  # the blobs not read yet: the gate first
+    assert "_state_blobs" not in page.__dict__ or variants._names_variant_list(page.ascii_lower)
+    state.iter_state(page)
+    assert variants.page_variants(page) == gated
+    if name == "corner-0" or name == "corner-2":
+        assert len(gated) == 2
+    elif name.startswith("corner"):
+        assert gated == [] and variants.from_state([d for _n, d in state.iter_state(page)])

@@ -138,6 +138,14 @@ def page_variants(page: Page, blobs: list[Any] | None = None) -> list[dict[str, 
     found = _from_attributes(page)
     if len(found) >= 2:
         return _dedup(found)
+    if blobs is None and "_state_blobs" in page.__dict__:
+        # The blobs are already read (the state layer ran): walking them for a variant list is
+        # cheaper than the gate's scans of the whole page, and the answer is the same: none found
+        # is none whatever the gate says, and a list found still needs the gate's yes.
+        from .state import iter_state
+
+        found = from_state([data for _name, data in iter_state(page)])
+        return _dedup(found) if found and _names_variant_list(page.ascii_lower) else []
     if not _names_variant_list(page.ascii_lower):
         return []
     if blobs is None:
