@@ -360,6 +360,9 @@ _MICRODATA_CORNERS = (
     """<html><body><div itemscope itemtype="http://schema.org/Product" itemref="x1 x2">
     <span itemprop="name">N</span></div><p id="x1"><span itemprop="sku">S1</span><!--c--></p>
     <div id="x2" itemprop="brand">B<script>1</script></div></body></html>""",
+    """<html><body><div itemscope><div itemprop="x">a<div>b<script>s<!--c--></script>t</div><!--c2-->u
+    <style>z</style><meta name=m content=c>v<link rel=l>w</div>
+    <p itemprop="y"><!--c-->t<!--d--></p></div></body></html>""",
     """<html><body><ITEM itemscope><span ITEMPROP="name">x<meta content="y"></span><span itemprop=price>1</span>
     </ITEM><div itemscope><p itemprop="a">t<link rel=x>u</p></div></body></html>""",
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from copy import deepcopy
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -274,8 +275,8 @@ def jsonld_items(tree: Any, scripts: list[Any] | None = None) -> list[dict[str, 
 
 
 #: Tags whose presence in a property's subtree makes extruct's cleaner change that subtree before
-#: its text is read (killed: script, style, link, meta; renamed: image -> img).
-_CLEANED_TAGS = frozenset(("script", "style", "link", "meta", "image"))
+#: its text is read (killed, as comments and processing instructions are; <image> is renamed <img>).
+_CLEANED_TAGS = frozenset(("script", "style", "link", "meta"))
 
 
 @lru_cache(maxsize=1)
@@ -284,11 +285,13 @@ def _plain_tree_extractor() -> Any:
 
     extruct reads a property's text through ``lxml.html.clean.Cleaner`` on a copy of the element,
     which needs ``lxml.html`` elements (``drop_tree``): that was the only reason the page was
-    parsed a second time. This subclass reads the text of a subtree the cleaner would leave as
-    it is (no script/style/link/meta/image element, comment or processing instruction: only
-    inline ``style`` attributes would go, which hold no text) with ``html_text`` directly, as
-    extruct does after cleaning; any other subtree is read by extruct itself on the same element
-    of the ``lxml.html`` tree (``html_tree``: a callable parsing the page again, only then)."""
+    parsed a second time. This subclass does what that cleaner does to such a subtree (written
+    here as lxml.html's Cleaner cannot run on plain elements): script, style, link and meta
+    elements and comments dropped with their tails kept (processing instructions are already out
+    of this tree; the inline ``style`` attributes it also strips hold no text), then reads the
+    text with ``html_text`` as extruct does. A subtree with an <image> (which the cleaner renames)
+    is read by extruct itself on the same element of the ``lxml.html`` tree (``html_tree``: a
+    callable parsing the page again, only then). A test compares both on every page."""
     import html_text
     from extruct.w3cmicrodata import LxmlMicrodataExtractor
 
@@ -309,12 +312,33 @@ def _plain_tree_extractor() -> Any:
             return [item for item in items if item]
 
         def _extract_textContent(self, node: Any) -> Any:
+            killed = []
             for el in node.iter():
                 tag = el.tag
-                if not isinstance(tag, str) or tag in _CLEANED_TAGS:
+                if tag == "image":
                     break
+                if not isinstance(tag, str) or tag in _CLEANED_TAGS:
+                    killed.append(el)
             else:
-                return html_text.etree_to_text(node)
+                if not killed:
+                    return html_text.etree_to_text(node)
+                if killed[0] is node:
+                    return ""  # the cleaner clears a killed root: no text left
+                # what the cleaner does to a copy: each killed element (comment, script, style,
+                # link, meta) dropped in document order, its tail kept (lxml.html's drop_tree)
+                copy = deepcopy(node)
+                for el in [el for el in copy.iter() if not isinstance(el.tag, str) or el.tag in _CLEANED_TAGS]:
+                    parent = el.getparent()
+                    if parent is None:
+                        continue
+                    if el.tail:
+                        previous = el.getprevious()
+                        if previous is None:
+                            parent.text = (parent.text or "") + el.tail
+                        else:
+                            previous.tail = (previous.tail or "") + el.tail
+                    parent.remove(el)
+                return html_text.etree_to_text(copy)
             twin = self._html_tree().getroottree().xpath(node.getroottree().getpath(node))
             if len(twin) != 1 or twin[0].tag != node.tag:
                 raise ValueError("the lxml.html tree does not have this element")
