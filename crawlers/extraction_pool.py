@@ -4,8 +4,8 @@ Extraction is CPU-bound pure Python (lxml, regexes) and, in-process, runs on the
 page is extracted nothing is downloaded or stored. With ``extract_workers = N`` the products spider sends
 each page's bytes to a :class:`concurrent.futures.ProcessPoolExecutor` of N processes and awaits the
 future under the asyncio reactor, so Scrapy's loop (downloads, middlewares, storage) runs on one core
-while pages are extracted on another. The function the workers run is the very ``extract_product`` of
-an in-process crawl, so the results are the same.
+while pages are extracted on another. The function the workers run (:func:`extract_page`: the extraction,
+the observation's extras and the ad-law hits) is the very call of an in-process crawl, so the rows are the same.
 
 Lifecycle and failures:
 
@@ -37,10 +37,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from jingshao.crawlers.extract import extract_product
-from jingshao.crawlers.extract.model import ProductExtraction
+from jingshao.crawlers.extract.model import ProductExtraction, reading_basis
+from jingshao.crawlers.extract.offers import final_price, parse_offers
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +97,7 @@ def _warm() -> int:
     return os.getpid()
 
 
-def extract_batch(function: Callable[..., ProductExtraction], pages: list[tuple[Any, ...]]) -> list[tuple[bool, Any]]:
+def extract_batch(function: Callable[..., ExtractedPage], pages: list[tuple[Any, ...]]) -> list[tuple[bool, Any]]:
     """What a worker runs for one batch of pages: ``function`` on each, each page's result or its own error
     (one page that raises fails alone, as in-process)."""
     out: list[tuple[bool, Any]] = []
@@ -107,11 +109,60 @@ def extract_batch(function: Callable[..., ProductExtraction], pages: list[tuple[
     return out
 
 
-def extract_page(
-    body: bytes, url: str, selectors: dict[str, str] | None, encoding: str | None, variant: str | None
-) -> ProductExtraction:
-    """What a worker runs for one page: the same call an in-process crawl makes."""
-    return extract_product(body, url, selectors=selectors, encoding=encoding, variant=variant)
+@dataclass
+class ExtractedPage:
+    """A page's extraction and what is derived from it alone: the observation's extras and the ad-law hits
+    of its title and promo. ``extras`` / ``adlaw_hits`` are None when they were not computed (a page that
+    gives no observation, or one whose extras raised: the reactor computes them again, so the error is the
+    one an in-process crawl raises, at the same step)."""
+
+    ext: ProductExtraction
+    extras: dict[str, Any] | None = None
+    adlaw_hits: list[dict[str, Any]] | None = None
+
+    @property
+    def price(self) -> Any:
+        return self.ext.price
+
+
+def extract_page(body: bytes, url: str, encoding: str | None, target: dict[str, Any], nlp: Any) -> ExtractedPage:
+    """What a worker runs for one page (and an in-process crawl, the same call): the extraction, then the
+    observation's extras and the ad-law hits (``nlp``: the crawl's NlpConfig).
+
+    Issue 15: both cost about 1.5 ms a page each on the reactor after extraction (profile of a pooled crawl);
+    here they run in the worker. Computed for every page that can become an observation (a price, or out of
+    stock); the storage pipeline keeps the hits of a new or changed observation only, as before."""
+    from jingshao.crawlers.enrichment import Enricher
+    from jingshao.nlp.settings import NlpConfig
+
+    ext = extract_product(
+        body, url, selectors=target.get("selectors") or None, encoding=encoding, variant=target.get("variant") or None
+    )
+    if ext.price is None and ext.availability != "OutOfStock":
+        return ExtractedPage(ext)  # a failed page (or a wall): neither is stored
+    try:
+        extras: dict[str, Any] | None = observation_extras(ext, target)
+    except Exception:
+        extras = None  # raised again on the reactor, where an in-process crawl raises it
+    hits = Enricher(nlp if nlp is not None else NlpConfig()).adlaw_hits({"title": ext.title, "promo": ext.promo})
+    return ExtractedPage(ext, extras, hits)
+
+
+def observation_extras(ext: Any, target: dict[str, Any]) -> dict[str, Any]:
+    """What is stored beside the fields: 到手价 and its offers, variants, and the basis the values were
+    read with (a new extractor version or new selectors start a new baseline: no alert compares across)."""
+    offers = parse_offers(ext.promo)
+    quantity = int(target.get("quantity") or 1)
+    final = final_price(ext.price, offers, quantity)
+    extras: dict[str, Any] = {
+        "basis": reading_basis(target.get("selectors") or None),
+        "final_price": final.unit if final is not None and final.used else None,
+        "offers": [o.to_json() for o in final.used] if final is not None and final.used else None,
+        "variants": [{"name": v["name"], "price": format(v["price"], "f")} for v in ext.variants] or None,
+    }
+    if target.get("plausibility_factor") is not None:
+        extras["plausibility_factor"] = target["plausibility_factor"]
+    return extras
 
 
 class ExtractionPool:
@@ -122,9 +173,10 @@ class ExtractionPool:
     #: Pages per batch at most (a batch is one round-trip to a worker).
     max_batch = 16
 
-    def __init__(self, workers: int, function: Callable[..., ProductExtraction] = extract_page) -> None:
+    def __init__(self, workers: int, function: Callable[..., ExtractedPage] = extract_page, nlp: Any = None) -> None:
         self.workers = workers
         self.function = function
+        self.nlp = nlp  # the crawl's NlpConfig (ad-law words), sent with every page (pickled once a batch)
         self.executor: ProcessPoolExecutor | None = None
         self.restarts = 0
         self.closed = False
@@ -132,7 +184,7 @@ class ExtractionPool:
         self.alone_lock = asyncio.Lock()
         # Pages waiting for the next batch (their arguments and the future their crawl callback awaits), and
         # the batches in the workers now (see _pump).
-        self.waiting: list[tuple[tuple[Any, ...], asyncio.Future[ProductExtraction]]] = []
+        self.waiting: list[tuple[tuple[Any, ...], asyncio.Future[ExtractedPage]]] = []
         self.in_flight = 0
 
     @property
@@ -188,16 +240,16 @@ class ExtractionPool:
         body: bytes,
         url: str,
         *,
-        selectors: dict[str, str] | None = None,
         encoding: str | None = None,
-        variant: str | None = None,
-    ) -> ProductExtraction:
-        args: tuple[Any, ...] = (body, url, selectors, encoding, variant)
+        target: dict[str, Any] | None = None,
+    ) -> ExtractedPage:
+        """``target``: the page's target (its selectors, variant, quantity ...; none: a page read plainly)."""
+        args: tuple[Any, ...] = (body, url, encoding, target if target is not None else {}, self.nlp)
         if self.executor is None:
             self.start()
         if self.executor is None:  # in-process (extract_workers = 0, too many dead pools, or closed)
             return self.function(*args)
-        page: asyncio.Future[ProductExtraction] = asyncio.get_running_loop().create_future()
+        page: asyncio.Future[ExtractedPage] = asyncio.get_running_loop().create_future()
         self.waiting.append((args, page))
         self._pump()
         try:
@@ -245,7 +297,7 @@ class ExtractionPool:
 
     def _batch_done(
         self,
-        batch: list[tuple[tuple[Any, ...], asyncio.Future[ProductExtraction]]],
+        batch: list[tuple[tuple[Any, ...], asyncio.Future[ExtractedPage]]],
         executor: ProcessPoolExecutor,
         done: asyncio.Future[list[tuple[bool, Any]]],
     ) -> None:
@@ -269,7 +321,7 @@ class ExtractionPool:
                 page.set_exception(value)
         self._pump()
 
-    async def _alone(self, args: tuple[Any, ...], url: str) -> ProductExtraction:
+    async def _alone(self, args: tuple[Any, ...], url: str) -> ExtractedPage:
         """A page that was in a pool when it broke, extracted again in a worker of its own, one page at a
         time: the page that kills this worker too is the culprit (a failed page), the others were bystanders."""
         async with self.alone_lock:

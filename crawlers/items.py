@@ -15,6 +15,9 @@ class ProductObservationItem:
     rendered: bool = False
     # Stored beside the observed fields (issue 11): final_price, offers, variants, basis.
     extras: dict[str, Any] = field(default_factory=dict)
+    # Issue 15: the ad-law hits of title and promo, found where the page was extracted (an extraction worker);
+    # None: not found yet, the storage pipeline scans them. Stored only for a new or changed observation.
+    adlaw_hits: list[dict[str, Any]] | None = field(default=None, repr=False)
     # Size of the page's body: folded into the product's usual size (an empty shell is far below it).
     page_bytes: int | None = None
     # The page as served (and a PNG of a rendered page): evidence when the observation changed (issue 12).

@@ -189,7 +189,9 @@ class ProductPipeline(ItemPipeline):
                     packed_html=ahead.result() if ahead is not None else None,
                 )
                 if result.outcome in (ObservationOutcome.NEW, ObservationOutcome.CHANGED):
-                    hits = owner.enrichment.adlaw_hits(item.fields.get("title"), item.fields.get("promo"))
+                    hits = item.adlaw_hits
+                    if hits is None:
+                        hits = owner.enrichment.adlaw_hits(item.fields.get("title"), item.fields.get("promo"))
                     hits_rows += [
                         {"observation_id": result.observation_id, "product_id": item.product_id, **h} for h in hits
                     ]

@@ -19,7 +19,7 @@ from jingshao.crawlers.extraction_pool import MAX_RESTARTS, ExtractionPool, Work
 from jingshao.demo.catalog import DemoProduct, demo_products, expected_bench, slow_product_url
 from jingshao.demo.runner import write_demo_config
 from jingshao.storage.db import open_database
-from jingshao.storage.models import CrawlRun, FailedObservation, Observation, Product
+from jingshao.storage.models import AdlawHit, CrawlRun, FailedObservation, Observation, Product
 
 from .conftest import REPO, run_cli, wait_for
 
@@ -31,16 +31,16 @@ PAGE = b"""<html><head><title>x</title><script type="application/ld+json">
 </script></head><body><h1>test</h1></body></html>"""
 
 
-def die_on_poison(body, url, selectors, encoding, variant):
+def die_on_poison(body, url, encoding, target, nlp):
     """A page that kills the worker extracting it (like a crash in a C extension); others extract normally."""
     if url.endswith("/poison"):
         os._exit(1)
-    return extract_page(body, url, selectors, encoding, variant)
+    return extract_page(body, url, encoding, target, nlp)
 
 
-def slow_extract(body, url, selectors, encoding, variant):
+def slow_extract(body, url, encoding, target, nlp):
     time.sleep(0.5)
-    return extract_page(body, url, selectors, encoding, variant)
+    return extract_page(body, url, encoding, target, nlp)
 
 
 def alive(pid: int) -> bool:
@@ -62,6 +62,11 @@ def stored_rows(db_url: str) -> dict[str, tuple]:
         with db.session() as s:
             rows = s.execute(select(Product.url, Observation).join(Observation.product)).all()
             failed = s.execute(select(FailedObservation.url, FailedObservation.reason)).all()
+            hits = s.execute(
+                select(Product.url, AdlawHit.field, AdlawHit.word, AdlawHit.category, AdlawHit.start, AdlawHit.context)
+                .join(Product, Product.id == AdlawHit.product_id)
+                .order_by(Product.url, AdlawHit.field, AdlawHit.start)
+            ).all()
     finally:
         db.dispose()
     out: dict[str, tuple] = {
@@ -87,6 +92,8 @@ def stored_rows(db_url: str) -> dict[str, tuple]:
         for url, o in rows
     }
     out.update({f"failed {url}": (reason,) for url, reason in failed})
+    for url, *hit in hits:
+        out.setdefault(f"adlaw {url}", []).append(tuple(hit))
     return out
 
 
@@ -96,11 +103,16 @@ def test_a_crawl_with_extraction_workers_stores_what_an_in_process_crawl_stores(
     rows = {}
     for workers in (0, 2):
         cfg = write_demo_config(shop.base_url, tmp_path / f"w{workers}", with_browser=False, products=products)
+        # The crawl's own ad-law words (words of the demo's promos) must reach the workers, which find the hits.
+        cfg.write_text(cfg.read_text().replace("[web]\n", '[nlp]\nadlaw_extra = ["赠品", "领券"]\n[web]\n', 1))
         run_cli("crawl", "products", "--config", str(set_workers(cfg, workers)), check=False)
         rows[workers] = stored_rows(f"sqlite:///{cfg.parent / 'demo.db'}")
-    assert len(rows[0]) == len(products)
+    hits = {key: value for key, value in rows[0].items() if key.startswith("adlaw ")}
+    assert len(rows[0]) - len(hits) == len(products)
     assert any(key.startswith("failed ") for key in rows[0])
-    assert any(row[6] for row in rows[0].values() if len(row) > 1)  # promos are compared too
+    assert any(row[6] for row in rows[0].values() if len(row) > 1 and not isinstance(row, list))  # promos too
+    assert {hit[1] for value in hits.values() for hit in value} >= {"赠品", "领券"}  # the config's words
+    assert any(row[12] for row in rows[0].values() if len(row) > 1 and not isinstance(row, list))  # 到手价 too
     assert rows[2] == rows[0]
 
 
@@ -146,7 +158,7 @@ def test_a_worker_killed_mid_page_is_replaced_and_its_page_extracted_again():
 
     try:
         pid, results = asyncio.run(run())
-        assert [r.price for r in results] == [extract_page(PAGE, "u", None, None, None).price] * 3
+        assert [r.price for r in results] == [extract_page(PAGE, "u", None, {}, None).price] * 3
         assert pool.restarts == 1
         assert pool.pids() and pid not in pool.pids()
     finally:
@@ -166,7 +178,7 @@ def test_a_page_that_kills_its_worker_twice_is_a_failed_page_and_the_others_are_
     finally:
         pool.close()
     assert isinstance(poison, WorkerDied) and "died twice" in str(poison)
-    assert a.price == b.price == extract_page(PAGE, "u", None, None, None).price  # bystanders are extracted
+    assert a.price == b.price == extract_page(PAGE, "u", None, {}, None).price  # bystanders are extracted
     assert pool.restarts == 1
 
 
@@ -184,7 +196,7 @@ def test_after_too_many_dead_pools_the_crawl_extracts_in_process():
     finally:
         pool.close()
     assert pool.in_process and not pool.pids()
-    assert result.price == extract_page(PAGE, "u", None, None, None).price
+    assert result.price == extract_page(PAGE, "u", None, {}, None).price
 
 
 def test_the_workers_die_with_a_crawl_killed_with_kill_9(tmp_path):

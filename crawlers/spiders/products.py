@@ -22,14 +22,19 @@ from jingshao.crawlers.blocking import (
     reason_text,
     wall_before_extraction,
 )
-from jingshao.crawlers.extract import extract_product
 from jingshao.crawlers.extract.model import reading_basis
-from jingshao.crawlers.extract.offers import final_price, parse_offers
-from jingshao.crawlers.extraction_pool import ExtractionPool, WorkerDied
+from jingshao.crawlers.extraction_pool import (
+    ExtractedPage,
+    ExtractionPool,
+    WorkerDied,
+    extract_page,
+    observation_extras,
+)
 from jingshao.crawlers.failures import request_of
 from jingshao.crawlers.items import BlockedPageItem, FailedPageItem, ListPriceItem, ProductObservationItem
 from jingshao.crawlers.middlewares import CONDITIONAL, PAGE_STATE, READING, VALIDATED, page_validators
 from jingshao.crawlers.spiders.base import TargetsSpider
+from jingshao.nlp.settings import NlpConfig
 
 FIELDS = ("title", "price", "original_price", "currency", "availability", "promo", "sku", "brand", "price_is_range")
 
@@ -64,7 +69,8 @@ class ProductsSpider(TargetsSpider):
         spider.screenshots = bool(evidence is not None and evidence.enabled and evidence.screenshots)
         # Issue 15: extraction in worker processes (0: in-process); started by the first page to extract,
         # shut down when the spider closes (after the pages in flight).
-        spider.extraction = ExtractionPool(crawler.settings.getint("JINGSHAO_EXTRACT_WORKERS", 0))
+        nlp = crawler.settings.get("JINGSHAO_NLP") or NlpConfig()  # the storage pipeline's, for the ad-law hits
+        spider.extraction = ExtractionPool(crawler.settings.getint("JINGSHAO_EXTRACT_WORKERS", 0), nlp=nlp)
         crawler.signals.connect(spider.extraction.close, signal=signals.spider_closed)
         return spider
 
@@ -124,14 +130,13 @@ class ProductsSpider(TargetsSpider):
             yield early
             return
         target, fingerprint, reading = early
-        ext = extract_product(
-            response.body,
-            response.url,
-            selectors=target.get("selectors") or None,
-            encoding=response.encoding if isinstance(response, TextResponse) else None,
-            variant=target.get("variant") or None,
-        )
-        yield from self.after_extraction(response, ext, target, fingerprint, reading)
+        page = self.extract_here(response, target)
+        yield from self.after_extraction(response, page, target, fingerprint, reading)
+
+    def extract_here(self, response: Response, target: dict[str, Any]) -> ExtractedPage:
+        """The page extracted on the reactor: the very call an extraction worker makes."""
+        encoding = response.encoding if isinstance(response, TextResponse) else None
+        return extract_page(response.body, response.url, encoding, target, self.extraction.nlp)
 
     async def parse_product_pooled(self, response: Response):
         """:meth:`parse_product` with the extraction in a worker process (``[crawl] extract_workers``):
@@ -147,31 +152,19 @@ class ProductsSpider(TargetsSpider):
         if wall is not None and wall is not UNDECIDED:
             yield self.blocked_item(response, target, wall)
             return
-        encoding = response.encoding if isinstance(response, TextResponse) else None
         try:
             if wall is UNDECIDED:  # a wall unless extraction finds the product: extracted here, at once
-                ext = extract_product(
-                    response.body,
-                    response.url,
-                    selectors=target.get("selectors") or None,
-                    encoding=encoding,
-                    variant=target.get("variant") or None,
-                )
+                page = self.extract_here(response, target)
             else:
-                ext = await self.extraction.extract(
-                    response.body,
-                    response.url,
-                    selectors=target.get("selectors") or None,
-                    encoding=encoding,
-                    variant=target.get("variant") or None,
-                )
+                encoding = response.encoding if isinstance(response, TextResponse) else None
+                page = await self.extraction.extract(response.body, response.url, encoding=encoding, target=target)
         except WorkerDied as exc:
             yield FailedPageItem(
                 url=target["url"], product_id=target["product_id"], http_status=response.status, reason=str(exc)
             )
             return
         # wall None: no wall whatever extraction found (detect_block would say None again), so it is not asked.
-        for item in self.after_extraction(response, ext, target, fingerprint, reading, walls_ruled_out=wall is None):
+        for item in self.after_extraction(response, page, target, fingerprint, reading, walls_ruled_out=wall is None):
             yield item
 
     def before_extraction(self, response: Response) -> ProductObservationItem | tuple[dict[str, Any], str, str]:
@@ -193,13 +186,14 @@ class ProductsSpider(TargetsSpider):
     def after_extraction(
         self,
         response: Response,
-        ext: Any,
+        page: ExtractedPage,
         target: dict[str, Any],
         fingerprint: str,
         reading: str,
         *,
         walls_ruled_out: bool = False,
     ) -> Iterator[Any]:
+        ext = page.ext
         # Issue 12: a wall (login, captcha, 403/412/429, empty shell) is a blocked page, never an observation.
         # ``walls_ruled_out``: wall_before_extraction found that no signal can fire on this page (issue 15: the
         # page's text is then not decoded again on the reactor for a check that cannot fire).
@@ -223,7 +217,8 @@ class ProductsSpider(TargetsSpider):
             fields={f: getattr(ext, f) for f in FIELDS},
             sources=ext.sources,
             rendered=bool(target.get("render")),
-            extras=observation_extras(ext, target),
+            extras=page.extras if page.extras is not None else observation_extras(ext, target),
+            adlaw_hits=page.adlaw_hits,
             page_bytes=len(response.body),
             body=response.body,
             screenshot=screenshot_of(response),
@@ -346,20 +341,3 @@ def page_fingerprint(body: bytes, reading: str) -> str:
     digest.update(b"\0")
     digest.update(body)  # no copy of the body (an update, not bytes concatenation)
     return digest.hexdigest()
-
-
-def observation_extras(ext: Any, target: dict[str, Any]) -> dict[str, Any]:
-    """What is stored beside the fields: 到手价 and its offers, variants, and the basis the values were
-    read with (a new extractor version or new selectors start a new baseline: no alert compares across)."""
-    offers = parse_offers(ext.promo)
-    quantity = int(target.get("quantity") or 1)
-    final = final_price(ext.price, offers, quantity)
-    extras: dict[str, Any] = {
-        "basis": reading_basis(target.get("selectors") or None),
-        "final_price": final.unit if final is not None and final.used else None,
-        "offers": [o.to_json() for o in final.used] if final is not None and final.used else None,
-        "variants": [{"name": v["name"], "price": format(v["price"], "f")} for v in ext.variants] or None,
-    }
-    if target.get("plausibility_factor") is not None:
-        extras["plausibility_factor"] = target["plausibility_factor"]
-    return extras
