@@ -182,8 +182,13 @@ def test_a_crawl_that_cannot_store_stops_with_an_error(shop, tmp_path):
             if not served_at_error and "cannot store into the database" in line:
                 served_at_error.append(served())
 
+    # stdout is read by a thread of its own: proc.communicate() would read stderr too, and the lines it took
+    # (the one this test waits for among them) would never reach read_stderr.
+    out_chunks: list[str] = []
     reader = threading.Thread(target=read_stderr, daemon=True)
     reader.start()
+    out_reader = threading.Thread(target=lambda: out_chunks.append(proc.stdout.read()), daemon=True)  # type: ignore[union-attr]
+    out_reader.start()
     try:
         wait_for(lambda: observations(cfg) >= 3, timeout=90)
         conn = sqlite3.connect(str(tmp_path / "demo.db"), timeout=30)
@@ -191,12 +196,13 @@ def test_a_crawl_that_cannot_store_stops_with_an_error(shop, tmp_path):
         conn.commit()
         stored_before = conn.execute("SELECT count(*) FROM observations_gone").fetchone()[0]
         conn.close()
-        out, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
         reader.join(timeout=30)
+        out_reader.join(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
-    errors = "".join(err_lines)
+    errors, out = "".join(err_lines), "".join(out_chunks)
     assert proc.returncode == 1, out + errors
     said = " ".join((out + errors).split())  # a narrow terminal may wrap the error line
     assert "could not store" in said and "no such table" in said, errors
