@@ -381,6 +381,25 @@ def test_microdata_on_the_page_tree_is_extructs_on_the_lxml_html_tree(name: str,
     assert got or "corner" not in name
 
 
+def test_microdata_falls_back_to_extruct_when_the_page_tree_reader_fails(monkeypatch) -> None:
+    """An extruct whose internals the page-tree reader does not fit (pyproject allows newer ones) still
+    gives the page's microdata, read by extruct on the lxml.html tree, never none."""
+
+    class Unfit:
+        def __init__(self, html_tree: object) -> None:
+            pass
+
+        def extract_items(self, document: object, base_url: object) -> list[object]:
+            raise AttributeError("_xp_item")
+
+    name, body = next((n, b) for n, b in PAGES if b"itemscope" in b)
+    page = _page(body)
+    expected = structured.microdata_items(page.html_tree, "https://example.com/p")
+    monkeypatch.setattr(structured, "_plain_tree_extractor", lambda: Unfit)
+    got = structured.microdata_items(page.tree, "https://example.com/p", lambda: page.html_tree)
+    assert got == expected and got, name
+
+
 _VARIANT_CORNERS = (
     # a variant list in the state, its key written as the gate finds it
     '<script>window.__S__ = {"skuList": [{"name": "a", "price": 1}, {"name": "b", "price": 2}]};</script>',

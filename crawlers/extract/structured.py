@@ -360,7 +360,13 @@ def microdata_items(tree: Any, url: str, html_tree: Any = None) -> list[dict[str
         if html_tree is None:
             items = MicrodataExtractor().extract_items(tree, url or None)
         else:
-            items = _plain_tree_extractor()(html_tree).extract_items(tree, url or None)
+            try:
+                items = _plain_tree_extractor()(html_tree).extract_items(tree, url or None)
+            except Exception:
+                # The subclass leans on extruct's internals (pyproject allows any extruct >= 0.17): where
+                # it fails, extruct reads the lxml.html tree as it did before, rather than no microdata.
+                log.debug("microdata on the page's own tree failed; extruct reads it again", exc_info=True)
+                items = MicrodataExtractor().extract_items(html_tree(), url or None)
     except Exception:
         log.debug("microdata extraction failed", exc_info=True)
         return []
