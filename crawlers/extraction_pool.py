@@ -127,13 +127,14 @@ class ExtractedPage:
 
 def extract_page(body: bytes, url: str, encoding: str | None, target: dict[str, Any], nlp: Any) -> ExtractedPage:
     """What a worker runs for one page (and an in-process crawl, the same call): the extraction, then the
-    observation's extras and the ad-law hits (``nlp``: the crawl's NlpConfig).
+    observation's extras and, with ``nlp`` (the crawl's NlpConfig), the ad-law hits.
 
     Issue 15: both cost about 1.5 ms a page each on the reactor after extraction (profile of a pooled crawl);
-    here they run in the worker. Computed for every page that can become an observation (a price, or out of
-    stock); the storage pipeline keeps the hits of a new or changed observation only, as before."""
+    here they run in the worker. The hits are found for every page that can become an observation (a price,
+    or out of stock) and kept for a new or changed observation only. ``nlp`` None (an in-process crawl): no
+    hits here; the storage pipeline scans the new or changed observations itself, as before, so an unchanged
+    page costs no scan on the one core."""
     from jingshao.crawlers.enrichment import Enricher
-    from jingshao.nlp.settings import NlpConfig
 
     ext = extract_product(
         body, url, selectors=target.get("selectors") or None, encoding=encoding, variant=target.get("variant") or None
@@ -144,8 +145,9 @@ def extract_page(body: bytes, url: str, encoding: str | None, target: dict[str, 
         extras: dict[str, Any] | None = observation_extras(ext, target)
     except Exception:
         extras = None  # raised again on the reactor, where an in-process crawl raises it
-    hits = Enricher(nlp if nlp is not None else NlpConfig()).adlaw_hits({"title": ext.title, "promo": ext.promo})
-    return ExtractedPage(ext, extras, hits)
+    if nlp is None:
+        return ExtractedPage(ext, extras)
+    return ExtractedPage(ext, extras, Enricher(nlp).adlaw_hits({"title": ext.title, "promo": ext.promo}))
 
 
 def observation_extras(ext: Any, target: dict[str, Any]) -> dict[str, Any]:

@@ -134,9 +134,10 @@ class ProductsSpider(TargetsSpider):
         yield from self.after_extraction(response, page, target, fingerprint, reading)
 
     def extract_here(self, response: Response, target: dict[str, Any]) -> ExtractedPage:
-        """The page extracted on the reactor: the very call an extraction worker makes."""
+        """The page extracted on the reactor: the very call an extraction worker makes, but the ad-law hits
+        are left to the storage pipeline (it scans new or changed observations only)."""
         encoding = response.encoding if isinstance(response, TextResponse) else None
-        return extract_page(response.body, response.url, encoding, target, self.extraction.nlp)
+        return extract_page(response.body, response.url, encoding, target, None)
 
     async def parse_product_pooled(self, response: Response):
         """:meth:`parse_product` with the extraction in a worker process (``[crawl] extract_workers``):
