@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
+from typing import Literal, get_args
 
 from jingshao.core.formatting import percent
 from jingshao.core.levels import LEVELS, Level
@@ -31,20 +31,8 @@ Family = Literal[
     "cookie_expired",
 ]
 
-FAMILIES: tuple[Family, ...] = (
-    "crisis",
-    "price_drop",
-    "price_floor",
-    "price_anomaly",
-    "stock_out",
-    "back_in_stock",
-    "promo_change",
-    "fake_original_price",
-    "adlaw",
-    "review_spike",
-    "crawl_blocked",
-    "cookie_expired",
-)
+#: Every family, in the order above (read off the Literal, so the two cannot drift apart).
+FAMILIES: tuple[Family, ...] = get_args(Family)
 #: Families about the crawler itself, not the market (issue 12): routed to channels with the ``admin`` role only
 #: (never to the business group), and every other family only to channels with the ``business`` role.
 ADMIN_FAMILIES: frozenset[str] = frozenset({"crawl_blocked", "cookie_expired"})
