@@ -9,6 +9,11 @@ timed repetition must give the same results (the extractor's caches may save tim
 an answer); ``--profile N`` adds where jingshao's time goes.
 
     .venv/bin/python bench/extraction.py [--shared PATH] [--failures FIELD] [--reps 3] [--profile 25]
+                                         [--dump out.json]
+
+``--dump`` writes every field and source of every benchmark page and of every page under
+tests/fixtures (cn-pages, extract) as sorted JSON: a speed-up must leave the file byte-identical
+(``cmp`` the dumps of two checkouts).
 """
 
 from __future__ import annotations
@@ -112,6 +117,22 @@ def chinese_fixtures() -> tuple[int, int]:
     return bad, len(truth) * len(CN_FIELDS)
 
 
+def dump(path: str, pages: list[Any]) -> None:
+    """Every field and source of the benchmark pages and the test fixture pages, as sorted JSON."""
+    import json
+
+    out: dict[str, Any] = {}
+    for p in pages:
+        out[f"bench/{p.page_id}"] = extract_product(p.read(), p.url).to_json(p.page_id)
+    truth = json.loads((CN_PAGES / "truth.json").read_text(encoding="utf-8"))
+    for folder in sorted((REPO / "tests" / "fixtures").iterdir()):
+        for f in sorted(folder.glob("*.html")) if folder.is_dir() else []:
+            url = truth.get(f.stem, {}).get("url", "https://item.example.com/1.html") if folder == CN_PAGES else ""
+            out[f"{folder.name}/{f.stem}"] = extract_product(f.read_bytes(), url).to_json(f.name)
+    Path(path).write_text(json.dumps(out, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"dumped {len(out)} pages to {path}")
+
+
 def _table(rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
@@ -123,12 +144,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--failures", metavar="FIELD", help="also list the pages where FIELD is wrong")
     ap.add_argument("--reps", type=int, default=3, help="timed repetitions of each extractor (interleaved)")
     ap.add_argument("--profile", type=int, default=0, metavar="N", help="also print the top N functions by own time")
+    ap.add_argument("--dump", metavar="PATH", help="write every field + source of every page as JSON, then exit")
     args = ap.parse_args(argv)
     folder = scoring.benchmark_dir(scoring.shared_dir(REPO, args.shared))
     if not (folder / "ground-truth.json").exists():
         print(f"benchmark pages not found under {folder}", file=sys.stderr)
         return 2
     pages = scoring.load_pages(folder)
+    if args.dump:
+        dump(args.dump, pages)
+        return 0
     bodies = [(p, p.read()) for p in pages]  # decompress up front: time extraction only
 
     def run(fn: Any) -> tuple[dict[str, dict[str, Any]], float]:
