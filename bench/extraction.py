@@ -9,11 +9,12 @@ timed repetition must give the same results (the extractor's caches may save tim
 an answer); ``--profile N`` adds where jingshao's time goes.
 
     .venv/bin/python bench/extraction.py [--shared PATH] [--failures FIELD] [--reps 3] [--profile 25]
-                                         [--dump out.json]
+                                         [--dump out.json [--dump-demo 200]]
 
-``--dump`` writes every field and source of every benchmark page and of every page under
-tests/fixtures (cn-pages, extract) as sorted JSON: a speed-up must leave the file byte-identical
-(``cmp`` the dumps of two checkouts).
+``--dump`` writes every field and source of every benchmark page, of every page under
+tests/fixtures (cn-pages, extract) and of ``--dump-demo`` demo-shop pages (those the crawl bench
+fetches; default 200) as sorted JSON: a speed-up must leave the file byte-identical (``cmp`` the
+dumps of two checkouts).
 """
 
 from __future__ import annotations
@@ -117,8 +118,23 @@ def chinese_fixtures() -> tuple[int, int]:
     return bad, len(truth) * len(CN_FIELDS)
 
 
-def dump(path: str, pages: list[Any]) -> None:
-    """Every field and source of the benchmark pages and the test fixture pages, as sorted JSON."""
+def _demo_pages(n: int) -> list[tuple[str, bytes, str]]:
+    """(name, body, url) of the first ``n`` pages of the crawl bench's demo shop (bench/crawl.py)."""
+    import httpx
+    from _shop import start_demo_shop  # bench/ is on sys.path: each bench runs as a script
+
+    from jingshao.demo.catalog import bench_product_urls
+
+    shop, base = start_demo_shop(0)
+    try:
+        return [(u.rsplit("/", 1)[-1], httpx.get(u).content, u) for u in bench_product_urls(base, n)]
+    finally:
+        shop.terminate()
+
+
+def dump(path: str, pages: list[Any], demo: int) -> None:
+    """Every field and source of the benchmark pages, the test fixture pages and ``demo`` demo-shop
+    pages, as sorted JSON."""
     import json
 
     out: dict[str, Any] = {}
@@ -129,6 +145,8 @@ def dump(path: str, pages: list[Any]) -> None:
         for f in sorted(folder.glob("*.html")) if folder.is_dir() else []:
             url = truth.get(f.stem, {}).get("url", "https://item.example.com/1.html") if folder == CN_PAGES else ""
             out[f"{folder.name}/{f.stem}"] = extract_product(f.read_bytes(), url).to_json(f.name)
+    for name, body, url in _demo_pages(demo) if demo else []:
+        out[f"demo/{name}"] = extract_product(body, url).to_json(name)
     Path(path).write_text(json.dumps(out, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"dumped {len(out)} pages to {path}")
 
@@ -145,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=3, help="timed repetitions of each extractor (interleaved)")
     ap.add_argument("--profile", type=int, default=0, metavar="N", help="also print the top N functions by own time")
     ap.add_argument("--dump", metavar="PATH", help="write every field + source of every page as JSON, then exit")
+    ap.add_argument("--dump-demo", type=int, default=200, metavar="N", help="demo-shop pages in --dump (0: none)")
     args = ap.parse_args(argv)
     folder = scoring.benchmark_dir(scoring.shared_dir(REPO, args.shared))
     if not (folder / "ground-truth.json").exists():
@@ -152,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     pages = scoring.load_pages(folder)
     if args.dump:
-        dump(args.dump, pages)
+        dump(args.dump, pages, args.dump_demo)
         return 0
     bodies = [(p, p.read()) for p in pages]  # decompress up front: time extraction only
 
