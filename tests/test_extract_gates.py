@@ -428,3 +428,44 @@ def test_variants_from_read_blobs_are_the_gated_ones(name: str, body: bytes) -> 
         assert len(gated) == 2
     elif name.startswith("corner"):
         assert gated == [] and variants.from_state([d for _n, d in state.iter_state(page)])
+
+
+_PRICE_KEY_CORNERS = (
+    # a price only under the key "p" (JD's price API), JSON and JS literal, a comment before the colon
+    '<script>window.__P__ = {"name": "Shoe", "p": "99.00"};</script>',
+    "<script>var s = {name: 'Shoe', p /* c */ : 99};</script>",
+    '<script type=\'application/json\' id=\'d\'>{"skus": [{"name": "a", "p": 1}, {"name": "b", "p": 2}]}</script>',
+    # the key only as a JSON escape, and no price key at all (code, tracking data)
+    '<script>window.__S__ = {"name": "Shoe", "\\u0070rice": 12};</script>',
+    "<script>var cfg = {init: function (p) { return p ? 1 : 2; }, ua: 'x'}; var t = {a: 1, b: [1, 2, 3]};</script>",
+)
+
+
+@pytest.mark.parametrize(
+    "name,body",
+    PAGES + [(f"corner-{i}", f"<html><body>{t}</body></html>".encode()) for i, t in enumerate(_PRICE_KEY_CORNERS)],
+    ids=[n for n, _ in PAGES] + [f"corner-{i}" for i in range(len(_PRICE_KEY_CORNERS))],
+)
+def test_priced_state_blobs_are_every_blob_a_price_can_come_from(name: str, body: bytes) -> None:
+    """The blobs not parsed (no price key in their text) give neither a state product nor a variant
+    list: the state layer and the variant lists read from all blobs what they read from the priced ones."""
+    from jingshao.crawlers.extract import state
+
+    def priced(node: object) -> bool:
+        if isinstance(node, dict):
+            return any(k in node for k in (*state.PRICE_KEYS, *variants._PRICE_KEYS)) or any(map(priced, node.values()))
+        return isinstance(node, list) and any(map(priced, node))
+
+    page = _page(body)
+    every = state.all_state(page)
+    kept = state.iter_state(page)
+    assert [b for b in every if priced(b[1])] == [b for b in kept if priced(b[1])]
+    assert all(b in every for b in kept)
+    page.__dict__["_state_blobs"] = every  # the state layer and the variant lists on every blob
+    fields = state.state_fields(page)
+    found = variants.from_state([d for _n, d in every])
+    page.__dict__["_state_blobs"] = kept
+    assert (state.state_fields(page).values, state.state_fields(page).via) == (fields.values, fields.via)
+    assert variants.from_state([d for _n, d in kept]) == found
+    if name.startswith("corner-"):
+        assert len(kept) == (1 if name != "corner-4" else 0), kept

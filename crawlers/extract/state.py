@@ -202,11 +202,48 @@ def _loads_js(literal: str) -> Any:
         return None
 
 
+# A blob can give the state layer a product (a dict with a ``PRICE_KEYS`` key) or the variant pass
+# a list (items with a ``variants._PRICE_KEYS`` key) only when its text spells such a key: every
+# key of both lists but "p" holds "rice"; "p" is a token of its own followed by a colon (a JSON
+# key ``"p":``, a JS ``p:`` or ``'p' :``; a comment may stand before the colon); a key written
+# with an escaped letter (``"\u0070rice"``) holds ``\u004`` to ``\u007``. A blob whose text has
+# none of the three is not parsed at all (most scripts of a big page are code and tracking
+# objects without a price), nor walked by the state and variant passes.
+_P_TOKEN = re.compile(r"p(?<![A-Za-z0-9_$]p)[\"']?\s*(?::|/[*/])")
+_ESCAPED_LETTER = re.compile(r"\\u00[4-7]")
+
+
+def _may_hold_price(text: str, start: int = 0, end: int | None = None) -> bool:
+    """Whether ``text[start:end]`` can spell a price key (see ``_P_TOKEN``): literal searches, no
+    slice copied."""
+    if end is None:
+        end = len(text)
+    return (
+        text.find("rice", start, end) >= 0
+        or _P_TOKEN.search(text, start, end) is not None
+        or _ESCAPED_LETTER.search(text, start, end) is not None
+    )
+
+
 def iter_state(page: Page) -> list[tuple[str, Any]]:
-    """(name, data) for every JSON blob in the page's scripts (cached on the page)."""
+    """(name, data) for every JSON blob in the page's scripts that can hold a price: the blobs the
+    state layer and the variant lists read (cached on the page)."""
     cached = page.__dict__.get("_state_blobs")
-    if cached is not None:
-        return cached
+    if cached is None:
+        cached = page.__dict__["_state_blobs"] = _read_state(page, priced_only=True)
+    return cached
+
+
+def all_state(page: Page) -> list[tuple[str, Any]]:
+    """(name, data) for every JSON blob in the page's scripts, priced or not (the user's ``json:``
+    selectors may read any of them; cached on the page)."""
+    cached = page.__dict__.get("_all_state_blobs")
+    if cached is None:
+        cached = page.__dict__["_all_state_blobs"] = _read_state(page, priced_only=False)
+    return cached
+
+
+def _read_state(page: Page, priced_only: bool) -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
     for i, script in enumerate(page.scripts):
         kind = (script.get("type") or "").lower()
@@ -214,6 +251,8 @@ def iter_state(page: Page) -> list[tuple[str, Any]]:
         if not text.strip() or len(text) > MAX_SCRIPT:
             continue
         if "ld+json" in kind:
+            continue
+        if priced_only and not _may_hold_price(text):
             continue
         if "json" in kind:
             try:
@@ -241,21 +280,23 @@ def iter_state(page: Page) -> list[tuple[str, Any]]:
                 # only a literal that closes before its first character JSON cannot hold can be
                 # read (most that fail are code: "= {init: function () {...}}"); the bracket scan
                 # of a big code object stops there
-                literal = _balanced(text, start, _JS_AS_JSON.match(text, start).end())  # type: ignore[union-attr]
+                limit = _JS_AS_JSON.match(text, start).end()  # type: ignore[union-attr]
+                if priced_only and not _may_hold_price(text, start, limit):
+                    continue  # the literal lies within text[start:limit]
+                literal = _balanced(text, start, limit)
                 data = _loads_js(literal) if literal and len(literal) > 20 else None
             else:
-                if end - start <= 20:
+                if end - start <= 20 or (priced_only and not _may_hold_price(text, start, end)):
                     continue
             if isinstance(data, (dict, list)):
                 out.append((m.group(2), data))
-    page.__dict__["_state_blobs"] = out
     return out
 
 
 def find_named_json(page: Page, name: str) -> Any:
     """The blob called ``name`` (``window.X``, ``X`` or a script id)."""
     short = name.removeprefix("window.").removeprefix("self.")
-    for blob_name, data in iter_state(page):
+    for blob_name, data in all_state(page):
         if blob_name in (name, short) or blob_name.removeprefix("window.") == short:
             return data
     return None
