@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from jingshao.storage.db import rowcount
 
 from .models import EvidenceBlob, Observation, ObservationEvidence, Product, utcnow
+from .queries import read
 
 
 class EvidenceConfig(BaseModel):
@@ -253,10 +254,11 @@ _EVIDENCE_SINCE = _EVIDENCE.where(ObservationEvidence.captured_at >= bindparam("
 
 def evidence_for(session: Session, product_ids: Iterable[int], since: datetime | None = None) -> list[EvidenceRow]:
     ids = list(product_ids)
+    # Plain columns: on the session's connection (storage.queries.read), not the ORM's execution path.
     if since is None:
-        rows = session.execute(_EVIDENCE, {"ids": ids})
+        rows = read(session, _EVIDENCE, {"ids": ids})
     else:
-        rows = session.execute(_EVIDENCE_SINCE, {"ids": ids, "since": since})
+        rows = read(session, _EVIDENCE_SINCE, {"ids": ids, "since": since})
     return [EvidenceRow(*row) for row in rows]  # plain columns in EvidenceRow's order
 
 

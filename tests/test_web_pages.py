@@ -60,7 +60,6 @@ def obs(i: int, days_ago: float, price: str | None, *, status: str = "ok", void:
         "InStock",
         promo,
         status,
-        {},
         at if void else None,
         "ops" if void else None,
         "x" if void else None,
