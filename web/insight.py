@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from jingshao.core.tags import Tag, tag_from_row
-from jingshao.nlp.mindmap import MindMap, MindMapReview, build_mind_map
+from jingshao.nlp.mindmap import MindMap, build_mind_map
 from jingshao.storage.queries import web_pages as q
 
 ASPECTS = 8  # aspects drawn (the most talked about)
@@ -45,7 +45,9 @@ def mind_map_of(
     one = chosen[0] if product_id and chosen else None
     read = ([tag_from_row(t) for t in r.tags] for r in rows) if tags is None else tags
     return build_mind_map(
-        (MindMapReview(r.text, row_tags, r.at) for r, row_tags in zip(rows, read, strict=True)),
+        # (text, tags, time) tuples, which build_mind_map reads as it reads a MindMapReview: a frozen
+        # dataclass a review cost ~0.7 us to build, a quarter of the map's time on a 30-day selection
+        ((r.text, row_tags, r.at) for r, row_tags in zip(rows, read, strict=True)),
         competitor=competitor or (one[1] if one else "全部竞品"),
         product=one[2] if one else None,
         top=TOP,

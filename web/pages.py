@@ -13,6 +13,7 @@ import math
 import operator
 import re
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -675,17 +676,44 @@ def reviews(request: Request, db: Session = Depends(get_db), competitor: str = "
         mind_option=insight.mind_map_option(mind) if mind else None,
         mind_height=insight.mind_map_height(mind) if mind else None,
         mind_api="/api/v1/mindmap" + ("?" + urlencode(api_params) if api_params else ""),
-        products=products,
-        competitors=competitors,
-        competitor=competitor,
-        product=product,
+        competitor_options=_options(((c, c) for c in competitors), competitor),
+        product_options=_options(
+            ((pid, f"{name}（{n}）") for pid, comp, name, n in products if not competitor or comp == competitor),
+            product,
+        ),
         chosen=chosen,
         trend=trend,
         pros=pros,
         cons=cons,
+        pro_lines=_taglines(pros, "pos"),
+        con_lines=_taglines(cons, "neg"),
         moves=moves,
         week=week,
         teardown=teardown,
+    )
+
+
+def _options(choices: Iterable[tuple[Any, str]], chosen: Any) -> Markup:
+    """``<option>`` elements of (value, text) pairs, ``chosen`` selected: rendered here as the price
+    rows are (a filter of 50 products cost ~5 Jinja outputs an option); names are crawled text: escaped."""
+    return Markup(
+        "".join(
+            f'<option value="{escape(value)}"{" selected" if value == chosen else ""}>{escape(text)}</option>'
+            for value, text in choices
+        )
+    )
+
+
+def _taglines(tags: list[Any], css: str) -> Markup:
+    """The 买家夸什么 / 抱怨什么 ``<li>`` items (the template's macro call cost more than the item);
+    aspects, opinions and the example are review text: escaped."""
+    return Markup(
+        "".join(
+            f'<li><span class="tag {css}">{escape(t.aspect)}-{escape(t.opinion)}</span> {t.reviews} 条\n  '
+            + (f'<br><small class="muted">“{escape(t.examples[0])}”</small>' if t.examples else "")
+            + "</li>"
+            for t in tags
+        )
     )
 
 
