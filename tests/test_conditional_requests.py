@@ -218,3 +218,20 @@ def queued_validators(target: dict, etag: str, fetched: datetime | None = None) 
 
     at = (fetched or datetime.now(UTC)).isoformat()
     return {"etag": etag, "last_modified": None, "reading": page_reading(target), "fetched_at": at}
+
+
+def test_extraction_workers_start_with_the_spider_only_when_a_product_has_no_stored_page(tmp_path):
+    from jingshao.crawlers.spiders.products import first_pages_ahead
+
+    url = f"sqlite:///{tmp_path / 'ahead.db'}"
+    db = open_database(url)
+    with db.session() as s:
+        ids = sync_catalog(s, [CatalogEntry("校验店", f"https://shop.example.com/{i}.html") for i in range(3)])
+    targets = [{"url": u, "product_id": pid} for u, pid in ids.items()]
+    assert first_pages_ahead(url, targets)  # a first crawl: every page is extracted
+    with db.session() as s:
+        write_pages(s, [PageWrite(t["product_id"], {"price": "9.90"}, fingerprint="a" * 64) for t in targets[:2]])
+    assert first_pages_ahead(url, targets)  # one product still has no page
+    assert not first_pages_ahead(url, targets[:2])  # a re-crawl of known products: workers start on demand
+    assert not first_pages_ahead(url, []) and not first_pages_ahead(None, targets)
+    db.dispose()

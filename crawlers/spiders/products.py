@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import functools
 import hashlib
 import json
 from collections.abc import AsyncIterator, Iterator
@@ -22,6 +23,7 @@ from jingshao.crawlers.blocking import (
     reason_text,
     wall_before_extraction,
 )
+from jingshao.crawlers.extract import model
 from jingshao.crawlers.extract.model import reading_basis
 from jingshao.crawlers.extraction_pool import (
     ExtractedPage,
@@ -72,6 +74,14 @@ class ProductsSpider(TargetsSpider):
         nlp = crawler.settings.get("JINGSHAO_NLP") or NlpConfig()  # the storage pipeline's, for the ad-law hits
         spider.extraction = ExtractionPool(crawler.settings.getint("JINGSHAO_EXTRACT_WORKERS", 0), nlp=nlp)
         crawler.signals.connect(spider.extraction.close, signal=signals.spider_closed)
+        if not spider.extraction.in_process and first_pages_ahead(
+            crawler.settings.get("JINGSHAO_DATABASE_URL"), spider.targets
+        ):
+            # Issue 15: a product without a stored page is extracted whatever its page says, so the workers
+            # start now and import the extraction code while Scrapy sets up and fetches robots.txt and the
+            # first pages (~0.35 s a worker), instead of with the first page, which then waited for them. A
+            # re-crawl of known products still starts none until a page is new or changed.
+            spider.extraction.start()
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -302,6 +312,22 @@ class ProductsSpider(TargetsSpider):
         yield item
 
 
+def first_pages_ahead(database_url: str | None, targets: list[dict[str, Any]]) -> bool:
+    """Whether some target's product has no stored page yet (its page will be extracted)."""
+    ids = [t["product_id"] for t in targets if t.get("product_id") and t.get("url")]
+    if not (database_url and ids):
+        return False
+    from jingshao.storage.db import open_database
+    from jingshao.storage.repository import any_without_page_state
+
+    db = open_database(database_url, upgrade=False)
+    try:
+        with db.session() as s:
+            return any_without_page_state(s, ids)
+    finally:
+        db.dispose()
+
+
 def _is_utf8(encoding: str | None) -> bool:
     try:
         return encoding is not None and codecs.lookup(encoding).name == "utf-8"
@@ -332,6 +358,27 @@ def _how_read(target: dict[str, Any]) -> str:
 def page_reading(target: dict[str, Any]) -> str:
     """sha256 of how a page is read (extractor version and selectors, variant, quantity, plausibility):
     validators stored with another reading are not the current page's (issue 15)."""
+    if target.get("selectors"):
+        return hashlib.sha256(_how_read(target).encode()).hexdigest()
+    # Issue 15: every request computes it (two JSON dumps and two digests, ~2% of an unchanged re-crawl's
+    # reactor); a target without selectors is read the same way as every other one with the same
+    # variant / quantity / plausibility, so their digest is computed once (keyed by exactly what _how_read
+    # reads besides the selectors, and the extractor version reading_basis puts in).
+    try:
+        return _plain_reading(
+            model.EXTRACTOR_VERSION,
+            target.get("variant"),
+            target.get("quantity"),
+            str(target.get("plausibility_factor")),
+        )
+    except TypeError:  # an unhashable variant or quantity (a config error elsewhere): no cache
+        return hashlib.sha256(_how_read(target).encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=256, typed=True)  # typed: 1, 1.0 and True dump differently
+def _plain_reading(version: str, variant: Any, quantity: Any, plausibility: str) -> str:
+    del version  # part of the cache key only: reading_basis reads it
+    target = {"variant": variant, "quantity": quantity, "plausibility_factor": plausibility}
     return hashlib.sha256(_how_read(target).encode()).hexdigest()
 
 
