@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import random
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from scrapy import Request, Spider, signals
-from scrapy.http import Response
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
+from scrapy.http import HtmlResponse, Response
 
 from jingshao.storage.db import Database, open_database
 from jingshao.storage.models import utcnow
@@ -41,6 +43,61 @@ class RetryBackoffMiddleware:
         if attempt:
             await asyncio.sleep(self.delay_for(attempt))
         return None
+
+
+#: Encodings in which every ASCII character is written as its own single byte, whatever surrounds it: a
+#: text holding "refresh" then has those very bytes (case aside) in its encoding.
+_ASCII_AS_BYTES = frozenset(
+    {
+        "ascii",
+        "utf-8",
+        "gbk",
+        "gb18030",
+        "gb2312",
+        "big5",
+        "big5hkscs",
+        "cp950",
+        "cp936",
+        "iso8859-1",
+        "cp1252",
+        "shift_jis",
+        "cp932",
+        "euc_jp",
+        "euc_kr",
+        "cp949",
+    }
+)
+#: Scrapy scans the first 4096 characters of a page: in those encodings no character takes more than 4 bytes.
+_SCANNED_BYTES = 4096 * 4
+
+
+class CheapMetaRefreshMiddleware(MetaRefreshMiddleware):
+    """Scrapy's MetaRefreshMiddleware, which first rules a refresh out in the page's bytes (issue 15).
+
+    Scrapy decodes the first 4096 characters of every HTML response and scans them for ``<meta
+    http-equiv="refresh">`` (w3lib finds a refresh only where a tag's attributes hold the ASCII word
+    "refresh", any case): 3 % of a re-crawl's reactor, 1.5 % of a first crawl's, for pages that almost
+    never have one. In an encoding that writes ASCII as itself, a page whose first 16 KiB (4096 characters
+    at most) do not hold those bytes cannot hold the word where Scrapy looks, so its answer is "no refresh"
+    and the response goes on unchanged, as it would; any other page (the word present, another encoding)
+    is scanned by Scrapy as before."""
+
+    def process_response(self, request: Request, response: Response) -> Request | Response:  # type: ignore[override]
+        if (
+            isinstance(response, HtmlResponse)
+            and _ascii_as_bytes(response.encoding)
+            # (bytes.lower() folds ASCII only; a regex with IGNORECASE took 4x Scrapy's own scan)
+            and b"refresh" not in response.body[:_SCANNED_BYTES].lower()
+        ):
+            return response
+        return super().process_response(request, response)
+
+
+def _ascii_as_bytes(encoding: str | None) -> bool:
+    try:
+        return encoding is not None and codecs.lookup(encoding).name in _ASCII_AS_BYTES
+    except LookupError:
+        return False
 
 
 #: Request meta: set by the products spider on a product page request (the middleware below acts on it).

@@ -56,6 +56,9 @@ def build_settings(config: CrawlerInputs, *, needs_browser: bool, log_level: str
             "jingshao.crawlers.cookies.CookieHeaderMiddleware": 720,  # issue 12: cookies (after CookiesMiddleware)
             "jingshao.crawlers.middlewares.RetryBackoffMiddleware": 560,
             "jingshao.crawlers.middlewares.ConditionalRequestMiddleware": 580,  # issue 15: ETag / 304
+            # issue 15: the same meta refresh redirects, without decoding every page to find none
+            "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+            "jingshao.crawlers.middlewares.CheapMetaRefreshMiddleware": 580,
         },
         "ITEM_PIPELINES": {
             "jingshao.crawlers.pipelines.StoragePipeline": 500,
