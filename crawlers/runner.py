@@ -352,6 +352,16 @@ def crawl(
     summary = CrawlSummary(run_id=run_id, spider=spider, targets=len(targets))
 
     process = CrawlerProcess(settings)
+    # Issue 15: Scrapy logs two DEBUG lines a page ("Crawled (200) ...", "Scraped from ..."): each a record
+    # built (and redacted lazily) only for its root handler to drop it below LOG_LEVEL, ~2 % of a crawl's
+    # reactor. At LOG_LEVEL on Scrapy's loggers (CrawlerProcess has just configured them) they are not built;
+    # what is printed is the same. Restored when the crawl ends.
+    scrapy_log = logging.getLogger("scrapy")
+    scrapy_level = scrapy_log.level
+    wanted = settings.get("LOG_LEVEL") or log_level  # what Scrapy's root handler lets through
+    wanted = wanted if isinstance(wanted, int) else logging.getLevelName(str(wanted).upper())
+    if isinstance(wanted, int) and scrapy_log.getEffectiveLevel() < wanted:
+        scrapy_log.setLevel(wanted)
     quiet = QuietCrawlLog() if logging.getLevelName(log_level) > logging.INFO else None
     # On the loggers that write per-page failures, and on whatever handlers Scrapy has installed
     # once the engine runs (it may reinstall its root handler when the crawl starts).
@@ -473,6 +483,7 @@ def crawl(
         summary.finish_reason = stats.get("finish_reason", "")
         status = "finished" if summary.finish_reason == "finished" and not summary.errors else "failed"
     finally:
+        scrapy_log.setLevel(scrapy_level)
         summary.outcomes = resolve_outcomes()
         progress.stop()
         if quiet is not None:
