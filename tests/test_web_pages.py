@@ -433,6 +433,10 @@ def test_the_product_page_reads_plain_rows(site):
         evidence = evidence_for(s, [data.chart_product])
         assert not list(s.identity_map.values())  # Core rows only: no ORM products or observations
     assert hist is not None and hist.observations and hist.product.id == data.chart_product
+    # Only the latest observation's field sources are read (the page's 各字段的提取方式), and shown.
+    assert hist.sources and not hasattr(hist.observations[-1], "sources")
+    page = client.get(f"/prices/{data.chart_product}?days=30").text
+    assert all(f"<td>{s['layer']}</td>" in page for s in hist.sources.values() if isinstance(s, dict))
     assert data.evidence in {e.html_sha256 for e in evidence}
     assert {e.product for e in evidence} == {hist.product.name}
 
