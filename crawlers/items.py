@@ -31,6 +31,9 @@ class ProductObservationItem:
     # answered that conditional request with 304 (seen unchanged without downloading the page).
     validators: dict[str, Any] | None = None
     not_modified: bool = False
+    # Issue 15: a page seen unchanged whose fingerprint and validators are the product's stored ones already
+    # (a 304 repeating its ETag, a shop without validators): nothing to write on the product for it.
+    state_kept: bool = False
     # Issue 15: the product had no stored page when the request went out, so this page is its first
     # observation and its evidence will be kept: the storage pipeline compresses it beside the reactor.
     first_page: bool = False

@@ -127,7 +127,8 @@ class ProductPipeline(ItemPipeline):
                 {},
                 seen_unchanged=True,
                 seen_at=utcnow(),
-                fingerprint=item.fingerprint,
+                # Issue 15: the product's stored state is this page's already: no UPDATE of it (None: not written)
+                fingerprint=None if item.state_kept else item.fingerprint,
                 validators=item.validators,
             )
         else:

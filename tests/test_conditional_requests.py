@@ -235,3 +235,28 @@ def test_extraction_workers_start_with_the_spider_only_when_a_product_has_no_sto
     assert not first_pages_ahead(url, targets[:2])  # a re-crawl of known products: workers start on demand
     assert not first_pages_ahead(url, []) and not first_pages_ahead(None, targets)
     db.dispose()
+
+
+def test_an_unchanged_page_whose_state_is_stored_already_is_marked_kept():
+    from scrapy.http import HtmlResponse
+
+    from jingshao.crawlers.middlewares import READING
+    from jingshao.crawlers.spiders.products import ProductsSpider, page_reading
+    from jingshao.storage.repository import PageState
+
+    target = {"url": "https://shop.example.com/1.html", "product_id": 7}
+    validators = queued_validators(target, '"v1"')
+    spider = ProductsSpider(targets=[target])
+
+    def item(status: int, etag: str):
+        request = Request(target["url"], meta={"target": target, CONDITIONAL: True})
+        request.meta.update(
+            {PAGE_STATE: PageState("f" * 64, validators), READING: page_reading(target), VALIDATED: True}
+        )
+        response = HtmlResponse(target["url"], status=status, headers={"ETag": etag}, body=b"", request=request)
+        return spider.before_extraction(response)
+
+    kept = item(304, '"v1"')
+    assert kept.seen_unchanged and kept.not_modified and kept.state_kept and kept.validators == validators
+    moved = item(304, '"v2"')  # a 304 naming another ETag: the new one is stored
+    assert moved.seen_unchanged and not moved.state_kept and moved.validators["etag"] == '"v2"'

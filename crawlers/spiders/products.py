@@ -187,11 +187,14 @@ class ProductsSpider(TargetsSpider):
         reading = response.meta.get(READING) or page_reading(target)
         if response.status == 304 and response.meta.get(VALIDATED) and state is not None and stored:
             # Not modified since the page last stored: seen unchanged, nothing downloaded or extracted.
-            return self.unchanged_item(target, stored, page_validators(response, reading, state.validators), None)
+            validators = page_validators(response, reading, state.validators)
+            return self.unchanged_item(target, stored, validators, None, kept=validators == state.validators)
         fingerprint = page_fingerprint(response.body, reading)
         if fingerprint == stored:
             # The very page last stored, read the same way: seen unchanged, not extracted again.
-            return self.unchanged_item(target, fingerprint, page_validators(response, reading), len(response.body))
+            validators = page_validators(response, reading)
+            kept = state is not None and validators == state.validators
+            return self.unchanged_item(target, fingerprint, validators, len(response.body), kept=kept)
         return target, fingerprint, reading
 
     def after_extraction(
@@ -241,7 +244,12 @@ class ProductsSpider(TargetsSpider):
 
     @staticmethod
     def unchanged_item(
-        target: dict[str, Any], fingerprint: str, validators: dict[str, Any] | None, page_bytes: int | None
+        target: dict[str, Any],
+        fingerprint: str,
+        validators: dict[str, Any] | None,
+        page_bytes: int | None,
+        *,
+        kept: bool = False,
     ) -> ProductObservationItem:
         return ProductObservationItem(
             product_id=target["product_id"],
@@ -253,6 +261,7 @@ class ProductsSpider(TargetsSpider):
             validators=validators,
             seen_unchanged=True,
             not_modified=page_bytes is None,
+            state_kept=kept,
         )
 
     def blocked_page(self, response: Response, ext: Any, target: dict[str, Any]) -> BlockedPageItem | None:
