@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
 from fastapi.testclient import TestClient
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -243,3 +244,89 @@ def test_without_the_fastapi_internals_routes_keep_fastapis_own_parameters(tmp_p
             assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "days"]
     finally:
         db.dispose()
+
+
+# The dependencies of test_lean_handler_calls_and_closes_dependencies_as_fastapi_does (module level,
+# so the handlers' annotations resolve as the app's do).
+events: list[str] = []
+
+
+async def session(request: Request):
+    events.append("enter")
+    try:
+        yield "s"
+    except BaseException as exc:
+        events.append(f"throw {type(exc).__name__}")
+        raise
+    else:
+        events.append("exit")
+
+
+async def guard(request: Request, s: Annotated[str, Depends(session)]) -> str:
+    events.append(f"guard {s}")
+    if request.query_params.get("deny"):
+        raise HTTPException(403, "denied")
+    return "u"
+
+
+async def outer(request: Request, user: Annotated[str, Depends(guard)], s: Annotated[str, Depends(session)]) -> str:
+    events.append(f"outer {user} {s}")
+    return "o"
+
+
+def test_lean_handler_calls_and_closes_dependencies_as_fastapi_does(tmp_path):
+    """A route served by its own route object (web.routing.lean_handler) and the same route included
+    in another app (FastAPI's handler) call the same dependencies in the same order, once each, leave
+    the one with yield after the response is sent (an error thrown into it first), and answer the
+    same: status, body and headers, through the app's exception handlers."""
+    from jingshao.web.routing import SegmentDispatch, inline_read, is_lean
+
+    router = Router(dependencies=[Depends(guard)])
+
+    @router.get("/a/{n}")
+    @inline_read
+    def a(n: int, o: Annotated[str, Depends(outer)], s: Annotated[str, Depends(session)]) -> dict[str, Any]:
+        events.append(f"a {n} {o} {s}")
+        if n == 0:
+            raise HTTPException(404, "none", {"X-Why": "zero"})
+        if n == 1:
+            raise ValueError("boom")
+        return {"n": n}
+
+    @router.get("/b")
+    def b(request: Request, s: Annotated[str, Depends(session)]) -> Response:
+        events.append(f"b {s} {threading.get_ident() != main}")
+        return Response("b", headers={"X-B": "1"})
+
+    main = threading.get_ident()
+    assert all(is_lean(r) for r in router.routes)
+
+    def make(served: bool) -> FastAPI:
+        app = FastAPI()
+        app.state.db = None
+        if served:
+            app.mount("", SegmentDispatch(router.routes))
+        else:
+            app.include_router(router)
+
+        @app.exception_handler(ValueError)
+        async def _value(request: Request, exc: ValueError) -> Response:
+            return JSONResponse({"error": str(exc)}, status_code=500)
+
+        return app
+
+    urls = ["/a/2", "/a/0", "/a/1", "/a/2?deny=1", "/a/x", "/b", "/b?deny=1", "/nowhere"]
+    answers: dict[bool, list[Any]] = {}
+    for served in (True, False):
+        answers[served] = []
+        with TestClient(make(served), raise_server_exceptions=False) as client:
+            for url in urls:
+                events.clear()
+                r = client.get(url)
+                headers = {k: v for k, v in r.headers.items() if k != "date"}
+                answers[served].append((url, r.status_code, r.content, headers, list(events)))
+    assert answers[True] == answers[False]
+    by_url = {url: ev for url, _, _, _, ev in answers[True]}
+    assert by_url["/a/2"] == ["enter", "guard s", "outer u s", "a 2 o s", "exit"]
+    assert by_url["/a/0"][-1] == "throw HTTPException" and by_url["/a/1"][-1] == "throw ValueError"
+    assert by_url["/b"] == ["enter", "guard s", "b s True", "exit"]  # a sync handler: its worker thread
