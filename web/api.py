@@ -106,8 +106,12 @@ def _not_found(what: str) -> HTTPException:
 @inline_read
 def health(db: Db) -> HealthOut:
     """Liveness: the app answers and the database does (no login needed)."""
-    db.execute(text("SELECT 1"))
+    # On the session's connection: the ORM's execution path costs more than the query itself.
+    db.connection().execute(_PING)
     return HealthOut(status="ok")
+
+
+_PING = text("SELECT 1")
 
 
 @router.get("/me", tags=["auth"])

@@ -284,7 +284,8 @@ def products(
 
 
 def product(session: Session, product_id: int) -> ProductRow | None:
-    row = read(session, _product_select().where(Product.id == product_id)).first()
+    stmt = built("product", lambda: _product_select().where(Product.id == bindparam("product_id")))
+    row = read(session, stmt, {"product_id": product_id}).first()
     return _product_row(row) if row else None
 
 
