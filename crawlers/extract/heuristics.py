@@ -841,6 +841,42 @@ def _attr_flags(attrs: str) -> tuple[bool, bool, bool]:
     return bool(_PRICE_ATTR.search(attrs)), bool(_STRONG_ATTR.search(attrs)), bool(_OLD_ATTR.search(attrs))
 
 
+def _candidate_price_text(el: Any, doc: _Doc) -> tuple[str, bool] | None:
+    """The price text of a small usable element that can be a price candidate (a digit in its
+    text or a price attribute), and whether its number is crossed out: the scorer's first test,
+    also the unit check's (``pipeline._candidate_in_unit``)."""
+    if doc.text_len.get(el, 0) > 60:
+        return None
+    if not _NUMBER.search(doc._raw.get(el, "")) and not (
+        el.attrib
+        and (el.get("itemprop") in ("price", "lowPrice") or el.get("data-price") or el.get("data-price-amount"))
+    ):
+        return None
+    if el in doc.excluded or el in doc.hidden:
+        return None
+    return _candidate_text(el)
+
+
+def _price_signals(
+    el: Any, parent: Any, text: str, after: str, before: str, sizes: dict[str, float]
+) -> tuple[bool, bool, bool, bool, bool, float] | None:
+    """(price hint, strong price hint, crossed-out hint, currency next to the number, itemprop
+    price, font size) of a price text, or None when it is no price candidate at all (neither a
+    currency next to it, a price class, itemprop nor a big font): the scorer's entry test, also
+    the unit check's (``pipeline._candidate_in_unit``), so both take the same elements."""
+    attrs = " ".join(_attrs(a) for a in (el, parent) if a is not None)
+    hinted, strong, old_attr = _attr_flags(attrs)
+    has_cur = bool(_CURRENCY_TOKEN.search(text))
+    if not has_cur:
+        # a currency word right next to the number (<span>2320</span><span>元</span>)
+        has_cur = bool(_CURRENCY_TOKEN.match(after[:6])) or bool(before and _CURRENCY_TOKEN.search(before[-2:]))
+    itemprop = el.get("itemprop") in ("price", "lowPrice")
+    size = _font_size(el, sizes)
+    if not (has_cur or hinted or itemprop or size >= 20):
+        return None
+    return hinted, strong, old_attr, has_cur, itemprop, size
+
+
 def _score_prices(
     page: Page, doc: _Doc
 ) -> tuple[
@@ -863,21 +899,11 @@ def _score_prices(
     text_len = doc.text_len
     from_vias: set[str] = page.__dict__.setdefault("_from_vias", set())
     for el in doc.small:
-        tl = text_len.get(el, 0)
-        if tl > 60:
-            continue
-        raw = doc._raw.get(el, "")
-        if not _NUMBER.search(raw) and not (
-            el.attrib
-            and (el.get("itemprop") in ("price", "lowPrice") or el.get("data-price") or el.get("data-price-amount"))
-        ):
-            continue
-        if el in doc.excluded or el in doc.hidden:
-            continue
-        cand = _candidate_text(el)
+        cand = _candidate_price_text(el, doc)
         if cand is None:
             continue
         text, struck = cand
+        tl = text_len.get(el, 0)
         # Prefer the outermost small element that holds the whole price: skip if the parent is
         # itself a candidate with the same digits (split spans ¥ 1 99 .00 are joined by the parent).
         parent = el.getparent()
@@ -916,16 +942,10 @@ def _score_prices(
         amount, cur = parse_price(text)
         if amount is None:
             continue
-        attrs = " ".join(_attrs(a) for a in (el, parent) if a is not None)
-        hinted, strong, old_attr = _attr_flags(attrs)
-        has_cur = bool(_CURRENCY_TOKEN.search(text))
-        if not has_cur:
-            # a currency word right next to the number (<span>2320</span><span>元</span>)
-            has_cur = bool(_CURRENCY_TOKEN.match(after[:6])) or bool(before and _CURRENCY_TOKEN.search(before[-2:]))
-        itemprop = el.get("itemprop") in ("price", "lowPrice")
-        size = _font_size(el, sizes)
-        if not (has_cur or hinted or itemprop or size >= 20):
+        signals = _price_signals(el, parent, text, after, before, sizes)
+        if signals is None:
             continue
+        hinted, strong, old_attr, has_cur, itemprop, size = signals
         if len(text) * 2 < tl and tl > 25:
             continue  # a container whose text merely starts with a price
         # Text that is mostly something else (a sentence containing a number) is not a price.

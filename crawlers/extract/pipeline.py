@@ -121,28 +121,17 @@ def _visible_in_unit(page: Page, price: Decimal) -> bool:
 
 def _candidate_in_unit(page: Page, price: Decimal) -> bool:
     """Second gate of the unit check, exact about what ``best_price`` can return: is there a small
-    visible element that the scorer would take as a price candidate (the same tests, in the same
-    terms: a currency next to it, a price class, itemprop or a big font) whose amount times 100 or
+    visible element that the scorer would take as a price candidate (the scorer's own tests,
+    ``heuristics._candidate_price_text`` and ``heuristics._price_signals``: a currency next to it, a
+    price class, itemprop or a big font) whose amount times 100 or
     10 is ``price`` within the check's 0.5 %? The first gate passes on about a quarter of the
     demo pages on bare numbers (spec rows "参数项21", counts, ratings, recommendation blocks);
     scoring every candidate costs 5-10 ms a page, this reads only the few numbers in range.
     Only when it says yes is the page scored: the scorer's other tests can only drop candidates."""
     doc = heuristics.get_doc(page)
-    text_len = doc.text_len
-    raw_texts = doc._raw
     sizes: dict[str, float] | None = None
     for el in doc.small:
-        if text_len.get(el, 0) > 60:
-            continue
-        raw = raw_texts.get(el, "")
-        if not heuristics._NUMBER.search(raw) and not (
-            el.attrib
-            and (el.get("itemprop") in ("price", "lowPrice") or el.get("data-price") or el.get("data-price-amount"))
-        ):
-            continue
-        if el in doc.excluded or el in doc.hidden:
-            continue
-        cand = heuristics._candidate_text(el)
+        cand = heuristics._candidate_price_text(el, doc)
         if cand is None:
             continue
         text = cand[0]
@@ -151,19 +140,11 @@ def _candidate_in_unit(page: Page, price: Decimal) -> bool:
             continue
         if not any(abs(price - amount * factor) <= amount * factor / 200 for factor in _UNIT_FACTORS):
             continue
-        parent = el.getparent()
-        attrs = " ".join(heuristics._attrs(a) for a in (el, parent) if a is not None)
-        if heuristics._attr_flags(attrs)[0] or el.get("itemprop") in ("price", "lowPrice"):
-            return True
-        if heuristics._CURRENCY_TOKEN.search(text):
-            return True
-        after = heuristics._text_after(el, doc)
-        before = heuristics._text_before(el, doc)
-        if heuristics._CURRENCY_TOKEN.match(after[:6]) or (before and heuristics._CURRENCY_TOKEN.search(before[-2:])):
-            return True
         if sizes is None:
             sizes = heuristics.css_font_sizes(page)
-        if heuristics._font_size(el, sizes) >= 20:
+        after = heuristics._text_after(el, doc)
+        before = heuristics._text_before(el, doc)
+        if heuristics._price_signals(el, el.getparent(), text, after, before, sizes) is not None:
             return True
     return False
 
