@@ -392,8 +392,9 @@ class _Doc:
                 elements.append(el)
                 if hid:
                     hidden.add(el)
-                frames.append((iter(el), el, hid))
-                break
+                if len(el):  # (a leaf has nothing to walk: its siblings follow at once)
+                    frames.append((iter(el), el, hid))
+                    break
             else:
                 frames.pop()
 
@@ -403,6 +404,8 @@ class _Doc:
         # Visible text length of every walked element (and the raw text of small ones),
         # bottom-up in one pass: text_content() per element would be quadratic on deep pages.
         raw = self._raw
+        get_len = text_len.get
+        get_raw = raw.get
         for el in reversed(elements):
             own = el.text or ""
             total = len(own.strip())
@@ -411,16 +414,27 @@ class _Doc:
                 if total <= _SMALL_TEXT:
                     raw[el] = own
                 continue
+            # one pass over the children (each tail read once: lxml makes a new str per read),
+            # collecting the pieces of the raw text on the way; a child's raw text not known yet
+            # (an excluded block, computed on demand) is only asked for when the element is small
+            parts: list[Any] = [own]
+            pending = False
             for child in el:
-                total += text_len.get(child, 0) + len((child.tail or "").strip())
+                clen = get_len(child, 0)
+                tail = child.tail or ""
+                total += clen + len(tail.strip())
+                if clen:
+                    got = get_raw(child)
+                    if got is None:
+                        pending = True
+                        got = child
+                    parts.append(got)
+                parts.append(tail)
             text_len[el] = total
             if total <= _SMALL_TEXT:
                 # every child with text is then small too, so its raw text is known
-                parts = [own]
-                for child in el:
-                    if text_len.get(child, 0):
-                        parts.append(self._raw_text(child))
-                    parts.append(child.tail or "")
+                if pending:
+                    parts = [p if p.__class__ is str else self._raw_text(p) for p in parts]
                 raw[el] = "".join(parts)
 
     def _raw_text(self, el: Any) -> str:
@@ -691,23 +705,33 @@ def _in_struck(el: Any, stop: int = 4) -> bool:
 def _fragments(el: Any) -> list[tuple[str, bool]]:
     """(text, inside <del>/<s>/line-through) pieces of an element in document order."""
     out: list[tuple[str, bool]] = []
-
-    def visit(node: Any, struck: bool) -> None:
-        if len(out) > 40:
-            return
-        tag = node.tag if isinstance(node.tag, str) else ""
-        if tag in _SKIP_TAGS:
-            return
-        struck = struck or tag in ("del", "s", "strike") or "line-through" in (node.get("style") or "")
-        if node.text:
-            out.append((node.text, struck))
-        for child in node:
-            visit(child, struck)
-            if child.tail:
-                out.append((child.tail, struck))
-
-    visit(el, False)
+    _visit_fragments(el, False, out)
     return out
+
+
+_STRUCK_TAGS = ("del", "s", "strike")
+
+
+def _visit_fragments(node: Any, struck: bool, out: list[tuple[str, bool]]) -> None:
+    # a module function rather than a closure made per call, each text and tail read once (lxml
+    # makes a new str per read)
+    if len(out) > 40:
+        return
+    tag = node.tag
+    if tag.__class__ is not str:
+        tag = ""  # a comment: its text is a fragment too, its tail the parent's
+    elif tag in _SKIP_TAGS:
+        return
+    if not struck:
+        struck = tag in _STRUCK_TAGS or "line-through" in (node.get("style") or "")
+    text = node.text
+    if text:
+        out.append((text, struck))
+    for child in node:
+        _visit_fragments(child, struck, out)
+        tail = child.tail
+        if tail:
+            out.append((tail, struck))
 
 
 _NO_CANDIDATE_TAGS = frozenset(

@@ -53,12 +53,17 @@ def _price(key: str, value: Any) -> Decimal | None:
 
 # "//*[@data-price][...]" on the descendant axis (the same elements, found faster by libxml2)
 _PRICED_OPTIONS = etree.XPath("/descendant::*[@data-price][@data-sku or @data-spec or @data-value or @data-sku-id]")
+_PRICED_OPTION_PAIRS = (b"data-sku", b"data-spec", b"data-value")
 
 
 def _from_attributes(page: Page) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    if b"data-price" not in page.ascii_lower:
-        return out  # no element can carry the attribute: the XPath over every node is skipped
+    low = page.ascii_lower
+    if b"data-price" not in low or not any(name in low for name in _PRICED_OPTION_PAIRS):
+        # no element can carry both attributes the XPath asks for (attribute names are lower-cased
+        # by the parser, and every one of the second ones starts with data-sku, data-spec or
+        # data-value): the XPath over every node is skipped
+        return out
     for el in _PRICED_OPTIONS(page.tree):
         name = _norm(el.get("data-spec") or el.get("data-value") or el.get("title") or text_content(el))
         raw = el.get("data-price") or ""
