@@ -470,3 +470,13 @@ def test_priced_state_blobs_are_every_blob_a_price_can_come_from(name: str, body
     assert variants.from_state([d for _n, d in kept]) == found
     if name.startswith("corner-"):
         assert len(kept) == (1 if name != "corner-4" else 0), kept
+
+
+def test_the_price_key_gate_passes_every_price_key() -> None:
+    """The blob gate (``state._may_hold_price``) is written against the two key lists: a key added to
+    either that the gate cannot see (no "rice" in it, not "p") must fail here, not skip its blobs."""
+    from jingshao.crawlers.extract import state
+
+    for key in (*state.PRICE_KEYS, *variants._PRICE_KEYS):
+        for text in (json.dumps({"name": "x", key: 1}), f"{{name: 'x', {key}: 1}}", f"{{'{key}' : 1}}"):
+            assert state._may_hold_price(text), (key, text)
