@@ -131,11 +131,10 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in STATIC_HEADERS:
-                    headers.setdefault(name, value)
-                if not docs:
-                    headers.setdefault("Content-Security-Policy", CSP)
+                # What MutableHeaders.setdefault does for each of them, in one pass over the headers.
+                raw = message["headers"] = list(message.get("headers", ()))
+                present = {name for name, _ in raw}
+                raw.extend(h for h in (RAW_HEADERS if docs else RAW_HEADERS_CSP) if h[0] not in present)
                 # The pre-login CSRF token (double-submit cookie); readable by nothing but this site's forms.
                 anon = scope.get("state", {}).get("anon_csrf")
                 if anon and Request(scope).cookies.get(CSRF_COOKIE) != anon:
@@ -143,7 +142,7 @@ class SecurityHeaders:
                     cookie.set_cookie(
                         CSRF_COOKIE, anon, httponly=True, samesite="lax", secure=self.secure_cookies, path="/"
                     )
-                    headers.append("set-cookie", cookie.headers["set-cookie"])
+                    MutableHeaders(scope=message).append("set-cookie", cookie.headers["set-cookie"])
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -154,6 +153,9 @@ STATIC_HEADERS = (
     ("Referrer-Policy", "same-origin"),
     ("X-Frame-Options", "DENY"),
 )
+# As MutableHeaders stores them: lower-case latin-1 names and values.
+RAW_HEADERS = tuple((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in STATIC_HEADERS)
+RAW_HEADERS_CSP = (*RAW_HEADERS, (b"content-security-policy", CSP.encode("latin-1")))
 
 
 __all__ = ["HTTPException", "create_app"]

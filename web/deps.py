@@ -5,6 +5,7 @@ See ``jingshao.web.app`` for the contract pages build on.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import secrets
 import time
@@ -97,6 +98,11 @@ def _auth_required_cached(request: Request) -> bool | None:
     return None
 
 
+# A Host header's name is a loopback one or not, whatever the request: parsed once (ipaddress
+# parses the address on every call), a bounded cache since the header is the client's to choose.
+_loopback_host = functools.lru_cache(maxsize=64)(is_loopback)
+
+
 def _host_name(request: Request) -> str:
     host = request.headers.get("host", "")
     if host.startswith("["):
@@ -140,7 +146,7 @@ async def _principal(request: Request, db: Session) -> Principal | None:
     if principal is None and not required:
         # Local mode (no users, loopback only): refuse other Host names, so a DNS-rebinding page
         # served from elsewhere cannot drive this dashboard through the user's browser.
-        if not is_loopback(_host_name(request)):
+        if not _loopback_host(_host_name(request)):
             raise HTTPException(403, "local mode (no users configured) answers only to localhost / 127.0.0.1")
         principal = LOCAL_ADMIN
     state.principal = principal

@@ -32,7 +32,7 @@ from jingshao.storage.queries import web_pages as q
 from jingshao.web import insight
 from jingshao.web.auth import Principal
 from jingshao.web.deps import csrf_field, get_cfg, get_db, page_context, require_admin, require_viewer_csrf
-from jingshao.web.routing import Router
+from jingshao.web.routing import Router, inline_read
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -908,6 +908,7 @@ def alert_rows(rows: list[Any], tz: Any) -> list[Markup]:
 
 
 @router.get("/alerts")
+@inline_read
 def alerts(request: Request, db: Session = Depends(get_db), state: str = "firing") -> Response:
     from jingshao.storage.alerts_repo import list_alerts, list_silences
 
@@ -966,6 +967,7 @@ def alerts_backtest(
 
 
 @router.get("/alerts/{alert_id}")
+@inline_read
 def alert_page(request: Request, alert_id: int, db: Session = Depends(get_db)) -> Response:
     from jingshao.alerts.rules.playbook import RED_PLAYBOOK_STEPS
     from jingshao.storage.alerts_repo import AlertNotFound, get_alert, list_silences
@@ -1212,6 +1214,7 @@ def settings_rows(rows: list[wq.ProductRow], *, csrf_field: Markup | None) -> li
 
 
 @router.get("/settings")
+@inline_read
 def settings(request: Request, db: Session = Depends(get_db), status: str = "all", page: int = 1) -> Response:
     if status not in ("all", "active", "paused", "removed"):
         status = "all"

@@ -14,8 +14,9 @@ model still describes the route in ``/api/docs``). An async handler is left as F
 A handler marked :func:`inline_read` (a bounded read: one row by key, or one page of a list of at most
 ``limit`` rows) skips even that hop when the database is SQLite: it runs on the event loop, as a
 sub-millisecond local file read costs less than the hand-off to a worker and back (~0.1-0.2 ms,
-bench/web.py). On a server database (network waits) it keeps its worker thread; pages (templates,
-unbounded aggregates) always do.
+bench/web.py). On a server database (network waits) it keeps its worker thread. Pages whose reads
+are bounded so (an alert, a page of alerts or products) may be marked too: their template renders
+in about a millisecond; pages over unbounded aggregates keep their worker thread.
 """
 
 from __future__ import annotations
