@@ -330,3 +330,27 @@ def test_lean_handler_calls_and_closes_dependencies_as_fastapi_does(tmp_path):
     assert by_url["/a/2"] == ["enter", "guard s", "outer u s", "a 2 o s", "exit"]
     assert by_url["/a/0"][-1] == "throw HTTPException" and by_url["/a/1"][-1] == "throw ValueError"
     assert by_url["/b"] == ["enter", "guard s", "b s True", "exit"]  # a sync handler: its worker thread
+
+
+def test_a_fastapi_whose_dependant_differs_keeps_fastapis_handler(monkeypatch):
+    """lean_handler reads fields of FastAPI's Dependant that another FastAPI may not have (pyproject
+    allows other versions): there the route keeps FastAPI's own handler and answers the same."""
+    from jingshao.web import routing
+
+    def missing(_d: object) -> bool:
+        raise AttributeError("'Dependant' object has no attribute 'websocket_param_name'")
+
+    monkeypatch.setattr(routing, "_only_request_param", missing)
+    router = Router(dependencies=[Depends(guard)])
+
+    @router.get("/c")
+    def c(s: Annotated[str, Depends(session)]) -> Response:
+        return Response(f"c {s}")
+
+    assert not any(routing.is_lean(r) for r in router.routes)
+    app = FastAPI()
+    app.include_router(router)
+    events.clear()
+    with TestClient(app) as client:
+        r = client.get("/c")
+    assert (r.status_code, r.text.startswith("c ")) == (200, True)

@@ -42,7 +42,6 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute, request_response
 from pydantic import BaseModel, ConfigDict, PydanticUserError, TypeAdapter, ValidationError, create_model
 from sqlalchemy.orm import Session
-from starlette._exception_handler import wrap_app_handling_exceptions
 from starlette._utils import get_route_path
 from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
@@ -134,6 +133,14 @@ try:
     FAST_PARAMS = dataclasses.is_dataclass(Dependant)
 except ImportError:  # pragma: no cover - depends on the installed FastAPI
     FAST_PARAMS = False
+# lean_handler also hands errors to the app's handlers the way Starlette's request_response does,
+# through a private helper of Starlette's; without it, routes keep FastAPI's handler.
+try:
+    from starlette._exception_handler import wrap_app_handling_exceptions
+
+    LEAN = FAST_PARAMS
+except ImportError:  # pragma: no cover - depends on the installed Starlette
+    LEAN = False
 
 
 class ParamParser:
@@ -335,6 +342,19 @@ def _solve_order(root: Dependant) -> list[Dependant]:
     return order
 
 
+def _lean_applies(route: APIRoute) -> bool:
+    """Whether FastAPI's handler would do nothing more for ``route`` than :func:`lean_handler`'s."""
+    d = route.dependant
+    return (
+        getattr(route.endpoint, _ANSWERS_RESPONSE, False)
+        and d.call is not None
+        and not (d.path_params or d.query_params or d.header_params or d.cookie_params or d.body_params)
+        and _only_request_param(d)
+        and route.dependency_overrides_provider is None
+        and all(_plain_dependency(sub) for sub in d.dependencies)
+    )
+
+
 def lean_handler(route: APIRoute) -> None:
     """Serve ``route`` with a lean request handler when FastAPI's general one would do nothing more.
 
@@ -350,21 +370,15 @@ def lean_handler(route: APIRoute) -> None:
     the app's exception handlers as before. Any other route keeps FastAPI's handler. Own code
     because FastAPI offers no hook for it.
     """
-    d = route.dependant
-    if (
-        not FAST_PARAMS
-        or not getattr(route.endpoint, _ANSWERS_RESPONSE, False)
-        or d.call is None
-        or d.path_params
-        or d.query_params
-        or d.header_params
-        or d.cookie_params
-        or d.body_params
-        or not _only_request_param(d)
-        or route.dependency_overrides_provider is not None
-        or not all(_plain_dependency(sub) for sub in d.dependencies)
-    ):
+    if not LEAN:
         return
+    try:
+        plain = _lean_applies(route)
+    except AttributeError:  # pragma: no cover - a FastAPI whose Dependant has other fields
+        plain = False
+    if not plain:
+        return
+    d = route.dependant
     steps: list[tuple[Callable[..., Any], bool, str | None, tuple[tuple[str, Any], ...]]] = [
         (
             sub.call,
@@ -376,6 +390,8 @@ def lean_handler(route: APIRoute) -> None:
         if sub.call is not None  # (always: _plain_dependency)
     ]
     call, request_name = d.call, d.request_param_name
+    if call is None:  # (never: _lean_applies)
+        return
     call_is_async = inspect.iscoroutinefunction(call)
     own = tuple((s.name, s.call) for s in d.dependencies if s.name is not None)
 
