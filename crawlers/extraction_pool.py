@@ -25,7 +25,6 @@ Lifecycle and failures:
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import ctypes.util
 import functools
@@ -38,11 +37,17 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jingshao.crawlers.extract import extract_product
 from jingshao.crawlers.extract.model import ProductExtraction, reading_basis
 from jingshao.crawlers.extract.offers import final_price, parse_offers
+
+if TYPE_CHECKING:
+    import asyncio
+
+# asyncio is imported where the pool (the crawl's side) uses it, not at the top: every worker imports this
+# module for extract_page and needs none of it (issue 15: 16-90 ms of a worker's start, before its first page).
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +188,8 @@ class ExtractionPool:
         self.restarts = 0
         self.closed = False
         self.alone: ProcessPoolExecutor | None = None  # one worker for pages that were in a broken pool
+        import asyncio
+
         self.alone_lock = asyncio.Lock()
         # Pages waiting for the next batch (their arguments and the future their crawl callback awaits), and
         # the batches in the workers now (see _pump).
@@ -251,6 +258,8 @@ class ExtractionPool:
             self.start()
         if self.executor is None:  # in-process (extract_workers = 0, too many dead pools, or closed)
             return self.function(*args)
+        import asyncio
+
         page: asyncio.Future[ExtractedPage] = asyncio.get_running_loop().create_future()
         self.waiting.append((args, page))
         self._pump()
@@ -268,6 +277,8 @@ class ExtractionPool:
         Issue 15: one task per page cost the reactor about as much as the download (profile of a 1-worker
         crawl: the executor's wake-up pipe write, its queue put and the result's hand-over to the loop per
         page, each waiting for the GIL behind the executor's own threads); a batch pays them once."""
+        import asyncio
+
         while self.waiting and self.in_flight < self.workers + 1:
             executor = self.executor
             if executor is None:
@@ -303,6 +314,8 @@ class ExtractionPool:
         executor: ProcessPoolExecutor,
         done: asyncio.Future[list[tuple[bool, Any]]],
     ) -> None:
+        import asyncio
+
         self.in_flight -= 1
         if done.cancelled():
             error: BaseException | None = asyncio.CancelledError()
@@ -326,6 +339,8 @@ class ExtractionPool:
     async def _alone(self, args: tuple[Any, ...], url: str) -> ExtractedPage:
         """A page that was in a pool when it broke, extracted again in a worker of its own, one page at a
         time: the page that kills this worker too is the culprit (a failed page), the others were bystanders."""
+        import asyncio
+
         async with self.alone_lock:
             if self.alone is None:
                 self.alone = self._executor(1)

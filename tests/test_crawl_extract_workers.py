@@ -146,6 +146,31 @@ def test_workers_do_not_run_the_crawls_main_module_again(tmp_path):
     assert notes.read_text().split() == ["__main__"]  # the workers did not import it as __mp_main__
 
 
+def test_a_worker_finds_ad_law_hits_without_loading_numpy_the_tag_lexicons_or_asyncio():
+    """What a spawned worker imports: the function's module, then whatever unpickling its arguments needs (the
+    crawl's NlpConfig). Issue 15: `jingshao.nlp` imported everything eagerly, numpy (the scorer) and the tag
+    lexicons among it, ~0.2 s of CPU per worker before its first page, for ad-law words only; and extraction_pool
+    imported asyncio, which only the crawl's side of the pool uses."""
+    import pickle
+
+    from jingshao.nlp.settings import NlpConfig
+
+    args = pickle.dumps(
+        (PAGE.replace(b'"name": "', '"name": "最好的'.encode()), "http://shop.test/1", None, {}, NlpConfig())
+    )
+    code = textwrap.dedent(f"""
+        import pickle, sys
+        from jingshao.crawlers.extraction_pool import extract_page
+        page = extract_page(*pickle.loads({args!r}))
+        print(page.price, [h["word"] for h in page.adlaw_hits])
+        heavy = ("numpy", "jingshao.nlp.scorer", "jingshao.nlp.tags", "jingshao.nlp.train", "asyncio")
+        print(sorted(m for m in heavy if m in sys.modules))
+        """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=str(REPO))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["199.00 ['最好']", "[]"]
+
+
 def test_a_worker_killed_mid_page_is_replaced_and_its_page_extracted_again():
     pool = ExtractionPool(1, slow_extract)
 
