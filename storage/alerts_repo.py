@@ -130,6 +130,15 @@ def _row(a: Any) -> AlertRow:
     )
 
 
+def _column_row(r: Any) -> AlertRow:
+    """``_row`` of a row of ``_ALERT_ROW_COLUMNS`` (in their order; a page row's total may follow),
+    unpacked by position: a SQLAlchemy Row's attribute lookup by name costs ~0.25 us a column, the
+    12 of them most of ``_row``'s time on a list of alerts."""
+    id_, state, level, max_level, started_at, resolved_at, subject, family, rule, summary, acked, notified = r[:12]
+    since = resolved_at if state == "resolved" and resolved_at else started_at
+    return AlertRow(id_, state, level, max_level, since, subject, family, rule, summary, acked, notified)
+
+
 # What an AlertRow shows (and `_row` reads), as plain columns.
 _ALERT_ROW_COLUMNS: tuple[Any, ...] = (
     Alert.id,
@@ -171,7 +180,7 @@ def list_alerts(
     """Alerts, most severe and most recent first. ``state=None``: firing and resolved (plain columns)."""
     params = {"state": state, "level": level, "family": family, "limit": limit}
     rows = read(session, _list_alerts_stmt(bool(state), bool(level), bool(family)), params).all()
-    return sorted((_row(a) for a in rows), key=lambda r: (r.state != "firing", LEVEL_ORDER.get(r.max_level, 9)))
+    return sorted(map(_column_row, rows), key=lambda r: (r.state != "firing", LEVEL_ORDER.get(r.max_level, 9)))
 
 
 @functools.cache
@@ -201,7 +210,7 @@ def page_alerts(
     stmts = _alert_page_stmts(bool(state), bool(level), bool(family))
     params = {"state": state, "level": level, "family": family}
     rows, total = read_page(session, stmts, params, limit, offset)
-    return [_row(a) for a in rows], total
+    return [_column_row(a) for a in rows], total
 
 
 def _pairs(value: Any) -> list[tuple[str, str]]:
