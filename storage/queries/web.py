@@ -115,9 +115,18 @@ def row_select(row_type: type, model: Any) -> Select:
 def row_maker(row_type: type[T], **fix: Callable[[Any], Any]) -> Callable[[Any], T]:
     """A result row of :func:`row_select` as ``row_type``, with ``fix[name]`` applied to that field."""
     names = [f.name for f in fields(row_type)]  # type: ignore[arg-type]
+    width = len(names)
+    # The fixed fields by position, applied to a list of the row: a generator over every field with
+    # a name lookup each cost ~2.4 us a row (13 fields), half of a list page's conversion.
+    fixes = [(i, fix[n]) for i, n in enumerate(names) if n in fix]
 
     def make(row: Any) -> T:
-        return row_type(*(fix[n](v) if n in fix else v for n, v in zip(names, row, strict=True)))
+        values = list(row)
+        if len(values) != width:
+            raise ValueError(f"{row_type.__name__}: {len(values)} columns for {width} fields")
+        for i, f in fixes:
+            values[i] = f(values[i])
+        return row_type(*values)
 
     return make
 
