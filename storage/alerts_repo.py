@@ -114,20 +114,7 @@ class ChannelHealth:
 
 def _row(a: Any) -> AlertRow:
     """An alert (its ORM object, or a row of the same named columns) as shown."""
-    since = a.resolved_at if a.state == "resolved" and a.resolved_at else a.started_at
-    return AlertRow(
-        a.id,
-        a.state,
-        a.level,
-        a.max_level,
-        since,
-        a.subject,
-        a.family,
-        a.rule,
-        a.summary,
-        a.acked_by,
-        a.last_notified_at,
-    )
+    return _column_row([getattr(a, c.key) for c in _ALERT_ROW_COLUMNS])
 
 
 def _column_row(r: Any) -> AlertRow:

@@ -12,12 +12,11 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from .models import CrawlCompetitorOutcome, CrawlRun, DomainBackoff, PageProfile, utcnow
+from .repository import ID_CHUNK
 
 #: Weight of the newest page in a product's usual size (an exponential moving average: a redesign moves
 #: the usual size within a few crawls, one odd page does not).
 PROFILE_WEIGHT = 0.3
-#: Product ids per IN (...) list (well under SQLite's and PostgreSQL's bound-parameter limits).
-_ID_CHUNK = 500
 
 
 @dataclass
@@ -77,10 +76,10 @@ def update_page_sizes(session: Session, sizes: Mapping[int, int]) -> None:
     table = cast(Table, PageProfile.__table__)
     ids = list(sizes)
     known: dict[int, tuple[int, int]] = {}
-    for start in range(0, len(ids), _ID_CHUNK):
+    for start in range(0, len(ids), ID_CHUNK):
         rows = session.execute(
             select(PageProfile.product_id, PageProfile.usual_bytes, PageProfile.samples).where(
-                PageProfile.product_id.in_(ids[start : start + _ID_CHUNK])
+                PageProfile.product_id.in_(ids[start : start + ID_CHUNK])
             )
         )
         known.update({pid: (usual, samples) for pid, usual, samples in rows})

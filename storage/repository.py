@@ -224,7 +224,7 @@ class PageWritten:
 
 
 #: Product ids per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits.
-_ID_CHUNK = 500
+ID_CHUNK = 500
 
 _LATEST_COLUMNS = (
     Observation.id,
@@ -243,8 +243,8 @@ def _latest_per_product(session: Session, product_ids: Sequence[int], *, confirm
     """product id -> its latest observation row (``confirmed``: the latest not suspect, not void, with a
     price), one statement per chunk of ids: each product's newest row through its index."""
     out: dict[int, Any] = {}
-    for start in range(0, len(product_ids), _ID_CHUNK):
-        chunk = list(product_ids[start : start + _ID_CHUNK])
+    for start in range(0, len(product_ids), ID_CHUNK):
+        chunk = list(product_ids[start : start + ID_CHUNK])
         newest = select(Observation.id).where(Observation.product_id == Product.id)
         if confirmed:
             newest = newest.where(
@@ -279,10 +279,10 @@ def write_pages(session: Session, pages: Sequence[PageWrite]) -> list[PageWritte
     if not pages:
         return []
     ids = sorted({p.product_id for p in pages})
-    for start in range(0, len(ids), _ID_CHUNK):
+    for start in range(0, len(ids), ID_CHUNK):
         session.execute(
             select(Product.id)
-            .where(Product.id.in_(ids[start : start + _ID_CHUNK]))
+            .where(Product.id.in_(ids[start : start + ID_CHUNK]))
             .order_by(Product.id)
             .with_for_update()
         )
@@ -437,10 +437,10 @@ def page_states(session: Session, product_ids: Sequence[int]) -> dict[int, PageS
     chunk of ids; the crawl reads it for every product at once, a queue worker for one request at send time)."""
     out: dict[int, PageState] = {}
     ids = list(product_ids)
-    for start in range(0, len(ids), _ID_CHUNK):
+    for start in range(0, len(ids), ID_CHUNK):
         rows = session.execute(
             select(Product.id, Product.page_fingerprint, Product.page_validators).where(
-                Product.id.in_(ids[start : start + _ID_CHUNK]), Product.page_fingerprint.is_not(None)
+                Product.id.in_(ids[start : start + ID_CHUNK]), Product.page_fingerprint.is_not(None)
             )
         )
         out.update({pid: PageState(fp, validators or None) for pid, fp, validators in rows})
@@ -451,8 +451,8 @@ def any_without_page_state(session: Session, product_ids: Sequence[int]) -> bool
     """Whether any of these products has no stored page state: its next page is surely extracted (issue 15:
     a crawl starts its extraction workers right away then, not on its first downloaded page)."""
     ids = list(product_ids)
-    for start in range(0, len(ids), _ID_CHUNK):
-        chunk = ids[start : start + _ID_CHUNK]
+    for start in range(0, len(ids), ID_CHUNK):
+        chunk = ids[start : start + ID_CHUNK]
         known = session.execute(
             select(func.count()).where(Product.id.in_(chunk), Product.page_fingerprint.is_not(None))
         ).scalar_one()
