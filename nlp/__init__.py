@@ -12,7 +12,9 @@ words, nothing else). ``from jingshao.nlp import X`` works as before.
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -76,3 +78,22 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+class _Package(ModuleType):
+    """This package, which keeps its names when a submodule of the same name loads.
+
+    ``train`` is both a submodule and the function this package exports from it. Importing a
+    submodule binds it on its package; with the names loaded on first use, a process that imported
+    ``jingshao.nlp.train`` (``from jingshao.nlp.train import nb_ratio``) before asking for ``train``
+    would get the module from ``from jingshao.nlp import train``. The eager imports this file had
+    rebound the name to the function; here the binding is refused, and ``__getattr__`` answers.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, ModuleType) and name in _SOURCES:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

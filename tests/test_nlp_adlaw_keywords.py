@@ -95,3 +95,15 @@ def test_selling_phrases_are_the_sellers_phrases_not_tokens() -> None:
     assert selling_phrases([]) == [] and selling_phrases(["", "  "]) == []
     long = [p for p, _ in selling_phrases(["2024新款纯棉短袖T恤男宽松透气", "纯棉短袖T恤男宽松透气"], topk=3)]
     assert long and all(2 < len(p) <= 12 and "新款" not in p for p in long), long  # runs from a long segment
+
+
+def test_the_package_lists_each_lazy_name_once_in_all_and_serves_it() -> None:
+    """jingshao.nlp loads its names on first use: every name of __all__ has a submodule to come from
+    (and no other), and each resolves to that submodule's object."""
+    import importlib
+
+    import jingshao.nlp as nlp
+
+    assert sorted(nlp.__all__) == sorted(nlp._SOURCES)
+    for name, source in nlp._SOURCES.items():
+        assert getattr(nlp, name) is getattr(importlib.import_module(f"jingshao.nlp.{source}"), name)
