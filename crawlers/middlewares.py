@@ -148,6 +148,10 @@ class ConditionalRequestMiddleware:
         if not self.database_url:
             return
         self.db = open_database(self.database_url, upgrade=False)
+        known = getattr(spider, "page_states_at_open", None)  # read by the products spider when it was made
+        if known is not None:
+            self.known = dict(known)
+            return
         ids = [t["product_id"] for t in getattr(spider, "targets", ()) if t.get("product_id") and t.get("url")]
         if ids:
             with self.db.session() as s:

@@ -447,20 +447,6 @@ def page_states(session: Session, product_ids: Sequence[int]) -> dict[int, PageS
     return out
 
 
-def any_without_page_state(session: Session, product_ids: Sequence[int]) -> bool:
-    """Whether any of these products has no stored page state: its next page is surely extracted (issue 15:
-    a crawl starts its extraction workers right away then, not on its first downloaded page)."""
-    ids = list(product_ids)
-    for start in range(0, len(ids), ID_CHUNK):
-        chunk = ids[start : start + ID_CHUNK]
-        known = session.execute(
-            select(func.count()).where(Product.id.in_(chunk), Product.page_fingerprint.is_not(None))
-        ).scalar_one()
-        if known < len(set(chunk)):
-            return True
-    return False
-
-
 def plausible(price: Decimal, reference: Decimal, factor: Decimal | float) -> bool:
     """False when ``price`` is more than ``factor`` times above or below ``reference``."""
     factor = Decimal(str(factor))

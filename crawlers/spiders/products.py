@@ -37,6 +37,7 @@ from jingshao.crawlers.items import BlockedPageItem, FailedPageItem, ListPriceIt
 from jingshao.crawlers.middlewares import CONDITIONAL, PAGE_STATE, READING, VALIDATED, page_validators
 from jingshao.crawlers.spiders.base import TargetsSpider
 from jingshao.nlp.settings import NlpConfig
+from jingshao.storage.repository import PageState, page_states
 
 FIELDS = ("title", "price", "original_price", "currency", "availability", "promo", "sku", "brand", "price_is_range")
 
@@ -74,9 +75,10 @@ class ProductsSpider(TargetsSpider):
         nlp = crawler.settings.get("JINGSHAO_NLP") or NlpConfig()  # the storage pipeline's, for the ad-law hits
         spider.extraction = ExtractionPool(crawler.settings.getint("JINGSHAO_EXTRACT_WORKERS", 0), nlp=nlp)
         crawler.signals.connect(spider.extraction.close, signal=signals.spider_closed)
-        if not spider.extraction.in_process and first_pages_ahead(
-            crawler.settings.get("JINGSHAO_DATABASE_URL"), spider.targets
-        ):
+        # The stored page of every target, read once: the conditional-request middleware takes them from here
+        # when the spider opens, and the workers start at once when one has none (issue 15).
+        spider.page_states_at_open = stored_page_states(crawler.settings.get("JINGSHAO_DATABASE_URL"), spider.targets)
+        if not spider.extraction.in_process and None in spider.page_states_at_open.values():
             # Issue 15: a product without a stored page is extracted whatever its page says, so the workers
             # start now and import the extraction code while Scrapy sets up and fetches robots.txt and the
             # first pages (~0.35 s a worker), instead of with the first page, which then waited for them. A
@@ -321,20 +323,26 @@ class ProductsSpider(TargetsSpider):
         yield item
 
 
-def first_pages_ahead(database_url: str | None, targets: list[dict[str, Any]]) -> bool:
-    """Whether some target's product has no stored page yet (its page will be extracted)."""
+def stored_page_states(database_url: str | None, targets: list[dict[str, Any]]) -> dict[int, PageState | None]:
+    """Each target's product id -> the state of its stored page (None: it has none yet, its page will be
+    extracted); empty without a database or targets."""
     ids = [t["product_id"] for t in targets if t.get("product_id") and t.get("url")]
     if not (database_url and ids):
-        return False
+        return {}
     from jingshao.storage.db import open_database
-    from jingshao.storage.repository import any_without_page_state
 
     db = open_database(database_url, upgrade=False)
     try:
         with db.session() as s:
-            return any_without_page_state(s, ids)
+            states = page_states(s, ids)
     finally:
         db.dispose()
+    return {pid: states.get(pid) for pid in ids}
+
+
+def first_pages_ahead(database_url: str | None, targets: list[dict[str, Any]]) -> bool:
+    """Whether some target's product has no stored page yet (its page will be extracted)."""
+    return None in stored_page_states(database_url, targets).values()
 
 
 def _is_utf8(encoding: str | None) -> bool:
