@@ -358,6 +358,19 @@ class MentionCount(Base):
     negatives: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class MentionTotal(Base):
+    """How many mentions a brand has: the total of the API's mention list filtered by brand alone
+    (``storage.queries.web.mentions``), which counting the brand's index range cost most of a call.
+    Kept by database triggers on ``mentions`` (insert, a change of ``brand``, delete; created in
+    migration 0018), as ``MentionCount`` is."""
+
+    __tablename__ = "mention_totals"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    brand: Mapped[str] = mapped_column(String(200), primary_key=True)
+    mentions: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Alert(Base):
     """One ongoing situation (a brand crisis, a competitor's price drop ...), keyed by a stable
     fingerprint. State machine: firing (at a level, escalating) -> resolved after clear windows."""

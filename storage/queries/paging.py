@@ -13,12 +13,16 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 
-def page_statements(q: Select) -> tuple[Select, Select]:
+def page_statements(q: Select, count: Select | None = None) -> tuple[Select, Select]:
     """(one page of ``q`` with the total, the total alone): the count rides along as an uncorrelated
     scalar subquery (the database runs it once), so a page is one statement; only a page past the
     end needs the count on its own. The page is bound as ``page_limit`` / ``page_offset``, names no
-    list filter uses; the total is the page's last column."""
-    count = select(func.count()).select_from(q.order_by(None).correlate(None).subquery()).correlate(None)
+    list filter uses; the total is the page's last column. ``count``, when given, is a one-value
+    statement over the same bound parameters that gives the number of ``q``'s rows another way
+    (a kept count); by default the rows are counted."""
+    if count is None:
+        count = select(func.count()).select_from(q.order_by(None).correlate(None).subquery())
+    count = count.correlate(None)
     page = (
         q.add_columns(count.scalar_subquery().label("page_total"))
         .limit(bindparam("page_limit", type_=Integer))

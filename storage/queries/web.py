@@ -21,6 +21,7 @@ from jingshao.storage.models import (
     CrawlRun,
     FailedObservation,
     Mention,
+    MentionTotal,
     Observation,
     Product,
     Review,
@@ -62,10 +63,12 @@ def _page(
     limit: int,
     offset: int,
     convert,
+    count: Callable[[], Select | None] = lambda: None,
 ) -> Page:
     """One page (and the total) of the statement ``build()`` makes, built once per ``key``; its
-    bound parameters come from ``params``."""
-    stmts = built(("page", key), lambda: page_statements(build()))
+    bound parameters come from ``params``; ``count()``, when it gives a statement, reads the total
+    (see :func:`page_statements`)."""
+    stmts = built(("page", key), lambda: page_statements(build(), count()))
     rows, total = read_page(session, stmts, params, limit, offset)
     return Page([convert(r[:-1]) for r in rows], total, limit, offset)
 
@@ -575,7 +578,18 @@ def mentions(
         order = (Mention.posted_at.desc().nulls_last(), Mention.id.desc()) if by_posted else (Mention.id.desc(),)
         return stmt.order_by(*order)
 
-    return _page(session, ("mentions", shape, by_posted), build, params, limit, offset, _MENTION_ROW)
+    def count() -> Select | None:
+        # Filtered by brand alone: the brand's kept total (mention_totals, migration 0018), not a
+        # walk over the brand's whole index range (~0.7 ms for 33,000 mentions, most of the call).
+        if shape != _BRAND_ONLY:
+            return None
+        kept = select(MentionTotal.mentions).where(MentionTotal.brand == bindparam("eq_0")).scalar_subquery()
+        return select(func.coalesce(kept, 0))
+
+    return _page(session, ("mentions", shape, by_posted), build, params, limit, offset, _MENTION_ROW, count)
+
+
+_BRAND_ONLY = ((True, False, False), (False, False), (False,))
 
 
 _MENTION_ROW = row_maker(MentionRow)
