@@ -15,7 +15,7 @@ from sqlalchemy import Integer, Select, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from .models import Alert, AlertEvent, ChannelState, Notification, Silence, utcnow
-from .queries import read
+from .queries import read, read_rows
 from .queries.paging import page_statements, read_page
 
 LEVEL_ORDER = {"red": 0, "yellow": 1, "blue": 2}
@@ -236,9 +236,14 @@ _OWN_NOTIFICATIONS = (
     select(*_NOTIFICATION_COLUMNS).where(Notification.alert_id == bindparam("aid")).order_by(Notification.id)
 )
 _ALERT_DETAIL = select(*_ALERT_DETAIL_COLUMNS).where(Alert.id == bindparam("aid"))
+_STARTED_AT, _RESOLVED_AT = (
+    next(i for i, c in enumerate(_ALERT_ROW_COLUMNS) if c is column) for column in (Alert.started_at, Alert.resolved_at)
+)
 _ALERT_EVENTS = (
     select(AlertEvent.at, AlertEvent.kind, AlertEvent.level, AlertEvent.detail)
-    .where(AlertEvent.alert_id == bindparam("aid"), AlertEvent.kind.not_in(HIDDEN_EVENTS))
+    # kind != each hidden kind, not NOT IN (...): an IN list is rendered anew for every execution
+    # (read_rows then takes SQLAlchemy's path); the same rows (kind is NOT NULL)
+    .where(AlertEvent.alert_id == bindparam("aid"), *(AlertEvent.kind != kind for kind in HIDDEN_EVENTS))
     .order_by(AlertEvent.at, AlertEvent.id)
 )
 _SILENCE_COLUMNS = (
@@ -256,7 +261,7 @@ _ACTIVE_SILENCES = _ALL_SILENCES.where(Silence.ended_at.is_(None), Silence.expir
 
 def alert_notifications(session: Session, alert_id: int) -> list[NotificationRow]:
     """The alert's own notifications plus the merged messages that carried them, by id."""
-    own = [NotificationRow(*r) for r in read(session, _OWN_NOTIFICATIONS, {"aid": alert_id})]
+    own = [NotificationRow(*r) for r in read_rows(session, _OWN_NOTIFICATIONS, {"aid": alert_id})]
     carriers: set[int] = {n.merged_into for n in own if n.merged_into}
     seen = {n.id for n in own}
     while carriers - seen:  # a merge may itself be merged (group message, then an overflow summary)
@@ -271,20 +276,22 @@ def alert_notifications(session: Session, alert_id: int) -> list[NotificationRow
 
 
 def get_alert(session: Session, alert_id: int) -> AlertDetail:
-    a = read(session, _ALERT_DETAIL, {"aid": alert_id}).one_or_none()
-    if a is None:
+    found = read_rows(session, _ALERT_DETAIL, {"aid": alert_id})
+    if not found:
         raise AlertNotFound(f"no alert #{alert_id}; see `jingshao alerts list --all`")
-    events = read(session, _ALERT_EVENTS, {"aid": alert_id}).all()
+    (a,) = found  # by the primary key: one row at most
+    fingerprint, subject_key, level_since, acked_at, alert_facts, evidence = a[len(_ALERT_ROW_COLUMNS) :]
+    events = read_rows(session, _ALERT_EVENTS, {"aid": alert_id})
     return AlertDetail(
-        alert=_row(a),
-        fingerprint=a.fingerprint,
-        subject_key=a.subject_key,
-        started_at=a.started_at,
-        level_since=a.level_since,
-        resolved_at=a.resolved_at,
-        acked_at=a.acked_at,
-        facts=_pairs(a.facts),
-        evidence=_pairs(a.evidence),
+        alert=_column_row(a),
+        fingerprint=fingerprint,
+        subject_key=subject_key,
+        started_at=a[_STARTED_AT],
+        level_since=level_since,
+        resolved_at=a[_RESOLVED_AT],
+        acked_at=acked_at,
+        facts=_pairs(alert_facts),
+        evidence=_pairs(evidence),
         events=[EventRow(*e) for e in events],
         notifications=alert_notifications(session, alert_id),
     )
@@ -341,9 +348,9 @@ def unsilence(session: Session, silence_id: int, now: datetime | None = None) ->
 
 def list_silences(session: Session, *, active_only: bool = True, now: datetime | None = None) -> list[SilenceRow]:
     if active_only:
-        rows = read(session, _ACTIVE_SILENCES, {"now": now or utcnow()})
+        rows = read_rows(session, _ACTIVE_SILENCES, {"now": now or utcnow()})
     else:
-        rows = read(session, _ALL_SILENCES)
+        rows = read_rows(session, _ALL_SILENCES)
     return [SilenceRow(*r) for r in rows]
 
 

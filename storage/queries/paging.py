@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Integer, Select, bindparam, func, select
 
-from . import read
+from . import read, read_rows
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -38,7 +38,7 @@ def read_page(
     number of all matching rows). An empty page reads the count on its own only past the start
     (an empty first page means there are none)."""
     page, count = stmts
-    rows = read(session, page, {**params, "page_limit": limit, "page_offset": offset}).all()
+    rows = read_rows(session, page, {**params, "page_limit": limit, "page_offset": offset})
     if rows:
         return rows, rows[0][-1]
     return rows, (read(session, count, params).scalar() or 0) if offset else 0

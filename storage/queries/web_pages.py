@@ -30,7 +30,7 @@ from jingshao.storage.models import (
     Product,
     Review,
 )
-from jingshao.storage.queries import read
+from jingshao.storage.queries import read, read_rows
 
 CONFIRMED = (Observation.voided_at.is_(None), Observation.status == "ok")
 
@@ -282,10 +282,10 @@ _CONFIRMED_PRICES_BEFORE = (
 
 
 def product_info(session: Session, product_id: int) -> ProductInfo | None:
-    row = read(session, _PRODUCT_INFO, {"pid": product_id}).first()
-    if row is None:
+    rows = read_rows(session, _PRODUCT_INFO, {"pid": product_id})
+    if not rows:
         return None
-    pid, cid, comp, name, url, render, active, category = row
+    pid, cid, comp, name, url, render, active, category = rows[0]
     return ProductInfo(pid, cid, comp, name or url, url, render, active, category)
 
 
@@ -296,16 +296,17 @@ def product_history(session: Session, product_id: int, since: datetime) -> Produ
     if info is None:
         return None
     params = {"pid": product_id, "since": since}
-    before = read(session, _HISTORY_BEFORE, params).all()
-    after = read(session, _HISTORY_AFTER, params).all()
+    before = read_rows(session, _HISTORY_BEFORE, params)
+    after = read_rows(session, _HISTORY_AFTER, params)
     obs = [ObservationRow(*c) for c in [*before, *after]]
-    failures = [FailureRow(*r) for r in read(session, _HISTORY_FAILURES, params)]
+    failures = [FailureRow(*r) for r in read_rows(session, _HISTORY_FAILURES, params)]
     adlaw: list[tuple[str, str, str]] = []
     sources: dict[str, Any] = {}
     latest = next((o for o in reversed(obs) if not o.is_void), None)
     if latest is not None:
-        adlaw = [(f, w, c) for f, w, c in read(session, _HISTORY_ADLAW, {"oid": latest.id})]
-        sources = read(session, _HISTORY_SOURCES, {"oid": latest.id}).scalar() or {}
+        adlaw = [(f, w, c) for f, w, c in read_rows(session, _HISTORY_ADLAW, {"oid": latest.id})]
+        found = read_rows(session, _HISTORY_SOURCES, {"oid": latest.id})
+        sources = (found[0][0] if found else None) or {}
     if latest is not None and latest.title and info.name == info.url:  # no configured name: the page's title
         info = replace(info, name=latest.title)
     return ProductHistory(info, obs, failures, adlaw, sources)
@@ -313,8 +314,8 @@ def product_history(session: Session, product_id: int, since: datetime) -> Produ
 
 def confirmed_prices_before(session: Session, product_id: int, before: datetime, limit: int) -> list[Decimal]:
     """The last `limit` confirmed prices first seen before `before`, oldest first (anomaly baseline)."""
-    rows = read(session, _CONFIRMED_PRICES_BEFORE, {"pid": product_id, "before": before, "n": limit}).scalars().all()
-    return [p for p in reversed(rows) if p is not None]  # None is filtered out above already
+    rows = read_rows(session, _CONFIRMED_PRICES_BEFORE, {"pid": product_id, "before": before, "n": limit})
+    return [p for (p,) in reversed(rows) if p is not None]  # None is filtered out above already
 
 
 def product_product_id_of_observation(session: Session, observation_id: int) -> int | None:
