@@ -480,3 +480,45 @@ def test_the_price_key_gate_passes_every_price_key() -> None:
     for key in (*state.PRICE_KEYS, *variants._PRICE_KEYS):
         for text in (json.dumps({"name": "x", key: 1}), f"{{name: 'x', {key}: 1}}", f"{{'{key}' : 1}}"):
             assert state._may_hold_price(text), (key, text)
+
+
+_LIST_VALUE_CORNERS = (
+    # (html, a list can be read): the value gate of a page naming a variant-list key
+    ('<script>var s = {"skus": [], "sku": "a1"};</script>', False),
+    ('<script>var s = {"skuList": [ /* none */ ], skus: 3};</script>', False),
+    ('<script>var s = {"skuList":\n [{"name": "a", "price": 1}]};</script>', True),
+    ("<script>var s = {skus /* c */ : // c\n [1], t: {skus: 1}};</script>", True),
+    ("<script>var s = {'Variants' : [1]};</script>", True),
+    # a key ending in an escaped newline ("$" in the key pattern lets it through)
+    (
+        '<script>s = {"skus\\n": [{"name": "a", "price": 1}, {"name": "b", "price": 2}], "t": {"skus": 1}};</script>',
+        True,
+    ),
+    # a letter escaped, or a character that folds to a key letter: maybe
+    ('<script>var s = {"sk\\u0075s": [{"name": "a", "price": 1}], "skus": 1};</script>', True),
+    ('<script>var s = {"\u017fkus": [{"name": "a", "price": 1}], "skus": 1};</script>', True),
+)
+
+
+@pytest.mark.parametrize("html,may", _LIST_VALUE_CORNERS)
+def test_variant_list_value_gate_corner_cases(html: str, may: bool) -> None:
+    page = _page(f"<html><body>{html}</body></html>")
+    assert variants._names_variant_list(page.ascii_lower)
+    assert variants._may_list_variants(page) is may
+
+
+@pytest.mark.parametrize(
+    "name,body",
+    PAGES
+    + [(f"corner-{i}", f"<html><body>{t}</body></html>".encode()) for i, (t, _) in enumerate(_LIST_VALUE_CORNERS)],
+    ids=[n for n, _ in PAGES] + [f"corner-{i}" for i in range(len(_LIST_VALUE_CORNERS))],
+)
+def test_a_page_the_value_gate_turns_away_has_no_variant_list(name: str, body: bytes) -> None:
+    from jingshao.crawlers.extract import state
+
+    page = _page(body)
+    if not variants._may_list_variants(page):
+        # every list under a variant-list key, whatever its items, and what from_state finds
+        blobs = [d for _n, d in state.iter_state(page)] + [d for _n, d in state.all_state(page)]
+        assert [v for b in blobs for v in variants._walk(b) if v] == []
+        assert variants.from_state(blobs) == []

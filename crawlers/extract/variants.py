@@ -137,6 +137,45 @@ def _names_variant_list(low: bytes) -> bool:
     return False
 
 
+# A variant-list key whose value is a non-empty list, as a script writes it: the key (optionally
+# quoted, its string maybe ending in an escaped newline, which ``$`` in ``_LIST_KEYS`` lets through),
+# spaces or comments, the colon, JSON whitespace or comments (which the JS reader drops), "[" and
+# something other than "]".
+_GAP = rb"(?:[ \t\n\r]|/\*.*?\*/|//[^\n]*)*"
+_LIST_VALUE_AT = re.compile(
+    rb"(?:sku_?list|skus|sku_?infos?|variants|speclist)(?:\\n)?[\"']?(?:"
+    + b"|".join(_UNI_SPACES)
+    + rb"|/\*.*?\*/|//[^\n]*)*:"
+    + _GAP
+    + rb"\[(?!"
+    + _GAP
+    + rb"\])",
+    re.S,
+)
+#: Non-ASCII characters that a case-insensitive str pattern takes for an ASCII letter of those keys
+#: (U+0130 and U+0131 for "i", U+017F for "s", U+212A for "k"), as UTF-8.
+_FOLDS_TO_ASCII = ("\u0130".encode(), "\u0131".encode(), "\u017f".encode(), "\u212a".encode())
+_ESCAPED_LETTER = re.compile(rb"\\u00[4-7]")
+
+
+def _may_list_variants(page: Page) -> bool:
+    """Whether a state blob of the page can hold a list that :func:`from_state` reads: a key
+    ``_LIST_KEYS`` matches with a non-empty list for its value. Such a key is written in the
+    script text as ``_LIST_VALUE_AT`` reads it, unless the page spells a letter of it with a
+    ``\\u00XX`` escape or with a non-ASCII character that folds to it (then: maybe). Asked of
+    pages that name such a key (:func:`_names_variant_list`) before their blobs are read: most
+    give it an empty list, a number or a string ("skus":[], "sku": ...)."""
+    low = page.ascii_lower
+    for hint in _LIST_KEY_HINTS:
+        at = low.find(hint)
+        while at != -1:
+            if _LIST_VALUE_AT.match(low, at):
+                return True
+            at = low.find(hint, at + 1)
+    data = page.data or page.text.encode("utf-8", "replace")
+    return _ESCAPED_LETTER.search(low) is not None or any(c in data for c in _FOLDS_TO_ASCII)
+
+
 def page_variants(page: Page, blobs: list[Any] | None = None) -> list[dict[str, Any]]:
     """Variants from the page's attributes, else from its state blobs (``blobs``: the data of
     :func:`state.iter_state`, read only when the page text names a variant list at all)."""
@@ -151,7 +190,7 @@ def page_variants(page: Page, blobs: list[Any] | None = None) -> list[dict[str, 
 
         found = from_state([data for _name, data in iter_state(page)])
         return _dedup(found) if found and _names_variant_list(page.ascii_lower) else []
-    if not _names_variant_list(page.ascii_lower):
+    if not _names_variant_list(page.ascii_lower) or not _may_list_variants(page):
         return []
     if blobs is None:
         from .state import iter_state
