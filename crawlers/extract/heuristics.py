@@ -237,32 +237,31 @@ def _count_elements(root: Any) -> int:
 def _subtree_stats(root: Any) -> tuple[int, int]:
     """(elements the walk would visit, visible text length) of a subtree it does not enter.
 
-    The count is exact (script/style/svg ... subtrees left out), counted by lxml's C iterator; the length
+    The count is exact (script/style/svg ... subtrees left out), from lxml's element iterator; the length
     (texts and tails stripped, skipped subtrees and comments left out) is exact up to
     ``_SMALL_TEXT`` and only known to be larger beyond: every reader compares it with a bound
     no larger than that, so the text of a big block is not read to its end."""
     if not len(root):
         return 1, len((root.text or "").strip())
-    count = _count_elements(root)
+    # One pass of lxml's element iterator, the root first: a skip-tag element is measured and its
+    # descendants, which follow it at once, are passed over by their number. (Counting every
+    # element, then finding the skip-tag ones with a second iterator filtered on 21 tag names,
+    # cost more: that filter's setup and tests ran per block, and most blocks hold few or none.)
+    elements = root.iter(etree.Element)
+    next(elements)
+    count = 1
     skipped_len = 0
-    # The outermost skipped subtrees: lxml's iterator gives them in document order, each followed
-    # right away by the skip-tag elements inside it, which are passed over by their number (an
-    # ancestor walk up to the document's root for every skip-tag element cost far more).
-    skips = root.iter(*_SKIP_TAG_NAMES)
-    for skip in skips:
-        if skip is root:
-            continue
-        if len(skip):
-            inner = _count_elements(skip)
-            count -= inner
+    skip_tags = _SKIP_TAGS
+    for el in elements:
+        if el.tag not in skip_tags:
+            count += 1
+        elif len(el):
+            inner = _count_elements(el)
             if inner > 1:
-                nested = _count_iter(skip.iter(*_SKIP_TAG_NAMES)) - 1
-                if nested:
-                    deque(islice(skips, nested), maxlen=0)
-            skipped_len += sum(map(len, map(str.strip, skip.itertext())))
+                deque(islice(elements, inner - 1), maxlen=0)
+            skipped_len += sum(map(len, map(str.strip, el.itertext())))
         else:  # a leaf (<script>, <style>, <path> ...): its text is all of it
-            count -= 1
-            skipped_len += len((skip.text or "").strip())
+            skipped_len += len((el.text or "").strip())
     bound = _SMALL_TEXT + skipped_len
     length = 0
     # the stripped lengths summed in C, 32 pieces at a time; the running sum only grows, so it
