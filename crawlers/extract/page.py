@@ -49,13 +49,19 @@ def parse_page_text(text: str, utf8: bytes | None = None) -> tuple[Any, bytes]:
 
     ``utf8``: the page's own bytes when they are known to be exactly ``text`` in UTF-8 (see
     :func:`utf8_body`); they are used as they are instead of encoding ``text`` again."""
-    if utf8 is not None and "\x00" not in text and not _XML_DECL.match(text):
+    # NUL looked for in the bytes: UTF-8 writes it as the byte 0 and nothing else holds that byte,
+    # while a str search for "\x00" in a page with any character beyond Latin-1 tests nearly every
+    # character (CPython's search first finds the character's low byte, here the high byte of every
+    # ASCII character): 0.4 ms a page, against a few microseconds.
+    if utf8 is not None and b"\x00" not in utf8 and not _XML_DECL.match(text):
         data = utf8
     else:
         text = _XML_DECL.sub("", text, count=1).replace("\x00", "")
         data = text.encode("utf-8", "replace")
     try:
-        tree = etree.fromstring(data, _PARSER) if text.strip() else None
+        # (a non-space character: ``text.strip()`` without the copy of the page it makes when
+        # the page ends in a newline)
+        tree = etree.fromstring(data, _PARSER) if text and not text.isspace() else None
     except (etree.ParserError, etree.XMLSyntaxError, ValueError):
         tree = None
     if tree is None:
