@@ -117,7 +117,8 @@ def build_mind_map(
     total = tagged = 0
     members: dict[str, set[int]] = defaultdict(set)
     pol: dict[str, Counter] = defaultdict(Counter)
-    pol_by_review: dict[str, dict[int, Counter]] = defaultdict(lambda: defaultdict(Counter))
+    # per aspect, per review: [positive, negative] tags (a Counter a review cost ~1 us to make)
+    pol_by_review: dict[str, dict[int, list[int]]] = defaultdict(dict)
     surf: dict[str, Counter] = defaultdict(Counter)
     ops: dict[tuple[str, str], Counter] = defaultdict(Counter)
     said: dict[tuple[str, str, str], Counter] = defaultdict(Counter)  # how each opinion was put most often
@@ -135,24 +136,41 @@ def build_mind_map(
         times.append(when)
         seen_op: set[tuple[str, str, str]] = set()
         for t in tags:
-            members[t.aspect].add(k)
-            pol[t.aspect][t.polarity] += 1
-            pol_by_review[t.aspect][k][t.polarity] += 1
-            surf[t.aspect][t.aspect_text] += 1
-            key = (t.aspect, t.polarity, t.opinion_norm or t.opinion)
+            aspect, polarity = t.aspect, t.polarity
+            members[aspect].add(k)
+            pol[aspect][polarity] += 1
+            counts = pol_by_review[aspect].get(k)
+            if counts is None:
+                counts = pol_by_review[aspect][k] = [0, 0]
+            if polarity == "pos":
+                counts[0] += 1
+            elif polarity == "neg":
+                counts[1] += 1
+            surf[aspect][t.aspect_text] += 1
+            key = (aspect, polarity, t.opinion_norm or t.opinion)
             if key not in seen_op:
                 seen_op.add(key)
-                ops[(t.aspect, t.polarity)][key[2]] += 1
+                ops[(aspect, polarity)][key[2]] += 1
             said[key][_label(t, key[2])] += 1
     ref = now or max((t for t in times if t), default=None)
+    # Every review with text, shortest first (then by text): each aspect's examples are the first of
+    # its reviews in this order (sorted once, not once per aspect; reviews that tie have the same
+    # text, so which of them comes first changes no example).
+    by_length = sorted((i for i in range(total) if texts[i].strip()), key=lambda i: (len(texts[i]), texts[i]))
     out: list[AspectNode] = []
     for aspect, ids in members.items():
         n_tags = pol[aspect]["pos"] + pol[aspect]["neg"]
-        by_len = sorted((i for i in ids if texts[i].strip()), key=lambda i: (len(texts[i]), texts[i]))
-        quotes = list(dict.fromkeys(_quote(texts[i], quote_chars) for i in by_len))[:2]
+        by_len = [i for i in by_length if i in ids]
+        quotes: list[str] = []
+        for i in by_len:  # the first two different quotes
+            quote = _quote(texts[i], quote_chars)
+            if quote not in quotes:
+                quotes.append(quote)
+                if len(quotes) == 2:
+                    break
         per = pol_by_review[aspect]
-        pos_q = next((_quote(texts[i], quote_chars) for i in by_len if per[i]["pos"] > per[i]["neg"]), None)
-        neg_q = next((_quote(texts[i], quote_chars) for i in by_len if per[i]["neg"] > per[i]["pos"]), None)
+        pos_q = next((_quote(texts[i], quote_chars) for i in by_len if per[i][0] > per[i][1]), None)
+        neg_q = next((_quote(texts[i], quote_chars) for i in by_len if per[i][1] > per[i][0]), None)
         node = AspectNode(
             aspect=aspect,
             reviews=len(ids),
@@ -190,14 +208,13 @@ def _label(t: Tag, opinion: str) -> str:
     return t.aspect_text + opinion
 
 
-def _week(ref: datetime, ids: set[int], times: list[datetime | None], per: dict[int, Counter]) -> WeekChange:
+def _week(ref: datetime, ids: set[int], times: list[datetime | None], per: dict[int, list[int]]) -> WeekChange:
     def window(lo: datetime, hi: datetime) -> tuple[int, float | None]:
         got = [i for i in ids if times[i] is not None and lo < times[i] <= hi]  # type: ignore[operator]
-        c: Counter = Counter()
-        for i in got:
-            c.update(per[i])
-        n = c["pos"] + c["neg"]
-        return len(got), (round(c["neg"] / n, 4) if n else None)
+        pos = sum(per[i][0] for i in got)
+        neg = sum(per[i][1] for i in got)
+        n = pos + neg
+        return len(got), (round(neg / n, 4) if n else None)
 
     week = timedelta(days=7)
     this, neg_this = window(ref - week, ref)

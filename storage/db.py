@@ -12,6 +12,7 @@ lock a crawler holds (WAL gives it a consistent snapshot); on PostgreSQL it is t
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,7 +47,7 @@ def make_engine(url: str, *, echo: bool = False, deferred: bool = False) -> Engi
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 60})
+        engine = create_engine(url, echo=echo, connect_args={"timeout": 60}, json_deserializer=json_loads)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -70,6 +71,26 @@ def make_engine(url: str, *, echo: bool = False, deferred: bool = False) -> Engi
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+_SCAN_JSON = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__, not in the stubs
+
+
+def json_loads(text: Any) -> Any:
+    """``json.loads`` for the JSON columns SQLite hands back as text: a document that the scanner
+    reads to its very end (what the app writes: no surrounding blanks) is taken from the scanner
+    directly, ~0.7 us instead of ~1.5 us a review's tags (评价洞察 decodes a competitor's month of
+    reviews, ~800, on each view); anything else (blanks around it, invalid JSON) goes through
+    ``json.loads``, which gives the same value or the same error."""
+    if type(text) is str:
+        try:
+            value, end = _SCAN_JSON(text, 0)
+        except StopIteration:
+            pass
+        else:
+            if end == len(text):
+                return value
+    return json.loads(text)
 
 
 def rowcount(result: Result[Any]) -> int:

@@ -257,7 +257,8 @@ class Review(Base):
 
     __tablename__ = "reviews"
     __table_args__ = (
-        Index("ix_reviews_product_posted", "product_id", "posted_at"),
+        # A product's reviews by time; it carries what 评价洞察's week counts read (migration 0019).
+        Index("ix_reviews_product_posted_label", "product_id", "posted_at", "first_seen_at", "label", "sentiment"),
         Index("ix_reviews_first_seen", "first_seen_at"),  # new reviews today (migration 0015)
     )
 
