@@ -68,3 +68,17 @@ def test_bare_numbers_near_a_hundredth_of_the_price_do_not_pass() -> None:
     assert pipeline._visible_in_unit(page, Decimal("2104.48"))  # the first gate does pass on "21"
     assert not pipeline._candidate_in_unit(page, Decimal("2104.48"))
     assert pipeline.extract_product(html, "https://item.example.cn/1").price == Decimal("2104.48")
+
+
+@pytest.mark.parametrize("name", ["fen", "jiao"])
+def test_both_gate_orders_fix_the_unit(name: str) -> None:
+    # without a promo the candidate gate goes first (the promo pass builds the page index anyway);
+    # with the promo given by a selector the visible-number gate does: the same fix either way
+    body = dict(_pages())[name]
+    url = "https://item.example.cn/1"
+    plain = pipeline.extract_product(body, url)
+    with_promo = pipeline.extract_product(body, url, selectors={"promo": "a.btn-buy"})
+    assert with_promo.promo == "立即购买" and plain.promo != with_promo.promo
+    assert plain.price == with_promo.price == Decimal("459")
+    assert plain.sources["price"] == with_promo.sources["price"]
+    assert "wrong unit" in plain.sources["price"]["via"]
