@@ -94,7 +94,7 @@ def safe_url(url: Any) -> str | None:
 def money(value: Any) -> str:
     if value is None:
         return "—"
-    return f"¥{Decimal(value):,.2f}"
+    return f"¥{value if type(value) is Decimal else Decimal(value):,.2f}"  # a Decimal as it is: no copy
 
 
 def _fmt_time(tz: Any, value: datetime | None, fmt: str = "%m-%d %H:%M") -> str:
@@ -105,11 +105,12 @@ def _fmt_time(tz: Any, value: datetime | None, fmt: str = "%m-%d %H:%M") -> str:
     return fast(local) if fast else local.strftime(fmt)
 
 
-# The pages' two usual time formats as f-strings: the same text as strftime (digits only, no
-# locale) in about a quarter of its time, which adds up over a page of rows (2-3 times a row).
+# The pages' two usual time formats as %-formats of the fields: the same text as strftime (digits
+# only, no locale) in under a quarter of its time (an f-string's format specs cost ~2.7x the
+# %-format), which adds up over a page of rows (2-3 times a row).
 _FAST_TIME_FORMATS = {
-    "%m-%d %H:%M": lambda d: f"{d.month:02d}-{d.day:02d} {d.hour:02d}:{d.minute:02d}",
-    "%Y-%m-%d %H:%M": lambda d: f"{d.year:04d}-{d.month:02d}-{d.day:02d} {d.hour:02d}:{d.minute:02d}",
+    "%m-%d %H:%M": lambda d: "%02d-%02d %02d:%02d" % (d.month, d.day, d.hour, d.minute),  # noqa: UP031 - see above
+    "%Y-%m-%d %H:%M": lambda d: "%04d-%02d-%02d %02d:%02d" % (d.year, d.month, d.day, d.hour, d.minute),  # noqa: UP031
 }
 
 
@@ -1144,18 +1145,6 @@ SETTINGS_ROWS = 50  # a page of the product list (each row carries its edit form
 # product), two thirds of the handler. Every value put in is an id or one of the fixed labels
 # below, or escaped (competitor, name, URL and the spec: typed or crawled text).
 _SETTINGS_STATUS = {"active": "监控中", "paused": "已暂停", "removed": "已移除"}
-_SETTINGS_ROW = (
-    '<tr data-product="{id}">\n'
-    '        <td data-label="#">{id}</td>\n'
-    '        <td data-label="竞品">{competitor}</td>\n'
-    '        <td data-label="商品"><a href="/prices/{id}">{label}</a><br><small class="muted">{url}</small></td>\n'
-    '        <td data-label="来源">{source}</td>\n'
-    '        <td data-label="状态" class="status">{status}</td>\n'
-    '        <td data-label="操作">\n'
-    "          {action}\n"
-    "        </td>\n"
-    "      </tr>"
-)
 _SETTINGS_FORMS = (
     "<details><summary>编辑</summary>\n"
     '            <form method="post" action="/settings/products/{id}" class="filters edit-form">\n'
@@ -1197,17 +1186,22 @@ def settings_rows(rows: list[wq.ProductRow], *, csrf_field: Markup | None) -> li
             action = '<span class="muted">在 jingshao.toml 中修改</span>'
         else:
             action = "—"
+        # one f-string a row (str.format with seven keywords cost twice as much)
+        source = "配置文件（只读）" if p.managed_by == "file" else "网页添加"
         out.append(
             Markup(
-                _SETTINGS_ROW.format(
-                    id=p.id,
-                    competitor=escape(p.competitor),
-                    label=escape(p.name or p.url),
-                    url=escape(p.url),
-                    source="配置文件（只读）" if p.managed_by == "file" else "网页添加",
-                    status=escape(_SETTINGS_STATUS.get(p.status, p.status)),
-                    action=action,
-                )
+                f'<tr data-product="{p.id}">\n'
+                f'        <td data-label="#">{p.id}</td>\n'
+                f'        <td data-label="竞品">{escape(p.competitor)}</td>\n'
+                f'        <td data-label="商品"><a href="/prices/{p.id}">{escape(p.name or p.url)}</a>'
+                f'<br><small class="muted">{escape(p.url)}</small></td>\n'
+                f'        <td data-label="来源">{source}</td>\n'
+                f'        <td data-label="状态" class="status">{escape(_SETTINGS_STATUS.get(p.status, p.status))}'
+                "</td>\n"
+                '        <td data-label="操作">\n'
+                f"          {action}\n"
+                "        </td>\n"
+                "      </tr>"
             )
         )
     return out

@@ -26,7 +26,7 @@ from jingshao.storage.models import (
     Product,
     Review,
 )
-from jingshao.storage.queries import read
+from jingshao.storage.queries import read, read_rows
 from jingshao.storage.queries.paging import page_statements, read_page
 
 T = TypeVar("T")
@@ -196,7 +196,7 @@ _WEB_COMPETITORS = (
 
 def web_competitor_names(session: Session) -> list[str]:
     """The names of the competitors whose ``CompetitorRow.managed_by`` is "web", by name."""
-    return [name for name, spec in read(session, _WEB_COMPETITORS) if spec]
+    return [name for name, spec in read_rows(session, _WEB_COMPETITORS) if spec]
 
 
 @dataclass(frozen=True)

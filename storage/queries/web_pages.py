@@ -502,11 +502,11 @@ def review_products(
     (only `competitor`'s when given, else those of `product`'s competitor when that product exists:
     its products' index ranges instead of every review)."""
     if competitor:
-        rows = read(session, _review_products_stmt("competitor"), {"name": competitor})
+        rows = read_rows(session, _review_products_stmt("competitor"), {"name": competitor})
     elif product:
-        rows = read(session, _review_products_stmt("product"), {"pid": product})
+        rows = read_rows(session, _review_products_stmt("product"), {"pid": product})
     else:
-        rows = read(session, _review_products_stmt("all"))
+        rows = read_rows(session, _review_products_stmt("all"))
     return [(pid, comp, name or url, n) for pid, comp, name, url, n in rows]
 
 
@@ -526,7 +526,7 @@ _REVIEWED_COMPETITORS = (
 
 def reviewed_competitors(session: Session) -> list[str]:
     """Competitors with at least one watched product that has reviews, by name."""
-    return list(read(session, _REVIEWED_COMPETITORS).scalars())
+    return [name for (name,) in read_rows(session, _REVIEWED_COMPETITORS)]
 
 
 _posted_or_seen = func.coalesce(Review.posted_at, Review.first_seen_at)  # when a review was written
