@@ -86,6 +86,15 @@ def test_tag_rows_round_trip() -> None:
     assert back == tags and [b.opinion_norm for b in back] == [t.opinion_norm for t in tags]
     # rows stored before aspect_text / opinion_norm existed still read
     assert tag_from_row({"aspect": "物流", "opinion": "快", "polarity": "pos"}) == Tag("物流", "物流", "快", "pos")
+    # the same object Tag(...) builds (tag_from_row fills the fields directly): every field, hash, repr
+    for row, built in (
+        (rows[0], Tag(**rows[0])),  # type: ignore[arg-type]
+        ({"aspect": "物流", "opinion": "快", "polarity": "pos"}, Tag("物流", "物流", "快", "pos")),
+    ):
+        read = tag_from_row(row)
+        assert read.__dict__ == built.__dict__ and hash(read) == hash(built) and repr(read) == repr(built)
+        with pytest.raises(AttributeError):  # still frozen
+            read.aspect = "质量"  # type: ignore[misc]
 
 
 def test_brand_crisis_overrides_are_still_checked() -> None:
