@@ -40,6 +40,10 @@ COMMON = {
     "LOG_LEVEL": "ERROR",
 }
 
+#: What a crawl leaves out of Scrapy's extensions (jingshao.crawlers.settings.LEFT_OUT_EXTENSIONS), left out of
+#: the bare spider too: RemoteControl imports aiohttp and serves code execution on localhost.
+BARE_LEFT_OUT = ("scrapy.extensions.remote_control.RemoteControl",)
+
 
 def tree_cpu() -> float:
     """CPU seconds (user + system) of this process and of its children that have ended and were waited
@@ -81,7 +85,12 @@ def child_baseline(base: str, n: int) -> dict:
                     found.append(offers["price"])
                     return
 
-    process = CrawlerProcess({**COMMON, "ROBOTSTXT_OBEY": True, "TELNETCONSOLE_ENABLED": False})
+    from scrapy.settings.default_settings import EXTENSIONS_BASE
+
+    extensions = {path: order for path, order in EXTENSIONS_BASE.items() if path not in BARE_LEFT_OUT}
+    process = CrawlerProcess(
+        {**COMMON, "ROBOTSTXT_OBEY": True, "TELNETCONSOLE_ENABLED": False, "EXTENSIONS_BASE": extensions}
+    )
     t0, c0, r0 = time.perf_counter(), tree_cpu(), time.thread_time()
     process.crawl(JsonLdPriceSpider)
     process.start()
