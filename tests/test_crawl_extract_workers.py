@@ -171,6 +171,52 @@ def test_a_worker_finds_ad_law_hits_without_loading_numpy_the_tag_lexicons_or_as
     assert out.stdout.splitlines() == ["199.00 ['最好']", "[]"]
 
 
+def test_a_worker_extracts_without_running_extruct_init_and_extruct_still_works_whole():
+    """Issue 15: extruct's __init__ imports every syntax's extractor (mf2py with bs4 / html5lib / requests,
+    pyRdfa with rdflib): ~0.2 s of a worker's start, for a JSON-LD and microdata page that needs none of them.
+    A worker defers the package's __init__; the page is extracted the same, and the package's own names
+    (extruct.extract ...) still run its __init__ and work."""
+    page = PAGE.replace(
+        b"<h1>test</h1>", b'<div itemscope itemtype="https://schema.org/Product"><h1 itemprop="name">x</h1></div>'
+    )
+    code = textwrap.dedent(f"""
+        import sys
+        from jingshao.crawlers.extraction_pool import _init_worker, extract_page
+        _init_worker()
+        page = extract_page({page!r}, "http://shop.test/1", None, {{}}, None)
+        heavy = ("mf2py", "pyRdfa", "rdflib", "bs4", "html5lib", "requests", "extruct._extruct")
+        print(page.price, page.ext.title, sorted(m for m in heavy if m in sys.modules))
+        import extruct
+        from extruct import JsonLdExtractor
+        data = extruct.extract({page!r}, syntaxes=["json-ld", "microdata"])
+        same = JsonLdExtractor is sys.modules["extruct.jsonld"].JsonLdExtractor
+        print(same, len(data["json-ld"]), len(data["microdata"]))
+        """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=str(REPO))
+    assert out.returncode == 0, out.stderr
+    plain = extract_page(page, "http://shop.test/1", None, {}, None)
+    assert out.stdout.splitlines() == [f"{plain.price} {plain.ext.title} []", "True 1 1"]
+
+
+def test_a_pool_warms_its_workers_and_they_leave_at_once_when_it_closes():
+    """The workers extract a built-in page when they start (the first real page then waits for no import) and
+    exit without the interpreter's teardown once the pool closes; pages are extracted as before."""
+    pool = ExtractionPool(2)
+
+    async def run():
+        pool.start()
+        return await asyncio.gather(*(pool.extract(PAGE, f"http://shop.test/{i}") for i in range(3)))
+
+    try:
+        results = asyncio.run(run())
+        pids = pool.pids()
+        assert len(pids) == 2
+    finally:
+        pool.close()
+    assert [r.price for r in results] == [extract_page(PAGE, "u", None, {}, None).price] * 3
+    assert not any(alive(p) for p in pids)
+
+
 def test_a_worker_killed_mid_page_is_replaced_and_its_page_extracted_again():
     pool = ExtractionPool(1, slow_extract)
 
