@@ -6,6 +6,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+class StoredAs:
+    """What the storage pipeline stored a product page as ("changed" | "unchanged"; None: not stored yet).
+
+    Issue 15: a cell of its own, so that the crawl keeps it for its summary instead of the whole item (the
+    page's body, fields and sources), which then goes once its batch is written: a crawl kept every page
+    it stored until it ended, which grew its memory and made each full garbage collection longer."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str | None = None) -> None:
+        self.value = value
+
+
 @dataclass
 class ProductObservationItem:
     product_id: int
@@ -39,7 +52,15 @@ class ProductObservationItem:
     first_page: bool = False
     # Set by the storage pipeline: "changed" | "unchanged" (the crawl summary counts each page by it; a global
     # counter compared between signals miscounts when items of several pages are in the pipelines at once).
-    stored_as: str | None = None
+    outcome: StoredAs = field(default_factory=StoredAs, repr=False, compare=False)
+
+    @property
+    def stored_as(self) -> str | None:
+        return self.outcome.value
+
+    @stored_as.setter
+    def stored_as(self, value: str | None) -> None:
+        self.outcome.value = value
 
 
 @dataclass
