@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import random
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -75,22 +76,45 @@ class CheapMetaRefreshMiddleware(MetaRefreshMiddleware):
     """Scrapy's MetaRefreshMiddleware, which first rules a refresh out in the page's bytes (issue 15).
 
     Scrapy decodes the first 4096 characters of every HTML response and scans them for ``<meta
-    http-equiv="refresh">`` (w3lib finds a refresh only where a tag's attributes hold the ASCII word
-    "refresh", any case): 3 % of a re-crawl's reactor, 1.5 % of a first crawl's, for pages that almost
-    never have one. In an encoding that writes ASCII as itself, a page whose first 16 KiB (4096 characters
-    at most) do not hold those bytes cannot hold the word where Scrapy looks, so its answer is "no refresh"
-    and the response goes on unchanged, as it would; any other page (the word present, another encoding)
-    is scanned by Scrapy as before."""
+    http-equiv="refresh">``: 3 % of a re-crawl's reactor, 1.5 % of a first crawl's, for pages that almost
+    never have one. w3lib finds a refresh where a tag's ``http-equiv`` value says "refresh" in ASCII, any
+    case; since w3lib 2.6 after decoding its character references (``refre&#115;h``), before it anywhere in
+    the tag's text. In an encoding that writes ASCII as itself, a page whose first 16 KiB (4096 characters
+    at most) hold neither the word nor an ``http-equiv`` value with a reference cannot declare a refresh
+    where Scrapy looks, so its answer is "no refresh" and the response goes on unchanged, as it would; any
+    other page (the word present, a reference in such a value, an attribute this cannot read, another
+    encoding) is scanned by Scrapy as before."""
 
     def process_response(self, request: Request, response: Response) -> Request | Response:  # type: ignore[override]
         if (
             isinstance(response, HtmlResponse)
             and _ascii_as_bytes(response.encoding)
             # (bytes.lower() folds ASCII only; a regex with IGNORECASE took 4x Scrapy's own scan)
-            and b"refresh" not in response.body[:_SCANNED_BYTES].lower()
+            and _no_refresh_in(response.body[:_SCANNED_BYTES].lower())
         ):
             return response
         return super().process_response(request, response)
+
+
+#: An attribute's value as the HTML tokenizer reads it right after the name: spaces, "=", spaces, then a
+#: quoted or an unquoted value (the bytes are ASCII-lower-cased already).
+_ATTR_VALUE = re.compile(rb"[\t\n\f\r ]*=[\t\n\f\r ]*(?:\"[^\"]*\"|'[^']*'|[^\t\n\f\r >]*)")
+
+
+def _no_refresh_in(head: bytes) -> bool:
+    """Whether the lower-cased first bytes of a page can declare no refresh, for every w3lib: no
+    "refresh" in them (what w3lib before 2.6 needed anywhere in the tag), and no ``http-equiv`` whose
+    value holds a character reference (w3lib 2.6 decodes them). An ``http-equiv`` not followed by a
+    value this reads (a valueless one, odd syntax) counts as maybe: Scrapy decides."""
+    if b"refresh" in head:
+        return False
+    at = head.find(b"http-equiv")
+    while at != -1:
+        value = _ATTR_VALUE.match(head, at + len(b"http-equiv"))
+        if value is None or b"&" in value.group():
+            return False
+        at = head.find(b"http-equiv", value.end())
+    return True
 
 
 def _ascii_as_bytes(encoding: str | None) -> bool:

@@ -26,6 +26,10 @@ CASES = [
     ("utf-8", "<html><body>refresh the page</body></html>"),
     ("utf-8", '<html><head><meta http-equiv="refre&#115;h" content="0; url=/moved"></head></html>'),
     ("utf-8", '<html><head><meta http-equiv="refreſh" content="0; url=/moved"></head></html>'),
+    ("utf-8", "<html><head><meta http-equiv=REFRE&#X73;H content='0; url=/moved'></head></html>"),
+    ("utf-8", "<html><head><meta HTTP-EQUIV = '&#114;efresh' content=\"0; url=/moved\"></head></html>"),
+    ("utf-8", '<html><head><meta http-equiv content="0; url=/moved"></head><body>&amp;</body></html>'),
+    ("utf-8", '<html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8"></head></html>'),
     ("utf-8", "<html><body>价格 ¥199</body></html>"),
     ("gb18030", REFRESH.format(word="refresh", body="价格")),
     ("gbk", "<html><body>价格 ￥199</body></html>"),
@@ -72,3 +76,16 @@ def test_a_refresh_still_redirects():
     response = HtmlResponse(request.url, body=body, headers=headers, request=request)
     result = CheapMetaRefreshMiddleware.from_crawler(get_crawler()).process_response(request, response)
     assert isinstance(result, Request) and result.url == "https://shop.example/moved"
+
+
+def test_the_gate_rules_out_what_cannot_refresh():
+    """The gate must answer without Scrapy on the common pages (or it saves nothing), and leave every
+    page that may declare a refresh to Scrapy."""
+    from jingshao.crawlers.middlewares import _no_refresh_in
+
+    assert _no_refresh_in(b'<meta http-equiv="content-type" content="text/html; charset=utf-8"><p>a &amp; b</p>')
+    assert _no_refresh_in(b"<meta http-equiv='x-ua-compatible' content='ie=edge'>")
+    assert not _no_refresh_in(b'<meta http-equiv="refresh" content="0; url=/x">')
+    assert not _no_refresh_in(b'<meta http-equiv="refre&#115;h" content="0; url=/x">')
+    assert not _no_refresh_in(b"<meta http-equiv=&#114;efresh content=0>")
+    assert not _no_refresh_in(b'<meta http-equiv content="0; url=/x">')  # read by Scrapy
