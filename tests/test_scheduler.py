@@ -75,7 +75,11 @@ def test_jobs_fire_on_time_and_survive_a_restart(shop, tmp_path):
         t.join(timeout=60)
     assert not t.is_alive()
     runs = job_runs(db, "crawl_products")
-    assert all(r.outcome in ("ok", "running") for r in runs)
+    # The scheduler stops while the next run may be crawling already (under load, likely): that one
+    # ends "stopped" (the child was told to stop); every earlier run finished on its own.
+    *done, last = runs  # (by id: in start order)
+    assert [r.outcome for r in done] == ["ok"] * len(done), [(r.outcome, r.error) for r in runs]
+    assert last.outcome in ("ok", "running", "stopped"), (last.outcome, last.error)
     ok = [r for r in runs if r.outcome == "ok"]
     # Interval of 3 s, coalesced, never overlapping: successive starts are at least ~3 s apart.
     assert all((b.started_at - a.started_at).total_seconds() >= 2.5 for a, b in zip(ok, ok[1:], strict=False))
