@@ -128,10 +128,15 @@ def _names_variant_list(low: bytes) -> bool:
     state blob hold one, and only then are the blobs read (literal searches, then a match at each
     hit: a regex search over the page, ``_LIST_KEY_AT.search``, tried its alternation at every
     byte and cost ten times more)."""
+    return _matches_at_a_hint(low, _LIST_KEY_AT)
+
+
+def _matches_at_a_hint(low: bytes, pattern: re.Pattern[bytes]) -> bool:
+    """Whether ``pattern`` matches where one of the list-key hints starts in ``low``."""
     for hint in _LIST_KEY_HINTS:
         at = low.find(hint)
         while at != -1:
-            if _LIST_KEY_AT.match(low, at):
+            if pattern.match(low, at):
                 return True
             at = low.find(hint, at + 1)
     return False
@@ -166,12 +171,8 @@ def _may_list_variants(page: Page) -> bool:
     pages that name such a key (:func:`_names_variant_list`) before their blobs are read: most
     give it an empty list, a number or a string ("skus":[], "sku": ...)."""
     low = page.ascii_lower
-    for hint in _LIST_KEY_HINTS:
-        at = low.find(hint)
-        while at != -1:
-            if _LIST_VALUE_AT.match(low, at):
-                return True
-            at = low.find(hint, at + 1)
+    if _matches_at_a_hint(low, _LIST_VALUE_AT):
+        return True
     data = page.data or page.text.encode("utf-8", "replace")
     return _ESCAPED_LETTER.search(low) is not None or any(c in data for c in _FOLDS_TO_ASCII)
 
