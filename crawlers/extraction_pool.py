@@ -25,7 +25,6 @@ Lifecycle and failures:
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import logging
 import multiprocessing
@@ -41,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from jingshao.crawlers.extract import extract_product
 from jingshao.crawlers.extract.model import ProductExtraction, reading_basis
 from jingshao.crawlers.extract.offers import final_price, parse_offers
+from jingshao.crawlers.parent_death import die_with_parent
 
 if TYPE_CHECKING:
     import asyncio
@@ -52,7 +52,6 @@ log = logging.getLogger(__name__)
 
 #: Broken pools after which a crawl extracts in-process for the rest of the run.
 MAX_RESTARTS = 3
-PR_SET_PDEATHSIG = 1
 
 
 class WorkerDied(Exception):
@@ -112,17 +111,6 @@ def _exit_now() -> None:
     os._exit(0)
 
 
-def _libc() -> ctypes.CDLL:
-    """The C library by its usual soname; ``ctypes.util.find_library`` (which runs ``ldconfig -p`` in a
-    subprocess, ~5 ms of each worker's start) only where that name is not there."""
-    try:
-        return ctypes.CDLL("libc.so.6", use_errno=True)
-    except OSError:
-        from ctypes.util import find_library
-
-        return ctypes.CDLL(find_library("c") or "libc.so.6", use_errno=True)
-
-
 def _init_worker() -> None:
     """Runs once in each worker: die with the crawl, leave Ctrl-C to the crawl, defer the heavy imports,
     exit without the interpreter's teardown."""
@@ -134,11 +122,7 @@ def _init_worker() -> None:
     # exit (BaseProcess._bootstrap), and the results went out synchronously as each task ended.
     atexit.register(_exit_now)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        try:
-            _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
+    die_with_parent(signal.SIGKILL)
 
 
 @contextmanager

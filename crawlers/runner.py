@@ -17,8 +17,6 @@ A crawl always ends by itself:
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gc
 import logging
 import os
@@ -46,6 +44,7 @@ from jingshao.storage.repository import (
 
 from .catalog import watched_products
 from .items import BlockedPageItem, FailedPageItem, ProductObservationItem, StoredAs
+from .parent_death import die_with_parent
 from .settings import build_settings
 from .spiders.products import ProductsSpider
 
@@ -160,7 +159,6 @@ def _pid_alive(pid: int) -> bool:
 
 #: Environment variable the scheduler sets for its crawl children: the pid they must not outlive.
 PARENT_PID_ENV = "JINGSHAO_PARENT_PID"
-PR_SET_PDEATHSIG = 1
 #: Seconds a crawl may take to close after SIGTERM before it exits anyway (the scheduler waits 30).
 STOP_GRACE = 20.0
 #: Seconds after the parent died before the crawl exits anyway.
@@ -255,12 +253,8 @@ def watch_parent(parent_pid: int | None = None, *, interval: float = 0.5, grace:
         if not value.isdigit():
             return False
         parent_pid = int(value)
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        except (OSError, AttributeError):
-            log.debug("prctl(PR_SET_PDEATHSIG) unavailable; the watchdog alone watches the parent")
+    if sys.platform.startswith("linux") and not die_with_parent(signal.SIGTERM):
+        log.debug("prctl(PR_SET_PDEATHSIG) unavailable; the watchdog alone watches the parent")
 
     def watchdog() -> None:
         while os.getppid() == parent_pid:
